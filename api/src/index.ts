@@ -1,0 +1,7 @@
+// weft's wire contracts. The messages and service descriptors are generated
+// from api/proto by `npm run gen -w api`; this file only re-exports them.
+export * as net from './gen/weft/net/v1/net_pb.js';
+export * as identity from './gen/weft/identity/v1/identity_pb.js';
+export * as destination from './gen/weft/destination/v1/destination_pb.js';
+export * as policy from './gen/weft/policy/v1/policy_pb.js';
+export * as tap from './gen/weft/tap/v1/tap_pb.js';

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages weft's tests and demo use, when missing.
+# Idempotent and quiet when everything is present. Needs root to install;
+# otherwise it lists what is missing and the tests that need it skip loudly.
+set -euo pipefail
+
+# command -> Debian package
+declare -A PKGS=(
+  [openssl]=openssl
+  [curl]=curl
+  [ip]=iproute2
+  [iptables]=iptables
+)
+
+missing=()
+for cmd in "${!PKGS[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKGS[$cmd]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "weft: missing system packages (install as root): ${missing[*]}" >&2
+  exit 0
+fi
+echo "weft: installing system packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

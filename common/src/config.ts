@@ -1,0 +1,146 @@
+/**
+ * Typed configuration from environment variables (or flags mapped to the same
+ * names). Parsed once at the edge; the core receives a plain typed object and
+ * never reads `process.env`. Every bad or missing variable is reported at once,
+ * by name, in a ConfigError.
+ */
+import { ConfigError } from './errors.js';
+
+export interface Setting<T> {
+  readonly variable: string;
+  parse(raw: string | undefined): T;
+}
+
+class SettingError extends Error {}
+
+function required<T>(variable: string, parse: (raw: string) => T, fallback?: T): Setting<T> {
+  return {
+    variable,
+    parse(raw) {
+      if (raw === undefined || raw === '') {
+        if (fallback !== undefined) return fallback;
+        throw new SettingError(`${variable} is required but not set`);
+      }
+      return parse(raw);
+    },
+  };
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `250ms`, `20s`, `5m`, `24h` into milliseconds. */
+export function parseDuration(raw: string): number {
+  const m = DURATION.exec(raw.trim());
+  if (!m) throw new SettingError(`"${raw}" is not a duration (use e.g. 250ms, 20s, 5m, 24h)`);
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+}
+
+export const env = {
+  string(variable: string, fallback?: string): Setting<string> {
+    return required(variable, (raw) => raw, fallback);
+  },
+  optionalString(variable: string): Setting<string | undefined> {
+    return { variable, parse: (raw) => (raw === '' ? undefined : raw) };
+  },
+  int(variable: string, fallback?: number, range: { min?: number; max?: number } = {}): Setting<number> {
+    return required(
+      variable,
+      (raw) => {
+        if (!/^-?\d+$/.test(raw.trim())) throw new SettingError(`${variable}="${raw}" is not an integer`);
+        const n = Number(raw);
+        if (range.min !== undefined && n < range.min) throw new SettingError(`${variable}=${n} is below the minimum ${range.min}`);
+        if (range.max !== undefined && n > range.max) throw new SettingError(`${variable}=${n} is above the maximum ${range.max}`);
+        return n;
+      },
+      fallback,
+    );
+  },
+  port(variable: string, fallback?: number): Setting<number> {
+    return env.int(variable, fallback, { min: 1, max: 65535 });
+  },
+  bool(variable: string, fallback?: boolean): Setting<boolean> {
+    return required(
+      variable,
+      (raw) => {
+        const v = raw.trim().toLowerCase();
+        if (['true', '1', 'yes'].includes(v)) return true;
+        if (['false', '0', 'no'].includes(v)) return false;
+        throw new SettingError(`${variable}="${raw}" is not a boolean (use true or false)`);
+      },
+      fallback,
+    );
+  },
+  /** A duration in milliseconds. */
+  duration(variable: string, fallback?: string): Setting<number> {
+    return required(
+      variable,
+      (raw) => {
+        try {
+          return parseDuration(raw);
+        } catch (err) {
+          throw new SettingError(`${variable}: ${(err as Error).message}`);
+        }
+      },
+      fallback === undefined ? undefined : parseDuration(fallback),
+    );
+  },
+  oneOf<const T extends string>(variable: string, choices: readonly T[], fallback?: T): Setting<T> {
+    return required(
+      variable,
+      (raw) => {
+        if (!(choices as readonly string[]).includes(raw)) {
+          throw new SettingError(`${variable}="${raw}" is not one of ${choices.join(', ')}`);
+        }
+        return raw as T;
+      },
+      fallback,
+    );
+  },
+  /** A comma-separated list of ports and port ranges, e.g. `25,443,8000-8080`. */
+  portList(variable: string): Setting<number[]> {
+    return {
+      variable,
+      parse(raw) {
+        if (raw === undefined || raw.trim() === '') return [];
+        try {
+          return parsePortList(raw);
+        } catch (err) {
+          throw new SettingError(`${variable}: ${(err as Error).message}`);
+        }
+      },
+    };
+  },
+};
+
+/** Parses `25,443,8000-8002` into [25, 443, 8000, 8001, 8002]. */
+export function parsePortList(raw: string): number[] {
+  const ports = new Set<number>();
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+    if (!m || lo < 1 || hi > 65535 || lo > hi) throw new Error(`"${part}" is not a port or port range (1-65535)`);
+    for (let p = lo; p <= hi; p++) ports.add(p);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+export type ConfigSchema = Record<string, Setting<unknown>>;
+export type ConfigOf<S extends ConfigSchema> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+/** Parses all settings of a schema; throws one ConfigError naming every problem. */
+export function loadConfig<S extends ConfigSchema>(schema: S, source: NodeJS.ProcessEnv): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, setting] of Object.entries(schema)) {
+    try {
+      out[key] = setting.parse(source[setting.variable]);
+    } catch (err) {
+      if (!(err instanceof SettingError)) throw err;
+      problems.push(err.message);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as ConfigOf<S>;
+}

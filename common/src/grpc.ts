@@ -1,0 +1,113 @@
+/**
+ * gRPC over mutually authenticated TLS for weft's control-plane APIs:
+ * standard gRPC wire protocol on HTTP/2 (connect-node), so any gRPC client can
+ * talk to weft. The server exposes the client's certificate to handlers.
+ */
+import http2 from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { DescService } from '@bufbuild/protobuf';
+import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
+import { connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
+import { X509Certificate } from 'node:crypto';
+
+export interface TlsMaterial {
+  /** PEM trust anchors used to verify the peer. */
+  readonly ca: string;
+  /** PEM certificate chain (leaf first) and private key presented to the peer. */
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The verified client certificate of a request, when the client presented one. */
+export const peerCertificateKey = createContextKey<X509Certificate | undefined>(undefined, { description: 'peer certificate' });
+
+export function peerCertificate(ctx: HandlerContext): X509Certificate | undefined {
+  return ctx.values.get(peerCertificateKey);
+}
+
+export interface GrpcServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  /** Require a client certificate signed by `tls.ca`. Control-plane APIs that proxies call before they hold a certificate (Certify) pass false. */
+  readonly requireClientCert: boolean;
+  readonly routes: (router: ConnectRouter) => void;
+}
+
+export interface GrpcServer {
+  readonly server: http2.Http2SecureServer;
+  readonly port: number;
+  /** Replaces the served certificate without a restart (hot rotation). */
+  setTls(tls: TlsMaterial): void;
+  close(): Promise<void>;
+}
+
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
+  const handler = connectNodeAdapter({
+    routes: opts.routes,
+    contextValues: (req) => {
+      const socket = ('stream' in req ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
+      const raw = socket?.getPeerCertificate?.(false)?.raw;
+      return createContextValues().set(peerCertificateKey, raw ? new X509Certificate(raw) : undefined);
+    },
+  });
+  const server = http2.createSecureServer(
+    {
+      ca: opts.tls.ca,
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      requestCert: true,
+      rejectUnauthorized: opts.requireClientCert,
+      minVersion: 'TLSv1.3',
+      allowHTTP1: false,
+    },
+    handler,
+  );
+  // A garbage handshake must not take the server down; it is logged by the caller via 'tlsClientError'.
+  server.on('tlsClientError', () => undefined);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    setTls: (tls) => server.setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface GrpcClientOptions {
+  /** `https://host:port` */
+  readonly baseUrl: string;
+  /** Trust anchors, plus our own certificate and key when we have one. */
+  readonly ca: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** The name the server certificate must carry (e.g. the control plane's identity). */
+  readonly serverName: string;
+}
+
+export function createGrpcClient<S extends DescService>(service: S, opts: GrpcClientOptions): Client<S> {
+  const transport = createGrpcTransport({
+    baseUrl: opts.baseUrl,
+    nodeOptions: {
+      ca: opts.ca,
+      ...(opts.cert ? { cert: opts.cert } : {}),
+      ...(opts.key ? { key: opts.key } : {}),
+      servername: opts.serverName,
+      minVersion: 'TLSv1.3',
+    },
+  });
+  return createClient(service, transport);
+}
