@@ -10,6 +10,11 @@ declare -A PKGS=(
   [curl]=curl
   [ip]=iproute2
   [iptables]=iptables
+  [prometheus]=prometheus
+  [chromium]=chromium
+  [wrk]=wrk
+  [h2load]=nghttp2-client
+  [haproxy]=haproxy
 )
 
 missing=()
