@@ -1,0 +1,155 @@
+/**
+ * The proxy's core vocabulary, modelled on linkerd2-proxy's tower stacks.
+ *
+ * A `Service` handles one request and resolves with its response. A `Layer`
+ * wraps an inner service and adds exactly one behaviour (metrics, tap,
+ * routing, retries, timeouts, authorization...). A `NewService` builds the
+ * service for a target (`Logical` → `Concrete` → `Endpoint`), so layers read
+ * typed parameters from the target instead of reaching into global config.
+ * The stacks in `inbound/stack.ts` and `outbound/stack.ts` compose layers in
+ * request order, top-down.
+ */
+import type { Duplex, Readable } from 'node:stream';
+
+/** Handles one request. Rejections carry a WeftError whose code maps to the HTTP/gRPC status. */
+export type Service<Req, Rsp> = (req: Req) => Promise<Rsp>;
+
+/** Wraps an inner service, adding one behaviour. */
+export type Layer<InnerReq, InnerRsp, OuterReq = InnerReq, OuterRsp = InnerRsp> = (
+  inner: Service<InnerReq, InnerRsp>,
+) => Service<OuterReq, OuterRsp>;
+
+/** Builds (and usually caches) the service for one target. */
+export type NewService<T, Req, Rsp> = (target: T) => Service<Req, Rsp>;
+
+/** A layer over target-building services: `NewService<T>` in, `NewService<U>` out. */
+export type NewLayer<TInner, TOuter, Req, Rsp> = (inner: NewService<TInner, Req, Rsp>) => NewService<TOuter, Req, Rsp>;
+
+// ---------------------------------------------------------------------------
+// Addresses and identities
+
+export interface SocketAddr {
+  readonly ip: string;
+  readonly port: number;
+}
+
+export type Direction = 'inbound' | 'outbound';
+
+/**
+ * What TLS told us about the peer of a connection. `identity` is the peer's
+ * DNS identity (`<sa>.<ns>.serviceaccount.identity.<controlNs>.<trustDomain>`)
+ * when the hop is mesh mTLS; undefined for plaintext (`tls="no_identity"`).
+ */
+export interface PeerTls {
+  readonly identity: string | undefined;
+}
+
+/** Per-connection facts every request on the connection shares. */
+export interface ConnMeta {
+  readonly direction: Direction;
+  /** The remote end of the accepted socket. */
+  readonly client: SocketAddr;
+  /** SO_ORIGINAL_DST (iptables) or, between proxies, the target port the peer named. */
+  readonly origDst: SocketAddr | undefined;
+  /** Inbound: the client's mesh identity. Outbound: always plaintext from the local app. */
+  readonly tls: PeerTls;
+}
+
+// ---------------------------------------------------------------------------
+// Targets, one per stage of the outbound stack
+
+export type Protocol = 'http1' | 'http2' | 'opaque';
+
+/** What the application asked for: a service authority (`name.ns.svc.cluster.local:80`) or an `ip:port`. */
+export interface Logical {
+  /** `host:port`, the key for discovery (destination `Get` / `GetProfile`). */
+  readonly authority: string;
+  readonly protocol: Protocol;
+  /** The original destination of the connection, when iptables redirected it. */
+  readonly origDst: SocketAddr | undefined;
+}
+
+/** One backend of a logical service, after traffic splitting (a split's leaf, or the logical itself). */
+export interface Concrete {
+  readonly logical: Logical;
+  /** The backend's authority, resolved by discovery into endpoints. */
+  readonly authority: string;
+}
+
+/** How to reach an endpoint's proxy, from discovery's protocol hint. */
+export type EndpointHint = 'h2' | 'opaque' | 'unknown';
+
+/** One pod (or any address) chosen by the balancer. */
+export interface Endpoint {
+  readonly addr: SocketAddr;
+  /** The DNS identity the peer proxy must present; undefined for unmeshed endpoints (plaintext). */
+  readonly identity: string | undefined;
+  /** The peer proxy's inbound port (4143) when meshed. */
+  readonly inboundPort: number | undefined;
+  readonly hint: EndpointHint;
+  /** Owner labels from discovery (`namespace`, `deployment`, `pod`, `service`, ...), for `dst_*` metric labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Relative weight from discovery (default 1). */
+  readonly weight: number;
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+/** Lower-case header names; no pseudo-headers, no hop-by-hop headers. */
+export type Headers = Record<string, string | string[]>;
+
+export type HttpVersion = 'HTTP/1.1' | 'HTTP/2';
+
+/**
+ * A request as the stacks see it, independent of the wire version. HTTP/1 and
+ * HTTP/2 servers produce it; endpoint clients consume it. The body is a
+ * stream (backpressure is preserved end to end); trailers are read once the
+ * body has ended.
+ */
+export interface HttpRequest {
+  readonly method: string;
+  readonly scheme: string;
+  /** `host[:port]`, as the client sent it (Host or :authority), preserved to the application. */
+  readonly authority: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly headers: Headers;
+  readonly body: Readable;
+  /** Trailers of the request body; valid once `body` ended (gRPC clients rarely send any). */
+  trailers(): Headers | undefined;
+  /** The version the client spoke; restored at the far proxy (HTTP/1 is carried as HTTP/2 between proxies). */
+  readonly version: HttpVersion;
+  /** Aborted when the client cancels (HTTP/2 RST_STREAM or connection loss); inner calls stop. */
+  readonly signal: AbortSignal;
+  readonly conn: ConnMeta;
+  /** Monotonic start time (performance.now()), for latency metrics and tap. */
+  readonly startedAt: number;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Readable;
+  /** Response trailers (gRPC status lives here); valid once `body` ended. */
+  trailers(): Headers | undefined;
+  /** The server side reset the stream with this HTTP/2 error code; propagated to the client. */
+  resetCode?(): number | undefined;
+}
+
+export type HttpService = Service<HttpRequest, HttpResponse>;
+export type HttpLayer = Layer<HttpRequest, HttpResponse>;
+export type NewHttp<T> = NewService<T, HttpRequest, HttpResponse>;
+
+// ---------------------------------------------------------------------------
+// Opaque TCP
+
+/** An accepted connection, possibly after TLS termination and detection. */
+export interface TcpConn {
+  readonly socket: Duplex;
+  readonly meta: ConnMeta;
+}
+
+/** Proxies one connection; resolves when both halves are closed. */
+export type TcpService = Service<TcpConn, void>;
+export type NewTcp<T> = NewService<T, TcpConn, void>;
