@@ -4,21 +4,13 @@
 
 // Service discovery and routing profiles for proxies.
 
-import type {
-  GenFile,
-  GenMessage,
-  GenService,
-} from "@bufbuild/protobuf/codegenv2";
-import {
-  fileDesc,
-  messageDesc,
-  serviceDesc,
-} from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { TcpAddress, TlsIdentity } from "../../net/v1/net_pb.js";
-import { file_weft_net_v1_net } from "../../net/v1/net_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenFile, GenMessage, GenService } from '@bufbuild/protobuf/codegenv2';
+import { fileDesc, messageDesc, serviceDesc } from '@bufbuild/protobuf/codegenv2';
+import type { Duration } from '@bufbuild/protobuf/wkt';
+import { file_google_protobuf_duration } from '@bufbuild/protobuf/wkt';
+import type { TcpAddress, TlsIdentity } from '../../net/v1/net_pb.js';
+import { file_weft_net_v1_net } from '../../net/v1/net_pb.js';
+import type { Message } from '@bufbuild/protobuf';
 
 /**
  * Describes the file weft/destination/v1/destination.proto.
@@ -26,14 +18,14 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_weft_destination_v1_destination: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "CiV3ZWZ0L2Rlc3RpbmF0aW9uL3YxL2Rlc3RpbmF0aW9uLnByb3RvEhN3ZWZ0LmRlc3RpbmF0aW9uLnYxIkUKDkdldERlc3RpbmF0aW9uEg4KBnNjaGVtZRgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWNvbnRleHRfdG9rZW4YAyABKAkisQEKBlVwZGF0ZRIzCgNhZGQYASABKAsyJC53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldEgAEi4KBnJlbW92ZRgCIAEoCzIcLndlZnQuZGVzdGluYXRpb24udjEuQWRkclNldEgAEjgKDG5vX2VuZHBvaW50cxgDIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuTm9FbmRwb2ludHNIAEIICgZ1cGRhdGUiMQoHQWRkclNldBImCgVhZGRycxgBIAMoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MixwEKD1dlaWdodGVkQWRkclNldBIwCgVhZGRycxgBIAMoCzIhLndlZnQuZGVzdGluYXRpb24udjEuV2VpZ2h0ZWRBZGRyEk0KDW1ldHJpY19sYWJlbHMYAiADKAsyNi53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldC5NZXRyaWNMYWJlbHNFbnRyeRozChFNZXRyaWNMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrACCgxXZWlnaHRlZEFkZHISJQoEYWRkchgBIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSDgoGd2VpZ2h0GAIgASgNEkoKDW1ldHJpY19sYWJlbHMYAyADKAsyMy53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkci5NZXRyaWNMYWJlbHNFbnRyeRIuCgx0bHNfaWRlbnRpdHkYBCABKAsyGC53ZWZ0Lm5ldC52MS5UbHNJZGVudGl0eRI4Cg1wcm90b2NvbF9oaW50GAUgASgLMiEud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQaMwoRTWV0cmljTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKwAQoMUHJvdG9jb2xIaW50EjIKAmgyGAEgASgLMiQud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQuSDJIABI6CgZvcGFxdWUYAiABKAsyKC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlByb3RvY29sSGludC5PcGFxdWVIABIUCgxpbmJvdW5kX3BvcnQYAyABKA0aBAoCSDIaCAoGT3BhcXVlQgoKCHByb3RvY29sIh0KC05vRW5kcG9pbnRzEg4KBmV4aXN0cxgBIAEoCCL+AQoSRGVzdGluYXRpb25Qcm9maWxlEhwKFGZ1bGx5X3F1YWxpZmllZF9uYW1lGAEgASgJEioKBnJvdXRlcxgCIAMoCzIaLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUSNgoMcmV0cnlfYnVkZ2V0GAMgASgLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5SZXRyeUJ1ZGdldBI3Cg1kc3Rfb3ZlcnJpZGVzGAQgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5XZWlnaHRlZERzdBIXCg9vcGFxdWVfcHJvdG9jb2wYBSABKAgSFAoMb3BhcXVlX3BvcnRzGAYgAygNIrADCgVSb3V0ZRIMCgRuYW1lGAEgASgJEjAKB21hdGNoZXMYAiADKAsyHy53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJvdXRlTWF0Y2gSPAoQcmVzcG9uc2VfY2xhc3NlcxgDIAMoCzIiLndlZnQuZGVzdGluYXRpb24udjEuUmVzcG9uc2VDbGFzcxIUCgxpc19yZXRyeWFibGUYBCABKAgSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg10b3RhbF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjgKDnJldHJ5X3N0YXR1c2VzGAcgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5TdGF0dXNSYW5nZRJFCg5tZXRyaWNzX2xhYmVscxgIIAMoCzItLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUuTWV0cmljc0xhYmVsc0VudHJ5GjQKEk1ldHJpY3NMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn0KClJvdXRlTWF0Y2gSDgoGbWV0aG9kGAEgASgJEiwKBHBhdGgYAiABKAsyHi53ZWZ0LmRlc3RpbmF0aW9uLnYxLlBhdGhNYXRjaBIxCgdoZWFkZXJzGAMgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5IZWFkZXJNYXRjaCJHCglQYXRoTWF0Y2gSDwoFZXhhY3QYASABKAlIABIQCgZwcmVmaXgYAiABKAlIABIPCgVyZWdleBgDIAEoCUgAQgYKBGtpbmQiRgoLSGVhZGVyTWF0Y2gSDAoEbmFtZRgBIAEoCRIPCgVleGFjdBgCIAEoCUgAEg8KBXJlZ2V4GAMgASgJSABCBwoFdmFsdWUiJwoLU3RhdHVzUmFuZ2USCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJVCg1SZXNwb25zZUNsYXNzEjAKBnN0YXR1cxgBIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuU3RhdHVzUmFuZ2USEgoKaXNfZmFpbHVyZRgCIAEoCCJqCgtSZXRyeUJ1ZGdldBITCgtyZXRyeV9yYXRpbxgBIAEoAhIeChZtaW5fcmV0cmllc19wZXJfc2Vjb25kGAIgASgNEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIwCgtXZWlnaHRlZERzdBIRCglhdXRob3JpdHkYASABKAkSDgoGd2VpZ2h0GAIgASgNMrYBCgtEZXN0aW5hdGlvbhJJCgNHZXQSIy53ZWZ0LmRlc3RpbmF0aW9uLnYxLkdldERlc3RpbmF0aW9uGhsud2VmdC5kZXN0aW5hdGlvbi52MS5VcGRhdGUwARJcCgpHZXRQcm9maWxlEiMud2VmdC5kZXN0aW5hdGlvbi52MS5HZXREZXN0aW5hdGlvbhonLndlZnQuZGVzdGluYXRpb24udjEuRGVzdGluYXRpb25Qcm9maWxlMAFiBnByb3RvMw",
+    'CiV3ZWZ0L2Rlc3RpbmF0aW9uL3YxL2Rlc3RpbmF0aW9uLnByb3RvEhN3ZWZ0LmRlc3RpbmF0aW9uLnYxIkUKDkdldERlc3RpbmF0aW9uEg4KBnNjaGVtZRgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWNvbnRleHRfdG9rZW4YAyABKAkisQEKBlVwZGF0ZRIzCgNhZGQYASABKAsyJC53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldEgAEi4KBnJlbW92ZRgCIAEoCzIcLndlZnQuZGVzdGluYXRpb24udjEuQWRkclNldEgAEjgKDG5vX2VuZHBvaW50cxgDIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuTm9FbmRwb2ludHNIAEIICgZ1cGRhdGUiMQoHQWRkclNldBImCgVhZGRycxgBIAMoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MixwEKD1dlaWdodGVkQWRkclNldBIwCgVhZGRycxgBIAMoCzIhLndlZnQuZGVzdGluYXRpb24udjEuV2VpZ2h0ZWRBZGRyEk0KDW1ldHJpY19sYWJlbHMYAiADKAsyNi53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldC5NZXRyaWNMYWJlbHNFbnRyeRozChFNZXRyaWNMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrACCgxXZWlnaHRlZEFkZHISJQoEYWRkchgBIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSDgoGd2VpZ2h0GAIgASgNEkoKDW1ldHJpY19sYWJlbHMYAyADKAsyMy53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkci5NZXRyaWNMYWJlbHNFbnRyeRIuCgx0bHNfaWRlbnRpdHkYBCABKAsyGC53ZWZ0Lm5ldC52MS5UbHNJZGVudGl0eRI4Cg1wcm90b2NvbF9oaW50GAUgASgLMiEud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQaMwoRTWV0cmljTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKwAQoMUHJvdG9jb2xIaW50EjIKAmgyGAEgASgLMiQud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQuSDJIABI6CgZvcGFxdWUYAiABKAsyKC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlByb3RvY29sSGludC5PcGFxdWVIABIUCgxpbmJvdW5kX3BvcnQYAyABKA0aBAoCSDIaCAoGT3BhcXVlQgoKCHByb3RvY29sIh0KC05vRW5kcG9pbnRzEg4KBmV4aXN0cxgBIAEoCCL+AQoSRGVzdGluYXRpb25Qcm9maWxlEhwKFGZ1bGx5X3F1YWxpZmllZF9uYW1lGAEgASgJEioKBnJvdXRlcxgCIAMoCzIaLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUSNgoMcmV0cnlfYnVkZ2V0GAMgASgLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5SZXRyeUJ1ZGdldBI3Cg1kc3Rfb3ZlcnJpZGVzGAQgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5XZWlnaHRlZERzdBIXCg9vcGFxdWVfcHJvdG9jb2wYBSABKAgSFAoMb3BhcXVlX3BvcnRzGAYgAygNIrADCgVSb3V0ZRIMCgRuYW1lGAEgASgJEjAKB21hdGNoZXMYAiADKAsyHy53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJvdXRlTWF0Y2gSPAoQcmVzcG9uc2VfY2xhc3NlcxgDIAMoCzIiLndlZnQuZGVzdGluYXRpb24udjEuUmVzcG9uc2VDbGFzcxIUCgxpc19yZXRyeWFibGUYBCABKAgSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg10b3RhbF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjgKDnJldHJ5X3N0YXR1c2VzGAcgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5TdGF0dXNSYW5nZRJFCg5tZXRyaWNzX2xhYmVscxgIIAMoCzItLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUuTWV0cmljc0xhYmVsc0VudHJ5GjQKEk1ldHJpY3NMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn0KClJvdXRlTWF0Y2gSDgoGbWV0aG9kGAEgASgJEiwKBHBhdGgYAiABKAsyHi53ZWZ0LmRlc3RpbmF0aW9uLnYxLlBhdGhNYXRjaBIxCgdoZWFkZXJzGAMgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5IZWFkZXJNYXRjaCJHCglQYXRoTWF0Y2gSDwoFZXhhY3QYASABKAlIABIQCgZwcmVmaXgYAiABKAlIABIPCgVyZWdleBgDIAEoCUgAQgYKBGtpbmQiRgoLSGVhZGVyTWF0Y2gSDAoEbmFtZRgBIAEoCRIPCgVleGFjdBgCIAEoCUgAEg8KBXJlZ2V4GAMgASgJSABCBwoFdmFsdWUiJwoLU3RhdHVzUmFuZ2USCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJVCg1SZXNwb25zZUNsYXNzEjAKBnN0YXR1cxgBIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuU3RhdHVzUmFuZ2USEgoKaXNfZmFpbHVyZRgCIAEoCCJqCgtSZXRyeUJ1ZGdldBITCgtyZXRyeV9yYXRpbxgBIAEoAhIeChZtaW5fcmV0cmllc19wZXJfc2Vjb25kGAIgASgNEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIwCgtXZWlnaHRlZERzdBIRCglhdXRob3JpdHkYASABKAkSDgoGd2VpZ2h0GAIgASgNMrYBCgtEZXN0aW5hdGlvbhJJCgNHZXQSIy53ZWZ0LmRlc3RpbmF0aW9uLnYxLkdldERlc3RpbmF0aW9uGhsud2VmdC5kZXN0aW5hdGlvbi52MS5VcGRhdGUwARJcCgpHZXRQcm9maWxlEiMud2VmdC5kZXN0aW5hdGlvbi52MS5HZXREZXN0aW5hdGlvbhonLndlZnQuZGVzdGluYXRpb24udjEuRGVzdGluYXRpb25Qcm9maWxlMAFiBnByb3RvMw',
     [file_google_protobuf_duration, file_weft_net_v1_net],
   );
 
 /**
  * @generated from message weft.destination.v1.GetDestination
  */
-export type GetDestination = Message<"weft.destination.v1.GetDestination"> & {
+export type GetDestination = Message<'weft.destination.v1.GetDestination'> & {
   /**
    * `k8s` for Kubernetes lookups.
    *
@@ -60,14 +52,12 @@ export type GetDestination = Message<"weft.destination.v1.GetDestination"> & {
  * Describes the message weft.destination.v1.GetDestination.
  * Use `create(GetDestinationSchema)` to create a new message.
  */
-export const GetDestinationSchema: GenMessage<GetDestination> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 0);
+export const GetDestinationSchema: GenMessage<GetDestination> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 0);
 
 /**
  * @generated from message weft.destination.v1.Update
  */
-export type Update = Message<"weft.destination.v1.Update"> & {
+export type Update = Message<'weft.destination.v1.Update'> & {
   /**
    * @generated from oneof weft.destination.v1.Update.update
    */
@@ -77,21 +67,21 @@ export type Update = Message<"weft.destination.v1.Update"> & {
          * @generated from field: weft.destination.v1.WeightedAddrSet add = 1;
          */
         value: WeightedAddrSet;
-        case: "add";
+        case: 'add';
       }
     | {
         /**
          * @generated from field: weft.destination.v1.AddrSet remove = 2;
          */
         value: AddrSet;
-        case: "remove";
+        case: 'remove';
       }
     | {
         /**
          * @generated from field: weft.destination.v1.NoEndpoints no_endpoints = 3;
          */
         value: NoEndpoints;
-        case: "noEndpoints";
+        case: 'noEndpoints';
       }
     | { case: undefined; value?: undefined };
 };
@@ -100,14 +90,12 @@ export type Update = Message<"weft.destination.v1.Update"> & {
  * Describes the message weft.destination.v1.Update.
  * Use `create(UpdateSchema)` to create a new message.
  */
-export const UpdateSchema: GenMessage<Update> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 1);
+export const UpdateSchema: GenMessage<Update> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 1);
 
 /**
  * @generated from message weft.destination.v1.AddrSet
  */
-export type AddrSet = Message<"weft.destination.v1.AddrSet"> & {
+export type AddrSet = Message<'weft.destination.v1.AddrSet'> & {
   /**
    * @generated from field: repeated weft.net.v1.TcpAddress addrs = 1;
    */
@@ -118,14 +106,12 @@ export type AddrSet = Message<"weft.destination.v1.AddrSet"> & {
  * Describes the message weft.destination.v1.AddrSet.
  * Use `create(AddrSetSchema)` to create a new message.
  */
-export const AddrSetSchema: GenMessage<AddrSet> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 2);
+export const AddrSetSchema: GenMessage<AddrSet> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 2);
 
 /**
  * @generated from message weft.destination.v1.WeightedAddrSet
  */
-export type WeightedAddrSet = Message<"weft.destination.v1.WeightedAddrSet"> & {
+export type WeightedAddrSet = Message<'weft.destination.v1.WeightedAddrSet'> & {
   /**
    * @generated from field: repeated weft.destination.v1.WeightedAddr addrs = 1;
    */
@@ -143,14 +129,12 @@ export type WeightedAddrSet = Message<"weft.destination.v1.WeightedAddrSet"> & {
  * Describes the message weft.destination.v1.WeightedAddrSet.
  * Use `create(WeightedAddrSetSchema)` to create a new message.
  */
-export const WeightedAddrSetSchema: GenMessage<WeightedAddrSet> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 3);
+export const WeightedAddrSetSchema: GenMessage<WeightedAddrSet> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 3);
 
 /**
  * @generated from message weft.destination.v1.WeightedAddr
  */
-export type WeightedAddr = Message<"weft.destination.v1.WeightedAddr"> & {
+export type WeightedAddr = Message<'weft.destination.v1.WeightedAddr'> & {
   /**
    * @generated from field: weft.net.v1.TcpAddress addr = 1;
    */
@@ -185,14 +169,12 @@ export type WeightedAddr = Message<"weft.destination.v1.WeightedAddr"> & {
  * Describes the message weft.destination.v1.WeightedAddr.
  * Use `create(WeightedAddrSchema)` to create a new message.
  */
-export const WeightedAddrSchema: GenMessage<WeightedAddr> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 4);
+export const WeightedAddrSchema: GenMessage<WeightedAddr> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 4);
 
 /**
  * @generated from message weft.destination.v1.ProtocolHint
  */
-export type ProtocolHint = Message<"weft.destination.v1.ProtocolHint"> & {
+export type ProtocolHint = Message<'weft.destination.v1.ProtocolHint'> & {
   /**
    * @generated from oneof weft.destination.v1.ProtocolHint.protocol
    */
@@ -204,7 +186,7 @@ export type ProtocolHint = Message<"weft.destination.v1.ProtocolHint"> & {
          * @generated from field: weft.destination.v1.ProtocolHint.H2 h2 = 1;
          */
         value: ProtocolHint_H2;
-        case: "h2";
+        case: 'h2';
       }
     | {
         /**
@@ -213,7 +195,7 @@ export type ProtocolHint = Message<"weft.destination.v1.ProtocolHint"> & {
          * @generated from field: weft.destination.v1.ProtocolHint.Opaque opaque = 2;
          */
         value: ProtocolHint_Opaque;
-        case: "opaque";
+        case: 'opaque';
       }
     | { case: undefined; value?: undefined };
 
@@ -229,29 +211,23 @@ export type ProtocolHint = Message<"weft.destination.v1.ProtocolHint"> & {
  * Describes the message weft.destination.v1.ProtocolHint.
  * Use `create(ProtocolHintSchema)` to create a new message.
  */
-export const ProtocolHintSchema: GenMessage<ProtocolHint> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 5);
+export const ProtocolHintSchema: GenMessage<ProtocolHint> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 5);
 
 /**
  * @generated from message weft.destination.v1.ProtocolHint.H2
  */
-export type ProtocolHint_H2 =
-  Message<"weft.destination.v1.ProtocolHint.H2"> & {};
+export type ProtocolHint_H2 = Message<'weft.destination.v1.ProtocolHint.H2'> & {};
 
 /**
  * Describes the message weft.destination.v1.ProtocolHint.H2.
  * Use `create(ProtocolHint_H2Schema)` to create a new message.
  */
-export const ProtocolHint_H2Schema: GenMessage<ProtocolHint_H2> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 5, 0);
+export const ProtocolHint_H2Schema: GenMessage<ProtocolHint_H2> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 5, 0);
 
 /**
  * @generated from message weft.destination.v1.ProtocolHint.Opaque
  */
-export type ProtocolHint_Opaque =
-  Message<"weft.destination.v1.ProtocolHint.Opaque"> & {};
+export type ProtocolHint_Opaque = Message<'weft.destination.v1.ProtocolHint.Opaque'> & {};
 
 /**
  * Describes the message weft.destination.v1.ProtocolHint.Opaque.
@@ -264,7 +240,7 @@ export const ProtocolHint_OpaqueSchema: GenMessage<ProtocolHint_Opaque> =
 /**
  * @generated from message weft.destination.v1.NoEndpoints
  */
-export type NoEndpoints = Message<"weft.destination.v1.NoEndpoints"> & {
+export type NoEndpoints = Message<'weft.destination.v1.NoEndpoints'> & {
   /**
    * True when the service exists but has no ready endpoints.
    *
@@ -277,62 +253,57 @@ export type NoEndpoints = Message<"weft.destination.v1.NoEndpoints"> & {
  * Describes the message weft.destination.v1.NoEndpoints.
  * Use `create(NoEndpointsSchema)` to create a new message.
  */
-export const NoEndpointsSchema: GenMessage<NoEndpoints> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 6);
+export const NoEndpointsSchema: GenMessage<NoEndpoints> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 6);
 
 /**
  * @generated from message weft.destination.v1.DestinationProfile
  */
-export type DestinationProfile =
-  Message<"weft.destination.v1.DestinationProfile"> & {
-    /**
-     * @generated from field: string fully_qualified_name = 1;
-     */
-    fullyQualifiedName: string;
+export type DestinationProfile = Message<'weft.destination.v1.DestinationProfile'> & {
+  /**
+   * @generated from field: string fully_qualified_name = 1;
+   */
+  fullyQualifiedName: string;
 
-    /**
-     * @generated from field: repeated weft.destination.v1.Route routes = 2;
-     */
-    routes: Route[];
+  /**
+   * @generated from field: repeated weft.destination.v1.Route routes = 2;
+   */
+  routes: Route[];
 
-    /**
-     * @generated from field: weft.destination.v1.RetryBudget retry_budget = 3;
-     */
-    retryBudget?: RetryBudget | undefined;
+  /**
+   * @generated from field: weft.destination.v1.RetryBudget retry_budget = 3;
+   */
+  retryBudget?: RetryBudget | undefined;
 
-    /**
-     * Traffic split: weighted backends of the logical service.
-     *
-     * @generated from field: repeated weft.destination.v1.WeightedDst dst_overrides = 4;
-     */
-    dstOverrides: WeightedDst[];
+  /**
+   * Traffic split: weighted backends of the logical service.
+   *
+   * @generated from field: repeated weft.destination.v1.WeightedDst dst_overrides = 4;
+   */
+  dstOverrides: WeightedDst[];
 
-    /**
-     * The port is opaque: no protocol detection.
-     *
-     * @generated from field: bool opaque_protocol = 5;
-     */
-    opaqueProtocol: boolean;
+  /**
+   * The port is opaque: no protocol detection.
+   *
+   * @generated from field: bool opaque_protocol = 5;
+   */
+  opaqueProtocol: boolean;
 
-    /**
-     * @generated from field: repeated uint32 opaque_ports = 6;
-     */
-    opaquePorts: number[];
-  };
+  /**
+   * @generated from field: repeated uint32 opaque_ports = 6;
+   */
+  opaquePorts: number[];
+};
 
 /**
  * Describes the message weft.destination.v1.DestinationProfile.
  * Use `create(DestinationProfileSchema)` to create a new message.
  */
-export const DestinationProfileSchema: GenMessage<DestinationProfile> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 7);
+export const DestinationProfileSchema: GenMessage<DestinationProfile> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 7);
 
 /**
  * @generated from message weft.destination.v1.Route
  */
-export type Route = Message<"weft.destination.v1.Route"> & {
+export type Route = Message<'weft.destination.v1.Route'> & {
   /**
    * @generated from field: string name = 1;
    */
@@ -388,14 +359,12 @@ export type Route = Message<"weft.destination.v1.Route"> & {
  * Describes the message weft.destination.v1.Route.
  * Use `create(RouteSchema)` to create a new message.
  */
-export const RouteSchema: GenMessage<Route> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 8);
+export const RouteSchema: GenMessage<Route> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 8);
 
 /**
  * @generated from message weft.destination.v1.RouteMatch
  */
-export type RouteMatch = Message<"weft.destination.v1.RouteMatch"> & {
+export type RouteMatch = Message<'weft.destination.v1.RouteMatch'> & {
   /**
    * Empty matches every method.
    *
@@ -418,14 +387,12 @@ export type RouteMatch = Message<"weft.destination.v1.RouteMatch"> & {
  * Describes the message weft.destination.v1.RouteMatch.
  * Use `create(RouteMatchSchema)` to create a new message.
  */
-export const RouteMatchSchema: GenMessage<RouteMatch> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 9);
+export const RouteMatchSchema: GenMessage<RouteMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 9);
 
 /**
  * @generated from message weft.destination.v1.PathMatch
  */
-export type PathMatch = Message<"weft.destination.v1.PathMatch"> & {
+export type PathMatch = Message<'weft.destination.v1.PathMatch'> & {
   /**
    * @generated from oneof weft.destination.v1.PathMatch.kind
    */
@@ -435,21 +402,21 @@ export type PathMatch = Message<"weft.destination.v1.PathMatch"> & {
          * @generated from field: string exact = 1;
          */
         value: string;
-        case: "exact";
+        case: 'exact';
       }
     | {
         /**
          * @generated from field: string prefix = 2;
          */
         value: string;
-        case: "prefix";
+        case: 'prefix';
       }
     | {
         /**
          * @generated from field: string regex = 3;
          */
         value: string;
-        case: "regex";
+        case: 'regex';
       }
     | { case: undefined; value?: undefined };
 };
@@ -458,14 +425,12 @@ export type PathMatch = Message<"weft.destination.v1.PathMatch"> & {
  * Describes the message weft.destination.v1.PathMatch.
  * Use `create(PathMatchSchema)` to create a new message.
  */
-export const PathMatchSchema: GenMessage<PathMatch> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 10);
+export const PathMatchSchema: GenMessage<PathMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 10);
 
 /**
  * @generated from message weft.destination.v1.HeaderMatch
  */
-export type HeaderMatch = Message<"weft.destination.v1.HeaderMatch"> & {
+export type HeaderMatch = Message<'weft.destination.v1.HeaderMatch'> & {
   /**
    * @generated from field: string name = 1;
    */
@@ -480,14 +445,14 @@ export type HeaderMatch = Message<"weft.destination.v1.HeaderMatch"> & {
          * @generated from field: string exact = 2;
          */
         value: string;
-        case: "exact";
+        case: 'exact';
       }
     | {
         /**
          * @generated from field: string regex = 3;
          */
         value: string;
-        case: "regex";
+        case: 'regex';
       }
     | { case: undefined; value?: undefined };
 };
@@ -496,14 +461,12 @@ export type HeaderMatch = Message<"weft.destination.v1.HeaderMatch"> & {
  * Describes the message weft.destination.v1.HeaderMatch.
  * Use `create(HeaderMatchSchema)` to create a new message.
  */
-export const HeaderMatchSchema: GenMessage<HeaderMatch> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 11);
+export const HeaderMatchSchema: GenMessage<HeaderMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 11);
 
 /**
  * @generated from message weft.destination.v1.StatusRange
  */
-export type StatusRange = Message<"weft.destination.v1.StatusRange"> & {
+export type StatusRange = Message<'weft.destination.v1.StatusRange'> & {
   /**
    * @generated from field: uint32 min = 1;
    */
@@ -519,14 +482,12 @@ export type StatusRange = Message<"weft.destination.v1.StatusRange"> & {
  * Describes the message weft.destination.v1.StatusRange.
  * Use `create(StatusRangeSchema)` to create a new message.
  */
-export const StatusRangeSchema: GenMessage<StatusRange> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 12);
+export const StatusRangeSchema: GenMessage<StatusRange> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 12);
 
 /**
  * @generated from message weft.destination.v1.ResponseClass
  */
-export type ResponseClass = Message<"weft.destination.v1.ResponseClass"> & {
+export type ResponseClass = Message<'weft.destination.v1.ResponseClass'> & {
   /**
    * @generated from field: weft.destination.v1.StatusRange status = 1;
    */
@@ -542,14 +503,12 @@ export type ResponseClass = Message<"weft.destination.v1.ResponseClass"> & {
  * Describes the message weft.destination.v1.ResponseClass.
  * Use `create(ResponseClassSchema)` to create a new message.
  */
-export const ResponseClassSchema: GenMessage<ResponseClass> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 13);
+export const ResponseClassSchema: GenMessage<ResponseClass> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 13);
 
 /**
  * @generated from message weft.destination.v1.RetryBudget
  */
-export type RetryBudget = Message<"weft.destination.v1.RetryBudget"> & {
+export type RetryBudget = Message<'weft.destination.v1.RetryBudget'> & {
   /**
    * Retries allowed as a ratio of original requests (e.g. 0.2).
    *
@@ -572,14 +531,12 @@ export type RetryBudget = Message<"weft.destination.v1.RetryBudget"> & {
  * Describes the message weft.destination.v1.RetryBudget.
  * Use `create(RetryBudgetSchema)` to create a new message.
  */
-export const RetryBudgetSchema: GenMessage<RetryBudget> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 14);
+export const RetryBudgetSchema: GenMessage<RetryBudget> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 14);
 
 /**
  * @generated from message weft.destination.v1.WeightedDst
  */
-export type WeightedDst = Message<"weft.destination.v1.WeightedDst"> & {
+export type WeightedDst = Message<'weft.destination.v1.WeightedDst'> & {
   /**
    * @generated from field: string authority = 1;
    */
@@ -595,9 +552,7 @@ export type WeightedDst = Message<"weft.destination.v1.WeightedDst"> & {
  * Describes the message weft.destination.v1.WeightedDst.
  * Use `create(WeightedDstSchema)` to create a new message.
  */
-export const WeightedDstSchema: GenMessage<WeightedDst> =
-  /*@__PURE__*/
-  messageDesc(file_weft_destination_v1_destination, 15);
+export const WeightedDstSchema: GenMessage<WeightedDst> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 15);
 
 /**
  * @generated from service weft.destination.v1.Destination
@@ -610,7 +565,7 @@ export const Destination: GenService<{
    * @generated from rpc weft.destination.v1.Destination.Get
    */
   get: {
-    methodKind: "server_streaming";
+    methodKind: 'server_streaming';
     input: typeof GetDestinationSchema;
     output: typeof UpdateSchema;
   };
@@ -620,7 +575,7 @@ export const Destination: GenService<{
    * @generated from rpc weft.destination.v1.Destination.GetProfile
    */
   getProfile: {
-    methodKind: "server_streaming";
+    methodKind: 'server_streaming';
     input: typeof GetDestinationSchema;
     output: typeof DestinationProfileSchema;
   };

@@ -4,19 +4,11 @@
 
 // Workload certificates for meshed pods.
 
-import type {
-  GenFile,
-  GenMessage,
-  GenService,
-} from "@bufbuild/protobuf/codegenv2";
-import {
-  fileDesc,
-  messageDesc,
-  serviceDesc,
-} from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenFile, GenMessage, GenService } from '@bufbuild/protobuf/codegenv2';
+import { fileDesc, messageDesc, serviceDesc } from '@bufbuild/protobuf/codegenv2';
+import type { Timestamp } from '@bufbuild/protobuf/wkt';
+import { file_google_protobuf_timestamp } from '@bufbuild/protobuf/wkt';
+import type { Message } from '@bufbuild/protobuf';
 
 /**
  * Describes the file weft/identity/v1/identity.proto.
@@ -24,14 +16,14 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_weft_identity_v1_identity: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "Ch93ZWZ0L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhB3ZWZ0LmlkZW50aXR5LnYxIlYKDkNlcnRpZnlSZXF1ZXN0EhAKCGlkZW50aXR5GAEgASgJEg0KBXRva2VuGAIgASgMEiMKG2NlcnRpZmljYXRlX3NpZ25pbmdfcmVxdWVzdBgDIAEoDCJ/Cg9DZXJ0aWZ5UmVzcG9uc2USGAoQbGVhZl9jZXJ0aWZpY2F0ZRgBIAEoDBIhChlpbnRlcm1lZGlhdGVfY2VydGlmaWNhdGVzGAIgAygMEi8KC3ZhbGlkX3VudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDJaCghJZGVudGl0eRJOCgdDZXJ0aWZ5EiAud2VmdC5pZGVudGl0eS52MS5DZXJ0aWZ5UmVxdWVzdBohLndlZnQuaWRlbnRpdHkudjEuQ2VydGlmeVJlc3BvbnNlYgZwcm90bzM",
+    'Ch93ZWZ0L2lkZW50aXR5L3YxL2lkZW50aXR5LnByb3RvEhB3ZWZ0LmlkZW50aXR5LnYxIlYKDkNlcnRpZnlSZXF1ZXN0EhAKCGlkZW50aXR5GAEgASgJEg0KBXRva2VuGAIgASgMEiMKG2NlcnRpZmljYXRlX3NpZ25pbmdfcmVxdWVzdBgDIAEoDCJ/Cg9DZXJ0aWZ5UmVzcG9uc2USGAoQbGVhZl9jZXJ0aWZpY2F0ZRgBIAEoDBIhChlpbnRlcm1lZGlhdGVfY2VydGlmaWNhdGVzGAIgAygMEi8KC3ZhbGlkX3VudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDJaCghJZGVudGl0eRJOCgdDZXJ0aWZ5EiAud2VmdC5pZGVudGl0eS52MS5DZXJ0aWZ5UmVxdWVzdBohLndlZnQuaWRlbnRpdHkudjEuQ2VydGlmeVJlc3BvbnNlYgZwcm90bzM',
     [file_google_protobuf_timestamp],
   );
 
 /**
  * @generated from message weft.identity.v1.CertifyRequest
  */
-export type CertifyRequest = Message<"weft.identity.v1.CertifyRequest"> & {
+export type CertifyRequest = Message<'weft.identity.v1.CertifyRequest'> & {
   /**
    * The DNS-form identity the proxy asks for; it must be exactly the
    * token's ServiceAccount identity.
@@ -59,14 +51,12 @@ export type CertifyRequest = Message<"weft.identity.v1.CertifyRequest"> & {
  * Describes the message weft.identity.v1.CertifyRequest.
  * Use `create(CertifyRequestSchema)` to create a new message.
  */
-export const CertifyRequestSchema: GenMessage<CertifyRequest> =
-  /*@__PURE__*/
-  messageDesc(file_weft_identity_v1_identity, 0);
+export const CertifyRequestSchema: GenMessage<CertifyRequest> = /*@__PURE__*/ messageDesc(file_weft_identity_v1_identity, 0);
 
 /**
  * @generated from message weft.identity.v1.CertifyResponse
  */
-export type CertifyResponse = Message<"weft.identity.v1.CertifyResponse"> & {
+export type CertifyResponse = Message<'weft.identity.v1.CertifyResponse'> & {
   /**
    * The signed leaf, DER encoded.
    *
@@ -91,9 +81,7 @@ export type CertifyResponse = Message<"weft.identity.v1.CertifyResponse"> & {
  * Describes the message weft.identity.v1.CertifyResponse.
  * Use `create(CertifyResponseSchema)` to create a new message.
  */
-export const CertifyResponseSchema: GenMessage<CertifyResponse> =
-  /*@__PURE__*/
-  messageDesc(file_weft_identity_v1_identity, 1);
+export const CertifyResponseSchema: GenMessage<CertifyResponse> = /*@__PURE__*/ messageDesc(file_weft_identity_v1_identity, 1);
 
 /**
  * @generated from service weft.identity.v1.Identity
@@ -106,7 +94,7 @@ export const Identity: GenService<{
    * @generated from rpc weft.identity.v1.Identity.Certify
    */
   certify: {
-    methodKind: "unary";
+    methodKind: 'unary';
     input: typeof CertifyRequestSchema;
     output: typeof CertifyResponseSchema;
   };

@@ -4,9 +4,9 @@
 
 // Network primitives shared by the other weft APIs.
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenFile, GenMessage } from '@bufbuild/protobuf/codegenv2';
+import { fileDesc, messageDesc } from '@bufbuild/protobuf/codegenv2';
+import type { Message } from '@bufbuild/protobuf';
 
 /**
  * Describes the file weft/net/v1/net.proto.
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_weft_net_v1_net: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChV3ZWZ0L25ldC92MS9uZXQucHJvdG8SC3dlZnQubmV0LnYxIiYKClRjcEFkZHJlc3MSCgoCaXAYASABKAkSDAoEcG9ydBgCIAEoDSIzCgtUbHNJZGVudGl0eRIQCghkbnNfbmFtZRgBIAEoCRISCgpzcGlmZmVfdXJpGAIgASgJYgZwcm90bzM",
+    'ChV3ZWZ0L25ldC92MS9uZXQucHJvdG8SC3dlZnQubmV0LnYxIiYKClRjcEFkZHJlc3MSCgoCaXAYASABKAkSDAoEcG9ydBgCIAEoDSIzCgtUbHNJZGVudGl0eRIQCghkbnNfbmFtZRgBIAEoCRISCgpzcGlmZmVfdXJpGAIgASgJYgZwcm90bzM',
   );
 
 /**
@@ -22,7 +22,7 @@ export const file_weft_net_v1_net: GenFile =
  *
  * @generated from message weft.net.v1.TcpAddress
  */
-export type TcpAddress = Message<"weft.net.v1.TcpAddress"> & {
+export type TcpAddress = Message<'weft.net.v1.TcpAddress'> & {
   /**
    * @generated from field: string ip = 1;
    */
@@ -38,9 +38,7 @@ export type TcpAddress = Message<"weft.net.v1.TcpAddress"> & {
  * Describes the message weft.net.v1.TcpAddress.
  * Use `create(TcpAddressSchema)` to create a new message.
  */
-export const TcpAddressSchema: GenMessage<TcpAddress> =
-  /*@__PURE__*/
-  messageDesc(file_weft_net_v1_net, 0);
+export const TcpAddressSchema: GenMessage<TcpAddress> = /*@__PURE__*/ messageDesc(file_weft_net_v1_net, 0);
 
 /**
  * The TLS identity a peer is expected to present (ARCHITECTURE §1):
@@ -49,7 +47,7 @@ export const TcpAddressSchema: GenMessage<TcpAddress> =
  *
  * @generated from message weft.net.v1.TlsIdentity
  */
-export type TlsIdentity = Message<"weft.net.v1.TlsIdentity"> & {
+export type TlsIdentity = Message<'weft.net.v1.TlsIdentity'> & {
   /**
    * @generated from field: string dns_name = 1;
    */
@@ -65,6 +63,4 @@ export type TlsIdentity = Message<"weft.net.v1.TlsIdentity"> & {
  * Describes the message weft.net.v1.TlsIdentity.
  * Use `create(TlsIdentitySchema)` to create a new message.
  */
-export const TlsIdentitySchema: GenMessage<TlsIdentity> =
-  /*@__PURE__*/
-  messageDesc(file_weft_net_v1_net, 1);
+export const TlsIdentitySchema: GenMessage<TlsIdentity> = /*@__PURE__*/ messageDesc(file_weft_net_v1_net, 1);

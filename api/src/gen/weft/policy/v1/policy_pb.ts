@@ -4,19 +4,11 @@
 
 // Inbound authorization policy for proxies.
 
-import type {
-  GenFile,
-  GenMessage,
-  GenService,
-} from "@bufbuild/protobuf/codegenv2";
-import {
-  fileDesc,
-  messageDesc,
-  serviceDesc,
-} from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenFile, GenMessage, GenService } from '@bufbuild/protobuf/codegenv2';
+import { fileDesc, messageDesc, serviceDesc } from '@bufbuild/protobuf/codegenv2';
+import type { Duration } from '@bufbuild/protobuf/wkt';
+import { file_google_protobuf_duration } from '@bufbuild/protobuf/wkt';
+import type { Message } from '@bufbuild/protobuf';
 
 /**
  * Describes the file weft/policy/v1/policy.proto.
@@ -24,14 +16,14 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_weft_policy_v1_policy: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "Cht3ZWZ0L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDndlZnQucG9saWN5LnYxIioKCFBvcnRTcGVjEhAKCHdvcmtsb2FkGAEgASgJEgwKBHBvcnQYAiABKA0iywEKBlNlcnZlchIvCghwcm90b2NvbBgBIAEoCzIdLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wSLQoOYXV0aG9yaXphdGlvbnMYAiADKAsyFS53ZWZ0LnBvbGljeS52MS5BdXRoehIyCgZsYWJlbHMYAyADKAsyIi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAwoNUHJveHlQcm90b2NvbBI2CgZkZXRlY3QYASABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkRldGVjdEgAEjQKBWh0dHAxGAIgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMUgAEjQKBWh0dHAyGAMgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMkgAEjIKBGdycGMYBCABKAsyIi53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkdycGNIABI2CgZvcGFxdWUYBSABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLk9wYXF1ZUgAGjQKBkRldGVjdBIqCgd0aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGgcKBUh0dHAxGgcKBUh0dHAyGgYKBEdycGMaCAoGT3BhcXVlQgYKBGtpbmQiwwEKBUF1dGh6EikKCG5ldHdvcmtzGAEgAygLMhcud2VmdC5wb2xpY3kudjEuTmV0d29yaxItCg5hdXRoZW50aWNhdGlvbhgCIAEoCzIVLndlZnQucG9saWN5LnYxLkF1dGhuEjEKBmxhYmVscxgDIAMoCzIhLndlZnQucG9saWN5LnYxLkF1dGh6LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiJgoHTmV0d29yaxILCgNuZXQYASABKAkSDgoGZXhjZXB0GAIgAygJIuIBCgVBdXRobhJGCg91bmF1dGhlbnRpY2F0ZWQYASABKAsyKy53ZWZ0LnBvbGljeS52MS5BdXRobi5QZXJtaXRVbmF1dGhlbnRpY2F0ZWRIABI3CghtZXNoX3RscxgCIAEoCzIjLndlZnQucG9saWN5LnYxLkF1dGhuLlBlcm1pdE1lc2hUbHNIABoXChVQZXJtaXRVbmF1dGhlbnRpY2F0ZWQaNQoNUGVybWl0TWVzaFRscxISCgppZGVudGl0aWVzGAEgAygJEhAKCHN1ZmZpeGVzGAIgAygJQggKBnBlcm1pdDJGCgdJbmJvdW5kEjsKBVdhdGNoEhgud2VmdC5wb2xpY3kudjEuUG9ydFNwZWMaFi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIwAWIGcHJvdG8z",
+    'Cht3ZWZ0L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDndlZnQucG9saWN5LnYxIioKCFBvcnRTcGVjEhAKCHdvcmtsb2FkGAEgASgJEgwKBHBvcnQYAiABKA0iywEKBlNlcnZlchIvCghwcm90b2NvbBgBIAEoCzIdLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wSLQoOYXV0aG9yaXphdGlvbnMYAiADKAsyFS53ZWZ0LnBvbGljeS52MS5BdXRoehIyCgZsYWJlbHMYAyADKAsyIi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAwoNUHJveHlQcm90b2NvbBI2CgZkZXRlY3QYASABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkRldGVjdEgAEjQKBWh0dHAxGAIgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMUgAEjQKBWh0dHAyGAMgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMkgAEjIKBGdycGMYBCABKAsyIi53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkdycGNIABI2CgZvcGFxdWUYBSABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLk9wYXF1ZUgAGjQKBkRldGVjdBIqCgd0aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGgcKBUh0dHAxGgcKBUh0dHAyGgYKBEdycGMaCAoGT3BhcXVlQgYKBGtpbmQiwwEKBUF1dGh6EikKCG5ldHdvcmtzGAEgAygLMhcud2VmdC5wb2xpY3kudjEuTmV0d29yaxItCg5hdXRoZW50aWNhdGlvbhgCIAEoCzIVLndlZnQucG9saWN5LnYxLkF1dGhuEjEKBmxhYmVscxgDIAMoCzIhLndlZnQucG9saWN5LnYxLkF1dGh6LkxhYmVsc0VudHJ5Gi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiJgoHTmV0d29yaxILCgNuZXQYASABKAkSDgoGZXhjZXB0GAIgAygJIuIBCgVBdXRobhJGCg91bmF1dGhlbnRpY2F0ZWQYASABKAsyKy53ZWZ0LnBvbGljeS52MS5BdXRobi5QZXJtaXRVbmF1dGhlbnRpY2F0ZWRIABI3CghtZXNoX3RscxgCIAEoCzIjLndlZnQucG9saWN5LnYxLkF1dGhuLlBlcm1pdE1lc2hUbHNIABoXChVQZXJtaXRVbmF1dGhlbnRpY2F0ZWQaNQoNUGVybWl0TWVzaFRscxISCgppZGVudGl0aWVzGAEgAygJEhAKCHN1ZmZpeGVzGAIgAygJQggKBnBlcm1pdDJGCgdJbmJvdW5kEjsKBVdhdGNoEhgud2VmdC5wb2xpY3kudjEuUG9ydFNwZWMaFi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIwAWIGcHJvdG8z',
     [file_google_protobuf_duration],
   );
 
 /**
  * @generated from message weft.policy.v1.PortSpec
  */
-export type PortSpec = Message<"weft.policy.v1.PortSpec"> & {
+export type PortSpec = Message<'weft.policy.v1.PortSpec'> & {
   /**
    * `<namespace>:<pod>`.
    *
@@ -49,14 +41,12 @@ export type PortSpec = Message<"weft.policy.v1.PortSpec"> & {
  * Describes the message weft.policy.v1.PortSpec.
  * Use `create(PortSpecSchema)` to create a new message.
  */
-export const PortSpecSchema: GenMessage<PortSpec> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 0);
+export const PortSpecSchema: GenMessage<PortSpec> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 0);
 
 /**
  * @generated from message weft.policy.v1.Server
  */
-export type Server = Message<"weft.policy.v1.Server"> & {
+export type Server = Message<'weft.policy.v1.Server'> & {
   /**
    * @generated from field: weft.policy.v1.ProxyProtocol protocol = 1;
    */
@@ -79,14 +69,12 @@ export type Server = Message<"weft.policy.v1.Server"> & {
  * Describes the message weft.policy.v1.Server.
  * Use `create(ServerSchema)` to create a new message.
  */
-export const ServerSchema: GenMessage<Server> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 1);
+export const ServerSchema: GenMessage<Server> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 1);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol
  */
-export type ProxyProtocol = Message<"weft.policy.v1.ProxyProtocol"> & {
+export type ProxyProtocol = Message<'weft.policy.v1.ProxyProtocol'> & {
   /**
    * @generated from oneof weft.policy.v1.ProxyProtocol.kind
    */
@@ -96,35 +84,35 @@ export type ProxyProtocol = Message<"weft.policy.v1.ProxyProtocol"> & {
          * @generated from field: weft.policy.v1.ProxyProtocol.Detect detect = 1;
          */
         value: ProxyProtocol_Detect;
-        case: "detect";
+        case: 'detect';
       }
     | {
         /**
          * @generated from field: weft.policy.v1.ProxyProtocol.Http1 http1 = 2;
          */
         value: ProxyProtocol_Http1;
-        case: "http1";
+        case: 'http1';
       }
     | {
         /**
          * @generated from field: weft.policy.v1.ProxyProtocol.Http2 http2 = 3;
          */
         value: ProxyProtocol_Http2;
-        case: "http2";
+        case: 'http2';
       }
     | {
         /**
          * @generated from field: weft.policy.v1.ProxyProtocol.Grpc grpc = 4;
          */
         value: ProxyProtocol_Grpc;
-        case: "grpc";
+        case: 'grpc';
       }
     | {
         /**
          * @generated from field: weft.policy.v1.ProxyProtocol.Opaque opaque = 5;
          */
         value: ProxyProtocol_Opaque;
-        case: "opaque";
+        case: 'opaque';
       }
     | { case: undefined; value?: undefined };
 };
@@ -133,89 +121,72 @@ export type ProxyProtocol = Message<"weft.policy.v1.ProxyProtocol"> & {
  * Describes the message weft.policy.v1.ProxyProtocol.
  * Use `create(ProxyProtocolSchema)` to create a new message.
  */
-export const ProxyProtocolSchema: GenMessage<ProxyProtocol> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2);
+export const ProxyProtocolSchema: GenMessage<ProxyProtocol> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Detect
  */
-export type ProxyProtocol_Detect =
-  Message<"weft.policy.v1.ProxyProtocol.Detect"> & {
-    /**
-     * @generated from field: google.protobuf.Duration timeout = 1;
-     */
-    timeout?: Duration | undefined;
-  };
+export type ProxyProtocol_Detect = Message<'weft.policy.v1.ProxyProtocol.Detect'> & {
+  /**
+   * @generated from field: google.protobuf.Duration timeout = 1;
+   */
+  timeout?: Duration | undefined;
+};
 
 /**
  * Describes the message weft.policy.v1.ProxyProtocol.Detect.
  * Use `create(ProxyProtocol_DetectSchema)` to create a new message.
  */
-export const ProxyProtocol_DetectSchema: GenMessage<ProxyProtocol_Detect> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2, 0);
+export const ProxyProtocol_DetectSchema: GenMessage<ProxyProtocol_Detect> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 0);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Http1
  */
-export type ProxyProtocol_Http1 =
-  Message<"weft.policy.v1.ProxyProtocol.Http1"> & {};
+export type ProxyProtocol_Http1 = Message<'weft.policy.v1.ProxyProtocol.Http1'> & {};
 
 /**
  * Describes the message weft.policy.v1.ProxyProtocol.Http1.
  * Use `create(ProxyProtocol_Http1Schema)` to create a new message.
  */
-export const ProxyProtocol_Http1Schema: GenMessage<ProxyProtocol_Http1> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2, 1);
+export const ProxyProtocol_Http1Schema: GenMessage<ProxyProtocol_Http1> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 1);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Http2
  */
-export type ProxyProtocol_Http2 =
-  Message<"weft.policy.v1.ProxyProtocol.Http2"> & {};
+export type ProxyProtocol_Http2 = Message<'weft.policy.v1.ProxyProtocol.Http2'> & {};
 
 /**
  * Describes the message weft.policy.v1.ProxyProtocol.Http2.
  * Use `create(ProxyProtocol_Http2Schema)` to create a new message.
  */
-export const ProxyProtocol_Http2Schema: GenMessage<ProxyProtocol_Http2> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2, 2);
+export const ProxyProtocol_Http2Schema: GenMessage<ProxyProtocol_Http2> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 2);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Grpc
  */
-export type ProxyProtocol_Grpc =
-  Message<"weft.policy.v1.ProxyProtocol.Grpc"> & {};
+export type ProxyProtocol_Grpc = Message<'weft.policy.v1.ProxyProtocol.Grpc'> & {};
 
 /**
  * Describes the message weft.policy.v1.ProxyProtocol.Grpc.
  * Use `create(ProxyProtocol_GrpcSchema)` to create a new message.
  */
-export const ProxyProtocol_GrpcSchema: GenMessage<ProxyProtocol_Grpc> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2, 3);
+export const ProxyProtocol_GrpcSchema: GenMessage<ProxyProtocol_Grpc> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 3);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Opaque
  */
-export type ProxyProtocol_Opaque =
-  Message<"weft.policy.v1.ProxyProtocol.Opaque"> & {};
+export type ProxyProtocol_Opaque = Message<'weft.policy.v1.ProxyProtocol.Opaque'> & {};
 
 /**
  * Describes the message weft.policy.v1.ProxyProtocol.Opaque.
  * Use `create(ProxyProtocol_OpaqueSchema)` to create a new message.
  */
-export const ProxyProtocol_OpaqueSchema: GenMessage<ProxyProtocol_Opaque> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 2, 4);
+export const ProxyProtocol_OpaqueSchema: GenMessage<ProxyProtocol_Opaque> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 4);
 
 /**
  * @generated from message weft.policy.v1.Authz
  */
-export type Authz = Message<"weft.policy.v1.Authz"> & {
+export type Authz = Message<'weft.policy.v1.Authz'> & {
   /**
    * Source networks allowed (CIDRs); empty means any.
    *
@@ -240,14 +211,12 @@ export type Authz = Message<"weft.policy.v1.Authz"> & {
  * Describes the message weft.policy.v1.Authz.
  * Use `create(AuthzSchema)` to create a new message.
  */
-export const AuthzSchema: GenMessage<Authz> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 3);
+export const AuthzSchema: GenMessage<Authz> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3);
 
 /**
  * @generated from message weft.policy.v1.Network
  */
-export type Network = Message<"weft.policy.v1.Network"> & {
+export type Network = Message<'weft.policy.v1.Network'> & {
   /**
    * @generated from field: string net = 1;
    */
@@ -263,14 +232,12 @@ export type Network = Message<"weft.policy.v1.Network"> & {
  * Describes the message weft.policy.v1.Network.
  * Use `create(NetworkSchema)` to create a new message.
  */
-export const NetworkSchema: GenMessage<Network> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 4);
+export const NetworkSchema: GenMessage<Network> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 4);
 
 /**
  * @generated from message weft.policy.v1.Authn
  */
-export type Authn = Message<"weft.policy.v1.Authn"> & {
+export type Authn = Message<'weft.policy.v1.Authn'> & {
   /**
    * @generated from oneof weft.policy.v1.Authn.permit
    */
@@ -280,14 +247,14 @@ export type Authn = Message<"weft.policy.v1.Authn"> & {
          * @generated from field: weft.policy.v1.Authn.PermitUnauthenticated unauthenticated = 1;
          */
         value: Authn_PermitUnauthenticated;
-        case: "unauthenticated";
+        case: 'unauthenticated';
       }
     | {
         /**
          * @generated from field: weft.policy.v1.Authn.PermitMeshTls mesh_tls = 2;
          */
         value: Authn_PermitMeshTls;
-        case: "meshTls";
+        case: 'meshTls';
       }
     | { case: undefined; value?: undefined };
 };
@@ -296,15 +263,12 @@ export type Authn = Message<"weft.policy.v1.Authn"> & {
  * Describes the message weft.policy.v1.Authn.
  * Use `create(AuthnSchema)` to create a new message.
  */
-export const AuthnSchema: GenMessage<Authn> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 5);
+export const AuthnSchema: GenMessage<Authn> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 5);
 
 /**
  * @generated from message weft.policy.v1.Authn.PermitUnauthenticated
  */
-export type Authn_PermitUnauthenticated =
-  Message<"weft.policy.v1.Authn.PermitUnauthenticated"> & {};
+export type Authn_PermitUnauthenticated = Message<'weft.policy.v1.Authn.PermitUnauthenticated'> & {};
 
 /**
  * Describes the message weft.policy.v1.Authn.PermitUnauthenticated.
@@ -317,31 +281,28 @@ export const Authn_PermitUnauthenticatedSchema: GenMessage<Authn_PermitUnauthent
 /**
  * @generated from message weft.policy.v1.Authn.PermitMeshTls
  */
-export type Authn_PermitMeshTls =
-  Message<"weft.policy.v1.Authn.PermitMeshTls"> & {
-    /**
-     * Allowed client identities (DNS or SPIFFE form); `*` or empty means any
-     * authenticated client.
-     *
-     * @generated from field: repeated string identities = 1;
-     */
-    identities: string[];
+export type Authn_PermitMeshTls = Message<'weft.policy.v1.Authn.PermitMeshTls'> & {
+  /**
+   * Allowed client identities (DNS or SPIFFE form); `*` or empty means any
+   * authenticated client.
+   *
+   * @generated from field: repeated string identities = 1;
+   */
+  identities: string[];
 
-    /**
-     * Allowed identity suffixes, e.g. `cluster.local` for cluster-authenticated.
-     *
-     * @generated from field: repeated string suffixes = 2;
-     */
-    suffixes: string[];
-  };
+  /**
+   * Allowed identity suffixes, e.g. `cluster.local` for cluster-authenticated.
+   *
+   * @generated from field: repeated string suffixes = 2;
+   */
+  suffixes: string[];
+};
 
 /**
  * Describes the message weft.policy.v1.Authn.PermitMeshTls.
  * Use `create(Authn_PermitMeshTlsSchema)` to create a new message.
  */
-export const Authn_PermitMeshTlsSchema: GenMessage<Authn_PermitMeshTls> =
-  /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 5, 1);
+export const Authn_PermitMeshTlsSchema: GenMessage<Authn_PermitMeshTls> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 5, 1);
 
 /**
  * @generated from service weft.policy.v1.Inbound
@@ -354,7 +315,7 @@ export const Inbound: GenService<{
    * @generated from rpc weft.policy.v1.Inbound.Watch
    */
   watch: {
-    methodKind: "server_streaming";
+    methodKind: 'server_streaming';
     input: typeof PortSpecSchema;
     output: typeof ServerSchema;
   };

@@ -4,23 +4,13 @@
 
 // Live request stream from proxies.
 
-import type {
-  GenEnum,
-  GenFile,
-  GenMessage,
-  GenService,
-} from "@bufbuild/protobuf/codegenv2";
-import {
-  enumDesc,
-  fileDesc,
-  messageDesc,
-  serviceDesc,
-} from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
-import type { TcpAddress } from "../../net/v1/net_pb.js";
-import { file_weft_net_v1_net } from "../../net/v1/net_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from '@bufbuild/protobuf/codegenv2';
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from '@bufbuild/protobuf/codegenv2';
+import type { Duration } from '@bufbuild/protobuf/wkt';
+import { file_google_protobuf_duration } from '@bufbuild/protobuf/wkt';
+import type { TcpAddress } from '../../net/v1/net_pb.js';
+import { file_weft_net_v1_net } from '../../net/v1/net_pb.js';
+import type { Message } from '@bufbuild/protobuf';
 
 /**
  * Describes the file weft/tap/v1/tap.proto.
@@ -28,14 +18,14 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_weft_tap_v1_tap: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChV3ZWZ0L3RhcC92MS90YXAucHJvdG8SC3dlZnQudGFwLnYxIkIKDk9ic2VydmVSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEiEKBW1hdGNoGAIgASgLMhIud2VmdC50YXAudjEuTWF0Y2giPwoFTWF0Y2gSDgoGbWV0aG9kGAEgASgJEhMKC3BhdGhfcHJlZml4GAIgASgJEhEKCWF1dGhvcml0eRgDIAEoCSK5BQoIVGFwRXZlbnQSJwoGc291cmNlGAEgASgLMhcud2VmdC5uZXQudjEuVGNwQWRkcmVzcxIsCgtkZXN0aW5hdGlvbhgCIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSOgoLc291cmNlX21ldGEYAyADKAsyJS53ZWZ0LnRhcC52MS5UYXBFdmVudC5Tb3VyY2VNZXRhRW50cnkSRAoQZGVzdGluYXRpb25fbWV0YRgEIAMoCzIqLndlZnQudGFwLnYxLlRhcEV2ZW50LkRlc3RpbmF0aW9uTWV0YUVudHJ5EjIKCWRpcmVjdGlvbhgFIAEoDjIfLndlZnQudGFwLnYxLlRhcEV2ZW50LkRpcmVjdGlvbhILCgN0bHMYBiABKAgSFwoPY2xpZW50X2lkZW50aXR5GAcgASgJEhcKD3NlcnZlcl9pZGVudGl0eRgIIAEoCRIwCgxyZXF1ZXN0X2luaXQYCiABKAsyGC53ZWZ0LnRhcC52MS5SZXF1ZXN0SW5pdEgAEjIKDXJlc3BvbnNlX2luaXQYCyABKAsyGS53ZWZ0LnRhcC52MS5SZXNwb25zZUluaXRIABIwCgxyZXNwb25zZV9lbmQYDCABKAsyGC53ZWZ0LnRhcC52MS5SZXNwb25zZUVuZEgAGjEKD1NvdXJjZU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjYKFERlc3RpbmF0aW9uTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiVQoJRGlyZWN0aW9uEhkKFURJUkVDVElPTl9VTlNQRUNJRklFRBAAEhUKEURJUkVDVElPTl9JTkJPVU5EEAESFgoSRElSRUNUSU9OX09VVEJPVU5EEAJCBwoFZXZlbnQiKAoIU3RyZWFtSWQSDAoEYmFzZRgBIAEoBBIOCgZzdHJlYW0YAiABKAQicQoLUmVxdWVzdEluaXQSIQoCaWQYASABKAsyFS53ZWZ0LnRhcC52MS5TdHJlYW1JZBIOCgZtZXRob2QYAiABKAkSDgoGc2NoZW1lGAMgASgJEhEKCWF1dGhvcml0eRgEIAEoCRIMCgRwYXRoGAUgASgJIn0KDFJlc3BvbnNlSW5pdBIhCgJpZBgBIAEoCzIVLndlZnQudGFwLnYxLlN0cmVhbUlkEjUKEnNpbmNlX3JlcXVlc3RfaW5pdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtodHRwX3N0YXR1cxgDIAEoDSKLAgoLUmVzcG9uc2VFbmQSIQoCaWQYASABKAsyFS53ZWZ0LnRhcC52MS5TdHJlYW1JZBI1ChJzaW5jZV9yZXF1ZXN0X2luaXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTc2luY2VfcmVzcG9uc2VfaW5pdBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5yZXNwb25zZV9ieXRlcxgEIAEoBBIVCg1yZXF1ZXN0X2J5dGVzGAUgASgEEhMKC2dycGNfc3RhdHVzGAYgASgNEhcKD2hhc19ncnBjX3N0YXR1cxgHIAEoCBINCgVlcnJvchgIIAEoCTJGCgNUYXASPwoHT2JzZXJ2ZRIbLndlZnQudGFwLnYxLk9ic2VydmVSZXF1ZXN0GhUud2VmdC50YXAudjEuVGFwRXZlbnQwAWIGcHJvdG8z",
+    'ChV3ZWZ0L3RhcC92MS90YXAucHJvdG8SC3dlZnQudGFwLnYxIkIKDk9ic2VydmVSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNEiEKBW1hdGNoGAIgASgLMhIud2VmdC50YXAudjEuTWF0Y2giPwoFTWF0Y2gSDgoGbWV0aG9kGAEgASgJEhMKC3BhdGhfcHJlZml4GAIgASgJEhEKCWF1dGhvcml0eRgDIAEoCSK5BQoIVGFwRXZlbnQSJwoGc291cmNlGAEgASgLMhcud2VmdC5uZXQudjEuVGNwQWRkcmVzcxIsCgtkZXN0aW5hdGlvbhgCIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSOgoLc291cmNlX21ldGEYAyADKAsyJS53ZWZ0LnRhcC52MS5UYXBFdmVudC5Tb3VyY2VNZXRhRW50cnkSRAoQZGVzdGluYXRpb25fbWV0YRgEIAMoCzIqLndlZnQudGFwLnYxLlRhcEV2ZW50LkRlc3RpbmF0aW9uTWV0YUVudHJ5EjIKCWRpcmVjdGlvbhgFIAEoDjIfLndlZnQudGFwLnYxLlRhcEV2ZW50LkRpcmVjdGlvbhILCgN0bHMYBiABKAgSFwoPY2xpZW50X2lkZW50aXR5GAcgASgJEhcKD3NlcnZlcl9pZGVudGl0eRgIIAEoCRIwCgxyZXF1ZXN0X2luaXQYCiABKAsyGC53ZWZ0LnRhcC52MS5SZXF1ZXN0SW5pdEgAEjIKDXJlc3BvbnNlX2luaXQYCyABKAsyGS53ZWZ0LnRhcC52MS5SZXNwb25zZUluaXRIABIwCgxyZXNwb25zZV9lbmQYDCABKAsyGC53ZWZ0LnRhcC52MS5SZXNwb25zZUVuZEgAGjEKD1NvdXJjZU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjYKFERlc3RpbmF0aW9uTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiVQoJRGlyZWN0aW9uEhkKFURJUkVDVElPTl9VTlNQRUNJRklFRBAAEhUKEURJUkVDVElPTl9JTkJPVU5EEAESFgoSRElSRUNUSU9OX09VVEJPVU5EEAJCBwoFZXZlbnQiKAoIU3RyZWFtSWQSDAoEYmFzZRgBIAEoBBIOCgZzdHJlYW0YAiABKAQicQoLUmVxdWVzdEluaXQSIQoCaWQYASABKAsyFS53ZWZ0LnRhcC52MS5TdHJlYW1JZBIOCgZtZXRob2QYAiABKAkSDgoGc2NoZW1lGAMgASgJEhEKCWF1dGhvcml0eRgEIAEoCRIMCgRwYXRoGAUgASgJIn0KDFJlc3BvbnNlSW5pdBIhCgJpZBgBIAEoCzIVLndlZnQudGFwLnYxLlN0cmVhbUlkEjUKEnNpbmNlX3JlcXVlc3RfaW5pdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtodHRwX3N0YXR1cxgDIAEoDSKLAgoLUmVzcG9uc2VFbmQSIQoCaWQYASABKAsyFS53ZWZ0LnRhcC52MS5TdHJlYW1JZBI1ChJzaW5jZV9yZXF1ZXN0X2luaXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTc2luY2VfcmVzcG9uc2VfaW5pdBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5yZXNwb25zZV9ieXRlcxgEIAEoBBIVCg1yZXF1ZXN0X2J5dGVzGAUgASgEEhMKC2dycGNfc3RhdHVzGAYgASgNEhcKD2hhc19ncnBjX3N0YXR1cxgHIAEoCBINCgVlcnJvchgIIAEoCTJGCgNUYXASPwoHT2JzZXJ2ZRIbLndlZnQudGFwLnYxLk9ic2VydmVSZXF1ZXN0GhUud2VmdC50YXAudjEuVGFwRXZlbnQwAWIGcHJvdG8z',
     [file_google_protobuf_duration, file_weft_net_v1_net],
   );
 
 /**
  * @generated from message weft.tap.v1.ObserveRequest
  */
-export type ObserveRequest = Message<"weft.tap.v1.ObserveRequest"> & {
+export type ObserveRequest = Message<'weft.tap.v1.ObserveRequest'> & {
   /**
    * @generated from field: uint32 limit = 1;
    */
@@ -51,14 +41,12 @@ export type ObserveRequest = Message<"weft.tap.v1.ObserveRequest"> & {
  * Describes the message weft.tap.v1.ObserveRequest.
  * Use `create(ObserveRequestSchema)` to create a new message.
  */
-export const ObserveRequestSchema: GenMessage<ObserveRequest> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 0);
+export const ObserveRequestSchema: GenMessage<ObserveRequest> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 0);
 
 /**
  * @generated from message weft.tap.v1.Match
  */
-export type Match = Message<"weft.tap.v1.Match"> & {
+export type Match = Message<'weft.tap.v1.Match'> & {
   /**
    * Each non-empty field must match.
    *
@@ -81,14 +69,12 @@ export type Match = Message<"weft.tap.v1.Match"> & {
  * Describes the message weft.tap.v1.Match.
  * Use `create(MatchSchema)` to create a new message.
  */
-export const MatchSchema: GenMessage<Match> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 1);
+export const MatchSchema: GenMessage<Match> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 1);
 
 /**
  * @generated from message weft.tap.v1.TapEvent
  */
-export type TapEvent = Message<"weft.tap.v1.TapEvent"> & {
+export type TapEvent = Message<'weft.tap.v1.TapEvent'> & {
   /**
    * @generated from field: weft.net.v1.TcpAddress source = 1;
    */
@@ -140,21 +126,21 @@ export type TapEvent = Message<"weft.tap.v1.TapEvent"> & {
          * @generated from field: weft.tap.v1.RequestInit request_init = 10;
          */
         value: RequestInit;
-        case: "requestInit";
+        case: 'requestInit';
       }
     | {
         /**
          * @generated from field: weft.tap.v1.ResponseInit response_init = 11;
          */
         value: ResponseInit;
-        case: "responseInit";
+        case: 'responseInit';
       }
     | {
         /**
          * @generated from field: weft.tap.v1.ResponseEnd response_end = 12;
          */
         value: ResponseEnd;
-        case: "responseEnd";
+        case: 'responseEnd';
       }
     | { case: undefined; value?: undefined };
 };
@@ -163,9 +149,7 @@ export type TapEvent = Message<"weft.tap.v1.TapEvent"> & {
  * Describes the message weft.tap.v1.TapEvent.
  * Use `create(TapEventSchema)` to create a new message.
  */
-export const TapEventSchema: GenMessage<TapEvent> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 2);
+export const TapEventSchema: GenMessage<TapEvent> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 2);
 
 /**
  * @generated from enum weft.tap.v1.TapEvent.Direction
@@ -190,14 +174,12 @@ export enum TapEvent_Direction {
 /**
  * Describes the enum weft.tap.v1.TapEvent.Direction.
  */
-export const TapEvent_DirectionSchema: GenEnum<TapEvent_Direction> =
-  /*@__PURE__*/
-  enumDesc(file_weft_tap_v1_tap, 2, 0);
+export const TapEvent_DirectionSchema: GenEnum<TapEvent_Direction> = /*@__PURE__*/ enumDesc(file_weft_tap_v1_tap, 2, 0);
 
 /**
  * @generated from message weft.tap.v1.StreamId
  */
-export type StreamId = Message<"weft.tap.v1.StreamId"> & {
+export type StreamId = Message<'weft.tap.v1.StreamId'> & {
   /**
    * @generated from field: uint64 base = 1;
    */
@@ -213,14 +195,12 @@ export type StreamId = Message<"weft.tap.v1.StreamId"> & {
  * Describes the message weft.tap.v1.StreamId.
  * Use `create(StreamIdSchema)` to create a new message.
  */
-export const StreamIdSchema: GenMessage<StreamId> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 3);
+export const StreamIdSchema: GenMessage<StreamId> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 3);
 
 /**
  * @generated from message weft.tap.v1.RequestInit
  */
-export type RequestInit = Message<"weft.tap.v1.RequestInit"> & {
+export type RequestInit = Message<'weft.tap.v1.RequestInit'> & {
   /**
    * @generated from field: weft.tap.v1.StreamId id = 1;
    */
@@ -251,14 +231,12 @@ export type RequestInit = Message<"weft.tap.v1.RequestInit"> & {
  * Describes the message weft.tap.v1.RequestInit.
  * Use `create(RequestInitSchema)` to create a new message.
  */
-export const RequestInitSchema: GenMessage<RequestInit> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 4);
+export const RequestInitSchema: GenMessage<RequestInit> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 4);
 
 /**
  * @generated from message weft.tap.v1.ResponseInit
  */
-export type ResponseInit = Message<"weft.tap.v1.ResponseInit"> & {
+export type ResponseInit = Message<'weft.tap.v1.ResponseInit'> & {
   /**
    * @generated from field: weft.tap.v1.StreamId id = 1;
    */
@@ -279,14 +257,12 @@ export type ResponseInit = Message<"weft.tap.v1.ResponseInit"> & {
  * Describes the message weft.tap.v1.ResponseInit.
  * Use `create(ResponseInitSchema)` to create a new message.
  */
-export const ResponseInitSchema: GenMessage<ResponseInit> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 5);
+export const ResponseInitSchema: GenMessage<ResponseInit> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 5);
 
 /**
  * @generated from message weft.tap.v1.ResponseEnd
  */
-export type ResponseEnd = Message<"weft.tap.v1.ResponseEnd"> & {
+export type ResponseEnd = Message<'weft.tap.v1.ResponseEnd'> & {
   /**
    * @generated from field: weft.tap.v1.StreamId id = 1;
    */
@@ -336,9 +312,7 @@ export type ResponseEnd = Message<"weft.tap.v1.ResponseEnd"> & {
  * Describes the message weft.tap.v1.ResponseEnd.
  * Use `create(ResponseEndSchema)` to create a new message.
  */
-export const ResponseEndSchema: GenMessage<ResponseEnd> =
-  /*@__PURE__*/
-  messageDesc(file_weft_tap_v1_tap, 6);
+export const ResponseEndSchema: GenMessage<ResponseEnd> = /*@__PURE__*/ messageDesc(file_weft_tap_v1_tap, 6);
 
 /**
  * @generated from service weft.tap.v1.Tap
@@ -351,7 +325,7 @@ export const Tap: GenService<{
    * @generated from rpc weft.tap.v1.Tap.Observe
    */
   observe: {
-    methodKind: "server_streaming";
+    methodKind: 'server_streaming';
     input: typeof ObserveRequestSchema;
     output: typeof TapEventSchema;
   };
