@@ -1,0 +1,49 @@
+/**
+ * `weft.identity.v1.Identity/Certify` on the wire: protobuf in, Certifier,
+ * protobuf out. WeftErrors become their gRPC status here (the one mapping);
+ * anything unexpected is logged and returned as INTERNAL without detail.
+ */
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import type { Logger } from 'pino';
+import { identity as api } from '@weft/api';
+import { GRPC_STATUS, WeftError } from '@weft/common';
+import type { Certifier } from './certifier.js';
+import type { CertifyResult, IdentityMetrics } from './metrics.js';
+
+const RESULT: Partial<Record<Code, CertifyResult>> = {
+  [Code.Unauthenticated]: 'unauthenticated',
+  [Code.PermissionDenied]: 'permission_denied',
+  [Code.InvalidArgument]: 'invalid_argument',
+  [Code.Unavailable]: 'unavailable',
+};
+
+export function certifyRoutes(certifier: Certifier, metrics: IdentityMetrics, log: Logger): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(api.Identity, {
+      async certify(req) {
+        try {
+          const leaf = await certifier.certify({ identity: req.identity, token: req.token, csr: req.certificateSigningRequest });
+          metrics.certify.inc({ result: 'ok' });
+          log.debug({ identity: leaf.identity, validUntil: leaf.validUntil.toISOString() }, 'certified');
+          return {
+            leafCertificate: leaf.leafDer,
+            intermediateCertificates: leaf.intermediatesDer,
+            validUntil: timestampFromDate(leaf.validUntil),
+          };
+        } catch (err) {
+          const status = toConnectError(err, log);
+          metrics.certify.inc({ result: RESULT[status.code] ?? 'internal' });
+          if (status.code !== Code.Internal) log.info({ identity: req.identity, code: Code[status.code], reason: status.rawMessage }, 'certify refused');
+          throw status;
+        }
+      },
+    });
+  };
+}
+
+export function toConnectError(err: unknown, log: Logger): ConnectError {
+  if (err instanceof WeftError) return new ConnectError(err.message, GRPC_STATUS[err.code] as Code);
+  log.error({ err: (err as Error)?.stack ?? String(err) }, 'certify failed unexpectedly');
+  return new ConnectError('internal error', Code.Internal);
+}

@@ -1,0 +1,125 @@
+/**
+ * The identity service, assembled: issuer + trust sources → ActiveIssuer →
+ * Certifier → gRPC server on TLS. identity serves with a leaf it issues to
+ * itself (`weft-identity.<controlNs>...`) and re-issues when the issuer
+ * rotates or the leaf nears expiry. main.ts, the local demo and e2e tests
+ * all start it through `startIdentityService`.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { formatDnsIdentity, startGrpcServer, toPem, type GrpcServer, type TlsMaterial, type WorkloadIdentity } from '@weft/common';
+import { ActiveIssuer, type IssuerState } from './active-issuer.js';
+import { Certifier } from './certifier.js';
+import { certifyRoutes } from './certify-route.js';
+import { DEFAULT_LEAF_POLICY, issueLeaf, type LeafPolicy } from './leaf.js';
+import { IdentityMetrics } from './metrics.js';
+import { generateEcdsaKeyPair, privateKeyPem, px509 } from './pki-keys.js';
+import type { IssuerSource, TrustAnchorSource } from './sources.js';
+import type { TokenValidator } from './token-validator.js';
+
+/** identity's own ServiceAccount (docs/contracts.md: control-plane identities). */
+export const IDENTITY_SERVICE_ACCOUNT = 'weft-identity';
+
+export interface IdentityServiceOptions {
+  readonly host: string;
+  /** 8080 in the cluster (docs/contracts.md); 0 picks a free port. */
+  readonly port: number;
+  readonly trustDomain: string;
+  readonly controlNamespace: string;
+  readonly leafPolicy?: LeafPolicy;
+  readonly validator: TokenValidator;
+  readonly issuerSource: IssuerSource;
+  readonly trustSource: TrustAnchorSource;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly now?: () => Date;
+}
+
+export interface IdentityService {
+  readonly port: number;
+  /** The DNS identity identity's serving certificate carries (`WEFT_PROXY_IDENTITY_SVC_NAME`). */
+  readonly serverName: string;
+  readonly issuer: ActiveIssuer;
+  /** The PEM trust bundle in use (what proxies get as `WEFT_PROXY_IDENTITY_TRUST_ANCHORS`). */
+  trustAnchorsPem(): string;
+  close(): Promise<void>;
+}
+
+export async function startIdentityService(opts: IdentityServiceOptions): Promise<IdentityService> {
+  const now = opts.now ?? (() => new Date());
+  const policy = opts.leafPolicy ?? DEFAULT_LEAF_POLICY;
+  const metrics = new IdentityMetrics(opts.registry);
+  const self: WorkloadIdentity = {
+    serviceAccount: IDENTITY_SERVICE_ACCOUNT,
+    namespace: opts.controlNamespace,
+    controlNamespace: opts.controlNamespace,
+    trustDomain: opts.trustDomain,
+  };
+  const serverName = formatDnsIdentity(self);
+  let server: GrpcServer | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+
+  const selfCertify = async (state: IssuerState): Promise<TlsMaterial> => {
+    const keys = await generateEcdsaKeyPair();
+    const publicKey = await px509.PublicKey.create(keys.publicKey);
+    const leaf = await issueLeaf(state.issuer, { identity: self, publicKey, keyType: 'ecdsa-p256' }, policy, now());
+    scheduleRenewal(leaf.notAfter);
+    return { ca: state.trust.pem, cert: toPem(leaf.der) + state.issuer.chainPem, key: await privateKeyPem(keys.privateKey) };
+  };
+  // Renew the serving leaf at half its lifetime, like proxies renew theirs early, so clients never meet an expired one.
+  const scheduleRenewal = (notAfter: Date): void => {
+    clearTimeout(renewTimer);
+    const delay = Math.max(1_000, (notAfter.getTime() - now().getTime()) / 2);
+    renewTimer = setTimeout(() => void refreshServing(active.current), Math.min(delay, 2 ** 31 - 1));
+    renewTimer.unref();
+  };
+  const refreshServing = async (state: IssuerState): Promise<void> => {
+    if (!server) return;
+    server.setTls(await selfCertify(state));
+    opts.log.info({ serverName }, 'serving certificate re-issued');
+  };
+
+  const active = await ActiveIssuer.start({
+    issuerSource: opts.issuerSource,
+    trustSource: opts.trustSource,
+    now,
+    log: opts.log,
+    metrics,
+    onRotate: refreshServing,
+  });
+  const certifier = new Certifier({
+    validator: opts.validator,
+    issuer: () => active.current.issuer,
+    controlNamespace: opts.controlNamespace,
+    trustDomain: opts.trustDomain,
+    policy,
+    now,
+  });
+  try {
+    server = await startGrpcServer({
+      host: opts.host,
+      port: opts.port,
+      tls: await selfCertify(active.current),
+      // Proxies call Certify before they hold a certificate; the token authenticates them.
+      requireClientCert: false,
+      routes: certifyRoutes(certifier, metrics, opts.log),
+    });
+  } catch (err) {
+    clearTimeout(renewTimer);
+    await active.stop();
+    throw err;
+  }
+  const grpc = server;
+  opts.log.info({ port: grpc.port, serverName }, 'identity serving Certify');
+  return {
+    port: grpc.port,
+    serverName,
+    issuer: active,
+    trustAnchorsPem: () => active.current.trust.pem,
+    async close() {
+      clearTimeout(renewTimer);
+      await active.stop();
+      await grpc.close();
+    },
+  };
+}
