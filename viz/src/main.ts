@@ -1,0 +1,67 @@
+/** viz's entry point: configuration from the environment, then `startViz`. */
+import { readFileSync } from 'node:fs';
+import { ConfigError, createLogger, loadConfig } from '@weft/common';
+import { loadKubeConfig } from '@weft/common/k8s/client';
+import { vizSchema } from './config.js';
+import { FileTargetSource, type TargetSource } from './targets.js';
+import { KubernetesTargetSource } from './kubernetes-targets.js';
+import { AnyOfAuthorizer, KubernetesAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';
+import { kubernetesReviews } from './tap/kubernetes-reviews.js';
+import { startViz, type Listen } from './viz.js';
+
+function listenAddr(variable: string, raw: string): Listen {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError([`${variable}="${raw}" is not host:port`]);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function read(variable: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${variable}: cannot read ${path}: ${(err as Error).message}`]);
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig(vizSchema, process.env);
+  const log = createLogger('viz', cfg.logLevel);
+  let kc: ReturnType<typeof loadKubeConfig> | undefined;
+  const kube = () => (kc ??= loadKubeConfig());
+  const targets: TargetSource = cfg.proxiesFile
+    ? new FileTargetSource(cfg.proxiesFile)
+    : new KubernetesTargetSource(kube(), { controlNamespace: cfg.controlNamespace, trustDomain: cfg.trustDomain });
+  const modes: TapAuthorizer[] = [];
+  for (const mode of cfg.tapAuth.split(',').map((m) => m.trim()).filter(Boolean)) {
+    if (mode === 'loopback') modes.push(new LoopbackAuthorizer());
+    else if (mode === 'token') {
+      if (!cfg.tapTokenFile) throw new ConfigError(['WEFT_VIZ_TAP_AUTH includes token but WEFT_VIZ_TAP_TOKEN_FILE is not set']);
+      modes.push(new TokenAuthorizer(read('WEFT_VIZ_TAP_TOKEN_FILE', cfg.tapTokenFile).trim()));
+    } else if (mode === 'kubernetes') modes.push(new KubernetesAuthorizer(kubernetesReviews(kube())));
+    else throw new ConfigError([`WEFT_VIZ_TAP_AUTH: "${mode}" is not one of loopback, token, kubernetes`]);
+  }
+  if (modes.length === 0) throw new ConfigError(['WEFT_VIZ_TAP_AUTH names no mode']);
+  const viz = await startViz({
+    prometheusUrl: cfg.prometheusUrl,
+    targets,
+    tapTls: {
+      ca: read('WEFT_VIZ_TRUST_ANCHORS_FILE', cfg.trustAnchorsFile),
+      cert: read('WEFT_VIZ_TAP_CERT_FILE', cfg.tapCertFile),
+      key: read('WEFT_VIZ_TAP_KEY_FILE', cfg.tapKeyFile),
+    },
+    authorizer: modes.length === 1 ? modes[0] : new AnyOfAuthorizer(modes),
+    api: listenAddr('WEFT_VIZ_API_LISTEN_ADDR', cfg.apiListenAddr),
+    tap: listenAddr('WEFT_VIZ_TAP_LISTEN_ADDR', cfg.tapListenAddr),
+    web: listenAddr('WEFT_VIZ_WEB_LISTEN_ADDR', cfg.webListenAddr),
+    log,
+  });
+  log.info({ api: viz.apiUrl, tap: viz.tapUrl, web: viz.webUrl, tapAuth: cfg.tapAuth }, 'viz started');
+  const stop = () => void viz.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`viz: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+/**
+ * Tap fan-in: opens `tap.Tap/Observe` (gRPC over mTLS, port 4190) on every
+ * proxy of a resource and merges their events into one stream, until the
+ * caller goes away or `limit` requests were seen.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { Client } from '@connectrpc/connect';
+import { tap } from '@weft/api';
+import { createGrpcClient, type Logger } from '@weft/common';
+import { NotFoundError } from '../errors.js';
+import type { ResourceRef } from '../resource.js';
+import { targetsOf, type ProxyTarget, type TargetSource } from '../targets.js';
+import { tapEventJson, type TapEventJson } from './event.js';
+
+export interface TapMatch {
+  readonly method?: string;
+  readonly pathPrefix?: string;
+  readonly authority?: string;
+}
+
+export interface TapRequest {
+  readonly resource: ResourceRef;
+  readonly namespace?: string;
+  readonly match: TapMatch;
+  /** Stop after this many requests (request events); 0 = until cancelled. */
+  readonly limit: number;
+}
+
+/** viz's client certificate for the proxies' tap servers. */
+export interface TapClientTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A stream line that is not an event: a proxy could not be tapped. */
+export interface TapProxyError {
+  readonly proxy: { readonly namespace: string; readonly pod: string };
+  readonly error: string;
+}
+
+export type TapLine = TapEventJson | TapProxyError;
+
+export class TapAggregator {
+  private readonly clients = new Map<string, Client<typeof tap.Tap>>();
+
+  constructor(
+    private readonly targets: TargetSource,
+    private readonly tls: TapClientTls,
+    private readonly log: Logger,
+  ) {}
+
+  private client(t: ProxyTarget): Client<typeof tap.Tap> {
+    const key = `${t.tapAddr}|${t.identity}`;
+    let c = this.clients.get(key);
+    if (!c) {
+      c = createGrpcClient(tap.Tap, { baseUrl: `https://${t.tapAddr}`, ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, serverName: t.identity });
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  /** Resolves the proxies first so an unknown resource fails before streaming starts. */
+  async resolve(req: TapRequest): Promise<ProxyTarget[]> {
+    const found = targetsOf(await this.targets.list(), req.resource, req.namespace);
+    if (found.length === 0) throw new NotFoundError(`no meshed proxies for ${req.resource.kind}${req.resource.name ? `/${req.resource.name}` : ''}${req.namespace ? ` in namespace ${req.namespace}` : ''}`);
+    return found;
+  }
+
+  /** Streams merged events from every proxy of the request until `signal` aborts or the limit is reached. */
+  async *observe(req: TapRequest, proxies: readonly ProxyTarget[], signal: AbortSignal): AsyncGenerator<TapLine> {
+    const inner = new AbortController();
+    const stop = () => inner.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const queue: TapLine[] = [];
+    let wake: (() => void) | undefined;
+    let running = proxies.length;
+    const push = (line: TapLine) => {
+      queue.push(line);
+      wake?.();
+    };
+    const observeRequest = create(tap.ObserveRequestSchema, {
+      limit: req.limit,
+      match: { method: req.match.method ?? '', pathPrefix: req.match.pathPrefix ?? '', authority: req.match.authority ?? '' },
+    });
+    for (const t of proxies) {
+      void (async () => {
+        try {
+          for await (const e of this.client(t).observe(observeRequest, { signal: inner.signal })) {
+            const json = tapEventJson(t, e);
+            if (json) push(json);
+          }
+        } catch (err) {
+          if (!inner.signal.aborted) {
+            this.log.warn({ proxy: `${t.namespace}/${t.name}`, err: (err as Error).message }, 'tap stream failed');
+            push({ proxy: { namespace: t.namespace, pod: t.name }, error: (err as Error).message });
+          }
+        } finally {
+          running--;
+          wake?.();
+        }
+      })();
+    }
+    inner.signal.addEventListener('abort', () => wake?.(), { once: true });
+    let requests = 0;
+    try {
+      while (!inner.signal.aborted) {
+        const line = queue.shift();
+        if (line) {
+          yield line;
+          if ('type' in line && line.type === 'end' && req.limit > 0 && ++requests >= req.limit) return;
+          continue;
+        }
+        if (running === 0) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      inner.abort();
+    }
+  }
+}
