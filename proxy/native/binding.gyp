@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "weft_original_dst",
+      "sources": ["original_dst.cc"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "cflags_cc": ["-Wall", "-Wextra", "-O2"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
