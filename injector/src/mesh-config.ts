@@ -1,0 +1,186 @@
+/**
+ * What the injector puts into pods: images, control-plane addresses, trust
+ * anchors, proxy defaults. Shared by the webhook (from env) and `weft inject`
+ * (from flags mapped onto the same variables), parsed once at the edge.
+ */
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { env, loadConfig, parseDuration } from '@weft/common/config';
+import { ConfigError } from '@weft/common/errors';
+import { LOG_LEVELS } from '@weft/common/log';
+import { formatDnsIdentity } from '@weft/common/identity-name';
+import { parseQuantity } from './quantity.js';
+
+export const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+export type InboundPolicy = (typeof INBOUND_POLICIES)[number];
+export type ProxyLogLevel = (typeof LOG_LEVELS)[number];
+export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+
+/** Per-pod proxy settings; the mesh-wide defaults, overridable by `config.weft.io/*`. */
+export interface ProxySettings {
+  readonly image: string;
+  readonly version: string;
+  readonly logLevel: ProxyLogLevel;
+  readonly cpuRequest: string | undefined;
+  readonly cpuLimit: string | undefined;
+  readonly memoryRequest: string | undefined;
+  readonly memoryLimit: string | undefined;
+  readonly skipInboundPorts: readonly number[];
+  readonly skipOutboundPorts: readonly number[];
+  readonly opaquePorts: readonly number[];
+  readonly defaultInboundPolicy: InboundPolicy;
+  /** Hold the app containers until the proxy is ready. */
+  readonly await: boolean;
+  readonly awaitTimeoutSeconds: number;
+  readonly detectTimeout: string;
+  readonly nativeSidecar: boolean;
+}
+
+export interface MeshConfig {
+  readonly controlPlaneNamespace: string;
+  readonly trustDomain: string;
+  readonly imagePullPolicy: (typeof PULL_POLICIES)[number];
+  readonly identityAddr: string;
+  readonly identityName: string;
+  readonly destinationAddr: string;
+  readonly destinationName: string;
+  readonly policyAddr: string;
+  /** PEM bundle (content), possibly several anchors during a rotation. */
+  readonly trustAnchorsPem: string;
+  /** A CNI plugin sets up redirection: no `weft-init` container. */
+  readonly cniMode: boolean;
+  readonly tokenAudience: string;
+  readonly tokenExpirationSeconds: number;
+  readonly proxy: ProxySettings;
+}
+
+const pkgVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Kubernetes added native sidecars (init containers with restartPolicy: Always) as beta-on in 1.29. */
+export function supportsNativeSidecars(kubernetesVersion: string): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(kubernetesVersion.trim());
+  if (!m) throw new ConfigError([`Kubernetes version "${kubernetesVersion}" is not of the form 1.29 or v1.29.3`]);
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 1 || (major === 1 && minor >= 29);
+}
+
+/** Checks that a PEM bundle holds at least one parseable certificate and nothing else. */
+export function checkTrustAnchors(pem: string, source: string): string {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError([`${source} holds no PEM certificate`]);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw new ConfigError([`${source}: certificate ${i + 1} does not parse: ${(err as Error).message}`]);
+    }
+  }
+  return blocks.join('\n') + '\n';
+}
+
+const quantity = (variable: string, fallback: string): { variable: string; parse(raw: string | undefined): string | undefined } => ({
+  variable,
+  parse(raw) {
+    const v = raw === undefined ? fallback : raw.trim();
+    if (v === '') return undefined;
+    if (parseQuantity(v) === undefined) throw new ConfigError([`${variable}="${v}" is not a Kubernetes quantity (e.g. 100m, 64Mi)`]);
+    return v;
+  },
+});
+
+const schema = {
+  controlPlaneNamespace: env.string('WEFT_INJECTOR_CONTROL_PLANE_NAMESPACE', 'weft'),
+  trustDomain: env.string('WEFT_INJECTOR_TRUST_DOMAIN', 'cluster.local'),
+  clusterDomain: env.string('WEFT_INJECTOR_CLUSTER_DOMAIN', 'cluster.local'),
+  proxyImage: env.string('WEFT_INJECTOR_PROXY_IMAGE', 'ghcr.io/weft-mesh/proxy'),
+  proxyVersion: env.string('WEFT_INJECTOR_PROXY_VERSION', pkgVersion),
+  imagePullPolicy: env.oneOf('WEFT_INJECTOR_PROXY_IMAGE_PULL_POLICY', PULL_POLICIES, 'IfNotPresent'),
+  identityAddr: env.optionalString('WEFT_INJECTOR_IDENTITY_ADDR'),
+  destinationAddr: env.optionalString('WEFT_INJECTOR_DESTINATION_ADDR'),
+  policyAddr: env.optionalString('WEFT_INJECTOR_POLICY_ADDR'),
+  trustAnchorsFile: env.optionalString('WEFT_INJECTOR_TRUST_ANCHORS_FILE'),
+  cniMode: env.bool('WEFT_INJECTOR_CNI_ENABLED', false),
+  kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
+  tokenExpirationSeconds: env.int('WEFT_INJECTOR_TOKEN_EXPIRATION_SECONDS', 86400, { min: 600, max: 2 ** 31 - 1 }),
+  proxyLogLevel: env.oneOf('WEFT_INJECTOR_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
+  proxyCpuRequest: quantity('WEFT_INJECTOR_PROXY_CPU_REQUEST', '100m'),
+  proxyCpuLimit: quantity('WEFT_INJECTOR_PROXY_CPU_LIMIT', ''),
+  proxyMemoryRequest: quantity('WEFT_INJECTOR_PROXY_MEMORY_REQUEST', '64Mi'),
+  proxyMemoryLimit: quantity('WEFT_INJECTOR_PROXY_MEMORY_LIMIT', '256Mi'),
+  defaultInboundPolicy: env.oneOf('WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
+  // Server-speaks-first protocols that protocol detection would stall on (SMTP, MySQL, ...).
+  opaquePorts: { variable: 'WEFT_INJECTOR_OPAQUE_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_OPAQUE_PORTS').parse(raw ?? '25,587,3306,4444,5432,6379,9300,11211') },
+  proxyAwait: env.bool('WEFT_INJECTOR_PROXY_AWAIT', true),
+  proxyAwaitTimeout: env.duration('WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', '120s'),
+  detectTimeout: {
+    variable: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT',
+    parse(raw: string | undefined): string {
+      const v = raw === undefined || raw === '' ? '10s' : raw.trim();
+      try {
+        parseDuration(v);
+      } catch (err) {
+        throw new ConfigError([`WEFT_INJECTOR_PROXY_DETECT_TIMEOUT: ${(err as Error).message}`]);
+      }
+      return v;
+    },
+  },
+};
+
+export interface MeshConfigSources {
+  /** Trust anchors PEM when not read from WEFT_INJECTOR_TRUST_ANCHORS_FILE (e.g. already loaded). */
+  readonly trustAnchorsPem?: string;
+  /** Kubernetes version when not in WEFT_INJECTOR_KUBERNETES_VERSION (e.g. asked from the API server). */
+  readonly kubernetesVersion?: string;
+}
+
+/** Builds the mesh config from env-style variables; throws one ConfigError naming every problem. */
+export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSources = {}): MeshConfig {
+  const c = loadConfig(schema, source);
+  const ns = c.controlPlaneNamespace;
+  const svc = (name: string, port: number): string => `${name}.${ns}.svc.${c.clusterDomain}:${port}`;
+  const controlIdentity = (sa: string): string =>
+    formatDnsIdentity({ serviceAccount: sa, namespace: ns, controlNamespace: ns, trustDomain: c.trustDomain });
+  let trustAnchorsPem = extra.trustAnchorsPem;
+  if (trustAnchorsPem === undefined) {
+    if (c.trustAnchorsFile === undefined) throw new ConfigError(['WEFT_INJECTOR_TRUST_ANCHORS_FILE is required but not set']);
+    let pem: string;
+    try {
+      pem = readFileSync(c.trustAnchorsFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`cannot read trust anchors file ${c.trustAnchorsFile}: ${(err as Error).message}`]);
+    }
+    trustAnchorsPem = checkTrustAnchors(pem, c.trustAnchorsFile);
+  }
+  const k8sVersion = c.kubernetesVersion ?? extra.kubernetesVersion ?? '1.29';
+  return {
+    controlPlaneNamespace: ns,
+    trustDomain: c.trustDomain,
+    imagePullPolicy: c.imagePullPolicy,
+    identityAddr: c.identityAddr ?? svc('weft-identity', 8080),
+    identityName: controlIdentity('weft-identity'),
+    destinationAddr: c.destinationAddr ?? svc('weft-destination', 8086),
+    destinationName: controlIdentity('weft-destination'),
+    policyAddr: c.policyAddr ?? svc('weft-destination', 8090),
+    trustAnchorsPem,
+    cniMode: c.cniMode,
+    tokenAudience: 'identity.weft.io',
+    tokenExpirationSeconds: c.tokenExpirationSeconds,
+    proxy: {
+      image: c.proxyImage,
+      version: c.proxyVersion,
+      logLevel: c.proxyLogLevel,
+      cpuRequest: c.proxyCpuRequest,
+      cpuLimit: c.proxyCpuLimit,
+      memoryRequest: c.proxyMemoryRequest,
+      memoryLimit: c.proxyMemoryLimit,
+      skipInboundPorts: [],
+      skipOutboundPorts: [],
+      opaquePorts: c.opaquePorts,
+      defaultInboundPolicy: c.defaultInboundPolicy,
+      await: c.proxyAwait,
+      awaitTimeoutSeconds: Math.ceil(c.proxyAwaitTimeout / 1000),
+      detectTimeout: c.detectTimeout,
+      nativeSidecar: supportsNativeSidecars(k8sVersion),
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The objects the injector adds to a pod: the `weft-init` container, the
+ * `weft-proxy` container and the projected ServiceAccount token volume.
+ * Ports, env names and init flags follow docs/contracts.md.
+ */
+import type { k8s } from '@weft/common/k8s/client';
+import { formatDnsIdentity } from '@weft/common/identity-name';
+import { INIT_CONTAINER, PROXY_CONTAINER, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, XTABLES_VOLUME } from './annotations.js';
+import type { MeshConfig, ProxySettings } from './mesh-config.js';
+import { formatPortList } from './ports.js';
+
+export const PROXY_PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
+export const PROXY_UID = 2102;
+
+/** What the proxy needs to know about the pod it is added to. */
+export interface ProxyTarget {
+  readonly settings: ProxySettings;
+  readonly serviceAccount: string;
+  /** The pod's namespace when known; otherwise the identity is expanded from the downward API. */
+  readonly namespace: string | undefined;
+  readonly workload: { readonly kind: string; readonly name: string } | undefined;
+  readonly inboundPorts: readonly number[];
+  readonly ingress: boolean;
+}
+
+const image = (s: ProxySettings): string => `${s.image}:${s.version}`;
+
+/**
+ * A postStart hook that blocks the app containers until the proxy's admin
+ * `/ready` answers 200 (the kubelet starts containers in order and waits for
+ * each postStart). Uses the `node` of the proxy image: no extra binary needed.
+ */
+export function awaitScript(port: number, timeoutSeconds: number): string {
+  return (
+    `const http=require('http'),end=Date.now()+${timeoutSeconds * 1000};` +
+    `function again(){if(Date.now()>end){console.error('weft-proxy was not ready after ${timeoutSeconds}s');process.exit(1)}setTimeout(poll,250)}` +
+    `function poll(){http.get('http://127.0.0.1:${port}/ready',r=>{r.resume();r.statusCode===200?process.exit(0):again()}).on('error',again)}` +
+    `poll()`
+  );
+}
+
+function localIdentity(mesh: MeshConfig, t: ProxyTarget): string {
+  const id = { serviceAccount: t.serviceAccount, controlNamespace: mesh.controlPlaneNamespace, trustDomain: mesh.trustDomain };
+  if (t.namespace !== undefined) return formatDnsIdentity({ ...id, namespace: t.namespace });
+  // `weft inject` on a manifest without a namespace: the pod learns it at run
+  // time; Kubernetes expands $(VAR) from the env vars defined before it.
+  const NS = 'namespace-from-downward-api';
+  return formatDnsIdentity({ ...id, namespace: NS }).replace(`.${NS}.`, '.$(WEFT_PROXY_POD_NAMESPACE).');
+}
+
+function field(name: string, fieldPath: string): k8s.V1EnvVar {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
+  const s = t.settings;
+  const env: k8s.V1EnvVar[] = [
+    { name: 'WEFT_PROXY_LOG_LEVEL', value: s.logLevel },
+    { name: 'WEFT_PROXY_OUTBOUND_LISTEN_ADDR', value: `127.0.0.1:${PROXY_PORTS.outbound}` },
+    { name: 'WEFT_PROXY_INBOUND_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.inbound}` },
+    { name: 'WEFT_PROXY_ADMIN_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.admin}` },
+    { name: 'WEFT_PROXY_TAP_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.tap}` },
+    field('WEFT_PROXY_POD_NAMESPACE', 'metadata.namespace'),
+    field('WEFT_PROXY_POD_NAME', 'metadata.name'),
+    field('_WEFT_PROXY_NODE_NAME', 'spec.nodeName'),
+    {
+      name: 'WEFT_PROXY_DESTINATION_CONTEXT',
+      value: '{"ns":"$(WEFT_PROXY_POD_NAMESPACE)","pod":"$(WEFT_PROXY_POD_NAME)","nodeName":"$(_WEFT_PROXY_NODE_NAME)"}',
+    },
+    { name: 'WEFT_PROXY_WORKLOAD_KIND', value: t.workload?.kind ?? 'pod' },
+    { name: 'WEFT_PROXY_WORKLOAD_NAME', value: t.workload?.name ?? '$(WEFT_PROXY_POD_NAME)' },
+    { name: 'WEFT_PROXY_IDENTITY_SVC_ADDR', value: mesh.identityAddr },
+    { name: 'WEFT_PROXY_IDENTITY_SVC_NAME', value: mesh.identityName },
+    { name: 'WEFT_PROXY_DESTINATION_SVC_ADDR', value: mesh.destinationAddr },
+    { name: 'WEFT_PROXY_DESTINATION_SVC_NAME', value: mesh.destinationName },
+    { name: 'WEFT_PROXY_POLICY_SVC_ADDR', value: mesh.policyAddr },
+    { name: 'WEFT_PROXY_IDENTITY_LOCAL_NAME', value: localIdentity(mesh, t) },
+    { name: 'WEFT_PROXY_IDENTITY_TOKEN_FILE', value: `${TOKEN_MOUNT_PATH}/${TOKEN_FILE}` },
+    { name: 'WEFT_PROXY_IDENTITY_TRUST_ANCHORS', value: mesh.trustAnchorsPem },
+    { name: 'WEFT_PROXY_OPAQUE_PORTS', value: formatPortList(s.opaquePorts) },
+    { name: 'WEFT_PROXY_INBOUND_PORTS', value: formatPortList(t.inboundPorts) },
+    { name: 'WEFT_PROXY_DEFAULT_INBOUND_POLICY', value: s.defaultInboundPolicy },
+    { name: 'WEFT_PROXY_DETECT_TIMEOUT', value: s.detectTimeout },
+  ];
+  if (t.ingress) env.push({ name: 'WEFT_PROXY_INGRESS_MODE', value: 'true' });
+  return env;
+}
+
+function resources(s: ProxySettings): k8s.V1ResourceRequirements {
+  const requests: Record<string, string> = {};
+  const limits: Record<string, string> = {};
+  if (s.cpuRequest !== undefined) requests.cpu = s.cpuRequest;
+  if (s.memoryRequest !== undefined) requests.memory = s.memoryRequest;
+  if (s.cpuLimit !== undefined) limits.cpu = s.cpuLimit;
+  if (s.memoryLimit !== undefined) limits.memory = s.memoryLimit;
+  const out: k8s.V1ResourceRequirements = {};
+  if (Object.keys(requests).length) out.requests = requests;
+  if (Object.keys(limits).length) out.limits = limits;
+  return out;
+}
+
+export function proxyContainer(mesh: MeshConfig, t: ProxyTarget): k8s.V1Container {
+  const s = t.settings;
+  const admin = PROXY_PORTS.admin;
+  const c: k8s.V1Container = {
+    name: PROXY_CONTAINER,
+    image: image(s),
+    imagePullPolicy: mesh.imagePullPolicy,
+    command: ['node', 'proxy/dist/main.js'],
+    env: proxyEnv(mesh, t),
+    ports: [
+      { name: 'weft-proxy', containerPort: PROXY_PORTS.inbound },
+      { name: 'weft-admin', containerPort: admin },
+      { name: 'weft-tap', containerPort: PROXY_PORTS.tap },
+    ],
+    readinessProbe: { httpGet: { path: '/ready', port: admin }, initialDelaySeconds: 2, periodSeconds: 5 },
+    livenessProbe: { httpGet: { path: '/live', port: admin }, initialDelaySeconds: 10, periodSeconds: 10 },
+    resources: resources(s),
+    securityContext: {
+      runAsUser: PROXY_UID,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }],
+  };
+  if (s.nativeSidecar) {
+    c.restartPolicy = 'Always';
+    // The kubelet starts the next init container (and then the app) only once
+    // a native sidecar's startupProbe has passed.
+    if (s.await) {
+      c.startupProbe = { httpGet: { path: '/ready', port: admin }, periodSeconds: 1, failureThreshold: s.awaitTimeoutSeconds };
+    }
+  } else if (s.await) {
+    c.lifecycle = { postStart: { exec: { command: ['node', '-e', awaitScript(admin, s.awaitTimeoutSeconds)] } } };
+  }
+  return c;
+}
+
+export function initContainer(mesh: MeshConfig, s: ProxySettings): k8s.V1Container {
+  const args = [
+    '--incoming-proxy-port', String(PROXY_PORTS.inbound),
+    '--outgoing-proxy-port', String(PROXY_PORTS.outbound),
+    '--proxy-uid', String(PROXY_UID),
+    '--inbound-ports-to-ignore', formatPortList([PROXY_PORTS.tap, PROXY_PORTS.admin, ...s.skipInboundPorts]),
+  ];
+  if (s.skipOutboundPorts.length) args.push('--outbound-ports-to-ignore', formatPortList(s.skipOutboundPorts));
+  return {
+    name: INIT_CONTAINER,
+    image: image(s),
+    imagePullPolicy: mesh.imagePullPolicy,
+    command: ['node', 'proxy/dist/init/main.js'],
+    args,
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
+    // iptables needs root with NET_ADMIN and NET_RAW; nothing else.
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+    volumeMounts: [{ name: XTABLES_VOLUME, mountPath: '/run' }],
+  };
+}
+
+export function tokenVolume(mesh: MeshConfig): k8s.V1Volume {
+  return {
+    name: TOKEN_VOLUME,
+    projected: {
+      sources: [{ serviceAccountToken: { audience: mesh.tokenAudience, expirationSeconds: mesh.tokenExpirationSeconds, path: TOKEN_FILE } }],
+    },
+  };
+}
+
+export function xtablesVolume(): k8s.V1Volume {
+  return { name: XTABLES_VOLUME, emptyDir: {} };
+}
