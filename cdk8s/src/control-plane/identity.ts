@@ -1,0 +1,81 @@
+/**
+ * identity: Deployment, Service, RBAC (TokenReviews cluster-wide; Secrets and
+ * ConfigMaps of its own namespace only, to watch the issuer and trust roots),
+ * the trust-roots ConfigMap and, for `scheme: weft.io/tls`, the issuer Secret.
+ */
+import { concat, eq, not, release, required, truthy, type Expr } from '../template/expr.js';
+import { objectLabels } from '../chart/labels.js';
+import { clusterRole, namespacedRole } from '../chart/rbac.js';
+import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
+import type { WeftChart } from '../chart/weft-chart.js';
+import { CHART, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, fieldRef, image, trustRootsChecksum, type Values } from './shared.js';
+
+export const TRUST_ANCHORS_REQUIRED =
+  'identityTrustAnchorsPEM is required: pass the PEM of your trust anchor(s), e.g. --set-file identityTrustAnchorsPEM=ca.crt, or set identity.externalCA=true when the weft-identity-trust-roots ConfigMap is managed outside the chart (trust-manager)';
+
+export function addIdentity(c: WeftChart, v: Values): void {
+  const file = 'identity.yaml';
+  const id = v.identity;
+  c.add('trust-roots.yaml', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    name: TRUST_ROOTS_CONFIGMAP,
+    labels: objectLabels(CHART, 'identity'),
+    body: { data: { 'ca-bundle.crt': required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED) } },
+  }, not(truthy(id.externalCA)));
+  c.add('identity-issuer-secret.yaml', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: ISSUER_SECRET,
+    labels: objectLabels(CHART, 'identity'),
+    body: {
+      type: 'kubernetes.io/tls',
+      stringData: {
+        'ca.crt': required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED),
+        'tls.crt': required(id.issuer.tls.crtPEM, 'identity.issuer.tls.crtPEM is required with identity.issuer.scheme=weft.io/tls (or use kubernetes.io/tls with cert-manager)'),
+        'tls.key': required(id.issuer.tls.keyPEM, 'identity.issuer.tls.keyPEM is required with identity.issuer.scheme=weft.io/tls'),
+      },
+    },
+  }, eq(id.issuer.scheme, 'weft.io/tls'));
+  c.add(file, serviceAccount(CHART, 'identity'));
+  for (const o of clusterRole(CHART, 'identity', [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }])) c.add('identity-rbac.yaml', o);
+  for (const o of namespacedRole(CHART, 'identity', [{ apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] }])) c.add('identity-rbac.yaml', o);
+  c.add(file, service(CHART, 'identity', [{ name: 'grpc', port: 8080, targetPort: 'grpc' }]));
+  c.add(file, deployment({
+    chartName: CHART,
+    component: 'identity',
+    serviceAccount: 'weft-identity',
+    replicas: id.replicas,
+    image: image(v, id.image),
+    pullPolicy: v.image.pullPolicy,
+    env: [
+      { name: 'WEFT_IDENTITY_LOG_LEVEL', value: v.logLevel },
+      { name: 'WEFT_IDENTITY_LISTEN_ADDR', value: '0.0.0.0:8080' },
+      { name: 'WEFT_IDENTITY_ADMIN_LISTEN_ADDR', value: '0.0.0.0:9990' },
+      { name: 'WEFT_IDENTITY_CONTROL_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
+      { name: 'WEFT_IDENTITY_TRUST_DOMAIN', value: v.identityTrustDomain },
+      { name: 'WEFT_IDENTITY_ISSUER_SCHEME', value: id.issuer.scheme },
+      { name: 'WEFT_IDENTITY_ISSUER_SECRET', value: ISSUER_SECRET },
+      { name: 'WEFT_IDENTITY_TRUST_ROOTS_CONFIGMAP', value: TRUST_ROOTS_CONFIGMAP },
+      { name: 'WEFT_IDENTITY_ISSUANCE_LIFETIME', value: id.issuer.issuanceLifetime },
+      { name: 'WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', value: id.issuer.clockSkewAllowance },
+      { name: 'WEFT_IDENTITY_TOKEN_AUDIENCE', value: 'identity.weft.io' },
+    ],
+    ports: [
+      { name: 'grpc', containerPort: 8080 },
+      { name: 'admin-http', containerPort: 9990 },
+    ],
+    adminPort: 'admin-http',
+    resources: id.resources,
+    annotations: trustRootsChecksum(v),
+    scheduling: v,
+    antiAffinity: truthy(v.enablePodAntiAffinity),
+  }));
+  c.add('pdb.yaml', podDisruptionBudget(CHART, 'identity', v.podDisruptionBudget.maxUnavailable), truthy(v.podDisruptionBudget.enabled));
+}
+
+/** `<name>.<namespace>.svc.<clusterDomain>:<port>` of a control-plane Service. */
+export function serviceAddr(v: Values, svc: string, port: number): Expr {
+  return concat`${svc}.${release.namespace}.svc.${v.clusterDomain}:${String(port)}`;
+}
+

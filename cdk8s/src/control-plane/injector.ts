@@ -1,0 +1,114 @@
+/**
+ * The proxy injector: Deployment, Service (443 -> 8443), a ClusterRole that
+ * only lists/watches Namespaces (for their inject annotations), the
+ * MutatingWebhookConfiguration, and its serving certificate (from
+ * cert-manager, or rendered from values; never generated at render time, so
+ * `helm upgrade` keeps the certificate running pods and the API server trust).
+ */
+import { and, chart, concat, not, orDefault, pipe, release, required, truthy, v as typed, when, yamlOf } from '../template/expr.js';
+import { objectLabels } from '../chart/labels.js';
+import { clusterRole } from '../chart/rbac.js';
+import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
+import type { WeftChart } from '../chart/weft-chart.js';
+import { serviceAddr } from './identity.js';
+import { CHART, TRUST_ROOTS_DIR, WEBHOOK_SECRET, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
+
+const TLS_DIR = '/var/run/weft/injector/tls';
+
+export function addInjector(c: WeftChart, v: Values): void {
+  const file = 'injector.yaml';
+  const pi = v.proxyInjector;
+  const ownSecret = not(truthy(pi.externalSecret));
+  c.add('injector-tls-secret.yaml', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: WEBHOOK_SECRET,
+    labels: objectLabels(CHART, 'injector'),
+    body: {
+      type: 'kubernetes.io/tls',
+      stringData: {
+        'tls.crt': required(pi.tls.crtPEM, 'proxyInjector.tls.crtPEM is required when proxyInjector.externalSecret=false'),
+        'tls.key': required(pi.tls.keyPEM, 'proxyInjector.tls.keyPEM is required when proxyInjector.externalSecret=false'),
+      },
+    },
+  }, ownSecret);
+  c.add(file, serviceAccount(CHART, 'injector'));
+  for (const o of clusterRole(CHART, 'injector', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] }])) c.add('injector-rbac.yaml', o);
+  c.add(file, service(CHART, 'injector', [{ name: 'webhook', port: 443, targetPort: 'webhook' }]));
+  c.add(file, deployment({
+    chartName: CHART,
+    component: 'injector',
+    serviceAccount: 'weft-injector',
+    replicas: pi.replicas,
+    image: image(v, pi.image),
+    pullPolicy: v.image.pullPolicy,
+    env: [
+      { name: 'WEFT_INJECTOR_LOG_LEVEL', value: v.logLevel },
+      { name: 'WEFT_INJECTOR_LISTEN_ADDR', value: '0.0.0.0:8443' },
+      { name: 'WEFT_INJECTOR_ADMIN_LISTEN_ADDR', value: '0.0.0.0:9995' },
+      { name: 'WEFT_INJECTOR_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` },
+      { name: 'WEFT_INJECTOR_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` },
+      { name: 'WEFT_INJECTOR_CONTROL_PLANE_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
+      { name: 'WEFT_INJECTOR_TRUST_DOMAIN', value: v.identityTrustDomain },
+      { name: 'WEFT_INJECTOR_CLUSTER_DOMAIN', value: v.clusterDomain },
+      { name: 'WEFT_INJECTOR_TRUST_ANCHORS_FILE', value: `${TRUST_ROOTS_DIR}/ca-bundle.crt` },
+      { name: 'WEFT_INJECTOR_IDENTITY_ADDR', value: serviceAddr(v, 'weft-identity', 8080) },
+      { name: 'WEFT_INJECTOR_DESTINATION_ADDR', value: serviceAddr(v, 'weft-destination', 8086) },
+      { name: 'WEFT_INJECTOR_POLICY_ADDR', value: serviceAddr(v, 'weft-destination', 8090) },
+      { name: 'WEFT_INJECTOR_PROXY_IMAGE', value: concat`${v.image.registry}/${v.proxy.image.name}` },
+      { name: 'WEFT_INJECTOR_PROXY_VERSION', value: orDefault(orDefault(v.proxy.image.tag, v.image.tag), chart.appVersion) },
+      { name: 'WEFT_INJECTOR_PROXY_IMAGE_PULL_POLICY', value: v.image.pullPolicy },
+      { name: 'WEFT_INJECTOR_PROXY_LOG_LEVEL', value: v.proxy.logLevel },
+      { name: 'WEFT_INJECTOR_PROXY_CPU_REQUEST', value: v.proxy.cpuRequest },
+      { name: 'WEFT_INJECTOR_PROXY_MEMORY_REQUEST', value: v.proxy.memoryRequest },
+      { name: 'WEFT_INJECTOR_PROXY_MEMORY_LIMIT', value: v.proxy.memoryLimit },
+      { name: 'WEFT_INJECTOR_OPAQUE_PORTS', value: v.proxy.opaquePorts },
+      { name: 'WEFT_INJECTOR_PROXY_AWAIT', value: concat`${v.proxy.await}` },
+      { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
+    ],
+    ports: [
+      { name: 'webhook', containerPort: 8443 },
+      { name: 'admin-http', containerPort: 9995 },
+    ],
+    adminPort: 'admin-http',
+    resources: pi.resources,
+    volumes: [trustRootsVolume, { name: 'tls', secret: { secretName: WEBHOOK_SECRET } }],
+    volumeMounts: [trustRootsMount, { name: 'tls', mountPath: TLS_DIR, readOnly: true }],
+    annotations: {
+      ...trustRootsChecksum(v),
+      'checksum/webhook-tls': when(ownSecret, typed<string>(pipe(pi.tls.crtPEM, 'sha256sum'))),
+    },
+    scheduling: v,
+    antiAffinity: truthy(v.enablePodAntiAffinity),
+  }));
+  c.add('pdb.yaml', podDisruptionBudget(CHART, 'injector', v.podDisruptionBudget.maxUnavailable), truthy(v.podDisruptionBudget.enabled));
+  const injectCa = and(truthy(pi.externalSecret), not(truthy(pi.caBundle)));
+  c.add('injector-webhook.yaml', {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    name: 'weft-proxy-injector-webhook-config',
+    namespaced: false,
+    labels: objectLabels(CHART, 'injector'),
+    annotations: when(injectCa, { 'cert-manager.io/inject-ca-from': orDefault(pi.injectCaFrom, concat`${release.namespace}/weft-injector`) as never }),
+    body: {
+      webhooks: [
+        {
+          name: 'weft-proxy-injector.weft.io',
+          clientConfig: {
+            service: { name: 'weft-injector', namespace: release.namespace, path: '/inject', port: 443 },
+            caBundle: when(truthy(pi.caBundle), typed<string>(pipe(pi.caBundle, 'b64enc'))),
+          },
+          failurePolicy: pi.failurePolicy,
+          namespaceSelector: yamlOf(pi.namespaceSelector),
+          // The control plane's own pods are never injected.
+          objectSelector: { matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }] },
+          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+          timeoutSeconds: pi.timeoutSeconds,
+          reinvocationPolicy: 'IfNeeded',
+        },
+      ],
+    },
+  });
+}

@@ -1,0 +1,35 @@
+/** Pieces the three control-plane components share. */
+import { chart, not, pipe, truthy, v as typed, when, type Expr } from '../template/expr.js';
+import type { RefsOf } from '../values/model.js';
+import { imageRef, type ComponentImage, type SchedulingValues } from '../chart/workload.js';
+import type { ControlPlaneValues } from './values.js';
+
+export const CHART = 'weft-control-plane';
+export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
+export const TRUST_ROOTS_DIR = '/var/run/weft/trust-roots';
+export const ISSUER_SECRET = 'weft-identity-issuer';
+export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
+
+export type Values = RefsOf<ControlPlaneValues>;
+
+export function scheduling(v: Values): SchedulingValues {
+  return v;
+}
+
+export function image(v: Values, own: ComponentImage): Expr {
+  return imageRef(v.image, own, chart.appVersion);
+}
+
+export const fieldRef = (fieldPath: string) => ({ fieldRef: { fieldPath } });
+
+/** The trust-roots ConfigMap mounted read-only; kubelet refreshes it in place on rotation. */
+export const trustRootsVolume = { name: 'trust-roots', configMap: { name: TRUST_ROOTS_CONFIGMAP } };
+export const trustRootsMount = { name: 'trust-roots', mountPath: TRUST_ROOTS_DIR, readOnly: true };
+
+/**
+ * Rolls the pods when the chart-owned trust roots change (the checksum of the
+ * ConfigMap's only input). With externalCA the ConfigMap is not ours to hash.
+ */
+export function trustRootsChecksum(v: Values): Record<string, string> {
+  return { 'checksum/trust-roots': when(not(truthy(v.identity.externalCA)), typed<string>(pipe(v.identityTrustAnchorsPEM, 'sha256sum'))) };
+}

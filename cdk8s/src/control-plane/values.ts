@@ -1,0 +1,92 @@
+/**
+ * Values of the weft-control-plane chart: identity, destination and the
+ * proxy injector, plus how their certificates are supplied.
+ */
+import { bool, group, int, object, oneOf, resources, str } from '../values/model.js';
+import { componentImage, imageValues, podDisruptionBudgetValues, replicas, schedulingValues } from '../chart/common-values.js';
+
+const DURATION = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
+const PEM_CERT = '^$|-----BEGIN CERTIFICATE-----';
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+
+const controllerResources = () =>
+  resources({ default: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } }, description: 'Resources of the container.' });
+
+export const controlPlaneValues = group('weft-control-plane values', {
+  identityTrustDomain: str({ default: 'cluster.local', description: 'Trust domain of workload identities (DNS and SPIFFE names).', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
+  clusterDomain: str({ default: 'cluster.local', description: 'Kubernetes cluster DNS domain.', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
+  identityTrustAnchorsPEM: str({
+    default: '',
+    description: 'PEM bundle of trust anchors (root certificates) every proxy trusts; required unless `identity.externalCA` (then the `weft-identity-trust-roots` ConfigMap is managed outside the chart, e.g. by trust-manager). May hold several certificates during a rotation.',
+    pattern: PEM_CERT,
+  }),
+  logLevel: oneOf(LOG_LEVELS, { default: 'info', description: 'Log level of the control-plane components.' }),
+  image: imageValues(),
+  ...schedulingValues(),
+  enablePodAntiAffinity: bool({ default: false, description: 'Require replicas of a component on different nodes (and prefer different zones).' }),
+  podDisruptionBudget: podDisruptionBudgetValues(),
+  identity: group('The identity service (issues proxy certificates).', {
+    replicas: replicas('identity'),
+    image: componentImage('identity'),
+    resources: controllerResources(),
+    externalCA: bool({ default: false, description: 'The trust-roots ConfigMap `weft-identity-trust-roots` is managed outside the chart (e.g. trust-manager); the chart does not render it.' }),
+    issuer: group('The issuer certificate identity signs with.', {
+      scheme: oneOf(['kubernetes.io/tls', 'weft.io/tls'] as const, {
+        default: 'kubernetes.io/tls',
+        description: '`kubernetes.io/tls`: read the Secret `weft-identity-issuer` (ca.crt, tls.crt, tls.key) that cert-manager (or you) maintains. `weft.io/tls`: the chart renders that Secret from `identity.issuer.tls`.',
+      }),
+      issuanceLifetime: str({ default: '24h0m0s', description: 'Lifetime of the certificates identity issues to proxies.', pattern: DURATION }),
+      clockSkewAllowance: str({ default: '20s', description: 'How far back `notBefore` is set, for clock skew between nodes.', pattern: DURATION }),
+      tls: group('Issuer certificate and key for `scheme: weft.io/tls`.', {
+        crtPEM: str({ default: '', description: 'Issuer certificate (PEM), signed by a trust anchor.', pattern: PEM_CERT }),
+        keyPEM: str({ default: '', description: 'Issuer private key (PEM).', pattern: '^$|-----BEGIN [A-Z ]*PRIVATE KEY-----' }),
+      }),
+    }),
+  }),
+  destination: group('The destination service (discovery, profiles, inbound policy).', {
+    replicas: replicas('destination'),
+    image: componentImage('destination'),
+    resources: controllerResources(),
+    defaultInboundPolicy: oneOf(INBOUND_POLICIES, { default: 'all-unauthenticated', description: 'Inbound policy of ports no Server selects.' }),
+    clusterNetworks: str({ default: '10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8', description: 'CIDRs of the cluster (for `cluster-authenticated`), comma-separated.', pattern: '^[0-9a-fA-F.:/,]+$' }),
+  }),
+  proxyInjector: group('The proxy injector (mutating admission webhook).', {
+    replicas: replicas('the proxy injector'),
+    image: componentImage('injector'),
+    resources: controllerResources(),
+    failurePolicy: oneOf(['Fail', 'Ignore'] as const, { default: 'Ignore', description: 'What the API server does when the webhook cannot be reached. `Fail` guarantees every pod in a meshed namespace is meshed; use it with HA.' }),
+    timeoutSeconds: int({ default: 10, minimum: 1, maximum: 30, description: 'Webhook call timeout.' }),
+    namespaceSelector: object({
+      default: { matchExpressions: [{ key: 'weft.io/inject', operator: 'NotIn', values: ['disabled'] }, { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'kube-public'] }] },
+      description: 'Namespaces whose pods the webhook sees (a LabelSelector). Pods are injected when their namespace or pod template says `weft.io/inject: enabled`.',
+      docType: 'LabelSelector',
+      schema: { type: 'object', properties: { matchLabels: { type: 'object', additionalProperties: { type: 'string' } }, matchExpressions: { type: 'array', items: { type: 'object', required: ['key', 'operator'], properties: { key: { type: 'string' }, operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: { type: 'array', items: { type: 'string' } } } } } }, additionalProperties: false },
+    }),
+    externalSecret: bool({ default: true, description: 'The webhook serving certificate Secret `weft-injector-k8s-tls` comes from cert-manager (or you); the CA bundle is injected by cert-manager\'s cainjector (`cert-manager.io/inject-ca-from`) unless `caBundle` is set.' }),
+    injectCaFrom: str({ default: '', description: '`<namespace>/<Certificate>` whose CA cainjector puts into the webhook; empty means `<release namespace>/weft-injector`.', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' }),
+    caBundle: str({ default: '', description: 'PEM CA bundle of the webhook serving certificate, when not injected by cert-manager.', pattern: PEM_CERT }),
+    tls: group('Webhook serving certificate when `externalSecret: false`.', {
+      crtPEM: str({ default: '', description: 'Serving certificate (PEM) for `weft-injector.<namespace>.svc`.', pattern: PEM_CERT }),
+      keyPEM: str({ default: '', description: 'Its private key (PEM).', pattern: '^$|-----BEGIN [A-Z ]*PRIVATE KEY-----' }),
+    }),
+  }),
+  proxy: group('Defaults for the injected proxy (overridable per workload with `config.weft.io/*`).', {
+    image: componentImage('proxy'),
+    logLevel: oneOf(LOG_LEVELS, { default: 'info', description: 'Proxy log level.' }),
+    cpuRequest: str({ default: '100m', description: 'Proxy CPU request.' }),
+    memoryRequest: str({ default: '64Mi', description: 'Proxy memory request.' }),
+    memoryLimit: str({ default: '256Mi', description: 'Proxy memory limit.' }),
+    opaquePorts: str({ default: '25,587,3306,4444,5432,6379,9300,11211', description: 'Ports treated as opaque TCP (no protocol detection).', pattern: '^[0-9,-]*$' }),
+    await: bool({ default: true, description: 'Hold application containers until the proxy is ready.' }),
+  }),
+  certManager: group('Let the chart render cert-manager Issuers and Certificates (needs cert-manager).', {
+    create: bool({ default: false, description: 'Render the Issuer/Certificate objects for the identity issuer and the webhook.' }),
+    trustAnchorSecret: str({ default: 'weft-trust-anchor', description: 'Secret (in the release namespace) holding the trust anchor certificate and key the CA Issuer signs the identity issuer with; you create it.', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
+    issuerDuration: str({ default: '48h0m0s', description: 'Lifetime of the identity issuer certificate.', pattern: DURATION }),
+    issuerRenewBefore: str({ default: '25h0m0s', description: 'Renew the identity issuer this long before it expires.', pattern: DURATION }),
+    webhookDuration: str({ default: '8760h0m0s', description: 'Lifetime of the webhook serving certificate.', pattern: DURATION }),
+  }),
+});
+
+export type ControlPlaneValues = typeof controlPlaneValues;

@@ -1,0 +1,73 @@
+/** The weft-crds chart: weft's CustomResourceDefinitions. */
+import { defineChart } from '../chart/definition.js';
+import { labelHelpers, objectLabels } from '../chart/labels.js';
+import { CHART_VERSION } from '../chart/versions.js';
+import type { WeftChart } from '../chart/weft-chart.js';
+import { truthy, when } from '../template/expr.js';
+import { helpers } from '../template/helpers.js';
+import { bool, group, refsOf, type RefsOf } from '../values/model.js';
+import { schedulingValues } from '../chart/common-values.js';
+import { authorizationPolicySpec, meshTLSAuthenticationSpec, networkAuthenticationSpec, serverSpec, serviceProfileSpec } from './schemas.js';
+
+const CHART = 'weft-crds';
+
+export const crdsValues = group('weft-crds values', {
+  keepOnUninstall: bool({ default: true, description: 'Annotate the CRDs `helm.sh/resource-policy: keep` so `helm uninstall` does not delete every ServiceProfile and policy.' }),
+  commonLabels: schedulingValues().commonLabels,
+});
+
+interface CrdProps {
+  readonly group: string;
+  readonly kind: string;
+  readonly plural: string;
+  readonly shortNames: string[];
+  readonly spec: Record<string, unknown>;
+  readonly columns: { name: string; type: string; jsonPath: string }[];
+}
+
+function addCrd(c: WeftChart, v: RefsOf<typeof crdsValues>, p: CrdProps): void {
+  c.add(`${p.plural}.yaml`, {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    name: `${p.plural}.${p.group}`,
+    namespaced: false,
+    labels: objectLabels(CHART, 'crds'),
+    annotations: when(truthy(v.keepOnUninstall), { 'helm.sh/resource-policy': 'keep' }),
+    body: {
+      spec: {
+        group: p.group,
+        scope: 'Namespaced',
+        names: { kind: p.kind, listKind: `${p.kind}List`, plural: p.plural, singular: p.kind.toLowerCase(), shortNames: p.shortNames, categories: ['weft'] },
+        versions: [
+          {
+            name: 'v1alpha1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', required: ['spec'], properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: p.spec } } },
+            additionalPrinterColumns: [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+          },
+        ],
+      },
+    },
+  });
+}
+
+export const crdsChart = defineChart({
+  name: CHART,
+  description: "weft's CustomResourceDefinitions: ServiceProfile (weft.io) and the policy.weft.io resources.",
+  version: CHART_VERSION,
+  model: crdsValues,
+  valuesSource: 'cdk8s/src/crds/chart.ts',
+  helpers: helpers(...labelHelpers(CHART, refsOf(crdsValues).commonLabels)),
+  notes: `weft CRDs {{ .Chart.AppVersion }} are installed: ServiceProfile (weft.io), Server, AuthorizationPolicy,
+MeshTLSAuthentication and NetworkAuthentication (policy.weft.io). Install weft-control-plane next.
+`,
+  examples: {},
+  build(c, v) {
+    addCrd(c, v, { group: 'weft.io', kind: 'ServiceProfile', plural: 'serviceprofiles', shortNames: ['sp'], spec: serviceProfileSpec, columns: [{ name: 'RetryRatio', type: 'number', jsonPath: '.spec.retryBudget.retryRatio' }] });
+    addCrd(c, v, { group: 'policy.weft.io', kind: 'Server', plural: 'servers', shortNames: ['srv'], spec: serverSpec, columns: [{ name: 'Port', type: 'string', jsonPath: '.spec.port' }, { name: 'Protocol', type: 'string', jsonPath: '.spec.proxyProtocol' }] });
+    addCrd(c, v, { group: 'policy.weft.io', kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['authzpol'], spec: authorizationPolicySpec, columns: [{ name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' }, { name: 'Kind', type: 'string', jsonPath: '.spec.targetRef.kind' }] });
+    addCrd(c, v, { group: 'policy.weft.io', kind: 'MeshTLSAuthentication', plural: 'meshtlsauthentications', shortNames: ['meshtlsauthn'], spec: meshTLSAuthenticationSpec, columns: [] });
+    addCrd(c, v, { group: 'policy.weft.io', kind: 'NetworkAuthentication', plural: 'networkauthentications', shortNames: ['netauthn'], spec: networkAuthenticationSpec, columns: [] });
+  },
+});
