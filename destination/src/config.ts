@@ -1,0 +1,69 @@
+/**
+ * destination's configuration from the environment, parsed once at the edge
+ * (main.ts). docs/destination.md lists every variable.
+ */
+import { env, loadConfig, ConfigError, LOG_LEVELS } from '@weft/common';
+import { isCidr } from './resolve/policy.js';
+import { DEFAULT_INBOUND_POLICIES, DEFAULT_SETTINGS, type MeshSettings } from './settings.js';
+
+const schema = {
+  logLevel: env.oneOf('WEFT_DESTINATION_LOG_LEVEL', LOG_LEVELS, 'info'),
+  source: env.oneOf('WEFT_DESTINATION_SOURCE', ['kubernetes', 'file'] as const, 'kubernetes'),
+  discoveryFile: env.optionalString('WEFT_DESTINATION_DISCOVERY_FILE'),
+  kubeconfig: env.optionalString('WEFT_DESTINATION_KUBECONFIG'),
+  host: env.string('WEFT_DESTINATION_LISTEN_HOST', '0.0.0.0'),
+  destinationPort: env.port('WEFT_DESTINATION_PORT', 8086),
+  policyPort: env.port('WEFT_DESTINATION_POLICY_PORT', 8090),
+  adminPort: env.port('WEFT_DESTINATION_ADMIN_PORT', 9996),
+  tlsCertFile: env.string('WEFT_DESTINATION_TLS_CERT_FILE'),
+  tlsKeyFile: env.string('WEFT_DESTINATION_TLS_KEY_FILE'),
+  trustAnchorsFile: env.string('WEFT_DESTINATION_TRUST_ANCHORS_FILE'),
+  controlNamespace: env.string('WEFT_DESTINATION_CONTROL_NAMESPACE', DEFAULT_SETTINGS.controlNamespace),
+  trustDomain: env.string('WEFT_DESTINATION_TRUST_DOMAIN', DEFAULT_SETTINGS.trustDomain),
+  clusterDomain: env.string('WEFT_DESTINATION_CLUSTER_DOMAIN', DEFAULT_SETTINGS.clusterDomain),
+  defaultInboundPolicy: env.oneOf('WEFT_DESTINATION_DEFAULT_INBOUND_POLICY', DEFAULT_INBOUND_POLICIES, DEFAULT_SETTINGS.defaultInboundPolicy),
+  clusterNetworks: env.string('WEFT_DESTINATION_CLUSTER_NETWORKS', DEFAULT_SETTINGS.clusterNetworks.join(',')),
+  proxyInboundPort: env.port('WEFT_DESTINATION_PROXY_INBOUND_PORT', DEFAULT_SETTINGS.proxyInboundPort),
+};
+
+export interface DestinationConfig {
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly source: { readonly kind: 'kubernetes'; readonly kubeconfig?: string } | { readonly kind: 'file'; readonly path: string };
+  readonly host: string;
+  readonly destinationPort: number;
+  readonly policyPort: number;
+  readonly adminPort: number;
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly trustAnchorsFile: string;
+  readonly settings: MeshSettings;
+}
+
+export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationConfig {
+  const c = loadConfig(schema, source);
+  const problems: string[] = [];
+  const clusterNetworks = c.clusterNetworks.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of clusterNetworks) if (!isCidr(n)) problems.push(`WEFT_DESTINATION_CLUSTER_NETWORKS: "${n}" is not a CIDR`);
+  if (c.source === 'file' && !c.discoveryFile) problems.push('WEFT_DESTINATION_DISCOVERY_FILE is required when WEFT_DESTINATION_SOURCE=file');
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    logLevel: c.logLevel,
+    source: c.source === 'file' ? { kind: 'file', path: c.discoveryFile! } : { kind: 'kubernetes', ...(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {}) },
+    host: c.host,
+    destinationPort: c.destinationPort,
+    policyPort: c.policyPort,
+    adminPort: c.adminPort,
+    tlsCertFile: c.tlsCertFile,
+    tlsKeyFile: c.tlsKeyFile,
+    trustAnchorsFile: c.trustAnchorsFile,
+    settings: {
+      ...DEFAULT_SETTINGS,
+      controlNamespace: c.controlNamespace,
+      trustDomain: c.trustDomain,
+      clusterDomain: c.clusterDomain,
+      defaultInboundPolicy: c.defaultInboundPolicy,
+      clusterNetworks,
+      proxyInboundPort: c.proxyInboundPort,
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * `node destination/dist/main.js`: reads the environment, starts destination
+ * and stops cleanly on SIGTERM/SIGINT. Bad configuration exits 2 with every
+ * problem named.
+ */
+import { readFileSync, watch } from 'node:fs';
+import { createLogger, ConfigError, loadKubeConfig } from '@weft/common';
+import { loadDestinationConfig } from './config.js';
+import { startDestination } from './destination.js';
+import { FileSource } from './sources/file.js';
+import { KubernetesSource } from './sources/kubernetes.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadDestinationConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger('destination', config.logLevel);
+  const readTls = () => ({
+    cert: readFileSync(config.tlsCertFile, 'utf8'),
+    key: readFileSync(config.tlsKeyFile, 'utf8'),
+    ca: readFileSync(config.trustAnchorsFile, 'utf8'),
+  });
+  const source =
+    config.source.kind === 'file'
+      ? new FileSource(config.source.path, log, config.settings.clusterDomain)
+      : new KubernetesSource(loadKubeConfig(config.source.kubeconfig ? { kubeconfig: config.source.kubeconfig } : {}), log);
+  const controller = await startDestination({
+    source,
+    tls: readTls(),
+    log,
+    settings: config.settings,
+    host: config.host,
+    destinationPort: config.destinationPort,
+    policyPort: config.policyPort,
+    adminPort: config.adminPort,
+  });
+  // cert-manager renews the serving certificate in place: reload it without a restart.
+  const reload = (): void => {
+    try {
+      controller.setTls(readTls());
+      log.info('serving certificate reloaded');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'serving certificate not reloaded');
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(config.tlsCertFile, () => {
+    clearTimeout(timer);
+    timer = setTimeout(reload, 500);
+  });
+  const stop = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'stopping');
+    watcher.close();
+    await controller.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`destination failed to start: ${(err as Error)?.message ?? err}`);
+  process.exit(1);
+});
