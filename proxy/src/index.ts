@@ -1,1 +1,7 @@
-export {};
+// weft's proxy, for programmatic use (demo, tests, the netns integration test).
+export { startProxy, type Proxy, type ProxyOptions, type OriginalDstLookup } from './proxy.js';
+export { parseProxyEnv, type ProxyConfig, type ListenAddr } from './config.js';
+export { StaticIdentity, CertifyingIdentity, type LocalIdentity, type TlsCredentials, type Certifier } from './identity/local-identity.js';
+export { StaticDiscovery, endpoint, type Discovery, type EndpointSet } from './discovery/discovery.js';
+export { DestinationDiscovery } from './discovery/destination-client.js';
+export * from './svc.js';

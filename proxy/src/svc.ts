@@ -19,6 +19,11 @@ export type Layer<InnerReq, InnerRsp, OuterReq = InnerReq, OuterRsp = InnerRsp> 
   inner: Service<InnerReq, InnerRsp>,
 ) => Service<OuterReq, OuterRsp>;
 
+/** Applies layers so the first listed is the outermost: it sees the request first. */
+export function stack<Req, Rsp>(...layers: ReadonlyArray<Layer<Req, Rsp>>): (inner: Service<Req, Rsp>) => Service<Req, Rsp> {
+  return (inner) => layers.reduceRight((svc, layer) => layer(svc), inner);
+}
+
 /** Builds (and usually caches) the service for one target. */
 export type NewService<T, Req, Rsp> = (target: T) => Service<Req, Rsp>;
 
@@ -115,9 +120,10 @@ export interface HttpRequest {
   /** Path and query. */
   readonly path: string;
   readonly headers: Headers;
+  /** The request body; already ended when the request had none. Request trailers are not forwarded. */
   readonly body: Readable;
-  /** Trailers of the request body; valid once `body` ended (gRPC clients rarely send any). */
-  trailers(): Headers | undefined;
+  /** True when the client sent no body (HTTP/2 END_STREAM on HEADERS, or HTTP/1 without length). */
+  readonly bodyless: boolean;
   /** The version the client spoke; restored at the far proxy (HTTP/1 is carried as HTTP/2 between proxies). */
   readonly version: HttpVersion;
   /** Aborted when the client cancels (HTTP/2 RST_STREAM or connection loss); inner calls stop. */
@@ -133,9 +139,31 @@ export interface HttpResponse {
   readonly body: Readable;
   /** Response trailers (gRPC status lives here); valid once `body` ended. */
   trailers(): Headers | undefined;
-  /** The server side reset the stream with this HTTP/2 error code; propagated to the client. */
-  resetCode?(): number | undefined;
+  /** The server side reset the stream with this HTTP/2 error code (valid once `body` errored); propagated to the client. */
+  resetCode(): number | undefined;
 }
+
+/**
+ * Balances requests or connections over a concrete service's endpoints
+ * (proxy/src/balance: P2C over peak-EWMA, adapted in outbound/p2c.ts).
+ */
+export interface Balancer {
+  /** Replaces the endpoint set (a discovery update). */
+  update(endpoints: readonly Endpoint[]): void;
+  /** Chooses an endpoint, or undefined when none is available. */
+  pick(): BalancerLease | undefined;
+}
+
+/** One pick; report the outcome exactly once (latency is measured from the pick). */
+export interface BalancerLease {
+  readonly endpoint: Endpoint;
+  /** Connection-level use: the connection is up (the connect time is the latency sample). */
+  connected(): void;
+  /** Finished; `ok` false (connection failure, 5xx) counts toward failure accrual. */
+  done(ok: boolean): void;
+}
+
+export type NewBalancer = () => Balancer;
 
 export type HttpService = Service<HttpRequest, HttpResponse>;
 export type HttpLayer = Layer<HttpRequest, HttpResponse>;

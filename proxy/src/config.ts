@@ -1,0 +1,111 @@
+/**
+ * The proxy's configuration, parsed once from the environment
+ * (docs/contracts.md) into a typed object; the rest of the proxy never reads
+ * `process.env`.
+ */
+import { env, loadConfig } from '@weft/common/config';
+import { ConfigError } from '@weft/common/errors';
+import { LOG_LEVELS } from '@weft/common/log';
+
+export interface ListenAddr {
+  readonly host: string;
+  readonly port: number;
+}
+
+export const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+
+export interface ProxyConfig {
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly outbound: ListenAddr;
+  readonly inbound: ListenAddr;
+  readonly admin: ListenAddr;
+  readonly tap: ListenAddr;
+  readonly identity: {
+    /** This pod's DNS identity. */
+    readonly localName: string;
+    readonly trustAnchors: string;
+    readonly tokenFile: string;
+    readonly svcAddr: string;
+    readonly svcName: string;
+  };
+  readonly destination: {
+    readonly svcAddr: string;
+    readonly svcName: string;
+    /** JSON `{"ns","pod","nodeName"}` sent with every Get. */
+    readonly contextToken: string;
+  };
+  readonly policySvcAddr: string;
+  readonly pod: { readonly namespace: string; readonly name: string; readonly workloadKind: string; readonly workloadName: string };
+  readonly opaquePorts: readonly number[];
+  readonly inboundPorts: readonly number[];
+  readonly defaultInboundPolicy: (typeof INBOUND_POLICIES)[number];
+  readonly detectTimeoutMs: number;
+  /** Where the inbound proxy reaches the application (the pod's loopback). */
+  readonly appHost: string;
+  /** Explicit mode (no iptables): the application port for inbound connections without an original destination. */
+  readonly inboundAppPort: number | undefined;
+}
+
+const schema = {
+  logLevel: env.oneOf('WEFT_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
+  outbound: env.string('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
+  inbound: env.string('WEFT_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
+  admin: env.string('WEFT_PROXY_ADMIN_LISTEN_ADDR', '0.0.0.0:4191'),
+  tap: env.string('WEFT_PROXY_TAP_LISTEN_ADDR', '0.0.0.0:4190'),
+  identitySvcAddr: env.string('WEFT_PROXY_IDENTITY_SVC_ADDR'),
+  identitySvcName: env.string('WEFT_PROXY_IDENTITY_SVC_NAME'),
+  destinationSvcAddr: env.string('WEFT_PROXY_DESTINATION_SVC_ADDR'),
+  destinationSvcName: env.string('WEFT_PROXY_DESTINATION_SVC_NAME'),
+  policySvcAddr: env.string('WEFT_PROXY_POLICY_SVC_ADDR'),
+  localName: env.string('WEFT_PROXY_IDENTITY_LOCAL_NAME'),
+  tokenFile: env.string('WEFT_PROXY_IDENTITY_TOKEN_FILE', '/var/run/secrets/tokens/weft-identity-token'),
+  trustAnchors: env.string('WEFT_PROXY_IDENTITY_TRUST_ANCHORS'),
+  contextToken: env.string('WEFT_PROXY_DESTINATION_CONTEXT', '{}'),
+  namespace: env.string('WEFT_PROXY_POD_NAMESPACE'),
+  pod: env.string('WEFT_PROXY_POD_NAME'),
+  workloadKind: env.string('WEFT_PROXY_WORKLOAD_KIND', ''),
+  workloadName: env.string('WEFT_PROXY_WORKLOAD_NAME', ''),
+  opaquePorts: env.portList('WEFT_PROXY_OPAQUE_PORTS'),
+  inboundPorts: env.portList('WEFT_PROXY_INBOUND_PORTS'),
+  defaultInboundPolicy: env.oneOf('WEFT_PROXY_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
+  detectTimeoutMs: env.duration('WEFT_PROXY_DETECT_TIMEOUT', '10s'),
+  appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
+  inboundAppPort: { variable: 'WEFT_PROXY_INBOUND_APP_PORT', parse: (raw: string | undefined) => raw },
+};
+
+/** Parses `host:port` / `[v6]:port`; throws a message naming the variable. */
+export function parseListenAddr(variable: string, raw: string): ListenAddr {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError([`${variable}="${raw}" is not host:port`]);
+  return { host: m[1] ?? m[2] ?? '0.0.0.0', port };
+}
+
+export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
+  const c = loadConfig(schema, source);
+  const appPortRaw = c.inboundAppPort as string | undefined;
+  let inboundAppPort: number | undefined;
+  if (appPortRaw !== undefined && appPortRaw !== '') {
+    inboundAppPort = Number(appPortRaw);
+    if (!Number.isInteger(inboundAppPort) || inboundAppPort < 1 || inboundAppPort > 65535) {
+      throw new ConfigError([`WEFT_PROXY_INBOUND_APP_PORT="${appPortRaw}" is not a port`]);
+    }
+  }
+  return {
+    logLevel: c.logLevel,
+    outbound: parseListenAddr('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', c.outbound),
+    inbound: parseListenAddr('WEFT_PROXY_INBOUND_LISTEN_ADDR', c.inbound),
+    admin: parseListenAddr('WEFT_PROXY_ADMIN_LISTEN_ADDR', c.admin),
+    tap: parseListenAddr('WEFT_PROXY_TAP_LISTEN_ADDR', c.tap),
+    identity: { localName: c.localName, trustAnchors: c.trustAnchors, tokenFile: c.tokenFile, svcAddr: c.identitySvcAddr, svcName: c.identitySvcName },
+    destination: { svcAddr: c.destinationSvcAddr, svcName: c.destinationSvcName, contextToken: c.contextToken },
+    policySvcAddr: c.policySvcAddr,
+    pod: { namespace: c.namespace, name: c.pod, workloadKind: c.workloadKind, workloadName: c.workloadName },
+    opaquePorts: c.opaquePorts,
+    inboundPorts: c.inboundPorts,
+    defaultInboundPolicy: c.defaultInboundPolicy,
+    detectTimeoutMs: c.detectTimeoutMs,
+    appHost: c.appHost,
+    inboundAppPort,
+  };
+}

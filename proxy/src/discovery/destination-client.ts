@@ -1,0 +1,103 @@
+/**
+ * Discovery from weft's destination service: one `Get` stream per
+ * authority, over mTLS with the pod certificate. The first message decides
+ * whether the authority exists (fail fast on unknown ones); later messages
+ * add and remove endpoints. A broken stream is re-opened with backoff while
+ * the last known endpoints keep serving.
+ */
+import type { Client } from '@connectrpc/connect';
+import { ConnectError, Code } from '@connectrpc/connect';
+import { destination } from '@weft/api';
+import type { Logger } from '@weft/common/log';
+import { UnavailableError } from '@weft/common/errors';
+import type { Endpoint } from '../svc.js';
+import { UnknownAuthorityError } from '../errors.js';
+import { type Discovery, type EndpointSet, LiveEndpointSet } from './discovery.js';
+
+export type DestinationClient = Client<typeof destination.Destination>;
+
+export class DestinationDiscovery implements Discovery {
+  private readonly sets = new Map<string, Promise<EndpointSet>>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    /** Returns a client built with the current pod certificate (rebuilt after renewal). */
+    private readonly client: () => DestinationClient,
+    private readonly contextToken: string,
+    private readonly log: Logger,
+  ) {}
+
+  resolve(authority: string): Promise<EndpointSet> {
+    let p = this.sets.get(authority);
+    if (!p) {
+      p = this.watch(authority);
+      this.sets.set(authority, p);
+      // Unknown or unreachable: forget, so a later request asks again.
+      p.catch(() => this.sets.delete(authority));
+    }
+    return p;
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+
+  private watch(authority: string): Promise<EndpointSet> {
+    return new Promise((resolve, reject) => {
+      const set = new LiveEndpointSet();
+      const byAddr = new Map<string, Endpoint>();
+      let first = true;
+      const run = async (attempt: number): Promise<void> => {
+        try {
+          const stream = this.client().get({ scheme: 'k8s', path: authority, contextToken: this.contextToken }, { signal: this.abort.signal });
+          for await (const u of stream) {
+            attempt = 0;
+            if (u.update.case === 'add') {
+              for (const a of u.update.value.addrs) {
+                const ep = toEndpoint(a, u.update.value.metricLabels);
+                if (ep) byAddr.set(`${ep.addr.ip}:${ep.addr.port}`, ep);
+              }
+            } else if (u.update.case === 'remove') {
+              for (const a of u.update.value.addrs) byAddr.delete(`${a.ip}:${a.port}`);
+            } else if (u.update.case === 'noEndpoints') {
+              byAddr.clear();
+              if (first && !u.update.value.exists) throw new UnknownAuthorityError(authority);
+            }
+            set.replace([...byAddr.values()]);
+            if (first) {
+              first = false;
+              resolve(set);
+            }
+          }
+          throw new Error('destination closed the stream');
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          if (first) {
+            if (err instanceof UnknownAuthorityError) reject(err);
+            else if (err instanceof ConnectError && (err.code === Code.NotFound || err.code === Code.InvalidArgument)) reject(new UnknownAuthorityError(authority));
+            else reject(new UnavailableError(`weft: discovery for "${authority}" failed: ${(err as Error).message}`, { cause: err }));
+            return;
+          }
+          const delay = Math.min(10_000, 250 * 2 ** attempt);
+          this.log.warn({ err, authority, retryInMs: delay }, 'destination stream broke; keeping last endpoints');
+          setTimeout(() => void run(attempt + 1), delay).unref();
+        }
+      };
+      void run(0);
+    });
+  }
+}
+
+function toEndpoint(a: destination.WeightedAddr, setLabels: Record<string, string>): Endpoint | undefined {
+  if (!a.addr) return undefined;
+  const hint = a.protocolHint?.protocol.case;
+  const identity = a.tlsIdentity?.dnsName || undefined;
+  return {
+    addr: { ip: a.addr.ip, port: a.addr.port },
+    identity,
+    inboundPort: identity ? a.protocolHint?.inboundPort || 4143 : undefined,
+    hint: hint === 'h2' ? 'h2' : hint === 'opaque' ? 'opaque' : 'unknown',
+    labels: { ...setLabels, ...a.metricLabels },
+    weight: a.weight || 1,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Header handling shared by the HTTP/1 and HTTP/2 sides: hop-by-hop headers
+ * are connection-specific (RFC 9110 §7.6.1) and illegal in HTTP/2 (RFC 9113
+ * §8.2.2), so they never cross the proxy; `te: trailers` is the one exception
+ * gRPC needs.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Headers } from '../svc.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  // The proxy answers `Expect: 100-continue` itself (Node's server sends the 100), so it does not travel further.
+  'expect',
+  // HTTP/2 pseudo-header-like header some HTTP/1 clients send.
+  'http2-settings',
+]);
+
+/** Marks an HTTP/1 request carried as HTTP/2 between proxies, so the far side restores HTTP/1 (value: `HTTP/1.1`). */
+export const ORIG_PROTO = 'weft-orig-proto';
+/** The application port on the peer pod a mesh request is for (the peer's inbound proxy forwards there). */
+export const DST_PORT = 'weft-dst-port';
+/** Added by the inbound proxy for the application: the client's mesh identity (DNS form). */
+export const CLIENT_ID = 'weft-client-id';
+
+/**
+ * Copies end-to-end headers: drops hop-by-hop ones, those named by
+ * `Connection`, HTTP/2 pseudo-headers and weft's own inter-proxy headers
+ * (a client must not be able to spoof them).
+ */
+export function endToEnd(src: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Headers {
+  const out: Headers = {};
+  const conn = src.connection;
+  const named = typeof conn === 'string' && conn.length > 0 ? new Set(conn.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  for (const name in src) {
+    const value = src[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
+    if (HOP_BY_HOP.has(name) || named?.has(name)) {
+      if (name === 'te' && value === 'trailers') out.te = value;
+      continue;
+    }
+    if (name.startsWith('weft-')) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+/**
+ * Serves an HttpService on accepted sockets, HTTP/1.1 or HTTP/2 (the
+ * detector decided which). Turns wire requests into `HttpRequest`s, writes
+ * `HttpResponse`s back with backpressure, trailers and reset propagation, and
+ * maps service failures to error responses. Malformed HTTP/1 gets Node's 400
+ * (431 for oversized headers) and the connection closes; slow header senders
+ * are cut by the header timeout.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
+import type { Logger } from '@weft/common/log';
+import { WeftError } from '@weft/common/errors';
+import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../svc.js';
+import { endToEnd, ORIG_PROTO } from './headers.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** Why a request was aborted: the client reset its stream (code) or went away. */
+export class StreamReset extends Error {
+  constructor(readonly code: number) {
+    super(`stream reset by client (code ${code})`);
+  }
+}
+
+export interface HttpServerOptions {
+  readonly log: Logger;
+  /** Max time to receive a request's headers (bounds slowloris). */
+  readonly headersTimeoutMs: number;
+  readonly maxHeaderSize: number;
+  /** HTTP/1 `Upgrade` requests (WebSocket) leave HTTP: the socket, with the request head un-read, is handed over as opaque TCP. */
+  readonly onUpgrade: (socket: Duplex, meta: ConnMeta, authority: string) => void;
+}
+
+export class HttpServer {
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly metaBySocket = new WeakMap<object, ConnMeta>();
+  private readonly metaBySession = new WeakMap<object, ConnMeta>();
+  private pendingMeta: ConnMeta | undefined;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(
+    private readonly service: HttpService,
+    private readonly opts: HttpServerOptions,
+  ) {
+    this.h1 = http.createServer(
+      { maxHeaderSize: opts.maxHeaderSize, headersTimeout: opts.headersTimeoutMs, requestTimeout: 0, keepAlive: true },
+      (req, res) => this.onH1Request(req, res),
+    );
+    this.h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
+    this.h2 = http2.createServer({ maxHeaderListPairs: 512, maxSessionMemory: 64 });
+    this.h2.on('session', (s) => {
+      if (this.pendingMeta) this.metaBySession.set(s, this.pendingMeta);
+      this.sessions.add(s);
+      s.on('close', () => this.sessions.delete(s));
+      s.on('error', (err) => this.opts.log.debug({ err }, 'http2 session error'));
+    });
+    this.h2.on('stream', (stream, headers) => this.onH2Stream(stream, headers));
+  }
+
+  serveHttp1(socket: Socket, meta: ConnMeta): void {
+    this.metaBySocket.set(socket, meta);
+    this.h1.emit('connection', socket);
+    socket.resume();
+  }
+
+  serveHttp2(socket: Socket, meta: ConnMeta): void {
+    this.pendingMeta = meta;
+    try {
+      this.h2.emit('connection', socket);
+    } finally {
+      this.pendingMeta = undefined;
+    }
+  }
+
+  /** Asks HTTP/2 clients to stop (GOAWAY) and closes idle HTTP/1 connections; in-flight requests finish. */
+  drain(): void {
+    for (const s of this.sessions) s.close();
+    this.h1.closeIdleConnections();
+  }
+
+  destroy(): void {
+    for (const s of this.sessions) s.destroy();
+    this.h1.closeAllConnections();
+  }
+
+  private onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const meta = this.metaBySocket.get(req.socket)!;
+    const ac = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) ac.abort(new StreamReset(NGHTTP2_CANCEL));
+    });
+    const length = req.headers['content-length'];
+    const request: HttpRequest = {
+      method: req.method ?? 'GET',
+      scheme: 'http',
+      authority: req.headers.host ?? '',
+      path: req.url ?? '/',
+      headers: endToEnd(req.headers),
+      body: req,
+      bodyless: req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'),
+      version: 'HTTP/1.1',
+      signal: ac.signal,
+      conn: meta,
+      startedAt: performance.now(),
+    };
+    this.service(request).then(
+      (rsp) => writeH1Response(res, rsp),
+      (err: unknown) => this.writeH1Error(res, err),
+    );
+  }
+
+  private writeH1Error(res: http.ServerResponse, err: unknown): void {
+    const status = err instanceof WeftError ? err.httpStatus : 502;
+    if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = `${(err as Error).message}\n`;
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'weft-proxy-error': '1' });
+    res.end(body);
+  }
+
+  private onH1Upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const meta = this.metaBySocket.get(req.socket)!;
+    // Re-create the request head exactly as the client sent it and hand the raw socket on.
+    let raw = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) raw += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+    raw += '\r\n';
+    socket.unshift(head.length > 0 ? Buffer.concat([Buffer.from(raw, 'latin1'), head]) : Buffer.from(raw, 'latin1'));
+    this.opts.onUpgrade(socket, meta, req.headers.host ?? '');
+  }
+
+  private onH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const meta = this.metaBySession.get(stream.session!);
+    if (!meta) {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    stream.on('error', () => undefined); // resets surface through 'close' and the abort signal
+    const ac = new AbortController();
+    stream.once('close', () => {
+      if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) ac.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
+    });
+    const request: HttpRequest = {
+      method: String(headers[':method'] ?? 'GET'),
+      scheme: String(headers[':scheme'] ?? 'http'),
+      authority: String(headers[':authority'] ?? headers.host ?? ''),
+      path: String(headers[':path'] ?? '/'),
+      headers: endToEndKeepingMesh(headers, meta),
+      body: stream,
+      bodyless: stream.endAfterHeaders,
+      version: meta.tls.identity !== undefined && headers[ORIG_PROTO] === 'HTTP/1.1' ? 'HTTP/1.1' : 'HTTP/2',
+      signal: ac.signal,
+      conn: meta,
+      startedAt: performance.now(),
+    };
+    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    this.service(request).then(
+      (rsp) => writeH2Response(stream, rsp),
+      (err: unknown) => this.writeH2Error(stream, err, grpc),
+    );
+  }
+
+  private writeH2Error(stream: http2.ServerHttp2Stream, err: unknown, grpc: boolean): void {
+    if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
+    if (stream.destroyed || stream.closed) return;
+    if (stream.headersSent) {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const status = err instanceof WeftError ? err.httpStatus : 502;
+    const message = (err as Error).message;
+    // gRPC clients read errors from grpc-status, not the HTTP status (a trailers-only response).
+    if (grpc) {
+      const code = err instanceof WeftError ? err.grpcStatus : 14;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message), 'weft-proxy-error': '1' }, { endStream: true });
+      return;
+    }
+    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': '1' });
+    stream.end(`${message}\n`);
+  }
+}
+
+/** Inbound HTTP/2 from a peer proxy keeps weft's own headers (orig-proto, dst-port); from anyone else they are dropped. */
+function endToEndKeepingMesh(headers: http2.IncomingHttpHeaders, meta: ConnMeta): Headers {
+  const out = endToEnd(headers);
+  if (meta.tls.identity !== undefined && meta.direction === 'inbound') {
+    for (const name in headers) if (name.startsWith('weft-')) out[name] = headers[name] as string;
+  }
+  return out;
+}
+
+function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
+  if (res.destroyed) {
+    rsp.body.destroy();
+    return;
+  }
+  res.writeHead(rsp.status, rsp.headers as http.OutgoingHttpHeaders);
+  rsp.body.pipe(res, { end: false });
+  rsp.body.once('end', () => {
+    const trailers = rsp.trailers();
+    if (trailers && res.chunkedEncoding) res.addTrailers(trailers as http.OutgoingHttpHeaders);
+    res.end();
+  });
+  // A broken upstream response cannot be signalled in HTTP/1 except by closing the connection mid-body.
+  rsp.body.once('error', () => res.destroy());
+  res.once('close', () => {
+    if (!rsp.body.readableEnded) rsp.body.destroy();
+  });
+}
+
+function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): void {
+  if (stream.destroyed || stream.closed) {
+    rsp.body.destroy();
+    return;
+  }
+  const ct = rsp.headers['content-type'];
+  const trailersOnly = rsp.headers['grpc-status'] !== undefined;
+  const wantTrailers = !trailersOnly && ((typeof ct === 'string' && ct.startsWith('application/grpc')) || rsp.headers.trailer !== undefined);
+  const headers: http2.OutgoingHttpHeaders = { ...rsp.headers, ':status': rsp.status };
+  try {
+    stream.respond(headers, { waitForTrailers: wantTrailers });
+  } catch {
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    rsp.body.destroy();
+    return;
+  }
+  if (wantTrailers) {
+    stream.once('wantTrailers', () => {
+      const trailers = rsp.trailers();
+      if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
+      else stream.close();
+    });
+  }
+  rsp.body.pipe(stream);
+  rsp.body.once('error', () => {
+    // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
+    if (!stream.closed) stream.close(rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
+  });
+  stream.once('close', () => {
+    if (!rsp.body.readableEnded) rsp.body.destroy();
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * The inbound proxy (port 4143): what arrives for the local application,
+ * from peer proxies (mTLS) or unmeshed clients (plaintext). Read top-down,
+ * this is the request path.
+ *
+ *   accept ─ original destination ─ detect protocol
+ *   ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity
+ *   │   ├ ALPN weft.h2  ─ http server (HTTP/1 restored from weft-orig-proto)
+ *   │   └ ALPN weft.tcp ─ port header ─ opaque
+ *   ├ TLS for someone else (the app's own TLS) ─ opaque
+ *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
+ *   └ opaque
+ *   http: [authorize — issue 9] ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
+ *   tcp:  [authorize — issue 9] ─ tcp metrics ─ application
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '@weft/common/log';
+import type { ConnMeta, HttpService, SocketAddr, TcpConn, TcpService } from '../svc.js';
+import { stack } from '../svc.js';
+import type { LocalIdentity } from '../identity/local-identity.js';
+import type { ProxyMetrics, Labels } from '../metrics/proxy-metrics.js';
+import type { TapHub } from '../tap/tap-hub.js';
+import { HttpServer } from '../http/server.js';
+import type { H2Pool } from '../http/h2-client.js';
+import type { Http1Client } from '../http/h1-client.js';
+import { httpMetrics } from '../layers/http-metrics.js';
+import { tapLayer } from '../layers/tap.js';
+import { clientIdentity } from '../layers/client-identity.js';
+import { forwardToApp } from '../layers/forward-to-app.js';
+import { tcpForwardToApp } from '../layers/tcp-forward-to-app.js';
+import { countConnection } from '../layers/tcp-metrics.js';
+import { detectProtocol } from '../layers/detect.js';
+import { terminateMeshTls } from '../layers/tls-terminate.js';
+
+export interface InboundDeps {
+  readonly log: Logger;
+  readonly identity: LocalIdentity;
+  readonly metrics: ProxyMetrics;
+  readonly tap: TapHub;
+  readonly h1: Http1Client;
+  readonly h2: H2Pool;
+  readonly localMeta: Record<string, string>;
+  readonly appHost: string;
+  readonly defaultAppPort: number | undefined;
+  readonly detectTimeoutMs: number;
+  readonly opaquePorts: ReadonlySet<number>;
+  readonly headersTimeoutMs: number;
+  readonly maxHeaderSize: number;
+}
+
+export interface InboundStack {
+  accept(socket: Socket, origDst: SocketAddr | undefined): void;
+  readonly server: HttpServer;
+}
+
+export function inboundStack(d: InboundDeps): InboundStack {
+  // ── HTTP ────────────────────────────────────────────────────────────────
+  const http: HttpService = stack(
+    httpMetrics((req) => {
+      const id = req.conn.tls.identity;
+      return d.metrics.forHttp(`in|${req.authority}|${id ?? ''}`, () => httpLabels(req.authority, id));
+    }),
+    tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
+    clientIdentity(),
+  )(forwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort, h1: d.h1, h2: d.h2 }));
+
+  // ── Opaque TCP ──────────────────────────────────────────────────────────
+  const toApp: TcpService = tcpForwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort });
+  const tcp = (conn: TcpConn): void => {
+    toApp(conn).catch((err: unknown) => d.log.debug({ err }, 'inbound TCP failed'));
+  };
+
+  const server = new HttpServer(http, {
+    log: d.log,
+    headersTimeoutMs: d.headersTimeoutMs,
+    maxHeaderSize: d.maxHeaderSize,
+    onUpgrade: (socket, meta) => tcp({ socket, meta }),
+  });
+
+  // ── Connections ─────────────────────────────────────────────────────────
+  const plainMetrics = d.metrics.forTcp('in-src|', () => ({ direction: 'inbound', peer: 'src', tls: 'no_identity' }));
+  const meshMetrics = (id: string | undefined) =>
+    d.metrics.forTcp(`in-src|${id ?? ''}`, (): Labels => (id ? { direction: 'inbound', peer: 'src', tls: 'true', client_id: id } : { direction: 'inbound', peer: 'src', tls: 'no_identity' }));
+  const counted = <A extends unknown[]>(route: (socket: Socket, meta: ConnMeta, ...rest: A) => void) =>
+    (socket: Socket, meta: ConnMeta, ...rest: A): void => {
+      countConnection(socket, meta.tls.identity ? meshMetrics(meta.tls.identity) : plainMetrics);
+      route(socket, meta, ...rest);
+    };
+  const opaque = (conn: TcpConn): void => {
+    countConnection(conn.socket, meshMetrics(conn.meta.tls.identity));
+    tcp(conn);
+  };
+  const plainOpaque = (conn: TcpConn): void => {
+    countConnection(conn.socket, plainMetrics);
+    tcp(conn);
+  };
+  const mtls = terminateMeshTls(
+    { identity: d.identity, headerTimeoutMs: d.detectTimeoutMs, log: d.log },
+    { http2: counted((s, m) => server.serveHttp2(s, m)), opaque },
+    plainOpaque,
+  );
+  const detect = detectProtocol(
+    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log },
+    {
+      http1: counted((s, m) => server.serveHttp1(s, m)),
+      http2: counted((s, m) => server.serveHttp2(s, m)),
+      tls: mtls,
+      opaque: plainOpaque,
+    },
+  );
+  return {
+    server,
+    accept(socket, origDst) {
+      detect(socket, { direction: 'inbound', client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, origDst, tls: NO_TLS });
+    },
+  };
+}
+
+const NO_TLS = { identity: undefined };
+
+function httpLabels(authority: string, clientId: string | undefined): Labels {
+  return clientId
+    ? { direction: 'inbound', authority, tls: 'true', client_id: clientId }
+    : { direction: 'inbound', authority, tls: 'no_identity' };
+}

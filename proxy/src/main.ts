@@ -1,0 +1,37 @@
+/**
+ * `node proxy/dist/main.js`: the sidecar. Configuration from the environment
+ * (docs/contracts.md); SIGTERM (or POST /shutdown on the admin port) drains
+ * in-flight requests and exits.
+ */
+import { createLogger } from '@weft/common/log';
+import { ConfigError } from '@weft/common/errors';
+import { parseProxyEnv } from './config.js';
+import { startProxy } from './proxy.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseProxyEnv(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`weft-proxy: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger('proxy', config.logLevel);
+  const proxy = await startProxy({ config, log });
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'shutting down');
+    void proxy.shutdown();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  // POST /shutdown drains the same way; exit once it completed.
+  void proxy.closed.then(() => process.exit(0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`weft-proxy: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

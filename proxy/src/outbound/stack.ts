@@ -1,0 +1,160 @@
+/**
+ * The outbound proxy (port 4140): what the local application sends out.
+ * Read top-down, this is the request path.
+ *
+ *   accept ─ original destination (SO_ORIGINAL_DST) ─ tcp metrics (peer=src)
+ *   └ detect protocol
+ *     ├ HTTP/1, HTTP/2 ─ http server
+ *     │   └ logical target (orig dst, else Host/:authority)      per request
+ *     │     └ [route, timeout, retry — issue 9]                  per Logical
+ *     │       └ concrete backend [split — issue 9]               per Logical
+ *     │         └ discovery + P2C balancer                       per Concrete
+ *     │           └ http metrics (server_id, dst_*) ─ tap        per Endpoint
+ *     │             └ endpoint client: mTLS HTTP/2 to the peer proxy, or plaintext
+ *     └ TLS from the app, opaque, Upgrade (WebSocket)
+ *         └ logical (orig dst) ─ discovery + balancer ─ tcp endpoint (mTLS weft.tcp or plain)
+ */
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '@weft/common/log';
+import type { Concrete, ConnMeta, Endpoint, HttpService, Logical, NewBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
+import { stack } from '../svc.js';
+import type { Discovery } from '../discovery/discovery.js';
+import type { LocalIdentity } from '../identity/local-identity.js';
+import { dstLabels, type Labels, type ProxyMetrics } from '../metrics/proxy-metrics.js';
+import type { TapHub } from '../tap/tap-hub.js';
+import { HttpServer } from '../http/server.js';
+import type { H2Pool } from '../http/h2-client.js';
+import type { Http1Client } from '../http/h1-client.js';
+import { cached } from '../layers/cache.js';
+import { logicalFromRequest, normalizeAuthority } from '../layers/logical.js';
+import { concreteFromLogical } from '../layers/concrete.js';
+import { resolveEndpoints } from '../layers/resolve.js';
+import { httpMetrics } from '../layers/http-metrics.js';
+import { tapLayer } from '../layers/tap.js';
+import { endpointClient } from '../layers/endpoint-client.js';
+import { tcpEndpoint } from '../layers/tcp-endpoint.js';
+import { countConnection } from '../layers/tcp-metrics.js';
+import { detectProtocol } from '../layers/detect.js';
+import { NoOriginalDstError } from '../errors.js';
+import { WeftError } from '@weft/common/errors';
+
+export interface OutboundDeps {
+  readonly log: Logger;
+  readonly identity: LocalIdentity;
+  readonly discovery: Discovery;
+  readonly newBalancer: NewBalancer;
+  readonly metrics: ProxyMetrics;
+  readonly tap: TapHub;
+  readonly h1: Http1Client;
+  readonly h2: H2Pool;
+  /** This proxy's own labels (namespace, pod, workload) for tap events. */
+  readonly localMeta: Record<string, string>;
+  readonly detectTimeoutMs: number;
+  readonly opaquePorts: ReadonlySet<number>;
+  readonly headersTimeoutMs: number;
+  readonly maxHeaderSize: number;
+}
+
+export interface OutboundStack {
+  /** Handles one accepted connection, given its original destination (undefined in explicit mode). */
+  accept(socket: Socket, origDst: SocketAddr | undefined): void;
+  readonly server: HttpServer;
+}
+
+const endpointKey = (ep: Endpoint): string => `${ep.addr.ip}:${ep.addr.port}|${ep.identity ?? ''}`;
+
+export function outboundStack(d: OutboundDeps): OutboundStack {
+  // ── HTTP ────────────────────────────────────────────────────────────────
+  const endpoint: NewHttp<Endpoint> = cached(endpointKey, (ep) =>
+    stack(
+      httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority))),
+      tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
+    )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity })(ep)),
+  );
+  const concrete: NewHttp<Concrete> = cached(
+    (c) => c.authority,
+    resolveEndpoints({ discovery: d.discovery, newBalancer: d.newBalancer, isFailure: (rsp) => rsp.status >= 500 }, endpoint),
+  );
+  const logical: NewHttp<Logical> = cached((l) => l.authority, concreteFromLogical(concrete));
+  const http: HttpService = logicalFromRequest(logical);
+
+  // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────
+  const tcpToEndpoint: NewTcp<Endpoint> = cached(
+    endpointKey,
+    tcpEndpoint({ identity: d.identity, bind: (ep) => d.metrics.forTcp(`out-dst|${endpointKey(ep)}`, () => ({ ...endpointLabels(ep), peer: 'dst' })) }),
+  );
+  const tcpConcrete: NewTcp<Concrete> = cached(
+    (c) => c.authority,
+    resolveEndpoints({ discovery: d.discovery, newBalancer: d.newBalancer, connectionLevel: true }, tcpToEndpoint),
+  );
+  const tcpLogical = (authority: string, origDst: SocketAddr | undefined): TcpService =>
+    tcpConcrete({ logical: { authority, protocol: 'opaque', origDst }, authority });
+
+  const tcp = (conn: TcpConn): void => {
+    const orig = conn.meta.origDst;
+    if (!orig) {
+      d.log.error({ client: conn.meta.client }, new NoOriginalDstError('not redirected by iptables, or SO_ORIGINAL_DST unavailable').message);
+      conn.socket.destroy();
+      return;
+    }
+    tcpLogical(addrAuthority(orig), orig)(conn).catch((err: unknown) => {
+      d.log.debug({ err }, 'outbound TCP failed');
+      conn.socket.destroy();
+    });
+  };
+
+  const upgrade = (socket: Duplex, meta: ConnMeta, host: string): void => {
+    const authority = meta.origDst ? addrAuthority(meta.origDst) : host ? normalizeAuthority(host) : '';
+    if (!authority) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    tcpLogical(authority, meta.origDst)({ socket, meta }).catch((err: unknown) => {
+      const status = err instanceof WeftError ? err.httpStatus : 502;
+      const body = `${(err as Error).message}\n`;
+      socket.end(`HTTP/1.1 ${status} Proxy Error\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+  };
+
+  const server = new HttpServer(http, { log: d.log, headersTimeoutMs: d.headersTimeoutMs, maxHeaderSize: d.maxHeaderSize, onUpgrade: upgrade });
+
+  // ── Connections ─────────────────────────────────────────────────────────
+  const srcMetrics = d.metrics.forTcp('out-src', () => ({ direction: 'outbound', peer: 'src', tls: 'no_identity' }));
+  const detect = detectProtocol(
+    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log },
+    {
+      http1: (s, m) => server.serveHttp1(s, m),
+      http2: (s, m) => server.serveHttp2(s, m),
+      // The application's own TLS (e.g. HTTPS to the outside) is opaque to us.
+      tls: (s, m) => tcp({ socket: s, meta: m }),
+      opaque: tcp,
+    },
+  );
+  return {
+    server,
+    accept(socket, origDst) {
+      countConnection(socket, srcMetrics);
+      const meta: ConnMeta = {
+        direction: 'outbound',
+        client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        origDst,
+        tls: NO_TLS,
+      };
+      detect(socket, meta);
+    },
+  };
+}
+
+const NO_TLS = { identity: undefined };
+
+function addrAuthority(a: SocketAddr): string {
+  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
+}
+
+function endpointLabels(ep: Endpoint, authority?: string): Labels {
+  const l: Labels = { direction: 'outbound', tls: ep.identity ? 'true' : 'no_identity', target_addr: addrAuthority(ep.addr), ...dstLabels(ep.labels) };
+  if (authority !== undefined) l.authority = authority;
+  if (ep.identity) l.server_id = ep.identity;
+  return l;
+}

@@ -1,0 +1,268 @@
+/**
+ * Starts a weft proxy: the outbound (4140), inbound (4143), admin (4191)
+ * and tap (4190) listeners around the two stacks. Everything environment-
+ * or platform-specific is injectable so tests, the demo and the netns test
+ * can run it in-process: the pod identity (default: Certify against
+ * identity), discovery (default: destination Get streams), the original-
+ * destination lookup (default: the SO_ORIGINAL_DST addon when it is built)
+ * and the balancer (default: P2C peak-EWMA).
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { createLogger, type Logger } from '@weft/common/log';
+import { createRegistry } from '@weft/common/metrics';
+import { startAdminServer, type AdminServer } from '@weft/common/admin';
+import { createGrpcClient, type GrpcServer } from '@weft/common/grpc';
+import { destination } from '@weft/api';
+import type { NewBalancer, SocketAddr } from './svc.js';
+import type { ProxyConfig } from './config.js';
+import { type LocalIdentity, CertifyingIdentity, type TlsCredentials } from './identity/local-identity.js';
+import { certifyWithIdentityService } from './identity/certify.js';
+import type { Discovery } from './discovery/discovery.js';
+import { DestinationDiscovery, type DestinationClient } from './discovery/destination-client.js';
+import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { TapHub } from './tap/tap-hub.js';
+import { startTapServer } from './tap/tap-server.js';
+import { H2Pool } from './http/h2-client.js';
+import { Http1Client } from './http/h1-client.js';
+import { outboundStack } from './outbound/stack.js';
+import { inboundStack } from './inbound/stack.js';
+import { P2cBalancer } from './outbound/p2c.js';
+
+/** Where a redirected connection was going; undefined when it was not redirected. */
+export type OriginalDstLookup = (socket: net.Socket) => SocketAddr | undefined;
+
+export interface ProxyOptions {
+  readonly config: ProxyConfig;
+  /** The pod identity; default: a key + CSR certified by the identity service, renewed at 70 %. */
+  readonly identity?: LocalIdentity;
+  /** Default: destination `Get` streams over mTLS. */
+  readonly discovery?: Discovery;
+  /** Default: the SO_ORIGINAL_DST addon (proxy/native) when built; `null` forces explicit mode (no lookup). */
+  readonly originalDst?: OriginalDstLookup | null;
+  readonly newBalancer?: NewBalancer;
+  readonly log?: Logger;
+  /** Shutdown grace for in-flight requests (default 10 s). */
+  readonly drainMs?: number;
+}
+
+export interface Proxy {
+  readonly ports: { readonly outbound: number; readonly inbound: number; readonly admin: number };
+  /** The tap port, once the proxy holds a certificate (the tap API is mTLS only). */
+  readonly tapPort: Promise<number>;
+  readonly identity: LocalIdentity;
+  readonly registry: Registry;
+  /** Why the proxy is not ready, or undefined when it is (it holds a certificate). */
+  notReadyReason(): string | undefined;
+  /** Stops accepting, lets in-flight requests finish (up to the drain time), then closes everything. */
+  shutdown(): Promise<void>;
+  /** Resolves once a shutdown (SIGTERM, POST /shutdown or `shutdown()`) completed. */
+  readonly closed: Promise<void>;
+}
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const MAX_HEADER_SIZE = 64 * 1024;
+
+export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
+  const c = opts.config;
+  const log = opts.log ?? createLogger('proxy', c.logLevel);
+  const registry = createRegistry('proxy');
+  const own: Record<string, string> = { component: 'proxy', namespace: c.pod.namespace, pod: c.pod.name };
+  if (c.pod.workloadKind && c.pod.workloadName) own[c.pod.workloadKind] = c.pod.workloadName;
+  registry.setDefaultLabels(own);
+  const metrics = new ProxyMetrics(registry);
+
+  const identity =
+    opts.identity ??
+    new CertifyingIdentity(c.identity.localName, c.identity.trustAnchors, () => certifyWithIdentityService(c.identity), log);
+  const discovery = opts.discovery ?? destinationDiscovery(c, identity, log);
+  const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
+  const tap = new TapHub();
+  const h1 = new Http1Client();
+  const h2 = new H2Pool();
+  const opaquePorts = new Set(c.opaquePorts);
+  const localMeta = { ...own };
+  delete localMeta.component;
+
+  const outbound = outboundStack({
+    log, identity, discovery, metrics, tap, h1, h2, localMeta, opaquePorts,
+    newBalancer: opts.newBalancer ?? (() => new P2cBalancer()),
+    detectTimeoutMs: c.detectTimeoutMs,
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    maxHeaderSize: MAX_HEADER_SIZE,
+  });
+  const inbound = inboundStack({
+    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts,
+    appHost: c.appHost,
+    defaultAppPort: c.inboundAppPort,
+    detectTimeoutMs: c.detectTimeoutMs,
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    maxHeaderSize: MAX_HEADER_SIZE,
+  });
+
+  const outboundListener = await listen(c.outbound.host, c.outbound.port, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const inboundListener = await listen(c.inbound.host, c.inbound.port, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+
+  let shuttingDown: Promise<void> | undefined;
+  const notReadyReason = (): string | undefined => (identity.current() ? undefined : `no certificate yet for ${identity.name}`);
+  const admin: AdminServer = await startAdminServer({
+    host: c.admin.host,
+    port: c.admin.port,
+    registry,
+    notReadyReason,
+    routes: {
+      '/shutdown': (req, res) => {
+        if (req.method !== 'POST') {
+          res.writeHead(405, { allow: 'POST' }).end('use POST /shutdown\n');
+          return;
+        }
+        res.writeHead(202).end('shutting down\n');
+        void proxy.shutdown();
+      },
+    },
+  });
+
+  let tapServer: GrpcServer | undefined;
+  const tapPort = new Promise<number>((resolve, reject) => {
+    const start = (creds: TlsCredentials): void => {
+      if (tapServer) {
+        tapServer.setTls({ ca: identity.trustAnchors, cert: creds.cert, key: creds.key });
+        return;
+      }
+      if (shuttingDown) return;
+      startTapServer(tap, c.tap.host, c.tap.port, creds, identity.trustAnchors).then((s) => {
+        tapServer = s;
+        resolve(s.port);
+      }, reject);
+    };
+    const now = identity.current();
+    if (now) start(now);
+    identity.onChange(start);
+  });
+  tapPort.catch((err: unknown) => log.error({ err }, 'tap server failed to start'));
+
+  const drainMs = opts.drainMs ?? 10_000;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  const proxy: Proxy = {
+    ports: { outbound: outboundListener.port, inbound: inboundListener.port, admin: admin.port },
+    tapPort,
+    closed,
+    identity,
+    registry,
+    notReadyReason,
+    shutdown() {
+      return (shuttingDown ??= (async () => {
+        log.info({ drainMs }, 'draining');
+        outbound.server.drain();
+        inbound.server.drain();
+        await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs)]);
+        outbound.server.destroy();
+        inbound.server.destroy();
+        h1.close();
+        h2.close();
+        discovery.close();
+        identity.close();
+        await tapServer?.close();
+        await admin.close();
+        markClosed();
+      })());
+    },
+  };
+  log.info({ outbound: proxy.ports.outbound, inbound: proxy.ports.inbound, admin: proxy.ports.admin, identity: identity.name, originalDst: lookup !== undefined }, 'proxy listening');
+  return proxy;
+}
+
+interface Listener {
+  readonly port: number;
+  /** Stops accepting; waits for open connections up to `graceMs`, then destroys the rest. */
+  close(graceMs: number): Promise<void>;
+}
+
+async function listen(host: string, port: number, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  // allowHalfOpen: an opaque client's FIN must not close the direction still flowing towards it.
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    // A reset or garbage on one connection is that connection's problem only.
+    socket.on('error', () => undefined);
+    onSocket(socket, bound);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    port: bound,
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, graceMs);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** The original destination, ignoring connections that were not redirected (they report our own listener). */
+function originalDstOf(socket: net.Socket, listenPort: number, lookup: OriginalDstLookup | undefined, log: Logger): SocketAddr | undefined {
+  if (!lookup) return undefined;
+  try {
+    const dst = lookup(socket);
+    if (!dst || dst.port === listenPort) return undefined;
+    return dst;
+  } catch (err) {
+    log.warn({ err }, 'SO_ORIGINAL_DST lookup failed');
+    return undefined;
+  }
+}
+
+async function nativeOriginalDst(log: Logger): Promise<OriginalDstLookup | undefined> {
+  try {
+    const native = await import('./native/original-dst.js');
+    const problem = native.nativeAddonProblem();
+    if (problem) {
+      log.error(
+        { err: problem.message },
+        'SO_ORIGINAL_DST unavailable: outbound HTTP is routed by Host/:authority; outbound opaque TCP without an original destination is refused',
+      );
+      return undefined;
+    }
+    return (socket) => {
+      const d = native.originalDst(socket);
+      return d ? { ip: d.address.startsWith('::ffff:') ? d.address.slice(7) : d.address, port: d.port } : undefined;
+    };
+  } catch (err) {
+    log.error({ err }, 'SO_ORIGINAL_DST module missing: explicit mode only');
+    return undefined;
+  }
+}
+
+function destinationDiscovery(c: ProxyConfig, identity: LocalIdentity, log: Logger): Discovery {
+  let client: DestinationClient | undefined;
+  let clientCreds: TlsCredentials | undefined;
+  // The client presents the pod certificate; rebuilt when the certificate is renewed.
+  const current = (): DestinationClient => {
+    const creds = identity.current();
+    if (!creds) throw new Error('no certificate yet for the destination client');
+    if (!client || clientCreds !== creds) {
+      client = createGrpcClient(destination.Destination, {
+        baseUrl: `https://${c.destination.svcAddr}`,
+        ca: identity.trustAnchors,
+        cert: creds.cert,
+        key: creds.key,
+        serverName: c.destination.svcName,
+      });
+      clientCreds = creds;
+    }
+    return client;
+  };
+  return new DestinationDiscovery(current, c.destination.contextToken, log);
+}

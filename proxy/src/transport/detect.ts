@@ -1,0 +1,112 @@
+/**
+ * Protocol detection on an accepted connection: read the first bytes, decide
+ * TLS / HTTP/2 / HTTP/1 / opaque, and put the bytes back (`unshift`) so the
+ * chosen server reads the stream from its first byte. A peer that says
+ * nothing for the detection timeout is treated as opaque TCP (server-speaks-
+ * first protocols such as MySQL or SMTP).
+ */
+import type { Socket } from 'node:net';
+
+export type Detected =
+  | { readonly kind: 'tls'; readonly sni: string | undefined }
+  | { readonly kind: 'http2' }
+  | { readonly kind: 'http1' }
+  | { readonly kind: 'opaque' };
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+// A request line starts with a method token and a space. Node's HTTP parser
+// answers anything malformed after that with 400, which is what clients expect.
+const METHOD = /^[A-Z][A-Z-]{1,19} /;
+/** Enough for any ClientHello we care about; bigger ones are still TLS, SNI unknown. */
+const MAX_PEEK = 16 * 1024;
+
+const OPAQUE: Detected = { kind: 'opaque' };
+const HTTP1: Detected = { kind: 'http1' };
+const HTTP2: Detected = { kind: 'http2' };
+
+/** Decides from the bytes so far, or returns undefined to ask for more. */
+export function classify(buf: Buffer): Detected | undefined {
+  if (buf.length === 0) return undefined;
+  if (buf[0] === 0x16) {
+    if (buf.length < 5) return undefined;
+    const recordLen = buf.readUInt16BE(3);
+    if (buf.length < 5 + recordLen && buf.length < MAX_PEEK) return undefined;
+    return { kind: 'tls', sni: clientHelloSni(buf) };
+  }
+  const n = Math.min(buf.length, H2_PREFACE.length);
+  if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? HTTP2 : undefined;
+  const head = buf.toString('latin1', 0, Math.min(buf.length, 21));
+  if (METHOD.test(head)) return HTTP1;
+  // Still reading a method token: wait for the space.
+  if (/^[A-Z][A-Z-]{0,19}$/.test(head) && buf.length < 21) return undefined;
+  return OPAQUE;
+}
+
+/**
+ * Reads until the protocol is known (or `timeoutMs` passes: opaque), then
+ * un-reads what it read. Resolves undefined when the peer closed first.
+ */
+export function detect(socket: Socket, timeoutMs: number): Promise<Detected | undefined> {
+  return new Promise((resolve) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const finish = (result: Detected | undefined): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      if (buf.length > 0) socket.unshift(buf);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const d = classify(buf);
+      if (d) finish(d);
+    };
+    const onEnd = (): void => finish(buf.length > 0 ? OPAQUE : undefined);
+    const timer = setTimeout(() => finish(OPAQUE), timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('error', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+/**
+ * Extracts the server_name from a TLS ClientHello (RFC 8446 §4.1.2, RFC 6066
+ * §3), or undefined when absent or unparsable. Only the first record is read.
+ */
+export function clientHelloSni(buf: Buffer): string | undefined {
+  try {
+    let p = 5; // record header
+    if (buf[p] !== 0x01) return undefined; // handshake type ClientHello
+    p += 4; // type + 24-bit length
+    p += 2 + 32; // legacy_version + random
+    p += 1 + buf[p]!; // session id
+    p += 2 + buf.readUInt16BE(p); // cipher suites
+    p += 1 + buf[p]!; // compression methods
+    const extEnd = p + 2 + buf.readUInt16BE(p);
+    p += 2;
+    while (p + 4 <= extEnd && p + 4 <= buf.length) {
+      const type = buf.readUInt16BE(p);
+      const len = buf.readUInt16BE(p + 2);
+      p += 4;
+      if (type === 0x0000) {
+        // server_name_list: u16 list length, then (u8 type, u16 len, name)
+        let q = p + 2;
+        while (q + 3 <= p + len) {
+          const nameType = buf[q]!;
+          const nameLen = buf.readUInt16BE(q + 1);
+          if (nameType === 0) return buf.toString('ascii', q + 3, q + 3 + nameLen);
+          q += 3 + nameLen;
+        }
+        return undefined;
+      }
+      p += len;
+    }
+  } catch {
+    // Truncated or malformed hello: no SNI; the TLS stack will reject it properly.
+  }
+  return undefined;
+}

@@ -1,0 +1,52 @@
+/**
+ * Mesh mTLS between proxies: TLS 1.3 only, both sides present their pod
+ * certificate, the server certificate must carry the DNS identity discovery
+ * said to expect. ALPN names what travels inside: `weft.h2` (HTTP/2, HTTP/1
+ * requests carried as HTTP/2) or `weft.tcp` (opaque TCP behind a 3-byte
+ * header naming the application port, see opaque-header.ts).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
+import type { TlsCredentials } from '../identity/local-identity.js';
+
+export const ALPN_H2 = 'weft.h2';
+export const ALPN_TCP = 'weft.tcp';
+
+export function serverSecureContext(creds: TlsCredentials, anchors: string): tls.SecureContext {
+  return tls.createSecureContext({ cert: creds.cert, key: creds.key, ca: anchors, minVersion: 'TLSv1.3' });
+}
+
+/** The peer's mesh identity: the first DNS SAN of its verified certificate. */
+export function peerIdentity(cert: PeerCertificate | undefined): string | undefined {
+  const sans = cert?.subjectaltname;
+  if (!sans) return undefined;
+  for (const part of sans.split(', ')) if (part.startsWith('DNS:')) return part.slice(4);
+  return undefined;
+}
+
+export interface MeshConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly identity: string;
+  readonly alpn: typeof ALPN_H2 | typeof ALPN_TCP;
+  readonly creds: TlsCredentials;
+  readonly anchors: string;
+}
+
+/** Opens mTLS to a peer proxy's inbound port, verifying it is `identity`. */
+export function connectMesh(o: MeshConnectOptions): tls.TLSSocket {
+  // The raw socket allows half-open so an opaque stream's FIN in one direction does not close the other.
+  const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true });
+  return tls.connect({
+    socket,
+    // SNI names the identity we want; the peer's inbound uses it to tell mesh TLS from the app's own TLS.
+    servername: o.identity,
+    ca: o.anchors,
+    cert: o.creds.cert,
+    key: o.creds.key,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: [o.alpn],
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.identity, cert),
+  });
+}
