@@ -167,8 +167,10 @@ export function uninject<T extends PodLike>(input: T): UninjectResult<T> {
     if (a) {
       delete a[INJECT_STATUS_ANNOTATION];
       delete a[PROXY_VERSION_ANNOTATION];
-      // Only weft's own scrape annotations; an app's scrape config was kept by inject.
-      for (const [k, v] of Object.entries(PROMETHEUS_ANNOTATIONS)) if (a[k] === v) delete a[k];
+      // inject adds the three scrape annotations together, and only when the
+      // pod had none; an app's own (partial or different) set stays.
+      const ours = Object.entries(PROMETHEUS_ANNOTATIONS);
+      if (ours.every(([k, v]) => a[k] === v)) for (const [k] of ours) delete a[k];
       if (Object.keys(a).length === 0) delete meta.annotations;
     }
     if (meta.labels) {

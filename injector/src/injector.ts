@@ -1,0 +1,113 @@
+/**
+ * Assembles the injector process: mesh config, namespace informer, the HTTPS
+ * webhook on 8443 and the admin server on 9995. `main.ts` calls it with the
+ * process's env and flags; tests call it with their own.
+ */
+import { Counter } from 'prom-client';
+import { env, loadConfig } from '@weft/common/config';
+import { ConfigError } from '@weft/common/errors';
+import { createLogger, LOG_LEVELS, type Logger } from '@weft/common/log';
+import { createRegistry } from '@weft/common/metrics';
+import { startAdminServer } from '@weft/common/admin';
+import { loadKubeConfig, k8s } from '@weft/common/k8s/client';
+import { checkTrustAnchors, loadMeshConfig, type MeshConfig } from './mesh-config.js';
+import { NamespaceAnnotations } from './namespaces.js';
+import { startWebhookServer } from './webhook-server.js';
+import { watchFiles } from './file-watch.js';
+
+const serverSchema = {
+  host: env.string('WEFT_INJECTOR_LISTEN_HOST', '0.0.0.0'),
+  port: env.int('WEFT_INJECTOR_LISTEN_PORT', 8443, { min: 0, max: 65535 }),
+  adminHost: env.string('WEFT_INJECTOR_ADMIN_HOST', '0.0.0.0'),
+  adminPort: env.int('WEFT_INJECTOR_ADMIN_PORT', 9995, { min: 0, max: 65535 }),
+  certFile: env.string('WEFT_INJECTOR_TLS_CERT_FILE', '/var/run/weft/tls/tls.crt'),
+  keyFile: env.string('WEFT_INJECTOR_TLS_KEY_FILE', '/var/run/weft/tls/tls.key'),
+  filePollMs: env.duration('WEFT_INJECTOR_FILE_POLL_INTERVAL', '30s'),
+  logLevel: env.oneOf('WEFT_INJECTOR_LOG_LEVEL', LOG_LEVELS, 'info'),
+  kubeconfig: env.optionalString('WEFT_INJECTOR_KUBECONFIG'),
+  kubeContext: env.optionalString('WEFT_INJECTOR_KUBE_CONTEXT'),
+  kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
+  trustAnchorsFile: env.string('WEFT_INJECTOR_TRUST_ANCHORS_FILE', '/var/run/weft/trust-roots/ca-bundle.crt'),
+};
+
+export interface RunningInjector {
+  readonly webhookPort: number;
+  readonly adminPort: number;
+  readonly log: Logger;
+  mesh(): MeshConfig;
+  close(): Promise<void>;
+}
+
+export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Promise<RunningInjector> {
+  const cfg = loadConfig(serverSchema, source);
+  log ??= createLogger('injector', cfg.logLevel);
+  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, context: cfg.kubeContext });
+
+  let kubernetesVersion = cfg.kubernetesVersion;
+  if (kubernetesVersion === undefined) {
+    try {
+      kubernetesVersion = (await kc.makeApiClient(k8s.VersionApi).getCode()).gitVersion;
+    } catch (err) {
+      throw new ConfigError([`cannot ask the API server for its version (set WEFT_INJECTOR_KUBERNETES_VERSION): ${(err as Error).message}`]);
+    }
+  }
+  const meshEnv = { ...source, WEFT_INJECTOR_TRUST_ANCHORS_FILE: cfg.trustAnchorsFile };
+  let mesh = loadMeshConfig(meshEnv, { kubernetesVersion });
+  log.info({ kubernetesVersion, nativeSidecars: mesh.proxy.nativeSidecar, cni: mesh.cniMode, proxy: `${mesh.proxy.image}:${mesh.proxy.version}` }, 'mesh config loaded');
+
+  // Trust anchors rotate (several anchors in the bundle during a rotation): new pods get the new bundle.
+  const anchorsWatch = watchFiles([cfg.trustAnchorsFile], cfg.filePollMs, ([pem]) => {
+    try {
+      mesh = { ...mesh, trustAnchorsPem: checkTrustAnchors(pem!, cfg.trustAnchorsFile) };
+      log!.info({ file: cfg.trustAnchorsFile }, 'trust anchors reloaded');
+    } catch (err) {
+      log!.warn({ err: (err as Error).message }, 'new trust anchors do not parse; keeping the old ones');
+    }
+  });
+
+  const registry = createRegistry('injector');
+  const admissions = new Counter({
+    name: 'injector_admission_total',
+    help: 'AdmissionReview requests by result (injected, skipped, ignored, error, malformed)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const certReloads = new Counter({
+    name: 'injector_certificate_reload_total',
+    help: 'Webhook certificate reloads by outcome',
+    labelNames: ['ok'],
+    registers: [registry],
+  });
+
+  const namespaces = new NamespaceAnnotations(kc, log);
+  const nsStarted = namespaces.start().catch((err: unknown) => log!.error({ err: String(err) }, 'namespace informer failed to start'));
+  const notReadyReason = (): string | undefined => (namespaces.isSynced ? undefined : 'namespace cache not synced yet');
+
+  const webhook = await startWebhookServer({
+    host: cfg.host,
+    port: cfg.port,
+    certFile: cfg.certFile,
+    keyFile: cfg.keyFile,
+    certPollMs: cfg.filePollMs,
+    admission: { mesh: () => mesh, namespaceAnnotations: (ns) => namespaces.get(ns) },
+    notReadyReason,
+    log,
+    onAdmission: (result) => admissions.inc({ result }),
+    onCertificateReload: (ok) => certReloads.inc({ ok: String(ok) }),
+  });
+  const admin = await startAdminServer({ host: cfg.adminHost, port: cfg.adminPort, registry, notReadyReason });
+  log.info({ webhookPort: webhook.port, adminPort: admin.port }, 'injector serving');
+
+  return {
+    webhookPort: webhook.port,
+    adminPort: admin.port,
+    log,
+    mesh: () => mesh,
+    async close() {
+      anchorsWatch.close();
+      await Promise.all([webhook.close(), admin.close()]);
+      await nsStarted;
+      await namespaces.stop();
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { copyFileSync } from 'node:fs';
+import jsonpatch from 'fast-json-patch';
+import { parse } from 'yaml';
+import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
+import { createLogger } from '@weft/common/log';
+import { k8s } from '@weft/common/k8s/client';
+import { startWebhookServer, type WebhookServer } from './webhook-server.js';
+import { inject, type PodLike } from './inject.js';
+import { owningWorkload } from './workload.js';
+import { testMesh } from './testing/test-mesh.js';
+
+const mesh = testMesh();
+const namespaces: Record<string, Record<string, string>> = {
+  meshed: { 'weft.io/inject': 'enabled', 'config.weft.io/proxy-log-level': 'debug' },
+  plain: {},
+};
+let pki: TestPki;
+let ca: CertAndKey;
+let certFile: string;
+let keyFile: string;
+let server: WebhookServer;
+let ready: string | undefined = 'namespace cache not synced yet';
+
+before(async () => {
+  pki = new TestPki();
+  ca = pki.cert({ subject: '/CN=webhook-ca', ca: true });
+  const leaf = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost', 'weft-injector.weft.svc'], issuer: ca });
+  certFile = pki.file('tls.crt', leaf.cert);
+  keyFile = pki.file('tls.key', leaf.key);
+  server = await startWebhookServer({
+    host: '127.0.0.1',
+    port: 0,
+    certFile,
+    keyFile,
+    certPollMs: 100,
+    admission: {
+      mesh: () => mesh,
+      async namespaceAnnotations(ns) {
+        const a = namespaces[ns];
+        if (!a) throw new Error(`namespaces "${ns}" not found`);
+        return a;
+      },
+    },
+    notReadyReason: () => ready,
+    log: createLogger('injector-test', 'silent'),
+  });
+});
+
+after(async () => {
+  await server?.close();
+  pki?.dispose();
+});
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function request(method: string, path: string, body?: string, caPem = ca.cert): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port: server.port, servername: 'localhost', method, path, ca: caPem, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A Pod built with the Kubernetes API types, serialized to its wire form as the API server sends it. */
+function wirePod(): PodLike {
+  const pod = new k8s.V1Pod();
+  pod.apiVersion = 'v1';
+  pod.kind = 'Pod';
+  pod.metadata = {
+    generateName: 'web-7d4b9c-',
+    namespace: 'meshed',
+    labels: { app: 'web', 'pod-template-hash': '7d4b9c' },
+    annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d4b9c', uid: '6a2b', controller: true, blockOwnerDeletion: true }],
+  };
+  pod.spec = {
+    serviceAccountName: 'web',
+    containers: [{ name: 'app', image: 'nginx:1.27', ports: [{ containerPort: 80, protocol: 'TCP' }], resources: {} }],
+    restartPolicy: 'Always',
+    dnsPolicy: 'ClusterFirst',
+  };
+  // dumpYaml runs the client's ObjectSerializer: the field names and shapes of the wire form.
+  return parse(k8s.dumpYaml(pod)) as PodLike;
+}
+
+function review(object: unknown, namespace: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] },
+      object,
+      oldObject: null,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+      ...extra,
+    },
+  });
+}
+
+test('/ready reports the reason until the webhook can serve', async () => {
+  ready = 'namespace cache not synced yet';
+  const notYet = await request('GET', '/ready');
+  assert.equal(notYet.status, 503);
+  assert.match(notYet.body, /namespace cache not synced/);
+  ready = undefined;
+  assert.equal((await request('GET', '/ready')).status, 200);
+});
+
+test('a Pod in an annotated namespace gets a JSON Patch equal to the library output', async () => {
+  const pod = wirePod();
+  const res = await request('POST', '/inject', review(pod, 'meshed'));
+  assert.equal(res.status, 200);
+  const out = JSON.parse(res.body);
+  assert.equal(out.apiVersion, 'admission.k8s.io/v1');
+  assert.equal(out.kind, 'AdmissionReview');
+  assert.equal(out.response.uid, '705ab4f5-6393-11e8-b7cc-42010a800002');
+  assert.equal(out.response.allowed, true);
+  assert.equal(out.response.patchType, 'JSONPatch');
+  const patch = JSON.parse(Buffer.from(out.response.patch, 'base64').toString()) as jsonpatch.Operation[];
+  const patched = jsonpatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
+  const expected = inject(pod, mesh, { namespace: 'meshed', namespaceAnnotations: namespaces.meshed, workload: owningWorkload(pod) }).pod;
+  assert.deepEqual(patched, expected);
+  const proxy = patched.spec!.initContainers!.find((c) => c.name === 'weft-proxy')!;
+  assert.equal(proxy.env!.find((e) => e.name === 'WEFT_PROXY_LOG_LEVEL')!.value, 'debug');
+  assert.equal(proxy.env!.find((e) => e.name === 'WEFT_PROXY_WORKLOAD_NAME')!.value, 'web');
+});
+
+test('override warnings come back in the AdmissionResponse and the pod is still patched', async () => {
+  const pod = wirePod();
+  pod.metadata!.annotations!['config.weft.io/proxy-memory-limit'] = 'plenty';
+  pod.metadata!.annotations!['config.weft.io/no-such-key'] = '1';
+  const out = JSON.parse((await request('POST', '/inject', review(pod, 'meshed'))).body);
+  assert.equal(out.response.allowed, true);
+  assert.ok(out.response.patch);
+  assert.equal(out.response.warnings.length, 2);
+  assert.match(out.response.warnings[0], /^weft: pod annotation config\.weft\.io\/proxy-memory-limit="plenty"/);
+  assert.match(out.response.warnings[1], /no-such-key is not a weft override/);
+});
+
+test('a Pod in an unannotated namespace is admitted without a patch', async () => {
+  const out = JSON.parse((await request('POST', '/inject', review(wirePod(), 'plain'))).body);
+  assert.equal(out.response.allowed, true);
+  assert.equal(out.response.patch, undefined);
+});
+
+test('a namespace that cannot be read refuses the pod so its controller retries', async () => {
+  const out = JSON.parse((await request('POST', '/inject', review(wirePod(), 'gone'))).body);
+  assert.equal(out.response.allowed, false);
+  assert.equal(out.response.status.code, 503);
+  assert.match(out.response.status.message, /cannot read namespace gone/);
+});
+
+test('malformed bodies get 400 with a clear message and the server stays up', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['{not json', /malformed AdmissionReview: body is not JSON/],
+    ['[]', /body is not a JSON object/],
+    [JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} }), /apiVersion is "admission\.k8s\.io\/v1beta1"/],
+    [JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), /request is missing/],
+    [review(wirePod(), 'meshed', { uid: undefined }), /request\.uid is missing/],
+    [review('a string, not a pod', 'meshed'), /request\.object is not a Pod/],
+  ];
+  for (const [body, message] of cases) {
+    const res = await request('POST', '/inject', body);
+    assert.equal(res.status, 400, body);
+    assert.match(res.body, message);
+  }
+  assert.equal((await request('GET', '/inject')).status, 405);
+  // Garbage instead of a TLS handshake.
+  await new Promise<void>((resolve) => {
+    const s = net.connect(server.port, '127.0.0.1', () => s.end('GET / HTTP/1.1\r\n\r\n\x00\xff'));
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+  });
+  const still = await request('POST', '/inject', review(wirePod(), 'meshed'));
+  assert.equal(still.status, 200);
+});
+
+test('a rotated certificate is served without a restart', async () => {
+  const ca2 = pki.cert({ subject: '/CN=webhook-ca-2', ca: true });
+  const leaf2 = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost'], issuer: ca2 });
+  // cert-manager writes both files; the server must pick up the new pair.
+  copyFileSync(leaf2.keyPath, keyFile);
+  copyFileSync(leaf2.certPath, certFile);
+  const servedIssuer = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', rejectUnauthorized: false }, () => {
+        const issuer = s.getPeerCertificate().issuer.CN;
+        s.end();
+        resolve(String(issuer));
+      });
+      s.on('error', reject);
+    });
+  const deadline = Date.now() + 30_000; // safety net only; normally a few hundred ms
+  while ((await servedIssuer()) !== 'webhook-ca-2') {
+    assert.ok(Date.now() < deadline, 'the new certificate was never served');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await request('GET', '/ready', undefined, ca2.cert)).status, 200);
+});
