@@ -1,0 +1,72 @@
+/**
+ * The values matrix the chart tests render with helm and with the cdk8s
+ * synthesis: defaults, HA, external cert-manager, chart-rendered certs,
+ * custom images, resources, disabled optional parts, extra metadata and
+ * scheduling. Each case is a list of values files applied in order.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { ROOT } from './helm.js';
+
+export interface MatrixCase {
+  readonly name: string;
+  readonly files: readonly Record<string, unknown>[];
+}
+
+export interface Pems {
+  readonly anchor: string;
+  readonly anchorKey: string;
+}
+
+export const RELEASE = 'weft';
+
+export function controlPlaneMatrix(p: Pems): MatrixCase[] {
+  const anchor = { identityTrustAnchorsPEM: p.anchor };
+  const ha = parse(readFileSync(join(ROOT, 'charts/weft-control-plane/values-ha.yaml'), 'utf8')) as Record<string, unknown>;
+  return [
+    { name: 'defaults', files: [anchor] },
+    { name: 'HA (values-ha.yaml)', files: [anchor, ha] },
+    {
+      name: 'external cert-manager with chart-owned Issuer/Certificates',
+      files: [{ identity: { externalCA: true, issuer: { scheme: 'kubernetes.io/tls' } }, certManager: { create: true, trustAnchorSecret: 'my-root' }, proxyInjector: { externalSecret: true } }],
+    },
+    { name: 'external cert-manager, explicit injectCaFrom', files: [anchor, { proxyInjector: { injectCaFrom: 'certs/weft-webhook' } }] },
+    {
+      name: 'chart-rendered issuer and webhook certificates',
+      files: [anchor, { identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }, proxyInjector: { externalSecret: false, caBundle: p.anchor, tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }],
+    },
+    {
+      name: 'custom images, registry and tags',
+      files: [anchor, { image: { registry: 'registry.example.com/mesh', tag: '1.2.3', pullPolicy: 'Always' }, identity: { image: { tag: '1.2.4-rc.1' } }, proxy: { image: { name: 'weft-proxy', tag: '2.0.0' } }, proxyInjector: { image: { name: 'inj' } }, imagePullSecrets: ['regcred', 'other'] }],
+    },
+    {
+      name: 'resources',
+      files: [anchor, { identity: { resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: 2, memory: '2Gi' } } }, destination: { resources: {} }, proxy: { cpuRequest: '200m', memoryLimit: '1Gi' } }],
+    },
+    { name: 'disabled optional parts', files: [anchor, { podDisruptionBudget: { enabled: false }, enablePodAntiAffinity: false, nodeSelector: {}, certManager: { create: false }, identity: { externalCA: true } }] },
+    { name: 'extra labels and annotations', files: [anchor, { commonLabels: { team: 'mesh', 'example.com/cost-center': '42' }, podLabels: { 'example.com/tier': 'control' }, podAnnotations: { 'example.com/owner': 'ops', 'prometheus.io/scrape': 'true' } }] },
+    {
+      name: 'tolerations, nodeSelector, priorityClassName',
+      files: [anchor, { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'mesh', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }], nodeSelector: { 'node-role.kubernetes.io/mesh': 'true' }, priorityClassName: 'system-cluster-critical' }],
+    },
+    { name: 'tuning: log level, failurePolicy, namespaceSelector, trust domain', files: [anchor, { logLevel: 'debug', identityTrustDomain: 'mesh.example.org', clusterDomain: 'k8s.local', proxyInjector: { failurePolicy: 'Fail', timeoutSeconds: 5, namespaceSelector: { matchLabels: { 'weft.io/inject': 'enabled' } } }, destination: { defaultInboundPolicy: 'deny' }, proxy: { await: false, logLevel: 'warn' } }] },
+  ];
+}
+
+export function vizMatrix(p: Pems): MatrixCase[] {
+  const anchor = { identityTrustAnchorsPEM: p.anchor };
+  return [
+    { name: 'defaults', files: [anchor] },
+    { name: 'custom images, resources, labels', files: [anchor, { image: { registry: 'r.example.com/w', tag: '9.9.9' }, prometheus: { image: { repository: 'quay.io/prometheus/prometheus', tag: 'v3.0.0' }, scrapeInterval: '30s', retention: '2d', resources: { requests: { cpu: '1' } } }, viz: { resources: { limits: { memory: '1Gi' } }, tapAuth: 'kubernetes,token' }, commonLabels: { team: 'obs' }, podAnnotations: { a: 'b' } }] },
+    { name: 'external Prometheus (optional part disabled)', files: [anchor, { prometheus: { enabled: false, url: 'http://prom.monitoring:9090' } }] },
+    { name: 'tolerations and nodeSelector', files: [anchor, { controlPlaneNamespace: 'mesh-system', tolerations: [{ operator: 'Exists' }], nodeSelector: { pool: 'obs' }, imagePullSecrets: ['regcred'] }] },
+  ];
+}
+
+export function crdsMatrix(): MatrixCase[] {
+  return [
+    { name: 'defaults', files: [] },
+    { name: 'not kept on uninstall, extra labels', files: [{ keepOnUninstall: false, commonLabels: { team: 'mesh' } }] },
+  ];
+}
