@@ -1,0 +1,116 @@
+/**
+ * In-process mesh for tests: a test PKI (real openssl), a client proxy and a
+ * server proxy on loopback with real mTLS between them, and in-memory
+ * discovery. Explicit mode: no iptables, outbound HTTP is routed by Host and
+ * the server proxy forwards unmeshed plaintext to a default app port.
+ */
+import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
+import { createLogger } from '@weft/common/log';
+import type { ProxyConfig } from '../config.js';
+import { startProxy, type Proxy, type OriginalDstLookup } from '../proxy.js';
+import { StaticIdentity } from '../identity/local-identity.js';
+import { StaticDiscovery } from '../discovery/discovery.js';
+
+export const CLIENT_ID = 'client.test.serviceaccount.identity.weft.cluster.local';
+export const SERVER_ID = 'server.test.serviceaccount.identity.weft.cluster.local';
+
+export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): ProxyConfig {
+  const any = { host: '127.0.0.1', port: 0 };
+  return {
+    logLevel: 'silent',
+    outbound: any,
+    inbound: any,
+    admin: any,
+    tap: any,
+    identity: { localName: name, trustAnchors: '', tokenFile: '/dev/null', svcAddr: 'unused:1', svcName: 'unused' },
+    destination: { svcAddr: 'unused:1', svcName: 'unused', contextToken: '{}' },
+    policySvcAddr: 'unused:1',
+    pod: { namespace: 'test', name: `${name.split('.')[0]}-pod`, workloadKind: 'deployment', workloadName: name.split('.')[0]! },
+    opaquePorts: [],
+    inboundPorts: [],
+    defaultInboundPolicy: 'all-unauthenticated',
+    detectTimeoutMs: 1000,
+    appHost: '127.0.0.1',
+    inboundAppPort: undefined,
+    ...overrides,
+  };
+}
+
+export class TestMeshPki {
+  readonly pki = new TestPki();
+  readonly root: CertAndKey;
+
+  constructor() {
+    this.root = this.pki.cert({ subject: '/CN=weft test root', ca: true });
+  }
+
+  leaf(identity: string): CertAndKey {
+    return this.pki.cert({ subject: `/CN=${identity}`, dns: [identity], issuer: this.root });
+  }
+
+  identity(name: string, withCert = true): StaticIdentity {
+    return new StaticIdentity(name, this.root.cert, withCert ? this.leaf(name) : undefined);
+  }
+
+  dispose(): void {
+    this.pki.dispose();
+  }
+}
+
+export interface Mesh {
+  readonly pki: TestMeshPki;
+  readonly discovery: StaticDiscovery;
+  readonly client: Proxy;
+  readonly server: Proxy;
+  close(): Promise<void>;
+}
+
+export interface MeshOptions {
+  /** Server proxy: the application port for plaintext connections without an original destination. */
+  readonly appPort?: number;
+  readonly clientOriginalDst?: OriginalDstLookup;
+  readonly clientConfig?: Partial<ProxyConfig>;
+}
+
+export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
+  const pki = new TestMeshPki();
+  const discovery = new StaticDiscovery();
+  const log = createLogger('proxy-test', 'silent');
+  const client = await startProxy({
+    config: testConfig(CLIENT_ID, opts.clientConfig),
+    identity: pki.identity(CLIENT_ID),
+    discovery,
+    originalDst: opts.clientOriginalDst ?? null,
+    log,
+    drainMs: 500,
+  });
+  const server = await startProxy({
+    config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort }),
+    identity: pki.identity(SERVER_ID),
+    discovery,
+    originalDst: null,
+    log,
+    drainMs: 500,
+  });
+  return {
+    pki,
+    discovery,
+    client,
+    server,
+    async close() {
+      await Promise.all([client.shutdown(), server.shutdown()]);
+      pki.dispose();
+    },
+  };
+}
+
+/** Reads a metric value from a Prometheus text exposition: the sum of samples whose labels include all of `labels`. */
+export function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const body = line.slice(name.length + 1, line.lastIndexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
