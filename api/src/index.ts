@@ -5,3 +5,4 @@ export * as identity from './gen/weft/identity/v1/identity_pb.js';
 export * as destination from './gen/weft/destination/v1/destination_pb.js';
 export * as policy from './gen/weft/policy/v1/policy_pb.js';
 export * as tap from './gen/weft/tap/v1/tap_pb.js';
+export * as demo from './gen/weft/demo/v1/demo_pb.js';
