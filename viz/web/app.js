@@ -81,7 +81,7 @@ function topology(edges) {
     el('defs', {}, el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '28', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#667085' }))));
   for (const e of edges) {
     const a = pos.get(`${e.src.namespace}/${e.src.name}`), b = pos.get(`${e.dst.namespace}/${e.dst.name}`);
-    const label = e.mtls ? `🔒 mTLS ${e.rps.toFixed(1)} rps` : `plaintext ${e.rps.toFixed(1)} rps`;
+    const label = e.mtls ? `mTLS ${e.rps.toFixed(1)} rps` : `plaintext ${e.rps.toFixed(1)} rps`;
     svg.append(el('g', { class: `edge ${e.mtls ? 'mtls' : 'plain'}`, 'data-testid': 'edge', 'data-src': e.src.name, 'data-dst': e.dst.name, 'data-mtls': String(e.mtls) },
       el('title', { text: `${e.src.name} → ${e.dst.name}\nclient: ${e.clientId || '-'}\nserver: ${e.serverId || '-'}` }),
       el('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, 'marker-end': 'url(#arrow)' }),
@@ -98,7 +98,7 @@ function edgesTable(edges) {
   const head = el('tr', {}, ...['from', 'to', 'client identity', 'server identity', 'mTLS', 'rps'].map((h) => el('th', { text: h })));
   return el('table', { 'data-testid': 'edges' }, el('thead', {}, head), el('tbody', {}, ...edges.map((e) =>
     el('tr', {}, el('td', { text: `${e.src.namespace}/${e.src.name}` }), el('td', { text: `${e.dst.namespace}/${e.dst.name}` }),
-      el('td', { text: e.clientId || '-' }), el('td', { text: e.serverId || '-' }), el('td', { text: e.mtls ? '🔒 yes' : 'no' }), el('td', { class: 'num', text: fmtRps(e.rps) })))));
+      el('td', { text: e.clientId || '-' }), el('td', { text: e.serverId || '-' }), el('td', { text: e.mtls ? 'yes' : 'no' }), el('td', { class: 'num', text: fmtRps(e.rps) })))));
 }
 
 function section(title, id, ...content) {
@@ -206,7 +206,7 @@ function tapSection(ns, kind, name) {
     const row = el('tr', { 'data-testid': 'tap-row' },
       el('td', { text: e.direction }), el('td', { text: e.proxy.pod }),
       el('td', { text: req.method || '' }), el('td', { text: req.authority || '' }), el('td', { text: req.path || '' }),
-      el('td', { text: e.tls ? '🔒' : 'no' }), el('td', { text: e.clientId || '-' }),
+      el('td', { text: e.tls ? 'mTLS' : 'no' }), el('td', { text: e.clientId || '-' }),
       el('td', { text: req.status !== undefined ? String(req.status) : '' }),
       el('td', { class: 'num', text: fmtMs(e.latencyMs) }), el('td', { class: 'num', text: String(e.responseBytes ?? '') }));
     tbody.prepend(row);

@@ -151,7 +151,7 @@ export function meshedPodsQueries(resource: ResourceRef, namespace: string | und
     ['job', 'weft-proxy'],
     ['namespace', label === 'namespace' ? (namespace ?? resource.name) : namespace],
     ...(label === 'namespace' ? [] : [[label, resource.name] as const]),
-  ]);
+  ]) + (label !== 'namespace' && !resource.name ? `,${label}!=""` : '');
   const groupBy = label === 'namespace' ? ['namespace'] : ['namespace', label];
   return {
     total: `count by (${groupBy.join(', ')}) (up{${matchers}})`,

@@ -37,7 +37,8 @@ export async function queryRoutes(prometheus: Querier, q: RoutesQuery): Promise<
   if (ns) parts.push(`namespace=${quote(ns)}`);
   if (l !== 'namespace' && q.resource.name) parts.push(`${l}=${quote(q.resource.name)}`);
   const m = parts.join(',');
-  const g = l === 'namespace' ? ['namespace', 'rt_route'] : ['namespace', l, 'rt_route'];
+  // A namespace's routes are still listed per workload (whichever kind label it has).
+  const g = l === 'namespace' ? ['namespace', 'deployment', 'statefulset', 'daemonset', 'rt_route'] : ['namespace', l, 'rt_route'];
   const by = g.join(', ');
   const lat = (quantile: number) => `histogram_quantile(${quantile}, ${windowIncrease('route_response_latency_ms_bucket', m, [...g, 'le'], q.window)})`;
   const [requests, responses, successes, rps, p50, p95, p99] = await Promise.all(
@@ -57,7 +58,7 @@ export async function queryRoutes(prometheus: Querier, q: RoutesQuery): Promise<
     const resp = responses!.get(key) ?? 0;
     rows.push({
       namespace: labels[0]!,
-      name: l === 'namespace' ? labels[0]! : labels[1]!,
+      name: labels.slice(1, -1).find((x) => x !== '') ?? labels[0]!,
       route: labels[labels.length - 1]!,
       requests: Math.round(requests!.get(key) ?? 0),
       successRate: resp > 0 ? (successes!.get(key) ?? 0) / resp : null,

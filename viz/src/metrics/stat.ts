@@ -73,6 +73,8 @@ export class StatService {
     const rows: StatRow[] = [];
     for (const k of keys) {
       const [namespace, name] = k.split('\u0000') as [string, string];
+      // Series of other kinds group under an empty name (e.g. a deployment's pods in a statefulset query).
+      if (q.resource.kind !== 'namespace' && name === '') continue;
       const resp = responses.get(k) ?? 0;
       rows.push({
         namespace,
