@@ -30,7 +30,7 @@ export class Http1Client {
         });
         res.once('aborted', () => res.destroy(new Error('upstream closed the connection mid-response')));
       });
-      out.once('error', (err) => {
+      out.on('error', (err) => {
         if (!responded) reject(new EndpointError(`${addr.ip}:${addr.port}`, err));
       });
       const onAbort = (): void => {

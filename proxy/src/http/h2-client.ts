@@ -78,7 +78,7 @@ export class H2Pool {
       stream.once('trailers', (t) => {
         trailers = endToEnd(t);
       });
-      stream.once('error', (err) => {
+      stream.on('error', (err) => {
         if (!responded) reject(new EndpointError(peer.label, err));
       });
       stream.once('close', () => {

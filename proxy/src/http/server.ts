@@ -208,7 +208,7 @@ function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
     res.end();
   });
   // A broken upstream response cannot be signalled in HTTP/1 except by closing the connection mid-body.
-  rsp.body.once('error', () => res.destroy());
+  rsp.body.on('error', () => res.destroy());
   res.once('close', () => {
     if (!rsp.body.readableEnded) rsp.body.destroy();
   });
@@ -238,7 +238,7 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
     });
   }
   rsp.body.pipe(stream);
-  rsp.body.once('error', () => {
+  rsp.body.on('error', () => {
     // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
     if (!stream.closed) stream.close(rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
   });

@@ -1,0 +1,110 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { endpoint } from './discovery/discovery.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+let mesh: Mesh;
+let app: http2.Http2Server;
+let client: http2.ClientHttp2Session;
+const appResets: number[] = [];
+let appResetSeen: (() => void) | undefined;
+const seenClientIds: Array<string | undefined> = [];
+
+before(async () => {
+  // A gRPC-style h2c application: bidirectional streaming echo with trailers.
+  app = http2.createServer();
+  app.on('stream', (stream, headers) => {
+    // Closing our own stream with an error code emits 'error' on it.
+    stream.on('error', () => undefined);
+    seenClientIds.push(headers['weft-client-id'] as string | undefined);
+    const path = headers[':path'];
+    if (path === '/echo.Echo/Stream') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 'yes' }));
+      stream.on('data', (d: Buffer) => stream.write(Buffer.concat([Buffer.from('echo:'), d])));
+      stream.on('end', () => stream.end());
+    } else if (path === '/hang') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write('started');
+      stream.on('close', () => {
+        appResets.push(stream.rstCode);
+        appResetSeen?.();
+      });
+    } else if (path === '/reset') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write('partial', () => stream.close(NGHTTP2_ENHANCE_YOUR_CALM));
+    } else {
+      stream.respond({ ':status': 404 });
+      stream.end();
+    }
+  });
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  mesh = await startMesh({ appPort });
+  mesh.discovery.set('grpc.test.svc:8080', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  client = http2.connect(`http://127.0.0.1:${mesh.client.ports.outbound}`);
+});
+
+after(async () => {
+  client?.destroy();
+  await mesh?.close();
+  app?.close();
+});
+
+function open(path: string): http2.ClientHttp2Stream {
+  return client.request({ ':method': 'POST', ':path': path, ':authority': 'grpc.test.svc:8080', 'content-type': 'application/grpc', te: 'trailers' });
+}
+
+function nextChunk(stream: http2.ClientHttp2Stream): Promise<string> {
+  return new Promise((resolve) => stream.once('data', (d: Buffer) => resolve(d.toString())));
+}
+
+test('gRPC-style bidirectional streaming crosses the mesh, with trailers, as HTTP/2 end to end', async () => {
+  const stream = open('/echo.Echo/Stream');
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  assert.equal(headers[':status'], 200);
+  stream.write('one');
+  assert.equal(await nextChunk(stream), 'echo:one');
+  // The second message is sent only after the first echo arrived: real streaming, not buffering.
+  stream.write('two');
+  assert.equal(await nextChunk(stream), 'echo:two');
+  const trailers = once(stream, 'trailers');
+  stream.end();
+  const [t] = (await trailers) as [http2.IncomingHttpHeaders];
+  assert.equal(t['grpc-status'], '0');
+  assert.equal(t['x-trailer'], 'yes');
+  assert.equal(seenClientIds.at(-1), CLIENT_ID);
+});
+
+test('a client RST_STREAM (cancel) propagates to the application', async () => {
+  const seen = new Promise<void>((r) => (appResetSeen = r));
+  const stream = open('/hang');
+  await once(stream, 'response');
+  assert.equal(await nextChunk(stream), 'started');
+  stream.close(NGHTTP2_CANCEL);
+  await seen;
+  assert.equal(appResets.at(-1), NGHTTP2_CANCEL);
+});
+
+test('an application RST_STREAM propagates back to the client with its code', async () => {
+  const stream = open('/reset');
+  stream.on('error', () => undefined);
+  stream.on('data', () => undefined);
+  await new Promise((resolve) => stream.once('close', resolve));
+  assert.equal(stream.rstCode, NGHTTP2_ENHANCE_YOUR_CALM);
+});
+
+test('an unknown authority gets a gRPC UNAVAILABLE status instead of a hang', async () => {
+  const stream = client.request({ ':method': 'POST', ':path': '/x.Y/Z', ':authority': 'nope.test.svc:8080', 'content-type': 'application/grpc', te: 'trailers' });
+  stream.end();
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  stream.resume();
+  assert.equal(headers['grpc-status'], '14');
+  assert.match(decodeURIComponent(String(headers['grpc-message'])), /no service is known/);
+});
