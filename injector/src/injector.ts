@@ -4,7 +4,7 @@
  * process's env and flags; tests call it with their own.
  */
 import { Counter } from 'prom-client';
-import { env, loadConfig } from '@weft/common/config';
+import { env, loadConfig, type Setting } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { createLogger, LOG_LEVELS, type Logger } from '@weft/common/log';
 import { createRegistry } from '@weft/common/metrics';
@@ -15,11 +15,22 @@ import { NamespaceAnnotations } from './namespaces.js';
 import { startWebhookServer } from './webhook-server.js';
 import { watchFiles } from './file-watch.js';
 
+/** `host:port` (port 0 picks a free one, for tests). */
+function listenAddr(variable: string, fallback: string): Setting<{ host: string; port: number }> {
+  return {
+    variable,
+    parse(raw) {
+      const v = raw === undefined || raw === '' ? fallback : raw.trim();
+      const m = /^(.+):(\d{1,5})$/.exec(v);
+      if (!m || Number(m[2]) > 65535) throw new ConfigError([`${variable}="${v}" is not host:port`]);
+      return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
+    },
+  };
+}
+
 const serverSchema = {
-  host: env.string('WEFT_INJECTOR_LISTEN_HOST', '0.0.0.0'),
-  port: env.int('WEFT_INJECTOR_LISTEN_PORT', 8443, { min: 0, max: 65535 }),
-  adminHost: env.string('WEFT_INJECTOR_ADMIN_HOST', '0.0.0.0'),
-  adminPort: env.int('WEFT_INJECTOR_ADMIN_PORT', 9995, { min: 0, max: 65535 }),
+  listen: listenAddr('WEFT_INJECTOR_LISTEN_ADDR', '0.0.0.0:8443'),
+  adminListen: listenAddr('WEFT_INJECTOR_ADMIN_LISTEN_ADDR', '0.0.0.0:9995'),
   certFile: env.string('WEFT_INJECTOR_TLS_CERT_FILE', '/var/run/weft/tls/tls.crt'),
   keyFile: env.string('WEFT_INJECTOR_TLS_KEY_FILE', '/var/run/weft/tls/tls.key'),
   filePollMs: env.duration('WEFT_INJECTOR_FILE_POLL_INTERVAL', '30s'),
@@ -84,8 +95,8 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
   const notReadyReason = (): string | undefined => (namespaces.isSynced ? undefined : 'namespace cache not synced yet');
 
   const webhook = await startWebhookServer({
-    host: cfg.host,
-    port: cfg.port,
+    host: cfg.listen.host,
+    port: cfg.listen.port,
     certFile: cfg.certFile,
     keyFile: cfg.keyFile,
     certPollMs: cfg.filePollMs,
@@ -95,7 +106,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     onAdmission: (result) => admissions.inc({ result }),
     onCertificateReload: (ok) => certReloads.inc({ ok: String(ok) }),
   });
-  const admin = await startAdminServer({ host: cfg.adminHost, port: cfg.adminPort, registry, notReadyReason });
+  const admin = await startAdminServer({ host: cfg.adminListen.host, port: cfg.adminListen.port, registry, notReadyReason });
   log.info({ webhookPort: webhook.port, adminPort: admin.port }, 'injector serving');
 
   return {

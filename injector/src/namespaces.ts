@@ -6,6 +6,8 @@
 import { watch, type Watch, k8s } from '@weft/common/k8s/client';
 import type { Logger } from '@weft/common/log';
 
+const MISS_POLLS = 20;
+
 export class NamespaceAnnotations {
   private readonly informer: Watch<k8s.V1Namespace>;
   private readonly core: k8s.CoreV1Api;
@@ -31,8 +33,15 @@ export class NamespaceAnnotations {
   }
 
   async get(name: string): Promise<Readonly<Record<string, string>>> {
-    const cached = this.informer.get(name);
-    if (cached) return cached.metadata?.annotations ?? {};
+    // A namespace created a moment before its first pod may still be on its
+    // way through the watch: give the cache a moment before asking the API
+    // (the chart grants list/watch; a GET needs get as well).
+    for (let i = 0; i < MISS_POLLS; i++) {
+      const cached = this.informer.get(name);
+      if (cached) return cached.metadata?.annotations ?? {};
+      if (!this.synced) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const ns = await this.core.readNamespace({ name });
     return ns.metadata?.annotations ?? {};
   }

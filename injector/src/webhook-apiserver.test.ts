@@ -62,10 +62,8 @@ before(async () => {
   injector = await startInjector(
     {
       WEFT_INJECTOR_KUBECONFIG: kubeconfig,
-      WEFT_INJECTOR_LISTEN_HOST: '127.0.0.1',
-      WEFT_INJECTOR_LISTEN_PORT: '0',
-      WEFT_INJECTOR_ADMIN_HOST: '127.0.0.1',
-      WEFT_INJECTOR_ADMIN_PORT: '0',
+      WEFT_INJECTOR_LISTEN_ADDR: '127.0.0.1:0',
+      WEFT_INJECTOR_ADMIN_LISTEN_ADDR: '127.0.0.1:0',
       WEFT_INJECTOR_TLS_CERT_FILE: leaf.certPath,
       WEFT_INJECTOR_TLS_KEY_FILE: leaf.keyPath,
       WEFT_INJECTOR_TRUST_ANCHORS_FILE: `${TESTDATA}trust-anchors.pem`,
