@@ -27,12 +27,21 @@ export interface CommandResult {
 export function runCommand(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const hasInput = options.input !== undefined;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [hasInput ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // Own process group, so a timeout kills grandchildren that still hold the pipes open.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: [hasInput ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, options.timeoutMs)
+      : undefined;
     child.on('error', (err) => {
       if (timer) clearTimeout(timer);
       reject(err);
