@@ -4,6 +4,8 @@
  *  - a CA Issuer over the trust anchor Secret the operator created, and the
  *    identity issuer Certificate it signs into `weft-identity-issuer`
  *    (renewed by cert-manager; identity hot-reloads it);
+ *  - a CA Issuer over that identity issuer, and destination's serving
+ *    Certificate with the DNS identity proxies expect of it;
  *  - a self-signed CA for the webhook and its serving Certificate
  *    `weft-injector` into `weft-injector-k8s-tls`, whose CA cainjector copies
  *    into the MutatingWebhookConfiguration.
@@ -11,7 +13,7 @@
 import { concat, release, truthy } from '../template/expr.js';
 import { objectLabels } from '../chart/labels.js';
 import type { ObjectSpec, WeftChart } from '../chart/weft-chart.js';
-import { CHART, ISSUER_SECRET, WEBHOOK_SECRET, type Values } from './shared.js';
+import { CHART, DESTINATION_SECRET, ISSUER_SECRET, WEBHOOK_SECRET, type Values } from './shared.js';
 
 const CM = 'cert-manager.io/v1';
 const ecdsa = { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' };
@@ -40,6 +42,17 @@ export function addCertManager(c: WeftChart, v: Values): void {
     privateKey: ecdsa,
     usages: ['cert sign', 'crl sign', 'server auth', 'client auth'],
     issuerRef: { name: 'weft-trust-anchor', kind: 'Issuer' },
+  }), on);
+  c.add(file, issuer(ISSUER_SECRET, 'destination', { ca: { secretName: ISSUER_SECRET } }), on);
+  const destinationName = concat`weft-destination.${release.namespace}.serviceaccount.identity.${release.namespace}.${v.identityTrustDomain}`;
+  c.add(file, certificate('weft-destination', 'destination', {
+    secretName: DESTINATION_SECRET,
+    commonName: destinationName,
+    dnsNames: [destinationName],
+    duration: cm.destinationDuration,
+    privateKey: ecdsa,
+    usages: ['server auth', 'client auth'],
+    issuerRef: { name: ISSUER_SECRET, kind: 'Issuer' },
   }), on);
   c.add(file, issuer('weft-webhook-selfsigned', 'injector', { selfSigned: {} }), on);
   c.add(file, certificate('weft-webhook-ca', 'injector', {

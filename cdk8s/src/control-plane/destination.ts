@@ -1,18 +1,35 @@
 /**
  * destination: Deployment, Service (discovery 8086, policy 8090) and a
  * read-only ClusterRole over what it watches: Services, EndpointSlices, Pods,
- * Namespaces and weft's route/policy CRDs (list + watch, nothing else).
+ * Namespaces and weft's route/policy CRDs (list + watch, nothing else), and
+ * its serving certificate Secret (cert-manager, or rendered from values).
  */
-import { truthy } from '../template/expr.js';
+import { not, pipe, required, truthy, v as typed, when } from '../template/expr.js';
+import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
 import type { WeftChart } from '../chart/weft-chart.js';
-import { serviceAddr } from './identity.js';
-import { CHART, TRUST_ROOTS_DIR, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
+import { CHART, DESTINATION_SECRET, TRUST_ROOTS_DIR, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
+
+const TLS_DIR = '/var/run/weft/destination/tls';
 
 export function addDestination(c: WeftChart, v: Values): void {
   const file = 'destination.yaml';
   const d = v.destination;
+  const ownSecret = not(truthy(d.tls.externalSecret));
+  c.add('destination-tls-secret.yaml', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: DESTINATION_SECRET,
+    labels: objectLabels(CHART, 'destination'),
+    body: {
+      type: 'kubernetes.io/tls',
+      stringData: {
+        'tls.crt': required(d.tls.crtPEM, 'destination.tls.crtPEM is required when destination.tls.externalSecret=false'),
+        'tls.key': required(d.tls.keyPEM, 'destination.tls.keyPEM is required when destination.tls.externalSecret=false'),
+      },
+    },
+  }, ownSecret);
   c.add(file, serviceAccount(CHART, 'destination'));
   const watch = ['list', 'watch'];
   for (const o of clusterRole(CHART, 'destination', [
@@ -34,14 +51,17 @@ export function addDestination(c: WeftChart, v: Values): void {
     pullPolicy: v.image.pullPolicy,
     env: [
       { name: 'WEFT_DESTINATION_LOG_LEVEL', value: v.logLevel },
-      { name: 'WEFT_DESTINATION_LISTEN_ADDR', value: '0.0.0.0:8086' },
-      { name: 'WEFT_DESTINATION_POLICY_LISTEN_ADDR', value: '0.0.0.0:8090' },
-      { name: 'WEFT_DESTINATION_ADMIN_LISTEN_ADDR', value: '0.0.0.0:9996' },
+      { name: 'WEFT_DESTINATION_SOURCE', value: 'kubernetes' },
+      { name: 'WEFT_DESTINATION_LISTEN_HOST', value: '0.0.0.0' },
+      { name: 'WEFT_DESTINATION_PORT', value: '8086' },
+      { name: 'WEFT_DESTINATION_POLICY_PORT', value: '8090' },
+      { name: 'WEFT_DESTINATION_ADMIN_PORT', value: '9996' },
+      { name: 'WEFT_DESTINATION_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` },
+      { name: 'WEFT_DESTINATION_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` },
+      { name: 'WEFT_DESTINATION_TRUST_ANCHORS_FILE', value: `${TRUST_ROOTS_DIR}/ca-bundle.crt` },
       { name: 'WEFT_DESTINATION_CONTROL_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
       { name: 'WEFT_DESTINATION_CLUSTER_DOMAIN', value: v.clusterDomain },
       { name: 'WEFT_DESTINATION_TRUST_DOMAIN', value: v.identityTrustDomain },
-      { name: 'WEFT_DESTINATION_TRUST_ANCHORS_FILE', value: `${TRUST_ROOTS_DIR}/ca-bundle.crt` },
-      { name: 'WEFT_DESTINATION_IDENTITY_ADDR', value: serviceAddr(v, 'weft-identity', 8080) },
       { name: 'WEFT_DESTINATION_DEFAULT_INBOUND_POLICY', value: d.defaultInboundPolicy },
       { name: 'WEFT_DESTINATION_CLUSTER_NETWORKS', value: d.clusterNetworks },
     ],
@@ -52,9 +72,12 @@ export function addDestination(c: WeftChart, v: Values): void {
     ],
     adminPort: 'admin-http',
     resources: d.resources,
-    volumes: [trustRootsVolume],
-    volumeMounts: [trustRootsMount],
-    annotations: trustRootsChecksum(v),
+    volumes: [trustRootsVolume, { name: 'tls', secret: { secretName: DESTINATION_SECRET } }],
+    volumeMounts: [trustRootsMount, { name: 'tls', mountPath: TLS_DIR, readOnly: true }],
+    annotations: {
+      ...trustRootsChecksum(v),
+      'checksum/tls': when(ownSecret, typed<string>(pipe(d.tls.crtPEM, 'sha256sum'))),
+    },
     scheduling: v,
     antiAffinity: truthy(v.enablePodAntiAffinity),
   }));

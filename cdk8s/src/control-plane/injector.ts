@@ -1,6 +1,6 @@
 /**
  * The proxy injector: Deployment, Service (443 -> 8443), a ClusterRole that
- * only lists/watches Namespaces (for their inject annotations), the
+ * only reads Namespaces (for their inject annotations), the
  * MutatingWebhookConfiguration, and its serving certificate (from
  * cert-manager, or rendered from values; never generated at render time, so
  * `helm upgrade` keeps the certificate running pods and the API server trust).
@@ -33,7 +33,7 @@ export function addInjector(c: WeftChart, v: Values): void {
     },
   }, ownSecret);
   c.add(file, serviceAccount(CHART, 'injector'));
-  for (const o of clusterRole(CHART, 'injector', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] }])) c.add('injector-rbac.yaml', o);
+  for (const o of clusterRole(CHART, 'injector', [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }])) c.add('injector-rbac.yaml', o);
   c.add(file, service(CHART, 'injector', [{ name: 'webhook', port: 443, targetPort: 'webhook' }]));
   c.add(file, deployment({
     chartName: CHART,

@@ -9,6 +9,7 @@ export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
 export const TRUST_ROOTS_DIR = '/var/run/weft/trust-roots';
 export const ISSUER_SECRET = 'weft-identity-issuer';
 export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
+export const DESTINATION_SECRET = 'weft-destination-tls';
 
 export type Values = RefsOf<ControlPlaneValues>;
 

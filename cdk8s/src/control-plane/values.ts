@@ -50,6 +50,11 @@ export const controlPlaneValues = group('weft-control-plane values', {
     resources: controllerResources(),
     defaultInboundPolicy: oneOf(INBOUND_POLICIES, { default: 'all-unauthenticated', description: 'Inbound policy of ports no Server selects.' }),
     clusterNetworks: str({ default: '10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8', description: 'CIDRs of the cluster (for `cluster-authenticated`), comma-separated.', pattern: '^[0-9a-fA-F.:/,]+$' }),
+    tls: group('Serving certificate of destination (proxies verify it as `weft-destination.<ns>.serviceaccount.identity.<ns>.<trustDomain>`).', {
+      externalSecret: bool({ default: true, description: 'The Secret `weft-destination-tls` comes from cert-manager (`certManager.create` renders its Certificate, issued by the identity issuer) or from you.' }),
+      crtPEM: str({ default: '', description: 'Serving certificate (PEM) when `externalSecret: false`.', pattern: PEM_CERT }),
+      keyPEM: str({ default: '', description: 'Its private key (PEM).', pattern: '^$|-----BEGIN [A-Z ]*PRIVATE KEY-----' }),
+    }),
   }),
   proxyInjector: group('The proxy injector (mutating admission webhook).', {
     replicas: replicas('the proxy injector'),
@@ -85,6 +90,7 @@ export const controlPlaneValues = group('weft-control-plane values', {
     trustAnchorSecret: str({ default: 'weft-trust-anchor', description: 'Secret (in the release namespace) holding the trust anchor certificate and key the CA Issuer signs the identity issuer with; you create it.', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
     issuerDuration: str({ default: '48h0m0s', description: 'Lifetime of the identity issuer certificate.', pattern: DURATION }),
     issuerRenewBefore: str({ default: '25h0m0s', description: 'Renew the identity issuer this long before it expires.', pattern: DURATION }),
+    destinationDuration: str({ default: '24h0m0s', description: 'Lifetime of the destination serving certificate (renewed at two thirds).', pattern: DURATION }),
     webhookDuration: str({ default: '8760h0m0s', description: 'Lifetime of the webhook serving certificate.', pattern: DURATION }),
   }),
 });

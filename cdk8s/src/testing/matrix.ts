@@ -34,7 +34,7 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
     { name: 'external cert-manager, explicit injectCaFrom', files: [anchor, { proxyInjector: { injectCaFrom: 'certs/weft-webhook' } }] },
     {
       name: 'chart-rendered issuer and webhook certificates',
-      files: [anchor, { identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }, proxyInjector: { externalSecret: false, caBundle: p.anchor, tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }],
+      files: [anchor, { identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }, proxyInjector: { externalSecret: false, caBundle: p.anchor, tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } }, destination: { tls: { externalSecret: false, crtPEM: p.anchor, keyPEM: p.anchorKey } } }],
     },
     {
       name: 'custom images, registry and tags',
