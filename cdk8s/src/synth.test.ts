@@ -88,3 +88,13 @@ test('a Prometheus config change rolls Prometheus: its checksum is the hash of t
   assert.match(thirty.text, /scrape_interval: "30s"/);
   assert.notEqual(ten.sum, thirty.sum);
 });
+
+test('NOTES.txt renders on install with the release namespace and the issuer setup', () => {
+  const anchor = dirs.write('notes.yaml', { identityTrustAnchorsPEM: makeCa(dirs.dir, 'notes').crt, certManager: { create: true } });
+  const r = helm(['install', 'weft', join(ROOT, 'charts', 'weft-control-plane'), '-n', 'mesh-system', '--dry-run=client', '-f', anchor]);
+  assert.equal(r.status, 0, r.stderr);
+  const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  assert.match(notes, /installed in namespace mesh-system/);
+  assert.match(notes, /issued by the chart's cert-manager Certificate/);
+  assert.match(notes, /Create the trust anchor Secret weft-trust-anchor/);
+});

@@ -7,6 +7,7 @@ import { componentImage, imageValues, podDisruptionBudgetValues, replicas, sched
 
 const DURATION = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 const PEM_CERT = '^$|-----BEGIN CERTIFICATE-----';
+const QUANTITY = '^$|^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
 
@@ -79,9 +80,9 @@ export const controlPlaneValues = group('weft-control-plane values', {
   proxy: group('Defaults for the injected proxy (overridable per workload with `config.weft.io/*`).', {
     image: componentImage('proxy'),
     logLevel: oneOf(LOG_LEVELS, { default: 'info', description: 'Proxy log level.' }),
-    cpuRequest: str({ default: '100m', description: 'Proxy CPU request.' }),
-    memoryRequest: str({ default: '64Mi', description: 'Proxy memory request.' }),
-    memoryLimit: str({ default: '256Mi', description: 'Proxy memory limit.' }),
+    cpuRequest: str({ default: '100m', description: 'Proxy CPU request (empty: none).', pattern: QUANTITY }),
+    memoryRequest: str({ default: '64Mi', description: 'Proxy memory request (empty: none).', pattern: QUANTITY }),
+    memoryLimit: str({ default: '256Mi', description: 'Proxy memory limit (empty: none).', pattern: QUANTITY }),
     opaquePorts: str({ default: '25,587,3306,4444,5432,6379,9300,11211', description: 'Ports treated as opaque TCP (no protocol detection).', pattern: '^[0-9,-]*$' }),
     await: bool({ default: true, description: 'Hold application containers until the proxy is ready.' }),
   }),

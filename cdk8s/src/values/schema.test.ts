@@ -34,6 +34,7 @@ const rejections: { what: string; chart: string; values: Record<string, unknown>
   { what: 'a bad failurePolicy', chart: cp, values: { proxyInjector: { failurePolicy: 'Sometimes' } }, key: '/proxyInjector/failurePolicy', why: /one of/ },
   { what: 'a malformed duration', chart: cp, values: { identity: { issuer: { issuanceLifetime: 'one day' } } }, key: '/identity/issuer/issuanceLifetime', why: /match|pattern/ },
   { what: 'a trust anchor that is not PEM', chart: cp, values: { identityTrustAnchorsPEM: 'not a certificate' }, key: '/identityTrustAnchorsPEM', why: /match|pattern/ },
+  { what: 'a proxy memory limit that is not a quantity', chart: cp, values: { proxy: { memoryLimit: 'lots' } }, key: '/proxy/memoryLimit', why: /match|pattern/ },
   { what: 'an unknown resources field', chart: viz, values: { prometheus: { resources: { request: { cpu: '1' } } } }, key: '/prometheus/resources', why: /additional propert/ },
   { what: 'a bad tap auth mode', chart: viz, values: { viz: { tapAuth: 'anyone' } }, key: '/viz/tapAuth', why: /match|pattern/ },
 ];
