@@ -1,0 +1,118 @@
+// The local demo end to end, through the CLI: `weft demo` brings up the mesh,
+// `weft viz stat` sees traffic on all three services with the configured
+// failure rate, `weft viz edges` shows mTLS on every edge, and Ctrl-C tears
+// everything down. As root the demo uses network namespaces + iptables;
+// otherwise loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+const FAILURE_RATE = 0.25;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function weft(args: string[]): unknown {
+  return JSON.parse(execFileSync(process.execPath, [WEFT, ...args], { encoding: 'utf8', timeout: 30_000 }));
+}
+
+/** What the demo could leave behind: network namespaces, iptables rules, demo processes. */
+function footprint(): { netns: string; iptables: string; processes: string } {
+  const run = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' });
+    } catch {
+      return '';
+    }
+  };
+  return {
+    netns: run('ip', ['netns', 'list']),
+    // Counters change all the time; rules are what matters.
+    iptables: process.getuid?.() === 0 ? run('iptables-save', []).split('\n').filter((l) => !l.startsWith('#') && !l.startsWith(':')).join('\n') : '',
+    processes: run('pgrep', ['-af', 'demo/apps/main.js|prometheus --config.file=/tmp/weft-demo']),
+  };
+}
+
+interface Edge {
+  src: { name: string };
+  dst: { name: string };
+  mtls: boolean;
+  clientId: string;
+  serverId: string;
+}
+
+interface StatRow {
+  name: string;
+  requests: number;
+  rps: number;
+  successRate: number | null;
+}
+
+test('the local demo serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000 }, async () => {
+  const before = footprint();
+  const [prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const demo = spawn(
+    process.execPath,
+    [WEFT, 'demo', '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
+      '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  demo.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 240_000;
+    while (!out.includes('weft demo is running')) {
+      assert.ok(demo.exitCode === null, `weft demo exited early:\n${err}`);
+      assert.ok(Date.now() < deadline, `weft demo did not start:\n${err}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.match(out, /SHA-256 [0-9A-F:]{95}/, 'prints the throwaway anchor fingerprint');
+    const api = `--api-addr=http://127.0.0.1:${apiPort}`;
+
+    // Wait (polling the real metrics) until books has answered enough requests to judge its failure rate.
+    let rows: StatRow[] = [];
+    for (;;) {
+      rows = (weft(['viz', 'stat', 'deploy', '-n', 'demo', '-o', 'json', '--time-window', '1m', api]) as { rows: StatRow[] }).rows;
+      const books = rows.find((r) => r.name === 'books');
+      if (books && books.requests >= 400) break;
+      assert.ok(Date.now() < deadline, `not enough traffic reached books: ${JSON.stringify(rows)}\n${err}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    for (const name of ['web', 'authors', 'books']) {
+      const row = rows.find((r) => r.name === name);
+      assert.ok(row && row.rps > 0, `${name} has no traffic: ${JSON.stringify(rows)}`);
+    }
+    const books = rows.find((r) => r.name === 'books')!;
+    const failure = 1 - (books.successRate ?? 1);
+    // 400+ samples: the binomial standard deviation is ≤ 0.022, so 0.1 is > 4 sigma.
+    assert.ok(Math.abs(failure - FAILURE_RATE) < 0.1, `books failure rate ${failure} is not within 0.1 of ${FAILURE_RATE}`);
+
+    const { edges } = weft(['viz', 'edges', 'deploy', '-n', 'demo', '-o', 'json', api]) as { edges: Edge[] };
+    for (const [src, dst] of [['traffic', 'web'], ['web', 'authors'], ['authors', 'books']]) {
+      const edge = edges.find((e) => e.src.name === src && e.dst.name === dst);
+      assert.ok(edge, `no edge ${src} → ${dst} in ${JSON.stringify(edges)}`);
+      assert.equal(edge.mtls, true, `${src} → ${dst} is not mTLS`);
+      assert.equal(edge.clientId, `${src}.demo.serviceaccount.identity.weft.cluster.local`);
+      assert.equal(edge.serverId, `${dst}.demo.serviceaccount.identity.weft.cluster.local`);
+    }
+  } finally {
+    demo.kill('SIGINT');
+    const code = await exited;
+    assert.equal(code, 0, `weft demo did not stop cleanly:\n${err}`);
+  }
+  assert.match(err, /nothing left behind/);
+  assert.deepEqual(footprint(), before, 'the demo left namespaces, iptables rules or processes behind');
+});
