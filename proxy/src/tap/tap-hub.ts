@@ -5,7 +5,7 @@
  * one listens, so tap costs nothing while idle.
  */
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { DurationSchema, type Duration } from '@bufbuild/protobuf/wkt';
 import { tap } from '@weft/api';
 import type { HttpRequest } from '../svc.js';
 
@@ -57,4 +57,9 @@ export function tapEvent(base: TapEventBase, event: tap.TapEvent['event']): tap.
   return e;
 }
 
-export { durationFromMs };
+/** A protobuf Duration from fractional milliseconds (performance.now() deltas), keeping sub-millisecond precision. */
+export function durationFromMs(ms: number): Duration {
+  const whole = Math.max(0, ms);
+  const seconds = Math.floor(whole / 1000);
+  return create(DurationSchema, { seconds: BigInt(seconds), nanos: Math.min(999_999_999, Math.round((whole - seconds * 1000) * 1e6)) });
+}

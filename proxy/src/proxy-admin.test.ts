@@ -1,0 +1,95 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { create } from '@bufbuild/protobuf';
+import { tap } from '@weft/api';
+import { createGrpcClient } from '@weft/common/grpc';
+import { createLogger } from '@weft/common/log';
+import { startProxy } from './proxy.js';
+import { StaticDiscovery, endpoint } from './discovery/discovery.js';
+import { TestMeshPki, testConfig, startMesh, SERVER_ID, CLIENT_ID } from './testing/mesh.js';
+
+const pki = new TestMeshPki();
+after(() => pki.dispose());
+
+test('/ready is 503 until the proxy holds a certificate, then 200; /live is always 200', async () => {
+  const identity = pki.identity(SERVER_ID, false);
+  const proxy = await startProxy({ config: testConfig(SERVER_ID), identity, discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
+  try {
+    const admin = `http://127.0.0.1:${proxy.ports.admin}`;
+    const notReady = await fetch(`${admin}/ready`);
+    assert.equal(notReady.status, 503);
+    assert.match(await notReady.text(), /no certificate yet/);
+    assert.equal((await fetch(`${admin}/live`)).status, 200);
+    identity.set(pki.leaf(SERVER_ID));
+    assert.equal((await fetch(`${admin}/ready`)).status, 200);
+    // The tap API comes up with the certificate.
+    assert.ok((await proxy.tapPort) > 0);
+  } finally {
+    await proxy.shutdown();
+  }
+});
+
+test('POST /shutdown drains and closes the proxy', async () => {
+  const proxy = await startProxy({ config: testConfig(SERVER_ID), identity: pki.identity(SERVER_ID), discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
+  assert.equal((await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`)).status, 405);
+  const res = await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`, { method: 'POST' });
+  assert.equal(res.status, 202);
+  await proxy.closed;
+  await assert.rejects(fetch(`http://127.0.0.1:${proxy.ports.outbound}/`));
+});
+
+function get(port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false, headers: { host: 'web.test.svc' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      })
+      .on('error', reject);
+  });
+}
+
+test('tap.Observe over mTLS streams matching request events with method, path and status', async () => {
+  const app = http.createServer((req, res) => res.end('ok'));
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  const mesh = await startMesh({ appPort });
+  try {
+    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+    const tapPort = await mesh.server.tapPort;
+    const viewer = mesh.pki.leaf(CLIENT_ID);
+    const client = createGrpcClient(tap.Tap, { baseUrl: `https://127.0.0.1:${tapPort}`, ca: mesh.pki.root.cert, cert: viewer.cert, key: viewer.key, serverName: SERVER_ID });
+    const ac = new AbortController();
+    const events: tap.TapEvent[] = [];
+    const stream = client.observe(create(tap.ObserveRequestSchema, { limit: 1, match: { pathPrefix: '/tapped' } }), { signal: ac.signal });
+    const done = (async () => {
+      for await (const e of stream) events.push(e);
+    })();
+    // The subscription is live once the server registered it; send until an event shows up.
+    for (let i = 0; i < 500 && events.length === 0; i++) {
+      await get(mesh.client.ports.outbound, '/other');
+      await get(mesh.client.ports.outbound, '/tapped/x');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Safety net only: a subscription that never saw the request must not hang the suite.
+    const timer = setTimeout(() => ac.abort(), 10_000);
+    await done.catch(() => undefined);
+    clearTimeout(timer);
+    const kinds = events.map((e) => e.event.case);
+    assert.deepEqual(kinds, ['requestInit', 'responseInit', 'responseEnd']);
+    const init = events[0]!.event.value as tap.RequestInit;
+    assert.equal(init.path, '/tapped/x');
+    assert.equal(init.method, 'GET');
+    assert.equal((events[1]!.event.value as tap.ResponseInit).httpStatus, 200);
+    assert.equal(events[0]!.direction, tap.TapEvent_Direction.INBOUND);
+    assert.equal(events[0]!.clientIdentity, CLIENT_ID);
+    assert.equal(events[0]!.tls, true);
+  } finally {
+    await mesh.close();
+    app.close();
+  }
+});

@@ -1,0 +1,94 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { startMesh, metricValue, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { endpoint } from './discovery/discovery.js';
+
+// A made-up cluster IP the test's SO_ORIGINAL_DST stand-in reports for every outbound connection.
+const SERVICE_IP = '10.96.0.10';
+let mesh: Mesh;
+let app: net.Server;
+let appPort = 0;
+let nextDst = 5000;
+
+before(async () => {
+  // Reads until the client half-closes, then answers and closes: only works if the FIN is forwarded while the reply direction stays open.
+  app = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => socket.end(`got:${Buffer.concat(chunks).length}:${Buffer.concat(chunks).subarray(0, 5).toString()}`));
+  });
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  appPort = (app.address() as AddressInfo).port;
+  mesh = await startMesh({ clientOriginalDst: () => ({ ip: SERVICE_IP, port: nextDst }), clientConfig: { opaquePorts: [5001] } });
+  mesh.discovery.set(`${SERVICE_IP}:5000`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  mesh.discovery.set(`${SERVICE_IP}:5001`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+});
+
+after(async () => {
+  await mesh?.close();
+  app?.close();
+});
+
+function exchange(port: number, payload: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString()));
+    socket.on('end', () => {
+      socket.end();
+      resolve(reply);
+    });
+    socket.on('error', reject);
+    socket.write(payload);
+    socket.end();
+  });
+}
+
+test('opaque TCP crosses the mesh over mTLS with half-close: the reply arrives after the client FIN', async () => {
+  nextDst = 5000;
+  const reply = await exchange(mesh.client.ports.outbound, Buffer.from('hello opaque world'));
+  assert.equal(reply, 'got:18:hello');
+});
+
+test('large opaque transfers keep every byte (backpressure)', async () => {
+  nextDst = 5000;
+  const big = Buffer.alloc(8 * 1024 * 1024, 7);
+  big.write('bytes', 0);
+  const reply = await exchange(mesh.client.ports.outbound, big);
+  assert.equal(reply, `got:${big.length}:bytes`);
+});
+
+test('ports configured as opaque skip detection (a client that waits for the server still works)', async () => {
+  nextDst = 5001;
+  // An HTTP-looking payload on an opaque port is not parsed as HTTP.
+  const reply = await exchange(mesh.client.ports.outbound, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
+  assert.equal(reply, 'got:18:GET /');
+});
+
+test('opaque TCP metrics count the connections with the peer identity', async () => {
+  nextDst = 5000;
+  await exchange(mesh.client.ports.outbound, Buffer.from('count me'));
+  const out = await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`)).text();
+  assert.ok(metricValue(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: SERVER_ID }) >= 1);
+  assert.ok(metricValue(out, 'tcp_write_bytes_total', { direction: 'outbound', peer: 'dst', server_id: SERVER_ID }) > 0);
+  const inbound = await (await fetch(`http://127.0.0.1:${mesh.server.ports.admin}/metrics`)).text();
+  assert.ok(metricValue(inbound, 'tcp_close_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID }) >= 1);
+});
+
+test('outbound opaque TCP without an original destination is refused, and the proxy keeps serving', async () => {
+  const m = await startMesh({ clientOriginalDst: () => undefined });
+  try {
+    const socket = net.connect(m.client.ports.outbound, '127.0.0.1');
+    socket.write('\x00\x01binary');
+    socket.on('error', () => undefined);
+    await once(socket, 'close');
+    const live = await fetch(`http://127.0.0.1:${m.client.ports.admin}/live`);
+    assert.equal(live.status, 200);
+  } finally {
+    await m.close();
+  }
+});
