@@ -91,3 +91,26 @@ test('broken YAML names the document and fails the whole stream', () => {
 test('broken JSON is reported as document 1', () => {
   assert.throws(() => transformManifest('{"kind": "Pod",', { action: 'uninject' }), /: document 1: invalid JSON/);
 });
+
+test('hand-formatted YAML keeps its comments through inject and comes back equal as data', () => {
+  const input = [
+    '# keep me',
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata: {name: web, namespace: shop}   # flow style',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '      - name: app      # unindented sequence',
+    '        image: "nginx"',
+    '',
+  ].join('\n');
+  const injected = transformManifest(input, actionFor('x')).output;
+  assert.match(injected, /# keep me/);
+  assert.match(injected, /# unindented sequence/);
+  assert.match(injected, /name: weft-proxy/);
+  const back = transformManifest(injected, { action: 'uninject' }).output;
+  assert.deepEqual(parseAllDocuments(back).map((d) => d.toJS()), parseAllDocuments(input).map((d) => d.toJS()));
+  assert.match(back, /# flow style/);
+});
