@@ -55,18 +55,21 @@ export class ActiveIssuer {
       if (relay.to) relay.to.update(change);
       else Object.assign(relay.held, change);
     };
-    const trustPem = await opts.trustSource.start({
-      change: (pem) => deliver({ trustPem: pem }),
-      problem: (err) => relay.to?.reject('trust anchors', err),
-    });
-    const material = await opts.issuerSource.start({
-      change: (m) => deliver({ material: m }),
-      problem: (err) => relay.to?.reject('issuer', err),
-    });
     let state: IssuerState;
+    let trustPem: string;
+    let material: IssuerMaterial;
     try {
+      trustPem = await opts.trustSource.start({
+        change: (pem) => deliver({ trustPem: pem }),
+        problem: (err) => relay.to?.reject('trust anchors', err),
+      });
+      material = await opts.issuerSource.start({
+        change: (m) => deliver({ material: m }),
+        problem: (err) => relay.to?.reject('issuer', err),
+      });
       state = await ActiveIssuer.validate(material, trustPem, opts.now());
     } catch (err) {
+      // Nothing may keep watching for a service that refused to start.
       await Promise.all([opts.issuerSource.stop(), opts.trustSource.stop()]);
       throw err;
     }
