@@ -17,15 +17,20 @@ export class NamespaceAnnotations {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.informer = watch<k8s.V1Namespace>(kc, {
       path: '/api/v1/namespaces',
-      list: () => this.core.listNamespace(),
+      // Synced means a list succeeded: Watch.start() also resolves when the
+      // first list fails (the informer then retries with backoff).
+      list: async () => {
+        const list = await this.core.listNamespace();
+        this.synced = true;
+        return list;
+      },
       resyncMs: 0,
       log,
     });
   }
 
-  async start(): Promise<void> {
-    await this.informer.start();
-    this.synced = true;
+  start(): Promise<void> {
+    return this.informer.start();
   }
 
   get isSynced(): boolean {
