@@ -1,0 +1,256 @@
+/**
+ * `weft check`: ordered categories of checks over the cluster reads. A check
+ * passes, warns (exit code stays 0) or fails (exit code 1); every warning and
+ * failure names the fix. A failing category can stop the checks that depend
+ * on it (no API server, no point in reading certificates).
+ */
+import { X509Certificate } from 'node:crypto';
+import { parseCertificateBundle, timeToExpiry, verifyChain } from '@weft/common';
+import type { ClusterReads, MeshedPod } from './cluster-reads.js';
+import {
+  CONTROL_PLANE_DEPLOYMENTS, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,
+  TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY, WEBHOOK_CONFIG, WEBHOOK_SECRET,
+} from './names.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  readonly category: string;
+  readonly description: string;
+  readonly status: CheckStatus;
+  /** What is wrong (warn/fail). */
+  readonly message?: string;
+  /** How to fix it (warn/fail). */
+  readonly fix?: string;
+}
+
+export interface CheckOptions {
+  readonly controlNamespace: string;
+  /** Pre-install checks instead of the control-plane ones. */
+  readonly pre: boolean;
+  /** Also check the data plane (meshed pods' proxies). */
+  readonly proxy: boolean;
+  readonly clientVersion: string;
+  readonly now: Date;
+}
+
+class Problem extends Error {
+  constructor(
+    readonly status: 'warn' | 'fail',
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+const fail = (message: string, fix: string) => new Problem('fail', message, fix);
+const warn = (message: string, fix: string) => new Problem('warn', message, fix);
+
+const DAY = 86_400_000;
+
+function subject(c: X509Certificate): string {
+  return c.subject.replace(/\n/g, ', ');
+}
+
+/** Runs the checks in order; `stop` ends the run after a failed check others depend on. */
+class Run {
+  readonly results: CheckResult[] = [];
+  private stopped = false;
+
+  async check(category: string, description: string, fn: () => Promise<void> | void, opts: { stopOnFail?: boolean } = {}): Promise<boolean> {
+    if (this.stopped) return false;
+    try {
+      await fn();
+      this.results.push({ category, description, status: 'ok' });
+      return true;
+    } catch (err) {
+      const p = err instanceof Problem ? err : fail((err as Error).message, 'see the message above');
+      this.results.push({ category, description, status: p.status, message: p.message, fix: p.fix });
+      if (p.status === 'fail' && opts.stopOnFail) this.stopped = true;
+      return p.status !== 'fail';
+    }
+  }
+}
+
+function expiryProblem(what: string, cert: X509Certificate, now: Date, fix: string): void {
+  const left = timeToExpiry(cert, now);
+  if (left < 0) throw fail(`${what} "${subject(cert)}" expired at ${new Date(cert.validTo).toISOString()}`, fix);
+  if (now < new Date(cert.validFrom)) throw fail(`${what} "${subject(cert)}" is not valid before ${new Date(cert.validFrom).toISOString()}`, fix);
+  if (left < EXPIRY_WARNING_DAYS * DAY) {
+    throw warn(`${what} "${subject(cert)}" expires in ${Math.floor(left / DAY)} days (${new Date(cert.validTo).toISOString()}), within ${EXPIRY_WARNING_DAYS} days`, fix);
+  }
+}
+
+export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<CheckResult[]> {
+  const run = new Run();
+  const ns = o.controlNamespace;
+
+  let version = { major: 0, minor: 0, gitVersion: '' };
+  await run.check('kubernetes-api', 'can query the Kubernetes API', async () => {
+    try {
+      version = await reads.serverVersion();
+    } catch (err) {
+      throw fail(`cannot reach the Kubernetes API: ${(err as Error).message}`, 'check --kubeconfig/--context (or KUBECONFIG) and that the API server is reachable: kubectl version');
+    }
+  }, { stopOnFail: true });
+
+  await run.check('kubernetes-version', `is running Kubernetes >= ${MIN_KUBERNETES.major}.${MIN_KUBERNETES.minor}`, () => {
+    if (version.major < MIN_KUBERNETES.major || (version.major === MIN_KUBERNETES.major && version.minor < MIN_KUBERNETES.minor)) {
+      throw fail(`the API server is ${version.gitVersion}`, `upgrade the cluster to Kubernetes ${MIN_KUBERNETES.major}.${MIN_KUBERNETES.minor} or newer`);
+    }
+  });
+  await run.check('kubernetes-version', 'supports native sidecar containers', () => {
+    if (version.major === NATIVE_SIDECAR_KUBERNETES.major && version.minor < NATIVE_SIDECAR_KUBERNETES.minor) {
+      throw warn(`${version.gitVersion} has no native sidecars: the proxy runs as the first container and may stop before the app`, 'upgrade to Kubernetes 1.29+ for native sidecars; until then use config.weft.io/proxy-await');
+    }
+  });
+
+  if (o.pre) {
+    await run.check('pre-kubernetes-setup', `control plane namespace "${ns}" does not already exist`, async () => {
+      if (await reads.namespaceExists(ns)) throw fail(`namespace "${ns}" already exists`, `weft is installed already: run "weft check" instead, or pick another namespace with --weft-namespace`);
+    });
+    const needs: Array<[string, string, string]> = [
+      ['create', '', 'namespaces'],
+      ['create', 'rbac.authorization.k8s.io', 'clusterroles'],
+      ['create', 'rbac.authorization.k8s.io', 'clusterrolebindings'],
+      ['create', 'apiextensions.k8s.io', 'customresourcedefinitions'],
+      ['create', 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations'],
+    ];
+    for (const [verb, group, resource] of needs) {
+      await run.check('pre-kubernetes-setup', `can ${verb} ${resource}`, async () => {
+        if (!(await reads.canI(verb, group, resource))) throw fail(`the current user may not ${verb} ${resource}${group ? `.${group}` : ''}`, 'install with a cluster-admin context (--context) or ask for these permissions');
+      });
+    }
+    return run.results;
+  }
+
+  // ---- control plane ----
+  const present = await run.check('weft-existence', `control plane namespace "${ns}" exists`, async () => {
+    if (!(await reads.namespaceExists(ns))) throw fail(`namespace "${ns}" does not exist`, 'install weft: weft install | kubectl apply -f - (or helm install weft-control-plane), or pass --weft-namespace');
+  }, { stopOnFail: true });
+  let controlPlaneVersion: string | undefined;
+  if (present) {
+    const deployments = await reads.deployments(ns);
+    for (const name of CONTROL_PLANE_DEPLOYMENTS) {
+      await run.check('weft-existence', `${name} is running and ready`, () => {
+        const d = deployments.find((x) => x.name === name);
+        if (!d) throw fail(`Deployment ${ns}/${name} does not exist`, `re-install the control plane chart; kubectl -n ${ns} get deploy`);
+        controlPlaneVersion ??= d.version;
+        if (d.desired === 0) throw fail(`Deployment ${ns}/${name} is scaled to 0`, `kubectl -n ${ns} scale deploy/${name} --replicas=1`);
+        if (d.ready < d.desired) throw fail(`Deployment ${ns}/${name} has ${d.ready}/${d.desired} ready replicas`, `kubectl -n ${ns} describe deploy/${name}; kubectl -n ${ns} logs deploy/${name}`);
+      });
+    }
+  }
+
+  // ---- identity: trust anchors and issuer ----
+  let anchors: X509Certificate[] = [];
+  const rotateAnchor = `rotate the trust anchor: add a new anchor to ConfigMap ${ns}/${TRUST_ROOTS_CONFIGMAP} (${TRUST_ROOTS_KEY}), re-issue the issuer from it, restart the proxies, then remove the old anchor (docs/rotation.md)`;
+  const anchorsRead = await run.check('weft-identity', 'trust anchors are present and parse', async () => {
+    const cm = await reads.configMap(ns, TRUST_ROOTS_CONFIGMAP);
+    if (!cm) throw fail(`ConfigMap ${ns}/${TRUST_ROOTS_CONFIGMAP} does not exist`, `create it with key ${TRUST_ROOTS_KEY} holding the PEM trust anchors (or let trust-manager own it)`);
+    const pem = cm[TRUST_ROOTS_KEY];
+    if (!pem) throw fail(`ConfigMap ${ns}/${TRUST_ROOTS_CONFIGMAP} has no key ${TRUST_ROOTS_KEY}`, `put the PEM trust anchors under ${TRUST_ROOTS_KEY}`);
+    try {
+      anchors = parseCertificateBundle(pem, `${TRUST_ROOTS_CONFIGMAP}/${TRUST_ROOTS_KEY}`);
+    } catch (err) {
+      throw fail((err as Error).message, `replace ${TRUST_ROOTS_KEY} with valid PEM certificates`);
+    }
+  });
+  if (anchorsRead) {
+    await run.check('weft-identity', 'trust anchors are valid CA certificates', () => {
+      const notCa = anchors.find((a) => !a.ca);
+      if (notCa) throw fail(`trust anchor "${subject(notCa)}" is not a CA certificate`, 'trust anchors must have basicConstraints CA:TRUE; re-create the anchor');
+      for (const a of anchors) expiryProblem('trust anchor', a, o.now, rotateAnchor);
+    });
+  }
+  let issuer: X509Certificate | undefined;
+  let issuerChain: X509Certificate[] = [];
+  const renewIssuer = `renew the issuer certificate in Secret ${ns}/${ISSUER_SECRET} (cert-manager renews it before expiry when its Certificate has renewBefore; check "kubectl -n ${ns} describe certificate")`;
+  const issuerRead = await run.check('weft-identity', 'issuer certificate is present and parses', async () => {
+    const s = await reads.secret(ns, ISSUER_SECRET);
+    if (!s) throw fail(`Secret ${ns}/${ISSUER_SECRET} does not exist`, `create it (type kubernetes.io/tls with ca.crt, tls.crt, tls.key), e.g. with cert-manager`);
+    if (!s['tls.crt']) throw fail(`Secret ${ns}/${ISSUER_SECRET} has no tls.crt`, 'the issuer Secret must be of type kubernetes.io/tls');
+    try {
+      issuerChain = parseCertificateBundle(s['tls.crt'], `${ISSUER_SECRET}/tls.crt`);
+    } catch (err) {
+      throw fail((err as Error).message, `replace ${ISSUER_SECRET}/tls.crt with a valid PEM certificate`);
+    }
+    issuer = issuerChain[0];
+  });
+  if (issuerRead && issuer) {
+    const iss = issuer;
+    await run.check('weft-identity', 'issuer certificate is a valid CA', () => {
+      if (!iss.ca) throw fail(`issuer "${subject(iss)}" is not a CA certificate`, 'the issuer must have basicConstraints CA:TRUE to sign workload certificates');
+      expiryProblem('issuer', iss, o.now, renewIssuer);
+    });
+    if (anchorsRead) {
+      await run.check('weft-identity', 'issuer certificate is signed by a trust anchor', () => {
+        try {
+          // Validity is reported by its own check; here only the signature path matters.
+          verifyChain(iss, issuerChain.slice(1), anchors, new Date(Math.max(new Date(iss.validFrom).getTime(), ...anchors.map((a) => new Date(a.validFrom).getTime())) + 1000));
+        } catch (err) {
+          throw fail(
+            `issuer "${subject(iss)}" is not signed by any anchor in ${TRUST_ROOTS_CONFIGMAP}: ${(err as Error).message}`,
+            `re-issue ${ns}/${ISSUER_SECRET} from a current trust anchor (cert-manager: check the Certificate's issuerRef), or add the anchor that signed it to ${TRUST_ROOTS_CONFIGMAP}/${TRUST_ROOTS_KEY}`,
+          );
+        }
+      });
+    }
+  }
+
+  // ---- proxy injector webhook ----
+  await run.check('weft-webhook', 'webhook CA bundle matches the injector certificate', async () => {
+    const bundles = await reads.webhookCaBundles(WEBHOOK_CONFIG);
+    if (!bundles) throw fail(`MutatingWebhookConfiguration ${WEBHOOK_CONFIG} does not exist`, 're-install the control plane chart');
+    const s = await reads.secret(ns, WEBHOOK_SECRET);
+    if (!s?.['tls.crt']) throw fail(`Secret ${ns}/${WEBHOOK_SECRET} (the injector's serving certificate) is missing or has no tls.crt`, 'with cert-manager check the weft-injector Certificate; otherwise set proxyInjector.tls in values');
+    const chain = parseCertificateBundle(s['tls.crt'], `${WEBHOOK_SECRET}/tls.crt`);
+    const fix = `set the webhook's caBundle to the CA that signed ${WEBHOOK_SECRET}/tls.crt: with cert-manager keep the cert-manager.io/inject-ca-from annotation (cainjector running); otherwise set proxyInjector.caBundle and helm upgrade`;
+    for (const [i, pem] of bundles.entries()) {
+      if (!pem.trim()) throw fail(`webhook #${i + 1} of ${WEBHOOK_CONFIG} has an empty caBundle`, fix);
+      const cas = parseCertificateBundle(pem, `${WEBHOOK_CONFIG} caBundle`);
+      try {
+        verifyChain(chain[0]!, chain.slice(1), cas, o.now);
+      } catch (err) {
+        throw fail(`the API server would not trust the injector: ${(err as Error).message}`, fix);
+      }
+    }
+    expiryProblem('injector certificate', chain[0]!, o.now, 'renew the injector serving certificate (cert-manager renews it automatically when its Certificate is healthy)');
+  });
+
+  // ---- data plane ----
+  if (o.proxy) {
+    let pods: MeshedPod[] = [];
+    await run.check('weft-data-plane', 'meshed pods are found', async () => {
+      pods = await reads.meshedPods(ns);
+      if (pods.length === 0) throw warn('no meshed pods found', 'mesh a workload: annotate its namespace or pod template with weft.io/inject=enabled and restart it');
+    });
+    await run.check('weft-data-plane', 'every proxy is ready', () => {
+      const notReady = pods.filter((p) => !p.proxyReady);
+      if (notReady.length) {
+        throw fail(`${notReady.length} proxies not ready: ${notReady.slice(0, 5).map((p) => `${p.namespace}/${p.name}`).join(', ')}`, 'kubectl -n <ns> logs <pod> -c weft-proxy; "weft diagnostics proxy-metrics <pod>"');
+      }
+    });
+    await run.check('weft-data-plane', 'proxies run the control plane version', () => {
+      const want = controlPlaneVersion ?? o.clientVersion;
+      const skewed = pods.filter((p) => p.proxyVersion !== want);
+      if (skewed.length) {
+        throw warn(
+          `${skewed.length} proxies are not at ${want}: ${skewed.slice(0, 5).map((p) => `${p.namespace}/${p.name} (${p.proxyVersion ?? 'unknown'})`).join(', ')}`,
+          'restart those workloads so the injector gives them the current proxy: kubectl -n <ns> rollout restart deploy/<name>',
+        );
+      }
+    });
+  }
+  if (controlPlaneVersion && controlPlaneVersion !== o.clientVersion) {
+    await run.check('weft-version', 'control plane and CLI versions match', () => {
+      throw warn(`control plane is ${controlPlaneVersion}, this CLI is ${o.clientVersion}`, 'use the CLI of the installed release, or upgrade the control plane');
+    });
+  }
+  return run.results;
+}
+
+export function failed(results: readonly CheckResult[]): boolean {
+  return results.some((r) => r.status === 'fail');
+}

@@ -1,0 +1,34 @@
+/**
+ * `weft check [--pre] [--proxy]`: verifies the cluster before install, the
+ * control plane and its certificates after, and optionally the data plane.
+ * Exit code 1 when a check fails (warnings keep 0).
+ */
+import type { Command } from 'commander';
+import { failed, runChecks } from '../check/checks.js';
+import { kubernetesReads } from '../check/kubernetes-reads.js';
+import { unreachableReads, type ClusterReads } from '../check/cluster-reads.js';
+import { renderCheckReport } from '../check/report.js';
+import { EXIT } from '../exit-codes.js';
+import { globalsOf } from '../globals.js';
+import { renderStructured } from '../output.js';
+import { CLI_VERSION } from '../version.js';
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('check the cluster (--pre: before install), the control plane and its certificates, and (--proxy) the data plane; each failure names the fix')
+    .option('--pre', 'only the pre-install checks')
+    .option('--proxy', 'also check the meshed pods\' proxies')
+    .action(async (opts: { pre?: boolean; proxy?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      let reads: ClusterReads;
+      try {
+        reads = kubernetesReads(g.kubeConfig());
+      } catch (err) {
+        reads = unreachableReads(err as Error);
+      }
+      const results = await runChecks(reads, { controlNamespace: g.weftNamespace, pre: opts.pre === true, proxy: opts.proxy === true, clientVersion: CLI_VERSION, now: new Date() });
+      process.stdout.write(renderStructured(g.output, { results, ok: !failed(results) }) ?? renderCheckReport(results));
+      if (failed(results)) process.exitCode = EXIT.FAILURE;
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * Global flags (kubectl-like) parsed once into a typed object that commands
+ * receive: kubeconfig, context, namespace, output format, viz addresses.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '@weft/common';
+import { loadKubeConfig, type k8s } from '@weft/common/k8s/client';
+import { parseOutput, type OutputFormat } from './output.js';
+
+export interface Globals {
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** -n, else the kubeconfig context's namespace, else `default`. */
+  readonly namespace: string;
+  readonly namespaceGiven: boolean;
+  readonly weftNamespace: string;
+  readonly output: OutputFormat;
+  readonly apiAddr: string;
+  readonly tapAddr: string;
+  readonly webAddr: string;
+  readonly kubeConfig: () => k8s.KubeConfig;
+}
+
+const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function url(flag: string, raw: string): string {
+  const v = /^https?:\/\//.test(raw) ? raw : `http://${raw}`;
+  try {
+    return new URL(v).toString().replace(/\/+$/, '');
+  } catch {
+    throw new InvalidArgumentError(`${flag} "${raw}" is not a URL or host:port`);
+  }
+}
+
+export function globalsOf(cmd: Command, env: NodeJS.ProcessEnv = process.env): Globals {
+  const o = cmd.optsWithGlobals<{
+    kubeconfig?: string; context?: string; namespace?: string; weftNamespace: string; output?: string;
+    apiAddr?: string; tapAddr?: string; webAddr?: string;
+  }>();
+  let kc: k8s.KubeConfig | undefined;
+  const kubeConfig = () => (kc ??= loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context }));
+  let namespace = o.namespace;
+  if (namespace === undefined) {
+    try {
+      const k = kubeConfig();
+      namespace = k.getContextObject(k.getCurrentContext())?.namespace;
+    } catch {
+      namespace = undefined;
+    }
+  }
+  for (const [flag, v] of [['--namespace', namespace], ['--weft-namespace', o.weftNamespace]] as const) {
+    if (v !== undefined && !NS.test(v)) throw new InvalidArgumentError(`${flag} "${v}" is not a valid namespace name`);
+  }
+  return {
+    kubeconfig: o.kubeconfig,
+    context: o.context,
+    namespace: namespace ?? 'default',
+    namespaceGiven: o.namespace !== undefined,
+    weftNamespace: o.weftNamespace,
+    output: parseOutput(o.output),
+    apiAddr: url('--api-addr', o.apiAddr ?? env.WEFT_VIZ_API_ADDR ?? 'http://127.0.0.1:8085'),
+    tapAddr: url('--tap-addr', o.tapAddr ?? env.WEFT_VIZ_TAP_ADDR ?? 'http://127.0.0.1:8088'),
+    webAddr: url('--web-addr', o.webAddr ?? env.WEFT_VIZ_WEB_ADDR ?? 'http://127.0.0.1:8084'),
+    kubeConfig,
+  };
+}
