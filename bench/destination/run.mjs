@@ -7,6 +7,8 @@
 // endpoint set) next to weft's diffs, both measured in-process on the same
 // cache so the comparison isolates the translation strategy.
 import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { pino } from 'pino';
 import { destination as api } from '@weft/api';
@@ -57,7 +59,7 @@ const cache = controller.discovery.cache;
 
 // --- 100 gRPC streams ---------------------------------------------------------
 const dst = createGrpcClient(api.Destination, { baseUrl: `https://127.0.0.1:${controller.destinationPort}`, ca: anchor.cert, cert: client.cert, key: client.key, serverName });
-const ac = new AbortController();
+const ac = new globalThis.AbortController();
 setMaxListeners(STREAMS * 2, ac.signal); // one listener per stream on the shared signal
 const waiters = new Map(); // service index → resolve(time)
 const streamed = [];
@@ -79,7 +81,7 @@ for (let i = 0; i < STREAMS; i++) {
     }
   })();
 }
-global.gc?.();
+globalThis.gc?.();
 const rss = process.memoryUsage().rss;
 
 // One change replaces ONE endpoint of a service (a pod rescheduled): its slot
