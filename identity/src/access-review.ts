@@ -5,7 +5,7 @@
  * start naming every missing permission instead of failing at the first
  * proxy's Certify.
  */
-import { FailedPreconditionError, UnavailableError } from '@weft/common';
+import { FailedPreconditionError, UnavailableError } from '@weft/common/errors';
 import { k8s } from '@weft/common/k8s/client';
 
 export interface Permission {

@@ -3,15 +3,8 @@
  * requested identity (exactly the token's ServiceAccount), check the CSR,
  * sign. Each refusal is a WeftError whose code is the gRPC status returned.
  */
-import {
-  formatDnsIdentity,
-  formatSpiffeIdentity,
-  parseDnsIdentity,
-  PermissionDeniedError,
-  UnauthenticatedError,
-  UnavailableError,
-  type WorkloadIdentity,
-} from '@weft/common';
+import { formatDnsIdentity, formatSpiffeIdentity, parseDnsIdentity, type WorkloadIdentity } from '@weft/common/identity-name';
+import { PermissionDeniedError, UnauthenticatedError, UnavailableError } from '@weft/common/errors';
 import { verifyCsr } from './csr.js';
 import type { IssuerCertificate } from './issuer.js';
 import { issueLeaf, type LeafPolicy } from './leaf.js';

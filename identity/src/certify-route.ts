@@ -7,7 +7,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import type { Logger } from 'pino';
 import { identity as api } from '@weft/api';
-import { GRPC_STATUS, WeftError } from '@weft/common';
+import { GRPC_STATUS, WeftError } from '@weft/common/errors';
 import type { Certifier } from './certifier.js';
 import type { CertifyResult, IdentityMetrics } from './metrics.js';
 

@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { identity as api } from '@weft/api';
-import { createGrpcClient, InvalidArgumentError, parseCertificateBundle, subjectAltNames, verifyChain } from '@weft/common';
+import { createGrpcClient } from '@weft/common/grpc';
+import { InvalidArgumentError } from '@weft/common/errors';
+import { parseCertificateBundle, subjectAltNames, verifyChain } from '@weft/common/x509';
 import { generateEcdsaKeyPair, privateKeyPem, px509, signingAlgorithm } from './pki-keys.js';
 
 export interface CertifyClientOptions {

@@ -4,7 +4,7 @@
  * private key), its key is ECDSA P-256 or RSA >= 2048, and every name it
  * carries is the identity being certified. Anything else is INVALID_ARGUMENT.
  */
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 import { classifyPublicKey, px509, type KeyType } from './pki-keys.js';
 
 /** Far above any honest CSR (an RSA-4096 CSR is ~1.7 KiB); bounds parsing work. */

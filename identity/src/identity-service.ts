@@ -7,7 +7,9 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { formatDnsIdentity, startGrpcServer, toPem, type GrpcServer, type TlsMaterial, type WorkloadIdentity } from '@weft/common';
+import { formatDnsIdentity, type WorkloadIdentity } from '@weft/common/identity-name';
+import { startGrpcServer, type GrpcServer, type TlsMaterial } from '@weft/common/grpc';
+import { toPem } from '@weft/common/x509';
 import { ActiveIssuer, type IssuerState } from './active-issuer.js';
 import { Certifier } from './certifier.js';
 import { certifyRoutes } from './certify-route.js';

@@ -8,3 +8,6 @@ export { IssuerCertificate, IssuerError, type IssuerMaterial } from './issuer.js
 export { TrustBundle } from './trust-bundle.js';
 export { DEFAULT_LEAF_POLICY, type LeafPolicy } from './leaf.js';
 export { TOKEN_AUDIENCE, type TokenValidator, type ServiceAccountToken } from './token-validator.js';
+export { fileIssuerSource, fileTrustSource } from './file-sources.js';
+// Kubernetes parts load @kubernetes/client-node; import them deeply when needed:
+// '@weft/identity/kubernetes-token-validator', '@weft/identity/kubernetes-sources'.

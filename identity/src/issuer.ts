@@ -6,7 +6,8 @@
  * validity, and it chains to an anchor of the trust bundle.
  */
 import { X509Certificate } from 'node:crypto';
-import { FailedPreconditionError, parseCertificateBundle, verifyChain } from '@weft/common';
+import { FailedPreconditionError } from '@weft/common/errors';
+import { parseCertificateBundle, verifyChain } from '@weft/common/x509';
 import { importSigningKey, px509, type SigningKey } from './pki-keys.js';
 import type { TrustBundle } from './trust-bundle.js';
 

@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { createRegistry, WeftError } from '@weft/common';
+import { createRegistry } from '@weft/common/metrics';
+import { WeftError } from '@weft/common/errors';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import { startIdentityService, type IdentityService } from './identity-service.js';

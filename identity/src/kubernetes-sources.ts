@@ -6,7 +6,7 @@
  * informer from common/k8s so renewals reach identity without a restart.
  */
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 import { k8s, watch, type Watch } from '@weft/common/k8s/client';
 import type { Permission } from './access-review.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';

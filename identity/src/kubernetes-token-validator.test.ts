@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { WeftError } from '@weft/common';
+import { WeftError } from '@weft/common/errors';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { KubernetesTokenValidator, POD_NAME_EXTRA, translateTokenReview } from './kubernetes-token-validator.js';
 import { FakeApiServer } from './testing/fake-apiserver.js';

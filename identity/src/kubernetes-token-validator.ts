@@ -5,7 +5,7 @@
  * long-lived legacy Secret token cannot get mesh certificates.
  */
 import type { Logger } from 'pino';
-import { UnauthenticatedError, UnavailableError } from '@weft/common';
+import { UnauthenticatedError, UnavailableError } from '@weft/common/errors';
 import { k8s } from '@weft/common/k8s/client';
 import { requirePermissions, type Permission } from './access-review.js';
 import { TOKEN_AUDIENCE, type ServiceAccountToken, type TokenValidator } from './token-validator.js';

@@ -4,7 +4,7 @@
  * and server, signed by the current issuer.
  */
 import { randomBytes } from 'node:crypto';
-import { formatDnsIdentity, formatSpiffeIdentity, type WorkloadIdentity } from '@weft/common';
+import { formatDnsIdentity, formatSpiffeIdentity, type WorkloadIdentity } from '@weft/common/identity-name';
 import type { IssuerCertificate } from './issuer.js';
 import { px509, signingAlgorithm, type KeyType } from './pki-keys.js';
 

@@ -4,7 +4,7 @@
  * The anchor's private key is dropped on return; weft never needs it.
  */
 import type { webcrypto } from 'node:crypto';
-import { toPem } from '@weft/common';
+import { toPem } from '@weft/common/x509';
 import type { IssuerMaterial } from './issuer.js';
 import { generateEcdsaKeyPair, privateKeyPem, px509, signingAlgorithm } from './pki-keys.js';
 

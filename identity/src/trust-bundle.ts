@@ -4,7 +4,8 @@
  * the new anchor, so it is always a list.
  */
 import type { X509Certificate } from 'node:crypto';
-import { InvalidArgumentError, parseCertificateBundle } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
+import { parseCertificateBundle } from '@weft/common/x509';
 
 export class TrustBundle {
   private constructor(

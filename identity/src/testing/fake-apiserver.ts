@@ -29,6 +29,8 @@ export class FakeApiServer {
   /** Permissions allowed to the caller, as `verb group/resource`. */
   readonly allowed = new Set<string>();
   readonly tokenReviews: k8s.V1TokenReviewSpec[] = [];
+  /** Access reviews wait for this before answering (tests observe a process that is still starting). */
+  accessReviewGate: Promise<void> = Promise.resolve();
 
   async start(): Promise<this> {
     this.server = http.createServer((req, res) => void this.route(req, res));
@@ -92,6 +94,7 @@ export class FakeApiServer {
       return json(res, answer.status, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: body.spec, ...(answer.body as object) });
     }
     if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+      await this.accessReviewGate;
       const a = body.spec.resourceAttributes;
       const allowed = this.allowed.has(`${a.verb} ${a.group ?? ''}/${a.resource}`);
       return json(res, 201, { ...body, status: { allowed, ...(allowed ? {} : { reason: 'no RBAC policy matched' }) } });

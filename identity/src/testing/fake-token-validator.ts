@@ -1,5 +1,5 @@
 /** An in-memory TokenValidator for tests: known tokens map to ServiceAccounts, anything else is UNAUTHENTICATED. */
-import { UnauthenticatedError } from '@weft/common';
+import { UnauthenticatedError } from '@weft/common/errors';
 import type { ServiceAccountToken, TokenValidator } from '../token-validator.js';
 
 export class FakeTokenValidator implements TokenValidator {

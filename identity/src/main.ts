@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * `node identity/dist/main.js`: the identity process. Reads its configuration
+ * from the environment (config.ts), checks its Kubernetes permissions, loads
+ * and validates the issuer, then serves Certify on 8080 and the admin server
+ * on 9990 (/ready only once an issuer is loaded). Any start-up problem is
+ * logged with its reason and the process exits 1.
+ */
+import { createLogger } from '@weft/common/log';
+import { createRegistry } from '@weft/common/metrics';
+import { startAdminServer, type AdminServer } from '@weft/common/admin';
+import { WeftError } from '@weft/common/errors';
+import { loadKubeConfig } from '@weft/common/k8s/client';
+import { requirePermissions } from './access-review.js';
+import { loadIdentityConfig, type IdentityConfig } from './config.js';
+import { fileIssuerSource, fileTrustSource } from './file-sources.js';
+import { startIdentityService, type IdentityService } from './identity-service.js';
+import { configMapTrustSource, secretIssuerSource, sourcePermissions } from './kubernetes-sources.js';
+import { KubernetesTokenValidator, TOKEN_REVIEW_PERMISSION } from './kubernetes-token-validator.js';
+
+async function main(): Promise<void> {
+  let config: IdentityConfig;
+  try {
+    config = loadIdentityConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`weft identity: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const log = createLogger('identity', config.logLevel);
+  const registry = createRegistry('identity');
+  let service: IdentityService | undefined;
+  let admin: AdminServer | undefined;
+
+  const shutdown = async (signal: string): Promise<void> => {
+    log.info({ signal }, 'shutting down');
+    await service?.close();
+    await admin?.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    admin = await startAdminServer({
+      ...config.adminListen,
+      registry,
+      notReadyReason: () => (service ? undefined : 'no issuer loaded yet'),
+    });
+    log.info({ port: admin.port }, 'admin listening');
+    const kc = loadKubeConfig(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {});
+    const validator = new KubernetesTokenValidator(kc, log);
+    const fromKubernetes = config.issuerSource === 'kubernetes';
+    await requirePermissions(kc, [TOKEN_REVIEW_PERMISSION, ...(fromKubernetes ? sourcePermissions(config.controlNamespace) : [])]);
+    const sourceOpts = { kc, namespace: config.controlNamespace, log };
+    service = await startIdentityService({
+      ...config.listen,
+      trustDomain: config.trustDomain,
+      controlNamespace: config.controlNamespace,
+      leafPolicy: { lifetimeMs: config.leafLifetimeMs, clockSkewMs: config.clockSkewMs },
+      validator,
+      issuerSource: fromKubernetes ? secretIssuerSource(sourceOpts) : fileIssuerSource({ certFile: config.issuerCertFile!, keyFile: config.issuerKeyFile! }),
+      trustSource: fromKubernetes ? configMapTrustSource(sourceOpts) : fileTrustSource({ file: config.trustAnchorsFile! }),
+      log,
+      registry,
+    });
+  } catch (err) {
+    const known = err instanceof WeftError;
+    log.fatal({ code: known ? err.code : undefined, ...(known ? {} : { stack: (err as Error).stack }) }, `identity cannot start: ${(err as Error).message}`);
+    await admin?.close();
+    process.exit(1);
+  }
+}
+
+void main();
