@@ -206,3 +206,15 @@ test('a pod annotation sets the proxy inbound port announced in the hint', () =>
   const eps = added(watch(d, '10.1.0.1:8080')[0]);
   assert.equal(eps[0]!.protocolHint?.inboundPort, 14143);
 });
+
+test('an endpoint whose pod is unknown is held back (never announced without its identity) until the pod appears', async () => {
+  const d = cluster();
+  d.cache.delete('Pod', d.cache.pod('demo', 'web-1')!);
+  const got = watch(d, 'web.demo.svc.cluster.local:80');
+  assert.deepEqual(addrs(added(got[0])), ['10.1.0.2:8080']);
+  d.cache.apply('Pod', pod('web-1', { ip: '10.1.0.1', meshed: true, serviceAccount: 'web', ports: [{ name: 'http', containerPort: 8080 }] }));
+  await settle();
+  const eps = added(got[1]);
+  assert.deepEqual(addrs(eps), ['10.1.0.1:8080']);
+  assert.equal(eps[0]!.tlsIdentity?.dnsName, 'web.demo.serviceaccount.identity.weft.cluster.local');
+});

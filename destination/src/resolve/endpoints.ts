@@ -81,8 +81,12 @@ function serviceEndpoints(cache: ClusterCache, svc: Service, port: number, hostn
       // Only ready endpoints take traffic; terminating ones are gone for new requests.
       if (e.conditions?.ready === false) continue;
       if (hostname !== undefined && e.hostname !== hostname && e.targetRef?.name !== hostname) continue;
-      const pod = e.targetRef?.kind === 'Pod' && e.targetRef.name ? cache.pod(e.targetRef.namespace ?? ns, e.targetRef.name) : undefined;
-      if (pod) deps.push(`pod:${pod.metadata?.namespace}/${pod.metadata?.name}`);
+      const ref = e.targetRef?.kind === 'Pod' && e.targetRef.name ? { namespace: e.targetRef.namespace ?? ns, name: e.targetRef.name } : undefined;
+      const pod = ref ? cache.pod(ref.namespace, ref.name) : undefined;
+      if (ref) deps.push(`pod:${ref.namespace}/${ref.name}`);
+      // A slice naming a pod we do not (or no longer) know: skip it rather than
+      // announce it without its identity, which would downgrade mTLS to plaintext.
+      if (ref && !pod) continue;
       for (const ip of e.addresses ?? []) {
         const p = slicePort ?? targetPortOf(svcPort, pod) ?? port;
         const ep = pod ? endpointFor(pod, ip, p, settings, svcOpaque) : bareEndpoint(ip, p, settings);
