@@ -167,7 +167,7 @@ export class PodNetwork {
   readonly id: string;
   readonly bridge: string;
   readonly subnet: string;
-  /** The host's address on the bridge (pods' default gateway). */
+  /** The host's address on the bridge: where pods reach services the host runs (control plane). */
   readonly gateway: string;
   readonly pods: Pod[] = [];
   private readonly hosts = new Map<string, string>();
@@ -218,7 +218,7 @@ export class PodNetwork {
     });
   }
 
-  /** Adds a pod: namespace, veth to the bridge, address `10.231.X.<n+2>`, lo up, default route. */
+  /** Adds a pod: namespace, veth to the bridge, address `10.231.X.<n+2>`, lo up (no default route). */
   async addPod(name: string, options: PodOptions = {}): Promise<Pod> {
     if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) throw new Error(`pod name "${name}" must be lowercase letters, digits and dashes`);
     const index = this.pods.length;
@@ -240,7 +240,8 @@ export class PodNetwork {
     await mustRun([...inPod, 'ip', 'link', 'set', podVeth, 'name', 'eth0']);
     await mustRun([...inPod, 'ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await mustRun([...inPod, 'ip', 'link', 'set', 'eth0', 'up']);
-    await mustRun([...inPod, 'ip', 'route', 'add', 'default', 'via', this.gateway]);
+    // No default route on purpose: a pod reaches its subnet and the host's gateway
+    // address only, so nothing a test does can leave the machine.
     const pod = new Pod(this, name, netns, ip, hostVeth);
     this.pods.push(pod);
     this.podHosts.set(pod, options.hosts ?? {});
