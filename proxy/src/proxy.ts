@@ -45,6 +45,8 @@ export interface ProxyOptions {
   readonly log?: Logger;
   /** Shutdown grace for in-flight requests (default 10 s). */
   readonly drainMs?: number;
+  /** Time allowed to receive a request's headers (or an HTTP/2 session's first request); default 10 s. */
+  readonly headersTimeoutMs?: number;
 }
 
 export interface Proxy {
@@ -61,7 +63,6 @@ export interface Proxy {
   readonly closed: Promise<void>;
 }
 
-const HEADERS_TIMEOUT_MS = 10_000;
 const MAX_HEADER_SIZE = 64 * 1024;
 
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
@@ -89,7 +90,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     log, identity, discovery, metrics, tap, h1, h2, localMeta, opaquePorts,
     newBalancer: opts.newBalancer ?? (() => new P2cBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
-    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
     maxHeaderSize: MAX_HEADER_SIZE,
   });
   const inbound = inboundStack({
@@ -97,7 +98,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     appHost: c.appHost,
     defaultAppPort: c.inboundAppPort,
     detectTimeoutMs: c.detectTimeoutMs,
-    headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
     maxHeaderSize: MAX_HEADER_SIZE,
   });
 

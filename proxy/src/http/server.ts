@@ -17,6 +17,7 @@ import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '
 import { endToEnd, ORIG_PROTO } from './headers.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+const H2_IDLE_MS = 10 * 60_000;
 
 /** Why a request was aborted: the client reset its stream (code) or went away. */
 export class StreamReset extends Error {
@@ -40,6 +41,7 @@ export class HttpServer {
   private readonly metaBySocket = new WeakMap<object, ConnMeta>();
   private readonly metaBySession = new WeakMap<object, ConnMeta>();
   private pendingMeta: ConnMeta | undefined;
+  private pendingSocket: Socket | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(
@@ -54,6 +56,14 @@ export class HttpServer {
     this.h2 = http2.createServer({ maxHeaderListPairs: 512, maxSessionMemory: 64 });
     this.h2.on('session', (s) => {
       if (this.pendingMeta) this.metaBySession.set(s, this.pendingMeta);
+      const socket = this.pendingSocket;
+      // A client that half-closes can send nothing more: finish what is in flight, then close (allowHalfOpen listeners never do it for us).
+      socket?.once('end', () => s.close());
+      // Until its first request, a session gets the header timeout (a peer stalled mid-frame must not hold it);
+      // then a long idle timeout, so pooled sessions between proxies stay up.
+      s.setTimeout(this.opts.headersTimeoutMs);
+      s.on('timeout', () => s.destroy());
+      s.once('stream', () => s.setTimeout(H2_IDLE_MS));
       this.sessions.add(s);
       s.on('close', () => this.sessions.delete(s));
       s.on('error', (err) => this.opts.log.debug({ err }, 'http2 session error'));
@@ -69,10 +79,12 @@ export class HttpServer {
 
   serveHttp2(socket: Socket, meta: ConnMeta): void {
     this.pendingMeta = meta;
+    this.pendingSocket = socket;
     try {
       this.h2.emit('connection', socket);
     } finally {
       this.pendingMeta = undefined;
+      this.pendingSocket = undefined;
     }
   }
 

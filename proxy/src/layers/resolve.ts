@@ -10,16 +10,18 @@ import type { Balancer, Concrete, Endpoint, NewBalancer, NewService } from '../s
 import type { Discovery } from '../discovery/discovery.js';
 import { NoEndpointsError, UnknownAuthorityError } from '../errors.js';
 
-export interface ResolveOptions<Rsp> {
+export interface ResolveOptions<Req, Rsp> {
   readonly discovery: Discovery;
   readonly newBalancer: NewBalancer;
   /** Tells the balancer which responses were failures (5xx). */
   readonly isFailure?: (rsp: Rsp) => boolean;
+  /** True when the caller went away (HTTP: the request was aborted): not the endpoint's fault, so not a failure. */
+  readonly clientGone?: (req: Req) => boolean;
   /** Connection-level (opaque TCP): the service resolves at close, so the lease is marked connected at once. */
   readonly connectionLevel?: boolean;
 }
 
-export function resolveEndpoints<Req, Rsp>(opts: ResolveOptions<Rsp>, inner: NewService<Endpoint, Req, Rsp>): NewService<Concrete, Req, Rsp> {
+export function resolveEndpoints<Req, Rsp>(opts: ResolveOptions<Req, Rsp>, inner: NewService<Endpoint, Req, Rsp>): NewService<Concrete, Req, Rsp> {
   return (concrete) => {
     let balancer: Balancer | undefined;
     let resolving: Promise<Balancer> | undefined;
@@ -59,10 +61,10 @@ export function resolveEndpoints<Req, Rsp>(opts: ResolveOptions<Rsp>, inner: New
       try {
         rsp = await pending;
       } catch (err) {
-        lease.done(false);
+        lease.done(opts.clientGone?.(req) ?? false);
         throw err;
       }
-      lease.done(!(opts.isFailure?.(rsp) ?? false));
+      lease.done(!(opts.isFailure?.(rsp) ?? false) || (opts.clientGone?.(req) ?? false));
       return rsp;
     };
   };

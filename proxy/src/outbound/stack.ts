@@ -74,7 +74,10 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   );
   const concrete: NewHttp<Concrete> = cached(
     (c) => c.authority,
-    resolveEndpoints({ discovery: d.discovery, newBalancer: d.newBalancer, isFailure: (rsp) => rsp.status >= 500 }, endpoint),
+    resolveEndpoints(
+      { discovery: d.discovery, newBalancer: d.newBalancer, isFailure: (rsp) => rsp.status >= 500, clientGone: (req) => req.signal.aborted },
+      endpoint,
+    ),
   );
   const logical: NewHttp<Logical> = cached((l) => l.authority, concreteFromLogical(concrete));
   const http: HttpService = logicalFromRequest(logical);

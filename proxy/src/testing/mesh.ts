@@ -83,6 +83,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     originalDst: opts.clientOriginalDst ?? null,
     log,
     drainMs: 500,
+    headersTimeoutMs: 2000,
   });
   const server = await startProxy({
     config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort }),
@@ -91,6 +92,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     originalDst: null,
     log,
     drainMs: 500,
+    headersTimeoutMs: 2000,
   });
   return {
     pki,

@@ -1,0 +1,144 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { startMesh, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { endpoint } from './discovery/discovery.js';
+import { TestPki } from '@weft/common/testing/pki';
+
+let mesh: Mesh;
+let app: http.Server;
+
+before(async () => {
+  app = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  mesh = await startMesh({ appPort });
+  mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+});
+
+after(async () => {
+  await mesh?.close();
+  app?.close();
+  app?.closeAllConnections();
+});
+
+/** Sends raw bytes, half-closes, and resolves with everything received before the proxy closed the connection. */
+function raw(port: number, bytes: Buffer | string, halfClose = true): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: false });
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(got));
+    socket.write(bytes);
+    if (halfClose) socket.end();
+  });
+}
+
+/** A valid request; resolves with the status, and the body when it is not 200 (to show why). */
+function okRequest(port: number): Promise<number | string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/', agent: false, headers: { host: 'web.test.svc' } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(res.statusCode === 200 ? 200 : `${res.statusCode} ${body}`));
+      })
+      .on('error', reject);
+  });
+}
+
+test('a malformed HTTP/1 request gets 400 and the connection closes', async () => {
+  const reply = await raw(mesh.client.ports.outbound, 'GET / HTTP/1.1\r\nHost: web.test.svc\r\nbad header line\r\n\r\n', false);
+  assert.match(reply, /^HTTP\/1\.1 400 /);
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
+});
+
+test('oversized request headers get 431', async () => {
+  const reply = await raw(mesh.client.ports.outbound, `GET / HTTP/1.1\r\nHost: web.test.svc\r\nx-big: ${'a'.repeat(80 * 1024)}\r\n\r\n`, false);
+  assert.match(reply, /^HTTP\/1\.1 431 /);
+});
+
+test('TLS garbage and an untrusted client certificate close only that connection', async () => {
+  // A TLS record header followed by junk.
+  await raw(mesh.server.ports.inbound, Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x20]), Buffer.alloc(32, 0xab)]));
+  // A well-formed handshake for our identity, but with a certificate from a CA the mesh does not trust.
+  const stranger = new TestPki();
+  try {
+    const ca = stranger.cert({ subject: '/CN=evil root', ca: true });
+    const leaf = stranger.cert({ subject: '/CN=evil', dns: ['evil.test.serviceaccount.identity.weft.cluster.local'], issuer: ca });
+    const failed = await new Promise<boolean>((resolve) => {
+      const s = tls.connect({ port: mesh.server.ports.inbound, host: '127.0.0.1', servername: SERVER_ID, ca: mesh.pki.root.cert, cert: leaf.cert, key: leaf.key, ALPNProtocols: ['weft.h2'], minVersion: 'TLSv1.3' });
+      s.on('error', () => resolve(true));
+      // TLS 1.3: the client learns of the rejected certificate after its own handshake completes, on the first read.
+      s.on('secureConnect', () => s.write('x'));
+      s.on('close', () => resolve(true));
+      s.on('data', () => resolve(false));
+    });
+    assert.equal(failed, true);
+  } finally {
+    stranger.dispose();
+  }
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
+});
+
+/** Deterministic PRNG (mulberry32), so a failing case can be reproduced from its index. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEEDS = [
+  'GET / HTTP/1.1\r\nHost: web.test.svc\r\n\r\n',
+  'POST /x HTTP/1.1\r\nHost: web.test.svc\r\nContent-Length: 5\r\n\r\nhello',
+  'POST /x HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  'GET /ws HTTP/1.1\r\nHost: web.test.svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+  'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00',
+  '\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03',
+];
+const TOKENS = ['\r\n', '\n', ':', ' ', '\x00', 'Content-Length: -1\r\n', 'Content-Length: 99999999999\r\n', 'Transfer-Encoding: chunked\r\n', 'Host:\r\n', 'zz\r\n', '\xff\xfe', 'HTTP/9.9', '%00', '0\r\n\r\n'];
+
+function mutate(rand: () => number): Buffer {
+  let s = SEEDS[Math.floor(rand() * SEEDS.length)]!;
+  const edits = 1 + Math.floor(rand() * 4);
+  for (let e = 0; e < edits; e++) {
+    const at = Math.floor(rand() * (s.length + 1));
+    const op = rand();
+    if (op < 0.3) s = s.slice(0, at) + TOKENS[Math.floor(rand() * TOKENS.length)]! + s.slice(at);
+    else if (op < 0.55) s = s.slice(0, at) + s.slice(at + 1 + Math.floor(rand() * 8));
+    else if (op < 0.8) s = s.slice(0, at) + String.fromCharCode(Math.floor(rand() * 256)) + s.slice(at + 1);
+    else s = s.slice(0, at);
+  }
+  return Buffer.from(s, 'latin1');
+}
+
+test('fuzz: 10,000 malformed requests never crash or wedge the proxy', { timeout: 150_000 }, async () => {
+  const rand = prng(20261128);
+  const cases = Array.from({ length: 10_000 }, () => mutate(rand));
+  const ports = [mesh.client.ports.outbound, mesh.server.ports.inbound];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const i = next++;
+      await raw(ports[i % 2]!, cases[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  assert.equal(next, cases.length);
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+  assert.equal((await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/live`)).status, 200);
+});
