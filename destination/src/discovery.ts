@@ -11,7 +11,7 @@ import type { Logger } from '@weft/common/log';
 import { ClusterCache } from './watchers/cluster-cache.js';
 import { SubscriptionIndex } from './watchers/subscriptions.js';
 import { parseAuthority } from './resolve/authority.js';
-import { resolveEndpoints } from './resolve/endpoints.js';
+import { resolveEndpoints, type Resolution } from './resolve/endpoints.js';
 import { resolveProfile } from './resolve/profile.js';
 import { resolvePolicy } from './resolve/policy.js';
 import { EndpointTranslator } from './translators/endpoint-translator.js';
@@ -19,9 +19,29 @@ import type { MeshSettings } from './settings.js';
 
 export type Unwatch = () => void;
 
+/**
+ * One resolution shared by every watcher of the same target (many proxies
+ * watch the same service): resolved once per change, fanned out to each
+ * watcher's own translator. A late joiner starts from the current state.
+ */
+class Topic<S> {
+  readonly listeners = new Set<(state: S) => void>();
+  state!: S;
+  readonly sub = {
+    refresh: (): readonly string[] => {
+      const r = this.resolve();
+      this.state = r.state;
+      for (const l of this.listeners) l(r.state);
+      return r.deps;
+    },
+  };
+  constructor(private readonly resolve: () => Resolution<S>) {}
+}
+
 export class Discovery {
   readonly cache = new ClusterCache();
   private readonly subs = new SubscriptionIndex(this.cache);
+  private readonly topics = new Map<string, Topic<unknown>>();
 
   constructor(
     readonly settings: MeshSettings,
@@ -30,22 +50,21 @@ export class Discovery {
 
   /** Number of live watches (all kinds). */
   get watches(): number {
-    return this.subs.size;
+    let n = 0;
+    for (const t of this.topics.values()) n += t.listeners.size;
+    return n;
+  }
+
+  /** Number of distinct resolutions kept up to date (watches of the same target share one). */
+  get topicCount(): number {
+    return this.topics.size;
   }
 
   /** Streams endpoint updates of an authority: a snapshot now, diffs after. Throws InvalidArgumentError for a malformed authority. */
   watchEndpoints(authority: string, onUpdate: (u: destination.Update) => void): Unwatch {
     const target = parseAuthority(authority, this.settings.clusterDomain);
     const translator = new EndpointTranslator(onUpdate);
-    const sub = {
-      refresh: () => {
-        const r = resolveEndpoints(this.cache, target, this.settings);
-        translator.update(r.state);
-        return r.deps;
-      },
-    };
-    this.subs.add(sub);
-    return () => this.subs.remove(sub);
+    return this.join(`get|${JSON.stringify(target)}`, () => resolveEndpoints(this.cache, target, this.settings), (state) => translator.update(state));
   }
 
   /** Streams the profile of an authority; a new message replaces the previous one and is sent only on change. */
@@ -53,20 +72,18 @@ export class Discovery {
     const target = parseAuthority(authority, this.settings.clusterDomain);
     let last: destination.DestinationProfile | undefined;
     let lastProblem: string | undefined;
-    const sub = {
-      refresh: () => {
-        const r = resolveProfile(this.cache, target, this.settings);
-        if (r.state.problem && r.state.problem !== lastProblem) this.log.warn({ authority }, r.state.problem);
-        lastProblem = r.state.problem;
-        if (!last || !equals(destination.DestinationProfileSchema, last, r.state.profile)) {
-          last = r.state.profile;
-          onProfile(r.state.profile);
-        }
-        return r.deps;
-      },
+    const resolve = () => {
+      const r = resolveProfile(this.cache, target, this.settings);
+      if (r.state.problem && r.state.problem !== lastProblem) this.log.warn({ authority }, r.state.problem);
+      lastProblem = r.state.problem;
+      return r;
     };
-    this.subs.add(sub);
-    return () => this.subs.remove(sub);
+    return this.join(`profile|${JSON.stringify(target)}`, resolve, (state) => {
+      if (!last || !equals(destination.DestinationProfileSchema, last, state.profile)) {
+        last = state.profile;
+        onProfile(state.profile);
+      }
+    });
   }
 
   /** Streams the inbound policy of `<namespace>:<pod>` port `port`; sent only on change. */
@@ -76,21 +93,34 @@ export class Discovery {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError(`port ${port} is not 1-65535`);
     const target = { namespace: m[1]!, pod: m[3]!, port };
     let last: policy.Server | undefined;
-    const sub = {
-      refresh: () => {
-        const r = resolvePolicy(this.cache, target, this.settings);
-        if (!last || !equals(policy.ServerSchema, last, r.state)) {
-          last = r.state;
-          onServer(r.state);
-        }
-        return r.deps;
-      },
-    };
-    this.subs.add(sub);
-    return () => this.subs.remove(sub);
+    return this.join(`policy|${workload}|${port}`, () => resolvePolicy(this.cache, target, this.settings), (state) => {
+      if (!last || !equals(policy.ServerSchema, last, state)) {
+        last = state;
+        onServer(state);
+      }
+    });
   }
 
   close(): void {
     this.subs.close();
+  }
+
+  private join<S>(key: string, resolve: () => Resolution<S>, listener: (state: S) => void): Unwatch {
+    let topic = this.topics.get(key) as Topic<S> | undefined;
+    if (topic) {
+      topic.listeners.add(listener);
+      listener(topic.state);
+    } else {
+      topic = new Topic(resolve);
+      topic.listeners.add(listener);
+      this.topics.set(key, topic as Topic<unknown>);
+      this.subs.add(topic.sub);
+    }
+    const t = topic;
+    return () => {
+      if (!t.listeners.delete(listener) || t.listeners.size > 0) return;
+      this.subs.remove(t.sub);
+      this.topics.delete(key);
+    };
   }
 }

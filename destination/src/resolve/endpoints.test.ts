@@ -218,3 +218,20 @@ test('an endpoint whose pod is unknown is held back (never announced without its
   assert.deepEqual(addrs(eps), ['10.1.0.1:8080']);
   assert.equal(eps[0]!.tlsIdentity?.dnsName, 'web.demo.serviceaccount.identity.weft.cluster.local');
 });
+
+test('watchers of the same target share one resolution; a late joiner gets the full snapshot; the last to leave frees it', async () => {
+  const d = cluster();
+  const first = watch(d, 'web.demo.svc.cluster.local:80');
+  d.cache.apply('EndpointSlice', slice('web-def', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.9' }]));
+  await settle();
+  const got: destination.Update[] = [];
+  const unwatch = d.watchEndpoints('web.demo.svc.cluster.local:80', (u) => got.push(u));
+  assert.equal(d.topicCount, 1);
+  assert.equal(d.watches, 2);
+  assert.deepEqual(addrs(added(got[0])), ['10.1.0.1:8080', '10.1.0.2:8080', '10.1.0.9:8080'], 'the joiner sees everything at once');
+  unwatch();
+  d.cache.apply('EndpointSlice', slice('web-def', 'web', [{ name: 'http', port: 8080 }], []));
+  await settle();
+  assert.equal(first[first.length - 1]?.update.case, 'remove', 'the remaining watcher still gets diffs');
+  assert.equal(got.length, 1, 'the one who left gets nothing more');
+});
