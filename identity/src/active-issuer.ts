@@ -139,11 +139,16 @@ export class ActiveIssuer {
 
   private inUse(how: 'loaded' | 'rotated'): void {
     const { issuer, trust } = this.state;
-    const now = this.opts.now();
     this.opts.metrics?.issuerExpiry.set(issuer.notAfter.getTime() / 1000);
     if (how === 'rotated') this.opts.metrics?.issuerReloads.inc({ result: 'ok' });
     this.opts.log.info({ issuer: issuer.subject, notAfter: issuer.notAfter.toISOString(), anchors: trust.anchors.length }, `issuer ${how}`);
-    if (issuer.notAfter.getTime() - now.getTime() < EXPIRY_WARNING_MS) {
+    this.warnIfExpiring();
+  }
+
+  /** Logs a warning when the issuer in use expires within 60 days (at load, on rotation, and periodically). */
+  warnIfExpiring(): void {
+    const { issuer } = this.state;
+    if (issuer.notAfter.getTime() - this.opts.now().getTime() < EXPIRY_WARNING_MS) {
       this.opts.log.warn({ issuer: issuer.subject, notAfter: issuer.notAfter.toISOString() }, 'issuer certificate expires within 60 days; check that cert-manager renews it');
     }
   }

@@ -19,6 +19,11 @@ import { generateEcdsaKeyPair, privateKeyPem, px509 } from './pki-keys.js';
 import type { IssuerSource, TrustAnchorSource } from './sources.js';
 import type { TokenValidator } from './token-validator.js';
 
+/** Floor between serving-certificate renewals, and the retry delay after a failed one. */
+const RENEWAL_RETRY_MS = 30_000;
+/** How often the issuer's remaining lifetime is re-checked for the 60-day warning. */
+const EXPIRY_CHECK_MS = 6 * 3_600_000;
+
 /** identity's own ServiceAccount (docs/contracts.md: control-plane identities). */
 export const IDENTITY_SERVICE_ACCOUNT = 'weft-identity';
 
@@ -71,14 +76,25 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
   // Renew the serving leaf at half its lifetime, like proxies renew theirs early, so clients never meet an expired one.
   const scheduleRenewal = (notAfter: Date): void => {
     clearTimeout(renewTimer);
-    const delay = Math.max(1_000, (notAfter.getTime() - now().getTime()) / 2);
-    renewTimer = setTimeout(() => void refreshServing(active.current), Math.min(delay, 2 ** 31 - 1));
+    const delay = Math.min(Math.max(RENEWAL_RETRY_MS, (notAfter.getTime() - now().getTime()) / 2), 2 ** 31 - 1);
+    renewTimer = setTimeout(() => void refreshServing(active.current), delay);
     renewTimer.unref();
   };
   const refreshServing = async (state: IssuerState): Promise<void> => {
     if (!server) return;
-    server.setTls(await selfCertify(state));
-    opts.log.info({ serverName }, 'serving certificate re-issued');
+    if (now() > state.issuer.notAfter) {
+      // Nothing valid can be issued; wait for cert-manager (the rotation re-issues at once) instead of spinning.
+      opts.log.error({ issuer: state.issuer.subject }, 'issuer expired; serving certificate not renewed');
+      scheduleRenewal(new Date(now().getTime() + 2 * RENEWAL_RETRY_MS));
+      return;
+    }
+    try {
+      server.setTls(await selfCertify(state));
+      opts.log.info({ serverName }, 'serving certificate re-issued');
+    } catch (err) {
+      opts.log.error({ err: (err as Error).message }, 'serving certificate re-issue failed; retrying');
+      scheduleRenewal(new Date(now().getTime() + 2 * RENEWAL_RETRY_MS));
+    }
   };
 
   const active = await ActiveIssuer.start({
@@ -112,6 +128,8 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
     throw err;
   }
   const grpc = server;
+  const expiryCheck = setInterval(() => active.warnIfExpiring(), EXPIRY_CHECK_MS);
+  expiryCheck.unref();
   opts.log.info({ port: grpc.port, serverName }, 'identity serving Certify');
   return {
     port: grpc.port,
@@ -120,6 +138,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
     trustAnchorsPem: () => active.current.trust.pem,
     async close() {
       clearTimeout(renewTimer);
+      clearInterval(expiryCheck);
       await active.stop();
       await grpc.close();
     },
