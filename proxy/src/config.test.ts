@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@weft/common/errors';
+import { parseProxyEnv } from './config.js';
+
+const REQUIRED = {
+  WEFT_PROXY_IDENTITY_SVC_ADDR: 'identity.weft.svc:8080',
+  WEFT_PROXY_IDENTITY_SVC_NAME: 'identity.weft.serviceaccount.identity.weft.cluster.local',
+  WEFT_PROXY_DESTINATION_SVC_ADDR: 'destination.weft.svc:8086',
+  WEFT_PROXY_DESTINATION_SVC_NAME: 'destination.weft.serviceaccount.identity.weft.cluster.local',
+  WEFT_PROXY_POLICY_SVC_ADDR: 'destination.weft.svc:8090',
+  WEFT_PROXY_IDENTITY_LOCAL_NAME: 'web.emojivoto.serviceaccount.identity.weft.cluster.local',
+  WEFT_PROXY_IDENTITY_TRUST_ANCHORS: '-----BEGIN CERTIFICATE-----\n...',
+  WEFT_PROXY_POD_NAMESPACE: 'emojivoto',
+  WEFT_PROXY_POD_NAME: 'web-1',
+};
+
+test('parses the contract environment with its defaults', () => {
+  const c = parseProxyEnv({ ...REQUIRED, WEFT_PROXY_OPAQUE_PORTS: '25,3306,8000-8002', WEFT_PROXY_WORKLOAD_KIND: 'deployment', WEFT_PROXY_WORKLOAD_NAME: 'web' });
+  assert.deepEqual(c.outbound, { host: '127.0.0.1', port: 4140 });
+  assert.deepEqual(c.inbound, { host: '0.0.0.0', port: 4143 });
+  assert.deepEqual(c.admin, { host: '0.0.0.0', port: 4191 });
+  assert.deepEqual(c.tap, { host: '0.0.0.0', port: 4190 });
+  assert.deepEqual(c.opaquePorts, [25, 3306, 8000, 8001, 8002]);
+  assert.equal(c.detectTimeoutMs, 10_000);
+  assert.equal(c.defaultInboundPolicy, 'all-unauthenticated');
+  assert.equal(c.identity.tokenFile, '/var/run/secrets/tokens/weft-identity-token');
+  assert.equal(c.inboundAppPort, undefined);
+  assert.equal(c.pod.workloadName, 'web');
+});
+
+test('explicit-mode and IPv6 listen addresses parse', () => {
+  const c = parseProxyEnv({ ...REQUIRED, WEFT_PROXY_INBOUND_LISTEN_ADDR: '[::]:14143', WEFT_PROXY_INBOUND_APP_PORT: '8080' });
+  assert.deepEqual(c.inbound, { host: '::', port: 14143 });
+  assert.equal(c.inboundAppPort, 8080);
+});
+
+test('every missing or invalid variable is named in one error', () => {
+  assert.throws(
+    () => parseProxyEnv({ WEFT_PROXY_DETECT_TIMEOUT: 'soon', WEFT_PROXY_DEFAULT_INBOUND_POLICY: 'maybe' }),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /WEFT_PROXY_IDENTITY_LOCAL_NAME is required/.test(err.message) &&
+      /WEFT_PROXY_DETECT_TIMEOUT/.test(err.message) &&
+      /WEFT_PROXY_DEFAULT_INBOUND_POLICY="maybe"/.test(err.message),
+  );
+  assert.throws(() => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_ADMIN_LISTEN_ADDR: 'nope' }), /WEFT_PROXY_ADMIN_LISTEN_ADDR="nope" is not host:port/);
+  assert.throws(() => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_INBOUND_APP_PORT: '70000' }), /WEFT_PROXY_INBOUND_APP_PORT/);
+});

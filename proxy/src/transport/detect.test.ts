@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { once } from 'node:events';
+import { classify, clientHelloSni, detect } from './detect.js';
+
+test('classifies HTTP/1 request lines, the HTTP/2 preface and opaque bytes', () => {
+  assert.deepEqual(classify(Buffer.from('GET / HTTP/1.1\r\n')), { kind: 'http1' });
+  assert.deepEqual(classify(Buffer.from('OPTIONS * HTTP/1.1\r\n')), { kind: 'http1' });
+  assert.deepEqual(classify(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), { kind: 'http2' });
+  assert.deepEqual(classify(Buffer.from([0x00, 0x01, 0x02])), { kind: 'opaque' });
+  assert.deepEqual(classify(Buffer.from('hello world')), { kind: 'opaque' });
+});
+
+test('waits for more bytes while the prefix is still ambiguous', () => {
+  assert.equal(classify(Buffer.from('PRI * HT')), undefined);
+  assert.equal(classify(Buffer.from('GE')), undefined);
+  assert.equal(classify(Buffer.from([0x16, 0x03])), undefined);
+});
+
+/** Captures a real ClientHello from Node's TLS client. */
+async function clientHello(servername: string | undefined): Promise<Buffer> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const got = new Promise<Buffer>((resolve) => server.once('connection', (s) => s.once('data', (d: Buffer) => (s.destroy(), resolve(d)))));
+  const c = tls.connect({ port, host: '127.0.0.1', ...(servername ? { servername } : {}), rejectUnauthorized: false });
+  c.on('error', () => undefined);
+  const hello = await got;
+  c.destroy();
+  server.close();
+  return hello;
+}
+
+test('reads the SNI from a real TLS ClientHello, and none when absent', async () => {
+  const withSni = await clientHello('web.ns.serviceaccount.identity.weft.cluster.local');
+  assert.deepEqual(classify(withSni), { kind: 'tls', sni: 'web.ns.serviceaccount.identity.weft.cluster.local' });
+  const without = await clientHello(undefined);
+  assert.equal(clientHelloSni(without), undefined);
+  // Truncated or corrupt hellos never throw.
+  assert.equal(clientHelloSni(withSni.subarray(0, 60)), undefined);
+  assert.equal(clientHelloSni(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0xff, 0xff, 0xff, 0xff])), undefined);
+});
+
+test('a silent client is opaque after the detection timeout, and the bytes read are put back', async () => {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [socket] = (await accepted) as [net.Socket];
+  assert.deepEqual(await detect(socket, 50), { kind: 'opaque' });
+  // Bytes that arrive during detection are not lost.
+  const second = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [s2] = (await once(server, 'connection')) as [net.Socket];
+  second.write('GET /x HTTP/1.1\r\n');
+  assert.deepEqual(await detect(s2, 5000), { kind: 'http1' });
+  s2.resume();
+  const [data] = (await once(s2, 'data')) as [Buffer];
+  assert.equal(data.toString(), 'GET /x HTTP/1.1\r\n');
+  for (const s of [client, second, socket, s2]) s.destroy();
+  server.close();
+});
