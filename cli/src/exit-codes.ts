@@ -9,7 +9,7 @@
  *   6 not implemented yet
  */
 import { CommanderError } from 'commander';
-import { WeftError } from '@weft/common';
+import { WeftError } from '@weft/common/errors';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, UNAVAILABLE: 3, NOT_FOUND: 4, NOT_AUTHORIZED: 5, NOT_IMPLEMENTED: 6 } as const;
 

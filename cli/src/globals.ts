@@ -3,8 +3,12 @@
  * receive: kubeconfig, context, namespace, output format, viz addresses.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '@weft/common';
-import { loadKubeConfig, type k8s } from '@weft/common/k8s/client';
+import { InvalidArgumentError } from '@weft/common/errors';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { k8s } from '@weft/common/k8s/client';
 import { parseOutput, type OutputFormat } from './output.js';
 
 export interface Globals {
@@ -18,7 +22,24 @@ export interface Globals {
   readonly apiAddr: string;
   readonly tapAddr: string;
   readonly webAddr: string;
-  readonly kubeConfig: () => k8s.KubeConfig;
+  /** Loads the kubeconfig (and the Kubernetes client, ~1 s of imports) on first use. */
+  readonly kubeConfig: () => Promise<k8s.KubeConfig>;
+}
+
+/**
+ * The namespace of the kubeconfig's current (or --context) context, read
+ * without loading the Kubernetes client: verbs that never talk to the API
+ * server (viz, identity) still default to it like kubectl does.
+ */
+export function contextNamespace(kubeconfig: string | undefined, context: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const path = kubeconfig ?? env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+  try {
+    const doc = parse(readFileSync(path, 'utf8')) as { 'current-context'?: string; contexts?: Array<{ name: string; context?: { namespace?: string } }> };
+    const name = context ?? doc['current-context'];
+    return doc.contexts?.find((c) => c.name === name)?.context?.namespace;
+  } catch {
+    return undefined;
+  }
 }
 
 const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -37,17 +58,9 @@ export function globalsOf(cmd: Command, env: NodeJS.ProcessEnv = process.env): G
     kubeconfig?: string; context?: string; namespace?: string; weftNamespace: string; output?: string;
     apiAddr?: string; tapAddr?: string; webAddr?: string;
   }>();
-  let kc: k8s.KubeConfig | undefined;
-  const kubeConfig = () => (kc ??= loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context }));
-  let namespace = o.namespace;
-  if (namespace === undefined) {
-    try {
-      const k = kubeConfig();
-      namespace = k.getContextObject(k.getCurrentContext())?.namespace;
-    } catch {
-      namespace = undefined;
-    }
-  }
+  let kc: Promise<k8s.KubeConfig> | undefined;
+  const kubeConfig = () => (kc ??= import('@weft/common/k8s/client').then(({ loadKubeConfig }) => loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context })));
+  const namespace = o.namespace ?? contextNamespace(o.kubeconfig, o.context, env);
   for (const [flag, v] of [['--namespace', namespace], ['--weft-namespace', o.weftNamespace]] as const) {
     if (v !== undefined && !NS.test(v)) throw new InvalidArgumentError(`${flag} "${v}" is not a valid namespace name`);
   }

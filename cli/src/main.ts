@@ -4,7 +4,7 @@ import { buildProgram } from './program.js';
 import { exitCodeFor } from './exit-codes.js';
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (err) {
   // Commander already printed its usage error or help text.
   if (!(err instanceof CommanderError)) process.stderr.write(`weft: ${(err as Error).message}\n`);

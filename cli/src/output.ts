@@ -1,6 +1,6 @@
 /** `-o table|wide|json|yaml`: one place that turns rows into what the user asked for. */
 import { stringify } from 'yaml';
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];

@@ -5,7 +5,6 @@
  */
 import { Command, Option } from 'commander';
 import { registerCheck } from './commands/check.js';
-import { registerDemo } from './commands/demo.js';
 import { registerDiagnostics } from './commands/diagnostics.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerInject } from './commands/inject.js';
@@ -15,7 +14,12 @@ import { registerViz } from './commands/viz.js';
 import { OUTPUT_FORMATS } from './output.js';
 import { CLI_VERSION } from './version.js';
 
-export function buildProgram(): Command {
+/**
+ * Builds the program for `argv`. The demo verb pulls in the whole local mesh
+ * (proxy, identity, destination, viz), about a second of imports, so it is
+ * loaded only when the command line may need it (`demo`, help).
+ */
+export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('weft')
     .description('weft: a service mesh for Kubernetes')
     .version(CLI_VERSION, '-V, --version', 'print the client version')
@@ -34,6 +38,10 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerViz(program);
   registerDiagnostics(program);
-  registerDemo(program);
+  const args = argv.slice(2);
+  if (args.length === 0 || args.some((a) => a === 'demo' || a === 'help' || a === '--help' || a === '-h')) {
+    const { registerDemo } = await import('./commands/demo.js');
+    registerDemo(program);
+  }
   return program;
 }

@@ -1,5 +1,5 @@
 /** The CLI's client for viz's metrics-api and tap stream; HTTP errors come back as WeftErrors with viz's code. */
-import { UnavailableError, WeftError, type WeftErrorCode } from '@weft/common';
+import { UnavailableError, WeftError, type WeftErrorCode } from '@weft/common/errors';
 
 const HINT = 'is viz running? Locally: npm start (the demo serves it on 127.0.0.1:8085); in a cluster: kubectl -n weft-viz port-forward svc/weft-viz 8085 8088 8084; or pass --api-addr/--tap-addr';
 

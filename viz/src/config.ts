@@ -1,5 +1,6 @@
 /** viz's environment, parsed once at start-up (see docs/viz.md for every variable). */
-import { env, LOG_LEVELS } from '@weft/common';
+import { env } from '@weft/common/config';
+import { LOG_LEVELS } from '@weft/common/log';
 
 export const vizSchema = {
   logLevel: env.oneOf('WEFT_VIZ_LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -3,7 +3,7 @@
  * listed from the API server (cached for a few seconds; tap and identity
  * look-ups are rare).
  */
-import { formatDnsIdentity } from '@weft/common';
+import { formatDnsIdentity } from '@weft/common/identity-name';
 import { k8s } from '@weft/common/k8s/client';
 import type { ProxyTarget, TargetSource } from './targets.js';
 import type { WorkloadKind } from './resource.js';

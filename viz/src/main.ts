@@ -1,6 +1,8 @@
 /** viz's entry point: configuration from the environment, then `startViz`. */
 import { readFileSync } from 'node:fs';
-import { ConfigError, createLogger, loadConfig } from '@weft/common';
+import { ConfigError } from '@weft/common/errors';
+import { createLogger } from '@weft/common/log';
+import { loadConfig } from '@weft/common/config';
 import { loadKubeConfig } from '@weft/common/k8s/client';
 import { vizSchema } from './config.js';
 import { FileTargetSource, type TargetSource } from './targets.js';

@@ -5,7 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { subjectAltNames, toPem } from '@weft/common';
+import { subjectAltNames, toPem } from '@weft/common/x509';
 import { UnavailableError } from './errors.js';
 import type { TapClientTls } from './tap/aggregator.js';
 import type { ProxyTarget } from './targets.js';

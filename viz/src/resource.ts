@@ -3,7 +3,7 @@
  * proxy puts on its metrics (docs/contracts.md: `namespace`, `pod`,
  * `<workload_kind>` on every series; `dst_<kind>` on outbound series).
  */
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 
 export const RESOURCE_KINDS = ['namespace', 'deployment', 'statefulset', 'daemonset', 'pod', 'service', 'route'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];

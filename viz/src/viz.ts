@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { createLogger, type Logger } from '@weft/common';
+import { createLogger, type Logger } from '@weft/common/log';
 import { PrometheusClient } from './metrics/prometheus.js';
 import { TapAggregator, type TapClientTls } from './tap/aggregator.js';
 import { AnyOfAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';

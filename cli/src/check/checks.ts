@@ -5,7 +5,7 @@
  * on it (no API server, no point in reading certificates).
  */
 import { X509Certificate } from 'node:crypto';
-import { parseCertificateBundle, timeToExpiry, verifyChain } from '@weft/common';
+import { parseCertificateBundle, timeToExpiry, verifyChain } from '@weft/common/x509';
 import type { ClusterReads, MeshedPod } from './cluster-reads.js';
 import {
   CONTROL_PLANE_DEPLOYMENTS, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,

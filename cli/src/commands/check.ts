@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { failed, runChecks } from '../check/checks.js';
-import { kubernetesReads } from '../check/kubernetes-reads.js';
 import { unreachableReads, type ClusterReads } from '../check/cluster-reads.js';
 import { renderCheckReport } from '../check/report.js';
 import { EXIT } from '../exit-codes.js';
@@ -23,7 +22,8 @@ export function registerCheck(program: Command): void {
       const g = globalsOf(cmd);
       let reads: ClusterReads;
       try {
-        reads = kubernetesReads(g.kubeConfig());
+        const { kubernetesReads } = await import('../check/kubernetes-reads.js');
+        reads = kubernetesReads(await g.kubeConfig());
       } catch (err) {
         reads = unreachableReads(err as Error);
       }

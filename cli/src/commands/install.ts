@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
-import { InvalidArgumentError, WeftError } from '@weft/common';
+import { InvalidArgumentError, WeftError } from '@weft/common/errors';
 import { globalsOf } from '../globals.js';
 
 const CHART_NAMES = { crds: 'weft-crds', 'control-plane': 'weft-control-plane', viz: 'weft-viz' } as const;

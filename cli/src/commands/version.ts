@@ -1,7 +1,6 @@
 /** `weft version`: the client's version and the control plane's (its Deployments' app.kubernetes.io/version). */
 import type { Command } from 'commander';
 import { CONTROL_PLANE_DEPLOYMENTS } from '../check/names.js';
-import { kubernetesReads } from '../check/kubernetes-reads.js';
 import { EXIT } from '../exit-codes.js';
 import { globalsOf } from '../globals.js';
 import { renderStructured } from '../output.js';
@@ -18,7 +17,8 @@ export function registerVersion(program: Command): void {
       let problem: string | undefined;
       if (!opts.client) {
         try {
-          const deployments = await kubernetesReads(g.kubeConfig()).deployments(g.weftNamespace);
+          const { kubernetesReads } = await import('../check/kubernetes-reads.js');
+          const deployments = await kubernetesReads(await g.kubeConfig()).deployments(g.weftNamespace);
           const versions = [...new Set(deployments.filter((d) => (CONTROL_PLANE_DEPLOYMENTS as readonly string[]).includes(d.name)).map((d) => d.version ?? 'unknown'))];
           if (versions.length === 0) problem = `no control plane in namespace ${g.weftNamespace}`;
           else controlPlane = versions.join(', ');

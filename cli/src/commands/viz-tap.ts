@@ -5,7 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import type { TapEventJson, TapProxyError } from '@weft/viz';
-import { InvalidArgumentError, parseDuration } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
+import { parseDuration } from '@weft/common/config';
 import { globalsOf } from '../globals.js';
 import { fmt, renderStructured, renderTable } from '../output.js';
 import { resourceArg, vizClient } from './viz.js';

@@ -3,9 +3,10 @@
  * `tap|top` over its tap stream (viz-tap.ts).
  */
 import { Command, Option } from 'commander';
-import { parseResource, type Edge, type RouteRow, type StatResult, type StatRow } from '@weft/viz';
+import type { Edge, RouteRow, StatResult, StatRow } from '@weft/viz';
+import { parseResource } from '@weft/viz/resource';
 import { spawn } from 'node:child_process';
-import { InvalidArgumentError, UnavailableError } from '@weft/common';
+import { InvalidArgumentError, UnavailableError } from '@weft/common/errors';
 import { globalsOf, type Globals } from '../globals.js';
 import { fmt, renderStructured, renderTable, type Column } from '../output.js';
 import { VizClient } from '../viz-client.js';

@@ -3,7 +3,7 @@
  * The dashboard server mounts the same routes so one port-forward is enough.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '@weft/common';
+import type { Logger } from '@weft/common/log';
 import { InvalidArgumentError } from '../errors.js';
 import { queryEdges } from '../metrics/edges.js';
 import { checkWindow, type ScopedRef } from '../metrics/promql.js';

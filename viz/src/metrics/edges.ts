@@ -8,7 +8,8 @@
  * client-only workloads, by the single inbound `client_id` at the destination
  * from the client's namespace.
  */
-import { InvalidArgumentError, parseDnsIdentity } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
+import { parseDnsIdentity } from '@weft/common/identity-name';
 import { isWorkloadKind, type ResourceKind } from '../resource.js';
 import { checkWindow, labelOf, windowIncrease } from './promql.js';
 import type { Querier } from './stat.js';

@@ -2,7 +2,7 @@
  * A small client for Prometheus's HTTP API (`/api/v1/query`). viz only runs
  * instant queries; ranges are expressed inside PromQL.
  */
-import { InvalidArgumentError, UnavailableError } from '@weft/common';
+import { InvalidArgumentError, UnavailableError } from '@weft/common/errors';
 
 export interface Sample {
   readonly labels: Readonly<Record<string, string>>;

@@ -9,7 +9,7 @@
  *                                            create a series at its first request)
  * A counter reset (proxy restart) inside the window undercounts; clamp_min keeps it >= 0.
  */
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 import { isWorkloadKind, type ResourceKind, type ResourceRef } from '../resource.js';
 
 /** Which series a query reads, and how rows are keyed. */

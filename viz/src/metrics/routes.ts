@@ -2,7 +2,7 @@
  * Per-route golden metrics (`route_*` series with `rt_route`), busiest
  * first: the "top routes" of a workload.
  */
-import { InvalidArgumentError } from '@weft/common';
+import { InvalidArgumentError } from '@weft/common/errors';
 import type { ResourceRef } from '../resource.js';
 import { checkWindow, labelOf, quote, windowIncrease } from './promql.js';
 import { finiteOrNull, type Querier } from './stat.js';

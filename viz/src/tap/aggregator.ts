@@ -6,7 +6,8 @@
 import { create } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
 import { tap } from '@weft/api';
-import { createGrpcClient, type Logger } from '@weft/common';
+import { createGrpcClient } from '@weft/common/grpc';
+import { type Logger } from '@weft/common/log';
 import { NotFoundError } from '../errors.js';
 import type { ResourceRef } from '../resource.js';
 import { targetsOf, type ProxyTarget, type TargetSource } from '../targets.js';
@@ -85,10 +86,23 @@ export class TapAggregator {
     });
     for (const t of proxies) {
       void (async () => {
+        // Only events of requests whose start was seen are passed on, so every request line is complete.
+        const open = new Set<string>();
         try {
-          for await (const e of this.client(t).observe(observeRequest, { signal: inner.signal })) {
-            const json = tapEventJson(t, e);
-            if (json) push(json);
+          // A proxy ends its stream after its own limit (100 by default): re-subscribe while the caller still wants events.
+          while (!inner.signal.aborted) {
+            let events = 0;
+            for await (const e of this.client(t).observe(observeRequest, { signal: inner.signal })) {
+              events++;
+              const json = tapEventJson(t, e);
+              if (!json) continue;
+              if (json.type === 'request') open.add(json.id);
+              else if (!open.has(json.id)) continue;
+              if (json.type === 'end') open.delete(json.id);
+              push(json);
+            }
+            // A stream that ends without events must not turn into a busy loop.
+            if (events === 0) await new Promise((r) => setTimeout(r, 1000));
           }
         } catch (err) {
           if (!inner.signal.aborted) {

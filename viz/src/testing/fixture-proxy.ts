@@ -16,7 +16,8 @@ import { randomInt } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { create } from '@bufbuild/protobuf';
 import { tap } from '@weft/api';
-import { LATENCY_BUCKETS_MS, startGrpcServer, type GrpcServer, type TlsMaterial } from '@weft/common';
+import { LATENCY_BUCKETS_MS } from '@weft/common/metrics';
+import { startGrpcServer, type GrpcServer, type TlsMaterial } from '@weft/common/grpc';
 import type { ProxyTarget } from '../targets.js';
 import type { WorkloadKind } from '../resource.js';
 
@@ -75,14 +76,15 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
   let nextStream = 0n;
   const dsts = new Map<string, FixtureProxy>();
 
-  const emit = (match: { method: string; path: string; authority: string }, make: () => tap.TapEvent) => {
-    let event: tap.TapEvent | undefined;
-    for (const o of observers) {
-      if (o.match.method && o.match.method !== match.method) continue;
-      if (o.match.pathPrefix && !match.path.startsWith(o.match.pathPrefix)) continue;
-      if (o.match.authority && o.match.authority !== match.authority) continue;
-      o.push((event ??= make()));
-    }
+  // Like the real proxy, a request is tapped by the observers that match it when it starts.
+  const subscribersOf = (match: { method: string; path: string; authority: string }): Observer[] =>
+    [...observers].filter(
+      (o) => (!o.match.method || o.match.method === match.method) && (!o.match.pathPrefix || match.path.startsWith(o.match.pathPrefix)) && (!o.match.authority || o.match.authority === match.authority),
+    );
+  const emit = (subs: readonly Observer[], make: () => tap.TapEvent) => {
+    if (subs.length === 0) return;
+    const event = make();
+    for (const o of subs) if (observers.has(o)) o.push(event);
   };
 
   const record = (
@@ -102,8 +104,8 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
     m.routeRequests.inc({ ...l, rt_route: rt });
     const id = create(tap.StreamIdSchema, { base, stream: nextStream++ });
     const meta = { direction: direction === 'inbound' ? tap.TapEvent_Direction.INBOUND : tap.TapEvent_Direction.OUTBOUND, tls: true, clientIdentity: peer.client, serverIdentity: peer.server, source: { ip: '127.0.0.1', port: Number(peer.src) }, destination: { ip: '127.0.0.1', port: Number(peer.dst) }, sourceMeta: {}, destinationMeta: { namespace: opts.namespace, pod: opts.pod } };
-    const match = { method, path, authority };
-    emit(match, () => create(tap.TapEventSchema, { ...meta, event: { case: 'requestInit', value: { id, method, scheme: 'http', authority, path } } }));
+    const subs = subscribersOf({ method, path, authority });
+    emit(subs, () => create(tap.TapEventSchema, { ...meta, event: { case: 'requestInit', value: { id, method, scheme: 'http', authority, path } } }));
     return run().then(({ status, bytes }) => {
       const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
       const rl = { ...l, status_code: String(status), classification: status >= 500 ? 'failure' : 'success' };
@@ -112,8 +114,8 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
       m.routeResponses.inc({ ...rl, rt_route: rt });
       m.routeLatency.observe({ ...rl, rt_route: rt }, elapsedMs);
       const since = { seconds: BigInt(Math.floor(elapsedMs / 1000)), nanos: Math.round((elapsedMs % 1000) * 1e6) };
-      emit(match, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseInit', value: { id, sinceRequestInit: since, httpStatus: status } } }));
-      emit(match, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseEnd', value: { id, sinceRequestInit: since, responseBytes: BigInt(bytes), requestBytes: 0n } } }));
+      emit(subs, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseInit', value: { id, sinceRequestInit: since, httpStatus: status } } }));
+      emit(subs, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseEnd', value: { id, sinceRequestInit: since, responseBytes: BigInt(bytes), requestBytes: 0n } } }));
     });
   };
 
