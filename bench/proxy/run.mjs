@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// `npm run bench:proxy`: weft's proxy against HAProxy 2.6 on the same backend,
+// all on loopback, in one run. Scenarios:
+//   direct     wrk → backend
+//   haproxy    wrk → HAProxy (HTTP mode, 1 thread) → backend
+//   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
+//   weft_mesh  wrk → weft client proxy ══mTLS/HTTP2══▶ weft server proxy → backend
+// Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at a fixed
+// 1,000 rps (per-request log), so latency is compared at equal load.
+// The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
+// pinned to CPU 1, the load generator and the backend to CPU 0.
+// The last line printed is one JSON object (format: docs/interception.md).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { TestPki } from '@weft/common/testing/pki';
+
+const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
+const FIXED_RATE = 1000;
+const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
+const CONNECTIONS = 32;
+const SERVICE = 'bench.svc';
+const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
+const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+const children = [];
+const pinCpu = cpus().length > 1;
+const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+function need(tool, args = ['-V']) {
+  const r = spawnSync(tool, args, { stdio: 'ignore' });
+  if (r.error) {
+    console.error(`bench:proxy needs ${tool} (Debian: wrk, nghttp2-client, haproxy); install it or run \`bash ci/system-deps.sh\` as root`);
+    process.exit(2);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function start(name, argv, readyLine) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 30_000);
+    child.on('exit', (code) => reject(new Error(`${name} exited ${code}:\n${out}`)));
+    const check = () => {
+      const m = readyLine ? out.match(readyLine) : [''];
+      if (m) {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        resolve({ child, match: m });
+      }
+    };
+    child.stdout.on('data', check);
+    if (!readyLine) check();
+  });
+}
+
+async function waitPort(port, child) {
+  for (let i = 0; i < 300; i++) {
+    if (child && child.exitCode !== null) throw new Error(`process for port ${port} exited with ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+function haproxyConfig(port, backendPort) {
+  const common = 'global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
+  if (backendPort === undefined) {
+    // The backend: a static 200 answered by HAProxy itself — fast enough never to be the bottleneck.
+    return `${common}frontend backend\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "ok"\n`;
+  }
+  return `${common}frontend hop\n  bind 127.0.0.1:${port}\n  default_backend app\nbackend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}\n`;
+}
+
+async function haproxy(name, cpu, port, backendPort) {
+  const cfg = join(dir, `${name}.cfg`);
+  writeFileSync(cfg, haproxyConfig(port, backendPort));
+  const { child } = await start(name, onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
+  await waitPort(port, child);
+}
+
+async function weft(name, spec) {
+  const { child, match } = await start(name, onCpu(1, [process.execPath, new URL('./weft-proxy.mjs', import.meta.url).pathname, JSON.stringify(spec)]), /READY (\{.*\})/);
+  return { pid: child.pid, ports: JSON.parse(match[1]) };
+}
+
+function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function run(argv) {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** Max throughput: wrk, one thread, keep-alive connections. */
+function throughput(port) {
+  const out = run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${THROUGHPUT_SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
+  return rps;
+}
+
+/** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients × 100 rps, per-request log. */
+function fixedRateLatency(port) {
+  const logFile = join(dir, `h2load-${port}.log`);
+  const clients = 10;
+  const n = FIXED_RATE * FIXED_SECONDS;
+  run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(FIXED_RATE / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
+  const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t'));
+  const ok = rows.filter((r) => r[1] === '200');
+  if (ok.length < n * 0.99) throw new Error(`h2load: only ${ok.length}/${n} requests succeeded`);
+  // The first second warms connections and JIT; measure the rest.
+  const t0 = Math.min(...ok.map((r) => Number(r[0])));
+  const lat = ok.filter((r) => Number(r[0]) - t0 > 1e6).map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
+  const at = (q) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
+  return { p50_ms: round(at(0.5)), p99_ms: round(at(0.99)) };
+}
+
+const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function scenario(name, port) {
+  log(`${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at ${FIXED_RATE} rps`);
+  const rps = throughput(port);
+  const latency = fixedRateLatency(port);
+  const result = { rps: Math.round(rps), ...latency };
+  log(`${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+function cleanup() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+need('wrk', ['-v']);
+need('h2load', ['--version']);
+need('haproxy', ['-v']);
+
+// Certificates for the mesh (real openssl), like identity would issue them.
+const pki = new TestPki();
+const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
+const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
+const clientCert = leaf(CLIENT_ID);
+const serverCert = leaf(SERVER_ID);
+
+const [backendPort, haproxyPort] = [await freePort(), await freePort()];
+await haproxy('backend', 0, backendPort);
+await haproxy('haproxy', 1, haproxyPort, backendPort);
+
+const direct = await scenario('direct', backendPort);
+const viaHaproxy = await scenario('haproxy', haproxyPort);
+
+const hop = await weft('weft-hop', { name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort }] });
+await new Promise((r) => setTimeout(r, 1000));
+const rssIdle = rssMiB(hop.pid);
+let rssLoad = rssIdle;
+const sampler = setInterval(() => (rssLoad = Math.max(rssLoad, rssMiB(hop.pid))), 200);
+const weftHop = await new Promise((resolve, reject) => setImmediate(() => scenario('weft_hop', hop.ports.outbound).then(resolve, reject)));
+clearInterval(sampler);
+rssLoad = Math.max(rssLoad, rssMiB(hop.pid));
+
+const server = await weft('weft-server', { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, appPort: backendPort });
+const client = await weft('weft-client', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath,
+  routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+});
+const weftMesh = await scenario('weft_mesh', client.ports.outbound);
+pki.dispose();
+
+const result = {
+  direct,
+  haproxy: viaHaproxy,
+  weft_hop: weftHop,
+  weft_mesh: weftMesh,
+  weft_rss_idle_mib: round(rssIdle, 1),
+  weft_rss_load_mib: round(rssLoad, 1),
+  ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),
+  added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
+};
+console.log(JSON.stringify(result));
+process.exit(0);
