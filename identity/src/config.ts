@@ -1,14 +1,20 @@
 /**
- * identity's process configuration, from the environment, parsed once at the
+ * identity's process configuration, from the environment (names in
+ * docs/contracts.md, set by the weft-control-plane chart), parsed once at the
  * edge (main.ts) into a typed object; every problem is reported at once.
  */
 import { ConfigError } from '@weft/common/errors';
 import { env, loadConfig } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
 import type { LevelWithSilent } from 'pino';
+import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from './kubernetes-names.js';
+import { TOKEN_AUDIENCE } from './token-validator.js';
 
+/** Where the issuer comes from: the Kubernetes Secret + ConfigMap (in the cluster) or files (elsewhere). */
 export const ISSUER_SOURCES = ['kubernetes', 'files'] as const;
 export type IssuerSourceKind = (typeof ISSUER_SOURCES)[number];
+/** The chart's `identity.issuer.scheme`; both read the same kubernetes.io/tls Secret (cert-manager's, or one the chart wrote). */
+export const ISSUER_SCHEMES = ['kubernetes.io/tls', 'weft.io/tls'] as const;
 
 export interface ListenAddr {
   readonly host: string;
@@ -22,9 +28,12 @@ export interface IdentityConfig {
   readonly trustDomain: string;
   /** identity's namespace: where the issuer Secret and trust-roots ConfigMap live, and part of every DNS identity. */
   readonly controlNamespace: string;
-  readonly leafLifetimeMs: number;
+  readonly issuanceLifetimeMs: number;
   readonly clockSkewMs: number;
+  readonly tokenAudience: string;
   readonly issuerSource: IssuerSourceKind;
+  readonly issuerSecret: string;
+  readonly trustRootsConfigMap: string;
   readonly issuerCertFile: string | undefined;
   readonly issuerKeyFile: string | undefined;
   readonly trustAnchorsFile: string | undefined;
@@ -37,14 +46,29 @@ const schema = {
   adminListen: env.string('WEFT_IDENTITY_ADMIN_LISTEN_ADDR', '0.0.0.0:9990'),
   trustDomain: env.string('WEFT_IDENTITY_TRUST_DOMAIN', 'cluster.local'),
   controlNamespace: env.string('WEFT_IDENTITY_CONTROL_NAMESPACE', 'weft'),
-  leafLifetimeMs: env.duration('WEFT_IDENTITY_LEAF_LIFETIME', '24h'),
-  clockSkewMs: env.duration('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', '20s'),
+  issuanceLifetime: env.string('WEFT_IDENTITY_ISSUANCE_LIFETIME', '24h0m0s'),
+  clockSkew: env.string('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', '20s'),
+  tokenAudience: env.string('WEFT_IDENTITY_TOKEN_AUDIENCE', TOKEN_AUDIENCE),
+  issuerScheme: env.oneOf('WEFT_IDENTITY_ISSUER_SCHEME', ISSUER_SCHEMES, 'kubernetes.io/tls'),
   issuerSource: env.oneOf('WEFT_IDENTITY_ISSUER_SOURCE', ISSUER_SOURCES, 'kubernetes'),
+  issuerSecret: env.string('WEFT_IDENTITY_ISSUER_SECRET', ISSUER_SECRET),
+  trustRootsConfigMap: env.string('WEFT_IDENTITY_TRUST_ROOTS_CONFIGMAP', TRUST_ROOTS_CONFIGMAP),
   issuerCertFile: env.optionalString('WEFT_IDENTITY_ISSUER_CERT_FILE'),
   issuerKeyFile: env.optionalString('WEFT_IDENTITY_ISSUER_KEY_FILE'),
   trustAnchorsFile: env.optionalString('WEFT_IDENTITY_TRUST_ANCHORS_FILE'),
   kubeconfig: env.optionalString('WEFT_IDENTITY_KUBECONFIG'),
 };
+
+const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go duration (`24h0m0s`, `1h30m`, `20s`, `1.5h`), as the chart values are written, into ms. */
+export function parseGoDuration(raw: string): number {
+  const text = raw.trim();
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) throw new Error(`"${raw}" is not a duration (Go syntax, e.g. 24h0m0s, 90m, 20s)`);
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * GO_UNIT_MS[m[2]!]!;
+  return Math.round(ms);
+}
 
 export function parseListenAddr(variable: string, raw: string, problems: string[]): ListenAddr {
   const m = /^(.*):(\d+)$/.exec(raw);
@@ -56,13 +80,24 @@ export function parseListenAddr(variable: string, raw: string, problems: string[
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
+function duration(variable: string, raw: string, problems: string[]): number {
+  try {
+    return parseGoDuration(raw);
+  } catch (err) {
+    problems.push(`${variable}: ${(err as Error).message}`);
+    return 0;
+  }
+}
+
 export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
   const raw = loadConfig(schema, source);
   const problems: string[] = [];
   const listen = parseListenAddr('WEFT_IDENTITY_LISTEN_ADDR', raw.listen, problems);
   const adminListen = parseListenAddr('WEFT_IDENTITY_ADMIN_LISTEN_ADDR', raw.adminListen, problems);
-  if (raw.leafLifetimeMs < 60_000) problems.push(`WEFT_IDENTITY_LEAF_LIFETIME must be at least 1m (proxies renew at 70 % of it)`);
-  if (raw.clockSkewMs >= raw.leafLifetimeMs) problems.push('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE must be shorter than WEFT_IDENTITY_LEAF_LIFETIME');
+  const issuanceLifetimeMs = duration('WEFT_IDENTITY_ISSUANCE_LIFETIME', raw.issuanceLifetime, problems);
+  const clockSkewMs = duration('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', raw.clockSkew, problems);
+  if (issuanceLifetimeMs && issuanceLifetimeMs < 60_000) problems.push('WEFT_IDENTITY_ISSUANCE_LIFETIME must be at least 1m (proxies renew at 70 % of it)');
+  if (issuanceLifetimeMs && clockSkewMs >= issuanceLifetimeMs) problems.push('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE must be shorter than WEFT_IDENTITY_ISSUANCE_LIFETIME');
   if (raw.issuerSource === 'files') {
     for (const [variable, value] of [
       ['WEFT_IDENTITY_ISSUER_CERT_FILE', raw.issuerCertFile],
@@ -73,5 +108,21 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...raw, listen, adminListen };
+  return {
+    logLevel: raw.logLevel,
+    listen,
+    adminListen,
+    trustDomain: raw.trustDomain,
+    controlNamespace: raw.controlNamespace,
+    issuanceLifetimeMs,
+    clockSkewMs,
+    tokenAudience: raw.tokenAudience,
+    issuerSource: raw.issuerSource,
+    issuerSecret: raw.issuerSecret,
+    trustRootsConfigMap: raw.trustRootsConfigMap,
+    issuerCertFile: raw.issuerCertFile,
+    issuerKeyFile: raw.issuerKeyFile,
+    trustAnchorsFile: raw.trustAnchorsFile,
+    kubeconfig: raw.kubeconfig,
+  };
 }

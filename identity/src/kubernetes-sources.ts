@@ -12,9 +12,9 @@ import type { Permission } from './access-review.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
 import type { IssuerSource, Source, SourceListener, TrustAnchorSource } from './sources.js';
 
-export const ISSUER_SECRET = 'weft-identity-issuer';
-export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
-export const TRUST_ROOTS_KEY = 'ca-bundle.crt';
+import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY } from './kubernetes-names.js';
+
+export { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY };
 
 /** Reads tls.crt and tls.key of a kubernetes.io/tls Secret; throws naming what is wrong. */
 export function issuerFromSecret(secret: k8s.V1Secret): IssuerMaterial {
@@ -129,9 +129,9 @@ export function configMapTrustSource(opts: KubernetesSourceOptions): TrustAnchor
 }
 
 /** What the Kubernetes sources need, for the start-up access review. */
-export function sourcePermissions(namespace: string): Permission[] {
+export function sourcePermissions(namespace: string, names: { secret?: string; configMap?: string } = {}): Permission[] {
   return [
-    ...['get', 'list', 'watch'].map((verb) => ({ verb, group: '', resource: 'secrets', namespace, name: ISSUER_SECRET })),
-    ...['get', 'list', 'watch'].map((verb) => ({ verb, group: '', resource: 'configmaps', namespace, name: TRUST_ROOTS_CONFIGMAP })),
+    ...['get', 'list', 'watch'].map((verb) => ({ verb, group: '', resource: 'secrets', namespace, name: names.secret ?? ISSUER_SECRET })),
+    ...['get', 'list', 'watch'].map((verb) => ({ verb, group: '', resource: 'configmaps', namespace, name: names.configMap ?? TRUST_ROOTS_CONFIGMAP })),
   ];
 }

@@ -125,11 +125,11 @@ test('the identity process exits 1 naming the problem: bad issuer, missing RBAC,
   // Three processes at once: each start-up is mostly module loading.
   const bad = run(fileEnv(kubeconfig, notCa, anchor.certPath));
   const denied = run(fileEnv(deniedKubeconfig, issuer, anchor.certPath));
-  const misconfigured = run({ ...fileEnv(kubeconfig, issuer, anchor.certPath), WEFT_IDENTITY_LEAF_LIFETIME: 'forever', WEFT_IDENTITY_ISSUER_KEY_FILE: '' });
+  const misconfigured = run({ ...fileEnv(kubeconfig, issuer, anchor.certPath), WEFT_IDENTITY_ISSUANCE_LIFETIME: 'forever', WEFT_IDENTITY_ISSUER_KEY_FILE: '' });
   assert.equal(await bad.exited, 1);
   assert.match(bad.output(), /identity cannot start: issuer certificate \\"CN=not-a-ca\\" is not a CA/);
   assert.equal(await denied.exited, 1);
   assert.match(denied.output(), /lacks Kubernetes permissions.*create tokenreviews\.authentication\.k8s\.io/s);
   assert.equal(await misconfigured.exited, 1);
-  assert.match(misconfigured.output(), /WEFT_IDENTITY_LEAF_LIFETIME: "forever" is not a duration/);
+  assert.match(misconfigured.output(), /WEFT_IDENTITY_ISSUANCE_LIFETIME: "forever" is not a duration/);
 });

@@ -48,18 +48,19 @@ async function main(): Promise<void> {
     });
     log.info({ port: admin.port }, 'admin listening');
     const kc = loadKubeConfig(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {});
-    const validator = new KubernetesTokenValidator(kc, log);
+    const validator = new KubernetesTokenValidator(kc, log, config.tokenAudience);
     const fromKubernetes = config.issuerSource === 'kubernetes';
-    await requirePermissions(kc, [TOKEN_REVIEW_PERMISSION, ...(fromKubernetes ? sourcePermissions(config.controlNamespace) : [])]);
+    const names = { secret: config.issuerSecret, configMap: config.trustRootsConfigMap };
+    await requirePermissions(kc, [TOKEN_REVIEW_PERMISSION, ...(fromKubernetes ? sourcePermissions(config.controlNamespace, names) : [])]);
     const sourceOpts = { kc, namespace: config.controlNamespace, log };
     service = await startIdentityService({
       ...config.listen,
       trustDomain: config.trustDomain,
       controlNamespace: config.controlNamespace,
-      leafPolicy: { lifetimeMs: config.leafLifetimeMs, clockSkewMs: config.clockSkewMs },
+      leafPolicy: { lifetimeMs: config.issuanceLifetimeMs, clockSkewMs: config.clockSkewMs },
       validator,
-      issuerSource: fromKubernetes ? secretIssuerSource(sourceOpts) : fileIssuerSource({ certFile: config.issuerCertFile!, keyFile: config.issuerKeyFile! }),
-      trustSource: fromKubernetes ? configMapTrustSource(sourceOpts) : fileTrustSource({ file: config.trustAnchorsFile! }),
+      issuerSource: fromKubernetes ? secretIssuerSource({ ...sourceOpts, name: config.issuerSecret }) : fileIssuerSource({ certFile: config.issuerCertFile!, keyFile: config.issuerKeyFile! }),
+      trustSource: fromKubernetes ? configMapTrustSource({ ...sourceOpts, name: config.trustRootsConfigMap }) : fileTrustSource({ file: config.trustAnchorsFile! }),
       log,
       registry,
     });
