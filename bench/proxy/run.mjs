@@ -111,15 +111,22 @@ function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Runs a load generator without blocking the event loop (the RSS sampler keeps ticking). */
 function run(argv) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr || r.stdout}`);
-  return r.stdout;
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} failed (${code}): ${stderr || stdout}`))));
+  });
 }
 
 /** Max throughput: wrk, one thread, keep-alive connections. */
-function throughput(port) {
-  const out = run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${THROUGHPUT_SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
+async function throughput(port) {
+  const out = await run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${THROUGHPUT_SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
@@ -127,11 +134,11 @@ function throughput(port) {
 }
 
 /** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients × 100 rps, per-request log. */
-function fixedRateLatency(port) {
+async function fixedRateLatency(port) {
   const logFile = join(dir, `h2load-${port}.log`);
   const clients = 10;
   const n = FIXED_RATE * FIXED_SECONDS;
-  run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(FIXED_RATE / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
+  await run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(FIXED_RATE / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
   const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t'));
   const ok = rows.filter((r) => r[1] === '200');
   if (ok.length < n * 0.99) throw new Error(`h2load: only ${ok.length}/${n} requests succeeded`);
@@ -146,8 +153,8 @@ const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function scenario(name, port) {
   log(`${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at ${FIXED_RATE} rps`);
-  const rps = throughput(port);
-  const latency = fixedRateLatency(port);
+  const rps = await throughput(port);
+  const latency = await fixedRateLatency(port);
   const result = { rps: Math.round(rps), ...latency };
   log(`${name}: ${JSON.stringify(result)}`);
   return result;
@@ -183,7 +190,7 @@ await new Promise((r) => setTimeout(r, 1000));
 const rssIdle = rssMiB(hop.pid);
 let rssLoad = rssIdle;
 const sampler = setInterval(() => (rssLoad = Math.max(rssLoad, rssMiB(hop.pid))), 200);
-const weftHop = await new Promise((resolve, reject) => setImmediate(() => scenario('weft_hop', hop.ports.outbound).then(resolve, reject)));
+const weftHop = await scenario('weft_hop', hop.ports.outbound);
 clearInterval(sampler);
 rssLoad = Math.max(rssLoad, rssMiB(hop.pid));
 
