@@ -1,0 +1,89 @@
+// The `weft` binary end to end for the verbs that need no mesh: version,
+// check against an unreachable API server (and a real one when
+// WEFT_E2E_KUBECONFIG is set), install through the chart synthesis.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI_VERSION } from './version.js';
+
+const WEFT = fileURLToPath(new URL('../bin/weft.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function weft(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [WEFT, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// A kubeconfig whose API server refuses connections (port 9 on loopback: discard, never served here).
+const deadKubeconfig = join(dir, 'dead.kubeconfig');
+writeFileSync(
+  deadKubeconfig,
+  `apiVersion: v1
+kind: Config
+clusters: [{name: dead, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: dead, context: {cluster: dead, user: u, namespace: shop}}]
+current-context: dead
+`,
+);
+
+test('--version and version --client print the client version', () => {
+  assert.deepEqual([weft(['--version']).stdout.trim(), weft(['--version']).code], [CLI_VERSION, 0]);
+  const v = weft(['version', '--client', '-o', 'json']);
+  assert.equal(v.code, 0);
+  assert.deepEqual(JSON.parse(v.stdout), { client: CLI_VERSION });
+});
+
+test('check against an unreachable API server fails with exit code 1 and names the fix', () => {
+  const r = weft(['check', '--kubeconfig', deadKubeconfig]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /× can query the Kubernetes API/);
+  assert.match(r.stdout, /fix: check --kubeconfig/);
+  const json = weft(['check', '--kubeconfig', deadKubeconfig, '-o', 'json']);
+  assert.equal(json.code, 1);
+  assert.equal((JSON.parse(json.stdout) as { ok: boolean }).ok, false);
+});
+
+test('version reports an unreachable control plane with exit code 3', () => {
+  const r = weft(['version', '--kubeconfig', deadKubeconfig]);
+  assert.equal(r.code, 3);
+  assert.match(r.stdout, /Client version: .*\nControl plane version: unavailable/);
+});
+
+test('install renders the CRDs chart through the cdk8s synthesis, and rejects broken values', () => {
+  const r = weft(['install', '--chart', 'crds']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /kind: CustomResourceDefinition/);
+  assert.match(r.stdout, /name: serviceprofiles\.weft\.io/);
+  const bad = join(dir, 'bad-values.yaml');
+  writeFileSync(bad, 'identity: [unclosed\n');
+  const b = weft(['install', '-f', bad]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /is not valid YAML/);
+  const missing = weft(['install']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /identityTrustAnchorsPEM is required/);
+});
+
+test('unknown flags and bad output formats are usage errors (exit 2)', () => {
+  assert.equal(weft(['viz', 'stat', 'deploy', '--bogus']).code, 2);
+  const o = weft(['version', '--client', '-o', 'xml']);
+  assert.equal(o.code, 2);
+  assert.match(o.stderr, /Allowed choices are table, wide, json, yaml/);
+});
+
+test('check against the e2e cluster when WEFT_E2E_KUBECONFIG is set', (t) => {
+  const kubeconfig = process.env.WEFT_E2E_KUBECONFIG;
+  if (!kubeconfig) return t.skip('WEFT_E2E_KUBECONFIG is not set: no real API server to check against');
+  const r = weft(['check', '--kubeconfig', kubeconfig, '-o', 'json']);
+  const results = (JSON.parse(r.stdout) as { results: Array<{ description: string; status: string; message?: string }> }).results;
+  assert.equal(results.find((x) => x.description === 'can query the Kubernetes API')?.status, 'ok', r.stdout);
+  // Whatever is installed, each non-passing check says why.
+  for (const x of results) if (x.status !== 'ok') assert.ok(x.message, JSON.stringify(x));
+  assert.equal(r.code, results.some((x) => x.status === 'fail') ? 1 : 0);
+});
