@@ -1,0 +1,76 @@
+// Discovery against the real destination service over mTLS (in-memory
+// Kubernetes objects): endpoints arrive with identities, protocol hints and
+// owner labels, live changes reach subscribers, unknown authorities fail fast.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { destination } from '@weft/api';
+import { createGrpcClient } from '@weft/common/grpc';
+import { createLogger } from '@weft/common/log';
+import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
+import { startDestination, type DestinationController } from '@weft/destination/destination';
+import { MemorySource } from '@weft/destination/sources/memory';
+import { pod, service, slice } from '@weft/destination/testing/fixtures';
+import { DestinationDiscovery } from './destination-client.js';
+import { UnknownAuthorityError } from '../errors.js';
+import type { Endpoint } from '../svc.js';
+
+const SERVER_NAME = 'destination.weft.serviceaccount.identity.weft.cluster.local';
+const WEB_ID = 'web.demo.serviceaccount.identity.weft.cluster.local';
+const pki = new TestPki();
+const source = new MemorySource();
+let anchor: CertAndKey;
+let controller: DestinationController;
+let discovery: DestinationDiscovery;
+
+before(async () => {
+  anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
+  const server = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [SERVER_NAME] });
+  const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: ['client.demo.serviceaccount.identity.weft.cluster.local'] });
+  source.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  source.apply('Pod', pod('web-1', { ip: '10.1.0.1', meshed: true, serviceAccount: 'web', owner: 'deployment/web', labels: { app: 'web' } }));
+  source.apply('EndpointSlice', slice('web-a', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }]));
+  const log = createLogger('destination-test', 'silent');
+  controller = await startDestination({ source, log, tls: { ca: anchor.cert, cert: server.cert, key: server.key }, destinationPort: 0, policyPort: 0, adminPort: 0 });
+  const client = createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${controller.destinationPort}`, ca: anchor.cert, cert: me.cert, key: me.key, serverName: SERVER_NAME });
+  discovery = new DestinationDiscovery(() => client, '{"ns":"demo"}', log);
+});
+
+after(async () => {
+  discovery?.close();
+  await controller?.close();
+  pki.dispose();
+});
+
+test('a service authority resolves to meshed endpoints with identity, inbound port and owner labels', async () => {
+  const set = await discovery.resolve('web.demo.svc.cluster.local:80');
+  assert.equal(set.endpoints.length, 1);
+  const ep = set.endpoints[0]!;
+  assert.deepEqual(ep.addr, { ip: '10.1.0.1', port: 8080 });
+  assert.equal(ep.identity, WEB_ID);
+  assert.equal(ep.hint, 'h2');
+  assert.equal(ep.inboundPort, 4143);
+  assert.equal(ep.labels.deployment, 'web');
+  assert.equal(ep.labels.namespace, 'demo');
+});
+
+test('endpoint changes reach subscribers live', async () => {
+  const set = await discovery.resolve('web.demo.svc.cluster.local:80');
+  const changed = new Promise<readonly Endpoint[]>((resolve) => {
+    const off = set.subscribe((eps) => {
+      if (eps.length === 2) {
+        off();
+        resolve(eps);
+      }
+    });
+  });
+  source.apply('EndpointSlice', slice('web-a', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }, { ip: '10.1.0.2' }]));
+  const eps = await changed;
+  const added = eps.find((e) => e.addr.ip === '10.1.0.2')!;
+  // An address without a meshed pod is plaintext.
+  assert.equal(added.identity, undefined);
+  assert.equal(added.inboundPort, undefined);
+});
+
+test('an unknown authority is rejected as UnknownAuthorityError', async () => {
+  await assert.rejects(discovery.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+});
