@@ -4,9 +4,10 @@
 // Secret.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { createRegistry } from '@weft/common/metrics';
 import { WeftError } from '@weft/common/errors';
+import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import { startIdentityService, type IdentityService } from './identity-service.js';
@@ -93,4 +94,43 @@ test('identity refuses to start when the issuer Secret or the trust roots do not
   await assert.rejects(startFromKubernetes(api), (err: unknown) => err instanceof WeftError && /Secret weft\/weft-identity-issuer does not exist/.test(err.message));
   api.put('secrets', tlsSecret(pki.cert({ subject: '/CN=issuer-ok', ca: true, issuer: anchor }), anchor));
   await startFromKubernetes(api);
+});
+
+// Real parts: the e2e environment's kube-apiserver stores and streams the Secret and ConfigMap.
+const e2eKubeconfig = process.env['WEFT_E2E_KUBECONFIG'];
+const skipReason = e2eKubeconfig ? false : 'WEFT_E2E_KUBECONFIG is not set (no real API server to watch)';
+if (skipReason) console.log(`# skipping real Secret watch test: ${skipReason}`);
+
+test('against a real API server, identity follows a renewed issuer Secret', { skip: skipReason }, async () => {
+  const kc = loadKubeConfig({ kubeconfig: e2eKubeconfig! });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const namespace = `weft-identity-${randomBytes(4).toString('hex')}`;
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const { log } = captureLog();
+  try {
+    const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
+    const inNs = <T extends { metadata: { namespace: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, namespace } });
+    await core.createNamespacedConfigMap({ namespace, body: inNs(rootsConfigMap(anchor.cert)) });
+    await core.createNamespacedSecret({ namespace, body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v1', ca: true, issuer: anchor }), anchor)) });
+    const service = await startIdentityService({
+      host: '127.0.0.1',
+      port: 0,
+      trustDomain: 'cluster.local',
+      controlNamespace: namespace,
+      validator: new FakeTokenValidator(),
+      issuerSource: secretIssuerSource({ kc, namespace, log }),
+      trustSource: configMapTrustSource({ kc, namespace, log }),
+      log,
+      registry: createRegistry('identity-test'),
+    });
+    try {
+      assert.equal(service.issuer.current.issuer.subject, 'CN=real-issuer-v1');
+      await core.replaceNamespacedSecret({ namespace, name: 'weft-identity-issuer', body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v2', ca: true, issuer: anchor }), anchor)) });
+      await waitFor(() => service.issuer.current.issuer.subject === 'CN=real-issuer-v2', 'the renewed issuer from the real watch');
+    } finally {
+      await service.close();
+    }
+  } finally {
+    await core.deleteNamespace({ name: namespace });
+  }
 });
