@@ -5,7 +5,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PodNetwork, netnsUnavailable, runCommand, sweep, waitFor } from './netns.js';
@@ -70,6 +72,14 @@ test('a pod process can run as another uid (the proxy uid)', async (t) => {
   const proc = pod.spawn('id', ['id', '-u'], { uid: 2102 });
   assert.equal(await proc.exited(), 0);
   assert.equal(proc.output().trim(), '2102');
+  // …and can still read a checkout that only root may traverse.
+  const dir = mkdtempSync(join(tmpdir(), 'weft-private-'));
+  try {
+    writeFileSync(join(dir, 'main.js'), 'readable');
+    assert.equal(await pod.mustRun(['cat', join(dir, 'main.js')], { uid: 2102 }), 'readable');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('teardown removes namespaces, links, hosts files and every process, even untracked ones', async (t) => {

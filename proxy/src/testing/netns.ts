@@ -132,7 +132,9 @@ export class Pod {
     const p = ['ip', 'netns', 'exec', this.netns];
     if (options.uid !== undefined) {
       const gid = options.gid ?? options.uid;
-      p.push('setpriv', `--reuid=${options.uid}`, `--regid=${gid}`, '--clear-groups', '--');
+      // CAP_DAC_READ_SEARCH (ambient, so it survives exec): the checkout may sit in a directory only
+      // root can traverse (CI clones into a private temp dir); iptables' owner match still sees the UID.
+      p.push('setpriv', `--reuid=${options.uid}`, `--regid=${gid}`, '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', '--');
     }
     return p;
   }
