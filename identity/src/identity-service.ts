@@ -65,6 +65,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
   const serverName = formatDnsIdentity(self);
   let server: GrpcServer | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   const selfCertify = async (state: IssuerState): Promise<TlsMaterial> => {
     const keys = await generateEcdsaKeyPair();
@@ -76,12 +77,13 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
   // Renew the serving leaf at half its lifetime, like proxies renew theirs early, so clients never meet an expired one.
   const scheduleRenewal = (notAfter: Date): void => {
     clearTimeout(renewTimer);
+    if (closed) return;
     const delay = Math.min(Math.max(RENEWAL_RETRY_MS, (notAfter.getTime() - now().getTime()) / 2), 2 ** 31 - 1);
     renewTimer = setTimeout(() => void refreshServing(active.current), delay);
     renewTimer.unref();
   };
   const refreshServing = async (state: IssuerState): Promise<void> => {
-    if (!server) return;
+    if (!server || closed) return;
     if (now() > state.issuer.notAfter) {
       // Nothing valid can be issued; wait for cert-manager (the rotation re-issues at once) instead of spinning.
       opts.log.error({ issuer: state.issuer.subject }, 'issuer expired; serving certificate not renewed');
@@ -137,6 +139,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
     issuer: active,
     trustAnchorsPem: () => active.current.trust.pem,
     async close() {
+      closed = true;
       clearTimeout(renewTimer);
       clearInterval(expiryCheck);
       await active.stop();
