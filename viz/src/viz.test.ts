@@ -169,3 +169,27 @@ test('tap refuses callers without a valid token when token auth is configured', 
   assert.equal(stat.status, 503);
   assert.match(((await stat.json()) as { error: { message: string } }).error.message, /cannot reach Prometheus/);
 });
+
+test('the Grafana dashboards are current and every query runs in Prometheus', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { DASHBOARDS, renderDashboardFiles } = await import('./grafana/dashboards.js');
+  for (const [name, text] of renderDashboardFiles()) {
+    assert.equal(readFileSync(new URL(`../grafana/${name}`, import.meta.url), 'utf8'), text, `viz/grafana/${name} is stale: run npm run grafana -w viz`);
+  }
+  const vars = (expr: string) => expr.replaceAll('$__rate_interval', '5m').replaceAll('$namespace', 'shop').replaceAll('$deployment', 'books').replaceAll('$route', '.*');
+  // rate() needs two samples of each series in the window.
+  await mesh.prometheus.scrapedAfter(new Date());
+  let answered = 0;
+  for (const d of Object.values(DASHBOARDS)) {
+    for (const p of d.panels) {
+      for (const t of p.targets) {
+        const samples = await mesh.prometheus.client.query(vars(t.expr));
+        if (samples.length > 0) answered++;
+      }
+    }
+  }
+  // Everything but retries (the fixture proxies do not retry) and the no-mTLS panel has data.
+  assert.ok(answered >= 15, `only ${answered} dashboard queries returned data`);
+  const sr = await mesh.prometheus.client.query(vars(DASHBOARDS.workload!.panels[0]!.targets[0]!.expr));
+  assert.ok(sr[0]!.value > 0.5 && sr[0]!.value <= 1, `workload success rate ${sr[0]?.value}`);
+});

@@ -81,8 +81,10 @@ export async function startPrometheus(configYaml: string, expectedTargets: numbe
       await poll(
         `${expectedTargets} proxy scrapes after ${since.toISOString()}`,
         async () => {
-          const s = await client.query(`timestamp(up{job="weft-proxy"} == 1) > ${since.getTime() / 1000}`);
-          return s.length >= expectedTargets ? true : undefined;
+          // timestamp() of a plain selector is the scrape time (of an expression it would be "now").
+          const scraped = await client.query('timestamp(up{job="weft-proxy"})');
+          const up = await client.query('up{job="weft-proxy"} == 1');
+          return up.length >= expectedTargets && scraped.filter((x) => x.value > since.getTime() / 1000).length >= expectedTargets ? true : undefined;
         },
         timeoutMs,
       );
