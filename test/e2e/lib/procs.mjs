@@ -1,0 +1,110 @@
+// Supervises the environment's long-running processes. Each one gets its own
+// process group (detached) so teardown can kill it with everything it forked,
+// its log goes to a file in the run directory, and its pid is recorded in the
+// run's pid file so the next run can sweep what a crashed run left behind.
+import { spawn } from 'node:child_process';
+import { appendFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class Supervisor {
+  /** @param {string} dir run directory (logs, pid file) */
+  constructor(dir) {
+    this.dir = dir;
+    this.pidFile = join(dir, 'pids');
+    /** @type {{name: string, child: import('node:child_process').ChildProcess, exited: boolean}[]} */
+    this.procs = [];
+  }
+
+  /** Starts `cmd args` in its own process group, logging to <dir>/<name>.log. */
+  start(name, cmd, args, opts = {}) {
+    const logPath = join(this.dir, `${name}.log`);
+    const fd = openSync(logPath, 'a');
+    const child = spawn(cmd, args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+    });
+    closeSync(fd);
+    const entry = { name, child, exited: false, logPath, code: null };
+    child.on('exit', (code, signal) => {
+      entry.exited = true;
+      entry.code = code ?? signal;
+    });
+    child.on('error', (err) => {
+      entry.exited = true;
+      entry.code = err.message;
+    });
+    if (child.pid) appendFileSync(this.pidFile, `${child.pid} ${name}\n`);
+    this.procs.push(entry);
+    return entry;
+  }
+
+  /** Throws with the tail of its log if a supervised process has died. */
+  assertAlive(entry) {
+    if (entry.exited) throw new Error(`${entry.name} exited (${entry.code}); log tail:\n${tail(entry.logPath)}`);
+  }
+
+  /** Kills every process group, newest first: SIGTERM, then SIGKILL after a grace period. */
+  async stopAll(graceMs = 5000) {
+    for (const p of [...this.procs].reverse()) {
+      if (!p.exited) signalGroup(p.child.pid, 'SIGTERM');
+    }
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && this.procs.some((p) => !p.exited)) await sleep(100);
+    for (const p of this.procs) {
+      // The group may hold grandchildren even after the leader exited.
+      signalGroup(p.child.pid, 'SIGKILL');
+    }
+    this.procs = [];
+  }
+}
+
+export function signalGroup(pid, signal) {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Kills the process groups listed in a stale run's pid file. */
+export function sweepPidFile(pidFile) {
+  if (!existsSync(pidFile)) return 0;
+  let n = 0;
+  for (const line of readFileSync(pidFile, 'utf8').split('\n')) {
+    const pid = Number(line.split(' ')[0]);
+    if (pid > 1) {
+      signalGroup(pid, 'SIGKILL');
+      n++;
+    }
+  }
+  return n;
+}
+
+export function tail(path, lines = 30) {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value; throws `what` with the last error on timeout. */
+export async function waitFor(what, fn, { timeoutMs = 120_000, intervalMs = 250 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message ?? last}` : ''}`);
+    await sleep(intervalMs);
+  }
+}
