@@ -4,4 +4,5 @@ export { parseProxyEnv, type ProxyConfig, type ListenAddr } from './config.js';
 export { StaticIdentity, CertifyingIdentity, type LocalIdentity, type TlsCredentials, type Certifier } from './identity/local-identity.js';
 export { StaticDiscovery, endpoint, type Discovery, type EndpointSet } from './discovery/discovery.js';
 export { DestinationDiscovery } from './discovery/destination-client.js';
+export { StaticProfiles, DestinationProfiles, type Profiles, type ProfileWatch, type Profile } from './discovery/profiles.js';
 export * from './svc.js';

@@ -21,6 +21,7 @@ import { type LocalIdentity, CertifyingIdentity, type TlsCredentials } from './i
 import { certifyWithIdentityService } from './identity/certify.js';
 import type { Discovery } from './discovery/discovery.js';
 import { DestinationDiscovery, type DestinationClient } from './discovery/destination-client.js';
+import { DestinationProfiles, type Profiles } from './discovery/profiles.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { TapHub } from './tap/tap-hub.js';
 import { startTapServer } from './tap/tap-server.js';
@@ -39,6 +40,8 @@ export interface ProxyOptions {
   readonly identity?: LocalIdentity;
   /** Default: destination `Get` streams over mTLS. */
   readonly discovery?: Discovery;
+  /** Default: destination `GetProfile` streams over mTLS. */
+  readonly profiles?: Profiles;
   /** Default: the SO_ORIGINAL_DST addon (proxy/native) when built; `null` forces explicit mode (no lookup). */
   readonly originalDst?: OriginalDstLookup | null;
   readonly newBalancer?: NewBalancer;
@@ -77,7 +80,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const identity =
     opts.identity ??
     new CertifyingIdentity(c.identity.localName, c.identity.trustAnchors, () => certifyWithIdentityService(c.identity), log);
-  const discovery = opts.discovery ?? destinationDiscovery(c, identity, log);
+  const destinationClient = destinationClientFactory(c, identity);
+  const discovery = opts.discovery ?? new DestinationDiscovery(destinationClient, c.destination.contextToken, log);
+  const profiles = opts.profiles ?? new DestinationProfiles(destinationClient, c.destination.contextToken, log);
   const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
   const tap = new TapHub();
   const h1 = new Http1Client();
@@ -87,7 +92,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   delete localMeta.component;
 
   const outbound = outboundStack({
-    log, identity, discovery, metrics, tap, h1, h2, localMeta, opaquePorts,
+    log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts,
     newBalancer: opts.newBalancer ?? (() => new P2cBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
@@ -164,6 +169,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         h1.close();
         h2.close();
         discovery.close();
+        profiles.close();
         identity.close();
         await tapServer?.close();
         await admin.close();
@@ -246,11 +252,11 @@ async function nativeOriginalDst(log: Logger): Promise<OriginalDstLookup | undef
   }
 }
 
-function destinationDiscovery(c: ProxyConfig, identity: LocalIdentity, log: Logger): Discovery {
+/** Destination clients present the pod certificate; the client is rebuilt when the certificate is renewed. */
+function destinationClientFactory(c: ProxyConfig, identity: LocalIdentity): () => DestinationClient {
   let client: DestinationClient | undefined;
   let clientCreds: TlsCredentials | undefined;
-  // The client presents the pod certificate; rebuilt when the certificate is renewed.
-  const current = (): DestinationClient => {
+  return (): DestinationClient => {
     const creds = identity.current();
     if (!creds) throw new Error('no certificate yet for the destination client');
     if (!client || clientCreds !== creds) {
@@ -265,5 +271,4 @@ function destinationDiscovery(c: ProxyConfig, identity: LocalIdentity, log: Logg
     }
     return client;
   };
-  return new DestinationDiscovery(current, c.destination.contextToken, log);
 }

@@ -21,6 +21,7 @@ const source = new MemorySource();
 let anchor: CertAndKey;
 let controller: DestinationController;
 let discovery: DestinationDiscovery;
+let clientForTests: () => ReturnType<typeof createGrpcClient<typeof destination.Destination>>;
 
 before(async () => {
   anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
@@ -32,7 +33,8 @@ before(async () => {
   const log = createLogger('destination-test', 'silent');
   controller = await startDestination({ source, log, tls: { ca: anchor.cert, cert: server.cert, key: server.key }, destinationPort: 0, policyPort: 0, adminPort: 0 });
   const client = createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${controller.destinationPort}`, ca: anchor.cert, cert: me.cert, key: me.key, serverName: SERVER_NAME });
-  discovery = new DestinationDiscovery(() => client, '{"ns":"demo"}', log);
+  clientForTests = () => client;
+  discovery = new DestinationDiscovery(clientForTests, '{"ns":"demo"}', log);
 });
 
 after(async () => {
@@ -73,4 +75,24 @@ test('endpoint changes reach subscribers live', async () => {
 
 test('an unknown authority is rejected as UnknownAuthorityError', async () => {
   await assert.rejects(discovery.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+});
+
+test('GetProfile delivers the service profile and its routes', async () => {
+  const { DestinationProfiles } = await import('./profiles.js');
+  source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [{ name: 'all', matches: [{ path: { prefix: '/' } }], timeout: '2s' }] } });
+  const profiles = new DestinationProfiles(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'));
+  try {
+    const watch = profiles.watch('web.demo.svc.cluster.local:80');
+    const profile = watch.current()?.routes.length ? watch.current()! : await new Promise<NonNullable<ReturnType<typeof watch.current>>>((resolve) => {
+      const off = watch.subscribe((p) => {
+        if (p.routes.length > 0) {
+          off();
+          resolve(p);
+        }
+      });
+    });
+    assert.deepEqual(profile.routes.map((r) => r.name), ['all']);
+  } finally {
+    profiles.close();
+  }
 });

@@ -20,6 +20,7 @@ import type { Logger } from '@weft/common/log';
 import type { Concrete, ConnMeta, Endpoint, HttpService, Logical, NewBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
 import { stack } from '../svc.js';
 import type { Discovery } from '../discovery/discovery.js';
+import type { Profiles } from '../discovery/profiles.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import { dstLabels, type Labels, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
@@ -43,6 +44,8 @@ export interface OutboundDeps {
   readonly log: Logger;
   readonly identity: LocalIdentity;
   readonly discovery: Discovery;
+  /** Routing profiles per logical authority (GetProfile), for the route/retry/timeout/split layers of issue 9. */
+  readonly profiles: Profiles;
   readonly newBalancer: NewBalancer;
   readonly metrics: ProxyMetrics;
   readonly tap: TapHub;

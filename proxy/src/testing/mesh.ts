@@ -10,6 +10,7 @@ import type { ProxyConfig } from '../config.js';
 import { startProxy, type Proxy, type OriginalDstLookup } from '../proxy.js';
 import { StaticIdentity } from '../identity/local-identity.js';
 import { StaticDiscovery } from '../discovery/discovery.js';
+import { StaticProfiles } from '../discovery/profiles.js';
 
 export const CLIENT_ID = 'client.test.serviceaccount.identity.weft.cluster.local';
 export const SERVER_ID = 'server.test.serviceaccount.identity.weft.cluster.local';
@@ -60,6 +61,7 @@ export class TestMeshPki {
 export interface Mesh {
   readonly pki: TestMeshPki;
   readonly discovery: StaticDiscovery;
+  readonly profiles: StaticProfiles;
   readonly client: Proxy;
   readonly server: Proxy;
   close(): Promise<void>;
@@ -75,11 +77,13 @@ export interface MeshOptions {
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const pki = new TestMeshPki();
   const discovery = new StaticDiscovery();
+  const profiles = new StaticProfiles();
   const log = createLogger('proxy-test', 'silent');
   const client = await startProxy({
     config: testConfig(CLIENT_ID, opts.clientConfig),
     identity: pki.identity(CLIENT_ID),
     discovery,
+    profiles,
     originalDst: opts.clientOriginalDst ?? null,
     log,
     drainMs: 500,
@@ -89,6 +93,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort }),
     identity: pki.identity(SERVER_ID),
     discovery,
+    profiles,
     originalDst: null,
     log,
     drainMs: 500,
@@ -97,6 +102,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   return {
     pki,
     discovery,
+    profiles,
     client,
     server,
     async close() {
