@@ -33,7 +33,8 @@ test('label values are quoted so they cannot break out of the selector', () => {
 });
 
 test('meshed pods count scraped proxies of objects of the kind only', () => {
-  assert.equal(meshedPodsQueries({ kind: 'statefulset' }, 'shop')!.total, 'count by (namespace, statefulset) (up{job="weft-proxy",namespace="shop",statefulset!=""})');
+  const m = 'job="weft-proxy",namespace="shop",statefulset!=""';
+  assert.equal(meshedPodsQueries({ kind: 'statefulset' }, 'shop')!.total, `count by (namespace, statefulset) (group by (namespace, statefulset, pod) (up{${m}} or process_start_time_seconds{${m}}))`);
 });
 
 test('windows, --from with --to, and routes are validated', () => {

@@ -143,7 +143,7 @@ export function statQueries(sel: Selection, window: string, prefix = ''): StatQu
   };
 }
 
-/** Pods whose proxies Prometheus scrapes (job `weft-proxy`), and how many of them are up. */
+/** Pods whose proxies Prometheus scrapes (job `weft-proxy`), and how many of them are up (a failed scrape marks the process series stale). */
 export function meshedPodsQueries(resource: ResourceRef, namespace: string | undefined): { total: string; up: string; groupBy: readonly string[] } | undefined {
   if (resource.kind === 'service' || resource.kind === 'route') return undefined;
   const label = labelOf(resource.kind);
@@ -153,9 +153,13 @@ export function meshedPodsQueries(resource: ResourceRef, namespace: string | und
     ...(label === 'namespace' ? [] : [[label, resource.name] as const]),
   ]) + (label !== 'namespace' && !resource.name ? `,${label}!=""` : '');
   const groupBy = label === 'namespace' ? ['namespace'] : ['namespace', label];
+  const by = groupBy.join(', ');
+  // A proxy's workload label is on its own series (process_start_time_seconds carries the registry's
+  // default labels) even when the scrape job only attaches namespace and pod to `up`.
+  const pods = (up: string) => `count by (${by}) (group by (${by}, pod) (${up} or process_start_time_seconds{${matchers}}))`;
   return {
-    total: `count by (${groupBy.join(', ')}) (up{${matchers}})`,
-    up: `count by (${groupBy.join(', ')}) (up{${matchers}} == 1)`,
+    total: pods(`up{${matchers}}`),
+    up: pods(`(up{${matchers}} == 1)`),
     groupBy,
   };
 }
