@@ -14,7 +14,7 @@ import { TestMeshPki, testConfig, startMesh, SERVER_ID, CLIENT_ID } from './test
 const pki = new TestMeshPki();
 after(() => pki.dispose());
 
-test('/ready is 503 until the proxy holds a certificate, then 200; /live is always 200', async () => {
+test('/ready is 503 until the proxy holds a certificate, then 200; /live is always 200', { timeout: 60_000 }, async () => {
   const identity = pki.identity(SERVER_ID, false);
   const proxy = await startProxy({ config: testConfig(SERVER_ID), identity, discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
   try {
@@ -32,7 +32,7 @@ test('/ready is 503 until the proxy holds a certificate, then 200; /live is alwa
   }
 });
 
-test('POST /shutdown drains and closes the proxy', async () => {
+test('POST /shutdown drains and closes the proxy', { timeout: 60_000 }, async () => {
   const proxy = await startProxy({ config: testConfig(SERVER_ID), identity: pki.identity(SERVER_ID), discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
   assert.equal((await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`)).status, 405);
   const res = await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`, { method: 'POST' });
@@ -52,7 +52,7 @@ function get(port: number, path: string): Promise<number> {
   });
 }
 
-test('tap.Observe over mTLS streams matching request events with method, path and status', async () => {
+test('tap.Observe over mTLS streams matching request events with method, path and status', { timeout: 60_000 }, async () => {
   const app = http.createServer((req, res) => res.end('ok'));
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
@@ -89,6 +89,43 @@ test('tap.Observe over mTLS streams matching request events with method, path an
     assert.equal(events[0]!.clientIdentity, CLIENT_ID);
     assert.equal(events[0]!.tls, true);
   } finally {
+    await mesh.close();
+    app.close();
+  }
+});
+
+test('shutdown lets an in-flight request finish, and accepts no new connections', { timeout: 60_000 }, async () => {
+  let arrived: () => void = () => undefined;
+  const gotRequest = new Promise<void>((r) => (arrived = r));
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((r) => (release = r));
+  const app = http.createServer((req, res) => {
+    arrived();
+    void released.then(() => res.end('finished'));
+  });
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  const mesh = await startMesh({ appPort });
+  try {
+    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+    const response = new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/slow', agent: false, headers: { host: 'web.test.svc' } }, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve(`${res.statusCode} ${b}`));
+        })
+        .on('error', reject);
+    });
+    await gotRequest;
+    const closing = mesh.client.shutdown();
+    await assert.rejects(get(mesh.client.ports.outbound, '/new'));
+    release();
+    assert.equal(await response, '200 finished');
+    await closing;
+  } finally {
+    release();
     await mesh.close();
     app.close();
   }

@@ -56,18 +56,18 @@ function okRequest(port: number): Promise<number | string> {
   });
 }
 
-test('a malformed HTTP/1 request gets 400 and the connection closes', async () => {
+test('a malformed HTTP/1 request gets 400 and the connection closes', { timeout: 60_000 }, async () => {
   const reply = await raw(mesh.client.ports.outbound, 'GET / HTTP/1.1\r\nHost: web.test.svc\r\nbad header line\r\n\r\n', false);
   assert.match(reply, /^HTTP\/1\.1 400 /);
   assert.equal(await okRequest(mesh.client.ports.outbound), 200);
 });
 
-test('oversized request headers get 431', async () => {
+test('oversized request headers get 431', { timeout: 60_000 }, async () => {
   const reply = await raw(mesh.client.ports.outbound, `GET / HTTP/1.1\r\nHost: web.test.svc\r\nx-big: ${'a'.repeat(80 * 1024)}\r\n\r\n`, false);
   assert.match(reply, /^HTTP\/1\.1 431 /);
 });
 
-test('TLS garbage and an untrusted client certificate close only that connection', async () => {
+test('TLS garbage and an untrusted client certificate close only that connection', { timeout: 60_000 }, async () => {
   // A TLS record header followed by junk.
   await raw(mesh.server.ports.inbound, Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x20]), Buffer.alloc(32, 0xab)]));
   // A well-formed handshake for our identity, but with a certificate from a CA the mesh does not trust.

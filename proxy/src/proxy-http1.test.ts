@@ -76,7 +76,7 @@ function request(port: number, opts: http.RequestOptions & { body?: string | str
   });
 }
 
-test('HTTP/1.1 crosses the mesh over mTLS and the app sees the client identity, HTTP/1.1 and the original Host', async () => {
+test('HTTP/1.1 crosses the mesh over mTLS and the app sees the client identity, HTTP/1.1 and the original Host', { timeout: 60_000 }, async () => {
   const r = await request(mesh.client.ports.outbound, { path: '/hello', headers: { host: 'web.test.svc' } });
   assert.equal(r.status, 200);
   assert.equal(r.body, 'echo:');
@@ -87,7 +87,7 @@ test('HTTP/1.1 crosses the mesh over mTLS and the app sees the client identity, 
   assert.equal(s.clientId, CLIENT_ID);
 });
 
-test('keep-alive: consecutive requests reuse one client connection', async () => {
+test('keep-alive: consecutive requests reuse one client connection', { timeout: 60_000 }, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const a = await request(mesh.client.ports.outbound, { path: '/a', headers: { host: 'web.test.svc' } }, agent);
   const b = await request(mesh.client.ports.outbound, { path: '/b', headers: { host: 'web.test.svc' } }, agent);
@@ -97,7 +97,7 @@ test('keep-alive: consecutive requests reuse one client connection', async () =>
   assert.equal(a.localPort, b.localPort);
 });
 
-test('chunked request and response bodies pass through', async () => {
+test('chunked request and response bodies pass through', { timeout: 60_000 }, async () => {
   const r = await request(mesh.client.ports.outbound, { method: 'POST', path: '/echo', headers: { host: 'web.test.svc', 'transfer-encoding': 'chunked' }, body: ['one-', 'two-', 'three'] });
   assert.equal(r.body, 'echo:one-two-three');
   const c = await request(mesh.client.ports.outbound, { path: '/chunked', headers: { host: 'web.test.svc' } });
@@ -105,7 +105,7 @@ test('chunked request and response bodies pass through', async () => {
   assert.equal(c.headers['transfer-encoding'], 'chunked');
 });
 
-test('Expect: 100-continue gets a 100 before the body is sent', async () => {
+test('Expect: 100-continue gets a 100 before the body is sent', { timeout: 60_000 }, async () => {
   const res = await new Promise<Reply>((resolve, reject) => {
     const req = http.request(
       { host: '127.0.0.1', port: mesh.client.ports.outbound, method: 'PUT', path: '/upload', agent: false, headers: { host: 'web.test.svc', expect: '100-continue', 'content-length': '4' } },
@@ -123,7 +123,7 @@ test('Expect: 100-continue gets a 100 before the body is sent', async () => {
   assert.equal(res.body, 'echo:data');
 });
 
-test('WebSocket-style Upgrade passes through the mesh as a raw stream', async () => {
+test('WebSocket-style Upgrade passes through the mesh as a raw stream', { timeout: 60_000 }, async () => {
   const socket = net.connect(mesh.client.ports.outbound, '127.0.0.1');
   socket.write('GET /ws HTTP/1.1\r\nHost: web.test.svc\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
   let got = '';
@@ -142,25 +142,25 @@ test('WebSocket-style Upgrade passes through the mesh as a raw stream', async ()
   assert.match(got, /^HTTP\/1\.1 101/);
 });
 
-test('unmeshed endpoints get plaintext HTTP/1.1 without a client identity', async () => {
+test('unmeshed endpoints get plaintext HTTP/1.1 without a client identity', { timeout: 60_000 }, async () => {
   const r = await request(mesh.client.ports.outbound, { path: '/plain', headers: { host: 'plain.test.svc' } });
   assert.equal(r.status, 200);
   assert.equal(seen.at(-1)!.clientId, undefined);
 });
 
-test('a plaintext client of the inbound proxy (unmeshed) reaches the app without an identity, and cannot spoof one', async () => {
+test('a plaintext client of the inbound proxy (unmeshed) reaches the app without an identity, and cannot spoof one', { timeout: 60_000 }, async () => {
   const r = await request(mesh.server.ports.inbound, { path: '/direct', headers: { host: 'web.test.svc', 'weft-client-id': 'evil' } });
   assert.equal(r.status, 200);
   assert.equal(seen.at(-1)!.clientId, undefined);
 });
 
-test('an unknown authority fails fast with 503 and a clear message', async () => {
+test('an unknown authority fails fast with 503 and a clear message', { timeout: 60_000 }, async () => {
   const r = await request(mesh.client.ports.outbound, { path: '/', headers: { host: 'nope.test.svc' } });
   assert.equal(r.status, 503);
   assert.match(r.body, /no service is known for authority "nope\.test\.svc:80"/);
 });
 
-test('metrics count the traffic with Linkerd labels on both sides', async () => {
+test('metrics count the traffic with Linkerd labels on both sides', { timeout: 60_000 }, async () => {
   const before = await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`)).text();
   const outLabels = { direction: 'outbound', authority: 'web.test.svc', tls: 'true', server_id: SERVER_ID, dst_deployment: 'web', dst_namespace: 'test', dst_pod: 'web-1' };
   const n0 = metricValue(before, 'request_total', outLabels);

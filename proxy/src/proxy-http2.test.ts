@@ -65,7 +65,7 @@ function nextChunk(stream: http2.ClientHttp2Stream): Promise<string> {
   return new Promise((resolve) => stream.once('data', (d: Buffer) => resolve(d.toString())));
 }
 
-test('gRPC-style bidirectional streaming crosses the mesh, with trailers, as HTTP/2 end to end', async () => {
+test('gRPC-style bidirectional streaming crosses the mesh, with trailers, as HTTP/2 end to end', { timeout: 60_000 }, async () => {
   const stream = open('/echo.Echo/Stream');
   const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
   assert.equal(headers[':status'], 200);
@@ -82,7 +82,7 @@ test('gRPC-style bidirectional streaming crosses the mesh, with trailers, as HTT
   assert.equal(seenClientIds.at(-1), CLIENT_ID);
 });
 
-test('a client RST_STREAM (cancel) propagates to the application', async () => {
+test('a client RST_STREAM (cancel) propagates to the application', { timeout: 60_000 }, async () => {
   const seen = new Promise<void>((r) => (appResetSeen = r));
   const stream = open('/hang');
   await once(stream, 'response');
@@ -92,7 +92,7 @@ test('a client RST_STREAM (cancel) propagates to the application', async () => {
   assert.equal(appResets.at(-1), NGHTTP2_CANCEL);
 });
 
-test('an application RST_STREAM propagates back to the client with its code', async () => {
+test('an application RST_STREAM propagates back to the client with its code', { timeout: 60_000 }, async () => {
   const stream = open('/reset');
   stream.on('error', () => undefined);
   stream.on('data', () => undefined);
@@ -100,7 +100,7 @@ test('an application RST_STREAM propagates back to the client with its code', as
   assert.equal(stream.rstCode, NGHTTP2_ENHANCE_YOUR_CALM);
 });
 
-test('an unknown authority gets a gRPC UNAVAILABLE status instead of a hang', async () => {
+test('an unknown authority gets a gRPC UNAVAILABLE status instead of a hang', { timeout: 60_000 }, async () => {
   const stream = client.request({ ':method': 'POST', ':path': '/x.Y/Z', ':authority': 'nope.test.svc:8080', 'content-type': 'application/grpc', te: 'trailers' });
   stream.end();
   const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];

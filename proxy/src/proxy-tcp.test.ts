@@ -48,13 +48,13 @@ function exchange(port: number, payload: Buffer): Promise<string> {
   });
 }
 
-test('opaque TCP crosses the mesh over mTLS with half-close: the reply arrives after the client FIN', async () => {
+test('opaque TCP crosses the mesh over mTLS with half-close: the reply arrives after the client FIN', { timeout: 60_000 }, async () => {
   nextDst = 5000;
   const reply = await exchange(mesh.client.ports.outbound, Buffer.from('hello opaque world'));
   assert.equal(reply, 'got:18:hello');
 });
 
-test('large opaque transfers keep every byte (backpressure)', async () => {
+test('large opaque transfers keep every byte (backpressure)', { timeout: 60_000 }, async () => {
   nextDst = 5000;
   const big = Buffer.alloc(8 * 1024 * 1024, 7);
   big.write('bytes', 0);
@@ -62,14 +62,14 @@ test('large opaque transfers keep every byte (backpressure)', async () => {
   assert.equal(reply, `got:${big.length}:bytes`);
 });
 
-test('ports configured as opaque skip detection (a client that waits for the server still works)', async () => {
+test('ports configured as opaque skip detection (a client that waits for the server still works)', { timeout: 60_000 }, async () => {
   nextDst = 5001;
   // An HTTP-looking payload on an opaque port is not parsed as HTTP.
   const reply = await exchange(mesh.client.ports.outbound, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
   assert.equal(reply, 'got:18:GET /');
 });
 
-test('opaque TCP metrics count the connections with the peer identity', async () => {
+test('opaque TCP metrics count the connections with the peer identity', { timeout: 60_000 }, async () => {
   nextDst = 5000;
   await exchange(mesh.client.ports.outbound, Buffer.from('count me'));
   const out = await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`)).text();
@@ -79,7 +79,7 @@ test('opaque TCP metrics count the connections with the peer identity', async ()
   assert.ok(metricValue(inbound, 'tcp_close_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID }) >= 1);
 });
 
-test('outbound opaque TCP without an original destination is refused, and the proxy keeps serving', async () => {
+test('outbound opaque TCP without an original destination is refused, and the proxy keeps serving', { timeout: 60_000 }, async () => {
   const m = await startMesh({ clientOriginalDst: () => undefined });
   try {
     const socket = net.connect(m.client.ports.outbound, '127.0.0.1');

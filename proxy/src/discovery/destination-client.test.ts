@@ -43,7 +43,7 @@ after(async () => {
   pki.dispose();
 });
 
-test('a service authority resolves to meshed endpoints with identity, inbound port and owner labels', async () => {
+test('a service authority resolves to meshed endpoints with identity, inbound port and owner labels', { timeout: 60_000 }, async () => {
   const set = await discovery.resolve('web.demo.svc.cluster.local:80');
   assert.equal(set.endpoints.length, 1);
   const ep = set.endpoints[0]!;
@@ -55,7 +55,7 @@ test('a service authority resolves to meshed endpoints with identity, inbound po
   assert.equal(ep.labels.namespace, 'demo');
 });
 
-test('endpoint changes reach subscribers live', async () => {
+test('endpoint changes reach subscribers live', { timeout: 60_000 }, async () => {
   const set = await discovery.resolve('web.demo.svc.cluster.local:80');
   const changed = new Promise<readonly Endpoint[]>((resolve) => {
     const off = set.subscribe((eps) => {
@@ -73,11 +73,11 @@ test('endpoint changes reach subscribers live', async () => {
   assert.equal(added.inboundPort, undefined);
 });
 
-test('an unknown authority is rejected as UnknownAuthorityError', async () => {
+test('an unknown authority is rejected as UnknownAuthorityError', { timeout: 60_000 }, async () => {
   await assert.rejects(discovery.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
 });
 
-test('GetProfile delivers the service profile and its routes', async () => {
+test('GetProfile delivers the service profile and its routes', { timeout: 60_000 }, async () => {
   const { DestinationProfiles } = await import('./profiles.js');
   source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [{ name: 'all', matches: [{ path: { prefix: '/' } }], timeout: '2s' }] } });
   const profiles = new DestinationProfiles(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'));

@@ -24,6 +24,8 @@ const TARGET_LABELS = [
   'dst_serviceaccount',
   ...DST_KINDS.map((k) => `dst_${k}`),
 ];
+/** Distinct HTTP label sets kept per proxy before new ones are folded into `authority="(other)"`. */
+export const MAX_TARGETS = 2000;
 const TCP_LABELS = [...TARGET_LABELS.filter((l) => l !== 'authority'), 'peer'];
 
 export class ProxyMetrics {
@@ -38,6 +40,7 @@ export class ProxyMetrics {
   readonly tcpDuration: Histogram<string>;
   private readonly httpTargets = new Map<string, HttpTargetMetrics>();
   private readonly tcpTargets = new Map<string, TcpTargetMetrics>();
+  private overflow: HttpTargetMetrics | undefined;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -69,10 +72,18 @@ export class ProxyMetrics {
     });
   }
 
-  /** Children for one HTTP target, bound once and cached by `key`. */
+  /**
+   * Children for one HTTP target, bound once and cached by `key`. The
+   * authority comes from clients (Host), so the number of targets is capped:
+   * past the cap, new targets share one child with `authority="(other)"`
+   * instead of growing memory and series without bound.
+   */
   forHttp(key: string, labels: () => Labels): HttpTargetMetrics {
     let m = this.httpTargets.get(key);
-    if (!m) this.httpTargets.set(key, (m = new HttpTargetMetrics(this, labels())));
+    if (!m) {
+      if (this.httpTargets.size >= MAX_TARGETS) return (this.overflow ??= new HttpTargetMetrics(this, { ...labels(), authority: '(other)' }));
+      this.httpTargets.set(key, (m = new HttpTargetMetrics(this, labels())));
+    }
     return m;
   }
 

@@ -34,7 +34,7 @@ async function clientHello(servername: string | undefined): Promise<Buffer> {
   return hello;
 }
 
-test('reads the SNI from a real TLS ClientHello, and none when absent', async () => {
+test('reads the SNI from a real TLS ClientHello, and none when absent', { timeout: 60_000 }, async () => {
   const withSni = await clientHello('web.ns.serviceaccount.identity.weft.cluster.local');
   assert.deepEqual(classify(withSni), { kind: 'tls', sni: 'web.ns.serviceaccount.identity.weft.cluster.local' });
   const without = await clientHello(undefined);
@@ -44,7 +44,7 @@ test('reads the SNI from a real TLS ClientHello, and none when absent', async ()
   assert.equal(clientHelloSni(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0xff, 0xff, 0xff, 0xff])), undefined);
 });
 
-test('a silent client is opaque after the detection timeout, and the bytes read are put back', async () => {
+test('a silent client is opaque after the detection timeout, and the bytes read are put back', { timeout: 60_000 }, async () => {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
