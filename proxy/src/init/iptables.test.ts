@@ -28,7 +28,7 @@ let peer: Pod;
 
 before(async () => {
   if (skip) return;
-  network = await PodNetwork.create();
+  network = await PodNetwork.create({ ipv6: true });
   app = await network.addPod('app');
   peer = await network.addPod('peer');
 });
@@ -94,7 +94,8 @@ test('teardown removes exactly what setup added and leaves foreign rules alone',
 
 /** A TCP server that answers every connection with its name, started in `pod`. */
 function nameServer(pod: Pod, name: string, port: number, uid?: number) {
-  const js = `require('net').createServer((s) => s.end(${JSON.stringify(name)})).listen(${port}, '0.0.0.0')`;
+  // `::` is dual-stack: one server answers IPv4 and IPv6 clients.
+  const js = `require('net').createServer((s) => s.end(${JSON.stringify(name)})).listen(${port}, '::')`;
   return pod.spawn(name, [process.execPath, '-e', js], { uid });
 }
 
@@ -111,7 +112,7 @@ async function ask(pod: Pod, host: string, port: number, uid?: number): Promise<
   return r.stdout;
 }
 
-test('weft-init CLI redirects real traffic: outbound to 4140, inbound to 4143, with its exclusions', async (t) => {
+test('weft-init CLI redirects real IPv4 and IPv6 traffic: outbound to 4140, inbound to 4143, with its exclusions', async (t) => {
   if (skip) return t.skip(skip);
   const servers = [
     nameServer(app, 'app-outbound-proxy', 4140),
@@ -134,11 +135,17 @@ test('weft-init CLI redirects real traffic: outbound to 4140, inbound to 4143, w
   // Inbound to the app: redirected to the proxy's inbound port, except ignored ports.
   assert.equal(await ask(peer, app.ip, 8080), 'app-inbound-proxy');
   assert.equal(await ask(peer, app.ip, 4191), 'app-admin');
+  // The same over IPv6 (ip6tables).
+  assert.equal(await ask(app, peer.ip6!, 8080), 'app-outbound-proxy');
+  assert.equal(await ask(app, peer.ip6!, 8080, 2102), 'peer-service');
+  assert.equal(await ask(peer, app.ip6!, 8080), 'app-inbound-proxy');
+  assert.equal(await ask(peer, app.ip6!, 4191), 'app-admin');
 
   const teardown = await app.run([process.execPath, INIT_MAIN, '--teardown']);
   assert.equal(teardown.code, 0, teardown.stderr);
   assert.equal(await ask(app, peer.ip, 8080), 'peer-service');
   assert.equal(await ask(peer, app.ip, 8080), 'app-service');
+  assert.equal(await ask(peer, app.ip6!, 8080), 'app-service');
   await Promise.all(servers.map((s) => s.stop()));
 });
 

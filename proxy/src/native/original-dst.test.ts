@@ -20,12 +20,10 @@ let v6: { app: string; target: string };
 
 before(async () => {
   if (skip) return;
-  network = await PodNetwork.create();
+  network = await PodNetwork.create({ ipv6: true });
   app = await network.addPod('app');
   peer = await network.addPod('peer');
-  const octet = network.subnet.split('.')[2];
-  v6 = { app: `fd00:231:${octet}::2`, target: `fd00:231:${octet}::250` };
-  await app.mustRun(['ip', '-6', 'addr', 'add', `${v6.app}/64`, 'dev', 'eth0', 'nodad']);
+  v6 = { app: app.ip6!, target: `${network.ipv6Prefix}fa` };
 });
 
 after(async () => {

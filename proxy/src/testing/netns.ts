@@ -125,6 +125,8 @@ export class Pod {
     readonly netns: string,
     readonly ip: string,
     readonly hostVeth: string,
+    /** `fd00:231:X::<n>` when the network was created with `ipv6: true`. */
+    readonly ip6: string | undefined,
   ) {}
 
   /** argv prefix that runs a command inside this pod. */
@@ -159,6 +161,8 @@ export interface PodNetworkOptions {
   readonly subnet?: number;
   /** Service names resolvable in every pod (name → IP), written to /etc/netns/<ns>/hosts. */
   readonly hosts?: Readonly<Record<string, string>>;
+  /** Also give every pod an IPv6 address on fd00:231:X::/64 (unique local, never routed off the bridge). */
+  readonly ipv6?: boolean;
 }
 
 /**
@@ -172,6 +176,8 @@ export class PodNetwork {
   /** The host's address on the bridge: where pods reach services the host runs (control plane). */
   readonly gateway: string;
   readonly pods: Pod[] = [];
+  /** `fd00:231:X::` when created with `ipv6: true`. */
+  readonly ipv6Prefix: string | undefined;
   private readonly hosts = new Map<string, string>();
   private readonly podHosts = new Map<Pod, Readonly<Record<string, string>>>();
   private readonly namespaces: string[] = [];
@@ -180,8 +186,9 @@ export class PodNetwork {
   private readonly cleanups: (() => Promise<void>)[] = [];
   private torndown = false;
 
-  private constructor(id: string, subnet: number) {
+  private constructor(id: string, subnet: number, ipv6: boolean) {
     this.id = id;
+    this.ipv6Prefix = ipv6 ? `fd00:231:${subnet.toString(16)}::` : undefined;
     this.bridge = `${NETNS_PREFIX}${id}b`;
     this.subnet = `${SUBNET_BASE}.${subnet}`;
     this.gateway = `${this.subnet}.1`;
@@ -189,7 +196,7 @@ export class PodNetwork {
 
   static async create(options: PodNetworkOptions = {}): Promise<PodNetwork> {
     const subnet = options.subnet ?? (await freeSubnet());
-    const net = new PodNetwork(labId(), subnet);
+    const net = new PodNetwork(labId(), subnet, options.ipv6 === true);
     for (const [name, ip] of Object.entries(options.hosts ?? {})) net.hosts.set(name, ip);
     try {
       await mustRun(['ip', 'link', 'add', net.bridge, 'type', 'bridge']);
@@ -244,7 +251,10 @@ export class PodNetwork {
     await mustRun([...inPod, 'ip', 'link', 'set', 'eth0', 'up']);
     // No default route on purpose: a pod reaches its subnet and the host's gateway
     // address only, so nothing a test does can leave the machine.
-    const pod = new Pod(this, name, netns, ip, hostVeth);
+    const ip6 = this.ipv6Prefix ? `${this.ipv6Prefix}${(index + 2).toString(16)}` : undefined;
+    // nodad: the address is usable at once instead of after duplicate address detection.
+    if (ip6) await mustRun([...inPod, 'ip', '-6', 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad']);
+    const pod = new Pod(this, name, netns, ip, hostVeth, ip6);
     this.pods.push(pod);
     this.podHosts.set(pod, options.hosts ?? {});
     this.hosts.set(name, ip);
