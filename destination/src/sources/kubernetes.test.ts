@@ -1,10 +1,15 @@
 // The Kubernetes source against the real kube-apiserver of the e2e
 // environment (WEFT_E2E_KUBECONFIG): a Service and EndpointSlice created
 // through the API appear on a Get stream; scaling the slice down is observed
-// as a removal. Skips, saying why, when no environment is running.
+// as a removal; ServiceProfile and policy objects created through the
+// weft-crds chart's CRDs reach the resolvers with every field intact (no
+// schema pruning). Skips, saying why, when no environment is running.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
@@ -65,4 +70,92 @@ test('a Service and EndpointSlice created in the API server stream as endpoints;
   await until('the removal to stream', () => updates.some((u) => u.update.case === 'remove'));
   const removed = updates.find((u) => u.update.case === 'remove')!.update.value as destination.AddrSet;
   assert.deepEqual(removed.addrs.map((a) => a.ip), ['10.244.0.11']);
+});
+
+const helm = new URL('../../../.bin/helm', import.meta.url).pathname;
+const kubectl = new URL('../../../.bin/kubectl', import.meta.url).pathname;
+const chart = new URL('../../../charts/weft-crds', import.meta.url).pathname;
+const crdSkip = skip || (!existsSync(helm) || !existsSync(kubectl) || !existsSync(chart) ? 'helm, kubectl or charts/weft-crds missing (run `node ci/tools.mjs`, `npm run synth`)' : false);
+
+test('ServiceProfile and policy objects under the weft-crds CRDs reach the resolvers intact', { skip: crdSkip }, async (t) => {
+  const kc = loadKubeConfig({ kubeconfig: kubeconfig! });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const log = pino({ level: 'silent' });
+  const crds = parseAllDocuments(execFileSync(helm, ['template', 'weft-crds', chart], { encoding: 'utf8' }))
+    .map((d) => d.toJS() as k8s.V1CustomResourceDefinition)
+    .filter((d) => d?.kind === 'CustomResourceDefinition');
+  assert.equal(crds.length, 5, 'the chart renders the five CRDs');
+  // Create only the CRDs that are missing, and remove exactly those afterwards,
+  // so a helm-installed weft-crds in the same environment is left alone.
+  // kubectl sends the manifests as written (the typed client would drop the
+  // schema's `x-kubernetes-*` keys it has no model field for).
+  const kubectlRun = (args: string[], input?: string) => execFileSync(kubectl, ['--kubeconfig', kubeconfig!, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+  const created: string[] = [];
+  for (const crd of crds) {
+    const name = crd.metadata!.name!;
+    try {
+      kubectlRun(['get', 'crd', name]);
+    } catch {
+      kubectlRun(['create', '-f', '-'], stringify(crd));
+      created.push(name);
+    }
+  }
+  const ns = `weft-dst-${randomBytes(3).toString('hex')}`;
+  await core.createNamespace({ body: { metadata: { name: ns, annotations: { 'config.weft.io/default-inbound-policy': 'deny' } } } });
+  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const source = new KubernetesSource(kc, log);
+  t.after(async () => {
+    await source.stop();
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    for (const name of created) {
+      try {
+        kubectlRun(['delete', 'crd', name, '--wait=false']);
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+  kubectlRun(['wait', '--for=condition=Established', '--timeout=60s', ...crds.map((c) => `crd/${c.metadata!.name!}`)]);
+  await source.start(d.cache);
+
+  const profiles: destination.DestinationProfile[] = [];
+  d.watchProfile(`web.${ns}.svc.cluster.local:80`, (p) => profiles.push(p));
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } } });
+  await custom.createNamespacedCustomObject({
+    group: 'weft.io',
+    version: 'v1alpha1',
+    namespace: ns,
+    plural: 'serviceprofiles',
+    body: {
+      apiVersion: 'weft.io/v1alpha1',
+      kind: 'ServiceProfile',
+      metadata: { name: `web.${ns}.svc.cluster.local` },
+      spec: {
+        routes: [{ name: 'books', matches: [{ method: 'GET', path: { prefix: '/books' }, headers: [{ name: 'x-canary', exact: '1' }] }], timeout: '100ms', isRetryable: true }],
+        retryBudget: { retryRatio: 0.5, minRetriesPerSecond: 3, ttl: '5s' },
+        dstOverrides: [{ authority: `web-v2.${ns}.svc.cluster.local:80`, weight: 9 }],
+      },
+    },
+  });
+  await until('the profile to stream', () => profiles.some((p) => p.routes.length === 1));
+  const p = profiles.find((x) => x.routes.length === 1)!;
+  assert.deepEqual(p.routes[0]!.matches[0]!.path?.kind, { case: 'prefix', value: '/books' });
+  assert.equal(p.routes[0]!.matches[0]!.headers[0]!.name, 'x-canary');
+  assert.equal(p.routes[0]!.timeout?.nanos, 100_000_000);
+  assert.equal(p.retryBudget?.minRetriesPerSecond, 3);
+  assert.deepEqual(p.dstOverrides.map((o) => o.weight), [9]);
+
+  const objects: [string, string, unknown][] = [
+    ['servers', 'Server', { podSelector: { matchLabels: { app: 'web' } }, port: 'http', proxyProtocol: 'HTTP/1' }],
+    ['meshtlsauthentications', 'MeshTLSAuthentication', { identities: ['*'] }],
+    ['networkauthentications', 'NetworkAuthentication', { networks: [{ cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] }] }],
+    ['authorizationpolicies', 'AuthorizationPolicy', { targetRef: { group: 'policy.weft.io', kind: 'Server', name: 'web' }, requiredAuthenticationRefs: [{ group: 'policy.weft.io', kind: 'MeshTLSAuthentication', name: 'web' }] }],
+  ];
+  for (const [plural, kind, spec] of objects) {
+    await custom.createNamespacedCustomObject({ group: 'policy.weft.io', version: 'v1alpha1', namespace: ns, plural, body: { apiVersion: 'policy.weft.io/v1alpha1', kind, metadata: { name: 'web' }, spec } });
+  }
+  await until('the policy objects to reach the cache', () => objects.every(([, kind]) => d.cache.policies(kind as never, ns).length === 1));
+  for (const [, kind, spec] of objects) assert.deepEqual(d.cache.policies(kind as never, ns)[0]!.spec, spec, `${kind} spec survives the CRD schema`);
+  assert.equal(d.cache.namespace(ns)?.metadata?.annotations?.['config.weft.io/default-inbound-policy'], 'deny');
 });
