@@ -1,6 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
+import tlsModule from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { create } from '@bufbuild/protobuf';
@@ -127,6 +129,35 @@ test('shutdown lets an in-flight request finish, and accepts no new connections'
   } finally {
     release();
     await mesh.close();
+    app.close();
+  }
+});
+
+test('before it holds a certificate, the inbound proxy refuses mesh TLS instead of passing it to the app', { timeout: 60_000 }, async () => {
+  const received: Buffer[] = [];
+  const app = net.createServer((s) => s.on('data', (d: Buffer) => received.push(d)));
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const proxy = await startProxy({
+    config: testConfig(SERVER_ID, { inboundAppPort: (app.address() as AddressInfo).port }),
+    identity: pki.identity(SERVER_ID, false),
+    discovery: new StaticDiscovery(),
+    originalDst: null,
+    log: createLogger('t', 'silent'),
+    drainMs: 100,
+  });
+  try {
+    const peer = pki.leaf(CLIENT_ID);
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = tlsModule.connect({ port: proxy.ports.inbound, host: '127.0.0.1', servername: SERVER_ID, ca: pki.root.cert, cert: peer.cert, key: peer.key, ALPNProtocols: ['weft.h2'] });
+      s.on('secureConnect', () => resolve(false));
+      s.on('error', () => resolve(true));
+      s.on('close', () => resolve(true));
+    });
+    assert.equal(closed, true);
+    assert.equal(received.length, 0);
+  } finally {
+    await proxy.shutdown();
     app.close();
   }
 });

@@ -75,8 +75,13 @@ export function terminateMeshTls(opts: TlsTerminateOptions, mesh: MeshRoutes, pa
   });
 
   return (socket, meta, sni) => {
-    if (sni !== opts.identity.name || !opts.identity.current()) {
+    if (sni !== opts.identity.name) {
       passthrough({ socket, meta });
+      return;
+    }
+    if (!opts.identity.current()) {
+      // A peer proxy reached us before we hold a certificate: it must retry, not talk TLS to the application.
+      socket.destroy();
       return;
     }
     metaOf.set(socket, meta);
