@@ -159,3 +159,24 @@ test('a pod in an unannotated namespace is created unchanged', { skip }, async (
   assert.equal(created.metadata?.annotations?.['weft.io/inject-status'], undefined);
   assert.deepEqual(created.spec?.containers.map((c) => c.name), ['app']);
 });
+
+test('the API server accepts the pre-1.29 layout and pods with invalid overrides', { skip }, async () => {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  let n = 0;
+  await eventually('webhook active', async () =>
+    hasProxy(await core.createNamespacedPod({ namespace: nsOn, body: podBody(`probe2-${n++}`) })) ? true : undefined,
+  );
+  const legacy = podBody('legacy');
+  legacy.metadata!.annotations = { 'config.weft.io/proxy-native-sidecar': 'disabled', 'config.weft.io/skip-outbound-ports': '3306' };
+  const created = await core.createNamespacedPod({ namespace: nsOn, body: legacy });
+  assert.deepEqual(created.spec?.containers.map((c) => c.name), ['weft-proxy', 'app']);
+  assert.ok(created.spec?.containers[0]?.lifecycle?.postStart?.exec);
+  assert.deepEqual(created.spec?.initContainers?.map((c) => c.name), ['weft-init']);
+
+  const invalid = podBody('invalid-override');
+  invalid.metadata!.annotations = { 'config.weft.io/proxy-memory-limit': 'lots', 'config.weft.io/proxy-cpu-request': '3', 'config.weft.io/proxy-cpu-limit': '1' };
+  const admitted = await core.createNamespacedPod({ namespace: nsOn, body: invalid });
+  const proxy = admitted.spec!.initContainers!.find((c) => c.name === 'weft-proxy')!;
+  assert.equal(proxy.resources?.limits?.memory, '256Mi');
+  assert.equal(proxy.resources?.requests?.cpu, '1');
+});
