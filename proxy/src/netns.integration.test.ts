@@ -284,6 +284,8 @@ test('metrics count the traffic sent, with identities on both sides', async (t) 
 
   // HTTP/1.1: 3 curl requests, all mTLS.
   assert.equal(metricValue(clientMetrics, 'request_total', { direction: 'outbound', tls: 'true', server_id: WEB_ID }), 3, diag);
+  // …labelled with the peer's owner, as destination described it.
+  assert.equal(metricValue(clientMetrics, 'request_total', { direction: 'outbound', server_id: WEB_ID, dst_namespace: 'demo', dst_service: 'web', dst_deployment: 'web', dst_pod: 'web', target_addr: `${web.ip}:8080` }), 3, diag);
   assert.equal(metricValue(clientMetrics, 'response_total', { direction: 'outbound', server_id: WEB_ID, status_code: '200', classification: 'success' }), 3, diag);
   assert.equal(metricValue(webMetrics, 'request_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID }), 3, diag);
   // The outsider's one plaintext request.
