@@ -12,58 +12,14 @@
  * names to 15 characters, hence the short form.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { runCommand, mustRun, type CommandResult } from './commands.js';
+import { NETNS_PREFIX, labId, removeLink, removeNamespace } from './netns-cleanup.js';
 
-export const NETNS_PREFIX = 'weft';
+export { runCommand, mustRun, waitFor, type CommandResult } from './commands.js';
+export { NETNS_PREFIX, sweep, type SweepResult } from './netns-cleanup.js';
+
 const SUBNET_BASE = '10.231';
-
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to completion; never throws for a non-zero exit. */
-export function runCommand(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const hasInput = options.input !== undefined;
-    // Own process group, so a timeout kills grandchildren that still hold the pipes open.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [hasInput ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = options.timeoutMs
-      ? setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            child.kill('SIGKILL');
-          }
-        }, options.timeoutMs)
-      : undefined;
-    child.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    if (hasInput) {
-      // A command may exit without reading its input; that is its answer, not our error.
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(options.input);
-    }
-  });
-}
-
-/** Runs a command that must succeed; the error names the command and its stderr. */
-export async function mustRun(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await runCommand(argv, options);
-  if (r.code !== 0) throw new Error(`\`${argv.join(' ')}\` failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
 
 /**
  * Why netns tests cannot run here, or undefined when they can: needs root,
@@ -81,14 +37,6 @@ export async function netnsUnavailable(): Promise<string | undefined> {
     }
   }
   return undefined;
-}
-
-let labCounter = 0;
-
-function labId(): string {
-  const pid = process.pid.toString(36).padStart(5, '0');
-  const n = (labCounter++ % 36).toString(36);
-  return `${pid}${n}`;
 }
 
 export interface PodOptions {
@@ -347,34 +295,6 @@ export class PodNetwork {
   }
 }
 
-async function killNamespaceProcesses(netns: string): Promise<void> {
-  for (let round = 0; round < 50; round++) {
-    const r = await runCommand(['ip', 'netns', 'pids', netns]);
-    const pids = r.stdout.split(/\s+/).filter(Boolean).map(Number);
-    if (r.code !== 0 || pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, round === 0 ? 'SIGTERM' : 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function removeNamespace(netns: string): Promise<void> {
-  await killNamespaceProcesses(netns);
-  const r = await runCommand(['ip', 'netns', 'del', netns]);
-  if (r.code !== 0 && !/No such file|not found/i.test(r.stderr)) throw new Error(r.stderr.trim());
-  rmSync(`/etc/netns/${netns}`, { recursive: true, force: true });
-}
-
-async function removeLink(link: string): Promise<void> {
-  const r = await runCommand(['ip', 'link', 'del', link]);
-  if (r.code !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) throw new Error(r.stderr.trim());
-}
-
 /** The third octets of 10.231.X.0/24 already configured on this host. */
 async function usedSubnets(): Promise<Set<number>> {
   const r = await runCommand(['ip', '-o', '-4', 'addr', 'show']);
@@ -393,68 +313,3 @@ async function freeSubnet(): Promise<number> {
   }
   throw new Error('no free 10.231.X.0/24 subnet for a PodNetwork');
 }
-
-const OWNED = new RegExp(`^${NETNS_PREFIX}([0-9a-z]{5})[0-9a-z]`);
-
-function ownerAlive(name: string): boolean {
-  const m = OWNED.exec(name);
-  if (!m) return true;
-  const pid = parseInt(m[1]!, 36);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export interface SweepResult {
-  readonly namespaces: string[];
-  readonly links: string[];
-}
-
-/**
- * Removes leftovers of harnesses whose process is gone (a crashed test, a
- * killed demo): namespaces (with their processes), bridges and veths named
- * `weft<id>…`. With `all: true` it removes live harnesses' too.
- */
-export async function sweep(options: { all?: boolean } = {}): Promise<SweepResult> {
-  const stale = (name: string): boolean => OWNED.test(name) && (options.all === true || !ownerAlive(name));
-  const removed: SweepResult = { namespaces: [], links: [] };
-  const ns = await runCommand(['ip', 'netns', 'list']);
-  for (const line of ns.stdout.split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    if (stale(name)) {
-      await removeNamespace(name);
-      removed.namespaces.push(name);
-    }
-  }
-  const links = await runCommand(['ip', '-o', 'link', 'show']);
-  for (const m of links.stdout.matchAll(/^\d+: ([^:@\s]+)/gm)) {
-    const name = m[1]!;
-    if (stale(name)) {
-      await removeLink(name);
-      removed.links.push(name);
-    }
-  }
-  return removed;
-}
-
-/** Polls `check` until it returns a value (not undefined/false) or the safety-net timeout passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
