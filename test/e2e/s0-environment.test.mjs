@@ -4,7 +4,6 @@
 // a ReplicaSet, Pods on the node agent's node and an EndpointSlice that
 // kube-proxy routes a Service's cluster IP with, and cert-manager issues a
 // certificate from a CA Issuer.
-/* global fetch, AbortSignal */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -140,9 +139,9 @@ test('a Deployment becomes Pods on the node and an EndpointSlice kube-proxy rout
 
   // The Service's cluster IP routes through kube-proxy's rules to a pod (from the host) ...
   const served = new Set();
+  // curl: a new connection per request, so kube-proxy's random backend choice shows (a pooled fetch sticks to one).
   await waitFor('cluster IP answering from both pods', async () => {
-    const r = await fetch(`http://${clusterIP}/hello`, { signal: AbortSignal.timeout(3000) });
-    const body = await r.json();
+    const body = JSON.parse(execFileSync('curl', ['-sf', '--max-time', '5', `http://${clusterIP}/hello`], { encoding: 'utf8' }));
     assert.equal(body.path, '/hello');
     served.add(body.pod);
     return served.size === 2;

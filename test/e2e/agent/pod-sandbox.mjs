@@ -118,7 +118,10 @@ export class PodSandbox {
   }
 
   spawnContainer(container, resolved) {
-    const log = join(this.dir, `${container.name}.log`);
+    // Container logs outlive the pod (kept with the run's logs for diagnosis).
+    const logDir = join(this.dir, '..', '..', 'pod-logs');
+    mkdirSync(logDir, { recursive: true });
+    const log = join(logDir, `${this.ns}_${this.name}_${container.name}.log`);
     const fd = openSync(log, 'a');
     const child = spawn(this.wrap(container, resolved.argv)[0], this.wrap(container, resolved.argv).slice(1), {
       detached: true,

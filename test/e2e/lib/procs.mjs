@@ -3,7 +3,7 @@
 // its log goes to a file in the run directory, and its pid is recorded in the
 // run's pid file so the next run can sweep what a crashed run left behind.
 import { spawn } from 'node:child_process';
-import { appendFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class Supervisor {
@@ -35,7 +35,7 @@ export class Supervisor {
       entry.exited = true;
       entry.code = err.message;
     });
-    if (child.pid) appendFileSync(this.pidFile, `${child.pid} ${name}\n`);
+    if (child.pid) appendFileSync(this.pidFile, `${child.pid} ${cmd}\n`);
     this.procs.push(entry);
     return entry;
   }
@@ -57,6 +57,8 @@ export class Supervisor {
       signalGroup(p.child.pid, 'SIGKILL');
     }
     this.procs = [];
+    // Everything is gone: nothing for the next run to sweep.
+    rmSync(this.pidFile, { force: true });
   }
 }
 
@@ -69,17 +71,29 @@ export function signalGroup(pid, signal) {
   }
 }
 
-/** Kills the process groups listed in a stale run's pid file. */
+/**
+ * Kills the process groups listed in the pid file of a run that died before
+ * its teardown, but only those whose leader still runs the recorded program
+ * (a pid may have been reused by someone else's process since).
+ */
 export function sweepPidFile(pidFile) {
   if (!existsSync(pidFile)) return 0;
   let n = 0;
   for (const line of readFileSync(pidFile, 'utf8').split('\n')) {
-    const pid = Number(line.split(' ')[0]);
-    if (pid > 1) {
-      signalGroup(pid, 'SIGKILL');
-      n++;
+    const [pidText, cmd] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)];
+    const pid = Number(pidText);
+    if (!(pid > 1) || !cmd) continue;
+    let argv0;
+    try {
+      argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    } catch {
+      continue; // gone
     }
+    if (argv0 !== cmd) continue;
+    signalGroup(pid, 'SIGKILL');
+    n++;
   }
+  rmSync(pidFile, { force: true });
   return n;
 }
 
