@@ -159,3 +159,48 @@ test('ServiceProfile and policy objects under the weft-crds CRDs reach the resol
   for (const [, kind, spec] of objects) assert.deepEqual(d.cache.policies(kind as never, ns)[0]!.spec, spec, `${kind} spec survives the CRD schema`);
   assert.equal(d.cache.namespace(ns)?.metadata?.annotations?.['config.weft.io/default-inbound-policy'], 'deny');
 });
+
+test('without list/watch RBAC the source refuses to start, naming every missing permission; the chart ClusterRole suffices', { skip }, async (t) => {
+  const admin = loadKubeConfig({ kubeconfig: kubeconfig! });
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  const ns = `weft-dst-${randomBytes(3).toString('hex')}`;
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  t.after(() => core.deleteNamespace({ name: ns }).catch(() => undefined));
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'no-rbac' } } });
+  const tr = await core.createNamespacedServiceAccountToken({ name: 'no-rbac', namespace: ns, body: { spec: { audiences: [], expirationSeconds: 600 } } });
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: 'no-rbac', token: tr.status!.token }],
+    contexts: [{ name: 'no-rbac', cluster: cluster.name, user: 'no-rbac' }],
+    currentContext: 'no-rbac',
+  });
+  const source = new KubernetesSource(kc, pino({ level: 'silent' }));
+  t.after(() => source.stop());
+  await assert.rejects(source.start(new Discovery(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache), (err: Error) => {
+    for (const m of ['list services (cluster-wide)', 'watch endpointslices.discovery.k8s.io', 'list pods', 'watch namespaces', 'weft-destination ClusterRole']) {
+      assert.ok(err.message.includes(m), `missing "${m}" in: ${err.message}`);
+    }
+    return err.name === 'FailedPreconditionError';
+  });
+
+  // The weft-control-plane chart's ClusterRole is exactly enough: bound to the same account, the source starts.
+  if (!existsSync(helm) || !existsSync(new URL('../../../charts/weft-control-plane', import.meta.url).pathname)) return;
+  const rendered = execFileSync(helm, ['template', 'weft', new URL('../../../charts/weft-control-plane', import.meta.url).pathname, '--set', 'identity.externalCA=true', '--show-only', 'templates/destination-rbac.yaml'], { encoding: 'utf8' });
+  const role = parseAllDocuments(rendered).map((d) => d.toJS() as k8s.V1ClusterRole).find((o) => o?.kind === 'ClusterRole');
+  assert.ok(role, 'the chart renders the destination ClusterRole');
+  const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const roleName = `weft-destination-${ns}`;
+  await rbac.createClusterRole({ body: { metadata: { name: roleName }, rules: role.rules } });
+  t.after(() => rbac.deleteClusterRole({ name: roleName }).catch(() => undefined));
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name: roleName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName }, subjects: [{ kind: 'ServiceAccount', name: 'no-rbac', namespace: ns }] },
+  });
+  t.after(() => rbac.deleteClusterRoleBinding({ name: roleName }).catch(() => undefined));
+  const warnings: string[] = [];
+  const withRole = new KubernetesSource(kc, pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }));
+  t.after(() => withRole.stop());
+  await withRole.start(new Discovery(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache);
+  assert.ok(!warnings.some((w) => w.includes('no access to some weft CRDs')), `the chart role covers the CRDs too: ${warnings.join('')}`);
+});

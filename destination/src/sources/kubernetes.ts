@@ -8,6 +8,7 @@ import { k8s, watch, type Watch } from '@weft/common/k8s/client';
 import type { Logger } from '@weft/common/log';
 import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP, type Kind, type KindMap, type ObjectSink } from '../model.js';
 import type { DiscoverySource } from './source.js';
+import { accessError, findAccessGaps, type WatchedResource } from './access-review.js';
 
 interface KindWatch {
   readonly kind: Kind;
@@ -26,7 +27,20 @@ export class KubernetesSource implements DiscoverySource {
     private readonly resyncMs = 0,
   ) {}
 
+  /** The kinds destination informs on, as RBAC sees them. */
+  static readonly resources: readonly WatchedResource[] = [
+    { group: '', resource: 'services', required: true },
+    { group: 'discovery.k8s.io', resource: 'endpointslices', required: true },
+    { group: '', resource: 'pods', required: true },
+    { group: '', resource: 'namespaces', required: true },
+    { group: PROFILE_GROUP, resource: 'serviceprofiles', required: false },
+    ...['servers', 'authorizationpolicies', 'meshtlsauthentications', 'networkauthentications'].map((resource) => ({ group: POLICY_GROUP, resource, required: false })),
+  ];
+
   async start(sink: ObjectSink): Promise<void> {
+    const gaps = await findAccessGaps(this.kc, KubernetesSource.resources);
+    if (gaps.required.length > 0) throw accessError(gaps);
+    if (gaps.optional.length > 0) this.log.warn({ missing: gaps.optional }, 'no access to some weft CRDs: their profiles/policies will be empty');
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const discovery = this.kc.makeApiClient(k8s.DiscoveryV1Api);
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
