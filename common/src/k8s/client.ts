@@ -45,14 +45,26 @@ export class Watch<T extends k8s.KubernetesObject> {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backoffMs = 500;
-  private synced!: Promise<void>;
+  private synced: Promise<void> | undefined;
+  private listed = false;
+  private onListed: (() => void) | undefined;
 
   constructor(
     kc: k8s.KubeConfig,
     private readonly opts: WatchOptions<T>,
     handlers: InformerHandlers<T>,
   ) {
-    this.informer = k8s.makeInformer(kc, opts.path, opts.list, opts.labelSelector);
+    // The informer's start() resolves even when its first list fails (it reports
+    // the error and retries); record the first successful list so start() means "cache filled".
+    const list: k8s.ListPromise<T> = async () => {
+      const result = await opts.list();
+      this.listed = true;
+      const done = this.onListed;
+      // Let the informer store the items before waiters read the cache.
+      if (done) setImmediate(done);
+      return result;
+    };
+    this.informer = k8s.makeInformer(kc, opts.path, list, opts.labelSelector);
     if (handlers.add) this.informer.on('add', handlers.add);
     if (handlers.update) this.informer.on('update', handlers.update);
     if (handlers.delete) this.informer.on('delete', handlers.delete);
@@ -73,10 +85,19 @@ export class Watch<T extends k8s.KubernetesObject> {
     }
   }
 
-  /** Starts the watch; resolves after the initial list is in the cache. */
+  /** Starts the watch; resolves once a list has succeeded and its objects are in the cache (retrying with backoff until then). */
   start(): Promise<void> {
-    this.synced ??= this.informer.start();
+    this.synced ??= (async () => {
+      const listedNow = new Promise<void>((resolve) => (this.onListed = resolve));
+      await this.informer.start();
+      if (!this.listed) await listedNow;
+    })();
     return this.synced;
+  }
+
+  /** True once the initial list succeeded. */
+  hasSynced(): boolean {
+    return this.listed;
   }
 
   list(namespace?: string): readonly T[] {
