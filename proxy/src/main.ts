@@ -20,6 +20,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger('proxy', config.logLevel);
+  // Last resort: a bug triggered by one connection must not take down every connection of the pod.
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (connection state may be lost)'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   const proxy = await startProxy({ config, log });
   const stop = (signal: string): void => {
     log.info({ signal }, 'shutting down');

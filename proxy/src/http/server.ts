@@ -120,12 +120,22 @@ export class HttpServer {
       startedAt: performance.now(),
     };
     this.service(request).then(
-      (rsp) => writeH1Response(res, rsp),
+      (rsp) => {
+        try {
+          writeH1Response(res, rsp);
+        } catch (err) {
+          // e.g. a header value HTTP/1 cannot carry: fail this response only.
+          this.opts.log.debug({ err }, 'cannot write HTTP/1 response');
+          rsp.body.destroy();
+          this.writeH1Error(res, err);
+        }
+      },
       (err: unknown) => this.writeH1Error(res, err),
     );
   }
 
   private writeH1Error(res: http.ServerResponse, err: unknown): void {
+    if (res.destroyed || res.writableEnded) return;
     const status = err instanceof WeftError ? err.httpStatus : 502;
     if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
     if (res.headersSent) {
@@ -173,7 +183,15 @@ export class HttpServer {
     };
     const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
     this.service(request).then(
-      (rsp) => writeH2Response(stream, rsp),
+      (rsp) => {
+        try {
+          writeH2Response(stream, rsp);
+        } catch (err) {
+          this.opts.log.debug({ err }, 'cannot write HTTP/2 response');
+          rsp.body.destroy();
+          if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+        }
+      },
       (err: unknown) => this.writeH2Error(stream, err, grpc),
     );
   }
@@ -245,8 +263,12 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
   if (wantTrailers) {
     stream.once('wantTrailers', () => {
       const trailers = rsp.trailers();
-      if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
-      else stream.close();
+      try {
+        if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
+        else stream.close();
+      } catch {
+        stream.close(NGHTTP2_INTERNAL_ERROR);
+      }
     });
   }
   rsp.body.pipe(stream);
