@@ -5,24 +5,16 @@
 // identities, tap streams the matching requests from the proxies' tap servers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { once } from 'node:events';
 import { spawn } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from '@weft/proxy/testing/mesh';
-import { endpoint } from '@weft/proxy';
-import { startViz, StaticTargetSource, renderScrapeConfig, type ProxyTarget, type Viz, type StatResult, type Edge } from '@weft/viz';
-import { startPrometheus, type TestPrometheus } from '@weft/viz/testing/prometheus';
+import { startRealProxyMesh, CLIENT_ID, SERVER_ID, type RealProxyMesh } from '@weft/viz/testing/real-proxy-mesh';
+import type { StatResult, Edge } from '@weft/viz';
 
 const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
-const AUTHORITY = 'books.test.svc:80';
-let app: http.Server;
-let mesh: Mesh;
-let prometheus: TestPrometheus;
-let viz: Viz;
+let real: RealProxyMesh;
 
 function weft(args: readonly string[], whileRunning?: () => Promise<void>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { viz } = real;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WEFT, ...args, '--api-addr', viz.apiUrl, ...(args[0] === 'viz' ? ['--tap-addr', viz.tapUrl] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -39,64 +31,28 @@ function weft(args: readonly string[], whileRunning?: () => Promise<void>): Prom
   });
 }
 
-/** One request through the client proxy's outbound listener (explicit mode: routed by Host). */
-function send(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, headers: { host: AUTHORITY }, agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
-}
-
 async function sendAll(paths: readonly string[], concurrency = 8): Promise<number[]> {
   const out: number[] = [];
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < paths.length) {
       const i = next++;
-      out[i] = await send(paths[i]!);
+      out[i] = await real.send(paths[i]!);
     }
   }));
   return out;
 }
 
 before(async () => {
-  // The app behind the server proxy: 120 ms per request, /books/fail answers 500.
-  app = http.createServer((req, res) => {
-    req.resume();
-    setTimeout(() => res.writeHead(req.url?.startsWith('/books/fail') ? 500 : 200, { 'content-type': 'text/plain' }).end('books\n'), 120);
-  });
-  app.listen(0, '127.0.0.1');
-  await once(app, 'listening');
-  const appPort = (app.address() as AddressInfo).port;
-  mesh = await startMesh({ appPort });
-  mesh.discovery.set(AUTHORITY, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound, labels: { namespace: 'test', deployment: 'server', pod: 'server-pod', service: 'books' } })]);
-  const target = (p: typeof mesh.client, pod: string, deployment: string, identity: string, tapPort: number): ProxyTarget => ({
-    name: pod, namespace: 'test', workload: { kind: 'deployment', name: deployment }, adminAddr: `127.0.0.1:${p.ports.admin}`, tapAddr: `127.0.0.1:${tapPort}`, identity,
-  });
-  const targets = [target(mesh.client, 'client-pod', 'client', CLIENT_ID, await mesh.client.tapPort), target(mesh.server, 'server-pod', 'server', SERVER_ID, await mesh.server.tapPort)];
-  prometheus = await startPrometheus(renderScrapeConfig(targets, { scrapeInterval: '1s' }), targets.length);
-  const vizCert = mesh.pki.leaf('viz.weft-viz.serviceaccount.identity.weft.cluster.local');
-  viz = await startViz({
-    prometheusUrl: prometheus.url,
-    targets: new StaticTargetSource(targets),
-    tapTls: { ca: mesh.pki.root.cert, cert: vizCert.cert, key: vizCert.key },
-    api: { host: '127.0.0.1', port: 0 }, tap: { host: '127.0.0.1', port: 0 }, web: { host: '127.0.0.1', port: 0 },
-  });
+  // The app behind the server proxy answers after 120 ms; /books/fail answers 500.
+  real = await startRealProxyMesh({ appDelayMs: 120 });
   const statuses = await sendAll([...Array.from({ length: 95 }, (_, i) => `/books/${i}`), ...Array.from({ length: 5 }, (_, i) => `/books/fail/${i}`)]);
   assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 500).length], [95, 5]);
-  await prometheus.scrapedAfter(new Date());
+  await real.prometheus.scrapedAfter(new Date());
 });
 
 after(async () => {
-  await viz?.close();
-  await prometheus?.stop();
-  await mesh?.close();
-  app?.closeAllConnections();
-  app?.close();
+  await real?.close();
 });
 
 test('weft viz stat deploy agrees with the traffic sent through real proxies', async () => {

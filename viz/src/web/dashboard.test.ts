@@ -1,7 +1,8 @@
 // The dashboard in a real headless Chromium (Debian `chromium` driven by
-// playwright-core) against viz, a real Prometheus and fixture proxies carrying
-// live traffic: it shows the workloads and the mTLS edges of the mesh and the
-// tap view shows live requests. Screenshots go to viz/test-artifacts/.
+// playwright-core) against viz, a real Prometheus and real weft proxies
+// (the proxy's in-process test mesh) carrying live traffic: it shows the
+// workloads and the mTLS edges of the mesh and the tap view shows live
+// requests. Screenshots go to viz/test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startTestMesh, sendThrough, identityOf, type TestMesh } from '../testing/test-mesh.js';
+import { startRealProxyMesh, CLIENT_ID, SERVER_ID, type RealProxyMesh } from '../testing/real-proxy-mesh.js';
 
 // Page functions run in the browser; this is the little of the DOM they use.
 declare const document: { querySelectorAll(s: string): { length: number }; querySelector(s: string): { textContent: string | null } | null };
@@ -17,7 +18,7 @@ declare const document: { querySelectorAll(s: string): { length: number }; query
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
-let mesh: TestMesh;
+let mesh: RealProxyMesh;
 let context: BrowserContext;
 let page: Page;
 let profile: string;
@@ -26,13 +27,10 @@ let stopTraffic = false;
 
 before(async () => {
   if (!existsSync(CHROMIUM)) return;
-  mesh = await startTestMesh();
-  // Live traffic for as long as the test runs: the dashboard refreshes against it.
+  mesh = await startRealProxyMesh({ appDelayMs: 20 });
+  // Live traffic for as long as the test runs (1 in 10 fails): the dashboard refreshes against it.
   traffic = (async () => {
-    for (let i = 0; !stopTraffic; i++) {
-      await sendThrough(mesh.web, mesh.books, [`/books/${i}`, i % 10 === 0 ? `/books/fail/${i}` : `/books/ok/${i}`], 2);
-      await sendThrough(mesh.web, mesh.authors, [`/authors/${i}`], 1);
-    }
+    for (let i = 0; !stopTraffic; i++) await Promise.all([mesh.send(i % 10 === 0 ? `/books/fail/${i}` : `/books/${i}`), mesh.send(`/books/ok/${i}`)]);
   })();
   profile = mkdtempSync(join(tmpdir(), 'weft-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
@@ -55,36 +53,36 @@ after(async () => {
 
 test('the namespace view shows the workloads and the mTLS edges of the mesh', async (t) => {
   if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} is not installed`);
-  await page.goto(`${mesh.viz.webUrl}/#/ns/shop`);
+  await page.goto(`${mesh.viz.webUrl}/#/ns/test`);
   const names = page.locator('[data-testid=workloads-row]');
   await page
-    .waitForFunction(() => document.querySelectorAll('[data-testid=workloads-row]').length === 3, undefined, { timeout: 60_000 })
+    .waitForFunction(() => document.querySelectorAll('[data-testid=workloads-row]').length === 2, undefined, { timeout: 60_000 })
     .catch(async (err: Error) => {
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-failure.png'), fullPage: true });
       throw new Error(`${err.message}\npage: ${await page.locator('body').innerText()}`);
     });
-  assert.deepEqual(await names.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name'))), ['authors', 'books', 'web']);
+  assert.deepEqual(await names.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name'))), ['client', 'server']);
   // Edges appear once Prometheus has scraped traffic on both of them.
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=edge][data-mtls=true]').length === 2, undefined, { timeout: 60_000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=edge][data-mtls=true]').length === 1, undefined, { timeout: 60_000 });
   const edges = await page.locator('[data-testid=edge]').evaluateAll((gs) => gs.map((g) => `${g.getAttribute('data-src')}->${g.getAttribute('data-dst')}`));
-  assert.deepEqual(edges.sort(), ['web->authors', 'web->books']);
+  assert.deepEqual(edges, ['client->server']);
   const table = await page.locator('[data-testid=edges]').innerText();
-  assert.ok(table.includes(identityOf('web', 'shop')) && table.includes(identityOf('books', 'shop')), table);
-  // The books workload's success rate reflects the 1-in-20 failures it serves.
-  await page.waitForFunction(() => /%/.test(document.querySelector('[data-testid=workloads-row][data-name=books] td:nth-child(3)')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  assert.ok(table.includes(CLIENT_ID) && table.includes(SERVER_ID), table);
+  // The server's success rate is shown once Prometheus has its responses.
+  await page.waitForFunction(() => /%/.test(document.querySelector('[data-testid=workloads-row][data-name=server] td:nth-child(3)')?.textContent ?? ''), undefined, { timeout: 60_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-namespace.png'), fullPage: true });
 });
 
 test('the tap view of a workload shows live requests', async (t) => {
   if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} is not installed`);
-  await page.goto(`${mesh.viz.webUrl}/#/ns/shop/deployment/books`);
+  await page.goto(`${mesh.viz.webUrl}/#/ns/test/deployment/server`);
   await page.locator('[data-testid=tap-toggle]').click();
   await page.waitForSelector('[data-testid=tap-row]', { timeout: 30_000 });
   const row = await page.locator('[data-testid=tap-row]').first().innerText();
   assert.match(row, /inbound/);
   assert.match(row, /\/books\//);
   assert.match(row, /GET/);
-  assert.ok(row.includes(identityOf('web', 'shop')), row);
+  assert.ok(row.includes(CLIENT_ID), row);
   // The view keeps streaming across the page's periodic refreshes.
   const before = await page.locator('[data-testid=tap-row]').count();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=tap-row]').length > n, before, { timeout: 30_000 });
@@ -94,8 +92,8 @@ test('the tap view of a workload shows live requests', async (t) => {
 test('the home view lists namespaces with golden metrics', async (t) => {
   if (!existsSync(CHROMIUM)) return t.skip(`${CHROMIUM} is not installed`);
   await page.goto(`${mesh.viz.webUrl}/`);
-  await page.waitForSelector('[data-testid=namespaces-row][data-name=shop]', { timeout: 30_000 });
-  const row = await page.locator('[data-testid=namespaces-row][data-name=shop]').innerText();
-  assert.match(row, /3\/3/);
+  await page.waitForSelector('[data-testid=namespaces-row][data-name=test]', { timeout: 30_000 });
+  const row = await page.locator('[data-testid=namespaces-row][data-name=test]').innerText();
+  assert.match(row, /2\/2/);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard-home.png'), fullPage: true });
 });
