@@ -142,3 +142,49 @@ test('removing an endpoint mid-load fails zero requests; it drains and is then c
   assert.ok(drainedAt >= removedAt && drainedAt < Infinity, 'the removed endpoint drained');
   assert.ok(c.hits > 0, 'the removed endpoint served traffic before removal');
 });
+
+test('connection-level balancing over real TCP: long-lived connections spread evenly and a closed one frees its slot', async (t) => {
+  const net = await import('node:net');
+  const accepted = new Map<string, number>();
+  const tcpServers = await Promise.all(
+    ['x', 'y'].map(async (name) => {
+      const s = net.createServer((sock) => {
+        accepted.set(name, (accepted.get(name) ?? 0) + 1);
+        sock.on('error', () => undefined);
+        sock.pipe(sock);
+      });
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      return { name, server: s, port: (s.address() as AddressInfo).port };
+    }),
+  );
+  const sockets: import('node:net').Socket[] = [];
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    for (const s of tcpServers) s.server.close();
+  });
+  // A high starting estimate keeps loopback connect-time jitter (microseconds to
+  // a few ms) from outweighing the open-connection count this test is about.
+  const b = new Balancer<(typeof tcpServers)[number]>({ defaultLatencyMs: 1000 });
+  for (const s of tcpServers) b.add({ key: s.name, weight: 1, endpoint: s });
+  const open = async () => {
+    const lease = b.pick()!;
+    const sock = net.connect(lease.endpoint.port, '127.0.0.1');
+    sockets.push(sock);
+    await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+    lease.connected();
+    sock.once('close', () => lease.done(true));
+    return { lease, sock };
+  };
+  const conns = [];
+  for (let i = 0; i < 10; i++) conns.push(await open());
+  assert.deepEqual([...accepted.entries()].sort(), [['x', 5], ['y', 5]], 'open connections are the load');
+  // Close two connections on x: the next two connections go to x.
+  const onX = conns.filter((c) => c.lease.key === 'x').slice(0, 2);
+  for (const c of onX) {
+    const closed = new Promise((r) => c.sock.once('close', r));
+    c.sock.destroy();
+    await closed;
+  }
+  const next = [await open(), await open()];
+  assert.deepEqual(next.map((c) => c.lease.key), ['x', 'x']);
+});
