@@ -125,6 +125,21 @@ test('a malformed request fails with INVALID_ARGUMENT and the server stays up', 
   ac.abort();
 });
 
+test('garbage instead of a TLS handshake is dropped and the server keeps serving', async () => {
+  const net = await import('node:net');
+  await new Promise<void>((resolve) => {
+    const sock = net.connect(controller.destinationPort, '127.0.0.1', () => sock.end('GET / HTTP/1.1\r\n\r\n\x00\xff garbage'));
+    sock.on('error', () => resolve());
+    sock.on('close', () => resolve());
+    sock.resume();
+  });
+  const { dst } = clients();
+  const ac = new AbortController();
+  const ok = (await dst.get({ path: 'web.demo.svc.cluster.local:80' }, { signal: ac.signal })[Symbol.asyncIterator]().next()).value as destination.Update;
+  assert.equal(ok.update.case, 'add');
+  ac.abort();
+});
+
 test('a client without a certificate is refused', async () => {
   const { dst } = clients(false);
   await assert.rejects(async () => {
