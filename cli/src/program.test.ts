@@ -49,6 +49,13 @@ test('check against an unreachable API server fails with exit code 1 and names t
   assert.equal((JSON.parse(json.stdout) as { ok: boolean }).ok, false);
 });
 
+test('check --local without a running viz fails with exit code 1 and names the fix', () => {
+  const r = weft(['check', '--local', '--api-addr', 'http://127.0.0.1:9']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /× viz metrics-api answers\n\s+cannot reach viz at http:\/\/127\.0\.0\.1:9/);
+  assert.match(r.stdout, /fix: start the demo/);
+});
+
 test('version reports an unreachable control plane with exit code 3', () => {
   const r = weft(['version', '--kubeconfig', deadKubeconfig]);
   assert.equal(r.code, 3);

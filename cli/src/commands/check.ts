@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { failed, runChecks } from '../check/checks.js';
 import { unreachableReads, type ClusterReads } from '../check/cluster-reads.js';
 import { renderCheckReport } from '../check/report.js';
+import { runLocalChecks } from '../check/local-checks.js';
+import { VizClient } from '../viz-client.js';
 import { EXIT } from '../exit-codes.js';
 import { globalsOf } from '../globals.js';
 import { renderStructured } from '../output.js';
@@ -18,8 +20,16 @@ export function registerCheck(program: Command): void {
     .description('check the cluster (--pre: before install), the control plane and its certificates, and (--proxy) the data plane; each failure names the fix')
     .option('--pre', 'only the pre-install checks')
     .option('--proxy', 'also check the meshed pods\' proxies')
-    .action(async (opts: { pre?: boolean; proxy?: boolean }, cmd: Command) => {
+    .option('--local', 'check the local demo mesh through viz instead of a cluster')
+    .option('--api-addr <url>', 'viz metrics-api URL for --local (env WEFT_VIZ_API_ADDR; default http://127.0.0.1:8085)')
+    .action(async (opts: { pre?: boolean; proxy?: boolean; local?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
+      if (opts.local) {
+        const results = await runLocalChecks(new VizClient(g.apiAddr, g.tapAddr), new Date());
+        process.stdout.write(renderStructured(g.output, { results, ok: !failed(results) }) ?? renderCheckReport(results));
+        if (failed(results)) process.exitCode = EXIT.FAILURE;
+        return;
+      }
       let reads: ClusterReads;
       try {
         const { kubernetesReads } = await import('../check/kubernetes-reads.js');

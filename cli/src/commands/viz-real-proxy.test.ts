@@ -97,3 +97,11 @@ test('weft identity shows the certificate a real proxy presents', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as { certificate: { dnsNames: string[] } }).certificate.dnsNames, [SERVER_ID]);
 });
+
+test('weft check --local passes for the real proxies and names each one', async () => {
+  const r = await weft(['check', '--local']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /√ test\/server-pod serves its metrics/);
+  assert.match(r.stdout, /√ test\/client-pod presents its identity/);
+  assert.match(r.stdout, /Status check results are √/);
+});
