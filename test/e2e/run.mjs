@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { ensureBinaries } from './lib/build.mjs';
 import { Cluster } from './lib/cluster.mjs';
 import { sweepPidFile, tail } from './lib/procs.mjs';
-import { sweepNetwork, listNamespaces, nodeUnavailable } from './lib/node-net.mjs';
+import { sweepNetwork, listNamespaces, nodeUnavailable, HOST_VETH } from './lib/node-net.mjs';
+import { VOLUME_ROOT } from './agent/pod-sandbox.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -43,6 +44,7 @@ if (argv.includes('--build-only')) process.exit(0);
 // 2. leftovers of a run that died without its teardown
 const swept = sweepPidFile(join(runDir, 'pids'));
 const sweptNs = nodeUnavailable() ? [] : sweepNetwork();
+rmSync(VOLUME_ROOT, { recursive: true, force: true });
 if (swept || sweptNs.length) log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]`);
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
@@ -54,11 +56,28 @@ async function teardown() {
   if (torndown) return;
   torndown = true;
   const t = Date.now();
+  const pids = cluster.sup.procs.map((p) => p.child.pid).filter(Boolean);
   await cluster.down();
-  const leftNs = nodeUnavailable() ? [] : listNamespaces();
-  const alive = cluster.sup.procs.length;
-  log(`e2e: teardown ${leftNs.length === 0 && alive === 0 ? 'clean' : `INCOMPLETE: namespaces [${leftNs.join(', ')}]`} in ${elapsed(t)} (logs kept in ${runDir})`);
+  if (cluster.sup.killed?.length) log(`e2e: needed SIGKILL after 5s: ${cluster.sup.killed.join(', ')}`);
+  // Verify, do not assume: a leak here would be inherited by the next run and by whoever shares the machine.
+  const left = [];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 0);
+      left.push(`pid ${pid}`);
+    } catch {
+      // gone
+    }
+  }
+  if (!nodeUnavailable()) {
+    left.push(...listNamespaces().map((n) => `netns ${n}`));
+    if (spawnSync('ip', ['link', 'show', HOST_VETH], { encoding: 'utf8' }).status === 0) left.push(`link ${HOST_VETH}`);
+    if (existsSync(VOLUME_ROOT)) left.push(VOLUME_ROOT);
+  }
+  teardownClean = left.length === 0;
+  log(`e2e: teardown ${teardownClean ? 'clean' : `INCOMPLETE: ${left.join(', ')}`} in ${elapsed(t)} (logs kept in ${runDir})`);
 }
+let teardownClean = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, async () => {
     log(`e2e: ${sig}: tearing down`);
@@ -101,5 +120,6 @@ try {
 } finally {
   await teardown();
 }
+if (!teardownClean && exitCode === 0) exitCode = 1;
 log(`e2e: done in ${elapsed(started)}, exit ${exitCode}`);
 process.exit(exitCode);

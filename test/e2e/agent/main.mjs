@@ -5,9 +5,9 @@
 // deletion was requested once their processes are gone, and keeps every
 // pod's /etc/netns/<ns>/hosts in sync with the cluster's Services.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { Kube } from '../lib/kube.mjs';
-import { PodSandbox } from './pod-sandbox.mjs';
+import { PodSandbox, VOLUME_ROOT } from './pod-sandbox.mjs';
 import * as net from '../lib/node-net.mjs';
 
 const { values: opts } = parseArgs({ options: { kubeconfig: { type: 'string' }, node: { type: 'string' }, state: { type: 'string' } } });
@@ -26,6 +26,8 @@ const k8sVersion = (await kube.get('/version')).gitVersion;
 /** uid → { sandbox, chain } */
 const pods = new Map();
 const usedIndexes = new Set();
+/** Mount-point directories pods needed on the host's file system; removed at shutdown. */
+const createdDirs = new Set();
 let services = [];
 let stopping = false;
 
@@ -165,7 +167,7 @@ function onPod(type, pod) {
     return;
   }
   const index = allocateIndex();
-  const sandbox = new PodSandbox({ kube, pod, index, stateDir: opts.state, hosts: () => hostsFor(pod.metadata.namespace), log });
+  const sandbox = new PodSandbox({ kube, pod, index, stateDir: opts.state, hosts: () => hostsFor(pod.metadata.namespace), log, createdDirs });
   entry = { sandbox, chain: Promise.resolve(), deleting: false };
   pods.set(uid, entry);
   log(`${pod.metadata.namespace}/${pod.metadata.name}: starting`);
@@ -221,6 +223,9 @@ async function shutdown() {
   stopWatch();
   log('stopping all pods');
   await Promise.all([...pods.values()].map((e) => e.sandbox.stop(3000).catch(() => {})));
+  // Only now: removing a directory another pod's mount namespace mounts on would detach that mount.
+  for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true });
+  rmSync(VOLUME_ROOT, { recursive: true, force: true });
   process.exit(0);
 }
 process.on('SIGTERM', shutdown);

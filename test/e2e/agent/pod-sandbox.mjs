@@ -6,11 +6,14 @@
 // Pod so the controller-manager builds EndpointSlices from it.
 /* global fetch, AbortSignal */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync, openSync, closeSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { resolveContainer } from './images.mjs';
 import * as net from '../lib/node-net.mjs';
+
+/** Where pods' volume contents are kept on the host (removed with each pod). */
+export const VOLUME_ROOT = '/var/lib/weft-e2e/volumes';
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -24,8 +27,9 @@ export class PodSandbox {
    * @param {string} o.stateDir per-node state dir
    * @param {() => string} o.hosts current hosts file text for this pod
    * @param {(msg: string) => void} o.log
+   * @param {Set<string>} [o.createdDirs] mount points made on the host, removed by the agent at shutdown
    */
-  constructor({ kube, pod, index, stateDir, hosts, log }) {
+  constructor({ kube, pod, index, stateDir, hosts, log, createdDirs }) {
     this.kube = kube;
     this.pod = pod;
     this.index = index;
@@ -34,7 +38,11 @@ export class PodSandbox {
     this.name = pod.metadata.name;
     this.netns = `${net.PREFIX}p${index}-${this.name}`.slice(0, 100);
     this.dir = join(stateDir, `${this.ns}_${this.name}_${this.uid.slice(0, 8)}`);
+    // Volume sources live where no pod mounts (a pod's emptyDir on /tmp would hide a source under /tmp).
+    this.volDir = join(VOLUME_ROOT, `${this.ns}_${this.name}_${this.uid.slice(0, 8)}`);
     this.hosts = hosts;
+    /** @type {Set<string>} shared by the node's pods */
+    this.createdDirs = createdDirs ?? new Set();
     this.log = (m) => log(`${this.ns}/${this.name}: ${m}`);
     this.stopped = false;
     /** @type {Map<string, {child?: import('node:child_process').ChildProcess, restarts: number, ready: boolean, started?: string, lastExit?: object, waiting?: object}>} */
@@ -63,6 +71,12 @@ export class PodSandbox {
     await this.prepareVolumes();
     await this.writeStatus({ phase: 'Pending' });
     for (const c of spec.initContainers ?? []) {
+      if (c.restartPolicy === 'Always') {
+        // A native sidecar: started in its turn, kept running; the next container waits until it has started.
+        this.runContainer(c, resolved.get(c.name));
+        await this.waitStarted(c);
+        continue;
+      }
       for (let attempt = 0; !this.stopped; attempt++) {
         const code = await this.runToCompletion(c, resolved.get(c.name));
         if (code === 0) break;
@@ -81,16 +95,37 @@ export class PodSandbox {
 
   /** argv that runs `argv` inside the pod: its netns, its mounts, its user. */
   wrap(container, argv) {
-    const mounts = (container.volumeMounts ?? [])
+    for (const m of container.volumeMounts ?? []) this.noteMountPoint(m.mountPath);
+    // Parents before children, as a kubelet mounts them.
+    const mounts = [...(container.volumeMounts ?? [])]
+      .sort((a, b) => a.mountPath.split('/').length - b.mountPath.split('/').length)
       .map((m) => {
-        const src = join(this.dir, 'volumes', m.name, m.subPath ?? '');
+        const src = join(this.volDir, m.name, m.subPath ?? '');
         return `mkdir -p '${m.mountPath}' && mount --bind ${m.readOnly ? '-o ro ' : ''}'${src}' '${m.mountPath}'`;
       })
       .join(' && ');
     const uid = container.securityContext?.runAsUser ?? this.pod.spec.securityContext?.runAsUser;
-    const user = uid !== undefined && uid !== 0 ? ['setpriv', `--reuid=${uid}`, `--regid=${container.securityContext?.runAsGroup ?? uid}`, '--clear-groups', '--'] : [];
+    // CAP_DAC_READ_SEARCH (ambient, kept across exec): the "image" is the checkout, which CI clones into a private directory.
+    const user = uid !== undefined && uid !== 0
+      ? ['setpriv', `--reuid=${uid}`, `--regid=${container.securityContext?.runAsGroup ?? uid}`, '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', '--']
+      : [];
     // `ip netns exec` gives each process a private (slave) mount namespace, so the binds stay inside it.
     return ['ip', 'netns', 'exec', this.netns, 'sh', '-c', `${mounts ? `${mounts} && ` : ''}exec "$@"`, 'pod', ...user, ...argv];
+  }
+
+  /**
+   * Mount points are made on the host's file system (the bind mounts stay in
+   * the pod's mount namespace): remember the first directory that did not
+   * exist, so the agent removes it when no pod needs it any more.
+   */
+  noteMountPoint(path) {
+    let dir = path;
+    let firstMissing;
+    while (dir !== '/' && !existsSync(dir)) {
+      firstMissing = dir;
+      dir = dirname(dir);
+    }
+    if (firstMissing) this.createdDirs.add(firstMissing);
   }
 
   env(container) {
@@ -169,7 +204,7 @@ export class PodSandbox {
 
   async prepareVolumes() {
     for (const v of this.pod.spec.volumes ?? []) {
-      const dir = join(this.dir, 'volumes', v.name);
+      const dir = join(this.volDir, v.name);
       mkdirSync(dir, { recursive: true });
       if (v.projected) {
         for (const src of v.projected.sources ?? []) {
@@ -218,8 +253,20 @@ export class PodSandbox {
     }
   }
 
-  async probeOnce(container) {
-    const probe = container.readinessProbe;
+  /** Containers whose readiness counts: native sidecars and the main containers. */
+  runningContainers() {
+    return [...(this.pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always'), ...this.pod.spec.containers];
+  }
+
+  /** A sidecar has started when its startupProbe passes (or, without one, once its process runs). */
+  async waitStarted(container) {
+    while (!this.stopped) {
+      if (await this.probeOnce(container, container.startupProbe).catch(() => false)) return;
+      await sleep(500);
+    }
+  }
+
+  async probeOnce(container, probe = container.readinessProbe) {
     const state = this.containers.get(container.name);
     if (!state?.child) return false;
     if (!probe) return true;
@@ -252,7 +299,7 @@ export class PodSandbox {
   async probeLoop() {
     let last = '';
     while (!this.stopped) {
-      for (const c of this.pod.spec.containers) {
+      for (const c of this.runningContainers()) {
         const state = this.containers.get(c.name);
         if (state) state.ready = await this.probeOnce(c).catch(() => false);
       }
@@ -288,7 +335,8 @@ export class PodSandbox {
   async writeStatus({ phase, message, reason }) {
     const spec = this.pod.spec;
     const statuses = spec.containers.map((c) => this.containerStatus(c, false));
-    const ready = phase === 'Running' && statuses.every((s) => s.ready);
+    const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
+    const ready = phase === 'Running' && statuses.every((s) => s.ready) && sidecars.every((c) => this.containers.get(c.name)?.ready);
     const cond = (type, ok) => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: now() });
     const status = {
       phase,
@@ -298,7 +346,7 @@ export class PodSandbox {
       startTime: this.startTime ?? (this.startTime = now()),
       conditions: [cond('PodScheduled', true), cond('Initialized', this.initDone), cond('ContainersReady', ready), cond('Ready', ready)],
       containerStatuses: statuses,
-      ...(spec.initContainers?.length ? { initContainerStatuses: spec.initContainers.map((c) => this.containerStatus(c, true)) } : {}),
+      ...(spec.initContainers?.length ? { initContainerStatuses: spec.initContainers.map((c) => this.containerStatus(c, c.restartPolicy !== 'Always')) } : {}),
       message: message ?? null,
       reason: reason ?? null,
     };
@@ -315,6 +363,7 @@ export class PodSandbox {
     for (const c of children) signalGroup(c.pid, 'SIGKILL');
     if (this.ip) net.removeNamespace(this.netns);
     rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.volDir, { recursive: true, force: true });
   }
 }
 

@@ -52,10 +52,15 @@ export class Supervisor {
     }
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline && this.procs.some((p) => !p.exited)) await sleep(100);
+    const stubborn = this.procs.filter((p) => !p.exited).map((p) => p.name);
     for (const p of this.procs) {
       // The group may hold grandchildren even after the leader exited.
       signalGroup(p.child.pid, 'SIGKILL');
     }
+    // Wait until the killed leaders are reaped, so a check right after sees them gone.
+    const reapDeadline = Date.now() + 5000;
+    while (Date.now() < reapDeadline && this.procs.some((p) => !p.exited)) await sleep(50);
+    this.killed = stubborn;
     this.procs = [];
     // Everything is gone: nothing for the next run to sweep.
     rmSync(this.pidFile, { force: true });
