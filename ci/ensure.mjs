@@ -16,4 +16,7 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(join(root, 'packa
 }
 run('bash ci/system-deps.sh');
 run('node ci/tools.mjs --quiet');
+// The SO_ORIGINAL_DST addon is built by the proxy workspace's install script;
+// this covers checkouts whose node_modules predate it (no-op when built).
+run('node proxy/native/build.mjs');
 run('npx tsc -b');
