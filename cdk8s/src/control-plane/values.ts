@@ -65,7 +65,7 @@ export const controlPlaneValues = group('weft-control-plane values', {
     timeoutSeconds: int({ default: 10, minimum: 1, maximum: 30, description: 'Webhook call timeout.' }),
     namespaceSelector: object({
       default: { matchExpressions: [{ key: 'weft.io/inject', operator: 'NotIn', values: ['disabled'] }, { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'kube-public'] }] },
-      description: 'Namespaces whose pods the webhook sees (a LabelSelector). Pods are injected when their namespace or pod template says `weft.io/inject: enabled`.',
+      description: 'Namespaces whose pods the webhook sees (a LabelSelector). Pods are injected when their namespace or pod template says `weft.io/inject: enabled`. Helm merges maps: set `matchExpressions: null` to replace the default expressions.',
       docType: 'LabelSelector',
       schema: { type: 'object', properties: { matchLabels: { type: 'object', additionalProperties: { type: 'string' } }, matchExpressions: { type: 'array', items: { type: 'object', required: ['key', 'operator'], properties: { key: { type: 'string' }, operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: { type: 'array', items: { type: 'string' } } } } } }, additionalProperties: false },
     }),

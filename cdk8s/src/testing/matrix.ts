@@ -50,7 +50,7 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
       name: 'tolerations, nodeSelector, priorityClassName',
       files: [anchor, { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'mesh', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }], nodeSelector: { 'node-role.kubernetes.io/mesh': 'true' }, priorityClassName: 'system-cluster-critical' }],
     },
-    { name: 'tuning: log level, failurePolicy, namespaceSelector, trust domain', files: [anchor, { logLevel: 'debug', identityTrustDomain: 'mesh.example.org', clusterDomain: 'k8s.local', proxyInjector: { failurePolicy: 'Fail', timeoutSeconds: 5, namespaceSelector: { matchLabels: { 'weft.io/inject': 'enabled' } } }, destination: { defaultInboundPolicy: 'deny' }, proxy: { await: false, logLevel: 'warn' } }] },
+    { name: 'tuning: log level, failurePolicy, namespaceSelector, trust domain', files: [anchor, { logLevel: 'debug', identityTrustDomain: 'mesh.example.org', clusterDomain: 'k8s.local', proxyInjector: { failurePolicy: 'Fail', timeoutSeconds: 5, namespaceSelector: { matchLabels: { 'weft.io/inject': 'enabled' }, matchExpressions: null } }, destination: { defaultInboundPolicy: 'deny' }, proxy: { await: false, logLevel: 'warn' } }] },
   ];
 }
 

@@ -1,0 +1,112 @@
+/**
+ * What the control-plane chart promises, on the synthesized objects (which
+ * charts.test.ts proves equal to `helm template`): least-privilege RBAC,
+ * hardened pods, HA shape, webhook settings and certificate wiring.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { CHARTS, renderWithValues } from '../synth.js';
+import { ROOT } from '../testing/helm.js';
+import { controlPlaneChart } from './chart.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' };
+const render = (...files: unknown[]): Obj[] => renderWithValues(controlPlaneChart, [anchor, ...files], { name: 'weft', namespace: 'weft' });
+const find = (objs: Obj[], kind: string, name: string): Obj | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
+
+function rulesOf(objs: Obj[], sa: string): string[] {
+  const out: string[] = [];
+  for (const binding of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
+    if (!binding.subjects.some((s: Obj) => s.name === sa)) continue;
+    const role = find(objs, binding.roleRef.kind, binding.roleRef.name)!;
+    for (const r of role.rules) for (const g of r.apiGroups) for (const res of r.resources) for (const verb of r.verbs) out.push(`${binding.kind === 'RoleBinding' ? 'ns:' : ''}${g}/${res}:${verb}`);
+  }
+  return out.sort();
+}
+
+test('RBAC is least privilege: exactly what each component needs', () => {
+  const objs = render();
+  assert.deepEqual(rulesOf(objs, 'weft-identity'), ['authentication.k8s.io/tokenreviews:create', 'ns:/configmaps:get', 'ns:/configmaps:list', 'ns:/configmaps:watch', 'ns:/secrets:get', 'ns:/secrets:list', 'ns:/secrets:watch']);
+  const destination = rulesOf(objs, 'weft-destination');
+  for (const res of ['/services', '/pods', '/namespaces', 'discovery.k8s.io/endpointslices', 'weft.io/serviceprofiles', 'policy.weft.io/servers', 'policy.weft.io/authorizationpolicies', 'policy.weft.io/meshtlsauthentications', 'policy.weft.io/networkauthentications']) {
+    assert.ok(destination.includes(`${res}:list`) && destination.includes(`${res}:watch`), res);
+  }
+  assert.ok(destination.every((r) => /:(list|watch)$/.test(r)), 'destination only lists and watches');
+  assert.deepEqual(rulesOf(objs, 'weft-injector'), ['/namespaces:get', '/namespaces:list', '/namespaces:watch']);
+  for (const role of objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
+    for (const r of role.rules) assert.ok(![...r.verbs, ...r.resources, ...r.apiGroups].includes('*'), `${role.metadata.name} has no wildcard`);
+  }
+});
+
+test('every pod of every chart runs hardened: non-root, read-only root fs, no privilege escalation, all capabilities dropped', () => {
+  for (const def of CHARTS) {
+    for (const d of renderWithValues(def, [anchor], { name: 'weft', namespace: 'weft' }).filter((o: Obj) => o.kind === 'Deployment') as Obj[]) {
+      const pod = d.spec.template.spec;
+      assert.equal(pod.securityContext.runAsNonRoot, true, d.metadata.name);
+      assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+      for (const c of pod.containers) {
+        assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } }, `${d.metadata.name}/${c.name}`);
+        assert.ok(c.livenessProbe && c.readinessProbe, `${d.metadata.name}/${c.name} has probes`);
+      }
+    }
+  }
+});
+
+test('values-ha.yaml: three replicas, required anti-affinity and a PodDisruptionBudget per component', () => {
+  const ha = parse(readFileSync(join(ROOT, 'charts/weft-control-plane/values-ha.yaml'), 'utf8')) as Record<string, unknown>;
+  const objs = render(ha);
+  for (const c of ['identity', 'destination', 'injector']) {
+    const d = find(objs, 'Deployment', `weft-${c}`)!;
+    assert.equal(d.spec.replicas, 3);
+    const term = d.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0];
+    assert.equal(term.topologyKey, 'kubernetes.io/hostname');
+    assert.deepEqual(term.labelSelector.matchLabels, d.spec.selector.matchLabels);
+    const pdb = find(objs, 'PodDisruptionBudget', `weft-${c}`)!;
+    assert.deepEqual(pdb.spec.selector.matchLabels, d.spec.selector.matchLabels);
+    assert.equal(pdb.spec.maxUnavailable, 1);
+  }
+  assert.equal(find(objs, 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!.webhooks[0].failurePolicy, 'Fail');
+  const plain = render();
+  assert.equal(plain.filter((o) => o.kind === 'PodDisruptionBudget').length, 0);
+  assert.equal(find(plain, 'Deployment', 'weft-identity')!.spec.template.spec.affinity, undefined);
+});
+
+test('the webhook takes failurePolicy and namespaceSelector from values, its CA from cert-manager or caBundle', () => {
+  const objs = render({ proxyInjector: { failurePolicy: 'Fail', namespaceSelector: { matchLabels: { mesh: 'on' }, matchExpressions: null } } });
+  const mwc = find(objs, 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
+  assert.equal(mwc.webhooks[0].failurePolicy, 'Fail');
+  assert.deepEqual(mwc.webhooks[0].namespaceSelector, { matchLabels: { mesh: 'on' } });
+  assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], 'weft/weft-injector');
+  assert.equal(mwc.webhooks[0].clientConfig.caBundle, undefined);
+  const manual = find(render({ proxyInjector: { caBundle: '-----BEGIN CERTIFICATE-----\nX\n' } }), 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
+  assert.equal(manual.metadata.annotations, undefined);
+  assert.equal(Buffer.from(manual.webhooks[0].clientConfig.caBundle, 'base64').toString(), '-----BEGIN CERTIFICATE-----\nX\n');
+});
+
+test('trust roots ConfigMap comes from identityTrustAnchorsPEM unless externalCA; the issuer Secret only with weft.io/tls', () => {
+  const objs = render();
+  assert.equal(find(objs, 'ConfigMap', 'weft-identity-trust-roots')!.data['ca-bundle.crt'], anchor.identityTrustAnchorsPEM);
+  assert.equal(find(objs, 'Secret', 'weft-identity-issuer'), undefined, 'cert-manager owns it by default');
+  assert.equal(find(render({ identity: { externalCA: true } }), 'ConfigMap', 'weft-identity-trust-roots'), undefined);
+  const own = render({ identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nI\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } } });
+  const secret = find(own, 'Secret', 'weft-identity-issuer')!;
+  assert.equal(secret.type, 'kubernetes.io/tls');
+  assert.deepEqual(Object.keys(secret.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+});
+
+test('certManager.create renders the issuer chain with the names identity, destination and the webhook use', () => {
+  const objs = render({ certManager: { create: true } });
+  const cert = (name: string) => find(objs, 'Certificate', name)!.spec;
+  assert.equal(cert('weft-identity-issuer').secretName, 'weft-identity-issuer');
+  assert.equal(cert('weft-identity-issuer').isCA, true);
+  assert.equal(cert('weft-identity-issuer').issuerRef.name, 'weft-trust-anchor');
+  assert.deepEqual(cert('weft-destination').dnsNames, ['weft-destination.weft.serviceaccount.identity.weft.cluster.local']);
+  assert.equal(cert('weft-destination').secretName, 'weft-destination-tls');
+  assert.deepEqual(cert('weft-injector').dnsNames, ['weft-injector.weft.svc']);
+  assert.equal(cert('weft-injector').secretName, 'weft-injector-k8s-tls');
+  assert.equal(find(objs, 'Issuer', 'weft-trust-anchor')!.spec.ca.secretName, 'weft-trust-anchor');
+  assert.equal(render().filter((o) => o.apiVersion === 'cert-manager.io/v1').length, 0);
+});
