@@ -29,6 +29,9 @@ import { H2Pool } from './http/h2-client.js';
 import { Http1Client } from './http/h1-client.js';
 import { outboundStack } from './outbound/stack.js';
 import { inboundStack } from './inbound/stack.js';
+import { WatchedPolicies, type InboundPolicies } from './policy/policies.js';
+import { policyClientFactory } from './policy/policy-client.js';
+import { defaultPolicy } from './policy/server-policy.js';
 import { P2cBalancer } from './outbound/p2c.js';
 
 /** Where a redirected connection was going; undefined when it was not redirected. */
@@ -42,6 +45,8 @@ export interface ProxyOptions {
   readonly discovery?: Discovery;
   /** Default: destination `GetProfile` streams over mTLS. */
   readonly profiles?: Profiles;
+  /** Default: destination's policy `Watch` per inbound port over mTLS, with the default inbound policy as fallback. */
+  readonly policies?: InboundPolicies;
   /** Default: the SO_ORIGINAL_DST addon (proxy/native) when built; `null` forces explicit mode (no lookup). */
   readonly originalDst?: OriginalDstLookup | null;
   readonly newBalancer?: NewBalancer;
@@ -83,6 +88,15 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const destinationClient = destinationClientFactory(c, identity);
   const discovery = opts.discovery ?? new DestinationDiscovery(destinationClient, c.destination.contextToken, log);
   const profiles = opts.profiles ?? new DestinationProfiles(destinationClient, c.destination.contextToken, log);
+  const policies =
+    opts.policies ??
+    new WatchedPolicies(
+      policyClientFactory(c.policySvcAddr, c.destination.svcName, identity),
+      `${c.pod.namespace}:${c.pod.name}`,
+      c.inboundPorts,
+      defaultPolicy(c.defaultInboundPolicy, c.identity.localName),
+      log,
+    );
   const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
   const tap = new TapHub();
   const h1 = new Http1Client();
@@ -99,7 +113,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     maxHeaderSize: MAX_HEADER_SIZE,
   });
   const inbound = inboundStack({
-    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts,
+    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts, policies, profiles,
     appHost: c.appHost,
     defaultAppPort: c.inboundAppPort,
     detectTimeoutMs: c.detectTimeoutMs,
@@ -170,6 +184,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         h2.close();
         discovery.close();
         profiles.close();
+        policies.close();
         identity.close();
         await tapServer?.close();
         await admin.close();

@@ -10,8 +10,8 @@
  *   ├ TLS for someone else (the app's own TLS) ─ opaque
  *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
  *   └ opaque
- *   http: [authorize — issue 9] ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
- *   tcp:  [authorize — issue 9] ─ tcp metrics ─ application
+ *   http: authorize (port policy) ─ route metrics, gRPC deadline ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
+ *   tcp:  authorize (port policy) ─ tcp metrics ─ application
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
@@ -31,11 +31,21 @@ import { tcpForwardToApp } from '../layers/tcp-forward-to-app.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
 import { terminateMeshTls } from '../layers/tls-terminate.js';
+import { authorizeHttp, authorizeTcp } from '../layers/authorize.js';
+import { inboundRoutes } from '../layers/route.js';
+import type { InboundPolicies } from '../policy/policies.js';
+import type { Profiles } from '../discovery/profiles.js';
+import { authzMetrics } from '../metrics/authz-metrics.js';
+import { routeMetrics } from '../metrics/route-metrics.js';
 
 export interface InboundDeps {
   readonly log: Logger;
   readonly identity: LocalIdentity;
   readonly metrics: ProxyMetrics;
+  /** Authorization policy per application port (policy Watch, else the default policy). */
+  readonly policies: InboundPolicies;
+  /** Routing profiles, for inbound route metrics. */
+  readonly profiles: Profiles;
   readonly tap: TapHub;
   readonly h1: Http1Client;
   readonly h2: H2Pool;
@@ -54,8 +64,11 @@ export interface InboundStack {
 }
 
 export function inboundStack(d: InboundDeps): InboundStack {
+  const authz = { policies: d.policies, metrics: authzMetrics(d.metrics.registry), defaultAppPort: d.defaultAppPort };
   // ── HTTP ────────────────────────────────────────────────────────────────
   const http: HttpService = stack(
+    authorizeHttp(authz),
+    inboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
     httpMetrics((req) => {
       const id = req.conn.tls.identity;
       return d.metrics.forHttp(`in|${req.authority}|${id ?? ''}`, () => httpLabels(req.authority, id));
@@ -65,7 +78,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
   )(forwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort, h1: d.h1, h2: d.h2 }));
 
   // ── Opaque TCP ──────────────────────────────────────────────────────────
-  const toApp: TcpService = tcpForwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort });
+  const toApp: TcpService = authorizeTcp(authz)(tcpForwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort }));
   const tcp = (conn: TcpConn): void => {
     toApp(conn).catch((err: unknown) => d.log.debug({ err }, 'inbound TCP failed'));
   };

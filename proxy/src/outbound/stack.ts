@@ -6,8 +6,8 @@
  *   └ detect protocol
  *     ├ HTTP/1, HTTP/2 ─ http server
  *     │   └ logical target (orig dst, else Host/:authority)      per request
- *     │     └ [route, timeout, retry — issue 9]                  per Logical
- *     │       └ concrete backend [split — issue 9]               per Logical
+ *     │     └ route (profile) ─ deadline ─ retry (budget)        per Logical
+ *     │       └ split: weighted concrete backend                 per Logical
  *     │         └ discovery + P2C balancer                       per Concrete
  *     │           └ http metrics (server_id, dst_*) ─ tap        per Endpoint
  *     │             └ endpoint client: mTLS HTTP/2 to the peer proxy, or plaintext
@@ -29,7 +29,9 @@ import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { cached } from '../layers/cache.js';
 import { logicalFromRequest, normalizeAuthority } from '../layers/logical.js';
-import { concreteFromLogical } from '../layers/concrete.js';
+import { outboundRoutes } from '../layers/route.js';
+import { splitConcrete } from '../layers/split.js';
+import { routeMetrics } from '../metrics/route-metrics.js';
 import { resolveEndpoints } from '../layers/resolve.js';
 import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
@@ -82,7 +84,10 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
       endpoint,
     ),
   );
-  const logical: NewHttp<Logical> = cached((l) => l.authority, concreteFromLogical(concrete));
+  const logical: NewHttp<Logical> = cached(
+    (l) => l.authority,
+    outboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) })(splitConcrete(d.profiles, concrete)),
+  );
   const http: HttpService = logicalFromRequest(logical);
 
   // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────

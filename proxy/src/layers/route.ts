@@ -1,0 +1,95 @@
+/**
+ * Routes: per request, the logical service's profile (GetProfile, read live
+ * through its `ProfileWatch`) picks the first matching route; the request is
+ * counted in the route's metrics (`route_*` with `rt_route`) and sent with
+ * the route's timeouts and retries. A profile change applies to the next
+ * request; requests in flight keep the route they started with.
+ *
+ * Outbound: matching, metrics, deadlines, retries (with the service's retry
+ * budget). Inbound: matching and metrics (what `weft viz routes` shows) and
+ * the gRPC deadline; retries belong to the caller's side.
+ */
+import { performance } from 'node:perf_hooks';
+import type { HttpLayer, HttpRequest, HttpResponse, HttpService, Logical, NewHttp } from '../svc.js';
+import type { Profiles, ProfileWatch } from '../discovery/profiles.js';
+import { DEFAULT_ROUTE, routeTableOf, type RetryBudgetParams, type RouteParams } from '../profile/route-table.js';
+import type { RouteMetrics, RouteTargetMetrics } from '../metrics/route-metrics.js';
+import { RetryBudget } from './retry-budget.js';
+import { sendOnRoute } from './retry.js';
+import { normalizeAuthority } from './logical.js';
+import { callWithTimeout, deadlineOf, now, withRemaining } from './timeout.js';
+
+export interface RouteDeps {
+  readonly profiles: Profiles;
+  readonly metrics: RouteMetrics;
+}
+
+/** Outbound, per Logical: route matching, route metrics, timeouts and retries. */
+export function outboundRoutes(d: RouteDeps): (inner: NewHttp<Logical>) => NewHttp<Logical> {
+  return (inner) => (logical) => {
+    const svc = inner(logical);
+    const watch = d.profiles.watch(logical.authority);
+    let budget: RetryBudget | undefined;
+    const budgetFor = (p: RetryBudgetParams): RetryBudget => {
+      // A changed budget starts a fresh window (rare: a ServiceProfile edit).
+      if (!budget || budget.params !== p) budget = new RetryBudget(p);
+      return budget;
+    };
+    return (req) => {
+      const table = routeTableOf(watch.current());
+      const route = table.route(req.method, req.path, req.headers);
+      if (route === DEFAULT_ROUTE && req.headers['grpc-timeout'] === undefined) return svc(req);
+      const m = route.name === '' ? undefined : d.metrics.forRoute('outbound', logical.authority, route.name);
+      return measured(m, route, req, sendOnRoute(svc, req, route, budgetFor(table.budget), m));
+    };
+  };
+}
+
+/** Watched authorities on the inbound side, at most; Host comes from clients, so the set of watches is bounded. */
+const MAX_INBOUND_AUTHORITIES = 256;
+
+/** Inbound: route metrics by the request's own authority, and the client's gRPC deadline. */
+export function inboundRoutes(d: RouteDeps): HttpLayer {
+  const watches = new Map<string, ProfileWatch>();
+  const watchOf = (authority: string): ProfileWatch | undefined => {
+    let w = watches.get(authority);
+    if (!w && watches.size < MAX_INBOUND_AUTHORITIES) watches.set(authority, (w = d.profiles.watch(authority)));
+    return w;
+  };
+  return (inner) => (req) => {
+    const watch = req.authority === '' ? undefined : watchOf(normalizeAuthority(req.authority));
+    const route = watch ? routeTableOf(watch.current()).route(req.method, req.path, req.headers) : DEFAULT_ROUTE;
+    const hasDeadline = req.headers['grpc-timeout'] !== undefined;
+    if (route === DEFAULT_ROUTE && !hasDeadline) return inner(req);
+    const m = route.name === '' ? undefined : d.metrics.forRoute('inbound', normalizeAuthority(req.authority), route.name);
+    return measured(m, route, req, hasDeadline ? withDeadline(inner, req) : inner(req));
+  };
+}
+
+function withDeadline(inner: HttpService, req: HttpRequest): Promise<HttpResponse> {
+  const deadline = deadlineOf(req, 0);
+  const t = now();
+  return callWithTimeout(inner, withRemaining(req, deadline, t), deadline - t, 'request');
+}
+
+/** Counts one request on its route: request, latency at headers, response (classified by the route) at the end of the body. */
+function measured(m: RouteTargetMetrics | undefined, route: RouteParams, req: HttpRequest, pending: Promise<HttpResponse>): Promise<HttpResponse> {
+  if (!m) return pending;
+  m.requests.inc();
+  return pending.then(
+    (rsp) => {
+      m.latency(rsp.status).observe(performance.now() - req.startedAt);
+      const headerGrpc = rsp.headers['grpc-status'];
+      rsp.body.once('end', () => {
+        const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
+        m.response(rsp.status, route.isFailure(rsp.status) || (grpc !== undefined && grpc !== '0')).inc();
+      });
+      rsp.body.once('error', () => m.response(rsp.status, true, 'stream').inc());
+      return rsp;
+    },
+    (err: unknown) => {
+      m.response(0, true, (err as { code?: string }).code ?? 'error').inc();
+      throw err;
+    },
+  );
+}

@@ -1,0 +1,195 @@
+/**
+ * A `DestinationProfile` compiled into what the route layers need per
+ * request: the ordered routes with their matchers (first match wins, as in
+ * the ServiceProfile), timeouts, retry policy and response classes, plus the
+ * retry budget and the traffic split. Compiled once per profile message, so
+ * the hot path only runs the matchers.
+ */
+import type { destination } from '@weft/api';
+import type { Headers } from '../svc.js';
+
+export type Profile = destination.DestinationProfile;
+
+export interface StatusRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface RouteParams {
+  /** The `rt_route` label; empty for requests that match no route. */
+  readonly name: string;
+  /** Per-attempt timeout in ms; 0 = none. */
+  readonly timeoutMs: number;
+  /** Total timeout across retries in ms; 0 = none. */
+  readonly totalTimeoutMs: number;
+  readonly retryable: boolean;
+  readonly retryStatuses: readonly StatusRange[];
+  /** Methods the route's matches name explicitly: retried even when not idempotent (the author opted in). */
+  readonly explicitMethods: ReadonlySet<string>;
+  /** Whether a response status is a failure (route response classes; else 5xx). */
+  isFailure(status: number): boolean;
+}
+
+export interface RetryBudgetParams {
+  readonly ratio: number;
+  readonly minPerSecond: number;
+  readonly ttlMs: number;
+}
+
+export interface Backend {
+  readonly authority: string;
+  readonly weight: number;
+}
+
+export interface RouteTable {
+  /** The first route matching the request, else the default (no name, no timeout, not retryable). */
+  route(method: string, path: string, headers: Headers): RouteParams;
+  readonly budget: RetryBudgetParams;
+  /** Weighted backends; empty when the service has no split. */
+  readonly backends: readonly Backend[];
+  readonly totalWeight: number;
+}
+
+/** Retried when a route is retryable and names no statuses (destination's default too). */
+const DEFAULT_RETRY_STATUSES: readonly StatusRange[] = [{ min: 500, max: 599 }];
+/** destination's default budget: 20 % of requests, at least 10 retries/s, over 10 s. */
+export const DEFAULT_BUDGET: RetryBudgetParams = { ratio: 0.2, minPerSecond: 10, ttlMs: 10_000 };
+
+export const DEFAULT_ROUTE: RouteParams = {
+  name: '',
+  timeoutMs: 0,
+  totalTimeoutMs: 0,
+  retryable: false,
+  retryStatuses: DEFAULT_RETRY_STATUSES,
+  explicitMethods: new Set(),
+  isFailure: (status) => status >= 500,
+};
+
+export const EMPTY_TABLE: RouteTable = { route: () => DEFAULT_ROUTE, budget: DEFAULT_BUDGET, backends: [], totalWeight: 0 };
+
+type Matcher = (method: string, path: string, headers: Headers) => boolean;
+
+interface CompiledRoute {
+  readonly matches: readonly Matcher[];
+  readonly params: RouteParams;
+}
+
+function durationMs(d: { seconds: bigint; nanos: number } | undefined): number {
+  if (!d) return 0;
+  return Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+}
+
+const inRange = (ranges: readonly StatusRange[], status: number): boolean => ranges.some((r) => status >= r.min && status <= r.max);
+
+function headerValue(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** Builds a matcher; an invalid regex makes the match never apply (destination validates, this is defence). */
+function compileMatch(m: destination.RouteMatch): Matcher {
+  const method = m.method.toUpperCase();
+  let path: ((p: string) => boolean) | undefined;
+  const pathOnly = (p: string): string => {
+    const q = p.indexOf('?');
+    return q < 0 ? p : p.slice(0, q);
+  };
+  const kind = m.path?.kind;
+  if (kind?.case === 'exact') {
+    const want = kind.value;
+    path = (p) => pathOnly(p) === want;
+  } else if (kind?.case === 'prefix') {
+    const want = kind.value;
+    path = (p) => p.startsWith(want);
+  } else if (kind?.case === 'regex') {
+    const re = safeRegex(kind.value);
+    path = (p) => re !== undefined && re.test(pathOnly(p));
+  }
+  const headers = m.headers.map((h): ((hs: Headers) => boolean) => {
+    const name = h.name.toLowerCase();
+    if (h.value.case === 'regex') {
+      const re = safeRegex(h.value.value);
+      return (hs) => {
+        const v = headerValue(hs, name);
+        return v !== undefined && re !== undefined && re.test(v);
+      };
+    }
+    const want = h.value.value;
+    return (hs) => {
+      const v = headerValue(hs, name);
+      return v !== undefined && (want === undefined || v === want);
+    };
+  });
+  return (meth, p, hs) => (method === '' || meth === method) && (path === undefined || path(p)) && headers.every((h) => h(hs));
+}
+
+function safeRegex(source: string): RegExp | undefined {
+  try {
+    return new RegExp(source);
+  } catch {
+    return undefined;
+  }
+}
+
+function compileRoute(r: destination.Route): CompiledRoute {
+  const statuses = r.retryStatuses.length > 0 ? r.retryStatuses.map((s) => ({ min: s.min, max: s.max })) : DEFAULT_RETRY_STATUSES;
+  const classes = r.responseClasses.filter((c) => c.status).map((c) => ({ min: c.status!.min, max: c.status!.max, failure: c.isFailure }));
+  return {
+    matches: r.matches.map(compileMatch),
+    params: {
+      name: r.metricsLabels.route ?? r.name,
+      timeoutMs: durationMs(r.timeout),
+      totalTimeoutMs: durationMs(r.totalTimeout),
+      retryable: r.isRetryable,
+      retryStatuses: statuses,
+      explicitMethods: new Set(r.matches.map((m) => m.method.toUpperCase()).filter((m) => m !== '')),
+      isFailure: (status) => {
+        for (const c of classes) if (status >= c.min && status <= c.max) return c.failure;
+        return status >= 500;
+      },
+    },
+  };
+}
+
+export function compileProfile(p: Profile | undefined): RouteTable {
+  if (!p) return EMPTY_TABLE;
+  const routes = p.routes.map(compileRoute);
+  const b = p.retryBudget;
+  const budget: RetryBudgetParams = b
+    ? { ratio: Math.max(0, b.retryRatio), minPerSecond: b.minRetriesPerSecond, ttlMs: durationMs(b.ttl) || DEFAULT_BUDGET.ttlMs }
+    : DEFAULT_BUDGET;
+  const backends = p.dstOverrides.filter((d) => d.weight > 0 && d.authority !== '').map((d) => ({ authority: d.authority, weight: d.weight }));
+  const totalWeight = backends.reduce((s, d) => s + d.weight, 0);
+  return {
+    route(method, path, headers) {
+      for (const r of routes) for (const m of r.matches) if (m(method, path, headers)) return r.params;
+      return DEFAULT_ROUTE;
+    },
+    budget,
+    backends,
+    totalWeight,
+  };
+}
+
+/** Safe to send twice (RFC 9110 §9.2.2) without the route naming the method. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Whether a request on this route may be retried at all: the route is retryable and the method idempotent or named by the route. */
+export function mayRetry(route: RouteParams, method: string): boolean {
+  return route.retryable && (IDEMPOTENT.has(method) || route.explicitMethods.has(method));
+}
+
+/** Whether a response status should be retried on a retryable route. */
+export function isRetryableStatus(route: RouteParams, status: number): boolean {
+  return inRange(route.retryStatuses, status);
+}
+
+const compiled = new WeakMap<Profile, RouteTable>();
+
+/** The compiled table of a profile, compiled once per profile message. */
+export function routeTableOf(p: Profile | undefined): RouteTable {
+  if (!p) return EMPTY_TABLE;
+  let t = compiled.get(p);
+  if (!t) compiled.set(p, (t = compileProfile(p)));
+  return t;
+}
