@@ -22,6 +22,8 @@ export interface Globals {
   readonly apiAddr: string;
   readonly tapAddr: string;
   readonly webAddr: string;
+  /** A viz address came from a flag or the environment (no local probe, no port-forward). */
+  readonly vizAddrsGiven: boolean;
   /** Loads the kubeconfig (and the Kubernetes client, ~1 s of imports) on first use. */
   readonly kubeConfig: () => Promise<k8s.KubeConfig>;
 }
@@ -74,6 +76,7 @@ export function globalsOf(cmd: Command, env: NodeJS.ProcessEnv = process.env): G
     apiAddr: url('--api-addr', o.apiAddr ?? env.WEFT_VIZ_API_ADDR ?? 'http://127.0.0.1:8085'),
     tapAddr: url('--tap-addr', o.tapAddr ?? env.WEFT_VIZ_TAP_ADDR ?? 'http://127.0.0.1:8088'),
     webAddr: url('--web-addr', o.webAddr ?? env.WEFT_VIZ_WEB_ADDR ?? 'http://127.0.0.1:8084'),
+    vizAddrsGiven: [o.apiAddr, o.tapAddr, o.webAddr, env.WEFT_VIZ_API_ADDR, env.WEFT_VIZ_TAP_ADDR, env.WEFT_VIZ_WEB_ADDR].some((v) => v !== undefined),
     kubeConfig,
   };
 }

@@ -56,6 +56,19 @@ test('check --local without a running viz fails with exit code 1 and names the f
   assert.match(r.stdout, /fix: start the demo/);
 });
 
+test('viz verbs without an address and without a local viz port-forward through the kubeconfig', async (t) => {
+  const net = await import('node:net');
+  const local = await new Promise<boolean>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: 8085 }, () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+  if (local) return t.skip('something listens on 127.0.0.1:8085 (a local demo?): the port-forward path is not taken');
+  const env = { WEFT_VIZ_API_ADDR: undefined, WEFT_VIZ_TAP_ADDR: undefined, WEFT_VIZ_WEB_ADDR: undefined };
+  const r = weft(['viz', 'stat', 'deploy', '--kubeconfig', deadKubeconfig], env);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /viz is not on 127\.0\.0\.1:8085 and listing viz pods in weft-viz failed/);
+});
+
 test('version reports an unreachable control plane with exit code 3', () => {
   const r = weft(['version', '--kubeconfig', deadKubeconfig]);
   assert.equal(r.code, 3);

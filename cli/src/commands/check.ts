@@ -25,6 +25,7 @@ export function registerCheck(program: Command): void {
     .action(async (opts: { pre?: boolean; proxy?: boolean; local?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
       if (opts.local) {
+        // The local demo only: no probe, no port-forward.
         const results = await runLocalChecks(new VizClient(g.apiAddr, g.tapAddr), new Date());
         process.stdout.write(renderStructured(g.output, { results, ok: !failed(results) }) ?? renderCheckReport(results));
         if (failed(results)) process.exitCode = EXIT.FAILURE;

@@ -1,7 +1,7 @@
 /** `weft diagnostics proxy-metrics POD...`: the raw Prometheus text of pods' proxies, read through viz. */
 import type { Command } from 'commander';
 import { globalsOf } from '../globals.js';
-import { VizClient } from '../viz-client.js';
+import { connectViz } from '../viz-connection.js';
 import { addVizAddrOptions } from './identity.js';
 
 export function registerDiagnostics(program: Command): void {
@@ -13,7 +13,7 @@ export function registerDiagnostics(program: Command): void {
       .argument('<pods...>', 'pod names (in --namespace)'),
   ).action(async (pods: string[], _opts: unknown, cmd: Command) => {
     const g = globalsOf(cmd);
-    const client = new VizClient(g.apiAddr, g.tapAddr);
+    const { client } = await connectViz(g);
     for (const pod of pods) {
       const text = await client.text('/api/v1/proxy-metrics', { namespace: g.namespace, pod });
       if (pods.length > 1) process.stdout.write(`#\n# POD ${pod} (namespace ${g.namespace})\n#\n`);

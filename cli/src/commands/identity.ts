@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { PresentedCertificate } from '@weft/viz';
 import { globalsOf } from '../globals.js';
 import { renderStructured } from '../output.js';
-import { VizClient } from '../viz-client.js';
+import { connectViz } from '../viz-connection.js';
 
 interface IdentityAnswer {
   namespace: string;
@@ -25,7 +25,7 @@ export function registerIdentity(program: Command): void {
       .argument('<pods...>', 'pod names (in --namespace)'),
   ).action(async (pods: string[], _opts: unknown, cmd: Command) => {
     const g = globalsOf(cmd);
-    const client = new VizClient(g.apiAddr, g.tapAddr);
+    const { client } = await connectViz(g);
     const answers: IdentityAnswer[] = [];
     for (const pod of pods) answers.push(await client.json<IdentityAnswer>('/api/v1/identity', { namespace: g.namespace, pod }));
     const structured = renderStructured(g.output, answers.length === 1 ? answers[0] : answers);

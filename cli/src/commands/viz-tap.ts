@@ -63,7 +63,7 @@ export function registerTap(viz: Command): void {
       const max = positiveInt('--max', opts.max);
       const abort = interrupted();
       try {
-        for await (const line of vizClient(g, cmd).tap(tapParams(kind, name, opts, g.namespace, max), abort.signal)) {
+        for await (const line of (await vizClient(g, cmd)).tap(tapParams(kind, name, opts, g.namespace, max), abort.signal)) {
           const l = line as unknown as Line;
           process.stdout.write(g.output === 'json' || g.output === 'yaml' ? JSON.stringify(l) + '\n' : formatTapLine(l) + '\n');
         }
@@ -101,7 +101,7 @@ export function registerTop(viz: Command): void {
       const requests = new Map<string, TapEventJson>();
       const rows = new Map<string, TopRow>();
       try {
-        for await (const line of vizClient(g, cmd).tap(tapParams(kind, name, opts, g.namespace), abort.signal)) {
+        for await (const line of (await vizClient(g, cmd)).tap(tapParams(kind, name, opts, g.namespace), abort.signal)) {
           const e = line as unknown as Line;
           if (!('type' in e)) continue;
           const key = `${e.proxy.pod}/${e.id}`;

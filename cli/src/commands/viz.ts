@@ -9,12 +9,13 @@ import { spawn } from 'node:child_process';
 import { InvalidArgumentError, UnavailableError } from '@weft/common/errors';
 import { globalsOf, type Globals } from '../globals.js';
 import { fmt, renderStructured, renderTable, type Column } from '../output.js';
-import { VizClient } from '../viz-client.js';
+import type { VizClient } from '../viz-client.js';
+import { connectViz, vizAddrs } from '../viz-connection.js';
 import { registerTap, registerTop } from './viz-tap.js';
 
-export function vizClient(g: Globals, cmd: Command): VizClient {
+export async function vizClient(g: Globals, cmd: Command): Promise<VizClient> {
   const { token } = cmd.optsWithGlobals<{ token?: string }>();
-  return new VizClient(g.apiAddr, g.tapAddr, token ?? process.env.WEFT_TAP_TOKEN);
+  return (await connectViz(g, token ?? process.env.WEFT_TAP_TOKEN)).client;
 }
 
 /** `deploy web`, `deploy/web` or `deploy` → the API's `resource` parameter. */
@@ -63,7 +64,7 @@ function registerStat(viz: Command): void {
       const resource = resourceArg(kind, name);
       const nsKind = /^(ns|namespaces?)(\/|$)/.test(resource);
       const namespace = opts.allNamespaces || nsKind ? undefined : g.namespace;
-      const result = await vizClient(g, cmd).json<StatResult>('/api/v1/stat', {
+      const result = await (await vizClient(g, cmd)).json<StatResult>('/api/v1/stat', {
         resource,
         namespace,
         window: opts.timeWindow,
@@ -99,7 +100,7 @@ function registerEdges(viz: Command): void {
     .addOption(allNamespacesOption())
     .action(async (kind: string, opts: { timeWindow: string; allNamespaces?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
-      const result = await vizClient(g, cmd).json<{ window: string; edges: Edge[] }>('/api/v1/edges', { kind, namespace: opts.allNamespaces ? undefined : g.namespace, window: opts.timeWindow });
+      const result = await (await vizClient(g, cmd)).json<{ window: string; edges: Edge[] }>('/api/v1/edges', { kind, namespace: opts.allNamespaces ? undefined : g.namespace, window: opts.timeWindow });
       const structured = renderStructured(g.output, result);
       if (structured !== undefined) return write(structured);
       if (result.edges.length === 0) return write(`No edges found in the last ${result.window}.\n`);
@@ -129,7 +130,7 @@ function registerRoutes(viz: Command): void {
     .action(async (kind: string, name: string | undefined, opts: { timeWindow: string; limit?: string }, cmd: Command) => {
       const g = globalsOf(cmd);
       const resource = resourceArg(kind, name);
-      const result = await vizClient(g, cmd).json<{ window: string; routes: RouteRow[] }>('/api/v1/routes', { resource, namespace: g.namespace, window: opts.timeWindow, limit: opts.limit });
+      const result = await (await vizClient(g, cmd)).json<{ window: string; routes: RouteRow[] }>('/api/v1/routes', { resource, namespace: g.namespace, window: opts.timeWindow, limit: opts.limit });
       const structured = renderStructured(g.output, result);
       if (structured !== undefined) return write(structured);
       if (result.routes.length === 0) return write(`No route traffic found for ${resource} in the last ${result.window}.\n`);
@@ -144,15 +145,23 @@ function registerDashboard(viz: Command): void {
     .option('--open', 'open the dashboard in the default browser (xdg-open)')
     .action(async (opts: { open?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
+      const addrs = await vizAddrs(g);
       try {
-        const res = await fetch(`${g.webAddr}/ready`, { signal: AbortSignal.timeout(5000) });
+        const res = await fetch(`${addrs.web}/ready`, { signal: AbortSignal.timeout(5000) });
         await res.arrayBuffer();
       } catch (err) {
-        throw new UnavailableError(`the dashboard at ${g.webAddr} does not answer (${(err as Error).message}); in a cluster: kubectl -n weft-viz port-forward svc/weft-viz 8084, or pass --web-addr`);
+        throw new UnavailableError(`the dashboard at ${addrs.web} does not answer (${(err as Error).message}); in a cluster: kubectl -n weft-viz port-forward svc/weft-viz 8084, or pass --web-addr`);
       }
-      write(`weft dashboard: ${g.webAddr}/\n`);
+      write(`weft dashboard: ${addrs.web}/\n`);
       if (opts.open) {
-        spawn('xdg-open', [`${g.webAddr}/`], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+        spawn('xdg-open', [`${addrs.web}/`], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+      }
+      if (addrs.forwarded) {
+        // The port-forward lives as long as this process: keep it until Ctrl-C.
+        write('port-forwarding to the viz pod; Ctrl-C to stop\n');
+        const keep = setInterval(() => undefined, 60_000);
+        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        clearInterval(keep);
       }
     });
 }
