@@ -70,7 +70,12 @@ export class KubernetesSource implements DiscoverySource {
         setImmediate(markSynced);
         return result;
       };
-      const apply = (obj: k8s.KubernetesObject) => sink.apply(k.kind, obj as KindMap[Kind]);
+      const apply = (obj: k8s.KubernetesObject) => {
+        // managedFields are often the largest part of an object and destination never reads them;
+        // dropping them here shrinks the informer's cache too (it holds the same object).
+        if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+        sink.apply(k.kind, obj as KindMap[Kind]);
+      };
       const w = watch(this.kc, { path: k.path, list, resyncMs: this.resyncMs, log: this.log }, { add: apply, update: apply, delete: (obj) => sink.delete(k.kind, obj as KindMap[Kind]) });
       this.watches.push(w);
       void w.start();
