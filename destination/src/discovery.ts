@@ -40,13 +40,15 @@ class Topic<S> {
 
 export class Discovery {
   readonly cache = new ClusterCache();
-  private readonly subs = new SubscriptionIndex(this.cache);
+  private readonly subs: SubscriptionIndex;
   private readonly topics = new Map<string, Topic<unknown>>();
 
   constructor(
     readonly settings: MeshSettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.subs = new SubscriptionIndex(this.cache, (err) => this.log.error({ err: String((err as Error)?.stack ?? err) }, 'resolving a watch failed; keeping its last state'));
+  }
 
   /** Number of live watches (all kinds). */
   get watches(): number {

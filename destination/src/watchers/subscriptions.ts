@@ -18,7 +18,11 @@ export class SubscriptionIndex {
   private scheduled = false;
   private readonly unlisten: () => void;
 
-  constructor(cache: ClusterCache) {
+  constructor(
+    cache: ClusterCache,
+    /** A refresh that throws (an object no resolver expected) is reported here; the others still run. */
+    private readonly onError: (err: unknown) => void = () => undefined,
+  ) {
     this.unlisten = cache.onChange((keys) => this.touch(keys));
   }
 
@@ -56,7 +60,15 @@ export class SubscriptionIndex {
     this.scheduled = false;
     const subs = [...this.dirty];
     this.dirty.clear();
-    for (const s of subs) if (this.keysOf.has(s)) this.index(s, s.refresh());
+    for (const s of subs) {
+      if (!this.keysOf.has(s)) continue;
+      try {
+        this.index(s, s.refresh());
+      } catch (err) {
+        // Keep the previous dependencies so the next change retries it.
+        this.onError(err);
+      }
+    }
   }
 
   private index(sub: Subscription, keys: readonly string[]): void {
