@@ -1,7 +1,8 @@
 /**
  * Against the real kube-apiserver + cert-manager of test/e2e (when
  * WEFT_E2E_KUBECONFIG is set): every rendered object passes the API server's
- * server-side dry-run; weft-crds and weft-control-plane `helm install` with
+ * server-side dry-run; weft-crds installs and its schemas admit the documented
+ * resources and reject a wrong one; weft-control-plane `helm install`s with
  * cert-manager-issued certificates; then `helm upgrade` to changed values
  * (more replicas, extra labels, a second trust anchor as in a rotation)
  * succeeds and the live objects carry the new values.
@@ -25,6 +26,44 @@ const CP = 'charts-e2e-cp';
 const dirs = scratch();
 const env = { KUBECONFIG: kubeconfig ?? '' };
 const installed: [string, string][] = [];
+
+/** One of each weft resource, as docs/destination.md documents them. */
+const SAMPLE_RESOURCES = `
+apiVersion: weft.io/v1alpha1
+kind: ServiceProfile
+metadata: { name: web.demo.svc.cluster.local }
+spec:
+  routes:
+    - name: GET /books
+      matches: [{ method: GET, path: { exact: /books }, headers: [{ name: x-canary, exact: "1" }] }]
+      timeout: 100ms
+      isRetryable: true
+      retryStatuses: [{ min: 500, max: 599 }]
+  retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: 10s }
+  dstOverrides: [{ authority: web-v2.demo.svc.cluster.local:80, weight: 900 }]
+---
+apiVersion: policy.weft.io/v1alpha1
+kind: Server
+metadata: { name: web-http }
+spec: { podSelector: { matchLabels: { app: web } }, port: 8080, proxyProtocol: HTTP/1 }
+---
+apiVersion: policy.weft.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: web-authz }
+spec:
+  targetRef: { group: policy.weft.io, kind: Server, name: web-http }
+  requiredAuthenticationRefs: [{ group: policy.weft.io, kind: MeshTLSAuthentication, name: web-clients }]
+---
+apiVersion: policy.weft.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: { name: web-clients }
+spec: { identities: ["*"] }
+---
+apiVersion: policy.weft.io/v1alpha1
+kind: NetworkAuthentication
+metadata: { name: cluster }
+spec: { networks: [{ cidr: 10.0.0.0/8, except: [10.0.1.0/24] }] }
+`;
 
 function kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(KUBECTL, args, { encoding: 'utf8', input, env: { ...process.env, ...env }, timeout: 120_000 });
@@ -92,6 +131,14 @@ test('helm install with cert-manager certificates, then helm upgrade to changed 
   for (const crd of ['serviceprofiles.weft.io', 'servers.policy.weft.io', 'authorizationpolicies.policy.weft.io', 'meshtlsauthentications.policy.weft.io', 'networkauthentications.policy.weft.io']) {
     ok(kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=90s']), `CRD ${crd}`);
   }
+
+  // The CRDs' OpenAPI schemas admit the documented resources and reject a wrong one naming the field.
+  ok(kubectl(['apply', '-n', NS, '-f', '-'], SAMPLE_RESOURCES), 'documented weft resources');
+  const columns = ok(kubectl(['get', 'servers.policy.weft.io', '-n', NS]), 'get servers').stdout.split('\n')[0]!;
+  assert.match(columns, /NAME\s+PORT\s+PROTOCOL\s+AGE/);
+  const bad = kubectl(['apply', '-n', NS, '-f', '-'], 'apiVersion: policy.weft.io/v1alpha1\nkind: Server\nmetadata: {name: bad}\nspec: {podSelector: {}, port: 80, proxyProtocol: HTTP/3}\n');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /spec\.proxyProtocol/);
 
   const v1 = { identityTrustAnchorsPEM: root.crt, certManager: { create: true } };
   ok(helm(['install', CP, join(ROOT, 'charts', 'weft-control-plane'), '-n', NS, '-f', dirs.write('v1.yaml', v1), '--timeout', '3m'], env), 'install weft-control-plane');
