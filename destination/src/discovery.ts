@@ -116,7 +116,12 @@ export class Discovery {
       topic = new Topic(resolve);
       topic.listeners.add(listener);
       this.topics.set(key, topic as Topic<unknown>);
-      this.subs.add(topic.sub);
+      try {
+        this.subs.add(topic.sub);
+      } catch (err) {
+        this.topics.delete(key);
+        throw err;
+      }
     }
     const t = topic;
     return () => {
