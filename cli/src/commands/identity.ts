@@ -14,7 +14,7 @@ interface IdentityAnswer {
 
 export function addVizAddrOptions(cmd: Command): Command {
   return cmd
-    .option('--api-addr <url>', 'viz metrics-api URL (env WEFT_VIZ_API_ADDR; default http://127.0.0.1:8085)');
+    .option('--api-addr <url>', 'viz metrics-api URL (env WEFT_VIZ_API_ADDR; default: the local demo on 127.0.0.1:8085, else a port-forward to the viz pod)');
 }
 
 export function registerIdentity(program: Command): void {

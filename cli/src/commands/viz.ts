@@ -170,9 +170,9 @@ export function registerViz(program: Command): void {
   const viz = program
     .command('viz')
     .description('observability: golden metrics, edges, routes, live tap and the dashboard (served by weft viz)')
-    .option('--api-addr <url>', 'viz metrics-api URL (env WEFT_VIZ_API_ADDR; default http://127.0.0.1:8085)')
-    .option('--tap-addr <url>', 'viz tap URL (env WEFT_VIZ_TAP_ADDR; default http://127.0.0.1:8088)')
-    .option('--web-addr <url>', 'viz dashboard URL (env WEFT_VIZ_WEB_ADDR; default http://127.0.0.1:8084)')
+    .option('--api-addr <url>', 'viz metrics-api URL (env WEFT_VIZ_API_ADDR; default: the local demo on 127.0.0.1:8085, else a port-forward to the viz pod)')
+    .option('--tap-addr <url>', 'viz tap URL (env WEFT_VIZ_TAP_ADDR; default: 127.0.0.1:8088 or the port-forward)')
+    .option('--web-addr <url>', 'viz dashboard URL (env WEFT_VIZ_WEB_ADDR; default: 127.0.0.1:8084 or the port-forward)')
     .option('--token <token>', 'bearer token for tap (env WEFT_TAP_TOKEN), when viz requires one');
   registerStat(viz);
   registerEdges(viz);
