@@ -140,6 +140,7 @@ test('failure accrual: N consecutive failures eject; without a probe the first r
   clock.t = 100;
   const probe = b.pick();
   assert.ok(probe, 'probation lets a request through after the backoff');
+  assert.equal(b.pick(), undefined, 'only one probe request at a time');
   probe.done(false);
   clock.t = 250;
   assert.equal(b.pick(), undefined, 'a failed probation doubles the backoff (200 ms)');

@@ -245,8 +245,10 @@ export class Balancer<T> {
     if (!acc) return true;
     switch (acc.state) {
       case 'healthy':
-      case 'probation':
         return true;
+      case 'probation':
+        // One probe request at a time: a sick endpoint fails one request per backoff, not a burst.
+        return e.pending === 0;
       case 'probing':
         return false;
       case 'ejected':
@@ -277,7 +279,7 @@ export class Balancer<T> {
   }
 
   private drop(e: Entry<T>): void {
-    this.entries.delete(e.key);
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
     this.opts.onDrained?.(e.endpoint, e.key);
   }
 }
