@@ -7,20 +7,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
 import { Kube } from './lib/kube.mjs';
+import { WEFT_NS, certificateReady, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
-const NS = 'weft';
+const NS = WEFT_NS;
 const repoRoot = new URL('../../', import.meta.url).pathname;
-const charts = ['weft-crds', 'weft-control-plane'].map((c) => join(repoRoot, 'charts', c));
-const missing = charts.filter((c) => !existsSync(join(c, 'Chart.yaml')));
-const skip = notRunning ?? (missing.length ? `charts not generated yet (${missing.map((c) => c.slice(repoRoot.length)).join(', ')} missing; \`npm run synth\` writes them)` : undefined);
+const skip = notRunning ?? chartsMissing(repoRoot);
 if (skip) console.log(`# scenario 1 skipped: ${skip}`);
 
 let env;
-const installed = [];
+let installed = [];
 
 before(async () => {
   if (skip) return;
@@ -29,24 +26,9 @@ before(async () => {
 
 after(async () => {
   if (!env) return;
-  for (const [release, ns] of installed.reverse()) {
-    try {
-      env.helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '2m']);
-    } catch (err) {
-      console.log(`# helm uninstall ${release}: ${err.message}`);
-    }
-  }
-  await env.kube.delete(`/api/v1/namespaces/${NS}`).catch(() => {});
-  await env.kube.delete('/apis/cert-manager.io/v1/clusterissuers/weft-e2e-selfsigned').catch(() => {});
-  await waitFor(`namespace ${NS} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${NS}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  await uninstallWeft(env, installed);
   env.kube.close();
 });
-
-const ready = async (path) =>
-  waitFor(`${path} Ready`, async () => {
-    const c = await env.kube.get(path);
-    return c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ? c : undefined;
-  }, { timeoutMs: 120_000 });
 
 /** kind/name pairs of a release's manifest. */
 function manifestObjects(release, ns) {
@@ -55,21 +37,8 @@ function manifestObjects(release, ns) {
 }
 
 test('helm installs weft-crds and weft-control-plane with the identity issuer from cert-manager', { skip }, async () => {
-  await env.kube.ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-
-  // The trust anchor, made by cert-manager too; the chart's CA Issuer signs the identity issuer with it.
-  await env.kube.create('/apis/cert-manager.io/v1/clusterissuers', { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'weft-e2e-selfsigned' }, spec: { selfSigned: {} } });
-  await env.kube.create(`/apis/cert-manager.io/v1/namespaces/${NS}/certificates`, {
-    apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'weft-trust-anchor' },
-    spec: { isCA: true, commonName: 'root.identity.weft.cluster.local', secretName: 'weft-trust-anchor', duration: '87600h', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'weft-e2e-selfsigned', kind: 'ClusterIssuer' } },
-  });
-  await ready(`/apis/cert-manager.io/v1/namespaces/${NS}/certificates/weft-trust-anchor`);
-  const anchorSecret = await env.kube.get(`/api/v1/namespaces/${NS}/secrets/weft-trust-anchor`);
-  const anchorPem = Buffer.from(anchorSecret.data['tls.crt'], 'base64').toString();
-  const anchorFile = env.writeFile('s1-trust-anchor.pem', anchorPem);
-
-  env.helm(['install', 'weft-crds', charts[0], '--wait', '--timeout', '3m']);
-  installed.push(['weft-crds', 'default']);
+  const { anchorPem, anchorFile, releases } = await installWeft(env);
+  installed = releases;
   const crds = manifestObjects('weft-crds', 'default').filter((o) => o.kind === 'CustomResourceDefinition');
   assert.ok(crds.length > 0, 'weft-crds renders CustomResourceDefinitions');
   for (const crd of crds) {
@@ -79,13 +48,11 @@ test('helm installs weft-crds and weft-control-plane with the identity issuer fr
     }, { timeoutMs: 60_000 });
   }
 
-  env.helm(['install', 'weft', charts[1], '-n', NS, '--set', 'certManager.create=true', '--set-file', `identityTrustAnchorsPEM=${anchorFile}`, '--timeout', '3m']);
-  installed.push(['weft', NS]);
   const status = JSON.parse(env.helm(['status', 'weft', '-n', NS, '-o', 'json']));
   assert.equal(status.info.status, 'deployed');
 
   // cert-manager issues the identity issuer into the Secret identity reads.
-  const issuerCert = await ready(`/apis/cert-manager.io/v1/namespaces/${NS}/certificates/weft-identity-issuer`);
+  const issuerCert = await certificateReady(env.kube, `/apis/cert-manager.io/v1/namespaces/${NS}/certificates/weft-identity-issuer`);
   assert.equal(issuerCert.spec.isCA, true);
   const issuer = await env.kube.get(`/api/v1/namespaces/${NS}/secrets/weft-identity-issuer`);
   assert.equal(issuer.type, 'kubernetes.io/tls');
@@ -102,7 +69,7 @@ test('helm installs weft-crds and weft-control-plane with the identity issuer fr
   // The webhook's CA bundle comes from cert-manager's cainjector.
   const webhooks = manifestObjects('weft', NS).filter((o) => o.kind === 'MutatingWebhookConfiguration');
   assert.equal(webhooks.length, 1, 'one MutatingWebhookConfiguration');
-  await ready(`/apis/cert-manager.io/v1/namespaces/${NS}/certificates/weft-injector`);
+  await certificateReady(env.kube, `/apis/cert-manager.io/v1/namespaces/${NS}/certificates/weft-injector`);
   const webhookCa = await env.kube.get(`/api/v1/namespaces/${NS}/secrets/weft-webhook-ca`);
   await waitFor('cainjector to fill the webhook caBundle', async () => {
     const mwc = await env.kube.get(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhooks[0].name}`);

@@ -68,7 +68,19 @@ export class PodSandbox {
     }
     this.ip = net.addPodNetwork(this.netns, this.index, this.hosts());
     this.log(`network namespace ${this.netns}, IP ${this.ip}`);
-    await this.prepareVolumes();
+    // As a kubelet does: a Secret or ConfigMap that does not exist yet (cert-manager still issuing) is retried.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.prepareVolumes();
+        break;
+      } catch (err) {
+        if (this.stopped) return;
+        const message = `volumes not ready: ${err.message}`;
+        if (attempt === 0) this.log(message);
+        await this.writeStatus({ phase: 'Pending', message, reason: 'FailedMount' }).catch(() => {});
+        await sleep(Math.min(500 * 2 ** attempt, 5000));
+      }
+    }
     await this.writeStatus({ phase: 'Pending' });
     for (const c of spec.initContainers ?? []) {
       if (c.restartPolicy === 'Always') {

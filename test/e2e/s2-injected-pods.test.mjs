@@ -1,0 +1,105 @@
+// Scenario 2: with weft installed by its charts (the control plane running as
+// pods on the agent's node, with their charts' ServiceAccounts and RBAC), a
+// pod created in a namespace annotated `weft.io/inject: enabled` passes the
+// real API server's call to the injector webhook, comes up with weft-init and
+// the proxy, and the proxy obtains its certificate from identity, which
+// checks the pod's projected token with a real TokenReview. The proxy's
+// inbound listener then presents that certificate: the workload identity
+// of the pod's ServiceAccount, chained to the trust anchor.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
+import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+
+const NS = 'weft-e2e-meshed';
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const skipAll = notRunning ?? chartsMissing(repoRoot);
+let skip = skipAll;
+let env;
+let installed = [];
+
+before(async () => {
+  if (skip) return;
+  env = loadEnv();
+  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+});
+
+after(async () => {
+  if (!env) return;
+  await env.kube.delete(`/api/v1/namespaces/${NS}`).catch(() => {});
+  await waitFor(`namespace ${NS} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${NS}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  await uninstallWeft(env, installed);
+  env.kube.close();
+});
+
+const podSummary = (p) => `${p.metadata.name}: ${p.status.phase} ${p.status.reason ?? ''} ${p.status.message ?? ''} ${JSON.stringify([...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]))}`;
+
+async function readyPods(ns, selector, n, what, timeoutMs) {
+  let last = [];
+  try {
+    return await waitFor(what, async () => {
+      const list = await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
+      last = list.items;
+      const ready = list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length >= n ? ready : undefined;
+    }, { timeoutMs });
+  } catch (err) {
+    err.message += `\n  ${last.map(podSummary).join('\n  ')}`;
+    throw err;
+  }
+}
+
+test('an injected pod gets its certificate from identity through a real TokenReview', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  ({ releases: installed } = await installWeft(env));
+  const anchorFile = env.writeFile('s2-anchor.pem', Buffer.from((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/secrets/weft-trust-anchor`)).data['tls.crt'], 'base64').toString());
+  for (const c of ['identity', 'destination', 'injector']) {
+    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
+  }
+
+  await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, annotations: { 'weft.io/inject': 'enabled' } } });
+  await waitFor('default ServiceAccount', () => env.kube.getOrNull(`/api/v1/namespaces/${NS}/serviceaccounts/default`), { timeoutMs: 60_000 });
+  await env.kube.create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: {
+          terminationGracePeriodSeconds: 2,
+          containers: [{
+            name: 'web', image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+            env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          }],
+        },
+      },
+    },
+  });
+  const [pod] = await readyPods(NS, 'app=web', 1, 'the injected pod Ready (proxy holds a certificate)', 180_000);
+  const names = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => c.name);
+  assert.ok(names.some((n) => /proxy/.test(n)), `the webhook injected a proxy: ${names.join(', ')}`);
+  assert.ok(names.some((n) => /init/.test(n)), `the webhook injected weft-init: ${names.join(', ')}`);
+
+  // The proxy's inbound listener presents the pod's workload certificate.
+  // Like a meshed peer, the client names the server's identity in SNI: that is what makes the proxy terminate TLS.
+  const identity = `default.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
+  let lastOutput = '';
+  const presented = await waitFor('the proxy presenting its certificate on 4143', () => {
+    const r = spawnSync('openssl', ['s_client', '-connect', `${pod.status.podIP}:4143`, '-servername', identity, '-alpn', 'weft.h2', '-showcerts'], { input: '', encoding: 'utf8', timeout: 10_000 });
+    lastOutput = `${r.stdout}${r.stderr}`.slice(-1500);
+    const pem = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+    return pem ? pem : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last openssl s_client output:\n${lastOutput}`;
+    throw err;
+  });
+  const leaf = env.writeFile('s2-leaf.pem', `${presented[0]}\n`);
+  const chain = env.writeFile('s2-chain.pem', `${presented.slice(1).join('\n')}\n`);
+  const verify = spawnSync('openssl', ['verify', '-CAfile', anchorFile, ...(presented.length > 1 ? ['-untrusted', chain] : []), leaf], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, `leaf chains to the trust anchor: ${verify.stdout}${verify.stderr}`);
+  const sans = spawnSync('openssl', ['x509', '-in', leaf, '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' }).stdout;
+  assert.match(sans, new RegExp(`DNS:default\\.${NS}\\.serviceaccount\\.identity\\.${WEFT_NS}\\.cluster\\.local`));
+  assert.match(sans, new RegExp(`URI:spiffe://cluster\\.local/ns/${NS}/sa/default`));
+});
