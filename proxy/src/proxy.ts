@@ -18,7 +18,6 @@ import { destination } from '@weft/api';
 import type { NewBalancer, SocketAddr } from './svc.js';
 import type { ProxyConfig } from './config.js';
 import { type LocalIdentity, CertifyingIdentity, type TlsCredentials } from './identity/local-identity.js';
-import { certifyWithIdentityService } from './identity/certify.js';
 import type { Discovery } from './discovery/discovery.js';
 import { DestinationDiscovery, type DestinationClient } from './discovery/destination-client.js';
 import { DestinationProfiles, type Profiles } from './discovery/profiles.js';
@@ -84,7 +83,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   const identity =
     opts.identity ??
-    new CertifyingIdentity(c.identity.localName, c.identity.trustAnchors, () => certifyWithIdentityService(c.identity), log);
+    new CertifyingIdentity(
+      c.identity.localName,
+      c.identity.trustAnchors,
+      // Loaded only when certifying: identity's client pulls in the X.509 and Kubernetes libraries.
+      () => import('./identity/certify.js').then((m) => m.certifyWithIdentityService(c.identity)),
+      log,
+    );
   const destinationClient = destinationClientFactory(c, identity);
   const discovery = opts.discovery ?? new DestinationDiscovery(destinationClient, c.destination.contextToken, log);
   const profiles = opts.profiles ?? new DestinationProfiles(destinationClient, c.destination.contextToken, log);
