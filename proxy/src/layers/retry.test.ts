@@ -1,0 +1,176 @@
+// Retries through real proxies (client proxy → mTLS → server proxy → app)
+// against a real HTTP server: a route failing one request in three is made
+// whole by retries, the retry budget caps retries in a full outage, bodies
+// are replayed when small and never retried when large, non-idempotent
+// methods are not retried unless the route names them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { create } from '@bufbuild/protobuf';
+import { destination } from '@weft/api';
+import { startMesh, metricValue, SERVER_ID, type Mesh } from '../testing/mesh.js';
+import { endpoint } from '../discovery/discovery.js';
+import { MAX_REPLAY_BYTES } from './retry.js';
+
+let mesh: Mesh;
+let app: http.Server;
+let agent: http.Agent;
+let served = 0;
+const seen = { flaky: 0, down: 0, upload: new Map<string, number>(), order: 0 };
+
+const WEB = 'web.test.svc:80';
+const DOWN = 'down.test.svc:80';
+const ttl = { seconds: 600n, nanos: 0 };
+
+before(async () => {
+  app = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      served++;
+      const body = Buffer.concat(chunks);
+      if (req.url!.startsWith('/flaky')) {
+        // Every third request fails.
+        const n = ++seen.flaky;
+        res.writeHead(n % 3 === 0 ? 500 : 200).end(n % 3 === 0 ? 'boom' : 'ok');
+      } else if (req.url!.startsWith('/down')) {
+        seen.down++;
+        res.writeHead(503).end('down');
+      } else if (req.url!.startsWith('/upload') || req.url!.startsWith('/order')) {
+        // The first attempt of each request id fails; later attempts echo the body they received.
+        const id = String(req.headers['x-id']);
+        const n = (seen.upload.get(id) ?? 0) + 1;
+        seen.upload.set(id, n);
+        if (n === 1) res.writeHead(502).end('first attempt fails');
+        else res.writeHead(200).end(body);
+      } else res.writeHead(404).end();
+    });
+  });
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  const appPort = (app.address() as AddressInfo).port;
+  mesh = await startMesh({ appPort });
+  const ep = endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound });
+  mesh.discovery.set(WEB, [ep]);
+  mesh.discovery.set(DOWN, [ep]);
+  mesh.profiles.set(
+    WEB,
+    create(destination.DestinationProfileSchema, {
+      routes: [
+        { name: 'flaky', matches: [{ method: 'GET', path: { kind: { case: 'prefix', value: '/flaky' } } }], isRetryable: true },
+        { name: 'upload', matches: [{ path: { kind: { case: 'prefix', value: '/upload' } } }], isRetryable: true },
+        { name: 'order', matches: [{ path: { kind: { case: 'prefix', value: '/order' } } }], isRetryable: true },
+      ],
+      retryBudget: { retryRatio: 0.6, minRetriesPerSecond: 0, ttl },
+    }),
+  );
+  mesh.profiles.set(
+    DOWN,
+    create(destination.DestinationProfileSchema, {
+      routes: [{ name: 'down', matches: [{ path: { kind: { case: 'prefix', value: '/down' } } }], isRetryable: true }],
+      retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 0, ttl },
+    }),
+  );
+  agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+});
+
+after(async () => {
+  agent?.destroy();
+  await mesh?.close();
+  app?.close();
+});
+
+function send(authority: string, path: string, opts: { method?: string; body?: Buffer; id?: string } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = { host: authority };
+    if (opts.id) headers['x-id'] = opts.id;
+    const req = http.request({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, method: opts.method ?? 'GET', headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+async function metrics(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`);
+  return res.text();
+}
+
+async function load(n: number, concurrency: number, one: (i: number) => Promise<{ status: number }>): Promise<number[]> {
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) statuses.push((await one(next++)).status);
+    }),
+  );
+  return statuses;
+}
+
+test('a retryable route failing 1 request in 3 succeeds for the client ≥ 99 % of the time, and retries are counted', { timeout: 120_000 }, async () => {
+  const before = served;
+  const statuses = await load(600, 6, () => send(WEB, '/flaky'));
+  const ok = statuses.filter((s) => s === 200).length;
+  assert.ok(ok / statuses.length >= 0.99, `success ${ok}/${statuses.length}`);
+  const text = await metrics();
+  const retries = metricValue(text, 'retry_total', { direction: 'outbound', rt_route: 'flaky' });
+  // Every upstream request beyond the client's own was a counted retry.
+  assert.equal(retries, served - before - statuses.length);
+  assert.ok(retries >= 150, `about a third of requests need a retry, saw ${retries}`);
+  assert.ok(retries <= 0.6 * statuses.length, 'retries stay within the budget ratio');
+  assert.equal(metricValue(text, 'route_request_total', { direction: 'outbound', rt_route: 'flaky' }), 600);
+  assert.equal(metricValue(text, 'route_response_total', { direction: 'outbound', rt_route: 'flaky', classification: 'success' }), ok);
+});
+
+test('in a full outage the budget caps retries at its ratio of requests', { timeout: 120_000 }, async () => {
+  const n = 200;
+  const statuses = await load(n, 4, () => send(DOWN, '/down'));
+  // 503 from the backend, or from the balancer once failure accrual ejected the endpoint.
+  assert.ok(statuses.every((s) => s === 503), 'the outage shows through');
+  const text = await metrics();
+  const retries = metricValue(text, 'retry_total', { direction: 'outbound', rt_route: 'down' });
+  const exhausted = metricValue(text, 'retry_budget_exhausted_total', { direction: 'outbound', rt_route: 'down' });
+  assert.ok(seen.down <= n + retries, 'the backend saw at most each request plus the counted retries');
+  assert.ok(retries <= 0.2 * n, `retries ${retries} ≤ 20 % of ${n}`);
+  // Each request tries up to MAX_RETRIES retries, so the budget ends (nearly) spent.
+  assert.ok(retries >= 0.2 * n - 4, `the budget is used, not refused outright (${retries})`);
+  assert.ok(exhausted > 0, 'refused retries are counted');
+  assert.equal(metricValue(text, 'route_response_total', { direction: 'outbound', rt_route: 'down', classification: 'failure' }), n);
+});
+
+test('a small body is replayed on retry; a body over the replay bound is sent once and not retried', { timeout: 60_000 }, async () => {
+  const small = Buffer.from('x'.repeat(1000));
+  const r1 = await send(WEB, '/upload', { method: 'PUT', body: small, id: 'small' });
+  assert.equal(r1.status, 200);
+  assert.equal(r1.body, small.toString(), 'the retry carried the whole body');
+  assert.equal(seen.upload.get('small'), 2);
+
+  const large = Buffer.alloc(MAX_REPLAY_BYTES + 1000, 'y');
+  const r2 = await send(WEB, '/upload', { method: 'PUT', body: large, id: 'large' });
+  assert.equal(r2.status, 502, 'not retried');
+  assert.equal(seen.upload.get('large'), 1);
+});
+
+test('a non-idempotent method is not retried on a route that does not name it', { timeout: 60_000 }, async () => {
+  const r = await send(WEB, '/order', { method: 'POST', body: Buffer.from('{}'), id: 'post' });
+  assert.equal(r.status, 502);
+  assert.equal(seen.upload.get('post'), 1);
+  // Named by the route: opted in.
+  mesh.profiles.set(
+    WEB,
+    create(destination.DestinationProfileSchema, {
+      routes: [{ name: 'order', matches: [{ method: 'POST', path: { kind: { case: 'prefix', value: '/order' } } }], isRetryable: true }],
+      retryBudget: { retryRatio: 1, minRetriesPerSecond: 10, ttl },
+    }),
+  );
+  const r2 = await send(WEB, '/order', { method: 'POST', body: Buffer.from('{"a":1}'), id: 'post-named' });
+  assert.equal(r2.status, 200);
+  assert.equal(r2.body, '{"a":1}');
+  assert.equal(seen.upload.get('post-named'), 2);
+});
