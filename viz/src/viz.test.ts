@@ -5,7 +5,7 @@
 // input gets a clear error.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestMesh, sendThrough, identityOf, type TestMesh } from './testing/test-mesh.js';
+import { startTestMesh, sendThrough, identityOf, expectedP50Bucket, type TestMesh } from './testing/test-mesh.js';
 import { poll } from './testing/prometheus.js';
 import { startViz, type Viz } from './viz.js';
 import { StaticTargetSource } from './targets.js';
@@ -16,6 +16,7 @@ import type { RouteRow } from './metrics/routes.js';
 import type { TapLine } from './tap/aggregator.js';
 
 let mesh: TestMesh;
+const booksLatencies: number[] = [];
 
 async function get<T>(path: string): Promise<{ status: number; body: T }> {
   const res = await fetch(mesh.viz.apiUrl + path);
@@ -25,7 +26,7 @@ async function get<T>(path: string): Promise<{ status: number; body: T }> {
 before(async () => {
   mesh = await startTestMesh();
   const paths = [...Array.from({ length: 90 }, (_, i) => `/books/${i}`), ...Array.from({ length: 10 }, (_, i) => `/books/fail/${i}`)];
-  const statuses = await sendThrough(mesh.web, mesh.books, paths);
+  const statuses = await sendThrough(mesh.web, mesh.books, paths, 8, booksLatencies);
   assert.equal(statuses.filter((s) => s === 200).length, 90);
   await sendThrough(mesh.web, mesh.authors, Array.from({ length: 40 }, (_, i) => `/authors/${i}`));
   await mesh.prometheus.scrapedAfter(new Date());
@@ -41,8 +42,9 @@ test('stat deploy reports the requests, success rate and latency bucket of the t
   const row = (n: string) => body.rows.find((r) => r.name === n)!;
   assert.equal(row('books').requests, 100);
   assert.ok(Math.abs(row('books').successRate! - 0.9) <= 0.01, `success rate ${row('books').successRate}`);
-  // The app answers after 120 ms: the median falls in the (100, 200] ms bucket.
-  assert.ok(row('books').latencyMsP50! > 100 && row('books').latencyMsP50! <= 200, `p50 ${row('books').latencyMsP50}`);
+  // The app answers after 120 ms: the median falls in the (100, 200] ms bucket (a later one only on a very loaded machine).
+  const { above, atMost } = expectedP50Bucket(booksLatencies, 120);
+  assert.ok(row('books').latencyMsP50! > above && row('books').latencyMsP50! <= atMost, `p50 ${row('books').latencyMsP50} not in (${above}, ${atMost}]`);
   assert.equal(row('authors').requests, 40);
   assert.equal(row('authors').successRate, 1);
   assert.equal(row('books').meshedPods, 1);

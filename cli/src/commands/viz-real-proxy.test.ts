@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startRealProxyMesh, CLIENT_ID, SERVER_ID, type RealProxyMesh } from '@weft/viz/testing/real-proxy-mesh';
+import { expectedP50Bucket } from '@weft/viz/testing/test-mesh';
 import type { StatResult, Edge } from '@weft/viz';
 
 const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 let real: RealProxyMesh;
+const latencies: number[] = [];
 
 function weft(args: readonly string[], whileRunning?: () => Promise<void>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { viz } = real;
@@ -37,7 +39,9 @@ async function sendAll(paths: readonly string[], concurrency = 8): Promise<numbe
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < paths.length) {
       const i = next++;
+      const started = performance.now();
       out[i] = await real.send(paths[i]!);
+      latencies.push(performance.now() - started);
     }
   }));
   return out;
@@ -63,7 +67,9 @@ test('weft viz stat deploy agrees with the traffic sent through real proxies', a
   assert.ok(server, r.stdout);
   assert.equal(server.requests, 100);
   assert.ok(Math.abs(server.successRate! - 0.95) <= 0.01, `success ${server.successRate}`);
-  assert.ok(server.latencyMsP50! > 100 && server.latencyMsP50! <= 200, `p50 ${server.latencyMsP50} not in the (100, 200] ms bucket of a 120 ms app`);
+  // The (100, 200] ms bucket of a 120 ms app (a later one only on a very loaded machine).
+  const { above, atMost } = expectedP50Bucket(latencies.slice(0, 100), 120);
+  assert.ok(server.latencyMsP50! > above && server.latencyMsP50! <= atMost, `p50 ${server.latencyMsP50} not in the (${above}, ${atMost}] ms bucket`);
   assert.equal(server.meshedPods, 1);
   const from = await weft(['viz', 'stat', 'deploy', '-n', 'test', '--from', 'deploy/client', '-t', '5m', '-o', 'json']);
   assert.deepEqual((JSON.parse(from.stdout) as StatResult).rows.map((x) => [x.name, x.requests]), [['server', 100]]);

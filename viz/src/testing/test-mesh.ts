@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
+import { LATENCY_BUCKETS_MS } from '@weft/common/metrics';
 import { renderScrapeConfig } from '../metrics/scrape-config.js';
 import { FileTargetSource } from '../targets.js';
 import type { TapAuthorizer } from '../tap/authorizer.js';
@@ -100,16 +101,31 @@ function get(url: string, host: string): Promise<number> {
 }
 
 /** Sends requests through a fixture's outbound side, `concurrency` at a time; returns the statuses. */
-export async function sendThrough(via: FixtureProxy, dst: FixtureProxy, paths: readonly string[], concurrency = 8): Promise<number[]> {
+export async function sendThrough(via: FixtureProxy, dst: FixtureProxy, paths: readonly string[], concurrency = 8, latenciesMs?: number[]): Promise<number[]> {
   via.routeTo(dst);
   const statuses: number[] = new Array(paths.length);
   let next = 0;
   const worker = async () => {
     while (next < paths.length) {
       const i = next++;
+      const started = performance.now();
       statuses[i] = await get(via.outboundUrl + paths[i], `${dst.opts.workload.name}.shop.svc.cluster.local:80`);
+      latenciesMs?.push(performance.now() - started);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return statuses;
+}
+
+/**
+ * The latency bucket a p50 must fall in: above `floorMs` (what the app
+ * itself takes) and at most the first bucket bound at or above the median the
+ * client measured (the proxy measures less than its client does). On a quiet
+ * machine that is the (100, 200] ms bucket of a 120 ms app.
+ */
+export function expectedP50Bucket(clientLatenciesMs: readonly number[], floorMs: number): { above: number; atMost: number } {
+  const sorted = [...clientLatenciesMs].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const bucket = (ms: number) => LATENCY_BUCKETS_MS.find((b) => b >= ms) ?? Infinity;
+  return { above: LATENCY_BUCKETS_MS.filter((b) => b < floorMs).pop() ?? 0, atMost: bucket(median) };
 }
