@@ -11,7 +11,8 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     return;
   }
-  const body = JSON.stringify({ ...identity, method: req.method, path: req.url, host: req.headers.host ?? null, from: req.socket.remoteAddress });
+  // weft-client-id: the caller's mesh identity, as the inbound proxy told the app (absent when unmeshed).
+  const body = JSON.stringify({ ...identity, method: req.method, path: req.url, host: req.headers.host ?? null, from: req.socket.remoteAddress, clientId: req.headers['weft-client-id'] ?? null });
   res.writeHead(200, { 'content-type': 'application/json' }).end(`${body}\n`);
 });
 server.listen(port, '0.0.0.0', () => console.log(`echo listening on ${port} as ${identity.namespace}/${identity.pod}`));
