@@ -30,6 +30,11 @@ export class StaticPolicies implements InboundPolicies {
     this.byPort.set(port, 'authorizations' in p && !('$typeName' in p) ? p : compileServer(p as policy.Server));
   }
 
+  /** Back to the default for this port. */
+  clear(port: number): void {
+    this.byPort.delete(port);
+  }
+
   setDefault(p: ServerPolicy): void {
     this.fallback = p;
   }
