@@ -48,6 +48,7 @@ before(async () => {
   const appPort = (app.address() as AddressInfo).port;
   mesh = await startMesh({ appPort });
   mesh.discovery.set('grpc.test.svc:8080', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  mesh.discovery.set('plain-grpc.test.svc:8080', [endpoint('127.0.0.1', appPort)]);
   client = http2.connect(`http://127.0.0.1:${mesh.client.ports.outbound}`);
 });
 
@@ -107,4 +108,31 @@ test('an unknown authority gets a gRPC UNAVAILABLE status instead of a hang', { 
   stream.resume();
   assert.equal(headers['grpc-status'], '14');
   assert.match(decodeURIComponent(String(headers['grpc-message'])), /no service is known/);
+});
+
+async function echoOnce(session: http2.ClientHttp2Session, authority: string): Promise<{ echo: string; status: string | undefined }> {
+  const stream = session.request({ ':method': 'POST', ':path': '/echo.Echo/Stream', ':authority': authority, 'content-type': 'application/grpc', te: 'trailers' });
+  await once(stream, 'response');
+  stream.write('ping');
+  const echo = await nextChunk(stream);
+  const trailers = once(stream, 'trailers');
+  stream.end();
+  const [t] = (await trailers) as [http2.IncomingHttpHeaders];
+  stream.resume();
+  return { echo, status: t['grpc-status'] as string | undefined };
+}
+
+test('HTTP/2 to an unmeshed endpoint goes as cleartext h2c, without a client identity', { timeout: 60_000 }, async () => {
+  assert.deepEqual(await echoOnce(client, 'plain-grpc.test.svc:8080'), { echo: 'echo:ping', status: '0' });
+  assert.equal(seenClientIds.at(-1), undefined);
+});
+
+test('a plaintext HTTP/2 client of the inbound proxy (unmeshed) reaches the gRPC app', { timeout: 60_000 }, async () => {
+  const direct = http2.connect(`http://127.0.0.1:${mesh.server.ports.inbound}`);
+  try {
+    assert.deepEqual(await echoOnce(direct, 'grpc.test.svc:8080'), { echo: 'echo:ping', status: '0' });
+    assert.equal(seenClientIds.at(-1), undefined);
+  } finally {
+    direct.destroy();
+  }
 });
