@@ -12,7 +12,9 @@ import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from '../testing/mesh.js';
 import { endpoint } from '../discovery/discovery.js';
-import { MAX_REPLAY_BYTES } from './retry.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { MAX_REPLAY_BYTES, ReplayableBody } from './retry.js';
 
 let mesh: Mesh;
 let app: http.Server;
@@ -80,6 +82,28 @@ after(async () => {
   agent?.destroy();
   await mesh?.close();
   app?.close();
+});
+
+test('the first attempt gets the body as it streams; a replay exists only once it ended within the bound', async () => {
+  const src = new PassThrough();
+  const body = new ReplayableBody(src, 10);
+  const first: Readable = body.first();
+  src.write('abc');
+  const [chunk] = (await once(first, 'data')) as [Buffer];
+  assert.equal(chunk.toString(), 'abc', 'not held back until the end');
+  assert.equal(body.complete, false);
+  src.end('de');
+  await once(first, 'end');
+  assert.equal(body.complete, true);
+  assert.equal(await text(body.replay()), 'abcde');
+  assert.equal(await text(body.replay()), 'abcde', 'every replay is a fresh copy');
+
+  const big = new PassThrough();
+  const over = new ReplayableBody(big, 10);
+  const out = over.first();
+  big.end('0123456789ab');
+  assert.equal(await text(out), '0123456789ab');
+  assert.equal(over.complete, false);
 });
 
 function send(authority: string, path: string, opts: { method?: string; body?: Buffer; id?: string } = {}): Promise<{ status: number; body: string }> {

@@ -4,10 +4,11 @@
  * connection failure, an attempt timeout or a response in the route's retry
  * statuses, while the deadline allows, up to MAX_RETRIES times, and only
  * with the logical service's retry budget's consent. The body must be
- * replayed, so it is buffered up to MAX_REPLAY_BYTES; a larger body is
- * streamed through once and never retried.
+ * replayed, so a copy of up to MAX_REPLAY_BYTES is kept while it streams to
+ * the first attempt; a larger body (or one still streaming when the
+ * attempt failed) is not retried.
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
 import type { HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import { isRetryableStatus, mayRetry, type RouteParams } from '../profile/route-table.js';
@@ -20,39 +21,65 @@ export const MAX_REPLAY_BYTES = 64 * 1024;
 /** Attempts after the first, at most (the budget bounds the aggregate; this bounds one request). */
 export const MAX_RETRIES = 3;
 
-/** Reads the body up to `limit` bytes: the chunks when it ended within the limit, else a stream replaying what was read followed by the rest. */
-export function bufferBody(body: Readable, limit: number): Promise<Buffer[] | Readable> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
+/**
+ * A request body streamed to the first attempt while a copy is kept (up to
+ * `limit` bytes) for replays. The first attempt is not delayed, so streaming
+ * calls keep streaming; a replay is possible only once the client's body
+ * ended within the limit.
+ */
+export class ReplayableBody {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private overflow = false;
+  private ended = false;
+
+  constructor(
+    private readonly src: Readable,
+    private readonly limit: number,
+  ) {}
+
+  /** The body for the first attempt. */
+  first(): Readable {
+    const out = new PassThrough();
+    const resume = (): void => {
+      this.src.resume();
     };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) {
-        done();
-        body.pause();
-        // Too large to keep: give the bytes back and stream the whole body through, once.
-        body.unshift(Buffer.concat(chunks));
-        resolve(body);
+    this.src.on('data', (chunk: Buffer) => {
+      if (!this.overflow) {
+        this.size += chunk.length;
+        if (this.size > this.limit) {
+          this.overflow = true;
+          this.chunks.length = 0;
+        } else this.chunks.push(chunk);
       }
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(chunks);
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
-  });
+      if (out.destroyed) return;
+      if (!out.write(chunk)) {
+        this.src.pause();
+        out.once('drain', resume);
+      }
+    });
+    this.src.once('end', () => {
+      this.ended = true;
+      out.end();
+    });
+    this.src.once('error', (err) => out.destroy(err));
+    // An attempt that gave up on the body must not stall the client's upload: keep reading (for the replay copy).
+    out.once('close', () => {
+      out.off('drain', resume);
+      this.src.resume();
+    });
+    return out;
+  }
+
+  /** Whether the whole body is held: it ended within the limit. */
+  get complete(): boolean {
+    return this.ended && !this.overflow;
+  }
+
+  /** A fresh copy of the whole body (only when `complete`). */
+  replay(): Readable {
+    return Readable.from(this.chunks);
+  }
 }
 
 /** Whether a failed attempt may be tried again: connection-level failures and attempt timeouts, not the client going away. */
@@ -76,34 +103,33 @@ export async function sendOnRoute(
 ): Promise<HttpResponse> {
   const deadline = deadlineOf(req, route.totalTimeoutMs);
   const attemptMs = route.timeoutMs > 0 ? route.timeoutMs : Infinity;
-  let replay: Buffer[] | undefined;
-  if (mayRetry(route, req.method)) {
+  const retryable = mayRetry(route, req.method);
+  let replayable: ReplayableBody | undefined;
+  let first = req;
+  if (retryable) {
     budget.deposit();
-    if (req.bodyless) replay = [];
-    else {
-      const body = await bufferBody(req.body, MAX_REPLAY_BYTES);
-      if (Array.isArray(body)) replay = body;
+    if (!req.bodyless) {
+      replayable = new ReplayableBody(req.body, MAX_REPLAY_BYTES);
+      first = { ...req, body: replayable.first() };
     }
   }
   for (let attempt = 0; ; attempt++) {
     const t = now();
     if (t >= deadline) throw new RequestTimeoutError('request', deadline - req.startedAt);
-    const totalLeft = deadline - t;
-    const ms = Math.min(attemptMs, totalLeft);
-    const what = ms === attemptMs ? 'request attempt' : 'request';
-    let areq = withRemaining(req, deadline, t);
-    if (replay && (attempt > 0 || !req.bodyless)) areq = { ...areq, body: Readable.from(replay) };
-    const canRetry = replay !== undefined && attempt < MAX_RETRIES;
+    const ms = Math.min(attemptMs, deadline - t);
+    const finalTimeout = ms !== attemptMs;
+    let areq = withRemaining(first, deadline, t);
+    if (attempt > 0) areq = { ...areq, body: replayable ? replayable.replay() : Readable.from([]) };
     let rsp: HttpResponse;
     try {
-      rsp = await callWithTimeout(inner, areq, ms, what);
+      rsp = await callWithTimeout(inner, areq, ms, finalTimeout ? 'request' : 'request attempt');
     } catch (err) {
       // A total-deadline timeout is final; an attempt timeout may be retried within the total.
-      if (!canRetry || !retryableError(err, req) || (err instanceof RequestTimeoutError && ms !== attemptMs)) throw err;
+      if (!canRetry(retryable, attempt, replayable) || !retryableError(err, req) || (err instanceof RequestTimeoutError && finalTimeout)) throw err;
       if (!takeRetry(budget, m)) throw err;
       continue;
     }
-    if (canRetry && isRetryableStatus(route, rsp.status) && !req.signal.aborted && takeRetry(budget, m)) {
+    if (isRetryableStatus(route, rsp.status) && canRetry(retryable, attempt, replayable) && !req.signal.aborted && takeRetry(budget, m)) {
       // The failed response is dropped; its stream is reset rather than read to the end.
       rsp.body.on('error', () => undefined);
       rsp.body.destroy();
@@ -111,6 +137,10 @@ export async function sendOnRoute(
     }
     return rsp;
   }
+}
+
+function canRetry(retryable: boolean, attempt: number, body: ReplayableBody | undefined): boolean {
+  return retryable && attempt < MAX_RETRIES && (body === undefined || body.complete);
 }
 
 function takeRetry(budget: RetryBudget, m: RouteTargetMetrics | undefined): boolean {
