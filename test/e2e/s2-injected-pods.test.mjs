@@ -142,3 +142,26 @@ test('HTTP between meshed pods is mTLS: the server sees the client identity, and
   assert.ok(inbound.length > 0, `server proxy counts inbound requests from ${clientId}:\n${metrics.split('\n').filter((l) => l.startsWith('request_total')).join('\n')}`);
   assert.ok(inbound.some((l) => l.includes('tls="true"')), `with tls="true": ${inbound.join('\n')}`);
 });
+
+test('an unmeshed client still reaches the meshed server (plaintext, no client identity)', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  if (!serverPod) return t.skip('no injected server pod (previous test failed)');
+  // The host is outside the mesh: it calls the Service's cluster IP through kube-proxy, as any unmeshed client would.
+  const svc = await env.kube.get(`/api/v1/namespaces/${NS}/services/web`).catch(() => undefined);
+  if (!svc) return t.skip('the web Service was not created (previous test failed)');
+  let last = '';
+  const body = await waitFor('an unmeshed request to web', () => {
+    const r = spawnSync('curl', ['-s', '--max-time', '10', `http://${svc.spec.clusterIP}/plain`], { encoding: 'utf8' });
+    last = `${r.status} ${r.stdout}${r.stderr}`;
+    return r.status === 0 ? JSON.parse(r.stdout) : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last curl: ${last}`;
+    throw err;
+  });
+  assert.equal(body.path, '/plain');
+  assert.equal(body.pod, serverPod.metadata.name);
+  assert.equal(body.clientId, null, 'no mesh identity for an unmeshed caller');
+  const metrics = spawnSync('curl', ['-sf', '--max-time', '5', `http://${serverPod.status.podIP}:4191/metrics`], { encoding: 'utf8' }).stdout;
+  const plain = metrics.split('\n').filter((l) => l.startsWith('request_total{') && l.includes('direction="inbound"') && l.includes('tls="no_identity"'));
+  assert.ok(plain.length > 0, `server proxy counts the plaintext request as tls="no_identity":\n${metrics.split('\n').filter((l) => l.startsWith('request_total')).join('\n')}`);
+});

@@ -153,13 +153,17 @@ function onPod(type, pod) {
     if (entry.deleting) return;
     entry.deleting = true;
     const grace = Math.min((pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000, 5000);
-    enqueue(entry, async () => {
+    // Not queued behind start(): a pod still waiting (for a volume, an init container) must stop now.
+    void (async () => {
       await entry.sandbox.stop(grace);
+      await entry.chain;
+      // start() may have made more (a namespace, a process) while it was winding down.
+      await entry.sandbox.stop(0);
       usedIndexes.delete(entry.sandbox.index);
       pods.delete(uid);
       if (type !== 'DELETED') await finalDelete(pod);
       log(`${pod.metadata.namespace}/${pod.metadata.name}: stopped and removed`);
-    });
+    })().catch((err) => log(`${pod.metadata.namespace}/${pod.metadata.name}: stop: ${err.message}`));
     return;
   }
   if (entry || finished) {

@@ -66,6 +66,7 @@ export class PodSandbox {
       }
       resolved.set(c.name, r);
     }
+    if (this.stopped) return;
     this.ip = net.addPodNetwork(this.netns, this.index, this.hosts());
     this.log(`network namespace ${this.netns}, IP ${this.ip}`);
     // As a kubelet does: a Secret or ConfigMap that does not exist yet (cert-manager still issuing) is retried.
@@ -98,6 +99,7 @@ export class PodSandbox {
       }
       if (this.stopped) return;
     }
+    if (this.stopped) return;
     this.initDone = true;
     for (const c of spec.containers) this.runContainer(c, resolved.get(c.name));
     this.startedAt = now();
