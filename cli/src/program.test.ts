@@ -107,3 +107,59 @@ test('check against the e2e cluster when WEFT_E2E_KUBECONFIG is set', (t) => {
   for (const x of results) if (x.status !== 'ok') assert.ok(x.message, JSON.stringify(x));
   assert.equal(r.code, results.some((x) => x.status === 'fail') ? 1 : 0);
 });
+
+test('check reads real trust roots, issuer and webhook objects from the e2e API server', async (t) => {
+  const kubeconfig = process.env.WEFT_E2E_KUBECONFIG;
+  if (!kubeconfig) return t.skip('WEFT_E2E_KUBECONFIG is not set: no real API server to create weft objects in');
+  const { TestPki } = await import('@weft/common/testing/pki');
+  const { k8s, loadKubeConfig } = await import('@weft/common/k8s/client');
+  const pki = new TestPki();
+  const kc = loadKubeConfig({ kubeconfig });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const ns = 'weft-check-e2e';
+  t.after(async () => {
+    pki.dispose();
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+    await admission.deleteMutatingWebhookConfiguration({ name: 'weft-proxy-injector-webhook-config' }).catch(() => undefined);
+  });
+  const anchor = pki.cert({ subject: '/CN=root.weft', ca: true, days: 3650 });
+  const issuer = pki.cert({ subject: '/CN=issuer.weft', ca: true, issuer: anchor, days: 30 });
+  const webhookCa = pki.cert({ subject: '/CN=webhook-ca', ca: true });
+  const serving = pki.cert({ subject: '/CN=weft-injector.weft.svc', issuer: webhookCa, dns: [`weft-injector.${ns}.svc`] });
+  const otherCa = pki.cert({ subject: '/CN=other-ca', ca: true });
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'weft-identity-trust-roots' }, data: { 'ca-bundle.crt': anchor.cert } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'weft-identity-issuer' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(issuer.cert), 'tls.key': b64(issuer.key), 'ca.crt': b64(anchor.cert) } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'weft-injector-k8s-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(serving.cert), 'tls.key': b64(serving.key) } } });
+  const webhook = (ca: string) => ({
+    metadata: { name: 'weft-proxy-injector-webhook-config' },
+    webhooks: [{
+      name: 'weft-proxy-injector.weft.io', admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Ignore',
+      // Matches no namespace: this test must not intercept anyone's pods.
+      namespaceSelector: { matchLabels: { 'weft-check-e2e': 'never' } },
+      clientConfig: { service: { name: 'weft-injector', namespace: ns, path: '/inject' }, caBundle: b64(ca) },
+      rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+    }],
+  });
+  await admission.createMutatingWebhookConfiguration({ body: webhook(webhookCa.cert) });
+  type Result = { description: string; status: string; message?: string };
+  const run = () => {
+    const r = weft(['check', '--kubeconfig', kubeconfig, '--weft-namespace', ns, '-o', 'json']);
+    return { code: r.code, results: (JSON.parse(r.stdout) as { results: Result[] }).results };
+  };
+  const good = run();
+  const status = (rs: Result[], d: RegExp) => rs.find((x) => d.test(x.description))?.status;
+  assert.equal(status(good.results, /trust anchors are valid/), 'ok');
+  assert.equal(status(good.results, /issuer certificate is signed by a trust anchor/), 'ok');
+  assert.equal(status(good.results, /issuer certificate is a valid CA/), 'warn', 'the 30-day issuer is within 60 days of expiry');
+  assert.equal(status(good.results, /webhook CA bundle matches/), 'ok');
+  // No control plane Deployments in this namespace: that is a failure.
+  assert.equal(status(good.results, /weft-identity is running/), 'fail');
+  assert.equal(good.code, 1);
+  await admission.deleteMutatingWebhookConfiguration({ name: 'weft-proxy-injector-webhook-config' });
+  await admission.createMutatingWebhookConfiguration({ body: webhook(otherCa.cert) });
+  const bad = run();
+  assert.equal(status(bad.results, /webhook CA bundle matches/), 'fail');
+});
