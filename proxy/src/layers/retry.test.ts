@@ -139,21 +139,23 @@ async function load(n: number, concurrency: number, one: (i: number) => Promise<
 
 test('a retryable route failing 1 request in 3 succeeds for the client ≥ 99 % of the time, and retries are counted', { timeout: 120_000 }, async () => {
   const before = served;
-  const statuses = await load(600, 6, () => send(WEB, '/flaky'));
+  const n = 300;
+  const statuses = await load(n, 6, () => send(WEB, '/flaky'));
   const ok = statuses.filter((s) => s === 200).length;
   assert.ok(ok / statuses.length >= 0.99, `success ${ok}/${statuses.length}`);
   const text = await metrics();
   const retries = metricValue(text, 'retry_total', { direction: 'outbound', rt_route: 'flaky' });
   // Every upstream request beyond the client's own was a counted retry.
   assert.equal(retries, served - before - statuses.length);
-  assert.ok(retries >= 150, `about a third of requests need a retry, saw ${retries}`);
+  // A third of all upstream requests (originals and retries) fail, so about half as many retries as requests.
+  assert.ok(retries >= n / 4, `failed attempts were retried, saw ${retries}`);
   assert.ok(retries <= 0.6 * statuses.length, 'retries stay within the budget ratio');
-  assert.equal(metricValue(text, 'route_request_total', { direction: 'outbound', rt_route: 'flaky' }), 600);
+  assert.equal(metricValue(text, 'route_request_total', { direction: 'outbound', rt_route: 'flaky' }), n);
   assert.equal(metricValue(text, 'route_response_total', { direction: 'outbound', rt_route: 'flaky', classification: 'success' }), ok);
 });
 
 test('in a full outage the budget caps retries at its ratio of requests', { timeout: 120_000 }, async () => {
-  const n = 200;
+  const n = 100;
   const statuses = await load(n, 4, () => send(DOWN, '/down'));
   // 503 from the backend, or from the balancer once failure accrual ejected the endpoint.
   assert.ok(statuses.every((s) => s === 503), 'the outage shows through');

@@ -94,11 +94,11 @@ test('weights changed live 100/0 → 50/50 → 0/100 under load fail no request'
   const waitFor = async (cond: () => boolean) => {
     while (!cond()) await new Promise((r) => setTimeout(r, 10));
   };
-  await waitFor(() => phases[0]!.v1 + phases[0]!.v2 >= 200);
+  await waitFor(() => phases[0]!.v1 + phases[0]!.v2 >= 100);
   start(1);
-  await waitFor(() => phases[1]!.v1 >= 100 && phases[1]!.v2 >= 100);
+  await waitFor(() => phases[1]!.v1 >= 50 && phases[1]!.v2 >= 50);
   start(2);
-  await waitFor(() => phases[2]!.v1 + phases[2]!.v2 >= 200);
+  await waitFor(() => phases[2]!.v1 + phases[2]!.v2 >= 100);
   stop = true;
   await Promise.all(workers);
 
