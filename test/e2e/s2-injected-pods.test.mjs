@@ -8,9 +8,10 @@
 // of the pod's ServiceAccount, chained to the trust anchor.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
 const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -164,4 +165,50 @@ test('an unmeshed client still reaches the meshed server (plaintext, no client i
   const metrics = spawnSync('curl', ['-sf', '--max-time', '5', `http://${serverPod.status.podIP}:4191/metrics`], { encoding: 'utf8' }).stdout;
   const plain = metrics.split('\n').filter((l) => l.startsWith('request_total{') && l.includes('direction="inbound"') && l.includes('tls="no_identity"'));
   assert.ok(plain.length > 0, `server proxy counts the plaintext request as tls="no_identity":\n${metrics.split('\n').filter((l) => l.startsWith('request_total')).join('\n')}`);
+});
+
+test('helm upgrade with changed values reconfigures the control plane without failing meshed requests', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  if (!serverPod) return t.skip('no injected server pod (previous test failed)');
+  let netns;
+  try {
+    netns = env.podNetns('client');
+  } catch {
+    return t.skip('no meshed client pod (previous test failed)');
+  }
+  const before = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent('app.kubernetes.io/component in (identity,destination,injector)')}`);
+  assert.equal(before.items.length, 3);
+  const oldPods = new Set((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items.map((p) => p.metadata.uid));
+  // Meshed traffic throughout the upgrade: one request every 200 ms, each status recorded.
+  const statusFile = env.writeFile('s5-statuses.txt', '');
+  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://web.${NS}.svc.cluster.local/upgrade >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
+  try {
+    await waitFor('requests flowing before the upgrade', () => readFileSync(statusFile, 'utf8').split('\n').filter((l) => l === '200').length >= 3, { timeoutMs: 30_000 });
+    env.helm(['upgrade', 'weft', chartPaths(env.repoRoot).controlPlane, '-n', WEFT_NS, '--reuse-values', '--set', 'logLevel=debug', '--timeout', '3m']);
+    // Rolled out: every Deployment's new template is observed, updated and available, with the new value.
+    await waitFor('control plane rolled out', async () => {
+      const list = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent('app.kubernetes.io/component in (identity,destination,injector)')}`);
+      return list.items.every((d) => d.status.observedGeneration >= d.metadata.generation && d.status.updatedReplicas === d.spec.replicas && d.status.availableReplicas === d.spec.replicas && (d.status.replicas ?? 0) === d.spec.replicas);
+    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    for (const d of before.items) {
+      const now = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments/${d.metadata.name}`);
+      assert.ok(now.metadata.generation > d.metadata.generation, `${d.metadata.name} got a new template`);
+      const envs = now.spec.template.spec.containers.flatMap((c) => c.env ?? []);
+      assert.ok(envs.some((e) => /LOG_LEVEL$/.test(e.name) && e.value === 'debug'), `${d.metadata.name} runs with logLevel=debug`);
+    }
+    const running = await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`);
+    assert.ok(running.items.every((p) => !oldPods.has(p.metadata.uid)), 'every control-plane pod was replaced');
+    // Keep the traffic going a little after the rollout: the data plane must ride through the new control plane.
+    const count = readFileSync(statusFile, 'utf8').split('\n').filter(Boolean).length;
+    await waitFor('requests after the rollout', () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean).length >= count + 10, { timeoutMs: 30_000 });
+  } finally {
+    try {
+      process.kill(-loop.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  const statuses = readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
+  const failed = statuses.filter((s) => s !== '200');
+  assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} meshed requests failed during the upgrade`);
 });
