@@ -31,6 +31,8 @@ const APPS_MAIN = join(ROOT, 'cli/dist/demo/apps/main.js');
 const PROXY_UID = 2102;
 const CONTROL_NS = 'weft';
 const TRUST_DOMAIN = 'cluster.local';
+/** Virtual service addresses of the demo (netns mode), like a cluster's service CIDR. */
+const CLUSTER_IP_PREFIX = '10.232.0';
 
 export interface LocalMeshOptions {
   readonly failureRate: number;
@@ -143,7 +145,10 @@ async function start(
     const name = formatDnsIdentity({ serviceAccount: workload.name, namespace: DEMO_NAMESPACE, controlNamespace: CONTROL_NS, trustDomain: TRUST_DOMAIN });
     if (network) {
       const pod = await network.addPod(workload.name);
-      plans.push({ workload, identity: name, ip: pod.ip, pod, ports: { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 }, clusterIP: workload.port ? `10.232.0.${10 + i}` : undefined });
+      // Service cluster IPs need a route to be dialled at all; iptables then hands the
+      // connection to the proxy before it leaves the pod (pods have no default route).
+      await pod.mustRun(['ip', 'route', 'add', `${CLUSTER_IP_PREFIX}.0/24`, 'via', network.gateway]);
+      plans.push({ workload, identity: name, ip: pod.ip, pod, ports: { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 }, clusterIP: workload.port ? `${CLUSTER_IP_PREFIX}.${10 + i}` : undefined });
     } else {
       const base = 14100 + i * 10;
       plans.push({ workload, identity: name, ip: '127.0.0.1', pod: undefined, ports: { outbound: base, inbound: base + 1, admin: base + 2, tap: base + 3 }, clusterIP: undefined });
