@@ -5,8 +5,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { startMesh, SERVER_ID, type Mesh } from './testing/mesh.js';
-import { endpoint } from './discovery/discovery.js';
+import { startMesh, testConfig, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { startProxy } from './proxy.js';
+import { createLogger } from '@weft/common/log';
+import { StaticDiscovery, endpoint } from './discovery/discovery.js';
 import { TestPki } from '@weft/common/testing/pki';
 
 let mesh: Mesh;
@@ -128,15 +130,31 @@ function mutate(rand: () => number): Buffer {
 test('fuzz: 10,000 malformed requests never crash or wedge the proxy', { timeout: 150_000 }, async () => {
   const rand = prng(20261128);
   const cases = Array.from({ length: 10_000 }, () => mutate(rand));
-  const ports = [mesh.client.ports.outbound, mesh.server.ports.inbound];
+  // Most cases hit a proxy with nothing behind it (inbound and outbound listeners: detection, TLS, HTTP/1 and
+  // HTTP/2 parsing, error responses); every tenth goes through the whole mesh to the application.
+  const lone = await startProxy({
+    config: testConfig(SERVER_ID),
+    identity: mesh.pki.identity(SERVER_ID),
+    discovery: new StaticDiscovery(),
+    originalDst: null,
+    log: createLogger('fuzz', 'silent'),
+    drainMs: 100,
+    headersTimeoutMs: 1000,
+  });
+  const portOf = (i: number): number => (i % 10 === 0 ? mesh.client.ports.outbound : i % 2 === 0 ? lone.ports.inbound : lone.ports.outbound);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < cases.length) {
       const i = next++;
-      await raw(ports[i % 2]!, cases[i]!);
+      await raw(portOf(i), cases[i]!);
     }
   };
-  await Promise.all(Array.from({ length: 32 }, worker));
+  try {
+    await Promise.all(Array.from({ length: 48 }, worker));
+    assert.equal((await fetch(`http://127.0.0.1:${lone.ports.admin}/live`)).status, 200);
+  } finally {
+    await lone.shutdown();
+  }
   assert.equal(next, cases.length);
   assert.equal(await okRequest(mesh.client.ports.outbound), 200);
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
