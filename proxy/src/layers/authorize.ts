@@ -40,12 +40,12 @@ export function authorizeHttp(d: AuthorizeDeps): HttpLayer {
       const tls = req.conn.tls.identity !== undefined;
       const r = decide(p, req.conn, req.path);
       if (!r.allowed) {
-        d.metrics.deny('http', p.kind, p.name, tls).inc();
+        d.metrics.deny('http', p, tls).inc();
         // The body is not wanted; drop it so the connection can carry on.
         req.body.resume();
         return Promise.reject(new UnauthorizedError(`weft: ${r.reason}`));
       }
-      d.metrics.allow('http', p.kind, p.name, r.authz.kind, r.authz.name, tls).inc();
+      d.metrics.allow('http', p, r.authz, tls).inc();
       return inner(req);
     };
     const p = d.policies.policyFor(httpPort(req, d.defaultAppPort));
@@ -59,11 +59,11 @@ export function authorizeTcp(d: AuthorizeDeps): (inner: TcpService) => TcpServic
       const tls = conn.meta.tls.identity !== undefined;
       const r = decide(p, conn.meta, undefined);
       if (!r.allowed) {
-        d.metrics.deny('tcp', p.kind, p.name, tls).inc();
+        d.metrics.deny('tcp', p, tls).inc();
         conn.socket.destroy();
         return Promise.reject(new UnauthorizedError(`weft: ${r.reason}`));
       }
-      d.metrics.allow('tcp', p.kind, p.name, r.authz.kind, r.authz.name, tls).inc();
+      d.metrics.allow('tcp', p, r.authz, tls).inc();
       return inner(conn);
     };
     const p = d.policies.policyFor(conn.meta.origDst?.port ?? d.defaultAppPort);

@@ -29,6 +29,7 @@ export function outboundRoutes(d: RouteDeps): (inner: NewHttp<Logical>) => NewHt
   return (inner) => (logical) => {
     const svc = inner(logical);
     const watch = d.profiles.watch(logical.authority);
+    const bound = new WeakMap<RouteParams, RouteTargetMetrics>();
     let budget: RetryBudget | undefined;
     const budgetFor = (p: RetryBudgetParams): RetryBudget => {
       // A changed budget starts a fresh window (rare: a ServiceProfile edit).
@@ -39,7 +40,7 @@ export function outboundRoutes(d: RouteDeps): (inner: NewHttp<Logical>) => NewHt
       const table = routeTableOf(watch.current());
       const route = table.route(req.method, req.path, req.headers);
       if (route === DEFAULT_ROUTE && req.headers['grpc-timeout'] === undefined) return svc(req);
-      const m = route.name === '' ? undefined : d.metrics.forRoute('outbound', logical.authority, route.name);
+      const m = route.name === '' ? undefined : metricsFor(bound, route, () => d.metrics.forRoute('outbound', logical.authority, route.name));
       return measured(m, route, req, sendOnRoute(svc, req, route, budgetFor(table.budget), m));
     };
   };
@@ -50,20 +51,37 @@ const MAX_INBOUND_AUTHORITIES = 256;
 
 /** Inbound: route metrics by the request's own authority, and the client's gRPC deadline. */
 export function inboundRoutes(d: RouteDeps): HttpLayer {
-  const watches = new Map<string, ProfileWatch>();
-  const watchOf = (authority: string): ProfileWatch | undefined => {
-    let w = watches.get(authority);
-    if (!w && watches.size < MAX_INBOUND_AUTHORITIES) watches.set(authority, (w = d.profiles.watch(authority)));
+  // Keyed by the authority as clients send it, so the hot path does not normalize it per request.
+  const watches = new Map<string, InboundTarget>();
+  const watchOf = (raw: string): InboundTarget | undefined => {
+    let w = watches.get(raw);
+    if (!w && watches.size < MAX_INBOUND_AUTHORITIES) {
+      const authority = normalizeAuthority(raw);
+      watches.set(raw, (w = { authority, watch: d.profiles.watch(authority), bound: new WeakMap() }));
+    }
     return w;
   };
   return (inner) => (req) => {
-    const watch = req.authority === '' ? undefined : watchOf(normalizeAuthority(req.authority));
-    const route = watch ? routeTableOf(watch.current()).route(req.method, req.path, req.headers) : DEFAULT_ROUTE;
+    const w = req.authority === '' ? undefined : watchOf(req.authority);
+    const route = w ? routeTableOf(w.watch.current()).route(req.method, req.path, req.headers) : DEFAULT_ROUTE;
     const hasDeadline = req.headers['grpc-timeout'] !== undefined;
     if (route === DEFAULT_ROUTE && !hasDeadline) return inner(req);
-    const m = route.name === '' ? undefined : d.metrics.forRoute('inbound', normalizeAuthority(req.authority), route.name);
+    const m = route.name === '' || !w ? undefined : metricsFor(w.bound, route, () => d.metrics.forRoute('inbound', w.authority, route.name));
     return measured(m, route, req, hasDeadline ? withDeadline(inner, req) : inner(req));
   };
+}
+
+interface InboundTarget {
+  readonly authority: string;
+  readonly watch: ProfileWatch;
+  /** Route metrics bound once per route of the current profile. */
+  readonly bound: WeakMap<RouteParams, RouteTargetMetrics>;
+}
+
+function metricsFor(bound: WeakMap<RouteParams, RouteTargetMetrics>, route: RouteParams, bind: () => RouteTargetMetrics): RouteTargetMetrics {
+  let m = bound.get(route);
+  if (!m) bound.set(route, (m = bind()));
+  return m;
 }
 
 function withDeadline(inner: HttpService, req: HttpRequest): Promise<HttpResponse> {

@@ -9,6 +9,11 @@
 import { Counter, type Registry } from 'prom-client';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
+/** A server policy or an authorization: what the labels name. */
+interface Named {
+  readonly name: string;
+  readonly kind: string;
+}
 
 const ALLOW_LABELS = ['direction', 'srv_kind', 'srv_name', 'authz_kind', 'authz_name', 'tls'];
 const DENY_LABELS = ['direction', 'srv_kind', 'srv_name', 'tls'];
@@ -18,7 +23,9 @@ export class AuthzMetrics {
   private readonly httpDeny: Counter<string>;
   private readonly tcpAllow: Counter<string>;
   private readonly tcpDeny: Counter<string>;
-  private readonly children = new Map<string, CounterChild>();
+  // Keyed by the compiled policy objects, which live as long as the policy is in force.
+  private readonly allowed = new WeakMap<object, CounterChild[]>();
+  private readonly denied = new WeakMap<object, CounterChild[]>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -28,24 +35,31 @@ export class AuthzMetrics {
     this.tcpDeny = new Counter({ name: 'inbound_tcp_authz_deny_total', help: 'Inbound TCP connections denied by policy', labelNames: DENY_LABELS, registers });
   }
 
-  allow(proto: 'http' | 'tcp', srvKind: string, srvName: string, authzKind: string, authzName: string, tls: boolean): CounterChild {
-    const key = `a|${proto}|${srvKind}|${srvName}|${authzKind}|${authzName}|${tls ? 1 : 0}`;
-    let c = this.children.get(key);
-    if (!c) {
-      const labels = { direction: 'inbound', srv_kind: srvKind, srv_name: srvName, authz_kind: authzKind, authz_name: authzName, tls: tls ? 'true' : 'no_identity' };
-      this.children.set(key, (c = (proto === 'http' ? this.httpAllow : this.tcpAllow).labels(labels)));
-    }
-    return c;
+  /** The allow counter for an authorization of a server; children are bound once per (authz, protocol, tls). */
+  allow(proto: 'http' | 'tcp', srv: Named, authz: Named, tls: boolean): CounterChild {
+    let slots = this.allowed.get(authz);
+    if (!slots) this.allowed.set(authz, (slots = []));
+    const i = (proto === 'http' ? 0 : 2) + (tls ? 1 : 0);
+    return (slots[i] ??= (proto === 'http' ? this.httpAllow : this.tcpAllow).labels({
+      direction: 'inbound',
+      srv_kind: srv.kind,
+      srv_name: srv.name,
+      authz_kind: authz.kind,
+      authz_name: authz.name,
+      tls: tls ? 'true' : 'no_identity',
+    }));
   }
 
-  deny(proto: 'http' | 'tcp', srvKind: string, srvName: string, tls: boolean): CounterChild {
-    const key = `d|${proto}|${srvKind}|${srvName}|${tls ? 1 : 0}`;
-    let c = this.children.get(key);
-    if (!c) {
-      const labels = { direction: 'inbound', srv_kind: srvKind, srv_name: srvName, tls: tls ? 'true' : 'no_identity' };
-      this.children.set(key, (c = (proto === 'http' ? this.httpDeny : this.tcpDeny).labels(labels)));
-    }
-    return c;
+  deny(proto: 'http' | 'tcp', srv: Named, tls: boolean): CounterChild {
+    let slots = this.denied.get(srv);
+    if (!slots) this.denied.set(srv, (slots = []));
+    const i = (proto === 'http' ? 0 : 2) + (tls ? 1 : 0);
+    return (slots[i] ??= (proto === 'http' ? this.httpDeny : this.tcpDeny).labels({
+      direction: 'inbound',
+      srv_kind: srv.kind,
+      srv_name: srv.name,
+      tls: tls ? 'true' : 'no_identity',
+    }));
   }
 }
 
