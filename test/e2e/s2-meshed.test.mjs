@@ -1,11 +1,14 @@
-// Scenario 2: with weft installed by its charts (the control plane running as
-// pods on the agent's node, with their charts' ServiceAccounts and RBAC), a
-// pod created in a namespace annotated `weft.io/inject: enabled` passes the
-// real API server's call to the injector webhook, comes up with weft-init and
-// the proxy, and the proxy obtains its certificate from identity, which
-// checks the pod's projected token with a real TokenReview. The proxy's
-// inbound listener then presents that certificate: the workload identity
-// of the pod's ServiceAccount, chained to the trust anchor.
+// Scenarios 2-6 on one install of weft by its charts (the control plane runs
+// as pods on the agent's node, with its charts' ServiceAccounts and RBAC):
+// (2) a pod created in a namespace annotated `weft.io/inject: enabled` passes
+// the real API server's call to the injector webhook, comes up with weft-init
+// and the proxy, and the proxy gets its certificate from identity, which
+// checks the pod's projected token with a real TokenReview; (3) HTTP between
+// meshed pods is mTLS and the server side knows the client's identity;
+// (6) an unmeshed client still reaches a meshed server; (4) cert-manager
+// renews the identity issuer and identity signs new leaves with it while
+// meshed traffic keeps flowing; (5) `helm upgrade` with changed values rolls
+// the control plane without failing a meshed request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -167,6 +170,81 @@ test('an unmeshed client still reaches the meshed server (plaintext, no client i
   assert.ok(plain.length > 0, `server proxy counts the plaintext request as tls="no_identity":\n${metrics.split('\n').filter((l) => l.startsWith('request_total')).join('\n')}`);
 });
 
+/** Meshed requests from the client pod to web every 200 ms; stop() resolves the HTTP statuses seen. */
+function trafficLoop(netns, name) {
+  const statusFile = env.writeFile(`${name}-statuses.txt`, '');
+  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://web.${NS}.svc.cluster.local/${name} >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
+  const statuses = () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
+  return {
+    statuses,
+    stop() {
+      try {
+        process.kill(-loop.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      return statuses();
+    },
+  };
+}
+
+/** The certificate the pod's proxy presents on its inbound port (as PEM blocks, leaf first). */
+function presentedChain(podIP, identity) {
+  const r = spawnSync('openssl', ['s_client', '-connect', `${podIP}:4143`, '-servername', identity, '-alpn', 'weft.h2', '-showcerts'], { input: '', encoding: 'utf8', timeout: 10_000 });
+  return r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? undefined;
+}
+
+test('cert-manager renews the identity issuer: identity reloads, new leaves chain to the new issuer, no meshed request fails', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  if (!serverPod) return t.skip('no injected server pod (previous test failed)');
+  let netns;
+  try {
+    netns = env.podNetns('client');
+  } catch {
+    return t.skip('no meshed client pod (previous test failed)');
+  }
+  const secretPath = `/api/v1/namespaces/${WEFT_NS}/secrets/weft-identity-issuer`;
+  const certPath = `/apis/cert-manager.io/v1/namespaces/${WEFT_NS}/certificates/weft-identity-issuer`;
+  const oldIssuer = Buffer.from((await env.kube.get(secretPath)).data['tls.crt'], 'base64').toString();
+  const traffic = trafficLoop(netns, 'rotation');
+  let statuses;
+  try {
+    await waitFor('requests flowing before the rotation', () => traffic.statuses().filter((l) => l === '200').length >= 3, { timeoutMs: 30_000 });
+    // What `cmctl renew` does: mark the Certificate Issuing; cert-manager re-issues it (new key: rotationPolicy Always).
+    const cert = await env.kube.get(certPath);
+    const conditions = (cert.status.conditions ?? []).filter((c) => c.type !== 'Issuing');
+    conditions.push({ type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'weft e2e: issuer rotation', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    await env.kube.request('PATCH', `${certPath}/status`, { status: { conditions } }, { contentType: 'application/merge-patch+json' });
+    const newIssuer = await waitFor('cert-manager to write a new issuer', async () => {
+      const pem = Buffer.from((await env.kube.get(secretPath)).data['tls.crt'], 'base64').toString();
+      return pem !== oldIssuer ? pem : undefined;
+    }, { timeoutMs: 120_000 });
+    const newFile = env.writeFile('s4-new-issuer.pem', newIssuer);
+    const oldFile = env.writeFile('s4-old-issuer.pem', oldIssuer);
+
+    // A pod that starts now is certified by the reloaded identity: its leaf is signed by the new issuer.
+    await env.kube.create(`/api/v1/namespaces/${NS}/pods`, {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'late', labels: { app: 'late' } },
+      spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 2, containers: [{ name: 'late', image: 'weft-e2e/echo:1', ports: [{ containerPort: 8080 }] }] },
+    });
+    const [late] = await readyPods(NS, 'app=late', 1, 'a pod started after the rotation Ready', 180_000);
+    const identity = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
+    const chain = await waitFor('the late pod presenting its certificate', () => presentedChain(late.status.podIP, identity), { timeoutMs: 60_000, intervalMs: 1000 });
+    const leaf = env.writeFile('s4-leaf.pem', `${chain[0]}\n`);
+    const verifyWith = (issuerFile) => spawnSync('openssl', ['verify', '-partial_chain', '-CAfile', issuerFile, leaf], { encoding: 'utf8' });
+    const byNew = verifyWith(newFile);
+    assert.equal(byNew.status, 0, `the new leaf is signed by the renewed issuer: ${byNew.stdout}${byNew.stderr}`);
+    assert.notEqual(verifyWith(oldFile).status, 0, 'and not by the old one');
+    const count = traffic.statuses().length;
+    await waitFor('requests after the rotation', () => traffic.statuses().length >= count + 10, { timeoutMs: 30_000 });
+  } finally {
+    statuses = traffic.stop();
+  }
+  const failed = statuses.filter((x) => x !== '200');
+  console.log(`# rotation: ${statuses.length} meshed requests, ${failed.length} failed`);
+  assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} meshed requests failed during the rotation`);
+});
+
 test('helm upgrade with changed values reconfigures the control plane without failing meshed requests', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   if (!serverPod) return t.skip('no injected server pod (previous test failed)');
@@ -180,10 +258,10 @@ test('helm upgrade with changed values reconfigures the control plane without fa
   assert.equal(before.items.length, 3);
   const oldPods = new Set((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items.map((p) => p.metadata.uid));
   // Meshed traffic throughout the upgrade: one request every 200 ms, each status recorded.
-  const statusFile = env.writeFile('s5-statuses.txt', '');
-  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://web.${NS}.svc.cluster.local/upgrade >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
+  const traffic = trafficLoop(netns, 'upgrade');
+  let statuses;
   try {
-    await waitFor('requests flowing before the upgrade', () => readFileSync(statusFile, 'utf8').split('\n').filter((l) => l === '200').length >= 3, { timeoutMs: 30_000 });
+    await waitFor('requests flowing before the upgrade', () => traffic.statuses().filter((l) => l === '200').length >= 3, { timeoutMs: 30_000 });
     env.helm(['upgrade', 'weft', chartPaths(env.repoRoot).controlPlane, '-n', WEFT_NS, '--reuse-values', '--set', 'logLevel=debug', '--timeout', '3m']);
     // Rolled out: every Deployment's new template is observed, updated and available, with the new value.
     await waitFor('control plane rolled out', async () => {
@@ -199,16 +277,12 @@ test('helm upgrade with changed values reconfigures the control plane without fa
     const running = await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`);
     assert.ok(running.items.every((p) => !oldPods.has(p.metadata.uid)), 'every control-plane pod was replaced');
     // Keep the traffic going a little after the rollout: the data plane must ride through the new control plane.
-    const count = readFileSync(statusFile, 'utf8').split('\n').filter(Boolean).length;
-    await waitFor('requests after the rollout', () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean).length >= count + 10, { timeoutMs: 30_000 });
+    const count = traffic.statuses().length;
+    await waitFor('requests after the rollout', () => traffic.statuses().length >= count + 10, { timeoutMs: 30_000 });
   } finally {
-    try {
-      process.kill(-loop.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
+    statuses = traffic.stop();
   }
-  const statuses = readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
-  const failed = statuses.filter((s) => s !== '200');
+  const failed = statuses.filter((x) => x !== '200');
+  console.log(`# upgrade: ${statuses.length} meshed requests, ${failed.length} failed`);
   assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} meshed requests failed during the upgrade`);
 });
