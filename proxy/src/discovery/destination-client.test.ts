@@ -73,8 +73,20 @@ test('endpoint changes reach subscribers live', { timeout: 60_000 }, async () =>
   assert.equal(added.inboundPort, undefined);
 });
 
-test('an unknown authority is rejected as UnknownAuthorityError', { timeout: 60_000 }, async () => {
-  await assert.rejects(discovery.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+test('an unknown authority is rejected as UnknownAuthorityError, and remembered briefly', { timeout: 60_000 }, async () => {
+  let streams = 0;
+  const counting = new DestinationDiscovery(() => (streams++, clientForTests()), '{}', createLogger('t', 'silent'), 200);
+  try {
+    await assert.rejects(counting.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+    await assert.rejects(counting.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+    assert.equal(streams, 1);
+    // After the TTL destination is asked again (the service may exist by now).
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(counting.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+    assert.equal(streams, 2);
+  } finally {
+    counting.close();
+  }
 });
 
 test('GetProfile delivers the service profile and its routes', { timeout: 60_000 }, async () => {

@@ -25,6 +25,8 @@ export class DestinationDiscovery implements Discovery {
     private readonly client: () => DestinationClient,
     private readonly contextToken: string,
     private readonly log: Logger,
+    /** How long an unknown authority stays unknown before destination is asked again. */
+    private readonly unknownTtlMs = 5_000,
   ) {}
 
   resolve(authority: string): Promise<EndpointSet> {
@@ -32,8 +34,12 @@ export class DestinationDiscovery implements Discovery {
     if (!p) {
       p = this.watch(authority);
       this.sets.set(authority, p);
-      // Unknown or unreachable: forget, so a later request asks again.
-      p.catch(() => this.sets.delete(authority));
+      // Unreachable: forget at once, so the next request asks again. Unknown: remember for a few seconds, so a
+      // client hammering a wrong name fails fast without opening a destination stream per request.
+      p.catch((err: unknown) => {
+        if (!(err instanceof UnknownAuthorityError)) this.sets.delete(authority);
+        else setTimeout(() => this.sets.get(authority) === p && this.sets.delete(authority), this.unknownTtlMs).unref();
+      });
     }
     return p;
   }
