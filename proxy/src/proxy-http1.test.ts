@@ -4,10 +4,15 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { startMesh, metricValue, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { startMesh, metricValue, testConfig, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { startProxy, type Proxy } from './proxy.js';
+import { StaticIdentity } from './identity/local-identity.js';
+import { createLogger } from '@weft/common/log';
 import { endpoint } from './discovery/discovery.js';
 
+const OTHER_ID = 'other.test.serviceaccount.identity.weft.cluster.local';
 let mesh: Mesh;
+let impostor: Proxy | undefined;
 let app: http.Server;
 const seen: Array<{ version: string; host: string | undefined; clientId: string | undefined; body: string; te: string | undefined }> = [];
 
@@ -44,9 +49,20 @@ before(async () => {
   mesh = await startMesh({ appPort });
   mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound, labels: { namespace: 'test', deployment: 'web', pod: 'web-1' } })]);
   mesh.discovery.set('plain.test.svc:80', [endpoint('127.0.0.1', appPort)]);
+  // An impostor proxy: it answers to OTHER_ID (SNI) but its certificate is the server's.
+  impostor = await startProxy({
+    config: testConfig(OTHER_ID, { inboundAppPort: appPort }),
+    identity: new StaticIdentity(OTHER_ID, mesh.pki.root.cert, mesh.pki.leaf(SERVER_ID)),
+    discovery: mesh.discovery,
+    originalDst: null,
+    log: createLogger('impostor', 'silent'),
+    drainMs: 100,
+  });
+  mesh.discovery.set('impostor.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: OTHER_ID, inboundPort: impostor.ports.inbound })]);
 });
 
 after(async () => {
+  await impostor?.shutdown();
   await mesh?.close();
   app?.close();
   app?.closeAllConnections();
@@ -177,4 +193,13 @@ test('metrics count the traffic with Linkerd labels on both sides', { timeout: 6
   const inAfter = await (await fetch(`http://127.0.0.1:${mesh.server.ports.admin}/metrics`)).text();
   assert.equal(metricValue(inAfter, 'request_total', inLabels) - i0, 4);
   assert.ok(metricValue(inAfter, 'tcp_open_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID }) >= 1);
+});
+
+test('a peer whose certificate does not carry the identity discovery expects is refused (503), and the app sees nothing', { timeout: 60_000 }, async () => {
+  const before = seen.length;
+  const r = await request(mesh.client.ports.outbound, { path: '/secret', headers: { host: 'impostor.test.svc' } });
+  assert.equal(r.status, 503);
+  // The refusal is the identity check itself, not some other failure.
+  assert.match(r.body, /other\.test\.serviceaccount\.identity\.weft\.cluster\.local.*not in the cert's altnames/s);
+  assert.equal(seen.length, before);
 });
