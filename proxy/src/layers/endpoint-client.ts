@@ -13,11 +13,15 @@ import type { Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import { ALPN_H2, connectMesh } from '../transport/tls.js';
 import { UnavailableError } from '@weft/common/errors';
+import type { TcpTargetMetrics } from '../metrics/proxy-metrics.js';
+import { countConnection } from './tcp-metrics.js';
 
 export interface EndpointClientDeps {
   readonly h2: H2Pool;
   readonly h1: Http1Client;
   readonly identity: LocalIdentity;
+  /** TCP metrics (`peer="dst"`) for the mTLS connections to peer proxies. */
+  readonly bindTcp?: (ep: Endpoint) => TcpTargetMetrics;
 }
 
 export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
@@ -33,7 +37,9 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
         origin: `https://${host}:${inboundPort}`,
         connect: () => {
           const creds = deps.identity.current()!;
-          return connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_H2, creds, anchors: deps.identity.trustAnchors });
+          const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_H2, creds, anchors: deps.identity.trustAnchors });
+          if (deps.bindTcp) countConnection(socket, deps.bindTcp(ep));
+          return socket;
         },
       };
       const asH2: Headers = { [DST_PORT]: String(port) };

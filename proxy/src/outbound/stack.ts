@@ -70,12 +70,14 @@ export interface OutboundStack {
 const endpointKey = (ep: Endpoint): string => `${ep.addr.ip}:${ep.addr.port}|${ep.identity ?? ''}`;
 
 export function outboundStack(d: OutboundDeps): OutboundStack {
+  const dstTcpMetrics = (ep: Endpoint) => d.metrics.forTcp(`out-dst|${endpointKey(ep)}`, () => ({ ...endpointLabels(ep), peer: 'dst' }));
+
   // ── HTTP ────────────────────────────────────────────────────────────────
   const endpoint: NewHttp<Endpoint> = cached(endpointKey, (ep) =>
     stack(
       httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority))),
       tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
-    )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity })(ep)),
+    )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity, bindTcp: dstTcpMetrics })(ep)),
   );
   const concrete: NewHttp<Concrete> = cached(
     (c) => c.authority,
@@ -93,7 +95,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────
   const tcpToEndpoint: NewTcp<Endpoint> = cached(
     endpointKey,
-    tcpEndpoint({ identity: d.identity, bind: (ep) => d.metrics.forTcp(`out-dst|${endpointKey(ep)}`, () => ({ ...endpointLabels(ep), peer: 'dst' })) }),
+    tcpEndpoint({ identity: d.identity, bind: dstTcpMetrics }),
   );
   const tcpConcrete: NewTcp<Concrete> = cached(
     (c) => c.authority,
