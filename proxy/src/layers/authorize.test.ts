@@ -31,6 +31,9 @@ const policies = new StaticPolicies(defaultPolicy('all-unauthenticated', SERVER_
 const proxies: Proxy[] = [];
 let server: Proxy;
 const clients: Record<'allowed' | 'other' | 'foreign', Proxy> = {} as never;
+/** Client proxies whose applications open opaque TCP connections (explicit original destination) to the server. */
+const tcpClients: Record<'allowed' | 'other', Proxy> = {} as never;
+const SERVICE_IP = '10.96.0.10';
 let app: http.Server;
 let appPort: number;
 let releaseSlow: (() => void) | undefined;
@@ -56,7 +59,17 @@ before(async () => {
     clients[k] = await startProxy({ ...common, config: testConfig(id), identity: pki.identity(id) });
     proxies.push(clients[k]);
   }
+  for (const [k, id] of [['allowed', CLIENT_ID], ['other', OTHER_ID]] as const) {
+    tcpClients[k] = await startProxy({
+      ...common,
+      config: testConfig(id, { opaquePorts: [5000] }),
+      identity: pki.identity(id),
+      originalDst: () => ({ ip: SERVICE_IP, port: 5000 }),
+    });
+    proxies.push(tcpClients[k]);
+  }
   discovery.set(WEB, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: server.ports.inbound })]);
+  discovery.set(`${SERVICE_IP}:5000`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: server.ports.inbound })]);
 });
 
 after(async () => {
@@ -82,9 +95,9 @@ function get(via: Proxy | 'plaintext', path = '/'): Promise<{ status: number; bo
 }
 
 /** A raw, non-HTTP TCP client straight to the server proxy: resolves with what it received before the close. */
-function rawTcp(): Promise<string> {
+function rawTcp(port = server.ports.inbound): Promise<string> {
   return new Promise((resolve) => {
-    const s = net.connect(server.ports.inbound, '127.0.0.1');
+    const s = net.connect(port, '127.0.0.1');
     let got = '';
     s.on('data', (d: Buffer) => (got += d.toString()));
     s.on('error', () => undefined);
@@ -185,6 +198,18 @@ test('an AuthorizationPolicy admits one identity and denies another: 403 for HTT
   assert.ok(metricValue(text, 'inbound_http_authz_allow_total', { srv_name: 'web-http', authz_name: 'web-clients', authz_kind: 'authorizationpolicy' }) >= 1);
   assert.ok(metricValue(text, 'inbound_http_authz_allow_total', { srv_name: 'web-http', authz_name: 'probe' }) >= 1);
   assert.ok(metricValue(text, 'inbound_http_authz_deny_total', { srv_name: 'web-http', srv_kind: 'server' }) >= 3);
+});
+
+test('meshed opaque TCP is authorized by the client identity from mTLS', { timeout: 60_000 }, async () => {
+  useDefault('all-unauthenticated');
+  policies.set(appPort, AUTHZ_SERVER);
+  const before = await serverMetrics();
+  assert.match(await rawTcp(tcpClients.allowed.ports.outbound), /^HTTP\/1\.1 400/, 'the allowed identity reaches the application');
+  assert.equal(await rawTcp(tcpClients.other.ports.outbound), '', 'the other identity is refused');
+  const after = await serverMetrics();
+  const delta = (name: string, labels: Record<string, string>) => metricValue(after, name, labels) - metricValue(before, name, labels);
+  assert.equal(delta('inbound_tcp_authz_allow_total', { srv_name: 'web-http', authz_name: 'web-clients', tls: 'true' }), 1);
+  assert.equal(delta('inbound_tcp_authz_deny_total', { srv_name: 'web-http', tls: 'true' }), 1);
 });
 
 test('a policy change applies to new requests without restart; a request in flight completes', { timeout: 60_000 }, async () => {
