@@ -205,3 +205,11 @@ test('a peer whose certificate does not carry the identity discovery expects is 
   assert.match(r.body, /other\.test\.serviceaccount\.identity\.weft\.cluster\.local.*not in the cert's altnames/s);
   assert.equal(seen.length, before);
 });
+
+test('an unreachable meshed endpoint fails the request with 503 naming the cause', { timeout: 60_000 }, async () => {
+  // Port 1 on loopback: nothing listens, the connect is refused.
+  mesh.discovery.set('dead.test.svc:80', [endpoint('127.0.0.1', 8080, { identity: OTHER_ID, inboundPort: 1 })]);
+  const r = await request(mesh.client.ports.outbound, { path: '/', headers: { host: 'dead.test.svc' } });
+  assert.equal(r.status, 503);
+  assert.match(r.body, /ECONNREFUSED/);
+});
