@@ -51,10 +51,13 @@ mkdirSync(runDir, { recursive: true });
 
 // 3. environment
 const cluster = new Cluster({ dir: runDir, bins, versions, log });
-let torndown = false;
-async function teardown() {
-  if (torndown) return;
-  torndown = true;
+let teardownPromise;
+/** One teardown, however many callers (the signal handler and the main flow both await it). */
+function teardown() {
+  teardownPromise ??= runTeardown();
+  return teardownPromise;
+}
+async function runTeardown() {
   const t = Date.now();
   const pids = cluster.sup.procs.map((p) => p.child.pid).filter(Boolean);
   await cluster.down();

@@ -5,7 +5,8 @@
 // deletion was requested once their processes are gone, and keeps every
 // pod's /etc/netns/<ns>/hosts in sync with the cluster's Services.
 import { parseArgs } from 'node:util';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Kube } from '../lib/kube.mjs';
 import { PodSandbox, VOLUME_ROOT } from './pod-sandbox.mjs';
 import * as net from '../lib/node-net.mjs';
@@ -230,6 +231,11 @@ async function shutdown() {
   // Only now: removing a directory another pod's mount namespace mounts on would detach that mount.
   for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true });
   rmSync(VOLUME_ROOT, { recursive: true, force: true });
+  try {
+    rmdirSync(dirname(VOLUME_ROOT));
+  } catch {
+    // not empty or gone
+  }
   process.exit(0);
 }
 process.on('SIGTERM', shutdown);
