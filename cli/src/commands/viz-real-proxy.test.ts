@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startRealProxyMesh, CLIENT_ID, SERVER_ID, type RealProxyMesh } from '@weft/viz/testing/real-proxy-mesh';
 import { expectedP50Bucket } from '@weft/viz/testing/test-mesh';
+import { endpoint } from '@weft/proxy';
 import type { StatResult, Edge } from '@weft/viz';
 
 const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
@@ -50,6 +51,9 @@ async function sendAll(paths: readonly string[], concurrency = 8): Promise<numbe
 before(async () => {
   // The app behind the server proxy answers after 120 ms; /books/fail answers 500.
   real = await startRealProxyMesh({ appDelayMs: 120 });
+  // An unmeshed destination (no identity): the client proxy talks plaintext to it.
+  real.mesh.discovery.set('legacy.test.svc:80', [endpoint('127.0.0.1', real.appPort, { labels: { namespace: 'test', deployment: 'legacy', pod: 'legacy-pod' } })]);
+  for (let i = 0; i < 5; i++) assert.equal(await real.send(`/legacy/${i}`, 'legacy.test.svc:80'), 200);
   const statuses = await sendAll([...Array.from({ length: 95 }, (_, i) => `/books/${i}`), ...Array.from({ length: 5 }, (_, i) => `/books/fail/${i}`)]);
   assert.deepEqual([statuses.filter((s) => s === 200).length, statuses.filter((s) => s === 500).length], [95, 5]);
   await real.prometheus.scrapedAfter(new Date());
@@ -72,14 +76,19 @@ test('weft viz stat deploy agrees with the traffic sent through real proxies', a
   assert.ok(server.latencyMsP50! > above && server.latencyMsP50! <= atMost, `p50 ${server.latencyMsP50} not in the (${above}, ${atMost}] ms bucket`);
   assert.equal(server.meshedPods, 1);
   const from = await weft(['viz', 'stat', 'deploy', '-n', 'test', '--from', 'deploy/client', '-t', '5m', '-o', 'json']);
-  assert.deepEqual((JSON.parse(from.stdout) as StatResult).rows.map((x) => [x.name, x.requests]), [['server', 100]]);
+  assert.deepEqual((JSON.parse(from.stdout) as StatResult).rows.map((x) => [x.name, x.requests]), [['legacy', 5], ['server', 100]]);
 });
 
-test('weft viz edges shows the proxies\' mTLS identities', async () => {
+test('weft viz edges shows the proxies\' mTLS identities, and plaintext to an unmeshed destination', async () => {
   const r = await weft(['viz', 'edges', 'deploy', '-n', 'test', '-t', '5m', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const edges = (JSON.parse(r.stdout) as { edges: Edge[] }).edges;
-  assert.deepEqual(edges.map((e) => [e.src.name, e.dst.name, e.clientId, e.serverId, e.mtls]), [['client', 'server', CLIENT_ID, SERVER_ID, true]]);
+  assert.deepEqual(edges.map((e) => [e.src.name, e.dst.name, e.clientId, e.serverId, e.mtls, e.requests]), [
+    ['client', 'legacy', '', '', false, 5],
+    ['client', 'server', CLIENT_ID, SERVER_ID, true, 100],
+  ]);
+  const table = await weft(['viz', 'edges', 'deploy', '-n', 'test', '-t', '5m']);
+  assert.match(table.stdout, /^client\s+legacy\s+test\s+test\s+no mTLS/m);
 });
 
 test('weft viz tap streams matching requests from the real proxies\' tap servers', async (t) => {

@@ -23,8 +23,10 @@ export interface RealProxyMesh {
   readonly mesh: Mesh;
   readonly prometheus: TestPrometheus;
   readonly viz: Viz;
-  /** One request through the client proxy; resolves with the status. */
-  send(path: string): Promise<number>;
+  /** The app's own port (for unmeshed destinations). */
+  readonly appPort: number;
+  /** One request through the client proxy (to `authority`, default books.test.svc:80); resolves with the status. */
+  send(path: string, authority?: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -65,16 +67,16 @@ export async function startRealProxyMesh(opts: { appDelayMs?: number } = {}): Pr
       web: { host: '127.0.0.1', port: 0 },
     });
     cleanups.push(() => viz.close());
-    const send = (path: string) =>
+    const send = (path: string, authority = AUTHORITY) =>
       new Promise<number>((resolve, reject) => {
         http
-          .get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, headers: { host: AUTHORITY }, agent: false }, (res) => {
+          .get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, headers: { host: authority }, agent: false }, (res) => {
             res.resume();
             res.on('end', () => resolve(res.statusCode ?? 0));
           })
           .on('error', reject);
       });
-    return { mesh, prometheus, viz, send, close };
+    return { mesh, prometheus, viz, appPort, send, close };
   } catch (err) {
     await close();
     throw err;
