@@ -258,7 +258,7 @@ export class Cluster {
   /** Stops every process group, then removes the node and pod namespaces (with kube-proxy's rules). */
   async down() {
     this.kube?.close();
-    await this.sup.stopAll();
+    await this.sup.stopAll(5000, ['etcd']);
     if (this.withNode) net.sweepNetwork();
   }
 }

@@ -45,26 +45,37 @@ export class Supervisor {
     if (entry.exited) throw new Error(`${entry.name} exited (${entry.code}); log tail:\n${tail(entry.logPath)}`);
   }
 
-  /** Kills every process group, newest first: SIGTERM, then SIGKILL after a grace period. */
-  async stopAll(graceMs = 5000) {
-    for (const p of [...this.procs].reverse()) {
-      if (!p.exited) signalGroup(p.child.pid, 'SIGTERM');
-    }
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && this.procs.some((p) => !p.exited)) await sleep(100);
-    const stubborn = this.procs.filter((p) => !p.exited).map((p) => p.name);
-    for (const p of this.procs) {
-      // The group may hold grandchildren even after the leader exited.
-      signalGroup(p.child.pid, 'SIGKILL');
-    }
-    // Wait until the killed leaders are reaped, so a check right after sees them gone.
-    const reapDeadline = Date.now() + 5000;
-    while (Date.now() < reapDeadline && this.procs.some((p) => !p.exited)) await sleep(50);
-    this.killed = stubborn;
+  /**
+   * Kills every process group: SIGTERM, then SIGKILL after a grace period.
+   * Those named in `last` go in a second round (etcd: the API server shuts
+   * down gracefully only while its store still answers).
+   */
+  async stopAll(graceMs = 5000, last = []) {
+    const firstRound = this.procs.filter((p) => !last.includes(p.name));
+    const secondRound = this.procs.filter((p) => last.includes(p.name));
+    this.killed = [...(await stopRound(firstRound, graceMs)), ...(await stopRound(secondRound, graceMs))];
     this.procs = [];
     // Everything is gone: nothing for the next run to sweep.
     rmSync(this.pidFile, { force: true });
   }
+}
+
+/** SIGTERM to each group, SIGKILL after `graceMs`; resolves the names that needed SIGKILL once all are reaped. */
+async function stopRound(procs, graceMs) {
+  for (const p of [...procs].reverse()) {
+    if (!p.exited) signalGroup(p.child.pid, 'SIGTERM');
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && procs.some((p) => !p.exited)) await sleep(100);
+  const stubborn = procs.filter((p) => !p.exited).map((p) => p.name);
+  for (const p of procs) {
+    // The group may hold grandchildren even after the leader exited.
+    signalGroup(p.child.pid, 'SIGKILL');
+  }
+  // Wait until the killed leaders are reaped, so a check right after sees them gone.
+  const reapDeadline = Date.now() + 5000;
+  while (Date.now() < reapDeadline && procs.some((p) => !p.exited)) await sleep(50);
+  return stubborn;
 }
 
 export function signalGroup(pid, signal) {
