@@ -205,6 +205,14 @@ async function start(
     else processes.push(spawnLogged(w.name, [process.execPath, APPS_MAIN, ...args], process.env, opts.log));
   }
 
+  // Fail loudly, not with an empty dashboard, when the mesh cannot carry the demo's traffic.
+  const trafficPod = plans.find((p) => p.workload.name === 'traffic')!;
+  await waitFor('a first successful request from traffic to web through the mesh', async () => {
+    const text = await (await fetch(`http://${trafficPod.ip}:${trafficPod.ports.admin}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    return /^response_total\{[^}]*status_code="200"[^}]*\} [1-9]/m.test(text) ? undefined : 'no successful response yet';
+  });
+  say('weft demo: traffic flows through the mesh (traffic → web → authors → books)');
+
   // Prometheus scrapes every proxy; viz reads Prometheus and taps the proxies.
   const targets: ProxyTarget[] = plans.map((p) => ({
     name: `${p.workload.name}-0`,
@@ -323,18 +331,26 @@ async function stopAll(children: readonly ChildProcess[]): Promise<void> {
   );
 }
 
-async function waitReady(what: string, url: string, timeoutMs = 60_000): Promise<void> {
+function waitReady(what: string, url: string): Promise<void> {
+  return waitFor(`${what} to be ready at ${url}`, async () => {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? undefined : `${res.status} ${(await res.text()).trim()}`;
+  });
+}
+
+/** Polls `check` (undefined = done, a string = why not yet) until it passes or the time is up. */
+async function waitFor(what: string, check: () => Promise<string | undefined>, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-      last = `${res.status} ${(await res.text()).trim()}`;
+      const why = await check();
+      if (why === undefined) return;
+      last = why;
     } catch (err) {
       last = (err as Error).message;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what} did not become ready at ${url} within ${timeoutMs / 1000} s (last: ${last})`);
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${last})`);
 }
