@@ -1,0 +1,174 @@
+// Scenario 6: an unmeshed client pod (its namespace has no `weft.io/inject`,
+// so the webhook leaves it alone) calls an injected server's Service over
+// plain HTTP through kube-proxy. It works, and the server's proxy counts the
+// request as inbound with tls="no_identity" and no client_id. Then the
+// server's namespace is annotated `config.weft.io/default-inbound-policy:
+// all-authenticated`; destination pushes the new default policy to the
+// running proxy (no pod restart), and the unmeshed client is refused with 403
+// while a meshed client in the server's namespace still gets through by mTLS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
+import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+
+const MESHED_NS = 'weft-e2e-s6-meshed';
+const PLAIN_NS = 'weft-e2e-s6-plain';
+const POLICY_ANNOTATION = 'config.weft.io/default-inbound-policy';
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const skipAll = notRunning ?? chartsMissing(repoRoot);
+let skip = skipAll;
+let env;
+let installed = [];
+/** The injected server pod, its Service URL, and the unmeshed client's netns, from the first test. */
+let serverPod;
+let webUrl;
+let plainNetns;
+
+before(async () => {
+  if (skip) return;
+  env = loadEnv();
+  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+});
+
+after(async () => {
+  if (!env) return;
+  for (const ns of [PLAIN_NS, MESHED_NS]) await env.kube.delete(`/api/v1/namespaces/${ns}`).catch(() => {});
+  for (const ns of [PLAIN_NS, MESHED_NS]) {
+    await waitFor(`namespace ${ns} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${ns}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  }
+  await uninstallWeft(env, installed);
+  env.kube.close();
+});
+
+const podSummary = (p) => `${p.metadata.name}: ${p.status.phase} ${p.status.reason ?? ''} ${p.status.message ?? ''} ${JSON.stringify([...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]))}`;
+
+async function readyPods(ns, selector, n, what, timeoutMs) {
+  let last = [];
+  try {
+    return await waitFor(what, async () => {
+      const list = await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
+      last = list.items;
+      const ready = list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length >= n ? ready : undefined;
+    }, { timeoutMs });
+  } catch (err) {
+    err.message += `\n  ${last.map(podSummary).join('\n  ')}`;
+    throw err;
+  }
+}
+
+/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
+function echoPod(name, serviceAccountName = 'default') {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
+    spec: {
+      serviceAccountName, terminationGracePeriodSeconds: 2,
+      containers: [{
+        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+      }],
+    },
+  };
+}
+
+/** One curl inside a pod's network namespace: { code, body } (code 0 when the connection failed). */
+function curlFrom(netns, url) {
+  const r = spawnSync('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', url], { encoding: 'utf8' });
+  const out = r.stdout ?? '';
+  const nl = out.lastIndexOf('\n');
+  return { status: r.status, code: Number(out.slice(nl + 1)) || 0, body: out.slice(0, Math.max(nl, 0)), stderr: r.stderr };
+}
+
+/** The server proxy's Prometheus lines of one family. */
+function proxyMetrics(podIP, family) {
+  const text = spawnSync('curl', ['-sf', '--max-time', '5', `http://${podIP}:4191/metrics`], { encoding: 'utf8' }).stdout ?? '';
+  return text.split('\n').filter((l) => l.startsWith(`${family}{`));
+}
+
+const sampleValue = (line) => Number(line.slice(line.lastIndexOf(' ') + 1));
+
+test('an unmeshed client pod reaches a meshed server in plaintext: inbound, tls="no_identity", no client_id', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  ({ releases: installed } = await installWeft(env));
+  for (const c of ['identity', 'destination', 'injector']) {
+    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
+  }
+
+  await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: MESHED_NS, annotations: { 'weft.io/inject': 'enabled' } } });
+  await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PLAIN_NS } });
+  for (const ns of [MESHED_NS, PLAIN_NS]) await waitFor(`default ServiceAccount in ${ns}`, () => env.kube.getOrNull(`/api/v1/namespaces/${ns}/serviceaccounts/default`), { timeoutMs: 60_000 });
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod('web'));
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/services`, {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
+    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  });
+  await env.kube.create(`/api/v1/namespaces/${PLAIN_NS}/pods`, echoPod('plain'));
+
+  [serverPod] = await readyPods(MESHED_NS, 'app=web', 1, 'the injected server pod Ready', 180_000);
+  const serverContainers = [...(serverPod.spec.initContainers ?? []), ...serverPod.spec.containers].map((c) => c.name);
+  assert.ok(serverContainers.some((n) => /proxy/.test(n)), `the server is injected: ${serverContainers.join(', ')}`);
+  const [plain] = await readyPods(PLAIN_NS, 'app=plain', 1, 'the unmeshed client pod Ready', 120_000);
+  const plainContainers = [...(plain.spec.initContainers ?? []), ...plain.spec.containers].map((c) => c.name);
+  assert.deepEqual(plainContainers, ['plain'], 'a pod outside annotated namespaces is not injected');
+
+  plainNetns = env.podNetns('plain');
+  webUrl = `http://web.${MESHED_NS}.svc.cluster.local/plain`;
+  let last;
+  const body = await waitFor('a plaintext request from the unmeshed pod to web', () => {
+    last = curlFrom(plainNetns, webUrl);
+    return last.code === 200 ? JSON.parse(last.body) : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last curl: ${JSON.stringify(last)}`;
+    throw err;
+  });
+  assert.equal(body.path, '/plain');
+  assert.equal(body.pod, 'web', 'kube-proxy routed the Service to the meshed server');
+  assert.equal(body.clientId, null, 'no mesh identity for an unmeshed caller');
+
+  const inbound = proxyMetrics(serverPod.status.podIP, 'request_total').filter((l) => l.includes('direction="inbound"'));
+  const plaintext = inbound.filter((l) => l.includes('tls="no_identity"'));
+  assert.ok(plaintext.length > 0 && plaintext.some((l) => sampleValue(l) >= 1), `the server proxy counts the request as inbound tls="no_identity":\n${inbound.join('\n')}`);
+  for (const l of plaintext) assert.doesNotMatch(l, /client_id="[^"]+"/, `no client_id on a plaintext request: ${l}`);
+});
+
+test('default-inbound-policy all-authenticated: the unmeshed client gets 403, a meshed client still succeeds by mTLS', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  if (!serverPod || !plainNetns) return t.skip('no server or unmeshed client (previous test failed)');
+  // A meshed client, certified before the policy changes so its success below is not a fresh-pod race.
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod('client', 'client'));
+  await readyPods(MESHED_NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
+  const clientNetns = env.podNetns('client');
+  const clientId = `client.${MESHED_NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
+  let last;
+  await waitFor('a meshed request from client to web', () => {
+    last = curlFrom(clientNetns, webUrl);
+    return last.code === 200 && JSON.parse(last.body).clientId === clientId;
+  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last curl: ${JSON.stringify(last)}`;
+    throw err;
+  });
+
+  // The policy changes under the running server pod: destination watches the namespace and pushes the new default.
+  await env.kube.request('PATCH', `/api/v1/namespaces/${MESHED_NS}`, { metadata: { annotations: { [POLICY_ANNOTATION]: 'all-authenticated' } } }, { contentType: 'application/merge-patch+json' });
+  await waitFor('the unmeshed client refused with 403', () => {
+    last = curlFrom(plainNetns, webUrl);
+    return last.code === 403;
+  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last curl: ${JSON.stringify(last)}`;
+    throw err;
+  });
+  const denied = proxyMetrics(serverPod.status.podIP, 'inbound_http_authz_deny_total');
+  assert.ok(denied.some((l) => l.includes('srv_name="all-authenticated"') && l.includes('tls="no_identity"') && sampleValue(l) >= 1), `the server proxy counts the denial under the all-authenticated default:\n${denied.join('\n')}`);
+
+  // Still denied on repetition (not a transient state), and the meshed client still gets through, identified.
+  assert.equal(curlFrom(plainNetns, webUrl).code, 403, 'the unmeshed client stays denied');
+  const meshed = curlFrom(clientNetns, webUrl);
+  assert.equal(meshed.code, 200, `the meshed client still succeeds: ${JSON.stringify(meshed)}`);
+  const body = JSON.parse(meshed.body);
+  assert.equal(body.pod, 'web');
+  assert.equal(body.clientId, clientId, 'the server proxy authenticated the meshed client by its certificate');
+  const allowed = proxyMetrics(serverPod.status.podIP, 'inbound_http_authz_allow_total');
+  assert.ok(allowed.some((l) => l.includes('authz_name="all-authenticated"') && l.includes('tls="true"') && sampleValue(l) >= 1), `the server proxy counts the mTLS request as allowed by all-authenticated:\n${allowed.join('\n')}`);
+});
