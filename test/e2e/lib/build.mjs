@@ -12,6 +12,14 @@ const toolsDir = new URL('../tools/', import.meta.url).pathname;
 
 export const cacheRoot = process.env.WEFT_E2E_CACHE ?? '/var/cache/weft-e2e';
 
+/** The Go toolchain: from PATH, else where the machine image installs it (a CI shell may not have it on PATH). */
+export const goBin = (() => {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/go/bin']) {
+    if (existsSync(join(dir, 'go'))) return join(dir, 'go');
+  }
+  return 'go';
+})();
+
 /** Reads `require <module> <version>` of the pinned tool module out of its go.mod. */
 function pinnedVersion(dir, module) {
   const text = readFileSync(join(toolsDir, dir, 'go.mod'), 'utf8');
@@ -23,7 +31,7 @@ function pinnedVersion(dir, module) {
 /** The release date of a module version as the proxy records it: a reproducible buildDate. */
 function moduleTime(dir, module, version) {
   try {
-    const out = execFileSync('go', ['mod', 'download', '-json', `${module}@${version}`], { cwd: join(toolsDir, dir), encoding: 'utf8' });
+    const out = execFileSync(goBin, ['mod', 'download', '-json', `${module}@${version}`], { cwd: join(toolsDir, dir), encoding: 'utf8' });
     const info = JSON.parse(out).Info;
     return JSON.parse(readFileSync(info, 'utf8')).Time ?? '1970-01-01T00:00:00Z';
   } catch {
@@ -98,7 +106,7 @@ function pinDigest(tool) {
 function goBuild(tool, out, pkg, log) {
   return new Promise((resolve, reject) => {
     const ldflags = ['-s', '-w', ...tool.ldflags()].join(' ');
-    const child = spawn('nice', ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflags, '-o', `${out}.tmp`, pkg], {
+    const child = spawn('nice', ['-n', '10', goBin, 'build', '-trimpath', '-ldflags', ldflags, '-o', `${out}.tmp`, pkg], {
       cwd: join(toolsDir, tool.dir),
       env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ClusterPki } from './pki.mjs';
+import { goBin } from './build.mjs';
 import { Kube, writeKubeconfig } from './kube.mjs';
 import { Supervisor, waitFor } from './procs.mjs';
 import * as net from './node-net.mjs';
@@ -265,7 +266,7 @@ export class Cluster {
 
 /** The CRDs shipped inside the cert-manager module source (deploy/crds). */
 export function certManagerCrdDir(version) {
-  const modDir = execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/cert-manager/cert-manager'], {
+  const modDir = execFileSync(goBin, ['list', '-m', '-f', '{{.Dir}}', 'github.com/cert-manager/cert-manager'], {
     cwd: new URL('../tools/cert-manager/', import.meta.url).pathname,
     encoding: 'utf8',
     env: { ...process.env, GOFLAGS: '-mod=mod' },
