@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 const FAILURE_RATE = 0.25;
+const isRoot = process.getuid?.() === 0;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,8 +27,11 @@ function weft(args: string[]): unknown {
   return JSON.parse(execFileSync(process.execPath, [WEFT, ...args], { encoding: 'utf8', timeout: 30_000 }));
 }
 
-/** What the demo could leave behind: network namespaces, iptables rules, demo processes. */
-function footprint(): { netns: string; iptables: string; processes: string } {
+/**
+ * What a demo could leave behind: its network namespaces and iptables rules
+ * (named after its pod network, `tag`), and demo processes.
+ */
+function footprint(tag: string | undefined): { netns: string[]; iptables: string[]; processes: string } {
   const run = (cmd: string, args: string[]): string => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8' });
@@ -35,10 +39,10 @@ function footprint(): { netns: string; iptables: string; processes: string } {
       return '';
     }
   };
+  const mine = (text: string): string[] => (tag ? text.split('\n').filter((l) => l.includes(tag)) : []);
   return {
-    netns: run('ip', ['netns', 'list']),
-    // Counters change all the time; rules are what matters.
-    iptables: process.getuid?.() === 0 ? run('iptables-save', []).split('\n').filter((l) => !l.startsWith('#') && !l.startsWith(':')).join('\n') : '',
+    netns: mine(run('ip', ['netns', 'list'])),
+    iptables: isRoot ? mine(run('iptables-save', [])) : [],
     processes: run('pgrep', ['-af', 'demo/apps/main.js|prometheus --config.file=/tmp/weft-demo']),
   };
 }
@@ -58,12 +62,16 @@ interface StatRow {
   successRate: number | null;
 }
 
-test('the local demo serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000 }, async () => {
-  const before = footprint();
+test('the local demo (network namespaces + iptables) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000, skip: isRoot ? false : 'needs root for network namespaces and iptables (CI runs as root)' }, () => runDemo('netns'));
+
+test('the local demo on loopback (not root) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000 }, () => runDemo('loopback'));
+
+async function runDemo(mode: 'netns' | 'loopback'): Promise<void> {
+  const before = footprint(undefined);
   const [prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const demo = spawn(
     process.execPath,
-    [WEFT, 'demo', '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
+    [WEFT, 'demo', '--mode', mode, '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
       '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -80,6 +88,7 @@ test('the local demo serves traffic on all three services over mTLS and tears do
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.match(out, /SHA-256 [0-9A-F:]{95}/, 'prints the throwaway anchor fingerprint');
+    assert.match(out, mode === 'netns' ? /network namespaces \+ iptables interception/ : /loopback, explicit proxy ports/);
     const api = `--api-addr=http://127.0.0.1:${apiPort}`;
 
     // Wait (polling the real metrics) until books has answered enough requests to judge its failure rate.
@@ -114,5 +123,7 @@ test('the local demo serves traffic on all three services over mTLS and tears do
     assert.equal(code, 0, `weft demo did not stop cleanly:\n${err}`);
   }
   assert.match(err, /nothing left behind/);
-  assert.deepEqual(footprint(), before, 'the demo left namespaces, iptables rules or processes behind');
-});
+  const tag = /pod namespaces (\S+)-<pod>/.exec(err)?.[1];
+  if (mode === 'netns') assert.ok(tag, `the demo did not name its pod namespaces:\n${err}`);
+  assert.deepEqual(footprint(tag), before, 'the demo left namespaces, iptables rules or processes behind');
+}

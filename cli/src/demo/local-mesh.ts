@@ -20,7 +20,7 @@ import { createRegistry } from '@weft/common/metrics';
 import { startIdentityService, generateLocalCa, certify, MemorySource, type IdentityService } from '@weft/identity';
 import { startDestination, FileSource, type DestinationController } from '@weft/destination';
 import { startViz, StaticTargetSource, renderScrapeConfig, type ProxyTarget, type Viz } from '@weft/viz';
-import { PodNetwork, netnsUnavailable, type Pod } from '@weft/proxy/testing/netns';
+import { PodNetwork, NETNS_PREFIX, netnsUnavailable, type Pod } from '@weft/proxy/testing/netns';
 import { DemoTokenAuthority } from './tokens.js';
 import { DEMO_NAMESPACE, WORKLOADS, serviceHost, type DemoWorkload } from './topology.js';
 
@@ -112,7 +112,10 @@ async function start(
   say(`weft demo: generated a throwaway trust anchor, SHA-256 ${anchorFingerprint}`);
 
   const network = mode === 'netns' ? await PodNetwork.create() : undefined;
-  if (network) cleanups.push(() => network.teardown());
+  if (network) {
+    cleanups.push(() => network.teardown());
+    say(`weft demo: pod namespaces ${NETNS_PREFIX}${network.id}-<pod> on bridge ${network.bridge}`);
+  }
   const controlHost = network ? network.gateway : '127.0.0.1';
 
   const tokens = new DemoTokenAuthority();
