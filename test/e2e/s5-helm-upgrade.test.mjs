@@ -1,0 +1,185 @@
+// Scenario 5: `helm upgrade` with changed values while meshed traffic flows.
+// The upgrade scales destination to two replicas, adds a pod label and
+// changes the mesh-wide default inbound policy to `all-authenticated`. The
+// new values must be live: every control-plane pod is replaced and carries
+// the label, destination runs two Ready replicas, and the new destination
+// pushes the new default to the already-running server proxy (an unmeshed
+// caller that got 200 before now gets 403). The meshed client, sending one
+// request every 200 ms from before the upgrade to after the rollout, must see
+// no failed request. (s2 upgrades logLevel; this one changes replicas, pod
+// metadata and behaviour the data plane depends on.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
+import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+
+const NS = 'weft-e2e-s5-upgrade';
+const ROLLOUT_LABEL = ['weft-e2e-rollout', 's5'];
+const CONTROL_PLANE = 'app.kubernetes.io/component in (identity,destination,injector)';
+const repoRoot = new URL('../../', import.meta.url).pathname;
+const skipAll = notRunning ?? chartsMissing(repoRoot);
+let skip = skipAll;
+let env;
+let installed = [];
+let traffic;
+
+before(async () => {
+  if (skip) return;
+  env = loadEnv();
+  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+});
+
+after(async () => {
+  if (!env) return;
+  traffic?.stop();
+  await env.kube.delete(`/api/v1/namespaces/${NS}`).catch(() => {});
+  await waitFor(`namespace ${NS} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${NS}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  await uninstallWeft(env, installed);
+  env.kube.close();
+});
+
+const podSummary = (p) => `${p.metadata.name}: ${p.status.phase} ${p.status.reason ?? ''} ${p.status.message ?? ''} ${JSON.stringify([...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]))}`;
+const isReady = (p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+
+async function readyPods(ns, selector, n, what, timeoutMs) {
+  let last = [];
+  try {
+    return await waitFor(what, async () => {
+      const list = await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
+      last = list.items;
+      const ready = list.items.filter(isReady);
+      return ready.length >= n ? ready : undefined;
+    }, { timeoutMs });
+  } catch (err) {
+    err.message += `\n  ${last.map(podSummary).join('\n  ')}`;
+    throw err;
+  }
+}
+
+/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
+function echoPod(name, serviceAccountName = 'default') {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
+    spec: {
+      serviceAccountName, terminationGracePeriodSeconds: 2,
+      containers: [{
+        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+      }],
+    },
+  };
+}
+
+/** Meshed requests from a pod's netns every 200 ms; each HTTP status (000 = no response) is appended to a file. */
+function trafficLoop(netns, url) {
+  const statusFile = env.writeFile('s5-statuses.txt', '');
+  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 ${url} >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
+  const statuses = () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
+  let stopped;
+  return {
+    statuses,
+    stop() {
+      if (!stopped) {
+        try {
+          process.kill(-loop.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        stopped = statuses();
+      }
+      return stopped;
+    },
+  };
+}
+
+/** The HTTP status an unmeshed caller (the host, through the Service's cluster IP and kube-proxy) gets. */
+function unmeshedStatus(clusterIP) {
+  const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${clusterIP}/unmeshed`], { encoding: 'utf8' });
+  return Number(r.stdout) || 0;
+}
+
+test('helm upgrade (destination replicas, pod label, default inbound policy) is live and fails no meshed request', { skip: skipAll }, async (t) => {
+  if (skip) return t.skip(skip);
+  ({ releases: installed } = await installWeft(env));
+  for (const c of ['identity', 'destination', 'injector']) {
+    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
+  }
+  await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, annotations: { 'weft.io/inject': 'enabled' } } });
+  await waitFor('default ServiceAccount', () => env.kube.getOrNull(`/api/v1/namespaces/${NS}/serviceaccounts/default`), { timeoutMs: 60_000 });
+  await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
+  const svc = await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
+    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  });
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod('web'));
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod('client', 'client'));
+  await readyPods(NS, 'app=web', 1, 'the injected server pod Ready', 180_000);
+  await readyPods(NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
+  const clientNetns = env.podNetns('client');
+  const url = `http://web.${NS}.svc.cluster.local/upgrade`;
+  const clientId = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
+  let last = '';
+  await waitFor('a meshed request from client to web', () => {
+    const r = spawnSync('ip', ['netns', 'exec', clientNetns, 'curl', '-s', '--max-time', '10', url], { encoding: 'utf8' });
+    last = `${r.status} ${r.stdout}${r.stderr}`;
+    return r.status === 0 && r.stdout.startsWith('{') && JSON.parse(r.stdout).clientId === clientId;
+  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last curl: ${last}`;
+    throw err;
+  });
+  // Under the chart's default (all-unauthenticated) an unmeshed caller gets through: the 403 later is the upgrade's doing.
+  const unmeshedBefore = await waitFor('an unmeshed request to web', () => unmeshedStatus(svc.spec.clusterIP) || undefined, { timeoutMs: 60_000, intervalMs: 1000 });
+  assert.equal(unmeshedBefore, 200, 'before the upgrade an unmeshed caller is allowed');
+
+  const deploymentsBefore = (await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent(CONTROL_PLANE)}`)).items;
+  assert.equal(deploymentsBefore.length, 3);
+  const oldPods = new Set((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items.map((p) => p.metadata.uid));
+
+  traffic = trafficLoop(clientNetns, url);
+  await waitFor('meshed requests flowing before the upgrade', () => traffic.statuses().filter((s) => s === '200').length >= 3, { timeoutMs: 30_000 });
+  env.helm([
+    'upgrade', 'weft', chartPaths(env.repoRoot).controlPlane, '-n', WEFT_NS, '--reuse-values',
+    '--set', 'destination.replicas=2',
+    '--set', `podLabels.${ROLLOUT_LABEL[0]}=${ROLLOUT_LABEL[1]}`,
+    '--set', 'destination.defaultInboundPolicy=all-authenticated',
+    '--timeout', '3m',
+  ]);
+  const history = JSON.parse(env.helm(['history', 'weft', '-n', WEFT_NS, '-o', 'json']));
+  assert.equal(history.at(-1).status, 'deployed', `the upgrade is the deployed revision: ${JSON.stringify(history.map((h) => [h.revision, h.status]))}`);
+  assert.equal(history.at(-1).revision, 2);
+
+  await waitFor('control plane rolled out', async () => {
+    const list = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent(CONTROL_PLANE)}`);
+    return list.items.every((d) => d.status.observedGeneration >= d.metadata.generation && d.status.updatedReplicas === d.spec.replicas && d.status.availableReplicas === d.spec.replicas && (d.status.replicas ?? 0) === d.spec.replicas);
+  }, { timeoutMs: 240_000, intervalMs: 1000 });
+
+  // The changed values are live: two destination replicas, every control-plane pod new and labelled.
+  const destination = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments/weft-destination`);
+  assert.equal(destination.spec.replicas, 2);
+  assert.ok(destination.spec.template.spec.containers.flatMap((c) => c.env ?? []).some((e) => e.name === 'WEFT_DESTINATION_DEFAULT_INBOUND_POLICY' && e.value === 'all-authenticated'), 'destination runs with the new default inbound policy');
+  const pods = (await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods?labelSelector=${encodeURIComponent(CONTROL_PLANE)}`)).items.filter((p) => !p.metadata.deletionTimestamp);
+  assert.ok(pods.every((p) => !oldPods.has(p.metadata.uid)), `every control-plane pod was replaced: ${pods.map(podSummary).join('; ')}`);
+  assert.ok(pods.every((p) => p.metadata.labels?.[ROLLOUT_LABEL[0]] === ROLLOUT_LABEL[1]), `every control-plane pod carries ${ROLLOUT_LABEL.join('=')}`);
+  await readyPods(WEFT_NS, 'app.kubernetes.io/name=weft-destination', 2, 'two destination replicas Ready', 120_000);
+
+  // And the data plane follows the new control plane: the running server proxy gets the new default from destination.
+  const unmeshedAfter = await waitFor('an unmeshed caller refused under the new default', () => {
+    const code = unmeshedStatus(svc.spec.clusterIP);
+    return code === 403 ? code : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
+    err.message += `\n  last status: ${unmeshedStatus(svc.spec.clusterIP)}`;
+    throw err;
+  });
+  assert.equal(unmeshedAfter, 403);
+
+  // Keep the meshed traffic going a little after the rollout, then count.
+  const count = traffic.statuses().length;
+  await waitFor('meshed requests after the rollout', () => traffic.statuses().length >= count + 10, { timeoutMs: 30_000 });
+  const statuses = traffic.stop();
+  const failed = statuses.filter((s) => s !== '200');
+  console.log(`# upgrade: ${statuses.length} meshed requests, ${failed.length} failed`);
+  assert.ok(statuses.length >= 20, `enough meshed requests to mean something: ${statuses.length}`);
+  assert.deepEqual(failed, [], `${failed.length} of ${statuses.length} meshed requests failed during the upgrade`);
+});
