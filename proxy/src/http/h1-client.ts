@@ -3,16 +3,30 @@
  * HttpResponse. Used for the last hop to an HTTP/1 application and for
  * unmeshed HTTP/1 endpoints. undici's keep-alive pools (one per address)
  * cost far less CPU per request than node:http's client.
+ *
+ * undici (with its WebAssembly HTTP parser) adds ~20 MiB RSS, so it is
+ * loaded on the first HTTP/1 request, not at start: an idle proxy, or one
+ * whose traffic is all HTTP/2 or opaque, never pays for it.
  */
 import { PassThrough } from 'node:stream';
-import { Agent, errors } from 'undici';
+import type { Agent } from 'undici';
 import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
 
 export class Http1Client {
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000, pipelining: 1, connect: { noDelay: true } });
+  private undici: Undici | undefined;
+  private loading: Promise<Undici> | undefined;
+  private closed = false;
   private readonly origins = new Map<string, string>();
+
+  private load(): Promise<Undici> {
+    return (this.loading ??= import('undici').then((mod) => {
+      const agent = new mod.Agent({ keepAliveTimeout: 10_000, pipelining: 1, connect: { noDelay: true } });
+      if (this.closed) void agent.destroy();
+      return (this.undici = { agent, RequestAbortedError: mod.errors.RequestAbortedError });
+    }));
+  }
 
   /** `extraHeaders` are added for the application (e.g. the client's identity). */
   async request(addr: SocketAddr, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
@@ -22,8 +36,9 @@ export class Http1Client {
     const headers: Record<string, string | string[]> = extraHeaders ? { ...req.headers, ...extraHeaders } : { ...req.headers };
     headers.host = req.authority;
     delete headers.te; // `te: trailers` is an HTTP/2 (gRPC) signal; HTTP/1 servers do not need it
+    const undici = this.undici ?? (await this.load());
     try {
-      const res = await this.agent.request({
+      const res = await undici.agent.request({
         origin,
         path: req.path,
         method: req.method as 'GET',
@@ -40,12 +55,18 @@ export class Http1Client {
         resetCode: () => undefined,
       };
     } catch (err) {
-      if (err instanceof errors.RequestAbortedError || req.signal.aborted) throw new EndpointError(key, new Error('client went away'));
+      if (err instanceof undici.RequestAbortedError || req.signal.aborted) throw new EndpointError(key, new Error('client went away'));
       throw new EndpointError(key, err);
     }
   }
 
   close(): void {
-    void this.agent.destroy();
+    this.closed = true;
+    if (this.undici) void this.undici.agent.destroy();
   }
+}
+
+interface Undici {
+  readonly agent: Agent;
+  readonly RequestAbortedError: abstract new (...args: never[]) => Error;
 }
