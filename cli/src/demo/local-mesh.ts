@@ -252,6 +252,29 @@ async function start(
   return { mode, anchorFingerprint, dashboardUrl: viz.webUrl, apiUrl: viz.apiUrl, prometheusUrl, targets, close };
 }
 
+/**
+ * ServiceProfiles of the demo services, so `weft viz routes` has routes to
+ * show and books' idempotent reads are retried (within the retry budget).
+ */
+const DEMO_PROFILES: Record<string, unknown> = {
+  web: {
+    routes: [
+      { name: 'GET /authors/{id}', matches: [{ method: 'GET', path: { regex: '^/authors/\\d+$' } }], timeout: '10s' },
+      { name: 'GET /', matches: [{ method: 'GET', path: { exact: '/' } }] },
+    ],
+  },
+  authors: {
+    routes: [
+      { name: 'GetAuthor', matches: [{ method: 'POST', path: { exact: '/weft.demo.v1.Authors/GetAuthor' } }], timeout: '5s' },
+      { name: 'ListAuthors', matches: [{ method: 'POST', path: { exact: '/weft.demo.v1.Authors/ListAuthors' } }] },
+    ],
+  },
+  books: {
+    routes: [{ name: 'GET /books/{id}', matches: [{ method: 'GET', path: { regex: '^/books/\\d+$' } }], timeout: '2s', isRetryable: true }],
+    retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: '10s' },
+  },
+};
+
 function discoveryDocument(plans: readonly PodPlan[], mode: 'netns' | 'loopback'): unknown {
   return {
     namespaces: [{ name: DEMO_NAMESPACE }],
@@ -262,6 +285,7 @@ function discoveryDocument(plans: readonly PodPlan[], mode: 'netns' | 'loopback'
         namespace: DEMO_NAMESPACE,
         ...(p.clusterIP ? { clusterIP: p.clusterIP } : {}),
         ports: [{ name: p.workload.protocol, port: p.workload.port, targetPort: p.workload.port }],
+        profile: DEMO_PROFILES[p.workload.name],
         endpoints: [
           {
             ip: p.ip,
