@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
+import { readyPods as waitReadyPods } from './lib/pods.mjs';
 import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
@@ -39,22 +40,7 @@ after(async () => {
   env.kube.close();
 });
 
-const podSummary = (p) => `${p.metadata.name}: ${p.status.phase} ${p.status.reason ?? ''} ${p.status.message ?? ''} ${JSON.stringify([...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]))}`;
-
-async function readyPods(ns, selector, n, what, timeoutMs) {
-  let last = [];
-  try {
-    return await waitFor(what, async () => {
-      const list = await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
-      last = list.items;
-      const ready = list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length >= n ? ready : undefined;
-    }, { timeoutMs });
-  } catch (err) {
-    err.message += `\n  ${last.map(podSummary).join('\n  ')}`;
-    throw err;
-  }
-}
+const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
 
 test('an injected pod gets its certificate from identity through a real TokenReview', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);

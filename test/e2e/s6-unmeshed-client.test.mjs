@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
+import { readyPods as waitReadyPods } from './lib/pods.mjs';
 import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
@@ -41,22 +42,7 @@ after(async () => {
   env.kube.close();
 });
 
-const podSummary = (p) => `${p.metadata.name}: ${p.status.phase} ${p.status.reason ?? ''} ${p.status.message ?? ''} ${JSON.stringify([...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map((c) => [c.name, c.ready, c.restartCount, Object.keys(c.state ?? {})[0]]))}`;
-
-async function readyPods(ns, selector, n, what, timeoutMs) {
-  let last = [];
-  try {
-    return await waitFor(what, async () => {
-      const list = await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(selector)}`);
-      last = list.items;
-      const ready = list.items.filter((p) => p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      return ready.length >= n ? ready : undefined;
-    }, { timeoutMs });
-  } catch (err) {
-    err.message += `\n  ${last.map(podSummary).join('\n  ')}`;
-    throw err;
-  }
-}
+const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
 
 /** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
 function echoPod(name, serviceAccountName = 'default') {
