@@ -45,7 +45,8 @@ export class Watch<T extends k8s.KubernetesObject> {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private backoffMs = 500;
-  private synced: Promise<void> | undefined;
+  private started: Promise<void> | undefined;
+  private syncedPromise: Promise<void> | undefined;
   private listed = false;
   private onListed: (() => void) | undefined;
 
@@ -55,7 +56,7 @@ export class Watch<T extends k8s.KubernetesObject> {
     handlers: InformerHandlers<T>,
   ) {
     // The informer's start() resolves even when its first list fails (it reports
-    // the error and retries); record the first successful list so start() means "cache filled".
+    // the error and retries); record the first successful list for hasSynced()/synced().
     const list: k8s.ListPromise<T> = async () => {
       const result = await opts.list();
       this.listed = true;
@@ -85,14 +86,21 @@ export class Watch<T extends k8s.KubernetesObject> {
     }
   }
 
-  /** Starts the watch; resolves once a list has succeeded and its objects are in the cache (retrying with backoff until then). */
+  /**
+   * Starts the watch. Resolves after the first list attempt, successful or
+   * not (a failed list is reported through the log and retried with backoff):
+   * callers that must not serve from an empty cache check `hasSynced()` or
+   * await `synced()`.
+   */
   start(): Promise<void> {
-    this.synced ??= (async () => {
-      const listedNow = new Promise<void>((resolve) => (this.onListed = resolve));
-      await this.informer.start();
-      if (!this.listed) await listedNow;
-    })();
-    return this.synced;
+    this.started ??= this.informer.start();
+    return this.started;
+  }
+
+  /** Resolves once a list has succeeded and its objects are in the cache. */
+  synced(): Promise<void> {
+    if (this.listed) return Promise.resolve();
+    return (this.syncedPromise ??= new Promise<void>((resolve) => (this.onListed = resolve)));
   }
 
   /** True once the initial list succeeded. */
