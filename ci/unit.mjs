@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled unit/integration test (`<pkg>/dist/**/*.test.js`) with
 // Node's built-in test runner. Node 20's `--test` takes no globs, so the files
-// are listed here. The TAP reporter ends with `# pass N` / `# fail N`.
+// are listed here. The TAP reporter ends with `# pass N` / `# fail N`. A test that
+// hangs fails after 10 minutes instead of stalling the run.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,5 +30,5 @@ if (files.length === 0) {
   console.error('no compiled tests found: run `npm run build` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...files.sort()], { stdio: 'inherit', cwd: root });
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=tap', '--test-timeout=600000', ...files.sort()], { stdio: 'inherit', cwd: root });
 process.exit(result.status ?? 1);
