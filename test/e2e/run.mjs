@@ -106,7 +106,7 @@ try {
   const cmd =
     argv.includes('--exec') && sep >= 0
       ? argv.slice(sep + 1)
-      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', ...readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f))];
+      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=900000', ...readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f))];
   exitCode = await new Promise((resolve) => {
     const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env, cwd: repoRoot });
     child.on('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0)));
