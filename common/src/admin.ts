@@ -4,7 +4,7 @@
  * `/metrics` (Prometheus text), plus component-specific routes.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import type { Registry } from 'prom-client';
 
 export type AdminRoute = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
@@ -32,13 +32,10 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
       res.end(`admin error: ${(err as Error).message}\n`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  const port = await listen(server, opts.port, opts.host);
   return {
     server,
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -5,7 +5,7 @@
  */
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
@@ -71,13 +71,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     sessions.add(s);
     s.on('close', () => sessions.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  const port = await listen(server, opts.port, opts.host);
   return {
     server,
-    port: (server.address() as AddressInfo).port,
+    port,
     setTls: (tls) => server.setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }),
     close: () =>
       new Promise<void>((resolve) => {

@@ -7,3 +7,5 @@ export * from './admin.js';
 export * from './metrics.js';
 export * from './grpc.js';
 export * from './k8s/client.js';
+export * from './poll.js';
+export * from './listen.js';

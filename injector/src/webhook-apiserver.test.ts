@@ -4,6 +4,7 @@
  * injector; a Pod created in an annotated namespace comes back injected, one
  * in an unannotated namespace does not. Skips, saying why, without it.
  */
+import { waitFor } from '@weft/common/poll';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -25,20 +26,8 @@ let pki: TestPki | undefined;
 let injector: RunningInjector | undefined;
 let kc: k8s.KubeConfig;
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000; // safety net only
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen: ${String(last ?? 'no result')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls the real condition; 60 s is a safety net only. */
+const eventually = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => waitFor(what, fn, { timeoutMs: 60_000 });
 
 function podBody(name: string): k8s.V1Pod {
   return {

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { formatDnsIdentity } from '@weft/common/identity-name';
 import { createRegistry } from '@weft/common/metrics';
+import { waitFor } from '@weft/common/poll';
 import { startIdentityService, generateLocalCa, certify, MemorySource, type IdentityService } from '@weft/identity';
 import { startDestination, FileSource, type DestinationController } from '@weft/destination';
 import { startViz, StaticTargetSource, renderScrapeConfig, type ProxyTarget, type Viz } from '@weft/viz';
@@ -210,10 +211,14 @@ async function start(
 
   // Fail loudly, not with an empty dashboard, when the mesh cannot carry the demo's traffic.
   const trafficPod = plans.find((p) => p.workload.name === 'traffic')!;
-  await waitFor('a first successful request from traffic to web through the mesh', async () => {
-    const text = await (await fetch(`http://${trafficPod.ip}:${trafficPod.ports.admin}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-    return /^response_total\{[^}]*status_code="200"[^}]*\} [1-9]/m.test(text) ? undefined : 'no successful response yet';
-  });
+  await waitFor(
+    'a first successful request from traffic to web through the mesh',
+    async () => {
+      const text = await (await fetch(`http://${trafficPod.ip}:${trafficPod.ports.admin}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      return /^response_total\{[^}]*status_code="200"[^}]*\} [1-9]/m.test(text) ? true : undefined;
+    },
+    { timeoutMs: 90_000 },
+  );
   say('weft demo: traffic flows through the mesh (traffic → web → authors → books)');
 
   // Prometheus scrapes every proxy; viz reads Prometheus and taps the proxies.
@@ -358,26 +363,14 @@ async function stopAll(children: readonly ChildProcess[]): Promise<void> {
   );
 }
 
-function waitReady(what: string, url: string): Promise<void> {
-  return waitFor(`${what} to be ready at ${url}`, async () => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? undefined : `${res.status} ${(await res.text()).trim()}`;
-  });
-}
-
-/** Polls `check` (undefined = done, a string = why not yet) until it passes or the time is up. */
-async function waitFor(what: string, check: () => Promise<string | undefined>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const why = await check();
-      if (why === undefined) return;
-      last = why;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${last})`);
+async function waitReady(what: string, url: string): Promise<void> {
+  await waitFor(
+    `${what} to be ready at ${url}`,
+    async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (!res.ok) throw new Error(`${res.status} ${(await res.text()).trim()}`);
+      return true;
+    },
+    { timeoutMs: 90_000 },
+  );
 }

@@ -3,6 +3,7 @@
  * temporary directory, listening on a free loopback port; stopped and deleted
  * by `stop()`.
  */
+import { waitFor } from '@weft/common/poll';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -29,19 +30,9 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Polls the real condition until it holds (common's waitFor, 100 ms apart). */
+export function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return waitFor(what, fn, { timeoutMs, intervalMs: 100 });
 }
 
 export async function startPrometheus(configYaml: string, expectedTargets: number): Promise<TestPrometheus> {
