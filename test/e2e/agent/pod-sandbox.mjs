@@ -9,8 +9,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, openSync, closeSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resolveContainer } from './images.mjs';
 import * as net from '../lib/node-net.mjs';
+
+/** The checkout the pods' processes run from (the harness's "images"). */
+const IMAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 
 /** Where pods' volume contents are kept on the host (removed with each pod). */
 export const VOLUME_ROOT = '/var/lib/weft-e2e/volumes';
@@ -111,13 +115,20 @@ export class PodSandbox {
   wrap(container, argv) {
     for (const m of container.volumeMounts ?? []) this.noteMountPoint(m.mountPath);
     // Parents before children, as a kubelet mounts them.
-    const mounts = [...(container.volumeMounts ?? [])]
-      .sort((a, b) => a.mountPath.split('/').length - b.mountPath.split('/').length)
-      .map((m) => {
-        const src = join(this.volDir, m.name, m.subPath ?? '');
-        return `mkdir -p '${m.mountPath}' && mount --bind ${m.readOnly ? '-o ro ' : ''}'${src}' '${m.mountPath}'`;
-      })
-      .join(' && ');
+    const volumeMounts = [...(container.volumeMounts ?? [])].sort((a, b) => a.mountPath.split('/').length - b.mountPath.split('/').length);
+    const binds = volumeMounts.map((m) => {
+      const src = join(this.volDir, m.name, m.subPath ?? '');
+      return `mkdir -p '${m.mountPath}' && mount --bind ${m.readOnly ? '-o ro ' : ''}'${src}' '${m.mountPath}'`;
+    });
+    // The "image" is the checkout. When a volume is mounted over a directory that
+    // holds it (CI clones under /tmp; pods mount an emptyDir on /tmp), keep the
+    // checkout reachable at its own path: stash it first, put it back after.
+    if (volumeMounts.some((m) => IMAGE_ROOT === m.mountPath || IMAGE_ROOT.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))) {
+      const stash = join(this.volDir, '.image');
+      binds.unshift(`mkdir -p '${stash}' && mount --bind '${IMAGE_ROOT}' '${stash}'`);
+      binds.push(`mkdir -p '${IMAGE_ROOT}' && mount --bind '${stash}' '${IMAGE_ROOT}'`);
+    }
+    const mounts = binds.join(' && ');
     const uid = container.securityContext?.runAsUser ?? this.pod.spec.securityContext?.runAsUser;
     // CAP_DAC_READ_SEARCH (ambient, kept across exec): the "image" is the checkout, which CI clones into a private directory.
     const user = uid !== undefined && uid !== 0
