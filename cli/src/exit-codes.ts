@@ -6,7 +6,7 @@
  *   3 unavailable: the cluster, the metrics-api or Prometheus cannot be reached
  *   4 not found: the resource, pod or object does not exist
  *   5 not authorized: e.g. tap refused
- *   6 not implemented yet
+ *   6 a WeftError with code UNIMPLEMENTED (no verb uses it today)
  */
 import { CommanderError } from 'commander';
 import { WeftError } from '@weft/common/errors';

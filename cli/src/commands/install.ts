@@ -13,18 +13,11 @@ import { globalsOf } from '../globals.js';
 const CHART_NAMES = { crds: 'weft-crds', 'control-plane': 'weft-control-plane', viz: 'weft-viz' } as const;
 type ChartKey = keyof typeof CHART_NAMES;
 
-interface SynthApi {
-  CHARTS: ReadonlyArray<{ name: string }>;
-  renderWithValues(def: { name: string }, values: readonly unknown[], rel: { name: string; namespace: string }): Record<string, unknown>[];
-}
+type Synthesis = typeof import('@weft/cdk8s/synth');
 
-async function loadSynthesis(): Promise<SynthApi> {
-  try {
-    // Loaded on demand: cdk8s is heavy and only `install` needs it.
-    return (await import('@weft/cdk8s/synth')) as unknown as SynthApi;
-  } catch (err) {
-    throw new WeftError('UNIMPLEMENTED', `weft install needs the chart synthesis of cdk8s/ (npm run build): ${(err as Error).message}`);
-  }
+/** cdk8s is heavy and only `install` needs it, so it is loaded on demand. */
+function loadSynthesis(): Promise<Synthesis> {
+  return import('@weft/cdk8s/synth');
 }
 
 async function readValues(path: string): Promise<unknown> {
@@ -61,7 +54,7 @@ export function registerInstall(program: Command): void {
       }
       for (const k of keys as ChartKey[]) {
         const def = synth.CHARTS.find((c) => c.name === CHART_NAMES[k]);
-        if (!def) throw new WeftError('UNIMPLEMENTED', `chart ${CHART_NAMES[k]} is not built yet`);
+        if (!def) throw new WeftError('INTERNAL', `chart ${CHART_NAMES[k]} is missing from the cdk8s synthesis`);
         try {
           docs.push(...synth.renderWithValues(def, values, { name: opts.releaseName, namespace: k === 'viz' ? 'weft-viz' : g.weftNamespace }));
         } catch (err) {
