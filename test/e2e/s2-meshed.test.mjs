@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { readyPods as waitReadyPods } from './lib/pods.mjs';
+import { readyPods as waitReadyPods, deleteNamespaces } from './lib/pods.mjs';
 import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
@@ -34,8 +34,7 @@ before(async () => {
 
 after(async () => {
   if (!env) return;
-  await env.kube.delete(`/api/v1/namespaces/${NS}`).catch(() => {});
-  await waitFor(`namespace ${NS} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${NS}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  await deleteNamespaces(env.kube, [NS]);
   await uninstallWeft(env, installed);
   env.kube.close();
 });

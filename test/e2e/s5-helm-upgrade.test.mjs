@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { podSummary, readyPods as waitReadyPods } from './lib/pods.mjs';
+import { podSummary, readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
 import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s5-upgrade';
@@ -35,27 +35,12 @@ before(async () => {
 after(async () => {
   if (!env) return;
   traffic?.stop();
-  await env.kube.delete(`/api/v1/namespaces/${NS}`).catch(() => {});
-  await waitFor(`namespace ${NS} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${NS}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  await deleteNamespaces(env.kube, [NS]);
   await uninstallWeft(env, installed);
   env.kube.close();
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
-
-/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
-function echoPod(name, serviceAccountName = 'default') {
-  return {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
-    spec: {
-      serviceAccountName, terminationGracePeriodSeconds: 2,
-      containers: [{
-        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
-        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-      }],
-    },
-  };
-}
 
 /** Meshed requests from a pod's netns every 200 ms; each HTTP status (000 = no response) is appended to a file. */
 function trafficLoop(netns, url) {

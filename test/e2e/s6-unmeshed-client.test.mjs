@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { readyPods as waitReadyPods } from './lib/pods.mjs';
+import { readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
 import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
@@ -34,29 +34,12 @@ before(async () => {
 
 after(async () => {
   if (!env) return;
-  for (const ns of [PLAIN_NS, MESHED_NS]) await env.kube.delete(`/api/v1/namespaces/${ns}`).catch(() => {});
-  for (const ns of [PLAIN_NS, MESHED_NS]) {
-    await waitFor(`namespace ${ns} gone`, async () => (await env.kube.getOrNull(`/api/v1/namespaces/${ns}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
-  }
+  await deleteNamespaces(env.kube, [PLAIN_NS, MESHED_NS]);
   await uninstallWeft(env, installed);
   env.kube.close();
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
-
-/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
-function echoPod(name, serviceAccountName = 'default') {
-  return {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
-    spec: {
-      serviceAccountName, terminationGracePeriodSeconds: 2,
-      containers: [{
-        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
-        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
-      }],
-    },
-  };
-}
 
 /** One curl inside a pod's network namespace: { code, body } (code 0 when the connection failed). */
 function curlFrom(netns, url) {

@@ -28,3 +28,25 @@ export async function readyPods(kube, ns, selector, n, what, timeoutMs) {
     throw err;
   }
 }
+
+/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
+export function echoPod(name, serviceAccountName = 'default') {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
+    spec: {
+      serviceAccountName, terminationGracePeriodSeconds: 2,
+      containers: [{
+        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+        env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+      }],
+    },
+  };
+}
+
+/** Deletes namespaces and waits until they are gone; a timeout is logged, not thrown (teardown must go on). */
+export async function deleteNamespaces(kube, names) {
+  for (const ns of names) await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => {});
+  for (const ns of names) {
+    await waitFor(`namespace ${ns} gone`, async () => (await kube.getOrNull(`/api/v1/namespaces/${ns}`)) === undefined, { timeoutMs: 120_000 }).catch((err) => console.log(`# ${err.message}`));
+  }
+}
