@@ -4,7 +4,7 @@
  * talk to weft. The server exposes the client's certificate to handlers.
  */
 import http2 from 'node:http2';
-import type { TLSSocket } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { listen } from './listen.js';
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
@@ -54,12 +54,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   });
   const server = http2.createSecureServer(
     {
-      ca: opts.tls.ca,
-      cert: opts.tls.cert,
-      key: opts.tls.key,
+      ...secureContextOptions(opts.tls),
       requestCert: true,
       rejectUnauthorized: opts.requireClientCert,
-      minVersion: 'TLSv1.3',
       allowHTTP1: false,
     },
     handler,
@@ -75,13 +72,21 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   return {
     server,
     port,
-    setTls: (tls) => server.setSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key }),
+    setTls: (tls) => server.setSecureContext(secureContextOptions(tls)),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The options of every secure context the server uses. `setSecureContext` replaces the whole context, and a
+ * context built without `minVersion` falls back to Node's TLS 1.2 floor, so the floor is part of each one.
+ */
+function secureContextOptions(tls: TlsMaterial): SecureContextOptions {
+  return { ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3' };
 }
 
 export interface GrpcClientOptions {
