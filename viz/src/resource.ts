@@ -29,6 +29,12 @@ export interface ResourceRef {
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** A namespace name is a DNS label (RFC 1123), stricter than other object names. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function isNamespaceName(name: string): boolean {
+  return NAMESPACE_NAME.test(name);
+}
 
 export function parseKind(raw: string): ResourceKind {
   const kind = ALIASES[raw.toLowerCase()];

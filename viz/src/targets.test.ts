@@ -1,7 +1,7 @@
 // The static proxy list of the local demo: parsed with a clear error per bad entry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTargets, targetsOf } from './targets.js';
+import { parseTargets } from './targets.js';
 
 const good = { name: 'web-1', namespace: 'shop', workload: 'deploy/web', adminAddr: '127.0.0.1:4191', tapAddr: '127.0.0.1:4190', identity: 'web.shop.serviceaccount.identity.weft.cluster.local' };
 
@@ -16,12 +16,4 @@ test('a bad entry is named with the field at fault', () => {
   assert.throws(() => parseTargets(JSON.stringify([good, { ...good, workload: 'svc/web' }])), /\[1\]: "workload" must be <deployment\|statefulset\|daemonset>\/<name>/);
   assert.throws(() => parseTargets('{proxies: 3}'), /must be a list of proxies/);
   assert.throws(() => parseTargets('proxies: [unclosed'), /not valid JSON\/YAML/);
-});
-
-test('targets are selected by namespace, workload or pod', () => {
-  const all = parseTargets(JSON.stringify([good, { ...good, name: 'books-1', workload: 'deploy/books' }, { ...good, name: 'x', namespace: 'other' }]));
-  assert.deepEqual(targetsOf(all, { kind: 'deployment', name: 'books' }, 'shop').map((t) => t.name), ['books-1']);
-  assert.deepEqual(targetsOf(all, { kind: 'namespace', name: 'shop' }, undefined).map((t) => t.name), ['web-1', 'books-1']);
-  assert.deepEqual(targetsOf(all, { kind: 'pod', name: 'x' }, 'other').map((t) => t.name), ['x']);
-  assert.deepEqual(targetsOf(all, { kind: 'service', name: 'web' }, 'shop'), []);
 });

@@ -7,7 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { InvalidArgumentError, NotFoundError } from './errors.js';
-import { parseKind, isWorkloadKind, type ResourceRef, type WorkloadKind } from './resource.js';
+import { parseKind, isWorkloadKind, type WorkloadKind } from './resource.js';
 
 export interface ProxyTarget {
   /** The pod name. */
@@ -95,17 +95,6 @@ export class StaticTargetSource implements TargetSource {
   async list(): Promise<readonly ProxyTarget[]> {
     return this.targets;
   }
-}
-
-/** The targets that belong to a resource (namespace, workload or pod). */
-export function targetsOf(all: readonly ProxyTarget[], resource: ResourceRef, namespace: string | undefined): ProxyTarget[] {
-  return all.filter((t) => {
-    if (resource.kind === 'namespace') return t.namespace === (resource.name ?? namespace) || (!resource.name && !namespace);
-    if (namespace && t.namespace !== namespace) return false;
-    if (resource.kind === 'pod') return !resource.name || t.name === resource.name;
-    if (isWorkloadKind(resource.kind)) return t.workload.kind === resource.kind && (!resource.name || t.workload.name === resource.name);
-    return false;
-  });
 }
 
 export async function findPod(source: TargetSource, namespace: string, pod: string): Promise<ProxyTarget> {

@@ -11,9 +11,10 @@ import { queryRoutes } from '../metrics/routes.js';
 import type { Querier } from '../metrics/stat.js';
 import { StatService } from '../metrics/stat.js';
 import { fetchPresentedCertificate, fetchProxyMetrics } from '../proxy-admin.js';
-import { parseKind, parseResource, type ResourceRef } from '../resource.js';
+import { isNamespaceName, parseKind, parseResource, type ResourceRef } from '../resource.js';
 import type { TapAggregator, TapClientTls } from '../tap/aggregator.js';
 import type { TapAuthorizer } from '../tap/authorizer.js';
+import { tapScope } from '../tap/scope.js';
 import { findPod, type TargetSource } from '../targets.js';
 import { sendError, sendJson } from './respond.js';
 
@@ -29,11 +30,9 @@ export interface VizDeps {
   readonly log: Logger;
 }
 
-const NS = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 function namespaceParam(p: URLSearchParams, key = 'namespace'): string | undefined {
   const v = p.get(key) || undefined;
-  if (v !== undefined && !NS.test(v)) throw new InvalidArgumentError(`${key} "${v}" is not a valid namespace name`);
+  if (v !== undefined && !isNamespaceName(v)) throw new InvalidArgumentError(`${key} "${v}" is not a valid namespace name`);
   return v;
 }
 
@@ -97,17 +96,16 @@ export function apiRoutes(d: VizDeps): Map<string, Route> {
 export function tapRoutes(d: VizDeps): Map<string, Route> {
   return new Map<string, Route>([
     ['/api/v1/tap', async (req, res, p) => {
-      const resource = parseResource(required(p, 'resource'));
-      const namespace = namespaceParam(p);
-      const who = await d.authorizer.authorize({ remoteAddress: req.socket.remoteAddress, headers: req.headers, resource, namespace });
+      // One scope for both authorization and proxy selection: what is authorized is what is tapped.
+      const scope = tapScope(parseResource(required(p, 'resource')), namespaceParam(p));
+      const who = await d.authorizer.authorize({ remoteAddress: req.socket.remoteAddress, headers: req.headers, scope });
       const tapReq = {
-        resource,
-        namespace,
+        scope,
         match: { method: p.get('method') || undefined, pathPrefix: p.get('path') || undefined, authority: p.get('authority') || undefined },
         limit: limit(p, 0),
       };
       const proxies = await d.tap.resolve(tapReq);
-      d.log.info({ who, resource: p.get('resource'), namespace, proxies: proxies.length }, 'tap started');
+      d.log.info({ who, resource: p.get('resource'), namespace: scope.namespace ?? '*', proxies: proxies.length }, 'tap started');
       const abort = new AbortController();
       res.on('close', () => abort.abort());
       res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });

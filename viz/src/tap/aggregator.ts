@@ -9,9 +9,9 @@ import { tap } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { type Logger } from '@weft/common/log';
 import { NotFoundError } from '../errors.js';
-import type { ResourceRef } from '../resource.js';
-import { targetsOf, type ProxyTarget, type TargetSource } from '../targets.js';
+import type { ProxyTarget, TargetSource } from '../targets.js';
 import { tapEventJson, type TapEventJson } from './event.js';
+import { describeScope, proxiesOf, type TapScope } from './scope.js';
 
 export interface TapMatch {
   readonly method?: string;
@@ -20,8 +20,7 @@ export interface TapMatch {
 }
 
 export interface TapRequest {
-  readonly resource: ResourceRef;
-  readonly namespace?: string;
+  readonly scope: TapScope;
   readonly match: TapMatch;
   /** Stop after this many requests (request events); 0 = until cancelled. */
   readonly limit: number;
@@ -63,8 +62,8 @@ export class TapAggregator {
 
   /** Resolves the proxies first so an unknown resource fails before streaming starts. */
   async resolve(req: TapRequest): Promise<ProxyTarget[]> {
-    const found = targetsOf(await this.targets.list(), req.resource, req.namespace);
-    if (found.length === 0) throw new NotFoundError(`no meshed proxies for ${req.resource.kind}${req.resource.name ? `/${req.resource.name}` : ''}${req.namespace ? ` in namespace ${req.namespace}` : ''}`);
+    const found = proxiesOf(await this.targets.list(), req.scope);
+    if (found.length === 0) throw new NotFoundError(`no meshed proxies for ${describeScope(req.scope)}`);
     return found;
   }
 

@@ -7,8 +7,7 @@ import { PermissionDeniedError, UnauthenticatedError } from '../errors.js';
 const caller = (remoteAddress: string, authorization?: string): TapCaller => ({
   remoteAddress,
   headers: authorization ? { authorization } : {},
-  resource: { kind: 'deployment', name: 'web' },
-  namespace: 'shop',
+  scope: { namespace: 'shop', resource: { kind: 'deployment', name: 'web' } },
 });
 
 test('loopback mode allows 127/8 and ::1 (also IPv4-mapped) and refuses the rest', async () => {
@@ -39,7 +38,8 @@ test('kubernetes mode asks TokenReview who the caller is and SubjectAccessReview
   assert.equal(await a.authorize(caller('10.0.0.8', 'Bearer alice-token')), 'alice');
   assert.deepEqual(asked, [{ user: 'alice', namespace: 'shop', resource: 'deployments', name: 'web' }]);
   await assert.rejects(a.authorize(caller('10.0.0.8', 'Bearer mallory')), /rejected by TokenReview/);
-  await assert.rejects(a.authorize({ ...caller('10.0.0.8', 'Bearer alice-token'), namespace: 'prod' }), /may not watch deployments\/tap in tap\.weft\.io in namespace prod/);
+  await assert.rejects(a.authorize({ ...caller('10.0.0.8', 'Bearer alice-token'), scope: { namespace: 'prod', resource: { kind: 'deployment', name: 'web' } } }), /may not watch deployments\/tap in tap\.weft\.io in namespace prod/);
+  await assert.rejects(a.authorize({ ...caller('10.0.0.8', 'Bearer alice-token'), scope: { namespace: undefined, resource: { kind: 'deployment', name: 'web' } } }), /in every namespace.*a ClusterRole/);
 });
 
 test('any-of allows when one mode allows and reports every refusal otherwise', async () => {

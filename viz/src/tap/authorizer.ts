@@ -6,19 +6,20 @@
  *     (the port-forward arrives on the pod's loopback), so RBAC on pods/portforward decides.
  *   - `token`: `Authorization: Bearer <token>` equal to a configured secret.
  *   - `kubernetes`: the bearer token is a Kubernetes token (TokenReview) whose user may
- *     `watch` `<kind>s/tap` in API group `tap.weft.io` for the object (SubjectAccessReview).
+ *     `watch` `<kind>s/tap` in API group `tap.weft.io` for the object, in the namespace
+ *     the request taps (SubjectAccessReview).
  * A request is allowed when any configured mode allows it.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { PermissionDeniedError, UnauthenticatedError } from '../errors.js';
-import type { ResourceRef } from '../resource.js';
+import type { TapScope } from './scope.js';
 
 export interface TapCaller {
   readonly remoteAddress: string | undefined;
   readonly headers: IncomingHttpHeaders;
-  readonly resource: ResourceRef;
-  readonly namespace: string | undefined;
+  /** What the request taps; the same value selects the proxies. */
+  readonly scope: TapScope;
 }
 
 export interface TapAuthorizer {
@@ -75,11 +76,14 @@ export class KubernetesAuthorizer implements TapAuthorizer {
     if (!token) throw new UnauthenticatedError('tap needs "Authorization: Bearer <kubernetes token>"');
     const user = await this.reviews.tokenReview(token);
     if (!user) throw new UnauthenticatedError('the Kubernetes token was rejected by TokenReview');
-    const resource = `${c.resource.kind}s`;
-    const sar = await this.reviews.subjectAccessReview(user, { namespace: c.namespace, resource, name: c.resource.name });
+    const { namespace, resource: ref } = c.scope;
+    const resource = `${ref.kind}s`;
+    const sar = await this.reviews.subjectAccessReview(user, { namespace, resource, name: ref.name });
     if (!sar.allowed) {
+      const where = namespace ? `in namespace ${namespace}` : 'in every namespace';
+      const grant = namespace ? `a Role in ${namespace}` : 'a ClusterRole';
       throw new PermissionDeniedError(
-        `${user.username} may not watch ${resource}/tap in tap.weft.io${c.namespace ? ` in namespace ${c.namespace}` : ''}${sar.reason ? ` (${sar.reason})` : ''}; grant it with a Role for apiGroups [tap.weft.io], resources [${resource}/tap], verbs [watch]`,
+        `${user.username} may not watch ${resource}/tap in tap.weft.io ${where}${sar.reason ? ` (${sar.reason})` : ''}; grant it with ${grant} for apiGroups [tap.weft.io], resources [${resource}/tap], verbs [watch]`,
       );
     }
     return user.username;

@@ -25,7 +25,7 @@ test('a ServiceAccount with a tap Role may tap in its namespace and nowhere else
   const token = (await core.createNamespacedServiceAccountToken({ namespace: ns, name: 'tapper', body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token;
   assert.ok(token);
   const authorizer = new KubernetesAuthorizer(kubernetesReviews(kc));
-  const caller = (namespace: string, kind: 'deployment' | 'statefulset' = 'deployment') => ({ remoteAddress: '10.0.0.9', headers: { authorization: `Bearer ${token}` }, resource: { kind, name: 'web' }, namespace });
+  const caller = (namespace: string, kind: 'deployment' | 'statefulset' = 'deployment') => ({ remoteAddress: '10.0.0.9', headers: { authorization: `Bearer ${token}` }, scope: { namespace, resource: { kind, name: 'web' } } });
   assert.equal(await authorizer.authorize(caller(ns)), `system:serviceaccount:${ns}:tapper`);
   await assert.rejects(authorizer.authorize(caller('default')), /may not watch deployments\/tap in tap\.weft\.io in namespace default/);
   await assert.rejects(authorizer.authorize(caller(ns, 'statefulset')), /may not watch statefulsets\/tap/);
