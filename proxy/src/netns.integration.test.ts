@@ -301,3 +301,36 @@ test('metrics count the traffic sent, with identities on both sides', async (t) 
   // Every series carries the proxy's own pod labels.
   assert.match(clientMetrics, /request_total\{[^}]*namespace="demo"[^}]*pod="client"/);
 });
+
+// Attacks on the pod's own listeners (docs/security.md). They run after the metrics test, whose counts they would change.
+
+test('an application port bound only to loopback is not reachable through the inbound proxy', async (t) => {
+  if (skip) return t.skip(skip);
+  const local = web.spawn('web-loopback-only', [NODE, APPS, 'http-server', '8081', '127.0.0.1']);
+  await waitListening(web, 8081, local);
+  // Inside the pod it answers…
+  const inside = await web.run(['curl', '-sS', '-m', '10', 'http://127.0.0.1:8081/inside'], { timeoutMs: 20_000 });
+  assert.equal(inside.code, 0, inside.stderr);
+  assert.match(inside.stdout, /"path":"\/inside"/);
+  // …but neither a meshed client (its proxy names port 8081 in weft-dst-port) nor a plaintext one gets to it.
+  for (const pod of [client, outsider]) {
+    const r = await pod.run(['curl', '-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', `http://${web.ip}:8081/private`], { timeoutMs: 30_000 });
+    assert.notEqual(r.stdout, '200', `${pod.name} reached a loopback-only port: ${r.stdout} ${r.stderr}`);
+  }
+  // The 0.0.0.0-bound application port still works for both.
+  for (const pod of [client, outsider]) {
+    const r = await pod.run(['curl', '-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', `http://${web.ip}:8080/public`], { timeoutMs: 30_000 });
+    assert.equal(r.stdout, '200', `${pod.name}: ${r.stderr}\n${proxyLogs()}`);
+  }
+});
+
+test('POST /shutdown from another pod is refused (403) and the proxy keeps serving', async (t) => {
+  if (skip) return t.skip(skip);
+  for (const pod of [outsider, client]) {
+    const r = await pod.run(['curl', '-sS', '-m', '10', '-X', 'POST', '-o', '/dev/null', '-w', '%{http_code}', `http://${web.ip}:4191/shutdown`], { timeoutMs: 20_000 });
+    assert.equal(r.stdout, '403', `${pod.name}: ${r.stderr}`);
+  }
+  assert.equal((await admin(web, '/ready')).status, 200);
+  const r = await outsider.run(['curl', '-sS', '-m', '20', '-o', '/dev/null', '-w', '%{http_code}', `http://${web.ip}:8080/after`], { timeoutMs: 30_000 });
+  assert.equal(r.stdout, '200', r.stderr);
+});

@@ -34,8 +34,20 @@ test('/ready is 503 until the proxy holds a certificate, then 200; /live is alwa
   }
 });
 
-test('POST /shutdown drains and closes the proxy', { timeout: 60_000 }, async () => {
+test('POST /shutdown is refused (403) unless enabled by config, and the proxy keeps serving', { timeout: 60_000 }, async () => {
   const proxy = await startProxy({ config: testConfig(SERVER_ID), identity: pki.identity(SERVER_ID), discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
+  try {
+    const res = await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`, { method: 'POST' });
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /disabled/);
+    assert.equal((await fetch(`http://127.0.0.1:${proxy.ports.admin}/ready`)).status, 200);
+  } finally {
+    await proxy.shutdown();
+  }
+});
+
+test('POST /shutdown, when enabled, drains and closes the proxy for a loopback caller', { timeout: 60_000 }, async () => {
+  const proxy = await startProxy({ config: testConfig(SERVER_ID, { shutdownEndpoint: true }), identity: pki.identity(SERVER_ID), discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
   assert.equal((await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`)).status, 405);
   const res = await fetch(`http://127.0.0.1:${proxy.ports.admin}/shutdown`, { method: 'POST' });
   assert.equal(res.status, 202);

@@ -32,6 +32,8 @@ import { WatchedPolicies, type InboundPolicies } from './policy/policies.js';
 import { policyClientFactory } from './policy/policy-client.js';
 import { defaultPolicy } from './policy/server-policy.js';
 import { P2cBalancer } from './outbound/p2c.js';
+import { ProxyPorts } from './inbound/app-target.js';
+import { isLoopback } from './transport/loopback.js';
 
 /** Where a redirected connection was going; undefined when it was not redirected. */
 export type OriginalDstLookup = (socket: net.Socket) => SocketAddr | undefined;
@@ -117,8 +119,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
     maxHeaderSize: MAX_HEADER_SIZE,
   });
+  const proxyPorts = new ProxyPorts([c.outbound.port, c.inbound.port, c.admin.port, c.tap.port]);
   const inbound = inboundStack({
-    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts, policies, profiles,
+    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts, policies, profiles, proxyPorts,
     appHost: c.appHost,
     defaultAppPort: c.inboundAppPort,
     detectTimeoutMs: c.detectTimeoutMs,
@@ -128,6 +131,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   const outboundListener = await listen(c.outbound.host, c.outbound.port, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
   const inboundListener = await listen(c.inbound.host, c.inbound.port, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  proxyPorts.add(outboundListener.port);
+  proxyPorts.add(inboundListener.port);
 
   let shuttingDown: Promise<void> | undefined;
   const notReadyReason = (): string | undefined => (identity.current() ? undefined : `no certificate yet for ${identity.name}`);
@@ -138,6 +143,11 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     notReadyReason,
     routes: {
       '/shutdown': (req, res) => {
+        // The admin port is open to the node (probes) and, without a policy, to other pods: only the pod itself may stop its proxy.
+        if (!c.shutdownEndpoint || !isLoopback(req.socket.remoteAddress)) {
+          res.writeHead(403).end(c.shutdownEndpoint ? 'shutdown is for loopback callers only\n' : 'shutdown endpoint disabled (WEFT_PROXY_SHUTDOWN_ENDPOINT_ENABLED)\n');
+          return;
+        }
         if (req.method !== 'POST') {
           res.writeHead(405, { allow: 'POST' }).end('use POST /shutdown\n');
           return;
@@ -147,6 +157,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       },
     },
   });
+
+  proxyPorts.add(admin.port);
 
   let tapServer: GrpcServer | undefined;
   const tapPort = new Promise<number>((resolve, reject) => {
@@ -158,6 +170,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       if (shuttingDown) return;
       startTapServer(tap, c.tap.host, c.tap.port, creds, identity.trustAnchors).then((s) => {
         tapServer = s;
+        proxyPorts.add(s.port);
         resolve(s.port);
       }, reject);
     };

@@ -54,6 +54,8 @@ export interface ConnMeta {
   readonly direction: Direction;
   /** The remote end of the accepted socket. */
   readonly client: SocketAddr;
+  /** Our end of the accepted socket: inbound, the pod address the client reached (IPv4-mapped addresses unwrapped). */
+  readonly local: SocketAddr;
   /** SO_ORIGINAL_DST (iptables) or, between proxies, the target port the peer named. */
   readonly origDst: SocketAddr | undefined;
   /** Inbound: the client's mesh identity. Outbound: always plaintext from the local app. */

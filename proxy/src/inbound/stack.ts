@@ -10,6 +10,7 @@
  *   ├ TLS for someone else (the app's own TLS) ─ opaque
  *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
  *   └ opaque
+ *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
  *   http: authorize (port policy) ─ route metrics, gRPC deadline ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
  *   tcp:  authorize (port policy) ─ tcp metrics ─ application
  */
@@ -36,6 +37,7 @@ import { inboundRoutes } from '../layers/route.js';
 import type { InboundPolicies } from '../policy/policies.js';
 import type { Profiles } from '../discovery/profiles.js';
 import { authzMetrics } from '../metrics/authz-metrics.js';
+import type { AppTargetOptions, ProxyPorts } from './app-target.js';
 import { routeMetrics } from '../metrics/route-metrics.js';
 
 export interface InboundDeps {
@@ -52,6 +54,8 @@ export interface InboundDeps {
   readonly localMeta: Record<string, string>;
   readonly appHost: string;
   readonly defaultAppPort: number | undefined;
+  /** The proxy's own listening ports: never an application target. */
+  readonly proxyPorts: ProxyPorts;
   readonly detectTimeoutMs: number;
   readonly opaquePorts: ReadonlySet<number>;
   readonly headersTimeoutMs: number;
@@ -64,7 +68,8 @@ export interface InboundStack {
 }
 
 export function inboundStack(d: InboundDeps): InboundStack {
-  const authz = { policies: d.policies, metrics: authzMetrics(d.metrics.registry), defaultAppPort: d.defaultAppPort };
+  const target: AppTargetOptions = { appHost: d.appHost, defaultAppPort: d.defaultAppPort, proxyPorts: d.proxyPorts };
+  const authz = { policies: d.policies, metrics: authzMetrics(d.metrics.registry), target };
   // ── HTTP ────────────────────────────────────────────────────────────────
   const http: HttpService = stack(
     authorizeHttp(authz),
@@ -75,10 +80,10 @@ export function inboundStack(d: InboundDeps): InboundStack {
     }),
     tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
     clientIdentity(),
-  )(forwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort, h1: d.h1, h2: d.h2 }));
+  )(forwardToApp({ target, h1: d.h1, h2: d.h2 }));
 
   // ── Opaque TCP ──────────────────────────────────────────────────────────
-  const toApp: TcpService = authorizeTcp(authz)(tcpForwardToApp({ appHost: d.appHost, defaultAppPort: d.defaultAppPort }));
+  const toApp: TcpService = authorizeTcp(authz)(tcpForwardToApp(target));
   const tcp = (conn: TcpConn): void => {
     toApp(conn).catch((err: unknown) => d.log.debug({ err }, 'inbound TCP failed'));
   };
@@ -124,12 +129,17 @@ export function inboundStack(d: InboundDeps): InboundStack {
   return {
     server,
     accept(socket, origDst) {
-      detect(socket, { direction: 'inbound', client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, origDst, tls: NO_TLS });
+      detect(socket, { direction: 'inbound', client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }, local: localAddr(socket), origDst, tls: NO_TLS });
     },
   };
 }
 
 const NO_TLS = { identity: undefined };
+
+function localAddr(socket: Socket): SocketAddr {
+  const ip = socket.localAddress ?? '';
+  return { ip: ip.startsWith('::ffff:') ? ip.slice(7) : ip, port: socket.localPort ?? 0 };
+}
 
 function httpLabels(authority: string, clientId: string | undefined): Labels {
   return clientId

@@ -1,47 +1,43 @@
 /**
- * Inbound, last layer: hands the request to the application on the pod's
- * loopback, in the version the original client spoke (an HTTP/1 request that
- * crossed the mesh as HTTP/2 is restored to HTTP/1). The port is the one the
- * peer proxy named (`weft-dst-port`), else the original destination, else the
- * configured default application port (explicit mode).
+ * Inbound, last layer: hands the request to the application in the pod, in
+ * the version the original client spoke (an HTTP/1 request that crossed the
+ * mesh as HTTP/2 is restored to HTTP/1). Where it goes is decided by
+ * inbound/app-target.ts, the same decision the authorize layer checked.
  */
 import type { HttpService, SocketAddr } from '../svc.js';
 import type { H2Pool, H2Peer } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import { BadRequestError } from '../errors.js';
+import { httpAppTarget, type AppTargetOptions } from '../inbound/app-target.js';
 
 export interface ForwardToAppOptions {
-  readonly appHost: string;
-  /** Used when a connection has no original destination (no iptables); undefined: such requests fail. */
-  readonly defaultAppPort: number | undefined;
+  readonly target: AppTargetOptions;
   readonly h2: H2Pool;
   readonly h1: Http1Client;
 }
 
 export function forwardToApp(opts: ForwardToAppOptions): HttpService {
-  const peers = new Map<number, { addr: SocketAddr; h2c: H2Peer }>();
-  const target = (port: number): { addr: SocketAddr; h2c: H2Peer } => {
-    let t = peers.get(port);
-    if (!t) {
-      const addr = { ip: opts.appHost, port };
-      peers.set(port, (t = { addr, h2c: { key: `app:${port}`, label: `app ${opts.appHost}:${port}`, origin: `http://${opts.appHost}:${port}` } }));
+  const peers = new Map<string, H2Peer>();
+  const h2Peer = (addr: SocketAddr): H2Peer => {
+    const key = `app:${addr.ip}:${addr.port}`;
+    let p = peers.get(key);
+    if (!p) {
+      const host = addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip;
+      peers.set(key, (p = { key, label: `app ${host}:${addr.port}`, origin: `http://${host}:${addr.port}` }));
     }
-    return t;
+    return p;
   };
   return (req) => {
-    const named = req.headers[DST_PORT];
-    const port = named !== undefined ? Number(named) : (req.conn.origDst?.port ?? opts.defaultAppPort);
-    if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return Promise.reject(new BadRequestError('weft: inbound request has no application port (no original destination and no default)'));
-    }
-    if (named !== undefined || req.headers[ORIG_PROTO] !== undefined) {
+    const t = httpAppTarget(req, opts.target);
+    // The authorize layer refused these already; this layer never connects anywhere else.
+    if (t.refused !== undefined) return Promise.reject(new BadRequestError(`weft: ${t.refused}`));
+    if (req.headers[DST_PORT] !== undefined || req.headers[ORIG_PROTO] !== undefined) {
       const headers = { ...req.headers };
       delete headers[DST_PORT];
       delete headers[ORIG_PROTO];
       req = { ...req, headers };
     }
-    const t = target(port);
-    return req.version === 'HTTP/2' ? opts.h2.request(t.h2c, req) : opts.h1.request(t.addr, req);
+    return req.version === 'HTTP/2' ? opts.h2.request(h2Peer(t.addr), req) : opts.h1.request(t.addr, req);
   };
 }

@@ -153,6 +153,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
       const meta: ConnMeta = {
         direction: 'outbound',
         client: { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        local: { ip: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         origDst,
         tls: NO_TLS,
       };

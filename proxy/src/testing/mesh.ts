@@ -33,6 +33,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
     detectTimeoutMs: 1000,
     appHost: '127.0.0.1',
     inboundAppPort: undefined,
+    shutdownEndpoint: false,
     ...overrides,
   };
 }

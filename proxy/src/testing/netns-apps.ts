@@ -3,6 +3,7 @@
  * inside pods, as one small CLI so each is a real, separate process:
  *
  *   node netns-apps.js http-server <port>             JSON echo of who called (weft-client-id), host, path
+ *   node netns-apps.js http-server <port> [host]      JSON echo of the request (host: default 0.0.0.0)
  *   node netns-apps.js tcp-echo <port>                opaque echo, honours half-close
  *   node netns-apps.js tcp-client <host> <port> <text|->   prints what came back, after half-closing (- = stdin)
  *   node netns-apps.js grpc-server <port>             weft.test.Echo: Chat (bidi) and Count (server streaming)
@@ -38,7 +39,7 @@ const ECHO_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-function httpServer(port: number): void {
+function httpServer(port: number, host = '0.0.0.0'): void {
   http
     .createServer((req, res) => {
       let body = 0;
@@ -48,7 +49,7 @@ function httpServer(port: number): void {
         res.end(JSON.stringify({ clientId: req.headers['weft-client-id'] ?? null, host: req.headers.host, method: req.method, path: req.url, bodyBytes: body }));
       });
     })
-    .listen(port, '0.0.0.0', () => console.log(`http-server listening on ${port}`));
+    .listen(port, host, () => console.log(`http-server listening on ${host}:${port}`));
 }
 
 function tcpEcho(port: number): void {
@@ -136,7 +137,7 @@ async function grpcClient(target: string, n: number): Promise<void> {
 const [role, ...args] = process.argv.slice(2);
 switch (role) {
   case 'http-server':
-    httpServer(Number(args[0]));
+    httpServer(Number(args[0]), args[1]);
     break;
   case 'tcp-echo':
     tcpEcho(Number(args[0]));
