@@ -1,14 +1,15 @@
 /**
  * gRPC over mutually authenticated TLS for weft's control-plane APIs:
  * standard gRPC wire protocol on HTTP/2 (connect-node), so any gRPC client can
- * talk to weft. The server exposes the client's certificate to handlers.
+ * talk to weft. The server exposes the client's certificate and address to
+ * handlers, and bounds what one caller can make it read and hold (limits).
  */
 import http2 from 'node:http2';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { listen } from './listen.js';
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
-import { connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
+import { compressionGzip, connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
 import { X509Certificate } from 'node:crypto';
 
 export interface TlsMaterial {
@@ -26,6 +27,37 @@ export function peerCertificate(ctx: HandlerContext): X509Certificate | undefine
   return ctx.values.get(peerCertificateKey);
 }
 
+/** The caller's IP address as the server's socket saw it (e.g. `10.42.0.7`, `::1`). */
+export const peerAddressKey = createContextKey<string | undefined>(undefined, { description: 'peer address' });
+
+export function peerAddress(ctx: HandlerContext): string | undefined {
+  return ctx.values.get(peerAddressKey);
+}
+
+/**
+ * What one caller can make a server read and hold. A server that callers reach without a client certificate
+ * (identity's Certify) keeps these small: connect-node and Node's HTTP/2 otherwise accept ~4 GiB messages,
+ * decompress whatever arrives and allow ~4 billion streams per connection.
+ */
+export interface GrpcServerLimits {
+  /** Largest request message, in bytes, after decompression; a larger one is refused with RESOURCE_EXHAUSTED before it is buffered. */
+  readonly maxMessageBytes: number;
+  /** Accept gzip-compressed requests (decompression stops at `maxMessageBytes`); when false, a compressed request is UNIMPLEMENTED and never inflated. */
+  readonly acceptGzip: boolean;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: requests one connection may have open at once. */
+  readonly maxConcurrentStreams: number;
+  /** Node's per-connection HTTP/2 memory budget (`maxSessionMemory`), in MiB; above it new streams are refused. */
+  readonly maxSessionMemoryMiB: number;
+}
+
+/** For mTLS control-plane APIs (destination, policy, tap): gRPC's customary 4 MiB message cap, roomy stream counts for long-lived watches. */
+export const DEFAULT_GRPC_SERVER_LIMITS: GrpcServerLimits = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  acceptGzip: true,
+  maxConcurrentStreams: 1000,
+  maxSessionMemoryMiB: 10,
+};
+
 export interface GrpcServerOptions {
   readonly host: string;
   readonly port: number;
@@ -33,6 +65,8 @@ export interface GrpcServerOptions {
   /** Require a client certificate signed by `tls.ca`. Control-plane APIs that proxies call before they hold a certificate (Certify) pass false. */
   readonly requireClientCert: boolean;
   readonly routes: (router: ConnectRouter) => void;
+  /** Overrides of DEFAULT_GRPC_SERVER_LIMITS. */
+  readonly limits?: Partial<GrpcServerLimits>;
 }
 
 export interface GrpcServer {
@@ -44,12 +78,18 @@ export interface GrpcServer {
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
+  const limits = { ...DEFAULT_GRPC_SERVER_LIMITS, ...opts.limits };
   const handler = connectNodeAdapter({
     routes: opts.routes,
+    readMaxBytes: limits.maxMessageBytes,
+    // An empty list makes connect answer a compressed request with UNIMPLEMENTED; its gzip stops at readMaxBytes.
+    acceptCompression: limits.acceptGzip ? [compressionGzip] : [],
     contextValues: (req) => {
       const socket = ('stream' in req ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
       const raw = socket?.getPeerCertificate?.(false)?.raw;
-      return createContextValues().set(peerCertificateKey, raw ? new X509Certificate(raw) : undefined);
+      return createContextValues()
+        .set(peerCertificateKey, raw ? new X509Certificate(raw) : undefined)
+        .set(peerAddressKey, socket?.remoteAddress);
     },
   });
   const server = http2.createSecureServer(
@@ -58,6 +98,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       requestCert: true,
       rejectUnauthorized: opts.requireClientCert,
       allowHTTP1: false,
+      settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+      maxSessionMemory: limits.maxSessionMemoryMiB,
     },
     handler,
   );
