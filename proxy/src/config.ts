@@ -44,6 +44,8 @@ export interface ProxyConfig {
   readonly appHost: string;
   /** Explicit mode (no iptables): the application port for inbound connections without an original destination. */
   readonly inboundAppPort: number | undefined;
+  /** The one mesh identity allowed to call tap (viz); undefined: tap is off. */
+  readonly tapClientId: string | undefined;
   /** `POST /shutdown` on the admin port, for loopback callers only (e.g. a Job's main container); off by default. */
   readonly shutdownEndpoint: boolean;
 }
@@ -72,6 +74,7 @@ const schema = {
   defaultInboundPolicy: env.oneOf('WEFT_PROXY_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
   detectTimeoutMs: env.duration('WEFT_PROXY_DETECT_TIMEOUT', '10s'),
   appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
+  tapClientId: env.optionalString('WEFT_PROXY_TAP_CLIENT_ID'),
   shutdownEndpoint: env.bool('WEFT_PROXY_SHUTDOWN_ENDPOINT_ENABLED', false),
   inboundAppPort: { variable: 'WEFT_PROXY_INBOUND_APP_PORT', parse: (raw: string | undefined) => raw },
 };
@@ -110,6 +113,7 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
     detectTimeoutMs: c.detectTimeoutMs,
     appHost: c.appHost,
     inboundAppPort,
+    tapClientId: c.tapClientId || undefined,
     shutdownEndpoint: c.shutdownEndpoint,
   };
 }

@@ -9,9 +9,11 @@ import { create } from '@bufbuild/protobuf';
 import { tap } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { createLogger } from '@weft/common/log';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { startProxy } from './proxy.js';
+import { DEFAULT_TAP_LIMITS } from './tap/tap-server.js';
 import { StaticDiscovery, endpoint } from './discovery/discovery.js';
-import { TestMeshPki, testConfig, startMesh, SERVER_ID, CLIENT_ID } from './testing/mesh.js';
+import { TestMeshPki, testConfig, startMesh, SERVER_ID, CLIENT_ID, TAP_ID } from './testing/mesh.js';
 
 const pki = new TestMeshPki();
 after(() => pki.dispose());
@@ -75,7 +77,7 @@ test('tap.Observe over mTLS streams matching request events with method, path an
   try {
     mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
     const tapPort = await mesh.server.tapPort;
-    const viewer = mesh.pki.leaf(CLIENT_ID);
+    const viewer = mesh.pki.leaf(TAP_ID);
     const client = createGrpcClient(tap.Tap, { baseUrl: `https://127.0.0.1:${tapPort}`, ca: mesh.pki.root.cert, cert: viewer.cert, key: viewer.key, serverName: SERVER_ID });
     const ac = new AbortController();
     const events: tap.TapEvent[] = [];
@@ -171,5 +173,53 @@ test('before it holds a certificate, the inbound proxy refuses mesh TLS instead 
   } finally {
     await proxy.shutdown();
     app.close();
+  }
+});
+
+test('tap refuses every mesh identity but the viz tap identity, and bounds concurrent streams', { timeout: 60_000 }, async () => {
+  const mesh = await startMesh({ appPort: 1 });
+  try {
+    const tapPort = await mesh.server.tapPort;
+    const tapClient = (id: string) => {
+      const leaf = mesh.pki.leaf(id);
+      return createGrpcClient(tap.Tap, { baseUrl: `https://127.0.0.1:${tapPort}`, ca: mesh.pki.root.cert, cert: leaf.cert, key: leaf.key, serverName: SERVER_ID });
+    };
+    const firstError = async (client: ReturnType<typeof tapClient>, signal?: AbortSignal): Promise<ConnectError | undefined> => {
+      try {
+        for await (const _ of client.observe(create(tap.ObserveRequestSchema, { limit: 1 }), { signal })) break;
+      } catch (err) {
+        return ConnectError.from(err);
+      }
+      return undefined;
+    };
+    // A valid mesh identity that is not viz's: another workload must not read this pod's traffic.
+    for (const id of [CLIENT_ID, 'weft-viz.default.serviceaccount.identity.weft.cluster.local']) {
+      const err = await firstError(tapClient(id));
+      assert.equal(err?.code, Code.PermissionDenied, `${id}: ${err?.message}`);
+    }
+    // The viz identity may open streams up to the bound; one more is refused while the others stay open.
+    const viz = tapClient(TAP_ID);
+    const ac = new AbortController();
+    const open = Array.from({ length: DEFAULT_TAP_LIMITS.maxStreams }, () => firstError(viz, ac.signal));
+    let extra: ConnectError | undefined;
+    // The streams register asynchronously on the server; retry until the extra one meets a full table.
+    for (let i = 0; i < 200 && extra?.code !== Code.ResourceExhausted; i++) {
+      extra = await firstError(viz);
+      if (extra?.code !== Code.ResourceExhausted) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(extra?.code, Code.ResourceExhausted, extra?.message);
+    ac.abort();
+    await Promise.all(open);
+    // Closed streams free their slots.
+    const again = new AbortController();
+    const reopened = firstError(viz, again.signal);
+    let settled = false;
+    void reopened.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(settled, false, 'a stream opened after the others closed stays open');
+    again.abort();
+    await reopened;
+  } finally {
+    await mesh.close();
   }
 });

@@ -162,13 +162,18 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   let tapServer: GrpcServer | undefined;
   const tapPort = new Promise<number>((resolve, reject) => {
+    const clientId = c.tapClientId;
+    if (clientId === undefined) {
+      reject(new Error('tap is off: WEFT_PROXY_TAP_CLIENT_ID names no tap client identity'));
+      return;
+    }
     const start = (creds: TlsCredentials): void => {
       if (tapServer) {
         tapServer.setTls({ ca: identity.trustAnchors, cert: creds.cert, key: creds.key });
         return;
       }
       if (shuttingDown) return;
-      startTapServer(tap, c.tap.host, c.tap.port, creds, identity.trustAnchors).then((s) => {
+      startTapServer(tap, c.tap.host, c.tap.port, creds, identity.trustAnchors, clientId).then((s) => {
         tapServer = s;
         proxyPorts.add(s.port);
         resolve(s.port);
@@ -178,7 +183,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     if (now) start(now);
     identity.onChange(start);
   });
-  tapPort.catch((err: unknown) => log.error({ err }, 'tap server failed to start'));
+  tapPort.catch((err: unknown) => (c.tapClientId === undefined ? log.info((err as Error).message) : log.error({ err }, 'tap server failed to start')));
 
   const drainMs = opts.drainMs ?? 10_000;
   let markClosed: () => void = () => undefined;

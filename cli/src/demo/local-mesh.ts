@@ -31,7 +31,10 @@ const INIT_MAIN = join(ROOT, 'proxy/dist/init/main.js');
 const APPS_MAIN = join(ROOT, 'cli/dist/demo/apps/main.js');
 const PROXY_UID = 2102;
 const CONTROL_NS = 'weft';
+const VIZ_SERVICE_ACCOUNT = 'weft-viz';
 const TRUST_DOMAIN = 'cluster.local';
+/** The only identity the demo proxies let tap them. */
+const VIZ_IDENTITY = formatDnsIdentity({ serviceAccount: VIZ_SERVICE_ACCOUNT, namespace: CONTROL_NS, controlNamespace: CONTROL_NS, trustDomain: TRUST_DOMAIN });
 /** Virtual service addresses of the demo (netns mode), like a cluster's service CIDR. */
 const CLUSTER_IP_PREFIX = '10.232.0';
 
@@ -180,7 +183,7 @@ async function start(
   for (const p of plans) {
     const tokenFile = join(dir, `token-${p.workload.name}`);
     writeFileSync(tokenFile, tokens.issue({ serviceAccount: p.workload.name, namespace: DEMO_NAMESPACE, podName: `${p.workload.name}-0` }), { mode: 0o644 });
-    const env = proxyEnv(p, { identityAddr, identityName: identity.serverName, destination, controlHost, destName: destTls.name, anchors: ca.anchorPem, tokenFile, mode });
+    const env = proxyEnv(p, { identityAddr, identityName: identity.serverName, destination, controlHost, destName: destTls.name, anchors: ca.anchorPem, tokenFile, mode, tapClientId: VIZ_IDENTITY });
     if (p.pod) {
       await p.pod.mustRun([process.execPath, INIT_MAIN, '--incoming-proxy-port', '4143', '--outgoing-proxy-port', '4140', '--proxy-uid', String(PROXY_UID), '--inbound-ports-to-ignore', '4190,4191']);
       p.pod.spawn(`${p.workload.name}-proxy`, [process.execPath, PROXY_MAIN], { uid: PROXY_UID, env: { ...process.env, ...env } });
@@ -242,7 +245,7 @@ async function start(
   processes.push(prometheus);
   await waitReady('prometheus', `${prometheusUrl}/-/ready`);
 
-  const tapCert = await controlCert('weft-viz', CONTROL_NS);
+  const tapCert = await controlCert(VIZ_SERVICE_ACCOUNT, CONTROL_NS);
   const viz: Viz = await startViz({
     prometheusUrl,
     targets: new StaticTargetSource(targets),
@@ -307,7 +310,7 @@ function discoveryDocument(plans: readonly PodPlan[], mode: 'netns' | 'loopback'
 
 function proxyEnv(
   p: PodPlan,
-  c: { identityAddr: string; identityName: string; destination: DestinationController; controlHost: string; destName: string; anchors: string; tokenFile: string; mode: 'netns' | 'loopback' },
+  c: { identityAddr: string; identityName: string; destination: DestinationController; controlHost: string; destName: string; anchors: string; tokenFile: string; mode: 'netns' | 'loopback'; tapClientId: string },
 ): Record<string, string> {
   const listenHost = c.mode === 'netns' ? '0.0.0.0' : '127.0.0.1';
   const env: Record<string, string> = {
@@ -316,6 +319,7 @@ function proxyEnv(
     WEFT_PROXY_INBOUND_LISTEN_ADDR: `${listenHost}:${p.ports.inbound}`,
     WEFT_PROXY_ADMIN_LISTEN_ADDR: `${listenHost}:${p.ports.admin}`,
     WEFT_PROXY_TAP_LISTEN_ADDR: `${listenHost}:${p.ports.tap}`,
+    WEFT_PROXY_TAP_CLIENT_ID: c.tapClientId,
     WEFT_PROXY_IDENTITY_SVC_ADDR: c.identityAddr,
     WEFT_PROXY_IDENTITY_SVC_NAME: c.identityName,
     WEFT_PROXY_DESTINATION_SVC_ADDR: `${c.controlHost}:${c.destination.destinationPort}`,

@@ -13,6 +13,8 @@ import { StaticDiscovery } from '../discovery/discovery.js';
 import { StaticProfiles } from '../discovery/profiles.js';
 
 export const CLIENT_ID = 'client.test.serviceaccount.identity.weft.cluster.local';
+/** The viz tap identity test proxies accept on their tap port. */
+export const TAP_ID = 'weft-viz.weft-viz.serviceaccount.identity.weft.cluster.local';
 export const SERVER_ID = 'server.test.serviceaccount.identity.weft.cluster.local';
 
 export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): ProxyConfig {
@@ -34,6 +36,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
     appHost: '127.0.0.1',
     inboundAppPort: undefined,
     shutdownEndpoint: false,
+    tapClientId: TAP_ID,
     ...overrides,
   };
 }

@@ -19,7 +19,11 @@ export function serverSecureContext(creds: TlsCredentials, anchors: string): tls
 
 /** The peer's mesh identity: the first DNS SAN of its verified certificate. */
 export function peerIdentity(cert: PeerCertificate | undefined): string | undefined {
-  const sans = cert?.subjectaltname;
+  return identityOfSans(cert?.subjectaltname);
+}
+
+/** The mesh identity in a certificate's subject alternative names (`DNS:a, URI:b` as Node prints them). */
+export function identityOfSans(sans: string | undefined): string | undefined {
   if (!sans) return undefined;
   for (const part of sans.split(', ')) if (part.startsWith('DNS:')) return part.slice(4);
   return undefined;

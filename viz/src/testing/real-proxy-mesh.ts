@@ -9,7 +9,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from '@weft/proxy/testing/mesh';
+import { startMesh, CLIENT_ID, SERVER_ID, TAP_ID, type Mesh } from '@weft/proxy/testing/mesh';
 import { endpoint } from '@weft/proxy';
 import { renderScrapeConfig } from '../metrics/scrape-config.js';
 import { StaticTargetSource, type ProxyTarget } from '../targets.js';
@@ -57,7 +57,7 @@ export async function startRealProxyMesh(opts: { appDelayMs?: number } = {}): Pr
     const targets = [target(mesh.client, 'client-pod', 'client', CLIENT_ID, await mesh.client.tapPort), target(mesh.server, 'server-pod', 'server', SERVER_ID, await mesh.server.tapPort)];
     const prometheus = await startPrometheus(renderScrapeConfig(targets, { scrapeInterval: '1s' }), targets.length);
     cleanups.push(() => prometheus.stop());
-    const vizCert = mesh.pki.leaf('viz.weft-viz.serviceaccount.identity.weft.cluster.local');
+    const vizCert = mesh.pki.leaf(TAP_ID);
     const viz = await startViz({
       prometheusUrl: prometheus.url,
       targets: new StaticTargetSource(targets),
