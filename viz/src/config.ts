@@ -1,6 +1,8 @@
 /** viz's environment, parsed once at start-up (see docs/viz.md for every variable). */
 import { env } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
+import { VIZ_SERVICE_NAMES } from './http/allowed-hosts.js';
+import { TAP_TOKEN_AUDIENCE } from './tap/authorizer.js';
 
 export const vizSchema = {
   logLevel: env.oneOf('WEFT_VIZ_LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -17,6 +19,15 @@ export const vizSchema = {
   /** Comma-separated: loopback, token, kubernetes. */
   tapAuth: env.string('WEFT_VIZ_TAP_AUTH', 'loopback'),
   tapTokenFile: env.optionalString('WEFT_VIZ_TAP_TOKEN_FILE'),
+  /** The audience Kubernetes tokens for tap must carry (TokenReview `spec.audiences`). */
+  tapTokenAudience: env.string('WEFT_VIZ_TAP_TOKEN_AUDIENCE', TAP_TOKEN_AUDIENCE),
+  /** viz's namespace, for its Service names; unset = the pod's own namespace (none outside a pod). */
+  namespace: env.optionalString('WEFT_VIZ_NAMESPACE'),
+  /** Comma-separated Service names in front of viz; the Host names viz answers to derive from them. */
+  serviceNames: env.string('WEFT_VIZ_SERVICE_NAMES', VIZ_SERVICE_NAMES.join(',')),
+  clusterDomain: env.string('WEFT_VIZ_CLUSTER_DOMAIN', 'cluster.local'),
+  /** Comma-separated extra Host names viz answers to (e.g. an ingress host); localhost and IP addresses always are. */
+  allowedHosts: env.optionalString('WEFT_VIZ_ALLOWED_HOSTS'),
   controlNamespace: env.string('WEFT_VIZ_CONTROL_NAMESPACE', 'weft'),
   trustDomain: env.string('WEFT_VIZ_TRUST_DOMAIN', 'cluster.local'),
 };

@@ -5,6 +5,8 @@ import { createLogger } from '@weft/common/log';
 import { loadConfig } from '@weft/common/config';
 import { loadKubeConfig } from '@weft/common/k8s/client';
 import { vizSchema } from './config.js';
+import { AllowedHosts, serviceHostNames } from './http/allowed-hosts.js';
+import { isNamespaceName } from './resource.js';
 import { FileTargetSource, type TargetSource } from './targets.js';
 import { KubernetesTargetSource } from './kubernetes-targets.js';
 import { AnyOfAuthorizer, KubernetesAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';
@@ -25,8 +27,46 @@ function read(variable: string, path: string): string {
   }
 }
 
+/** In a pod, the namespace the ServiceAccount token is mounted for. */
+const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * The Host names viz answers to besides localhost and IPs: its Services'
+ * names in its namespace, and the configured extras. Outside a pod, without
+ * WEFT_VIZ_NAMESPACE, there are no Services to name.
+ */
+function allowedHosts(cfg: ReturnType<typeof loadConfig<typeof vizSchema>>): string[] {
+  let namespace = cfg.namespace;
+  if (namespace === undefined) {
+    try {
+      namespace = readFileSync(POD_NAMESPACE_FILE, 'utf8').trim();
+    } catch {
+      namespace = undefined;
+    }
+  }
+  const problems: string[] = [];
+  if (namespace !== undefined && !isNamespaceName(namespace)) problems.push(`WEFT_VIZ_NAMESPACE: "${namespace}" is not a valid namespace name`);
+  const services = list(cfg.serviceNames);
+  for (const s of services) if (!isNamespaceName(s)) problems.push(`WEFT_VIZ_SERVICE_NAMES: "${s}" is not a valid Service name`);
+  const extra = list(cfg.allowedHosts);
+  for (const h of extra) {
+    try {
+      new AllowedHosts([h]);
+    } catch (err) {
+      problems.push(`WEFT_VIZ_ALLOWED_HOSTS: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return [...(namespace ? serviceHostNames(services, namespace, cfg.clusterDomain) : []), ...extra];
+}
+
 async function main(): Promise<void> {
   const cfg = loadConfig(vizSchema, process.env);
+  const hosts = allowedHosts(cfg);
   const log = createLogger('viz', cfg.logLevel);
   let kc: ReturnType<typeof loadKubeConfig> | undefined;
   const kube = () => (kc ??= loadKubeConfig());
@@ -39,7 +79,7 @@ async function main(): Promise<void> {
     else if (mode === 'token') {
       if (!cfg.tapTokenFile) throw new ConfigError(['WEFT_VIZ_TAP_AUTH includes token but WEFT_VIZ_TAP_TOKEN_FILE is not set']);
       modes.push(new TokenAuthorizer(read('WEFT_VIZ_TAP_TOKEN_FILE', cfg.tapTokenFile).trim()));
-    } else if (mode === 'kubernetes') modes.push(new KubernetesAuthorizer(kubernetesReviews(kube())));
+    } else if (mode === 'kubernetes') modes.push(new KubernetesAuthorizer(kubernetesReviews(kube(), cfg.tapTokenAudience)));
     else throw new ConfigError([`WEFT_VIZ_TAP_AUTH: "${mode}" is not one of loopback, token, kubernetes`]);
   }
   if (modes.length === 0) throw new ConfigError(['WEFT_VIZ_TAP_AUTH names no mode']);
@@ -55,9 +95,10 @@ async function main(): Promise<void> {
     api: listenAddr('WEFT_VIZ_API_LISTEN_ADDR', cfg.apiListenAddr),
     tap: listenAddr('WEFT_VIZ_TAP_LISTEN_ADDR', cfg.tapListenAddr),
     web: listenAddr('WEFT_VIZ_WEB_LISTEN_ADDR', cfg.webListenAddr),
+    allowedHosts: hosts,
     log,
   });
-  log.info({ api: viz.apiUrl, tap: viz.tapUrl, web: viz.webUrl, tapAuth: cfg.tapAuth }, 'viz started');
+  log.info({ api: viz.apiUrl, tap: viz.tapUrl, web: viz.webUrl, tapAuth: cfg.tapAuth, allowedHosts: ['localhost', 'IP addresses', ...hosts] }, 'viz started');
   const stop = () => void viz.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

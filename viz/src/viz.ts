@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '@weft/common/log';
 import { PrometheusClient } from './metrics/prometheus.js';
 import { TapAggregator, type TapClientTls } from './tap/aggregator.js';
 import { AnyOfAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';
+import { AllowedHosts } from './http/allowed-hosts.js';
 import { apiRoutes, dispatch, tapRoutes, type VizDeps } from './http/routes.js';
 import { staticFiles } from './web/static.js';
 import type { TargetSource } from './targets.js';
@@ -30,6 +31,8 @@ export interface VizOptions {
   readonly api?: Listen;
   readonly tap?: Listen;
   readonly web?: Listen;
+  /** Host names viz answers to besides localhost and IP addresses (its Service names, an ingress host). */
+  readonly allowedHosts?: readonly string[];
   readonly log?: Logger;
 }
 
@@ -74,10 +77,11 @@ export async function startViz(opts: VizOptions): Promise<Viz> {
   const api = apiRoutes(deps);
   const tap = tapRoutes(deps);
   const all = new Map([...api, ...tap]);
+  const hosts = new AllowedHosts(opts.allowedHosts);
   const servers = await Promise.all([
-    listen(dispatch(api), opts.api ?? { host: '127.0.0.1', port: 8085 }),
-    listen(dispatch(tap), opts.tap ?? { host: '127.0.0.1', port: 8088 }),
-    listen(dispatch(all, staticFiles()), opts.web ?? { host: '127.0.0.1', port: 8084 }),
+    listen(dispatch(api, hosts), opts.api ?? { host: '127.0.0.1', port: 8085 }),
+    listen(dispatch(tap, hosts), opts.tap ?? { host: '127.0.0.1', port: 8088 }),
+    listen(dispatch(all, hosts, staticFiles()), opts.web ?? { host: '127.0.0.1', port: 8084 }),
   ]);
   return {
     apiUrl: servers[0].url,

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import type { Edge, RouteRow, StatResult, StatRow } from '@weft/viz';
 import { parseResource } from '@weft/viz/resource';
+import { TAP_TOKEN_AUDIENCE } from '@weft/viz/tap/authorizer';
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, UnavailableError } from '@weft/common/errors';
 import { globalsOf, type Globals } from '../globals.js';
@@ -173,7 +174,7 @@ export function registerViz(program: Command): void {
     .option('--api-addr <url>', 'viz metrics-api URL (env WEFT_VIZ_API_ADDR; default: the local demo on 127.0.0.1:8085, else a port-forward to the viz pod)')
     .option('--tap-addr <url>', 'viz tap URL (env WEFT_VIZ_TAP_ADDR; default: 127.0.0.1:8088 or the port-forward)')
     .option('--web-addr <url>', 'viz dashboard URL (env WEFT_VIZ_WEB_ADDR; default: 127.0.0.1:8084 or the port-forward)')
-    .option('--token <token>', 'bearer token for tap (env WEFT_TAP_TOKEN), when viz requires one');
+    .option('--token <token>', `bearer token for tap (env WEFT_TAP_TOKEN), when viz requires one: viz's shared tap token, or a Kubernetes token minted for viz (kubectl create token <serviceaccount> --audience ${TAP_TOKEN_AUDIENCE})`);
   registerStat(viz);
   registerEdges(viz);
   registerRoutes(viz);

@@ -20,6 +20,7 @@ const proxy = (namespace: string, name: string, workload: string): ProxyTarget =
 /** RBAC as the API server applies it: alice holds a Role with `*\/tap` in `mine` only; a namespace-less review asks for a cluster-wide grant. */
 const asked: Array<string | undefined> = [];
 const reviews: KubernetesReviews = {
+  audience: 'tap.weft.io',
   tokenReview: async (token) => (token === 'alice-token' ? { username: 'alice', groups: [] } : undefined),
   subjectAccessReview: async (user, attrs) => {
     asked.push(attrs.namespace);

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@weft/common/log';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { queryEdges } from '../metrics/edges.js';
 import { checkWindow, type ScopedRef } from '../metrics/promql.js';
 import { queryRoutes } from '../metrics/routes.js';
@@ -16,6 +16,7 @@ import type { TapAggregator, TapClientTls } from '../tap/aggregator.js';
 import type { TapAuthorizer } from '../tap/authorizer.js';
 import { tapScope } from '../tap/scope.js';
 import { findPod, type TargetSource } from '../targets.js';
+import type { AllowedHosts } from './allowed-hosts.js';
 import { sendError, sendJson } from './respond.js';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void>;
@@ -118,12 +119,18 @@ export function tapRoutes(d: VizDeps): Map<string, Route> {
   ]);
 }
 
-/** Dispatches to a route; unknown paths are 404, errors become JSON with their status. */
-export function dispatch(routes: ReadonlyMap<string, Route>, fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>) {
+/**
+ * Dispatches to a route; unknown paths are 404, errors become JSON with their
+ * status. A Host viz does not answer to is 403 before anything else runs.
+ */
+export function dispatch(routes: ReadonlyMap<string, Route>, hosts: AllowedHosts, fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://viz.local');
     const route = routes.get(url.pathname);
     const run = async () => {
+      if (!hosts.allows(req.headers.host)) {
+        throw new PermissionDeniedError(`Host "${req.headers.host ?? ''}" is not a name viz answers to (DNS rebinding defence); add it to WEFT_VIZ_ALLOWED_HOSTS`);
+      }
       if (route) {
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           sendJson(res, 405, { error: { code: 'INVALID_ARGUMENT', message: `${req.method} is not allowed; use GET` } });

@@ -28,6 +28,7 @@ test('token mode needs the exact bearer token', async () => {
 test('kubernetes mode asks TokenReview who the caller is and SubjectAccessReview whether they may tap', async () => {
   const asked: unknown[] = [];
   const reviews: KubernetesReviews = {
+    audience: 'tap.weft.io',
     tokenReview: async (token) => (token === 'alice-token' ? { username: 'alice', groups: ['dev'] } : undefined),
     subjectAccessReview: async (user, attrs) => {
       asked.push({ user: user.username, ...attrs });
@@ -37,7 +38,7 @@ test('kubernetes mode asks TokenReview who the caller is and SubjectAccessReview
   const a = new KubernetesAuthorizer(reviews);
   assert.equal(await a.authorize(caller('10.0.0.8', 'Bearer alice-token')), 'alice');
   assert.deepEqual(asked, [{ user: 'alice', namespace: 'shop', resource: 'deployments', name: 'web' }]);
-  await assert.rejects(a.authorize(caller('10.0.0.8', 'Bearer mallory')), /rejected by TokenReview/);
+  await assert.rejects(a.authorize(caller('10.0.0.8', 'Bearer mallory')), (e: unknown) => e instanceof UnauthenticatedError && /rejected by TokenReview for audience tap\.weft\.io/.test((e as Error).message));
   await assert.rejects(a.authorize({ ...caller('10.0.0.8', 'Bearer alice-token'), scope: { namespace: 'prod', resource: { kind: 'deployment', name: 'web' } } }), /may not watch deployments\/tap in tap\.weft\.io in namespace prod/);
   await assert.rejects(a.authorize({ ...caller('10.0.0.8', 'Bearer alice-token'), scope: { namespace: undefined, resource: { kind: 'deployment', name: 'web' } } }), /in every namespace.*a ClusterRole/);
 });

@@ -5,7 +5,7 @@
  *     machine's user; in a cluster it is whoever may `kubectl port-forward` to viz
  *     (the port-forward arrives on the pod's loopback), so RBAC on pods/portforward decides.
  *   - `token`: `Authorization: Bearer <token>` equal to a configured secret.
- *   - `kubernetes`: the bearer token is a Kubernetes token (TokenReview) whose user may
+ *   - `kubernetes`: the bearer token is a Kubernetes token for viz's audience (TokenReview) whose user may
  *     `watch` `<kind>s/tap` in API group `tap.weft.io` for the object, in the namespace
  *     the request taps (SubjectAccessReview).
  * A request is allowed when any configured mode allows it.
@@ -61,9 +61,14 @@ export class TokenAuthorizer implements TapAuthorizer {
   }
 }
 
+/** The audience a Kubernetes token presented to tap must be minted for (`kubectl create token <sa> --audience tap.weft.io`). */
+export const TAP_TOKEN_AUDIENCE = 'tap.weft.io';
+
 /** The two API calls the Kubernetes mode needs, behind a seam so it can be tested without an API server. */
 export interface KubernetesReviews {
-  /** The authenticated user of a token, or undefined when the token is not valid. */
+  /** The audience tokens are reviewed for. */
+  readonly audience: string;
+  /** The authenticated user of a token for `audience`, or undefined when the token is not valid for it. */
   tokenReview(token: string): Promise<{ username: string; groups: string[] } | undefined>;
   subjectAccessReview(user: { username: string; groups: string[] }, attrs: { namespace: string | undefined; resource: string; name: string | undefined }): Promise<{ allowed: boolean; reason?: string }>;
 }
@@ -75,7 +80,10 @@ export class KubernetesAuthorizer implements TapAuthorizer {
     const token = bearerToken(c.headers);
     if (!token) throw new UnauthenticatedError('tap needs "Authorization: Bearer <kubernetes token>"');
     const user = await this.reviews.tokenReview(token);
-    if (!user) throw new UnauthenticatedError('the Kubernetes token was rejected by TokenReview');
+    if (!user) {
+      const aud = this.reviews.audience;
+      throw new UnauthenticatedError(`the Kubernetes token was rejected by TokenReview for audience ${aud} (mint one with kubectl create token <serviceaccount> --audience ${aud})`);
+    }
     const { namespace, resource: ref } = c.scope;
     const resource = `${ref.kind}s`;
     const sar = await this.reviews.subjectAccessReview(user, { namespace, resource, name: ref.name });
