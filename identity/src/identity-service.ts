@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatDnsIdentity, type WorkloadIdentity } from '@weft/common/identity-name';
-import { startGrpcServer, type GrpcServer, type TlsMaterial } from '@weft/common/grpc';
+import { startGrpcServer, type GrpcServer, type GrpcServerLimits, type TlsMaterial } from '@weft/common/grpc';
 import { toPem } from '@weft/common/x509';
 import { ActiveIssuer, type IssuerState } from './active-issuer.js';
 import { Certifier } from './certifier.js';
@@ -23,6 +23,19 @@ import type { TokenValidator } from './token-validator.js';
 const RENEWAL_RETRY_MS = 30_000;
 /** How often the issuer's remaining lifetime is re-checked for the 60-day warning. */
 const EXPIRY_CHECK_MS = 6 * 3_600_000;
+
+/**
+ * Any pod reaches Certify without a client certificate, so its server is tight. A request is a token and a CSR
+ * (each at most 16 KiB: MAX_TOKEN_BYTES, MAX_CSR_BYTES) and a name: 64 KiB is ample, nothing in it is worth compressing, and a
+ * proxy has one call in flight. Compressed requests are refused outright rather than inflated (no zlib work for
+ * strangers). docs/identity.md "Abuse limits".
+ */
+export const CERTIFY_SERVER_LIMITS: GrpcServerLimits = {
+  maxMessageBytes: 64 * 1024,
+  acceptGzip: false,
+  maxConcurrentStreams: 16,
+  maxSessionMemoryMiB: 4,
+};
 
 /** identity's own ServiceAccount (docs/contracts.md: control-plane identities). */
 export const IDENTITY_SERVICE_ACCOUNT = 'weft-identity';
@@ -122,6 +135,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
       tls: await selfCertify(active.current),
       // Proxies call Certify before they hold a certificate; the token authenticates them.
       requireClientCert: false,
+      limits: CERTIFY_SERVER_LIMITS,
       routes: certifyRoutes(certifier, metrics, opts.log),
     });
   } catch (err) {

@@ -107,13 +107,18 @@ export interface Http2Frame {
  */
 export class RawHttp2Connection {
   readonly frames: Http2Frame[] = [];
-  readonly closed: Promise<void>;
   private pending = Buffer.alloc(0);
+  private ended = false;
 
   private constructor(private readonly socket: tls.TLSSocket) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.on('close', () => resolve()));
+    socket.on('close', () => (this.ended = true));
+  }
+
+  /** The server (or `close()`) has ended the connection. */
+  get isClosed(): boolean {
+    return this.ended;
   }
 
   /** Connects and sends the preface and an empty SETTINGS; the server's SETTINGS are not acknowledged until `ackSettings()`. */
