@@ -51,14 +51,14 @@ class PolledFilesSource<T> implements Source<T> {
     listener.change(this.build(contents));
   }
 
-  private read(): Promise<string[]> {
-    return Promise.all(
-      this.paths.map((p) =>
-        readFile(p, 'utf8').catch((err: NodeJS.ErrnoException) => {
-          throw new Error(`cannot read ${p}: ${err.code ?? err.message}`);
-        }),
-      ),
-    );
+  private async read(): Promise<string[]> {
+    // Settled, not Promise.all: with several unreadable files the error names the first in order, not whichever read failed first.
+    const reads = await Promise.allSettled(this.paths.map((p) => readFile(p, 'utf8')));
+    return reads.map((r, i) => {
+      if (r.status === 'fulfilled') return r.value;
+      const err = r.reason as NodeJS.ErrnoException;
+      throw new Error(`cannot read ${this.paths[i]}: ${err.code ?? err.message}`);
+    });
   }
 }
 
