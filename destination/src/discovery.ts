@@ -2,7 +2,8 @@
  * Destination's core, independent of gRPC: the cluster cache fed by a
  * source, and watches on it. Each watch resolves its target now and again
  * whenever an object it read changes, and hands protocol messages to a
- * callback (the gRPC server, the benchmark, tests).
+ * callback (the benchmark, tests), or endpoint states to the gRPC server,
+ * which translates them when its client is ready (server-stream.ts).
  */
 import { equals } from '@bufbuild/protobuf';
 import { destination, policy } from '@weft/api';
@@ -11,7 +12,7 @@ import type { Logger } from '@weft/common/log';
 import { ClusterCache } from './watchers/cluster-cache.js';
 import { SubscriptionIndex } from './watchers/subscriptions.js';
 import { parseAuthority } from './resolve/authority.js';
-import { resolveEndpoints, type Resolution } from './resolve/endpoints.js';
+import { resolveEndpoints, type EndpointState, type Resolution } from './resolve/endpoints.js';
 import { resolveProfile } from './resolve/profile.js';
 import { resolvePolicy } from './resolve/policy.js';
 import { EndpointTranslator } from './translators/endpoint-translator.js';
@@ -64,9 +65,14 @@ export class Discovery {
 
   /** Streams endpoint updates of an authority: a snapshot now, diffs after. Throws InvalidArgumentError for a malformed authority. */
   watchEndpoints(authority: string, onUpdate: (u: destination.Update) => void): Unwatch {
-    const target = parseAuthority(authority, this.settings.clusterDomain);
     const translator = new EndpointTranslator(onUpdate);
-    return this.join(`get|${JSON.stringify(target)}`, () => resolveEndpoints(this.cache, target, this.settings), (state) => translator.update(state));
+    return this.watchEndpointStates(authority, (state) => translator.update(state));
+  }
+
+  /** The endpoint states of an authority, now and on every change, for a caller that translates them itself (the gRPC server, when its client is ready). */
+  watchEndpointStates(authority: string, onState: (s: EndpointState) => void): Unwatch {
+    const target = parseAuthority(authority, this.settings.clusterDomain);
+    return this.join(`get|${JSON.stringify(target)}`, () => resolveEndpoints(this.cache, target, this.settings), onState);
   }
 
   /** Streams the profile of an authority; a new message replaces the previous one and is sent only on change. */

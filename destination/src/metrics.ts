@@ -9,12 +9,20 @@ export interface DestinationMetrics {
   readonly streams: Gauge<'api'>;
   /** Messages sent on streams by api. */
   readonly updates: Counter<'api'>;
+  /** States replaced before a slow client received them (server-stream.ts), by api. */
+  readonly superseded: Counter<'api'>;
 }
 
 export function createMetrics(cache: ClusterCache): DestinationMetrics {
   const registry = new Registry();
   const streams = new Gauge({ name: 'destination_streams', help: 'Open discovery streams', labelNames: ['api'], registers: [registry] });
   const updates = new Counter({ name: 'destination_stream_updates_total', help: 'Messages sent on discovery streams', labelNames: ['api'], registers: [registry] });
+  const superseded = new Counter({
+    name: 'destination_stream_superseded_total',
+    help: 'States replaced by a newer one before a slow client received them',
+    labelNames: ['api'],
+    registers: [registry],
+  });
   new Gauge({
     name: 'destination_cache_objects',
     help: 'Objects in the discovery cache by kind',
@@ -24,5 +32,5 @@ export function createMetrics(cache: ClusterCache): DestinationMetrics {
       for (const kind of KINDS) this.set({ kind }, cache.count(kind));
     },
   });
-  return { registry, streams, updates };
+  return { registry, streams, updates, superseded };
 }

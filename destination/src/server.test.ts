@@ -1,7 +1,8 @@
 // Destination and Inbound over real gRPC with mutual TLS (openssl-issued
 // certificates): streams deliver snapshots and live diffs, bad requests get
 // INVALID_ARGUMENT, clients without a certificate are refused, cancelled
-// streams release their watches.
+// streams release their watches, a client that stops reading costs a bounded
+// backlog and catches up to the current endpoints.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -11,7 +12,7 @@ import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { destination, policy } from '@weft/api';
 import { startDestination, type DestinationController } from './destination.js';
 import { MemorySource } from './sources/memory.js';
-import { pod, service, slice } from './testing/fixtures.js';
+import { pod, service, settle, slice } from './testing/fixtures.js';
 
 const log = pino({ level: 'silent' });
 const SERVER_NAME = 'destination.weft.serviceaccount.identity.weft.cluster.local';
@@ -154,3 +155,49 @@ test('the admin server reports ready and exposes destination metrics', async () 
   assert.match(metrics, /destination_cache_objects\{kind="Service"\} 1/);
   assert.match(metrics, /destination_stream_updates_total\{api="get"\} \d+/);
 });
+
+test('a client that stops reading during 2,000 changes gets a bounded catch-up and ends with the current endpoints', { timeout: 120_000 }, async (t) => {
+  const CHANGES = 2000;
+  source.apply('Service', service('churn', { clusterIP: '10.96.0.20', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  // Generation g: 50 endpoints no other generation shares, so every change is a 50-remove + 50-add diff.
+  const generation = (g: number) => Array.from({ length: 50 }, (_, i) => ({ ip: `172.${16 + (g >> 8)}.${g & 255}.${i + 1}` }));
+  const apply = (g: number) => source.apply('EndpointSlice', slice('churn-a', 'churn', [{ name: 'http', port: 8080 }], generation(g)));
+  apply(0);
+  const { dst } = clients();
+  const ac = new AbortController();
+  const it = dst.get({ path: 'churn.demo.svc.cluster.local:80' }, { signal: ac.signal })[Symbol.asyncIterator]();
+  const held = new Set<string>();
+  const fold = (u: destination.Update) => {
+    if (u.update.case === 'add') for (const a of u.update.value.addrs) held.add(`${a.addr!.ip}:${a.addr!.port}`);
+    else if (u.update.case === 'remove') for (const a of u.update.value.addrs) held.delete(`${a.ip}:${a.port}`);
+    else if (u.update.case === 'noEndpoints') held.clear();
+  };
+  fold((await it.next()).value as destination.Update);
+  assert.equal(held.size, 50);
+  const supersededBefore = await superseded();
+
+  // The client reads nothing while the endpoints change, each change flushed to the stream on its own.
+  for (let g = 1; g <= CHANGES; g++) {
+    apply(g);
+    await settle();
+  }
+  const want = generation(CHANGES).map((e) => `${e.ip}:8080`).sort();
+  let messages = 0;
+  while (JSON.stringify([...held].sort()) !== JSON.stringify(want)) {
+    const r = await it.next();
+    assert.ok(!r.done, 'the stream ended before the current endpoints arrived');
+    fold(r.value as destination.Update);
+    messages++;
+  }
+  ac.abort();
+  t.diagnostic(`${messages} messages to catch up after ${CHANGES} changes`);
+  // Unbounded, every change would be delivered: 2 messages each. What is left is what HTTP/2 flow control let through before the client stopped, plus one catch-up diff.
+  assert.ok(messages < CHANGES / 4, `${messages} messages for ${CHANGES} changes`);
+  assert.ok((await superseded()) - supersededBefore > CHANGES / 2, 'the changes the client missed were superseded, not queued');
+  await until('the stream to release its watch', () => controller.discovery.watches === 0);
+});
+
+async function superseded(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${controller.adminPort}/metrics`)).text();
+  return Number(/^destination_stream_superseded_total\{api="get"\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
