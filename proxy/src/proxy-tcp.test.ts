@@ -23,7 +23,9 @@ before(async () => {
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   appPort = (app.address() as AddressInfo).port;
-  mesh = await startMesh({ clientOriginalDst: () => ({ ip: SERVICE_IP, port: nextDst }), clientConfig: { opaquePorts: [5001] } });
+  // The server pod declares its application port opaque too (the injector passes config.weft.io/opaque-ports to
+  // both sides): its inbound proxy then forwards the weft.tcp stream without looking for HTTP in it.
+  mesh = await startMesh({ clientOriginalDst: () => ({ ip: SERVICE_IP, port: nextDst }), clientConfig: { opaquePorts: [5001] }, serverConfig: { opaquePorts: [appPort] } });
   mesh.discovery.set(`${SERVICE_IP}:5000`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
   mesh.discovery.set(`${SERVICE_IP}:5001`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
 });

@@ -133,6 +133,8 @@ export interface HttpRequest {
   readonly conn: ConnMeta;
   /** Monotonic start time (performance.now()), for latency metrics and tap. */
   readonly startedAt: number;
+  /** HTTP/1 `Upgrade` (e.g. `websocket`): the protocol the client asks to switch to; the response may carry the upgraded stream. */
+  readonly upgrade?: string;
 }
 
 export interface HttpResponse {
@@ -143,6 +145,8 @@ export interface HttpResponse {
   trailers(): Headers | undefined;
   /** The server side reset the stream with this HTTP/2 error code (valid once `body` errored); propagated to the client. */
   resetCode(): number | undefined;
+  /** A `101 Switching Protocols` answer to an upgrade: the application's connection, bytes it already sent after its head. */
+  readonly upgraded?: { readonly socket: Duplex; readonly head: Buffer };
 }
 
 /**

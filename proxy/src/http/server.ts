@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
@@ -31,8 +31,12 @@ export interface HttpServerOptions {
   /** Max time to receive a request's headers (bounds slowloris). */
   readonly headersTimeoutMs: number;
   readonly maxHeaderSize: number;
-  /** HTTP/1 `Upgrade` requests (WebSocket) leave HTTP: the socket, with the request head un-read, is handed over as opaque TCP. */
-  readonly onUpgrade: (socket: Duplex, meta: ConnMeta, authority: string) => void;
+  /**
+   * HTTP/1 `Upgrade` requests (WebSocket). They are parsed like any request (weft-* headers from the client dropped);
+   * the stack decides what follows: the inbound runs them through its HTTP stack (see `serveUpgrade`), the outbound
+   * carries them to the endpoint as opaque TCP. `socket` is the client's connection, positioned after the request head.
+   */
+  readonly onUpgrade: (req: HttpRequest, socket: Duplex) => void;
 }
 
 export class HttpServer {
@@ -149,12 +153,26 @@ export class HttpServer {
 
   private onH1Upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const meta = this.metaBySocket.get(req.socket)!;
-    // Re-create the request head exactly as the client sent it and hand the raw socket on.
-    let raw = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) raw += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-    raw += '\r\n';
-    socket.unshift(head.length > 0 ? Buffer.concat([Buffer.from(raw, 'latin1'), head]) : Buffer.from(raw, 'latin1'));
-    this.opts.onUpgrade(socket, meta, req.headers.host ?? '');
+    // Bytes the client sent after its head (rare: WebSocket clients wait for 101) follow the upgrade.
+    if (head.length > 0) socket.unshift(head);
+    socket.on('error', () => undefined);
+    const ac = new AbortController();
+    socket.once('close', () => ac.abort(new StreamReset(NGHTTP2_CANCEL)));
+    const request: HttpRequest = {
+      method: req.method ?? 'GET',
+      scheme: 'http',
+      authority: req.headers.host ?? '',
+      path: req.url ?? '/',
+      headers: endToEnd(req.headers),
+      body: Readable.from([]),
+      bodyless: true,
+      version: 'HTTP/1.1',
+      signal: ac.signal,
+      conn: meta,
+      startedAt: performance.now(),
+      upgrade: String(req.headers.upgrade),
+    };
+    this.opts.onUpgrade(request, socket);
   }
 
   private onH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {

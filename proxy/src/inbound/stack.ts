@@ -6,12 +6,12 @@
  *   accept ─ original destination ─ detect protocol
  *   ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity
  *   │   ├ ALPN weft.h2  ─ http server (HTTP/1 restored from weft-orig-proto)
- *   │   └ ALPN weft.tcp ─ port header ─ opaque
+ *   │   └ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
  *   ├ TLS for someone else (the app's own TLS) ─ opaque
  *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
  *   └ opaque
  *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
- *   http: authorize (port policy) ─ route metrics, gRPC deadline ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
+ *   http (HTTP/1 Upgrade too: on 101 the connections are joined): authorize (port policy) ─ route metrics, gRPC deadline ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
  *   tcp:  authorize (port policy) ─ tcp metrics ─ application
  */
 import type { Socket } from 'node:net';
@@ -22,6 +22,8 @@ import type { LocalIdentity } from '../identity/local-identity.js';
 import type { ProxyMetrics, Labels } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
+import { writeUpgradeError, writeUpgradeResponse } from '../http/upgrade.js';
+import { detect as detectBytes } from '../transport/detect.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { httpMetrics } from '../layers/http-metrics.js';
@@ -92,7 +94,13 @@ export function inboundStack(d: InboundDeps): InboundStack {
     log: d.log,
     headersTimeoutMs: d.headersTimeoutMs,
     maxHeaderSize: d.maxHeaderSize,
-    onUpgrade: (socket, meta) => tcp({ socket, meta }),
+    // Upgrades (WebSocket) go through the same HTTP stack as any request: policy, metrics, tap, weft-client-id.
+    onUpgrade: (req, socket) => {
+      http(req).then(
+        (rsp) => writeUpgradeResponse(socket, rsp),
+        (err: unknown) => writeUpgradeError(socket, err),
+      );
+    },
   });
 
   // ── Connections ─────────────────────────────────────────────────────────
@@ -104,9 +112,22 @@ export function inboundStack(d: InboundDeps): InboundStack {
       countConnection(socket, meta.tls.identity ? meshMetrics(meta.tls.identity) : plainMetrics);
       route(socket, meta, ...rest);
     };
+  // A peer's weft.tcp stream to a port not declared opaque is detected again: HTTP/1 in it (an upgrade, or bytes a
+  // client wrote straight into weft.tcp) must meet HTTP policy and header stripping, not reach the app raw.
   const opaque = (conn: TcpConn): void => {
     countConnection(conn.socket, meshMetrics(conn.meta.tls.identity));
-    tcp(conn);
+    const port = conn.meta.origDst?.port;
+    if (port !== undefined && d.opaquePorts.has(port)) {
+      tcp(conn);
+      return;
+    }
+    const socket = conn.socket as Socket;
+    void detectBytes(socket, d.detectTimeoutMs).then((found) => {
+      if (!found) socket.destroy();
+      else if (found.kind === 'http1') server.serveHttp1(socket, conn.meta);
+      else if (found.kind === 'http2') server.serveHttp2(socket, conn.meta);
+      else tcp(conn);
+    });
   };
   const plainOpaque = (conn: TcpConn): void => {
     countConnection(conn.socket, plainMetrics);

@@ -1,7 +1,8 @@
 /**
  * Inbound, last layer: hands the request to the application in the pod, in
  * the version the original client spoke (an HTTP/1 request that crossed the
- * mesh as HTTP/2 is restored to HTTP/1). Where it goes is decided by
+ * mesh as HTTP/2 is restored to HTTP/1; an HTTP/1 Upgrade is asked for with
+ * node:http and, on 101, joined to the client's connection). Where it goes is decided by
  * inbound/app-target.ts, the same decision the authorize layer checked.
  */
 import type { HttpService, SocketAddr } from '../svc.js';
@@ -10,6 +11,7 @@ import type { Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import { BadRequestError } from '../errors.js';
 import { httpAppTarget, type AppTargetOptions } from '../inbound/app-target.js';
+import { requestUpgrade } from '../http/upgrade.js';
 
 export interface ForwardToAppOptions {
   readonly target: AppTargetOptions;
@@ -38,6 +40,7 @@ export function forwardToApp(opts: ForwardToAppOptions): HttpService {
       delete headers[ORIG_PROTO];
       req = { ...req, headers };
     }
+    if (req.upgrade !== undefined) return requestUpgrade(t.addr, req);
     return req.version === 'HTTP/2' ? opts.h2.request(h2Peer(t.addr), req) : opts.h1.request(t.addr, req);
   };
 }

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@weft/common/log';
-import type { Concrete, ConnMeta, Endpoint, HttpService, Logical, NewBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
+import type { Concrete, ConnMeta, Endpoint, HttpRequest, HttpService, Logical, NewBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
 import { stack } from '../svc.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { Profiles } from '../discovery/profiles.js';
@@ -39,8 +39,8 @@ import { endpointClient } from '../layers/endpoint-client.js';
 import { tcpEndpoint } from '../layers/tcp-endpoint.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
-import { NoOriginalDstError } from '../errors.js';
-import { WeftError } from '@weft/common/errors';
+import { BadRequestError, NoOriginalDstError } from '../errors.js';
+import { upgradeHead, writeUpgradeError } from '../http/upgrade.js';
 
 export interface OutboundDeps {
   readonly log: Logger;
@@ -119,17 +119,17 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     });
   };
 
-  const upgrade = (socket: Duplex, meta: ConnMeta, host: string): void => {
-    const authority = meta.origDst ? addrAuthority(meta.origDst) : host ? normalizeAuthority(host) : '';
+  // An upgrade leaves HTTP here: its head (weft-* dropped by the server) goes to the endpoint as the first bytes of an
+  // opaque connection; a meshed endpoint's inbound proxy parses it again as HTTP/1 and applies its HTTP policy.
+  const upgrade = (req: HttpRequest, socket: Duplex): void => {
+    const meta = req.conn;
+    const authority = meta.origDst ? addrAuthority(meta.origDst) : req.authority ? normalizeAuthority(req.authority) : '';
     if (!authority) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      writeUpgradeError(socket, new BadRequestError('weft: upgrade request without Host'));
       return;
     }
-    tcpLogical(authority, meta.origDst)({ socket, meta }).catch((err: unknown) => {
-      const status = err instanceof WeftError ? err.httpStatus : 502;
-      const body = `${(err as Error).message}\n`;
-      socket.end(`HTTP/1.1 ${status} Proxy Error\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-    });
+    socket.unshift(Buffer.from(upgradeHead(req), 'latin1'));
+    tcpLogical(authority, meta.origDst)({ socket, meta }).catch((err: unknown) => writeUpgradeError(socket, err));
   };
 
   const server = new HttpServer(http, { log: d.log, headersTimeoutMs: d.headersTimeoutMs, maxHeaderSize: d.maxHeaderSize, onUpgrade: upgrade });

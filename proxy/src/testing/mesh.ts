@@ -11,6 +11,7 @@ import { startProxy, type Proxy, type OriginalDstLookup } from '../proxy.js';
 import { StaticIdentity } from '../identity/local-identity.js';
 import { StaticDiscovery } from '../discovery/discovery.js';
 import { StaticProfiles } from '../discovery/profiles.js';
+import type { InboundPolicies } from '../policy/policies.js';
 
 export const CLIENT_ID = 'client.test.serviceaccount.identity.weft.cluster.local';
 /** The viz tap identity test proxies accept on their tap port. */
@@ -76,6 +77,9 @@ export interface MeshOptions {
   readonly appPort?: number;
   readonly clientOriginalDst?: OriginalDstLookup;
   readonly clientConfig?: Partial<ProxyConfig>;
+  readonly serverConfig?: Partial<ProxyConfig>;
+  /** Server proxy: inbound policies (default: the default policy of its config). */
+  readonly serverPolicies?: InboundPolicies;
 }
 
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
@@ -94,8 +98,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     headersTimeoutMs: 2000,
   });
   const server = await startProxy({
-    config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort }),
+    config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort, ...opts.serverConfig }),
     identity: pki.identity(SERVER_ID),
+    ...(opts.serverPolicies ? { policies: opts.serverPolicies } : {}),
     discovery,
     profiles,
     originalDst: null,

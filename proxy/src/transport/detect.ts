@@ -70,6 +70,8 @@ export function detect(socket: Socket, timeoutMs: number): Promise<Detected | un
     socket.once('end', onEnd);
     socket.once('error', onEnd);
     socket.once('close', onEnd);
+    // A stream paused by an earlier reader (the weft.tcp header) does not resume by itself when 'data' is listened to.
+    socket.resume();
   });
 }
 
