@@ -1,7 +1,8 @@
 // identity's Certify under attack, over the real gRPC server on TLS: an
-// oversized message and a gzip bomb are refused without hurting the CA, and a
-// connection cannot hold more streams than the cap; each time an honest
-// Certify is served right after.
+// oversized message and a gzip bomb are refused without hurting the CA, a
+// connection cannot hold more streams than the cap, and a flood from one
+// source is cut off before it reaches the token validator; each time an
+// honest Certify is served right after.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -49,6 +50,7 @@ class CountingValidator extends FakeTokenValidator {
 async function start(extra: Partial<IdentityServiceOptions> = {}) {
   const ca = await generateLocalCa();
   const validator = new CountingValidator();
+  const registry = createRegistry('identity-test');
   const service = await startIdentityService({
     host: '127.0.0.1',
     port: 0,
@@ -58,7 +60,7 @@ async function start(extra: Partial<IdentityServiceOptions> = {}) {
     issuerSource: new MemorySource(ca.issuer),
     trustSource: new MemorySource(ca.anchorPem),
     log: captureLog().log,
-    registry: createRegistry('identity-test'),
+    registry,
     ...extra,
   });
   services.push(service);
@@ -69,7 +71,7 @@ async function start(extra: Partial<IdentityServiceOptions> = {}) {
   const certifyWeb = () => certify({ addr: `127.0.0.1:${service.port}`, serverName: service.serverName, trustAnchorsPem: ca.anchorPem, tokenFile, identity: WEB });
   /** An honest Certify request on the wire: the 5-byte prefix and the protobuf message. */
   const honestBody = grpcEnvelope(toBinary(api.CertifyRequestSchema, create(api.CertifyRequestSchema, { identity: WEB, token: new TextEncoder().encode(token), certificateSigningRequest: csr })));
-  return { service, validator, target, client, certifyWeb, honestBody };
+  return { service, validator, registry, target, client, certifyWeb, honestBody };
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -121,7 +123,8 @@ test('a gzip bomb (64 MiB of zeros) is refused without being inflated, and the n
 });
 
 test('streams past the cap, opened before the client acknowledged it, are REFUSED_STREAM; the connection survives and serves the rest', async () => {
-  const { target, honestBody } = await start();
+  // 17 Certify calls from 127.0.0.1 in this test: above the default per-source burst, which is not under test here.
+  const { target, honestBody } = await start({ certifyRateLimit: { burst: 100, perMinute: 60 } });
   const cap = CERTIFY_SERVER_LIMITS.maxConcurrentStreams;
   const conn = await RawHttp2Connection.open(target);
   try {
@@ -162,4 +165,24 @@ test('a client that opens more streams than the cap it acknowledged loses its co
     conn.close();
   }
   assert.equal(new X509Certificate((await certifyWeb()).certPem).subject, `CN=${WEB}`);
+});
+
+test('a Certify flood from one source is RESOURCE_EXHAUSTED past the burst; the token validator sees at most the burst', async () => {
+  let nowMs = Date.now();
+  const { client, validator, certifyWeb, registry } = await start({ certifyRateLimit: { burst: 3, perMinute: 6 }, now: () => new Date(nowMs) });
+  const token = new TextEncoder().encode('flood');
+  const results: string[] = [];
+  // Two waves of ten concurrent calls on one connection (under the stream cap, which is tested above).
+  for (let wave = 0; wave < 2; wave++) results.push(...(await Promise.all(Array.from({ length: 10 }, () => code(client.certify({ identity: WEB, token, certificateSigningRequest: csr }))))));
+  assert.equal(results.filter((r) => r === 'Unauthenticated').length, 3);
+  assert.equal(results.filter((r) => r === 'ResourceExhausted').length, 17);
+  assert.equal(validator.calls, 3);
+  const refused = await client.certify({ identity: WEB, token, certificateSigningRequest: csr }).catch((err: unknown) => ConnectError.from(err));
+  assert.match(String((refused as ConnectError).rawMessage), /^too many Certify calls from 127\.0\.0\.1 \(at most 3 at once, then 6 a minute\); retry in 10s$/);
+  assert.match(await registry.metrics(), /weft_identity_certify_total\{result="resource_exhausted",component="identity-test"\} 18/);
+  // Ten seconds later (6 a minute) the source has one call again, and an honest proxy on it is served.
+  nowMs += 10_000;
+  assert.equal(new X509Certificate((await certifyWeb()).certPem).subject, `CN=${WEB}`);
+  assert.equal(validator.calls, 4);
+  assert.equal(await code(certifyWeb()), 'ResourceExhausted');
 });

@@ -17,6 +17,7 @@ test('defaults match the contract: 8080/9990, weft namespace, 24h leaves, 20s sk
   assert.equal(c.issuerSource, 'kubernetes');
   assert.equal(c.issuerSecret, 'weft-identity-issuer');
   assert.equal(c.trustRootsConfigMap, 'weft-identity-trust-roots');
+  assert.deepEqual(c.certifyRateLimit, { burst: 10, perMinute: 60 });
 });
 
 test('the chart values parse: Go durations, scheme, names', () => {
@@ -26,11 +27,14 @@ test('the chart values parse: Go durations, scheme, names', () => {
     WEFT_IDENTITY_ISSUER_SCHEME: 'weft.io/tls',
     WEFT_IDENTITY_LISTEN_ADDR: '[::]:8080',
     WEFT_IDENTITY_ISSUER_SECRET: 'my-issuer',
+    WEFT_IDENTITY_CERTIFY_SOURCE_BURST: '20',
+    WEFT_IDENTITY_CERTIFY_SOURCE_PER_MINUTE: '6',
   });
   assert.equal(c.issuanceLifetimeMs, 48 * 3_600_000);
   assert.equal(c.clockSkewMs, 90_000);
   assert.deepEqual(c.listen, { host: '::', port: 8080 });
   assert.equal(c.issuerSecret, 'my-issuer');
+  assert.deepEqual(c.certifyRateLimit, { burst: 20, perMinute: 6 });
 });
 
 test('Go durations: compound, fractional and sub-second units', () => {
@@ -64,4 +68,15 @@ test('every bad setting is named in one error', () => {
     },
   );
   assert.throws(() => loadIdentityConfig({ WEFT_IDENTITY_ISSUER_SCHEME: 'linkerd.io/tls' }), /WEFT_IDENTITY_ISSUER_SCHEME="linkerd.io\/tls" is not one of kubernetes.io\/tls, weft.io\/tls/);
+});
+
+test('a Certify rate limit that is not a positive integer is named', () => {
+  assert.throws(
+    () => loadIdentityConfig({ WEFT_IDENTITY_CERTIFY_SOURCE_BURST: '0', WEFT_IDENTITY_CERTIFY_SOURCE_PER_MINUTE: '1.5' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, ['WEFT_IDENTITY_CERTIFY_SOURCE_BURST=0 is below the minimum 1', 'WEFT_IDENTITY_CERTIFY_SOURCE_PER_MINUTE="1.5" is not an integer']);
+      return true;
+    },
+  );
 });

@@ -8,6 +8,7 @@ import { env, loadConfig } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
 import type { LevelWithSilent } from 'pino';
 import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from './kubernetes-names.js';
+import { DEFAULT_CERTIFY_RATE_LIMIT, type CertifyRateLimit } from './source-rate-limiter.js';
 import { TOKEN_AUDIENCE } from './token-validator.js';
 
 /** Where the issuer comes from: the Kubernetes Secret + ConfigMap (in the cluster) or files (elsewhere). */
@@ -30,6 +31,8 @@ export interface IdentityConfig {
   readonly controlNamespace: string;
   readonly issuanceLifetimeMs: number;
   readonly clockSkewMs: number;
+  /** Certify calls per caller IP. */
+  readonly certifyRateLimit: CertifyRateLimit;
   readonly tokenAudience: string;
   readonly issuerSource: IssuerSourceKind;
   readonly issuerSecret: string;
@@ -48,6 +51,8 @@ const schema = {
   controlNamespace: env.string('WEFT_IDENTITY_CONTROL_NAMESPACE', 'weft'),
   issuanceLifetime: env.string('WEFT_IDENTITY_ISSUANCE_LIFETIME', '24h0m0s'),
   clockSkew: env.string('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', '20s'),
+  certifySourceBurst: env.int('WEFT_IDENTITY_CERTIFY_SOURCE_BURST', DEFAULT_CERTIFY_RATE_LIMIT.burst, { min: 1, max: 100_000 }),
+  certifySourcePerMinute: env.int('WEFT_IDENTITY_CERTIFY_SOURCE_PER_MINUTE', DEFAULT_CERTIFY_RATE_LIMIT.perMinute, { min: 1, max: 1_000_000 }),
   tokenAudience: env.string('WEFT_IDENTITY_TOKEN_AUDIENCE', TOKEN_AUDIENCE),
   issuerScheme: env.oneOf('WEFT_IDENTITY_ISSUER_SCHEME', ISSUER_SCHEMES, 'kubernetes.io/tls'),
   issuerSource: env.oneOf('WEFT_IDENTITY_ISSUER_SOURCE', ISSUER_SOURCES, 'kubernetes'),
@@ -116,6 +121,7 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
     controlNamespace: raw.controlNamespace,
     issuanceLifetimeMs,
     clockSkewMs,
+    certifyRateLimit: { burst: raw.certifySourceBurst, perMinute: raw.certifySourcePerMinute },
     tokenAudience: raw.tokenAudience,
     issuerSource: raw.issuerSource,
     issuerSecret: raw.issuerSecret,

@@ -12,7 +12,7 @@ import { createGrpcClient } from '@weft/common/grpc';
 import { createRegistry } from '@weft/common/metrics';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
-import { startIdentityService, type IdentityService } from './identity-service.js';
+import { startIdentityService, type IdentityService, type IdentityServiceOptions } from './identity-service.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
 import { MemorySource } from './sources.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
@@ -29,7 +29,7 @@ after(async () => {
 const WEB = 'web.demo.serviceaccount.identity.weft.cluster.local';
 const material = (c: CertAndKey): IssuerMaterial => ({ certPem: c.cert, keyPem: c.key });
 
-async function start(anchorPem: string, issuer: CertAndKey, now?: () => Date) {
+async function start(anchorPem: string, issuer: CertAndKey, now?: () => Date, extra: Partial<IdentityServiceOptions> = {}) {
   const validator = new FakeTokenValidator();
   const issuerSource = new MemorySource(material(issuer));
   const trustSource = new MemorySource(anchorPem);
@@ -46,6 +46,7 @@ async function start(anchorPem: string, issuer: CertAndKey, now?: () => Date) {
     log,
     registry,
     ...(now ? { now } : {}),
+    ...extra,
   });
   services.push(service);
   const tokenFile = pki.file(`token-${services.length}`, validator.issue('demo', 'web'));
@@ -204,7 +205,8 @@ test('a broken rotated Secret is logged and ignored; identity keeps signing with
 
 test('Certify calls in flight during a rotation all succeed', async () => {
   const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
-  const { service, issuerSource, certifyWeb } = await start(anchor.cert, pki.cert({ subject: '/CN=swap-a', ca: true, issuer: anchor }));
+  // Twelve proxies at once, all on 127.0.0.1 here: above the default per-source burst, which is not under test.
+  const { service, issuerSource, certifyWeb } = await start(anchor.cert, pki.cert({ subject: '/CN=swap-a', ca: true, issuer: anchor }), undefined, { certifyRateLimit: { burst: 100, perMinute: 60 } });
   const next = pki.cert({ subject: '/CN=swap-b', ca: true, issuer: anchor });
   const calls = Array.from({ length: 12 }, (_, i) => {
     if (i === 6) issuerSource.set(material(next));

@@ -16,6 +16,7 @@ import { certifyRoutes } from './certify-route.js';
 import { DEFAULT_LEAF_POLICY, issueLeaf, type LeafPolicy } from './leaf.js';
 import { IdentityMetrics } from './metrics.js';
 import { generateEcdsaKeyPair, privateKeyPem, px509 } from './pki-keys.js';
+import { DEFAULT_CERTIFY_RATE_LIMIT, SourceRateLimiter, type CertifyRateLimit } from './source-rate-limiter.js';
 import type { IssuerSource, TrustAnchorSource } from './sources.js';
 import type { TokenValidator } from './token-validator.js';
 
@@ -47,6 +48,8 @@ export interface IdentityServiceOptions {
   readonly trustDomain: string;
   readonly controlNamespace: string;
   readonly leafPolicy?: LeafPolicy;
+  /** Certify calls per caller IP; DEFAULT_CERTIFY_RATE_LIMIT when absent. */
+  readonly certifyRateLimit?: CertifyRateLimit;
   readonly validator: TokenValidator;
   readonly issuerSource: IssuerSource;
   readonly trustSource: TrustAnchorSource;
@@ -128,6 +131,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
     policy,
     now,
   });
+  const limiter = new SourceRateLimiter(opts.certifyRateLimit ?? DEFAULT_CERTIFY_RATE_LIMIT, () => now().getTime());
   try {
     server = await startGrpcServer({
       host: opts.host,
@@ -136,7 +140,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
       // Proxies call Certify before they hold a certificate; the token authenticates them.
       requireClientCert: false,
       limits: CERTIFY_SERVER_LIMITS,
-      routes: certifyRoutes(certifier, metrics, opts.log),
+      routes: certifyRoutes(certifier, limiter, metrics, opts.log),
     });
   } catch (err) {
     clearTimeout(renewTimer);

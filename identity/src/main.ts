@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       trustDomain: config.trustDomain,
       controlNamespace: config.controlNamespace,
       leafPolicy: { lifetimeMs: config.issuanceLifetimeMs, clockSkewMs: config.clockSkewMs },
+      certifyRateLimit: config.certifyRateLimit,
       validator,
       issuerSource: fromKubernetes ? secretIssuerSource({ ...sourceOpts, name: config.issuerSecret }) : fileIssuerSource({ certFile: config.issuerCertFile!, keyFile: config.issuerKeyFile! }),
       trustSource: fromKubernetes ? configMapTrustSource({ ...sourceOpts, name: config.trustRootsConfigMap }) : fileTrustSource({ file: config.trustAnchorsFile! }),

@@ -1,8 +1,8 @@
 /** identity's Prometheus metrics; bound once at start. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** Outcome label of `weft_identity_certify_total`: `ok` or the refusal's gRPC status name. */
-export type CertifyResult = 'ok' | 'unauthenticated' | 'permission_denied' | 'invalid_argument' | 'unavailable' | 'internal';
+/** Outcome label of `weft_identity_certify_total`: `ok` or the refusal's gRPC status name (`resource_exhausted`: the source's rate limit). */
+export type CertifyResult = 'ok' | 'unauthenticated' | 'permission_denied' | 'invalid_argument' | 'unavailable' | 'resource_exhausted' | 'internal';
 
 export class IdentityMetrics {
   readonly certify: Counter<'result'>;
