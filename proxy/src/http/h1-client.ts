@@ -14,6 +14,8 @@ import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
 
+const MAX_CONNECTIONS_PER_ORIGIN = 128;
+
 export class Http1Client {
   private undici: Undici | undefined;
   private loading: Promise<Undici> | undefined;
@@ -22,7 +24,9 @@ export class Http1Client {
 
   private load(): Promise<Undici> {
     return (this.loading ??= import('undici').then((mod) => {
-      const agent = new mod.Agent({ keepAliveTimeout: 10_000, pipelining: 1, connect: { noDelay: true } });
+      // At most MAX_CONNECTIONS_PER_ORIGIN sockets per address: a flood of streams on one client connection queues
+      // here instead of becoming thousands of connections to the application.
+      const agent = new mod.Agent({ keepAliveTimeout: 10_000, pipelining: 1, connections: MAX_CONNECTIONS_PER_ORIGIN, connect: { noDelay: true } });
       if (this.closed) void agent.destroy();
       return (this.undici = { agent, RequestAbortedError: mod.errors.RequestAbortedError });
     }));

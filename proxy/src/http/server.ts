@@ -16,8 +16,20 @@ import { WeftError } from '@weft/common/errors';
 import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import { endToEnd, ORIG_PROTO } from './headers.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
+/** Streams a client may have open on one connection (advertised in SETTINGS; nghttp2 refuses the rest). */
+const H2_MAX_CONCURRENT_STREAMS = 100;
+/** Per-connection memory nghttp2 may hold (MiB) before it refuses new streams; well inside the proxy's container limit. */
+const H2_MAX_SESSION_MEMORY_MIB = 16;
+/**
+ * Streams a client may reset (or have refused) before the proxy answered them: a burst, refilled per second.
+ * Past it the connection is abusive (HTTP/2 rapid reset, CVE-2023-44487) and gets GOAWAY ENHANCE_YOUR_CALM.
+ */
+const H2_RESET_BURST = 200;
+const H2_RESETS_PER_SECOND = 20;
+/** How long an abusive connection has to read its GOAWAY before it is destroyed. */
+const H2_GOAWAY_GRACE_MS = 1000;
 
 /** Why a request was aborted: the client reset its stream (code) or went away. */
 export class StreamReset extends Error {
@@ -57,8 +69,25 @@ export class HttpServer {
       (req, res) => this.onH1Request(req, res),
     );
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
-    this.h2 = http2.createServer({ maxHeaderListPairs: 512, maxSessionMemory: 64 });
+    this.h2 = http2.createServer({
+      maxHeaderListPairs: 512,
+      maxSessionMemory: H2_MAX_SESSION_MEMORY_MIB,
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS },
+    });
     this.h2.on('session', (s) => {
+      // Every stream gets an error handler the moment it exists: a stream refused or reset before the server's
+      // 'stream' handler ran must not become an unhandled 'error' event (that ended the process under rapid reset).
+      const resets = new ResetBudget();
+      s.on('stream', (stream: http2.ServerHttp2Stream) => {
+        stream.on('error', () => undefined);
+        stream.once('close', () => {
+          if (stream.rstCode !== NGHTTP2_NO_ERROR && !stream.headersSent && !resets.take() && !s.destroyed) {
+            this.opts.log.warn({ client: this.metaBySession.get(s)?.client }, 'HTTP/2 client resets too many streams: GOAWAY');
+            s.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+            setTimeout(() => s.destroy(), H2_GOAWAY_GRACE_MS).unref();
+          }
+        });
+      });
       if (this.pendingMeta) this.metaBySession.set(s, this.pendingMeta);
       const socket = this.pendingSocket;
       // A client that half-closes can send nothing more: finish what is in flight, then close (allowHalfOpen listeners never do it for us).
@@ -231,6 +260,22 @@ export class HttpServer {
     }
     stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': '1' });
     stream.end(`${message}\n`);
+  }
+}
+
+/** A token bucket of stream resets for one HTTP/2 connection, refilled lazily (no timer). */
+class ResetBudget {
+  private tokens = H2_RESET_BURST;
+  private at = performance.now();
+
+  /** Spends one reset; false when the connection has none left. */
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(H2_RESET_BURST, this.tokens + ((now - this.at) / 1000) * H2_RESETS_PER_SECOND);
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
   }
 }
 
