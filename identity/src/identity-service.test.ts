@@ -138,6 +138,19 @@ test('an expired issuer is refused at start, naming the problem', async () => {
   await assert.rejects(start(anchor.cert, issuer, () => later), (err: unknown) => err instanceof IssuerError && /"CN=expiring-issuer" expired at/.test(err.message));
 });
 
+test('identity is not ready while its issuer is expired, and ready again once a renewed issuer arrives', async () => {
+  const anchor = pki.cert({ subject: '/CN=root.weft', ca: true, days: 3650 });
+  const issuer = pki.cert({ subject: '/CN=short-issuer', ca: true, issuer: anchor, days: 1 });
+  let nowMs = Date.now();
+  const { service, issuerSource } = await start(anchor.cert, issuer, () => new Date(nowMs));
+  assert.equal(service.notReadyReason(), undefined);
+  nowMs += 2 * 24 * 3_600_000;
+  assert.match(service.notReadyReason() ?? '', /^issuer certificate "CN=short-issuer" expired at \d{4}-\d\d-\d\dT/);
+  issuerSource.set(material(pki.cert({ subject: '/CN=renewed-issuer', ca: true, issuer: anchor, days: 365 })));
+  await service.issuer.settled();
+  assert.equal(service.notReadyReason(), undefined);
+});
+
 test('an issuer expiring within 60 days starts with a warning', async () => {
   const anchor = pki.cert({ subject: '/CN=root.weft', ca: true, days: 3650 });
   const issuer = pki.cert({ subject: '/CN=soon-issuer', ca: true, issuer: anchor, days: 30 });

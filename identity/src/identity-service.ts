@@ -65,6 +65,8 @@ export interface IdentityService {
   readonly issuer: ActiveIssuer;
   /** The PEM trust bundle in use (what proxies get as `WEFT_PROXY_IDENTITY_TRUST_ANCHORS`). */
   trustAnchorsPem(): string;
+  /** Why identity cannot issue now (its `/ready`), or undefined: an expired issuer signs nothing until cert-manager's renewal arrives. */
+  notReadyReason(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -156,6 +158,10 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
     serverName,
     issuer: active,
     trustAnchorsPem: () => active.current.trust.pem,
+    notReadyReason() {
+      const { issuer } = active.current;
+      return now() > issuer.notAfter ? `issuer certificate "${issuer.subject}" expired at ${issuer.notAfter.toISOString()}` : undefined;
+    },
     async close() {
       closed = true;
       clearTimeout(renewTimer);

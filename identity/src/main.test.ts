@@ -1,13 +1,14 @@
 // `node identity/dist/main.js` as a real process: configured from the
 // environment, issuer from files, TokenReviews against a (fake) API server;
-// /ready flips once the issuer is loaded, Certify works, SIGTERM stops it;
-// start-up problems exit 1 naming the problem.
+// /ready flips once the issuer is loaded and back when it expires, Certify
+// works, SIGTERM stops it; start-up problems exit 1 naming the problem.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TestPki } from '@weft/common/testing/pki';
 import { certify } from './client.js';
+import { generateLocalCa } from './local-ca.js';
 import { POD_NAME_EXTRA } from './kubernetes-token-validator.js';
 import { FakeApiServer } from './testing/fake-apiserver.js';
 import { waitFor } from './testing/wait-for.js';
@@ -112,6 +113,24 @@ test('the identity process becomes ready once its issuer is loaded, certifies, c
   const metrics = (await get(adminPort, '/metrics')).body;
   assert.match(metrics, /weft_identity_certify_total\{result="ok",component="identity"\} 1/);
   assert.match(metrics, /weft_identity_certify_total\{result="unauthenticated",component="identity"\} 1/);
+  p.child.kill('SIGTERM');
+  assert.equal(await p.exited, 0);
+});
+
+test('the identity process stops being ready when its issuer expires, naming it', async () => {
+  // An issuer that lives 10 s: long enough to start, short enough to watch it expire.
+  const ca = await generateLocalCa({ lifetimeMs: 20_000 });
+  const issuer = { certPath: pki.file('short-tls.crt', ca.issuer.certPem), keyPath: pki.file('short-tls.key', ca.issuer.keyPem) };
+  const { kubeconfig } = await fakeApi();
+  const p = run(fileEnv(kubeconfig, issuer, pki.file('short-anchor.pem', ca.anchorPem)));
+  await waitFor(() => p.lines.some((l) => l['msg'] === 'admin listening') || p.child.exitCode !== null, 'the admin server');
+  const adminPort = p.lines.find((l) => l['msg'] === 'admin listening')?.['port'] as number;
+  assert.ok(adminPort, p.output());
+  await waitFor(async () => (await get(adminPort, '/ready')).status === 200 || p.child.exitCode !== null, '/ready');
+  assert.equal((await get(adminPort, '/ready')).status, 200, p.output());
+  await waitFor(async () => (await get(adminPort, '/ready')).status === 503, '/ready to turn 503 once the issuer expired');
+  assert.match((await get(adminPort, '/ready')).body, /^not ready: issuer certificate "CN=identity\.weft\.cluster\.local, O=weft local demo" expired at /);
+  assert.equal((await get(adminPort, '/live')).status, 200);
   p.child.kill('SIGTERM');
   assert.equal(await p.exited, 0);
 });

@@ -3,8 +3,8 @@
  * `node identity/dist/main.js`: the identity process. Reads its configuration
  * from the environment (config.ts), checks its Kubernetes permissions, loads
  * and validates the issuer, then serves Certify on 8080 and the admin server
- * on 9990 (/ready only once an issuer is loaded). Any start-up problem is
- * logged with its reason and the process exits 1.
+ * on 9990 (/ready once an issuer is loaded, and not while it is expired). Any
+ * start-up problem is logged with its reason and the process exits 1.
  */
 import { createLogger } from '@weft/common/log';
 import { createRegistry } from '@weft/common/metrics';
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     admin = await startAdminServer({
       ...config.adminListen,
       registry,
-      notReadyReason: () => (service ? undefined : 'no issuer loaded yet'),
+      notReadyReason: () => (service ? service.notReadyReason() : 'no issuer loaded yet'),
     });
     log.info({ port: admin.port }, 'admin listening');
     const kc = loadKubeConfig(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {});
