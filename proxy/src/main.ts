@@ -20,9 +20,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger('proxy', config.logLevel);
-  // Last resort: a bug triggered by one connection must not take down every connection of the pod.
-  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (connection state may be lost)'));
-  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+  // A bug that escaped every handler leaves the process in an unknown state: say what it was and exit, so the
+  // kubelet restarts the proxy (swallowing it would keep a half-broken proxy in the request path).
+  const fatal = (kind: string) => (err: unknown): void => {
+    log.fatal({ err }, kind);
+    process.exit(70);
+  };
+  process.on('uncaughtException', fatal('uncaught exception: exiting'));
+  process.on('unhandledRejection', fatal('unhandled rejection: exiting'));
   const proxy = await startProxy({ config, log });
   const stop = (signal: string): void => {
     log.info({ signal }, 'shutting down');

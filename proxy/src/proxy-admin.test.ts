@@ -223,3 +223,16 @@ test('tap refuses every mesh identity but the viz tap identity, and bounds concu
     await mesh.close();
   }
 });
+
+test('/ready turns 503 when the certificate has expired', { timeout: 60_000 }, async () => {
+  const identity = pki.identity(SERVER_ID, false);
+  const proxy = await startProxy({ config: testConfig(SERVER_ID), identity, discovery: new StaticDiscovery(), originalDst: null, log: createLogger('t', 'silent'), drainMs: 100 });
+  try {
+    identity.set(pki.pki.cert({ subject: `/CN=${SERVER_ID}`, dns: [SERVER_ID], issuer: pki.root, days: -1 }));
+    const res = await fetch(`http://127.0.0.1:${proxy.ports.admin}/ready`);
+    assert.equal(res.status, 503);
+    assert.match(await res.text(), /expired/);
+  } finally {
+    await proxy.shutdown();
+  }
+});

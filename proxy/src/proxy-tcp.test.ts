@@ -94,3 +94,27 @@ test('outbound opaque TCP without an original destination is refused, and the pr
     await m.close();
   }
 });
+
+test('a destination discovery did not know is asked again: once it is known, new connections get mTLS', { timeout: 60_000 }, async () => {
+  // Unknown to discovery: the first connection goes straight to the original destination, in plaintext.
+  nextDst = 5002;
+  const direct = { ip: '127.0.0.1', port: appPort };
+  const local = await startMesh({ clientOriginalDst: () => direct });
+  try {
+    const inboundMtls = async (): Promise<number> =>
+      metricValue(await (await fetch(`http://127.0.0.1:${local.server.ports.admin}/metrics`)).text(), 'tcp_open_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID });
+    assert.equal(await exchange(local.client.ports.outbound, Buffer.from('first')), 'got:5:first');
+    assert.equal(await inboundMtls(), 0);
+    // The pod becomes known (a late EndpointSlice): the client proxy must find out without a restart.
+    local.discovery.set(`127.0.0.1:${appPort}`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: local.server.ports.inbound })]);
+    let meshed = 0;
+    for (let i = 0; i < 300 && meshed === 0; i++) {
+      assert.equal(await exchange(local.client.ports.outbound, Buffer.from('again')), 'got:5:again');
+      meshed = await inboundMtls();
+      if (meshed === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(meshed >= 1, 'connections stayed plaintext after discovery learnt the destination');
+  } finally {
+    await local.close();
+  }
+});

@@ -135,7 +135,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   proxyPorts.add(inboundListener.port);
 
   let shuttingDown: Promise<void> | undefined;
-  const notReadyReason = (): string | undefined => (identity.current() ? undefined : `no certificate yet for ${identity.name}`);
+  const notReadyReason = (): string | undefined => {
+    const creds = identity.current();
+    if (!creds) return `no certificate yet for ${identity.name}`;
+    // Peers refuse an expired certificate: serving with it would fail every meshed request.
+    if (creds.expiresAt.getTime() <= Date.now()) return `the certificate for ${identity.name} expired at ${creds.expiresAt.toISOString()}`;
+    return undefined;
+  };
   const admin: AdminServer = await startAdminServer({
     host: c.admin.host,
     port: c.admin.port,

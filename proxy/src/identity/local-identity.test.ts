@@ -48,3 +48,19 @@ test('a failed certification keeps retrying, and the proxy stays without a certi
     id.close();
   }
 });
+
+test('a certificate valid for a year is not renewed at once (timers above 2^31-1 ms would fire immediately)', { timeout: 30_000 }, async () => {
+  let calls = 0;
+  const id = new CertifyingIdentity('web.ns.serviceaccount.identity.weft.cluster.local', 'anchors', async () => {
+    calls++;
+    return { cert: `cert-${calls}`, key: 'k', expiresAt: new Date(Date.now() + 365 * 24 * 3600_000) };
+  }, log);
+  try {
+    await until('the first certification', () => id.current() !== undefined);
+    // An overflowing timer fires after 1 ms; give it many times that, then check no renewal happened.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(calls, 1);
+  } finally {
+    id.close();
+  }
+});

@@ -60,6 +60,8 @@ export class StaticIdentity implements LocalIdentity {
 /** Obtains a fresh certificate for the local identity (identity `Certify` with a new key and CSR). */
 export type Certifier = () => Promise<TlsCredentials>;
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class CertifyingIdentity implements LocalIdentity {
   private readonly listeners: Array<(c: TlsCredentials) => void> = [];
   private creds: TlsCredentials | undefined;
@@ -107,7 +109,13 @@ export class CertifyingIdentity implements LocalIdentity {
 
   private schedule(ms: number, attempt: number): void {
     if (this.closed) return;
-    this.timer = setTimeout(() => void this.renew(attempt), ms);
-    this.timer.unref();
+    // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days): wait in steps until the renewal is due.
+    const dueAt = Date.now() + ms;
+    const step = (): void => {
+      const left = dueAt - Date.now();
+      this.timer = left > MAX_TIMER_MS ? setTimeout(step, MAX_TIMER_MS) : setTimeout(() => void this.renew(attempt), Math.max(0, left));
+      this.timer.unref();
+    };
+    step();
   }
 }

@@ -1,17 +1,60 @@
 /**
  * Caches the service built for each target, so per-target state (bound
- * metrics, balancers, discovery watches) is created once and reused. Idle
- * eviction is not needed yet: targets are the services and endpoints an
- * application talks to, a bounded set.
+ * metrics, balancers, discovery subscriptions) is created once and reused.
+ * Bounded: targets come from what applications (and, inbound, remote
+ * clients) name, so the cache keeps at most `maxTargets` and drops targets
+ * idle for `idleMs`, oldest first, when a new target arrives. A service with
+ * a `dispose` method has it called when evicted (a balancer leaves its
+ * endpoint set).
  */
+import { performance } from 'node:perf_hooks';
 import type { NewService } from '../svc.js';
 
-export function cached<T, Req, Rsp>(keyOf: (target: T) => string, inner: NewService<T, Req, Rsp>): NewService<T, Req, Rsp> {
-  const services = new Map<string, ReturnType<NewService<T, Req, Rsp>>>();
+export interface CacheLimits {
+  readonly maxTargets: number;
+  readonly idleMs: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxTargets: 10_000, idleMs: 10 * 60_000 };
+
+/** A service that holds resources to release when its cache entry goes. */
+export interface Disposable {
+  dispose?(): void;
+}
+
+interface Entry<S> {
+  readonly svc: S;
+  usedAt: number;
+}
+
+/** Refreshing an entry's place costs a Map delete + set; done at most once per this many ms per target. */
+const TOUCH_EVERY_MS = 1000;
+
+export function cached<T, Req, Rsp>(keyOf: (target: T) => string, inner: NewService<T, Req, Rsp>, limits: CacheLimits = DEFAULT_CACHE_LIMITS): NewService<T, Req, Rsp> {
+  type Svc = ReturnType<NewService<T, Req, Rsp>>;
+  // Map order is least recently used first.
+  const entries = new Map<string, Entry<Svc>>();
+  const evict = (key: string, e: Entry<Svc>): void => {
+    entries.delete(key);
+    (e.svc as Disposable).dispose?.();
+  };
   return (target) => {
     const key = keyOf(target);
-    let svc = services.get(key);
-    if (!svc) services.set(key, (svc = inner(target)));
-    return svc;
+    const now = performance.now();
+    let e = entries.get(key);
+    if (e) {
+      if (now - e.usedAt > TOUCH_EVERY_MS) {
+        entries.delete(key);
+        entries.set(key, e);
+        e.usedAt = now;
+      }
+      return e.svc;
+    }
+    for (const [k, old] of entries) {
+      if (entries.size < limits.maxTargets && now - old.usedAt < limits.idleMs) break;
+      evict(k, old);
+    }
+    entries.set(key, (e = { svc: inner(target), usedAt: now }));
+    return e.svc;
   };
 }
