@@ -15,11 +15,9 @@ import { PREFACE, settings, rapidReset, headers, getHeaderBlock, continuationFlo
 
 let mesh: Mesh;
 let app: http.Server;
-let appRequests = 0;
 
 before(async () => {
   app = http.createServer((req, res) => {
-    appRequests++;
     req.resume();
     req.on('end', () => res.end('ok'));
   });
