@@ -60,7 +60,7 @@ test('every bad setting is named in one error', () => {
       assert.deepEqual(err.problems, [
         'WEFT_IDENTITY_LISTEN_ADDR="nowhere" is not host:port',
         'WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE: "soon" is not a duration (Go syntax, e.g. 24h0m0s, 90m, 20s)',
-        'WEFT_IDENTITY_ISSUANCE_LIFETIME must be at least 1m (proxies renew at 70 % of it)',
+        'WEFT_IDENTITY_ISSUANCE_LIFETIME="30s" must be at least 1m (proxies renew at 70 % of it)',
         'WEFT_IDENTITY_ISSUER_KEY_FILE is required when WEFT_IDENTITY_ISSUER_SOURCE=files',
         'WEFT_IDENTITY_TRUST_ANCHORS_FILE is required when WEFT_IDENTITY_ISSUER_SOURCE=files',
       ]);
@@ -78,5 +78,30 @@ test('a Certify rate limit that is not a positive integer is named', () => {
       assert.deepEqual(err.problems, ['WEFT_IDENTITY_CERTIFY_SOURCE_BURST=0 is below the minimum 1', 'WEFT_IDENTITY_CERTIFY_SOURCE_PER_MINUTE="1.5" is not an integer']);
       return true;
     },
+  );
+});
+
+test('the leaf lifetime is bounded: 1m to 168h (7 days), zero included in the refusals', () => {
+  assert.equal(loadIdentityConfig({ WEFT_IDENTITY_ISSUANCE_LIFETIME: '168h' }).issuanceLifetimeMs, 7 * 24 * 3_600_000);
+  assert.equal(loadIdentityConfig({ WEFT_IDENTITY_ISSUANCE_LIFETIME: '1m', WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE: '10s' }).issuanceLifetimeMs, 60_000);
+  const problems = (lifetime: string): readonly string[] => {
+    try {
+      loadIdentityConfig({ WEFT_IDENTITY_ISSUANCE_LIFETIME: lifetime });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems;
+    }
+    return [];
+  };
+  assert.deepEqual(problems('168h0m1s'), ['WEFT_IDENTITY_ISSUANCE_LIFETIME="168h0m1s" must be at most 168h (7 days): leaves cannot be revoked, so their lifetime bounds a stolen key']);
+  assert.deepEqual(problems('8760h'), ['WEFT_IDENTITY_ISSUANCE_LIFETIME="8760h" must be at most 168h (7 days): leaves cannot be revoked, so their lifetime bounds a stolen key']);
+  assert.deepEqual(problems('0s'), ['WEFT_IDENTITY_ISSUANCE_LIFETIME="0s" must be at least 1m (proxies renew at 70 % of it)']);
+  assert.deepEqual(problems('59s'), ['WEFT_IDENTITY_ISSUANCE_LIFETIME="59s" must be at least 1m (proxies renew at 70 % of it)']);
+});
+
+test('a clock skew allowance as long as the leaf lifetime is refused', () => {
+  assert.throws(
+    () => loadIdentityConfig({ WEFT_IDENTITY_ISSUANCE_LIFETIME: '1h', WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE: '60m' }),
+    /WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE must be shorter than WEFT_IDENTITY_ISSUANCE_LIFETIME/,
   );
 });

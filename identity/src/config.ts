@@ -64,6 +64,13 @@ const schema = {
   kubeconfig: env.optionalString('WEFT_IDENTITY_KUBECONFIG'),
 };
 
+/**
+ * Bounds of WEFT_IDENTITY_ISSUANCE_LIFETIME. Leaves cannot be revoked, so their lifetime is how long a stolen
+ * proxy key stays useful: at most a week. At least a minute, as proxies renew at 70 % of it.
+ */
+export const MIN_ISSUANCE_LIFETIME_MS = 60_000;
+export const MAX_ISSUANCE_LIFETIME_MS = 7 * 24 * 3_600_000;
+
 const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go duration (`24h0m0s`, `1h30m`, `20s`, `1.5h`), as the chart values are written, into ms. */
@@ -85,12 +92,13 @@ export function parseListenAddr(variable: string, raw: string, problems: string[
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-function duration(variable: string, raw: string, problems: string[]): number {
+/** The duration, or undefined (with the problem recorded) when it does not parse. */
+function duration(variable: string, raw: string, problems: string[]): number | undefined {
   try {
     return parseGoDuration(raw);
   } catch (err) {
     problems.push(`${variable}: ${(err as Error).message}`);
-    return 0;
+    return undefined;
   }
 }
 
@@ -101,8 +109,13 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
   const adminListen = parseListenAddr('WEFT_IDENTITY_ADMIN_LISTEN_ADDR', raw.adminListen, problems);
   const issuanceLifetimeMs = duration('WEFT_IDENTITY_ISSUANCE_LIFETIME', raw.issuanceLifetime, problems);
   const clockSkewMs = duration('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', raw.clockSkew, problems);
-  if (issuanceLifetimeMs && issuanceLifetimeMs < 60_000) problems.push('WEFT_IDENTITY_ISSUANCE_LIFETIME must be at least 1m (proxies renew at 70 % of it)');
-  if (issuanceLifetimeMs && clockSkewMs >= issuanceLifetimeMs) problems.push('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE must be shorter than WEFT_IDENTITY_ISSUANCE_LIFETIME');
+  if (issuanceLifetimeMs !== undefined && issuanceLifetimeMs < MIN_ISSUANCE_LIFETIME_MS) {
+    problems.push(`WEFT_IDENTITY_ISSUANCE_LIFETIME="${raw.issuanceLifetime}" must be at least 1m (proxies renew at 70 % of it)`);
+  } else if (issuanceLifetimeMs !== undefined && issuanceLifetimeMs > MAX_ISSUANCE_LIFETIME_MS) {
+    problems.push(`WEFT_IDENTITY_ISSUANCE_LIFETIME="${raw.issuanceLifetime}" must be at most 168h (7 days): leaves cannot be revoked, so their lifetime bounds a stolen key`);
+  } else if (issuanceLifetimeMs !== undefined && clockSkewMs !== undefined && clockSkewMs >= issuanceLifetimeMs) {
+    problems.push('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE must be shorter than WEFT_IDENTITY_ISSUANCE_LIFETIME');
+  }
   if (raw.issuerSource === 'files') {
     for (const [variable, value] of [
       ['WEFT_IDENTITY_ISSUER_CERT_FILE', raw.issuerCertFile],
@@ -112,7 +125,7 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
       if (!value) problems.push(`${variable} is required when WEFT_IDENTITY_ISSUER_SOURCE=files`);
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || issuanceLifetimeMs === undefined || clockSkewMs === undefined) throw new ConfigError(problems);
   return {
     logLevel: raw.logLevel,
     listen,
