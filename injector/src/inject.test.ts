@@ -91,6 +91,17 @@ test('namespace overrides apply and the pod override wins', () => {
   assert.deepEqual(r.warnings, []);
 });
 
+test('weft-init and weft-proxy run under the runtime default seccomp profile, in every layout', () => {
+  for (const m of [mesh, testMesh({ WEFT_INJECTOR_KUBERNETES_VERSION: '1.28' })]) {
+    const input = pod({ 'weft.io/inject': 'enabled' });
+    const r = inject(input, m, { namespace: 'shop' });
+    const ours = [...(r.pod.spec?.initContainers ?? []), ...(r.pod.spec?.containers ?? [])].filter((c) => c.name.startsWith('weft-'));
+    assert.deepEqual(ours.map((c) => c.name).sort(), ['weft-init', 'weft-proxy']);
+    for (const c of ours) assert.deepEqual(c.securityContext?.seccompProfile, { type: 'RuntimeDefault' }, c.name);
+    assert.deepEqual(uninject(r.pod).pod, input);
+  }
+});
+
 test('ingress mode tells the proxy; CNI mode adds no weft-init', () => {
   const ingress = inject(pod({ 'weft.io/inject': 'ingress' }), mesh, { namespace: 'shop' });
   assert.equal(env(ingress.pod, 'WEFT_PROXY_INGRESS_MODE'), 'true');

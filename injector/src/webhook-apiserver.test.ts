@@ -134,6 +134,9 @@ test('a pod in an annotated namespace comes back injected from the real API serv
   // Read back what the API server stored, not just the create response.
   const stored = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: nsOn });
   assert.ok(hasProxy(stored));
+  for (const c of (stored.spec?.initContainers ?? []).filter((x) => x.name.startsWith('weft-'))) {
+    assert.equal(c.securityContext?.seccompProfile?.type, 'RuntimeDefault', `${c.name} runs under the runtime's default seccomp profile`);
+  }
 });
 
 test('a pod in an unannotated namespace is created unchanged', { skip }, async () => {
