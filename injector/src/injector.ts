@@ -12,7 +12,7 @@ import { startAdminServer } from '@weft/common/admin';
 import { loadKubeConfig, k8s } from '@weft/common/k8s/client';
 import { checkTrustAnchors, loadMeshConfig, type MeshConfig } from './mesh-config.js';
 import { NamespaceAnnotations } from './namespaces.js';
-import { startWebhookServer } from './webhook-server.js';
+import { DEFAULT_WEBHOOK_LIMITS, startWebhookServer } from './webhook-server.js';
 import { watchFiles } from './file-watch.js';
 
 /** `host:port` (port 0 picks a free one, for tests). */
@@ -39,6 +39,7 @@ const serverSchema = {
   kubeContext: env.optionalString('WEFT_INJECTOR_KUBE_CONTEXT'),
   kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
   trustAnchorsFile: env.string('WEFT_INJECTOR_TRUST_ANCHORS_FILE', '/var/run/weft/trust-roots/ca-bundle.crt'),
+  maxConcurrentReviews: env.int('WEFT_INJECTOR_MAX_CONCURRENT_REVIEWS', DEFAULT_WEBHOOK_LIMITS.maxConcurrentReviews, { min: 1, max: 1000 }),
 };
 
 export interface RunningInjector {
@@ -79,7 +80,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
   const registry = createRegistry('injector');
   const admissions = new Counter({
     name: 'injector_admission_total',
-    help: 'AdmissionReview requests by result (injected, skipped, ignored, error, malformed)',
+    help: 'AdmissionReview requests by result (injected, skipped, ignored, error, malformed, too-large, overloaded)',
     labelNames: ['result'],
     registers: [registry],
   });
@@ -103,6 +104,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     admission: { mesh: () => mesh, namespaceAnnotations: (ns) => namespaces.get(ns) },
     notReadyReason,
     log,
+    limits: { maxConcurrentReviews: cfg.maxConcurrentReviews },
     onAdmission: (result) => admissions.inc({ result }),
     onCertificateReload: (ok) => certReloads.inc({ ok: String(ok) }),
   });

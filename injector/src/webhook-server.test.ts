@@ -5,14 +5,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { copyFileSync } from 'node:fs';
 import jsonpatch from 'fast-json-patch';
-import { parse } from 'yaml';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { createLogger } from '@weft/common/log';
-import { k8s } from '@weft/common/k8s/client';
 import { startWebhookServer, type WebhookServer } from './webhook-server.js';
-import { inject, type PodLike } from './inject.js';
+import { inject } from './inject.js';
 import { owningWorkload } from './workload.js';
 import { testMesh } from './testing/test-mesh.js';
+import { review, wirePod } from './testing/admission-review.js';
 
 const mesh = testMesh();
 const namespaces: Record<string, Record<string, string>> = {
@@ -73,50 +72,6 @@ function request(method: string, path: string, body?: string, caPem = ca.cert): 
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** A Pod built with the Kubernetes API types, serialized to its wire form as the API server sends it. */
-function wirePod(): PodLike {
-  const pod = new k8s.V1Pod();
-  pod.apiVersion = 'v1';
-  pod.kind = 'Pod';
-  pod.metadata = {
-    generateName: 'web-7d4b9c-',
-    namespace: 'meshed',
-    labels: { app: 'web', 'pod-template-hash': '7d4b9c' },
-    annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d4b9c', uid: '6a2b', controller: true, blockOwnerDeletion: true }],
-  };
-  pod.spec = {
-    serviceAccountName: 'web',
-    containers: [{ name: 'app', image: 'nginx:1.27', ports: [{ containerPort: 80, protocol: 'TCP' }], resources: {} }],
-    restartPolicy: 'Always',
-    dnsPolicy: 'ClusterFirst',
-  };
-  // dumpYaml runs the client's ObjectSerializer: the field names and shapes of the wire form.
-  return parse(k8s.dumpYaml(pod)) as PodLike;
-}
-
-function review(object: unknown, namespace: string, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] },
-      object,
-      oldObject: null,
-      dryRun: false,
-      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
-      ...extra,
-    },
   });
 }
 

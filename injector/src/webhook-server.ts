@@ -2,6 +2,11 @@
  * The admission webhook's HTTPS server: `POST /inject` (AdmissionReview v1)
  * and `GET /ready`. Its certificate and key are read from files and swapped
  * in without a restart when they change (cert-manager renews them).
+ *
+ * Anything in the cluster can reach this port, so what one flood can make it
+ * hold is bounded: bodies (413 past `maxBodyBytes`), reviews in progress (429
+ * past `maxConcurrentReviews`, answered before the body is read), open
+ * connections, and how long headers and a whole request may take.
  */
 import https from 'node:https';
 import type http from 'node:http';
@@ -13,8 +18,26 @@ import type { Logger } from '@weft/common/log';
 import { admit, parseAdmissionReview, MalformedAdmissionReview, type AdmissionContext, type AdmissionOutcome } from './admission.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
 
-/** The API server sends at most 3 MiB objects; a body beyond that is not a real review. */
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export interface WebhookLimits {
+  /** The API server accepts at most 3 MiB requests; a review body beyond this is not a real one. */
+  readonly maxBodyBytes: number;
+  /** Reviews being read or decided at once; more get 429 at once instead of waiting in memory. */
+  readonly maxConcurrentReviews: number;
+  /** Open connections (each holds TLS state); new ones beyond this are closed. */
+  readonly maxConnections: number;
+  /** Time to send the request headers. */
+  readonly headersTimeoutMs: number;
+  /** Time to send a whole request; 30 s is the longest the API server waits for a webhook. */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_WEBHOOK_LIMITS: WebhookLimits = {
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxConcurrentReviews: 16,
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
 
 export interface WebhookServerOptions {
   readonly host: string;
@@ -27,8 +50,10 @@ export interface WebhookServerOptions {
   /** Why the webhook cannot serve yet (e.g. namespace cache not synced), or undefined. */
   readonly notReadyReason: () => string | undefined;
   readonly log: Logger;
+  /** Defaults: DEFAULT_WEBHOOK_LIMITS. */
+  readonly limits?: Partial<WebhookLimits>;
   /** Called once per request to /inject with its result, for metrics. */
-  readonly onAdmission?: (result: AdmissionOutcome['result'] | 'malformed') => void;
+  readonly onAdmission?: (result: AdmissionOutcome['result'] | 'malformed' | 'too-large' | 'overloaded') => void;
   readonly onCertificateReload?: (ok: boolean) => void;
 }
 
@@ -44,25 +69,68 @@ function loadPair(certFile: string, keyFile: string): { cert: string; key: strin
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+class BodyTooLarge extends HttpError {
+  constructor(max: number) {
+    super(413, `body larger than ${max} bytes`);
+  }
+}
+
+/** The body, refused as soon as its announced or received size passes `max`; nothing past `max` is kept. */
+function readBody(req: http.IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > max) {
+      reject(new BodyTooLarge(max));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer): void => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
+      if (size <= max) {
+        chunks.push(c);
+        return;
+      }
+      req.off('data', onData);
+      req.pause();
+      chunks.length = 0;
+      reject(new BodyTooLarge(max));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * Answers 413 and closes the connection, but first reads and discards up to
+ * `drainBytes` more of the body: closing a socket with unread input resets it,
+ * and the reset can overtake the answer at a client that is still sending.
+ */
+function refuseBody(req: http.IncomingMessage, res: http.ServerResponse, message: string, drainBytes: number): void {
+  const text = `${message}\n`;
+  res.writeHead(413, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.write(text);
+  let drained = 0;
+  const finish = (): void => {
+    req.off('data', onData);
+    res.end();
+  };
+  const onData = (c: Buffer): void => {
+    drained += c.length;
+    if (drained > drainBytes) finish();
+  };
+  if (req.complete) {
+    res.end();
+    return;
+  }
+  req.on('data', onData);
+  req.once('end', finish);
+  req.resume();
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
@@ -73,6 +141,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     throw new ConfigError([`webhook certificate ${opts.certFile} / key ${opts.keyFile}: ${(err as Error).message}`]);
   }
   const { log } = opts;
+  const limits: WebhookLimits = { ...DEFAULT_WEBHOOK_LIMITS, ...opts.limits };
+  let reviewsInProgress = 0;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -83,7 +153,23 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     }
     if (path !== '/inject') throw new HttpError(404, `no route ${path}; the webhook serves POST /inject and GET /ready`);
     if (req.method !== 'POST') throw new HttpError(405, 'POST an AdmissionReview to /inject');
-    const body = await readBody(req);
+    if (reviewsInProgress >= limits.maxConcurrentReviews) {
+      // Answered before reading the body: shedding load must cost next to nothing.
+      throw new HttpError(429, `more than ${limits.maxConcurrentReviews} admission reviews in progress; retry`, { 'retry-after': '1' });
+    }
+    reviewsInProgress++;
+    // 'close' follows both a sent response and a client that went away.
+    res.once('close', () => reviewsInProgress--);
+    let body: string;
+    try {
+      body = await readBody(req, limits.maxBodyBytes);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      log.warn({ status: 413, err: err.message }, 'bad webhook request');
+      opts.onAdmission?.('too-large');
+      refuseBody(req, res, err.message, limits.maxBodyBytes);
+      return;
+    }
     const outcome = await admit(parseAdmissionReview(body), opts.admission);
     opts.onAdmission?.(outcome.result);
     log.debug({ uid: outcome.review.response.uid, result: outcome.result, reason: outcome.reason }, 'admission');
@@ -95,12 +181,19 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       const status = err instanceof HttpError ? err.status : err instanceof MalformedAdmissionReview ? 400 : err instanceof WeftError ? err.httpStatus : 500;
       const message = err instanceof MalformedAdmissionReview ? `malformed AdmissionReview: ${err.message}` : (err as Error).message;
       if (status >= 500) log.error({ err: message }, 'admission failed');
+      // A flood is counted in injector_admission_total{result="overloaded"}; a log line each would feed it.
+      else if (status === 429) log.debug({ status, err: message }, 'admission review shed');
       else log.warn({ status, err: message }, 'bad webhook request');
       if (err instanceof MalformedAdmissionReview) opts.onAdmission?.('malformed');
-      if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+      else if (status === 429) opts.onAdmission?.('overloaded');
+      const headers = err instanceof HttpError ? err.headers : {};
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain', connection: 'close', ...headers });
       res.end(`${message}\n`);
     });
   });
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
   // Garbage on the TLS port (port scans, plaintext HTTP) must not take the server down.
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
   server.on('clientError', (_err, socket) => socket.destroy());
