@@ -91,6 +91,35 @@ test('namespace overrides apply and the pod override wins', () => {
   assert.deepEqual(r.warnings, []);
 });
 
+const images = (p: PodLike): Record<string, string | undefined> =>
+  Object.fromEntries([...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => [c.name, c.image]));
+
+test('config.weft.io/proxy-image is refused by default: weft-init and weft-proxy keep the configured image, with a warning', () => {
+  const annotations = { 'weft.io/inject': 'enabled', 'config.weft.io/proxy-image': 'attacker.example.com/proxy' };
+  for (const [where, r] of [
+    ['pod', inject(pod(annotations), mesh, { namespace: 'shop' })],
+    ['namespace', inject(pod({ 'weft.io/inject': 'enabled' }), mesh, { namespace: 'shop', namespaceAnnotations: { 'config.weft.io/proxy-image': 'attacker.example.com/proxy' } })],
+  ] as const) {
+    assert.equal(r.injected, true, where);
+    assert.deepEqual(images(r.pod), { 'weft-init': 'ghcr.io/weft-mesh/proxy:v0.0.0-test', 'weft-proxy': 'ghcr.io/weft-mesh/proxy:v0.0.0-test', app: 'nginx' }, where);
+    assert.equal(r.warnings.length, 1, where);
+    assert.match(r.warnings[0]!, new RegExp(`^${where} annotation config\\.weft\\.io/proxy-image="attacker\\.example\\.com/proxy" is refused: .*WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE.*; using ghcr\\.io/weft-mesh/proxy$`));
+  }
+  // proxy-version picks a tag of the configured image and stays allowed.
+  const tagged = inject(pod({ ...annotations, 'config.weft.io/proxy-version': 'v9.9.9' }), mesh, { namespace: 'shop' });
+  assert.equal(images(tagged.pod)['weft-init'], 'ghcr.io/weft-mesh/proxy:v9.9.9');
+});
+
+test('config.weft.io/proxy-image changes both images when the injector allows image overrides', () => {
+  const allowing = testMesh({ WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE: 'true' });
+  assert.equal(mesh.allowProxyImageOverride, false, 'off unless configured');
+  const input = pod({ 'weft.io/inject': 'enabled', 'config.weft.io/proxy-image': 'registry.example.com/mesh/proxy' });
+  const r = inject(input, allowing, { namespace: 'shop' });
+  assert.deepEqual(r.warnings, []);
+  assert.deepEqual(images(r.pod), { 'weft-init': 'registry.example.com/mesh/proxy:v0.0.0-test', 'weft-proxy': 'registry.example.com/mesh/proxy:v0.0.0-test', app: 'nginx' });
+  assert.deepEqual(uninject(r.pod).pod, input);
+});
+
 test('weft-init and weft-proxy run under the runtime default seccomp profile, in every layout', () => {
   for (const m of [mesh, testMesh({ WEFT_INJECTOR_KUBERNETES_VERSION: '1.28' })]) {
     const input = pod({ 'weft.io/inject': 'enabled' });

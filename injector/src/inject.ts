@@ -98,7 +98,7 @@ export function inject<T extends PodLike>(input: T, mesh: MeshConfig, opts: Inje
   const pod = structuredClone(input);
   const spec = pod.spec!;
   const meta = (pod.metadata ??= {});
-  const { settings, warnings: overrideWarnings } = resolveSettings(mesh.proxy, meta.annotations, opts.namespaceAnnotations);
+  const { settings, warnings: overrideWarnings } = resolveSettings(mesh.proxy, meta.annotations, opts.namespaceAnnotations, mesh);
   warnings.push(...overrideWarnings);
 
   const proxy = proxyContainer(mesh, {

@@ -14,6 +14,8 @@ const UPDATE = process.env.WEFT_UPDATE_GOLDEN === '1';
 function actionFor(name: string): Extract<ManifestAction, { action: 'inject' }> {
   if (name === 'legacy-sidecar') return { action: 'inject', mesh: testMesh({ WEFT_INJECTOR_KUBERNETES_VERSION: 'v1.28.4' }) };
   if (name === 'cni') return { action: 'inject', mesh: testMesh({ WEFT_INJECTOR_CNI_ENABLED: 'true' }) };
+  // The override cases show what each value does; image-override-refused shows the default refusal.
+  if (name.startsWith('overrides-')) return { action: 'inject', mesh: testMesh({ WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE: 'true' }) };
   return { action: 'inject', mesh: testMesh() };
 }
 

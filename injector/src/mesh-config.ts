@@ -51,6 +51,11 @@ export interface MeshConfig {
   readonly cniMode: boolean;
   readonly tokenAudience: string;
   readonly tokenExpirationSeconds: number;
+  /**
+   * Whether `config.weft.io/proxy-image` may change the image of weft-proxy and
+   * weft-init (which runs as root with NET_ADMIN); off, it is refused with a warning.
+   */
+  readonly allowProxyImageOverride: boolean;
   readonly proxy: ProxySettings;
 }
 
@@ -102,6 +107,7 @@ const schema = {
   cniMode: env.bool('WEFT_INJECTOR_CNI_ENABLED', false),
   kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
   tokenExpirationSeconds: env.int('WEFT_INJECTOR_TOKEN_EXPIRATION_SECONDS', 86400, { min: 600, max: 2 ** 31 - 1 }),
+  allowProxyImageOverride: env.bool('WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', false),
   proxyLogLevel: env.oneOf('WEFT_INJECTOR_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
   proxyCpuRequest: quantity('WEFT_INJECTOR_PROXY_CPU_REQUEST', '100m'),
   proxyCpuLimit: quantity('WEFT_INJECTOR_PROXY_CPU_LIMIT', ''),
@@ -165,6 +171,7 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
     cniMode: c.cniMode,
     tokenAudience: 'identity.weft.io',
     tokenExpirationSeconds: c.tokenExpirationSeconds,
+    allowProxyImageOverride: c.allowProxyImageOverride,
     proxy: {
       image: c.proxyImage,
       version: c.proxyVersion,

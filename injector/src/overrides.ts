@@ -3,6 +3,8 @@
  * per-pod changes to the proxy's settings. The pod's annotation wins over the
  * namespace's. A bad value never blocks a pod: it becomes a warning and the
  * mesh default stays; an unknown key is warned about too (usually a typo).
+ * `proxy-image` also picks the image weft-init runs as root with NET_ADMIN,
+ * so it is honoured only when the injector's config allows it.
  */
 import { parseDuration, parsePortList } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
@@ -43,9 +45,17 @@ function enabledDisabled(field: 'await' | 'nativeSidecar'): Apply {
   };
 }
 
+/** The override that picks another image (for weft-proxy and weft-init). */
+export const IMAGE_OVERRIDE = 'proxy-image';
+
+/** What the injector's own config lets annotations change. */
+export interface OverridePolicy {
+  readonly allowProxyImageOverride: boolean;
+}
+
 /** Every supported override, in the order they are applied and reported. */
 export const OVERRIDES: Readonly<Record<string, Apply>> = {
-  'proxy-image': (s, v) => (IMAGE.test(v) ? void (s.image = v) : 'is not an image name (without tag), e.g. ghcr.io/weft-mesh/proxy'),
+  [IMAGE_OVERRIDE]: (s, v) => (IMAGE.test(v) ? void (s.image = v) : 'is not an image name (without tag), e.g. ghcr.io/weft-mesh/proxy'),
   'proxy-version': (s, v) => (TAG.test(v) ? void (s.version = v) : 'is not an image tag'),
   'proxy-log-level': (s, v) =>
     (LOG_LEVELS as readonly string[]).includes(v) ? void (s.logLevel = v as ProxySettings['logLevel']) : `is not one of ${LOG_LEVELS.join(', ')}`,
@@ -94,6 +104,7 @@ export function resolveSettings(
   defaults: ProxySettings,
   podAnnotations: Readonly<Record<string, string>> | undefined,
   namespaceAnnotations: Readonly<Record<string, string>> | undefined,
+  policy: OverridePolicy,
 ): ResolvedSettings {
   const settings: Mutable<ProxySettings> = { ...defaults };
   const warnings: string[] = [];
@@ -108,6 +119,10 @@ export function resolveSettings(
         continue;
       }
       const value = String(raw).trim();
+      if (key === IMAGE_OVERRIDE && !policy.allowProxyImageOverride) {
+        warnings.push(`${where} annotation ${name}="${value}" is refused: the injector does not allow image overrides (WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE, chart value proxyInjector.allowProxyImageOverride); using ${defaults.image}`);
+        continue;
+      }
       const before = { ...settings };
       const problem = apply(settings, value);
       if (problem !== undefined) {

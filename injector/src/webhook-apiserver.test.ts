@@ -139,6 +139,20 @@ test('a pod in an annotated namespace comes back injected from the real API serv
   }
 });
 
+test('config.weft.io/proxy-image does not change the images the API server stores (image overrides are off by default)', { skip }, async () => {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  let n = 0;
+  await eventually('webhook active', async () =>
+    hasProxy(await core.createNamespacedPod({ namespace: nsOn, body: podBody(`probe3-${n++}`) })) ? true : undefined,
+  );
+  const body = podBody('image-override');
+  body.metadata!.annotations = { 'config.weft.io/proxy-image': 'attacker.example.com/proxy' };
+  const created = await core.createNamespacedPod({ namespace: nsOn, body });
+  const images = (created.spec?.initContainers ?? []).filter((c) => c.name.startsWith('weft-')).map((c) => `${c.name}=${c.image}`);
+  const configured = `${injector!.mesh().proxy.image}:${injector!.mesh().proxy.version}`;
+  assert.deepEqual(images, [`weft-init=${configured}`, `weft-proxy=${configured}`]);
+});
+
 test('a pod in an unannotated namespace is created unchanged', { skip }, async () => {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   // The webhook is active once a pod in the annotated namespace is injected.

@@ -115,6 +115,19 @@ test('override warnings come back in the AdmissionResponse and the pod is still 
   assert.match(out.response.warnings[1], /no-such-key is not a weft override/);
 });
 
+test('config.weft.io/proxy-image is refused with an admission warning: the patch keeps the configured image for weft-init and weft-proxy', async () => {
+  const pod = wirePod();
+  pod.metadata!.annotations!['config.weft.io/proxy-image'] = 'attacker.example.com/proxy';
+  const out = JSON.parse((await request('POST', '/inject', review(pod, 'meshed'))).body);
+  assert.equal(out.response.allowed, true);
+  assert.equal(out.response.warnings.length, 1);
+  assert.match(out.response.warnings[0], /^weft: pod annotation config\.weft\.io\/proxy-image="attacker\.example\.com\/proxy" is refused: the injector does not allow image overrides/);
+  const patch = JSON.parse(Buffer.from(out.response.patch, 'base64').toString()) as jsonpatch.Operation[];
+  const patched = jsonpatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
+  const images = patched.spec!.initContainers!.filter((c) => c.name.startsWith('weft-')).map((c) => `${c.name}=${c.image}`);
+  assert.deepEqual(images, [`weft-init=${mesh.proxy.image}:${mesh.proxy.version}`, `weft-proxy=${mesh.proxy.image}:${mesh.proxy.version}`]);
+});
+
 test('a Pod in an unannotated namespace is admitted without a patch', async () => {
   const out = JSON.parse((await request('POST', '/inject', review(wirePod(), 'plain'))).body);
   assert.equal(out.response.allowed, true);
