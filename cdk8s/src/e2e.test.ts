@@ -5,7 +5,9 @@
  * resources and reject a wrong one; weft-control-plane `helm install`s with
  * cert-manager-issued certificates; then `helm upgrade` to changed values
  * (more replicas, extra labels, a second trust anchor as in a rotation)
- * succeeds and the live objects carry the new values.
+ * succeeds and the live objects carry the new values; identity's credentials
+ * reach its issuer Secret and trust roots (get, and list/watch by name as its
+ * informers ask) and no other Secret.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,4 +181,46 @@ test('helm install with cert-manager certificates, then helm upgrade to changed 
   // The API server stored what the chart rendered (no server-side drift in the Deployment spec we set).
   const rendered = parseStream(ok(helm(['get', 'manifest', CP, '-n', NS], env), 'manifest').stdout).find((o) => o.kind === 'Deployment' && (o.metadata as { name: string }).name === 'weft-identity')!;
   assert.deepEqual(annotations(after), annotations(rendered));
+});
+
+/** What the API server's authorizer answers for `user` (a SubjectAccessReview, as identity's start-up check asks for itself). */
+function allowed(user: { name: string; groups: string[] }, verb: string, resource: string, name?: string): boolean {
+  const review = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: { user: user.name, groups: user.groups, resourceAttributes: { namespace: NS, verb, group: '', resource, ...(name ? { name } : {}) } },
+  };
+  const r = ok(kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify(review)), `SubjectAccessReview ${verb} ${resource}/${name ?? '*'}`);
+  return (JSON.parse(r.stdout) as { status: { allowed?: boolean } }).status.allowed === true;
+}
+
+test("identity's ServiceAccount reads its issuer Secret and trust roots by name, and no other Secret of the namespace", { skip }, () => {
+  assert.ok(installed.some(([r]) => r === CP), 'needs the weft-control-plane release of the previous test');
+  const sa = `system:serviceaccount:${NS}:weft-identity`;
+  const user = { name: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${NS}`, 'system:authenticated'] };
+  // With certManager.create the trust anchor's key sits in this namespace.
+  assert.ok(getJson(['-n', NS, 'secret', 'weft-trust-anchor']), 'the trust anchor Secret exists');
+  for (const verb of ['get', 'list', 'watch']) {
+    assert.equal(allowed(user, verb, 'secrets', 'weft-identity-issuer'), true, `${verb} secrets/weft-identity-issuer`);
+    assert.equal(allowed(user, verb, 'configmaps', 'weft-identity-trust-roots'), true, `${verb} configmaps/weft-identity-trust-roots`);
+    assert.equal(allowed(user, verb, 'secrets', 'weft-trust-anchor'), false, `${verb} secrets/weft-trust-anchor`);
+    assert.equal(allowed(user, verb, 'secrets', 'weft-injector-k8s-tls'), false, `${verb} secrets/weft-injector-k8s-tls`);
+    assert.equal(allowed(user, verb, 'secrets'), false, `${verb} all secrets`);
+    assert.equal(allowed(user, verb, 'configmaps'), false, `${verb} all configmaps`);
+  }
+
+  // The requests themselves, as identity's informers send them (list, then watch, with a
+  // metadata.name field selector), made with identity's credentials by impersonation.
+  const as = ['--as', sa, '--as-group', 'system:serviceaccounts', '--as-group', `system:serviceaccounts:${NS}`];
+  const byName = (resource: string, name: string, watch: boolean) =>
+    `/api/v1/namespaces/${NS}/${resource}?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}${watch ? '&watch=true&timeoutSeconds=1' : ''}`;
+  const list = JSON.parse(ok(kubectl(['get', '--raw', byName('secrets', 'weft-identity-issuer', false), ...as]), 'list the issuer by name').stdout) as { items: { metadata: { name: string } }[] };
+  assert.deepEqual(list.items.map((i) => i.metadata.name), ['weft-identity-issuer']);
+  assert.match(ok(kubectl(['get', '--raw', byName('secrets', 'weft-identity-issuer', true), ...as]), 'watch the issuer by name').stdout, /"type":"ADDED"/);
+  assert.match(ok(kubectl(['get', '--raw', byName('configmaps', 'weft-identity-trust-roots', true), ...as]), 'watch the trust roots by name').stdout, /"type":"ADDED"/);
+  for (const denied of [['get', 'secret', 'weft-trust-anchor'], ['get', 'secrets'], ['get', '--raw', byName('secrets', 'weft-trust-anchor', false)]]) {
+    const r = kubectl(['-n', NS, ...denied, ...as]);
+    assert.notEqual(r.status, 0, `${denied.join(' ')} is refused`);
+    assert.match(r.stderr, /forbidden/i, denied.join(' '));
+  }
 });

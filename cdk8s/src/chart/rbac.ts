@@ -7,6 +7,8 @@ export interface Rule {
   readonly apiGroups: readonly string[];
   readonly resources: readonly string[];
   readonly verbs: readonly string[];
+  /** Only these objects; list/watch then need a `metadata.name=<name>` field selector to be allowed. */
+  readonly resourceNames?: readonly string[];
 }
 
 const subject = (component: string) => [{ kind: 'ServiceAccount', name: `weft-${component}`, namespace: release.namespace as Expr }];

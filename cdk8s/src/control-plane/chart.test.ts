@@ -22,14 +22,25 @@ function rulesOf(objs: Obj[], sa: string): string[] {
   for (const binding of objs.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
     if (!binding.subjects.some((s: Obj) => s.name === sa)) continue;
     const role = find(objs, binding.roleRef.kind, binding.roleRef.name)!;
-    for (const r of role.rules) for (const g of r.apiGroups) for (const res of r.resources) for (const verb of r.verbs) out.push(`${binding.kind === 'RoleBinding' ? 'ns:' : ''}${g}/${res}:${verb}`);
+    for (const r of role.rules) {
+      const names = r.resourceNames ? `/${[...r.resourceNames].sort().join(',')}` : '';
+      for (const g of r.apiGroups) for (const res of r.resources) for (const verb of r.verbs) out.push(`${binding.kind === 'RoleBinding' ? 'ns:' : ''}${g}/${res}${names}:${verb}`);
+    }
   }
   return out.sort();
 }
 
 test('RBAC is least privilege: exactly what each component needs', () => {
   const objs = render();
-  assert.deepEqual(rulesOf(objs, 'weft-identity'), ['authentication.k8s.io/tokenreviews:create', 'ns:/configmaps:get', 'ns:/configmaps:list', 'ns:/configmaps:watch', 'ns:/secrets:get', 'ns:/secrets:list', 'ns:/secrets:watch']);
+  assert.deepEqual(rulesOf(objs, 'weft-identity'), [
+    'authentication.k8s.io/tokenreviews:create',
+    'ns:/configmaps/weft-identity-trust-roots:get',
+    'ns:/configmaps/weft-identity-trust-roots:list',
+    'ns:/configmaps/weft-identity-trust-roots:watch',
+    'ns:/secrets/weft-identity-issuer:get',
+    'ns:/secrets/weft-identity-issuer:list',
+    'ns:/secrets/weft-identity-issuer:watch',
+  ]);
   const destination = rulesOf(objs, 'weft-destination');
   for (const res of ['/services', '/pods', '/namespaces', 'discovery.k8s.io/endpointslices', 'weft.io/serviceprofiles', 'policy.weft.io/servers', 'policy.weft.io/authorizationpolicies', 'policy.weft.io/meshtlsauthentications', 'policy.weft.io/networkauthentications']) {
     assert.ok(destination.includes(`${res}:list`) && destination.includes(`${res}:watch`), res);
@@ -39,6 +50,27 @@ test('RBAC is least privilege: exactly what each component needs', () => {
   for (const role of objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
     for (const r of role.rules) assert.ok(![...r.verbs, ...r.resources, ...r.apiGroups].includes('*'), `${role.metadata.name} has no wildcard`);
   }
+});
+
+test("identity's Role names the issuer Secret and the trust-roots ConfigMap: no other Secret of its namespace is readable", () => {
+  for (const values of [{}, { certManager: { create: true } }, { identity: { externalCA: true, issuer: { scheme: 'weft.io/tls', tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nI\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } } }]) {
+    const objs = render(values);
+    const role = find(objs, 'Role', 'weft-identity')!;
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['weft-identity-issuer'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['weft-identity-trust-roots'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    // Every Secret/ConfigMap rule bound to identity, Role or ClusterRole, is restricted by name.
+    for (const binding of objs.filter((o) => (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') && o.subjects.some((s: Obj) => s.name === 'weft-identity'))) {
+      for (const r of find(objs, binding.roleRef.kind, binding.roleRef.name)!.rules) {
+        if (r.resources.includes('secrets') || r.resources.includes('configmaps')) assert.ok(r.resourceNames?.length, `${binding.roleRef.kind} ${binding.roleRef.name} reads ${r.resources} by name only`);
+      }
+    }
+  }
+  // The names identity is configured with are the names the Role grants.
+  const env = Object.fromEntries(find(render(), 'Deployment', 'weft-identity')!.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+  assert.equal(env.WEFT_IDENTITY_ISSUER_SECRET, 'weft-identity-issuer');
+  assert.equal(env.WEFT_IDENTITY_TRUST_ROOTS_CONFIGMAP, 'weft-identity-trust-roots');
 });
 
 test('every pod of every chart runs hardened: non-root, read-only root fs, no privilege escalation, all capabilities dropped', () => {

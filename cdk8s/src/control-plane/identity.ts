@@ -1,6 +1,6 @@
 /**
- * identity: Deployment, Service, RBAC (TokenReviews cluster-wide; Secrets and
- * ConfigMaps of its own namespace only, to watch the issuer and trust roots),
+ * identity: Deployment, Service, RBAC (TokenReviews cluster-wide; in its own
+ * namespace only the issuer Secret and the trust-roots ConfigMap, by name),
  * the trust-roots ConfigMap and, for `scheme: weft.io/tls`, the issuer Secret.
  */
 import { concat, eq, not, release, required, truthy, type Expr } from '../template/expr.js';
@@ -39,7 +39,15 @@ export function addIdentity(c: WeftChart, v: Values): void {
   }, eq(id.issuer.scheme, 'weft.io/tls'));
   c.add(file, serviceAccount(CHART, 'identity'));
   for (const o of clusterRole(CHART, 'identity', [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }])) c.add('identity-rbac.yaml', o);
-  for (const o of namespacedRole(CHART, 'identity', [{ apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'list', 'watch'] }])) c.add('identity-rbac.yaml', o);
+  // By name: other Secrets of the namespace (with certManager.create, the trust
+  // anchor's private key) stay unreadable. identity lists and watches each object
+  // with `fieldSelector=metadata.name=<name>`, which is how RBAC authorizes
+  // list/watch against resourceNames.
+  const ownObjects = [
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [ISSUER_SECRET], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [TRUST_ROOTS_CONFIGMAP], verbs: ['get', 'list', 'watch'] },
+  ];
+  for (const o of namespacedRole(CHART, 'identity', ownObjects)) c.add('identity-rbac.yaml', o);
   c.add(file, service(CHART, 'identity', [{ name: 'grpc', port: 8080, targetPort: 'grpc' }]));
   c.add(file, deployment({
     chartName: CHART,
