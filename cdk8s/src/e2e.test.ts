@@ -7,7 +7,8 @@
  * (more replicas, extra labels, a second trust anchor as in a rotation)
  * succeeds and the live objects carry the new values; identity's credentials
  * reach its issuer Secret and trust roots (get, and list/watch by name as its
- * informers ask) and no other Secret.
+ * informers ask) and no other Secret; with failurePolicy Fail and no injector
+ * running, pods of the excluded namespaces (cert-manager's) are still admitted.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -222,5 +223,26 @@ test("identity's ServiceAccount reads its issuer Secret and trust roots by name,
     const r = kubectl(['-n', NS, ...denied, ...as]);
     assert.notEqual(r.status, 0, `${denied.join(' ')} is refused`);
     assert.match(r.stderr, /forbidden/i, denied.join(' '));
+  }
+});
+
+test("with failurePolicy Fail and the injector down, pods of cert-manager's, kube-system's and the control plane's namespaces are still admitted", { skip }, async () => {
+  assert.ok(installed.some(([r]) => r === CP), 'needs the weft-control-plane release of the previous test');
+  const APP = 'weft-charts-e2e-app';
+  const pod = (ns: string) => kubectl(['run', 'webhook-probe', '-n', ns, '--image=registry.invalid/probe:1', '--restart=Never', '--dry-run=server', '-o', 'name']);
+  ok(kubectl(['create', 'namespace', APP]), 'app namespace');
+  ok(helm(['upgrade', CP, join(ROOT, 'charts', 'weft-control-plane'), '-n', NS, '--reuse-values', '--set', 'proxyInjector.failurePolicy=Fail', '--timeout', '3m'], env), 'failurePolicy Fail');
+  try {
+    ok(kubectl(['-n', NS, 'scale', 'deployment', 'weft-injector', '--replicas=0']), 'stop the injector');
+    // The webhook is really in the path: an ordinary namespace's pod is refused once no injector answers.
+    const refused = await poll('pods of an ordinary namespace refused by the unreachable webhook', () => {
+      const r = pod(APP);
+      return r.status !== 0 && /weft-proxy-injector\.weft\.io/.test(r.stderr) ? r.stderr : undefined;
+    });
+    assert.match(refused, /failed calling webhook/);
+    for (const ns of ['cert-manager', 'kube-system', NS]) ok(pod(ns), `a pod in ${ns} is admitted without the webhook`);
+  } finally {
+    helm(['upgrade', CP, join(ROOT, 'charts', 'weft-control-plane'), '-n', NS, '--reuse-values', '--set', 'proxyInjector.failurePolicy=Ignore', '--timeout', '3m'], env);
+    kubectl(['delete', 'namespace', APP, '--wait=false']);
   }
 });

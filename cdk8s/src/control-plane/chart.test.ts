@@ -110,12 +110,36 @@ test('the webhook takes failurePolicy and namespaceSelector from values, its CA 
   const objs = render({ proxyInjector: { failurePolicy: 'Fail', namespaceSelector: { matchLabels: { mesh: 'on' }, matchExpressions: null } } });
   const mwc = find(objs, 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
   assert.equal(mwc.webhooks[0].failurePolicy, 'Fail');
-  assert.deepEqual(mwc.webhooks[0].namespaceSelector, { matchLabels: { mesh: 'on' } });
+  assert.deepEqual(mwc.webhooks[0].namespaceSelector, {
+    matchLabels: { mesh: 'on' },
+    matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'cert-manager', 'weft'] }],
+  });
   assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], 'weft/weft-injector');
   assert.equal(mwc.webhooks[0].clientConfig.caBundle, undefined);
   const manual = find(render({ proxyInjector: { caBundle: '-----BEGIN CERTIFICATE-----\nX\n' } }), 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
   assert.equal(manual.metadata.annotations, undefined);
   assert.equal(Buffer.from(manual.webhooks[0].clientConfig.caBundle, 'base64').toString(), '-----BEGIN CERTIFICATE-----\nX\n');
+});
+
+test("the webhook never sees kube-system, cert-manager's or the control plane's namespace, so failurePolicy Fail cannot deadlock them", () => {
+  const selector = (values: unknown = {}): Obj => find(renderWithValues(controlPlaneChart, [anchor, values], { name: 'weft', namespace: 'mesh' }), 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!.webhooks[0].namespaceSelector;
+  assert.deepEqual(selector(), {
+    matchExpressions: [
+      { key: 'weft.io/inject', operator: 'NotIn', values: ['disabled'] },
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'cert-manager', 'mesh'] },
+    ],
+  });
+  // A list of one's own replaces the default; the release namespace stays excluded.
+  const own = selector({ proxyInjector: { excludedNamespaces: ['kube-system', 'certs'], namespaceSelector: { matchExpressions: null } } });
+  assert.deepEqual(own, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'certs', 'mesh'] }] });
+  assert.deepEqual(selector({ proxyInjector: { excludedNamespaces: [] } }).matchExpressions.at(-1).values, ['mesh']);
+});
+
+test('config.weft.io/proxy-image is refused by the injector unless proxyInjector.allowProxyImageOverride', () => {
+  const env = (values: unknown = {}): Record<string, string> =>
+    Object.fromEntries(find(render(values), 'Deployment', 'weft-injector')!.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+  assert.equal(env().WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE, 'false');
+  assert.equal(env({ proxyInjector: { allowProxyImageOverride: true } }).WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE, 'true');
 });
 
 test('trust roots ConfigMap comes from identityTrustAnchorsPEM unless externalCA; the issuer Secret only with weft.io/tls', () => {

@@ -5,7 +5,7 @@
  * cert-manager, or rendered from values; never generated at render time, so
  * `helm upgrade` keeps the certificate running pods and the API server trust).
  */
-import { and, chart, concat, not, orDefault, pipe, release, required, truthy, v as typed, when, yamlOf } from '../template/expr.js';
+import { and, chart, concat, each, item, itemsOf, not, orDefault, pipe, ref, release, required, truthy, v as typed, when, yamlOf } from '../template/expr.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
@@ -14,6 +14,25 @@ import { serviceAddr } from './identity.js';
 import { CHART, TRUST_ROOTS_DIR, WEBHOOK_SECRET, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
 
 const TLS_DIR = '/var/run/weft/injector/tls';
+
+/**
+ * The values' LabelSelector plus `kubernetes.io/metadata.name NotIn` the
+ * excluded namespaces and the release namespace: with failurePolicy Fail, a
+ * webhook that is down must not block the pods that bring it back (cert-manager
+ * issues its certificate; the control plane runs its pods).
+ */
+function namespaceSelector(v: Values) {
+  const selector = v.proxyInjector.namespaceSelector;
+  // namespaceSelector is one free-form value; reach into its two fields by path.
+  const field = <T>(name: string, type: 'object' | 'list') => ref<T>('Values', [...selector.path, name], type);
+  return {
+    matchLabels: yamlOf(field<Record<string, string>>('matchLabels', 'object'), { omitEmpty: true }),
+    matchExpressions: [
+      ...itemsOf(field<Record<string, unknown>[]>('matchExpressions', 'list')),
+      { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...each(v.proxyInjector.excludedNamespaces, item()), release.namespace] },
+    ],
+  };
+}
 
 export function addInjector(c: WeftChart, v: Values): void {
   const file = 'injector.yaml';
@@ -65,6 +84,7 @@ export function addInjector(c: WeftChart, v: Values): void {
       { name: 'WEFT_INJECTOR_OPAQUE_PORTS', value: v.proxy.opaquePorts },
       { name: 'WEFT_INJECTOR_PROXY_AWAIT', value: concat`${v.proxy.await}` },
       { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
+      { name: 'WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', value: concat`${pi.allowProxyImageOverride}` },
     ],
     ports: [
       { name: 'webhook', containerPort: 8443 },
@@ -99,7 +119,7 @@ export function addInjector(c: WeftChart, v: Values): void {
             caBundle: when(truthy(pi.caBundle), typed<string>(pipe(pi.caBundle, 'b64enc'))),
           },
           failurePolicy: pi.failurePolicy,
-          namespaceSelector: yamlOf(pi.namespaceSelector),
+          namespaceSelector: namespaceSelector(v),
           // The control plane's own pods are never injected.
           objectSelector: { matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }] },
           rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],

@@ -2,7 +2,7 @@
  * Values of the weft-control-plane chart: identity, destination and the
  * proxy injector, plus how their certificates are supplied.
  */
-import { bool, group, int, object, oneOf, resources, str } from '../values/model.js';
+import { bool, group, int, object, oneOf, resources, str, stringList } from '../values/model.js';
 import { componentImage, imageValues, podDisruptionBudgetValues, replicas, schedulingValues } from '../chart/common-values.js';
 
 const DURATION = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
@@ -64,11 +64,16 @@ export const controlPlaneValues = group('weft-control-plane values', {
     failurePolicy: oneOf(['Fail', 'Ignore'] as const, { default: 'Ignore', description: 'What the API server does when the webhook cannot be reached. `Fail` guarantees every pod in a meshed namespace is meshed; use it with HA.' }),
     timeoutSeconds: int({ default: 10, minimum: 1, maximum: 30, description: 'Webhook call timeout.' }),
     namespaceSelector: object({
-      default: { matchExpressions: [{ key: 'weft.io/inject', operator: 'NotIn', values: ['disabled'] }, { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', 'kube-public'] }] },
-      description: 'Namespaces whose pods the webhook sees (a LabelSelector). Pods are injected when their namespace or pod template says `weft.io/inject: enabled`. Helm merges maps: set `matchExpressions: null` to replace the default expressions.',
+      default: { matchExpressions: [{ key: 'weft.io/inject', operator: 'NotIn', values: ['disabled'] }] },
+      description: 'Namespaces whose pods the webhook sees (a LabelSelector). Pods are injected when their namespace or pod template says `weft.io/inject: enabled`. Helm merges maps: set `matchExpressions: null` to replace the default expressions. `excludedNamespaces` is added to it as one more expression.',
       docType: 'LabelSelector',
       schema: { type: 'object', properties: { matchLabels: { type: 'object', additionalProperties: { type: 'string' } }, matchExpressions: { type: 'array', items: { type: 'object', required: ['key', 'operator'], properties: { key: { type: 'string' }, operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }, values: { type: 'array', items: { type: 'string' } } } } } }, additionalProperties: false },
     }),
+    excludedNamespaces: stringList({
+      default: ['kube-system', 'kube-public', 'kube-node-lease', 'cert-manager'],
+      description: 'Namespaces the API server never sends to the webhook (`kubernetes.io/metadata.name NotIn`), whatever `namespaceSelector` says; the release namespace is always added. With `failurePolicy: Fail` a webhook that is down would otherwise block pods there, including cert-manager\'s, which issues the webhook\'s own certificate. List cert-manager\'s namespace here if it is not `cert-manager`; keep `kube-system`.',
+    }),
+    allowProxyImageOverride: bool({ default: false, description: 'Honour `config.weft.io/proxy-image` on pods and namespaces. Off, the annotation is refused with an admission warning and the default proxy image is used: the image also runs the `weft-init` container, as root with `NET_ADMIN`.' }),
     externalSecret: bool({ default: true, description: 'The webhook serving certificate Secret `weft-injector-k8s-tls` comes from cert-manager (or you); the CA bundle is injected by cert-manager\'s cainjector (`cert-manager.io/inject-ca-from`) unless `caBundle` is set.' }),
     injectCaFrom: str({ default: '', description: '`<namespace>/<Certificate>` whose CA cainjector puts into the webhook; empty means `<release namespace>/weft-injector`.', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' }),
     caBundle: str({ default: '', description: 'PEM CA bundle of the webhook serving certificate, when not injected by cert-manager.', pattern: PEM_CERT }),

@@ -1,7 +1,7 @@
 /**
  * Writes a JSON tree with templating markers as Helm template text: value
  * references become `{{ .Values.x }}`, `when` becomes `{{- if }}`, `each`
- * becomes `{{- range }}`, `yamlOf` becomes `toYaml | nindent`, `spread`
+ * becomes `{{- range }}`, `yamlOf` and `itemsOf` become `toYaml | nindent`, `spread`
  * becomes `{{- with }}`/`{{- include }}`. Plain JSON (no markers) comes out as
  * plain YAML, which is also how text helpers are rendered on the TypeScript side.
  */
@@ -209,7 +209,7 @@ class Writer {
   }
 
   list(items: readonly unknown[], indent: number, ctx: Ctx, where: string, guarded = false): void {
-    if (!guarded && !items.some((i) => !(isMarker(i) && (i[MARK] === 'when' || i[MARK] === 'each')))) {
+    if (!guarded && !items.some((i) => !(isMarker(i) && (i[MARK] === 'when' || i[MARK] === 'each' || i[MARK] === 'itemsOf')))) {
       throw new TemplateEmitError(`list at ${where} may render empty; wrap it in when()`);
     }
     items.forEach((it, i) => this.listItem(it, indent, ctx, `${where}[${i}]`));
@@ -231,6 +231,12 @@ class Writer {
       if (node[MARK] === 'each') {
         this.directive(indent, `range ${arg(node.list, ctx)}`);
         this.item(node.item, indent, { ...ctx, inRange: true }, where);
+        this.directive(indent, 'end');
+        return;
+      }
+      if (node[MARK] === 'itemsOf') {
+        this.directive(indent, `with ${arg(node.list, ctx)}`);
+        this.directive(indent, `toYaml . | nindent ${indent}`);
         this.directive(indent, 'end');
         return;
       }

@@ -175,6 +175,11 @@ function evalList(items: readonly unknown[], f: Frame): unknown[] {
         if (Array.isArray(list)) for (const el of list) out.push(evalNode(node.item, { scope: f.scope, item: el }));
         return;
       }
+      if (node[MARK] === 'itemsOf') {
+        const list = evalExpr(node.list, f);
+        if (Array.isArray(list)) out.push(...(deepCopy(list) as unknown[]));
+        return;
+      }
     }
     out.push(evalNode(x, f));
   };

@@ -92,6 +92,12 @@ export interface EachNode {
   readonly item: unknown;
 }
 
+/** List items spliced in from a values list as YAML (`{{- with }}` / `toYaml | nindent`), next to fixed items. */
+export interface ItemsOfNode {
+  readonly [MARK]: 'itemsOf';
+  readonly list: RefExpr;
+}
+
 /** Map entries spliced in from a values map or a helper (`{{- with }}` / `{{- include }}`). */
 export interface SpreadNode {
   readonly [MARK]: 'spread';
@@ -104,7 +110,7 @@ export interface TextOfNode {
   readonly name: string;
 }
 
-export type Node = WhenNode | YamlOfNode | EachNode | SpreadNode | TextOfNode;
+export type Node = WhenNode | YamlOfNode | EachNode | ItemsOfNode | SpreadNode | TextOfNode;
 
 /** Keys that start with this prefix hold a SpreadNode; the rest of the key only keeps them unique. */
 export const SPREAD_KEY = '$weft-spread:';
@@ -200,6 +206,12 @@ export function yamlOf<T>(value: RefExpr<T>, opts: { omitEmpty?: boolean } = {})
 /** One list item per element of `list`; use `item()` inside `template` for the element. */
 export function each<T>(list: RefExpr<readonly unknown[]>, template: T): T[] {
   const node: EachNode = { [MARK]: 'each', list, item: template };
+  return [node as unknown as T];
+}
+
+/** List items copied as they are from a values list (of maps, say); fixed items may follow. */
+export function itemsOf<T>(list: RefExpr<readonly T[]>): T[] {
+  const node: ItemsOfNode = { [MARK]: 'itemsOf', list };
   return [node as unknown as T];
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { emitObjectFile, emitTemplate } from './emit.js';
 import { RenderError, evaluate, truth, type RenderScope } from './evaluate.js';
-import { chart, concat, each, eq, include, item, not, orDefault, pipe, ref, release, required, spread, truthy, when, yamlOf } from './expr.js';
+import { chart, concat, each, eq, include, item, itemsOf, not, orDefault, pipe, ref, release, required, spread, truthy, when, yamlOf } from './expr.js';
 import { helpers } from './helpers.js';
 
 const v = {
@@ -84,6 +84,17 @@ test('Go truthiness: empty string, zero, empty map and list are false', () => {
 test('a map that could render empty is refused at synthesis, not left to render as null', () => {
   assert.throws(() => emitTemplate({ annotations: { a: when(v.tag, 'x') } }, h), /may render empty/);
   assert.throws(() => emitTemplate({ list: [when(v.tag, 'x')] }, h), /may render empty/);
+});
+
+test('itemsOf splices a values list of maps before fixed items, in the template and in the synthesis', () => {
+  const rules = ref<Record<string, unknown>[]>('Values', ['rules'], 'list');
+  const t = { rules: [...itemsOf(rules), { key: 'fixed', values: [release.namespace] }] };
+  const text = emitTemplate(t, h);
+  assert.match(text, /^rules:\n {2}\{\{- with \.Values\.rules \}\}\n {2}\{\{- toYaml \. \| nindent 2 \}\}\n {2}\{\{- end \}\}\n {2}- key: fixed\n/);
+  const given = [{ key: 'a', values: ['x'] }];
+  assert.deepEqual(evaluate(t, scope({ rules: given })), { rules: [{ key: 'a', values: ['x'] }, { key: 'fixed', values: ['ns'] }] });
+  assert.deepEqual(evaluate(t, scope({})), { rules: [{ key: 'fixed', values: ['ns'] }] });
+  assert.throws(() => emitTemplate({ rules: itemsOf(rules) }, h), /may render empty/);
 });
 
 test('an object-level condition wraps the whole document', () => {

@@ -51,6 +51,10 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
       files: [anchor, { tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'mesh', effect: 'NoSchedule' }, { operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 }], nodeSelector: { 'node-role.kubernetes.io/mesh': 'true' }, priorityClassName: 'system-cluster-critical' }],
     },
     { name: 'tuning: log level, failurePolicy, namespaceSelector, trust domain', files: [anchor, { logLevel: 'debug', identityTrustDomain: 'mesh.example.org', clusterDomain: 'k8s.local', proxyInjector: { failurePolicy: 'Fail', timeoutSeconds: 5, namespaceSelector: { matchLabels: { 'weft.io/inject': 'enabled' }, matchExpressions: null } }, destination: { defaultInboundPolicy: 'deny' }, proxy: { await: false, logLevel: 'warn' } }] },
+    {
+      name: 'webhook: more selector expressions, own excluded namespaces, image overrides allowed',
+      files: [anchor, { proxyInjector: { namespaceSelector: { matchLabels: { mesh: 'weft' }, matchExpressions: [{ key: 'team', operator: 'Exists' }, { key: 'tier', operator: 'In', values: ['a', 'b'] }] }, excludedNamespaces: ['kube-system', 'certs'], allowProxyImageOverride: true } }],
+    },
   ];
 }
 
