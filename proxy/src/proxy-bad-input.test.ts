@@ -13,9 +13,12 @@ import { TestPki } from '@weft/common/testing/pki';
 
 let mesh: Mesh;
 let app: http.Server;
+/** Every path the application was asked for: smuggled requests must never show up here. */
+const appPaths: string[] = [];
 
 before(async () => {
   app = http.createServer((req, res) => {
+    appPaths.push(req.url ?? '');
     req.resume();
     req.on('end', () => res.end('ok'));
   });
@@ -159,4 +162,82 @@ test('fuzz: 10,000 malformed requests never crash or wedge the proxy', { timeout
   assert.equal(await okRequest(mesh.client.ports.outbound), 200);
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
   assert.equal((await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/live`)).status, 200);
+});
+
+// HTTP/1 request smuggling: each pair hides a second request in what one party may read as the first one's body.
+const SMUGGLE = 'GET /smuggled HTTP/1.1\r\nHost: web.test.svc\r\n\r\n';
+const SMUGGLING: Record<string, string> = {
+  'CL + TE': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+  'TE + CL': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding: chunked\r\nContent-Length: 60\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+  'duplicate CL': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nContent-Length: 0\r\nContent-Length: 47\r\n\r\n${SMUGGLE}`,
+  'obfuscated TE (xchunked)': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+  'obfuscated TE (space before colon)': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+  'obfuscated TE (list)': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+  'obfuscated TE (tab)': `POST / HTTP/1.1\r\nHost: web.test.svc\r\nTransfer-Encoding:\tchunked\r\nContent-Length: 47\r\n\r\n${SMUGGLE}`,
+  'bare LF line ends': `POST / HTTP/1.1\nHost: web.test.svc\nContent-Length: 47\n\n${SMUGGLE}`,
+  'bare LF inside the head': `POST / HTTP/1.1\r\nHost: web.test.svc\nTransfer-Encoding: chunked\r\nContent-Length: 47\r\n\r\n${SMUGGLE}`,
+};
+
+test('request smuggling pairs are refused (400) at every port and no hidden request reaches the application', { timeout: 120_000 }, async () => {
+  for (const [name, bytes] of Object.entries(SMUGGLING)) {
+    for (const [where, port] of [['outbound', mesh.client.ports.outbound], ['inbound', mesh.server.ports.inbound]] as const) {
+      appPaths.length = 0;
+      const reply = await raw(port, bytes, false);
+      assert.match(reply, /^HTTP\/1\.1 400 /, `${name} at ${where}: ${reply.slice(0, 80)}`);
+      assert.ok(!appPaths.includes('/smuggled'), `${name} at ${where}: the application saw the smuggled request`);
+    }
+  }
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+});
+
+test('slowloris: half-sent heads are closed by the header timeout while legitimate clients keep being served', { timeout: 120_000 }, async () => {
+  const slow = Array.from({ length: 200 }, () => {
+    const s = net.connect({ port: mesh.server.ports.inbound, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    s.write('GET / HTTP/1.1\r\nHost: web.test.svc\r\n');
+    // One more header line now and then, never the end of the head.
+    const drip = setInterval(() => s.write(`x-drip-${Math.floor(Math.random() * 1000)}: 1\r\n`), 200);
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    return { s, drip, closed };
+  });
+  try {
+    // Served while 200 slow heads are open.
+    assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+    // The proxy closes every one of them (headersTimeoutMs is 2 s in this mesh); the test's own timeout is the bound.
+    await Promise.all(slow.map((c) => c.closed));
+  } finally {
+    for (const c of slow) {
+      clearInterval(c.drip);
+      c.s.destroy();
+    }
+  }
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+});
+
+test('an HPACK bomb (one large header referenced thousands of times) is refused and the proxy keeps serving', { timeout: 60_000 }, async () => {
+  const { PREFACE, settings, frame, getHeaderBlock, hpackIncremental } = await import('./testing/h2-frames.js');
+  // Insert a 4 KiB header into the dynamic table once, then reference it (index 62) 16,000 times: ~64 MiB decoded.
+  const refs = Buffer.alloc(16_000, 0x80 | 62);
+  const block = Buffer.concat([getHeaderBlock('web.test.svc'), hpackIncremental('x-bomb', 'b'.repeat(4000)), refs]);
+  const chunks: Buffer[] = [];
+  const max = 16_000;
+  for (let off = 0, first = true; off < block.length; off += max, first = false) {
+    const last = off + max >= block.length;
+    chunks.push(frame(first ? 0x1 : 0x9, (last ? 0x4 : 0) | (first ? 0x1 : 0), 1, block.subarray(off, off + max)));
+  }
+  const reply = await raw(mesh.server.ports.inbound, Buffer.concat([PREFACE, settings(), ...chunks]));
+  assert.ok(!reply.includes('HTTP/1.1 200'), 'the bomb was served');
+  assert.ok(process.memoryUsage().rss < 2 * 1024 ** 3, 'memory blew up');
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+});
+
+test('binary garbage on every listener closes only that connection', { timeout: 60_000 }, async () => {
+  const rand = prng(7);
+  const tapPort = await mesh.server.tapPort;
+  for (const port of [mesh.client.ports.outbound, mesh.server.ports.inbound, mesh.server.ports.admin, tapPort]) {
+    for (let i = 0; i < 20; i++) await raw(port, Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 4096) }, () => Math.floor(rand() * 256))));
+  }
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
+  assert.equal(await okRequest(mesh.server.ports.inbound), 200);
 });

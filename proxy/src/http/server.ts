@@ -56,6 +56,7 @@ export class HttpServer {
   private readonly h2: http2.Http2Server;
   private readonly metaBySocket = new WeakMap<object, ConnMeta>();
   private readonly metaBySession = new WeakMap<object, ConnMeta>();
+  private readonly headDeadline = new WeakMap<object, NodeJS.Timeout>();
   private pendingMeta: ConnMeta | undefined;
   private pendingSocket: Socket | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -65,7 +66,12 @@ export class HttpServer {
     private readonly opts: HttpServerOptions,
   ) {
     this.h1 = http.createServer(
-      { maxHeaderSize: opts.maxHeaderSize, headersTimeout: opts.headersTimeoutMs, requestTimeout: 0, keepAlive: true },
+      {
+        maxHeaderSize: opts.maxHeaderSize,
+        headersTimeout: opts.headersTimeoutMs,
+        requestTimeout: 0,
+        keepAlive: true,
+      },
       (req, res) => this.onH1Request(req, res),
     );
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
@@ -106,6 +112,7 @@ export class HttpServer {
 
   serveHttp1(socket: Socket, meta: ConnMeta): void {
     this.metaBySocket.set(socket, meta);
+    this.awaitHead(socket);
     this.h1.emit('connection', socket);
     socket.resume();
   }
@@ -132,7 +139,24 @@ export class HttpServer {
     this.h1.closeAllConnections();
   }
 
+  /**
+   * Node enforces `headersTimeout` only for servers it listens with itself (its checking timer starts on
+   * 'listening'); ours are fed sockets. So each connection gets its own deadline for the next request head,
+   * from the hand-over and again from the end of each response: slow heads and idle keep-alive connections
+   * are closed after `headersTimeoutMs`.
+   */
+  private awaitHead(socket: Duplex): void {
+    clearTimeout(this.headDeadline.get(socket));
+    const timer = setTimeout(() => socket.destroy(), this.opts.headersTimeoutMs);
+    timer.unref();
+    this.headDeadline.set(socket, timer);
+  }
+
   private onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    clearTimeout(this.headDeadline.get(req.socket));
+    res.once('finish', () => {
+      if (!req.socket.destroyed) this.awaitHead(req.socket);
+    });
     const meta = this.metaBySocket.get(req.socket)!;
     const ac = new AbortController();
     res.once('close', () => {
@@ -181,6 +205,7 @@ export class HttpServer {
   }
 
   private onH1Upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    clearTimeout(this.headDeadline.get(req.socket));
     const meta = this.metaBySocket.get(req.socket)!;
     // Bytes the client sent after its head (rare: WebSocket clients wait for 101) follow the upgrade.
     if (head.length > 0) socket.unshift(head);

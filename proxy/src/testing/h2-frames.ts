@@ -61,3 +61,21 @@ export function continuationFlood(streamId: number, n: number, authority: string
 }
 
 export { literal as hpackLiteral };
+
+/** HPACK: a literal header field with incremental indexing, new name (RFC 7541 §6.2.1); value length < 2^14. */
+export function hpackIncremental(name: string, value: string): Buffer {
+  const len = value.length;
+  // Value length as an HPACK integer with a 7-bit prefix.
+  const vlen = len < 127 ? Buffer.from([len]) : Buffer.from([127, ...varint(len - 127)]);
+  return Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), vlen, Buffer.from(value)]);
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 128) {
+    out.push((n & 0x7f) | 0x80);
+    n >>= 7;
+  }
+  out.push(n);
+  return out;
+}
