@@ -56,6 +56,8 @@ export interface MeshConfig {
    * weft-init (which runs as root with NET_ADMIN); off, it is refused with a warning.
    */
   readonly allowProxyImageOverride: boolean;
+  /** The one identity proxies let tap them: viz's ServiceAccount in the viz namespace. */
+  readonly tapClientId: string;
   readonly proxy: ProxySettings;
 }
 
@@ -108,6 +110,7 @@ const schema = {
   kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
   tokenExpirationSeconds: env.int('WEFT_INJECTOR_TOKEN_EXPIRATION_SECONDS', 86400, { min: 600, max: 2 ** 31 - 1 }),
   allowProxyImageOverride: env.bool('WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', false),
+  vizNamespace: env.string('WEFT_INJECTOR_VIZ_NAMESPACE', 'weft-viz'),
   proxyLogLevel: env.oneOf('WEFT_INJECTOR_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
   proxyCpuRequest: quantity('WEFT_INJECTOR_PROXY_CPU_REQUEST', '100m'),
   proxyCpuLimit: quantity('WEFT_INJECTOR_PROXY_CPU_LIMIT', ''),
@@ -172,6 +175,7 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
     tokenAudience: 'identity.weft.io',
     tokenExpirationSeconds: c.tokenExpirationSeconds,
     allowProxyImageOverride: c.allowProxyImageOverride,
+    tapClientId: formatDnsIdentity({ serviceAccount: 'weft-viz', namespace: c.vizNamespace, controlNamespace: ns, trustDomain: c.trustDomain }),
     proxy: {
       image: c.proxyImage,
       version: c.proxyVersion,

@@ -60,6 +60,7 @@ function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
     { name: 'WEFT_PROXY_INBOUND_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.inbound}` },
     { name: 'WEFT_PROXY_ADMIN_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.admin}` },
     { name: 'WEFT_PROXY_TAP_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.tap}` },
+    { name: 'WEFT_PROXY_TAP_CLIENT_ID', value: mesh.tapClientId },
     field('WEFT_PROXY_POD_NAMESPACE', 'metadata.namespace'),
     field('WEFT_PROXY_POD_NAME', 'metadata.name'),
     field('_WEFT_PROXY_NODE_NAME', 'spec.nodeName'),

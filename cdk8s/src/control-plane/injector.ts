@@ -85,6 +85,7 @@ export function addInjector(c: WeftChart, v: Values): void {
       { name: 'WEFT_INJECTOR_PROXY_AWAIT', value: concat`${v.proxy.await}` },
       { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
       { name: 'WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', value: concat`${pi.allowProxyImageOverride}` },
+      { name: 'WEFT_INJECTOR_VIZ_NAMESPACE', value: pi.vizNamespace },
     ],
     ports: [
       { name: 'webhook', containerPort: 8443 },
