@@ -31,7 +31,13 @@ export async function verifyCsr(der: Uint8Array, expected: ExpectedNames): Promi
   } catch (err) {
     throw new InvalidArgumentError(`certificate signing request is not DER PKCS#10: ${(err as Error).message}`, { cause: err });
   }
-  const kind = classifyPublicKey(csr.publicKey.rawData);
+  let kind: ReturnType<typeof classifyPublicKey>;
+  try {
+    kind = classifyPublicKey(csr.publicKey.rawData);
+  } catch (err) {
+    // A key whose inner encoding is broken (found by the CSR fuzzer: an RSA key that is not RSAPublicKey DER).
+    throw new InvalidArgumentError(`certificate signing request key cannot be read: ${(err as Error).message}`, { cause: err });
+  }
   if ('problem' in kind) throw new InvalidArgumentError(`certificate signing request key: ${kind.problem}`);
   let signed = false;
   try {

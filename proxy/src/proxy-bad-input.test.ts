@@ -10,6 +10,7 @@ import { startProxy } from './proxy.js';
 import { createLogger } from '@weft/common/log';
 import { StaticDiscovery, endpoint } from './discovery/discovery.js';
 import { TestPki } from '@weft/common/testing/pki';
+import { prng } from '@weft/common/testing/mutate';
 
 let mesh: Mesh;
 let app: http.Server;
@@ -95,16 +96,6 @@ test('TLS garbage and an untrusted client certificate close only that connection
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
   assert.equal(await okRequest(mesh.client.ports.outbound), 200);
 });
-
-/** Deterministic PRNG (mulberry32), so a failing case can be reproduced from its index. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   'GET / HTTP/1.1\r\nHost: web.test.svc\r\n\r\n',
