@@ -10,7 +10,7 @@ import { create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/prot
 import type { GenService } from '@bufbuild/protobuf/codegenv2';
 import { BytesValueSchema, FileDescriptorProtoSchema, StringValueSchema, file_google_protobuf_wrappers } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
-import { createGrpcClient, peerAddress, startGrpcServer, type GrpcServer, type GrpcServerLimits, type TlsMaterial } from './grpc.js';
+import { createGrpcClient, peerAddress, peerCertificate, startGrpcServer, type GrpcServer, type GrpcServerLimits, type TlsMaterial } from './grpc.js';
 import { gzipOfZeros, grpcEnvelope, rawGrpcCall } from './testing/grpc-wire.js';
 import { TestPki } from './testing/pki.js';
 
@@ -123,4 +123,23 @@ test('the defaults keep gRPC\'s customary 4 MiB message cap', async () => {
   const server = await start(material('/CN=defaults'));
   assert.equal(await echo(server, 4 * 1024 * 1024 - 64), `${4 * 1024 * 1024 - 64} bytes from 127.0.0.1`);
   assert.equal(await code(echo(server, 4 * 1024 * 1024 + 1)), 'ResourceExhausted');
+});
+
+test('an untrusted client certificate never reaches a handler as the caller; a trusted one does', async () => {
+  const Who = Echo;
+  const server = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    tls: material('/CN=who'),
+    requireClientCert: false,
+    routes: (router) => router.service(Who, { echo: (_req, ctx) => ({ value: peerCertificate(ctx)?.subject ?? 'anonymous' }) }),
+  });
+  servers.push(server);
+  const ask = async (client: { cert: string; key: string }) =>
+    (await createGrpcClient(Who, { baseUrl: `https://127.0.0.1:${server.port}`, ca: anchor.cert, serverName: SERVER_NAME, ...client }).echo({ value: new Uint8Array(0) })).value;
+  const trusted = pki.cert({ subject: '/CN=trusted-client', issuer: anchor });
+  assert.match(await ask(trusted), /CN=trusted-client/);
+  const strangerRoot = pki.cert({ subject: '/CN=stranger root', ca: true });
+  const forged = pki.cert({ subject: '/CN=trusted-client', issuer: strangerRoot });
+  assert.equal(await ask(forged), 'anonymous');
 });

@@ -86,7 +86,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     acceptCompression: limits.acceptGzip ? [compressionGzip] : [],
     contextValues: (req) => {
       const socket = ('stream' in req ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
-      const raw = socket?.getPeerCertificate?.(false)?.raw;
+      // Servers that do not require a client certificate still ask for one; one that failed verification
+      // (untrusted, expired) must never reach a handler as the caller's identity.
+      const raw = socket?.authorized ? socket.getPeerCertificate?.(false)?.raw : undefined;
       return createContextValues()
         .set(peerCertificateKey, raw ? new X509Certificate(raw) : undefined)
         .set(peerAddressKey, socket?.remoteAddress);
