@@ -342,10 +342,17 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
   const wantTrailers = !trailersOnly && ((typeof ct === 'string' && ct.startsWith('application/grpc')) || rsp.headers.trailer !== undefined);
   const headers: http2.OutgoingHttpHeaders = { ...rsp.headers, ':status': rsp.status };
   try {
-    stream.respond(headers, { waitForTrailers: wantTrailers });
+    // gRPC trailers-only (every error status, empty streams): the status rides the one HEADERS frame, which must
+    // carry END_STREAM — gRPC clients read grpc-status from headers only then (else: "ended without gRPC status").
+    stream.respond(headers, trailersOnly ? { endStream: true } : { waitForTrailers: wantTrailers });
   } catch {
     stream.close(NGHTTP2_INTERNAL_ERROR);
     rsp.body.destroy();
+    return;
+  }
+  if (trailersOnly) {
+    // Nothing may follow; let the (empty) upstream body end so metrics and tap see the response finish.
+    rsp.body.resume();
     return;
   }
   if (wantTrailers) {
