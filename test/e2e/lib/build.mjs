@@ -39,7 +39,7 @@ function moduleTime(dir, module, version) {
   }
 }
 
-function kubernetesTool() {
+export function kubernetesTool() {
   const version = pinnedVersion('kubernetes', 'k8s.io/kubernetes');
   const [, major, minor] = version.match(/^v(\d+)\.(\d+)\./);
   const pkg = 'k8s.io/component-base/version';
@@ -128,12 +128,13 @@ function goBuild(tool, out, pkg, log) {
 
 /**
  * Returns { paths: {binary: path}, versions: {tool: version} }, building what is
- * missing from the cache. `log` receives progress lines.
+ * missing from the cache. `log` receives progress lines. `specs` defaults to
+ * the environment's tools; the real node passes its own (lib/real-node-build.mjs).
  */
-export async function ensureBinaries(log = (l) => process.stderr.write(l), only = []) {
+export async function ensureBinaries(log = (l) => process.stderr.write(l), only = [], specs = toolSpecs()) {
   const paths = {};
   const versions = {};
-  for (const tool of toolSpecs()) {
+  for (const tool of specs) {
     if (only.length > 0 && !only.includes(tool.name)) continue;
     versions[tool.name] = tool.version;
     const dir = join(cacheRoot, `${tool.name}-${tool.version}-${pinDigest(tool)}`, 'bin');

@@ -168,12 +168,18 @@ export class Cluster {
       const node = await this.kube.getOrNull(`/api/v1/nodes/${NODE_NAME}`);
       return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     }, { timeoutMs: 60_000 });
+    await this.startKubeProxy(creds, NODE_NAME);
+  }
+
+  /** kube-proxy in iptables mode inside the node namespace, for node `nodeName`; resolves once it has written rules. */
+  async startKubeProxy(creds, nodeName) {
+    const pki = this.pki;
     const proxyCreds = creds(pki.issue('kube-proxy', '/CN=system:kube-proxy'));
     const proxyKc = writeKubeconfig(join(this.dir, 'kube-proxy.kubeconfig'), 'kube-proxy', proxyCreds);
     const proxy = this.sup.start('kube-proxy', 'ip', ['netns', 'exec', net.NODE_NS, this.bins['kube-proxy'],
       `--kubeconfig=${proxyKc}`,
       '--proxy-mode=iptables',
-      `--hostname-override=${NODE_NAME}`,
+      `--hostname-override=${nodeName}`,
       `--cluster-cidr=${net.POD_CIDR}`,
       '--bind-address=0.0.0.0',
       '--healthz-bind-address=127.0.0.1:10256',
@@ -190,7 +196,7 @@ export class Cluster {
       const out = execFileSync('ip', ['netns', 'exec', net.NODE_NS, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' });
       return out.includes('default/kubernetes:https');
     }, { timeoutMs: 90_000, intervalMs: 500 });
-    this.log(`e2e: node ${NODE_NAME} Ready, kube-proxy (iptables) routing ${net.SERVICE_CIDR}`);
+    this.log(`e2e: node ${nodeName} Ready, kube-proxy (iptables) routing ${net.SERVICE_CIDR}`);
   }
 
   async startCertManager() {
