@@ -15,11 +15,21 @@ declare -A PKGS=(
   [wrk]=wrk
   [h2load]=nghttp2-client
   [haproxy]=haproxy
+  [containerd]=containerd    # test/e2e/real-node.mjs: the real node's runtime (brings runc)
+  [nsenter]=util-linux       # test/e2e/real-node.mjs: kubelet and CNI plugins in the node netns
 )
 
 missing=()
 for cmd in "${!PKGS[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKGS[$cmd]}")
+done
+
+# files that are not commands -> Debian package
+declare -A FILES=(
+  [/usr/lib/cni/bridge]=containernetworking-plugins   # test/e2e/real-node.mjs: pod networking
+)
+for f in "${!FILES[@]}"; do
+  [ -e "$f" ] || missing+=("${FILES[$f]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
