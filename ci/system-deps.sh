@@ -17,6 +17,7 @@ declare -A PKGS=(
   [haproxy]=haproxy
   [containerd]=containerd    # test/e2e/real-node.mjs: the real node's runtime (brings runc)
   [nsenter]=util-linux       # test/e2e/real-node.mjs: kubelet and CNI plugins in the node netns
+  [runc]=runc                # images/test: runs each image from an unpacked bundle
 )
 
 missing=()

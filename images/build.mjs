@@ -58,7 +58,12 @@ function git(args) {
  * Builds the images (all, or `only`) into the OCI layout `out`. Returns
  * { out, images: [{ name, ref, digest, compressedBytes, uncompressedBytes, layers }], versions }.
  */
-export async function buildImages({ out = join(repo, 'images/out/oci'), only = [], useCache = true, log = (l) => process.stderr.write(l) } = {}) {
+export async function buildImages({
+  out = join(repo, 'images/out/oci'),
+  only = [],
+  useCache = true,
+  log = (l) => process.stderr.write(l),
+} = {}) {
   const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
   const revision = git(['rev-parse', 'HEAD']);
   const selected = IMAGES.filter((i) => only.length === 0 || only.includes(i.name));
@@ -132,7 +137,10 @@ export async function pushImages(built, registry, log) {
     const target = `${registry.replace(/\/$/, '')}/${img.ref}`;
     log(`images: crane push ${target}\n`);
     const insecure = /^(localhost|127\.|\[::1\])/.test(registry) ? ['--insecure'] : [];
-    const outRef = execFileSync(crane, ['push', ...insecure, dir, target], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    const outRef = execFileSync(crane, ['push', ...insecure, dir, target], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
     rmSync(dir, { recursive: true, force: true });
     pushed[img.name] = outRef;
   }
@@ -142,12 +150,28 @@ export async function pushImages(built, registry, log) {
 const mib = (n) => `${(n / 1048576).toFixed(1)} MiB`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, only: { type: 'string' }, push: { type: 'string' }, 'no-cache': { type: 'boolean' }, 'skip-tsc': { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      only: { type: 'string' },
+      push: { type: 'string' },
+      'no-cache': { type: 'boolean' },
+      'skip-tsc': { type: 'boolean' },
+    },
+  });
   const started = Date.now();
-  if (!values['skip-tsc']) execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: repo, stdio: 'inherit' });
-  const built = await buildImages({ out: values.out ? resolve(values.out) : undefined, only: values.only ? values.only.split(',') : [], useCache: !values['no-cache'] });
+  if (!values['skip-tsc'])
+    execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: repo, stdio: 'inherit' });
+  const built = await buildImages({
+    out: values.out ? resolve(values.out) : undefined,
+    only: values.only ? values.only.split(',') : [],
+    useCache: !values['no-cache'],
+  });
   const pushed = values.push ? await pushImages(built, values.push, (l) => process.stderr.write(l)) : undefined;
-  const rows = [['IMAGE', 'DIGEST', 'COMPRESSED', 'UNCOMPRESSED', 'LAYERS'], ...built.images.map((i) => [i.ref, i.digest.slice(0, 19), mib(i.compressedBytes), mib(i.uncompressedBytes), String(i.layers)])];
+  const rows = [
+    ['IMAGE', 'DIGEST', 'COMPRESSED', 'UNCOMPRESSED', 'LAYERS'],
+    ...built.images.map((i) => [i.ref, i.digest.slice(0, 19), mib(i.compressedBytes), mib(i.uncompressedBytes), String(i.layers)]),
+  ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
   const summary = {
@@ -155,7 +179,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     revision: built.revision,
     versions: built.versions,
     seconds: Math.round((Date.now() - started) / 100) / 10,
-    images: Object.fromEntries(built.images.map((i) => [i.name, { ref: i.ref, digest: i.digest, compressedBytes: i.compressedBytes, uncompressedBytes: i.uncompressedBytes, layers: i.layers, ...(pushed ? { pushed: pushed[i.name] } : {}) }])),
+    images: Object.fromEntries(
+      built.images.map((i) => [
+        i.name,
+        {
+          ref: i.ref,
+          digest: i.digest,
+          compressedBytes: i.compressedBytes,
+          uncompressedBytes: i.uncompressedBytes,
+          layers: i.layers,
+          ...(pushed ? { pushed: pushed[i.name] } : {}),
+        },
+      ]),
+    ),
   };
   console.log(JSON.stringify(summary));
 }

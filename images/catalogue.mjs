@@ -18,12 +18,19 @@ const ADDON_IN_IMAGE = 'app/native/build/Release/weft_original_dst.node';
 
 const pkgJson = (ws) => {
   const { name, version } = JSON.parse(readFileSync(join(repo, ws, 'package.json'), 'utf8'));
-  return { path: `app/${ws}/package.json`, type: 'file', data: Buffer.from(`${JSON.stringify({ name, version, private: true, type: 'module' }, null, 2)}\n`) };
+  return {
+    path: `app/${ws}/package.json`,
+    type: 'file',
+    data: Buffer.from(`${JSON.stringify({ name, version, private: true, type: 'module' }, null, 2)}\n`),
+  };
 };
 
 async function mainBundle(ws, rel = 'dist/main.js', opts = {}) {
   const b = await bundle(join(repo, ws, rel), opts);
-  return { entry: { path: `app/${ws}/${rel}`, type: 'file', mode: opts.shebang ? 0o755 : 0o644, data: b.code }, packages: packagesOf(b.inputs) };
+  return {
+    entry: { path: `app/${ws}/${rel}`, type: 'file', mode: opts.shebang ? 0o755 : 0o644, data: b.code },
+    packages: packagesOf(b.inputs),
+  };
 }
 
 const appRoot = { path: 'app/package.json', type: 'file', data: Buffer.from('{\n  "private": true,\n  "type": "module"\n}\n') };
@@ -82,7 +89,10 @@ export const IMAGES = [
     user: NONROOT_UID,
     entrypoint: [NODE, '/app/echo.mjs'],
     async app() {
-      return { entries: [{ path: 'app/echo.mjs', type: 'file', data: readFileSync(join(repo, 'test/e2e/images/echo.mjs')) }], packages: [] };
+      return {
+        entries: [{ path: 'app/echo.mjs', type: 'file', data: readFileSync(join(repo, 'test/e2e/images/echo.mjs')) }],
+        packages: [],
+      };
     },
   },
 ];

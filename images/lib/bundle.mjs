@@ -16,7 +16,7 @@ export async function bundle(entry, { shebang } = {}) {
     target: 'node20',
     write: false,
     outfile: 'out.js',
-    banner: { js: `${shebang ? `#!${shebang}\n` : ''}${BANNER}` },
+    banner: { js: BANNER },
     // Whitespace and syntax only: identifiers (class names in errors and logs) stay readable.
     minifyWhitespace: true,
     minifySyntax: true,
@@ -25,7 +25,9 @@ export async function bundle(entry, { shebang } = {}) {
     logLevel: 'silent',
   });
   const [out] = result.outputFiles.filter((f) => f.path.endsWith('.js'));
-  return { code: Buffer.from(out.contents), inputs: Object.keys(result.metafile.inputs) };
+  // esbuild keeps the entry's own `#!/usr/bin/env node`; the image has no env, so name node directly.
+  const code = out.text.replace(/^#!.*\n/, '');
+  return { code: Buffer.from(shebang ? `#!${shebang}\n${code}` : code), inputs: Object.keys(result.metafile.inputs) };
 }
 
 /** The npm packages (names) a bundle's inputs came from. */

@@ -31,14 +31,15 @@ function packages(names, log) {
     versions[name] = pkg.version;
     for (const e of entriesFromDir(pkg.root, '', keep)) {
       const had = entries.get(e.path);
-      if (had && had.type !== 'dir' && !(e.type === 'dir' && had.type === 'dir')) throw new Error(`images: ${name} and another package both ship ${e.path}`);
+      if (had && had.type !== 'dir' && !(e.type === 'dir' && had.type === 'dir'))
+        throw new Error(`images: ${name} and another package both ship ${e.path}`);
       entries.set(e.path, e);
     }
   }
   // Directories left empty by the filter are noise.
   const all = [...entries.values()];
   const used = new Set();
-  for (const e of all) if (e.type !== 'dir') for (let p = e.path; p.includes('/'); ) used.add((p = p.slice(0, p.lastIndexOf('/'))));
+  for (const e of all) if (e.type !== 'dir') for (let p = e.path; p.includes('/');) used.add((p = p.slice(0, p.lastIndexOf('/'))));
   return { entries: all.filter((e) => e.type !== 'dir' || used.has(e.path)), versions };
 }
 
@@ -62,16 +63,28 @@ export function baseLayer(log) {
   versions['ca-certificates'] = ca.version;
   entries.push(
     file('etc/ssl/certs/ca-certificates.crt', caBundle(ca.root)),
-    file('etc/passwd', `root:x:0:0:root:/root:/sbin/nologin\nweft-proxy:x:${PROXY_UID}:${PROXY_UID}:weft proxy:/nonexistent:/sbin/nologin\nnonroot:x:${NONROOT_UID}:${NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n`),
+    file(
+      'etc/passwd',
+      `root:x:0:0:root:/root:/sbin/nologin\nweft-proxy:x:${PROXY_UID}:${PROXY_UID}:weft proxy:/nonexistent:/sbin/nologin\nnonroot:x:${NONROOT_UID}:${NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n`,
+    ),
     file('etc/group', `root:x:0:\nweft-proxy:x:${PROXY_UID}:\nnonroot:x:${NONROOT_UID}:\n`),
     file('etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n'),
-    file('etc/os-release', 'PRETTY_NAME="weft base (Debian 12 packages)"\nNAME="weft base"\nID=weft\nID_LIKE=debian\nHOME_URL="https://github.com/weft-mesh/weft"\n'),
+    file(
+      'etc/os-release',
+      'PRETTY_NAME="weft base (Debian 12 packages)"\nNAME="weft base"\nID=weft\nID_LIKE=debian\nHOME_URL="https://github.com/weft-mesh/weft"\n',
+    ),
     { path: 'tmp', type: 'dir', mode: 0o1777 },
     { path: 'run', type: 'dir', mode: 0o755 },
     { path: 'root', type: 'dir', mode: 0o700 },
     { path: 'home/nonroot', type: 'dir', mode: 0o700, uid: NONROOT_UID, gid: NONROOT_UID },
   );
-  return { entries: withParents(entries), versions, createdBy: `debian ${Object.entries(versions).map(([k, v]) => `${k}=${v}`).join(' ')} + users + CA bundle` };
+  return {
+    entries: withParents(entries),
+    versions,
+    createdBy: `debian ${Object.entries(versions)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} + users + CA bundle`,
+  };
 }
 
 export function nodeLayer(pin, log) {
@@ -85,10 +98,20 @@ export function nodeLayer(pin, log) {
 
 /** iptables/ip6tables (nft backend, Debian's default) with their libraries and xtables modules. */
 export function iptablesLayer(log) {
-  const { entries, versions } = packages(['iptables', 'libxtables12', 'libip4tc2', 'libip6tc2', 'libnftnl11', 'libmnl0', 'libnetfilter-conntrack3', 'libnfnetlink0'], log);
+  const { entries, versions } = packages(
+    ['iptables', 'libxtables12', 'libip4tc2', 'libip6tc2', 'libnftnl11', 'libmnl0', 'libnetfilter-conntrack3', 'libnfnetlink0'],
+    log,
+  );
   // Debian picks the backend with update-alternatives in postinst; these are the links it makes by default.
   for (const fam of ['iptables', 'ip6tables']) {
-    for (const suffix of ['', '-save', '-restore']) entries.push({ path: `usr/sbin/${fam}${suffix}`, type: 'symlink', target: 'xtables-nft-multi' });
+    for (const suffix of ['', '-save', '-restore'])
+      entries.push({ path: `usr/sbin/${fam}${suffix}`, type: 'symlink', target: 'xtables-nft-multi' });
   }
-  return { entries: withParents(entries), versions, createdBy: `debian ${Object.entries(versions).map(([k, v]) => `${k}=${v}`).join(' ')}` };
+  return {
+    entries: withParents(entries),
+    versions,
+    createdBy: `debian ${Object.entries(versions)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  };
 }

@@ -64,7 +64,12 @@ export function writeIndex(layout, entries) {
   const index = {
     schemaVersion: 2,
     mediaType: MEDIA.index,
-    manifests: entries.map(({ ref, descriptor }) => ({ mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size, annotations: { [REF_NAME]: ref } })),
+    manifests: entries.map(({ ref, descriptor }) => ({
+      mediaType: descriptor.mediaType,
+      digest: descriptor.digest,
+      size: descriptor.size,
+      annotations: { [REF_NAME]: ref },
+    })),
   };
   writeFileSync(join(layout, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
 }

