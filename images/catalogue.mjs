@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundle, packagesOf } from './lib/bundle.mjs';
-import { NONROOT_UID, PROXY_UID } from './lib/layers.mjs';
+import { CONTROL_PLANE_UID, NONROOT_UID, PROXY_UID } from './lib/layers.mjs';
 
 const repo = new URL('..', import.meta.url).pathname;
 const NODE = '/usr/local/bin/node';
@@ -73,11 +73,11 @@ export const IMAGES = [
       };
     },
   },
-  component('identity', NONROOT_UID),
-  component('destination', NONROOT_UID),
-  component('injector', NONROOT_UID),
+  component('identity', CONTROL_PLANE_UID),
+  component('destination', CONTROL_PLANE_UID),
+  component('injector', CONTROL_PLANE_UID),
   // viz/src/web/static.ts serves `../../web/` relative to its module: /app/web from /app/viz/dist/.
-  component('viz', NONROOT_UID, async () =>
+  component('viz', CONTROL_PLANE_UID, async () =>
     readdirSync(join(repo, 'viz/web'))
       .sort()
       .map((f) => ({ path: `app/web/${f}`, type: 'file', data: readFileSync(join(repo, 'viz/web', f)) })),

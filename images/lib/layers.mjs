@@ -8,6 +8,8 @@ import { debianPackage, nodeRuntime } from './sources.mjs';
 import { entriesFromDir, withParents } from './tar.mjs';
 
 export const PROXY_UID = 2102;
+/** The charts run the control plane and viz as 2103 (cdk8s/src/chart/workload.ts); the images default to it too. */
+export const CONTROL_PLANE_UID = 2103;
 export const NONROOT_UID = 65532;
 
 /** Paths no image needs: docs, man pages, locales, iconv modules, shell scripts and tools that need a shell. */
@@ -65,9 +67,9 @@ export function baseLayer(log) {
     file('etc/ssl/certs/ca-certificates.crt', caBundle(ca.root)),
     file(
       'etc/passwd',
-      `root:x:0:0:root:/root:/sbin/nologin\nweft-proxy:x:${PROXY_UID}:${PROXY_UID}:weft proxy:/nonexistent:/sbin/nologin\nnonroot:x:${NONROOT_UID}:${NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n`,
+      `root:x:0:0:root:/root:/sbin/nologin\nweft-proxy:x:${PROXY_UID}:${PROXY_UID}:weft proxy:/nonexistent:/sbin/nologin\nweft:x:${CONTROL_PLANE_UID}:${CONTROL_PLANE_UID}:weft control plane:/nonexistent:/sbin/nologin\nnonroot:x:${NONROOT_UID}:${NONROOT_UID}:nonroot:/home/nonroot:/sbin/nologin\n`,
     ),
-    file('etc/group', `root:x:0:\nweft-proxy:x:${PROXY_UID}:\nnonroot:x:${NONROOT_UID}:\n`),
+    file('etc/group', `root:x:0:\nweft-proxy:x:${PROXY_UID}:\nweft:x:${CONTROL_PLANE_UID}:\nnonroot:x:${NONROOT_UID}:\n`),
     file('etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\nnetworks: files\nprotocols: files\nservices: files\n'),
     file(
       'etc/os-release',

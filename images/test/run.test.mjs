@@ -149,10 +149,10 @@ for (const [name, code, pattern] of [
   ['injector', 2, /weft injector: invalid configuration:[\s\S]*WEFT_INJECTOR_KUBERNETES_VERSION/],
   ['viz', 1, /viz: invalid configuration:[\s\S]*WEFT_VIZ_TRUST_ANCHORS_FILE is required but not set/],
 ]) {
-  test(`${name}: the entrypoint runs as a non-root user and stops on a missing configuration with a clear message (exit ${code})`, () => {
+  test(`${name}: the entrypoint runs as the charts' UID 2103 and stops on a missing configuration with a clear message (exit ${code})`, () => {
     needs();
     const { bundle, config } = unpack(name);
-    assert.equal(config.User, '65532:65532');
+    assert.equal(config.User, '2103:2103', 'the UID the charts run it as');
     const r = run(bundle);
     assert.equal(r.code, code, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
     assert.match(r.stdout + r.stderr, pattern);
