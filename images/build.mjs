@@ -10,7 +10,7 @@
 // same blobs in every image; then iptables (proxy only); then the app.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IMAGES } from './catalogue.mjs';
@@ -82,6 +82,9 @@ export async function buildImages({
     return shared[name];
   };
 
+  // Replaces a previous layout, never anything else a mistyped --out could name.
+  if (existsSync(out) && readdirSync(out).length > 0 && !existsSync(join(out, 'oci-layout')))
+    throw new Error(`images: ${out} is not empty and not an OCI layout; not overwriting it`);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const results = [];
@@ -162,7 +165,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const started = Date.now();
   if (!values['skip-tsc'])
     execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: repo, stdio: 'inherit' });
-  const built = await buildImages({
+  const built = await buildImages({ out: values.out ? resolve(values.out) : undefined, only: values.only ? values.only.split(',') : [], useCache: !values['no-cache'] }).catch((err) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
     out: values.out ? resolve(values.out) : undefined,
     only: values.only ? values.only.split(',') : [],
     useCache: !values['no-cache'],
