@@ -165,13 +165,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const started = Date.now();
   if (!values['skip-tsc'])
     execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: repo, stdio: 'inherit' });
-  const built = await buildImages({ out: values.out ? resolve(values.out) : undefined, only: values.only ? values.only.split(',') : [], useCache: !values['no-cache'] }).catch((err) => {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  });
+  const built = await buildImages({
     out: values.out ? resolve(values.out) : undefined,
     only: values.only ? values.only.split(',') : [],
     useCache: !values['no-cache'],
+  }).catch((err) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
   });
   const pushed = values.push ? await pushImages(built, values.push, (l) => process.stderr.write(l)) : undefined;
   const rows = [
