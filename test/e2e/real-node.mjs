@@ -56,9 +56,11 @@ if (argv.includes('--build-only')) process.exit(0);
 
 // 2. leftovers of a run that died without its teardown
 const swept = sweepPidFile(join(runDir, 'pids'));
-sweepRealNode();
+const rnSwept = sweepRealNode();
 const sweptNs = sweepNetwork();
-if (swept || sweptNs.length) log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]`);
+if (swept || sweptNs.length || rnSwept.processes || rnSwept.mounts || rnSwept.cgroups) {
+  log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]; real node: ${rnSwept.processes} processes (shims, containers), ${rnSwept.mounts} mounts, cgroup root in ${rnSwept.cgroups} hierarchies`);
+}
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
 

@@ -413,6 +413,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   leftovers() {
     const left = [...(this.nodeNetLeft ?? [])];
     left.push(...ourProcesses().map((p) => `process ${p.pid} ${p.cmd}`));
+    left.push(...cgroupPids().map((p) => `process ${p} in the node's cgroups`));
     left.push(...ourMounts().map((m) => `mount ${m}`));
     for (const h of cgroupHierarchies()) if (existsSync(join(h, CGROUP_ROOT))) left.push(`cgroup ${join(h, CGROUP_ROOT)}`);
     for (const p of [RN_LIB, RN_RUN]) if (existsSync(p)) left.push(p);
@@ -509,6 +510,22 @@ export function snapshotHost() {
   return { chains, links, netns, shimSockets };
 }
 
+/** Pids in the node's cgroups (its containers), from every hierarchy. */
+export function cgroupPids() {
+  const pids = new Set();
+  const walk = (dir) => {
+    if (!existsSync(dir)) return;
+    try {
+      for (const l of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (l) pids.add(Number(l));
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name));
+    } catch {
+      // removed meanwhile
+    }
+  };
+  for (const h of cgroupHierarchies()) walk(join(h, CGROUP_ROOT));
+  return [...pids];
+}
+
 function rmCgroupTree(dir) {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) rmCgroupTree(join(dir, e.name));
@@ -543,6 +560,20 @@ export function sweepRealNode() {
       }
     }
     spawnSync('sleep', ['0.3']);
+  }
+  // Containers outlive a killed shim: whatever still runs in the node's cgroups is one of its containers.
+  for (let round = 0; round < 20; round++) {
+    const pids = cgroupPids();
+    if (pids.length === 0) break;
+    swept.processes += round === 0 ? pids.length : 0;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    spawnSync('sleep', ['0.2']);
   }
   if (existsSync(KUBELET_ROOT)) spawnSync('umount', ['-R', KUBELET_ROOT]);
   for (const m of ourMounts()) {
