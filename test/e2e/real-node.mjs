@@ -9,9 +9,11 @@
 //   node test/e2e/real-node.mjs                      build, up, scenarios, down
 //   node test/e2e/real-node.mjs --exec -- CMD ARGS…  build, up, run CMD, down
 //   node test/e2e/real-node.mjs --build-only         build/cache the binaries
+//   node test/e2e/real-node.mjs --weft               also push weft's images (npm run images)
+//                                                    and run real-node/weft/*.test.mjs
 //
 // Shares /tmp/weft-e2e.lock with run.mjs: one environment per machine.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinaries } from './lib/build.mjs';
@@ -102,6 +104,12 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+/** real-node/*.test.mjs, and with --weft also real-node/weft/*.test.mjs. */
+function scenarios() {
+  const dirs = argv.includes('--weft') ? [scenarioDir, join(scenarioDir, 'weft')] : [scenarioDir];
+  return dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(d, f)));
+}
+
 let exitCode = 1;
 try {
   const upStart = Date.now();
@@ -113,13 +121,25 @@ try {
     throw err;
   }
   log(`e2e: environment with real node up in ${elapsed(upStart)}: WEFT_E2E_KUBECONFIG=${cluster.adminKubeconfig}`);
+  if (argv.includes('--weft')) {
+    // weft's own images (npm run images), pushed to the loopback registry, for the scenarios in real-node/weft/.
+    const pushStart = Date.now();
+    const target = `${cluster.registry}/weft`;
+    const out = execFileSync(process.execPath, [join(repoRoot, 'images', 'build.mjs'), '--push', target], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+    const summary = JSON.parse(out.trim().split('\n').pop());
+    const images = Object.fromEntries(Object.entries(summary.images).map(([k, v]) => [k.split('/').pop(), v]));
+    const tag = Object.values(images)[0].ref.split(':').pop();
+    cluster.weftImages = { registry: target, tag, images };
+    cluster.writeState();
+    log(`e2e real node: npm run images -- --push ${target}: ${Object.keys(images).join(', ')} (tag ${tag}) in ${elapsed(pushStart)}`);
+  }
   const env = { ...process.env, WEFT_E2E_KUBECONFIG: cluster.adminKubeconfig, WEFT_E2E_STATE: cluster.statePath, KUBECONFIG: cluster.adminKubeconfig };
   delete env.WEFT_E2E_LOCKED;
   const sep = argv.indexOf('--');
   const cmd =
     argv.includes('--exec') && sep >= 0
       ? argv.slice(sep + 1)
-      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=900000', ...readdirSync(scenarioDir).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(scenarioDir, f))];
+      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=900000', ...scenarios()];
   exitCode = await new Promise((resolve) => {
     const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env, cwd: repoRoot });
     child.on('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0)));

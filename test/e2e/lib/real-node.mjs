@@ -342,7 +342,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     const state = JSON.parse(readFileSync(this.statePath, 'utf8'));
     Object.assign(state, {
       node: this.withNode ? REAL_NODE : null,
-      realNode: this.withNode ? { name: REAL_NODE, registry: this.registry, images: this.images, imageDigests: this.imageDigests, versions: this.rnVersions, podLogsDir: join(this.rnDir, 'pod-logs'), containerdSock: CONTAINERD_SOCK } : null,
+      realNode: this.withNode ? { name: REAL_NODE, registry: this.registry, images: this.images, imageDigests: this.imageDigests, weftImages: this.weftImages, versions: this.rnVersions, podLogsDir: join(this.rnDir, 'pod-logs'), containerdSock: CONTAINERD_SOCK } : null,
     });
     writeFileSync(this.statePath, JSON.stringify(state, null, 2));
   }
