@@ -7,7 +7,8 @@
 //   host netns     registry 127.0.0.1:<port>, containerd (it pulls from the
 //                  registry), the shims and the containers' cgroups
 //   weft-e2e-node  the node's netns (lib/node-net.mjs): kubelet (node IP
-//                  198.18.0.2, probes, :10250), kube-proxy, and every CNI plugin:
+//                  198.18.0.2, probes, :10250), kube-proxy, the cluster DNS on
+//                  198.18.1.1:53 (agent/cluster-dns.mjs), and every CNI plugin:
 //                  containerd runs them through wrappers that `nsenter` this
 //                  netns, so the bridge (weft0), the pods' veths, the CNI-*
 //                  chains and kube-proxy's rules never touch the host's tables
@@ -41,6 +42,7 @@ export const CONTAINERD_SOCK = join(RN_RUN, 'containerd', 'containerd.sock');
 /** The kubelet's cgroupRoot: every pod cgroup lives below it, in every v1 hierarchy. */
 export const CGROUP_ROOT = 'weft-e2e-real';
 const CNI_DIR = '/usr/lib/cni';
+const clusterDnsMain = new URL('../agent/cluster-dns.mjs', import.meta.url).pathname;
 const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
 /** Global sysctls the kubelet sets at start (protectKernelDefaults=false); restored at teardown. */
 const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
@@ -140,6 +142,7 @@ export class RealNodeCluster extends Cluster {
     await this.startRegistry();
     await this.pushImages();
     await this.startContainerd();
+    await this.startClusterDns();
     await this.startKubelet(creds);
     await this.startKubeProxy(creds, REAL_NODE);
   }
@@ -276,6 +279,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     this.log(`e2e real node: containerd on ${CONTAINERD_SOCK} (CNI via ${net.NODE_NS}, registry ${this.registry} mirrored over HTTP)`);
   }
 
+  /** Service names for the pods (agent/cluster-dns.mjs) on the pods' gateway in the node netns; the kubelet's clusterDNS. */
+  async startClusterDns() {
+    const dns = this.sup.start('cluster-dns', '/usr/bin/nsenter', [`--net=/run/netns/${net.NODE_NS}`, process.execPath, clusterDnsMain, `--kubeconfig=${this.adminKubeconfig}`, `--listen=${net.POD_GATEWAY}`]);
+    await waitFor('cluster DNS', () => {
+      this.sup.assertAlive(dns);
+      return readFileSync(dns.logPath, 'utf8').includes('cluster-dns: serving');
+    }, { timeoutMs: 30_000 });
+  }
+
   async startKubelet(creds) {
     const pki = this.pki;
     const d = this.rnDir;
@@ -306,6 +318,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       failSwapOn: false,
       podLogsDir: logsDir,
       clusterDomain: 'cluster.local',
+      clusterDNS: [net.POD_GATEWAY],
       resolvConf: '/etc/resolv.conf',
       // A shared test machine: only the pods' own limits, no evictions for the host's disk or memory use.
       evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },

@@ -273,7 +273,11 @@ test('s7: real node: kubelet + containerd pod from the loopback registry', async
       const self = await getJson(`http://${server.status.podIP}:8080/get?url=${encodeURIComponent(`http://${svc.spec.clusterIP}/whoami`)}`);
       assert.equal(self.status, 200);
       assert.equal(self.body.trim(), 'probe-server');
-      console.log(`# ${client.status.podIP} → ${svc.spec.clusterIP}:80 → ${server.status.podIP}:8080 ok`);
+      // By name, through the pod's resolv.conf (the kubelet's clusterDNS).
+      const byName = await getJson(`http://${client.status.podIP}:8080/get?url=${encodeURIComponent(`http://probe-server.${NS}.svc.cluster.local/whoami`)}`);
+      assert.equal(byName.status, 200, JSON.stringify(byName));
+      assert.equal(byName.body.trim(), 'probe-server');
+      console.log(`# ${client.status.podIP} → ${svc.spec.clusterIP}:80 (also as probe-server.${NS}.svc.cluster.local) → ${server.status.podIP}:8080 ok`);
     });
 
     await t.test('the hostPort answers on the node address (CNI portmap)', async () => {
