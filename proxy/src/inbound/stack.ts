@@ -123,7 +123,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
     }
     const socket = conn.socket as Socket;
     void detectBytes(socket, d.detectTimeoutMs).then((found) => {
-      if (!found) socket.destroy();
+      if (!found || found.kind === 'invalid') socket.destroy();
       else if (found.kind === 'http1') server.serveHttp1(socket, conn.meta);
       else if (found.kind === 'http2') server.serveHttp2(socket, conn.meta);
       else tcp(conn);

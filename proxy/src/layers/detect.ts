@@ -35,7 +35,8 @@ export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (so
         return;
       }
       opts.log.trace({ protocol: d.kind, client: meta.client }, 'detected');
-      if (d.kind === 'http1') routes.http1(socket, meta);
+      if (d.kind === 'invalid') socket.destroy();
+      else if (d.kind === 'http1') routes.http1(socket, meta);
       else if (d.kind === 'http2') routes.http2(socket, meta);
       else if (d.kind === 'tls') routes.tls(socket, meta, d.sni);
       else routes.opaque({ socket, meta });

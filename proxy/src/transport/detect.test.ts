@@ -13,6 +13,15 @@ test('classifies HTTP/1 request lines, the HTTP/2 preface and opaque bytes', () 
   assert.deepEqual(classify(Buffer.from('hello world')), { kind: 'opaque' });
 });
 
+test('a request line without an HTTP/1.x version is invalid, not HTTP/1 or opaque (e.g. a bad HTTP/2 preface)', () => {
+  assert.deepEqual(classify(Buffer.from('INVALID CONNECTION PREFACE\r\n\r\n')), { kind: 'invalid' });
+  assert.deepEqual(classify(Buffer.from('GET /\r\n')), { kind: 'invalid' });
+  assert.deepEqual(classify(Buffer.from('GET / HTTP/1.0\n')), { kind: 'http1' });
+  // Until the line ends, more bytes are needed; a line longer than any request line is left to the HTTP/1 server.
+  assert.equal(classify(Buffer.from('GET /long-path')), undefined);
+  assert.deepEqual(classify(Buffer.from(`GET /${'a'.repeat(9000)}`)), { kind: 'http1' });
+});
+
 test('waits for more bytes while the prefix is still ambiguous', () => {
   assert.equal(classify(Buffer.from('PRI * HT')), undefined);
   assert.equal(classify(Buffer.from('GE')), undefined);

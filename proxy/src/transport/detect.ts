@@ -11,7 +11,9 @@ export type Detected =
   | { readonly kind: 'tls'; readonly sni: string | undefined }
   | { readonly kind: 'http2' }
   | { readonly kind: 'http1' }
-  | { readonly kind: 'opaque' };
+  | { readonly kind: 'opaque' }
+  /** A request line with no HTTP/1.x version (e.g. an invalid HTTP/2 preface): neither HTTP/1 nor opaque data. */
+  | { readonly kind: 'invalid' };
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 // A request line starts with a method token and a space. Node's HTTP parser
@@ -21,6 +23,10 @@ const METHOD = /^[A-Z][A-Z-]{1,19} /;
 const MAX_PEEK = 16 * 1024;
 
 const OPAQUE: Detected = { kind: 'opaque' };
+const INVALID: Detected = { kind: 'invalid' };
+/** Longest request line read before handing the connection to the HTTP/1 server (which answers 414/400 itself). */
+const MAX_REQUEST_LINE = 8 * 1024;
+const HTTP_VERSION = /\sHTTP\/\d\.\d\r?$/;
 const HTTP1: Detected = { kind: 'http1' };
 const HTTP2: Detected = { kind: 'http2' };
 
@@ -36,7 +42,13 @@ export function classify(buf: Buffer): Detected | undefined {
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? HTTP2 : undefined;
   const head = buf.toString('latin1', 0, Math.min(buf.length, 21));
-  if (METHOD.test(head)) return HTTP1;
+  if (METHOD.test(head)) {
+    // HTTP/1 only when the request line ends with a version: "INVALID CONNECTION PREFACE" from an HTTP/2 client
+    // must be refused, not answered with an HTTP/1 400 nor passed on as opaque bytes.
+    const eol = buf.indexOf(0x0a);
+    if (eol < 0) return buf.length < MAX_REQUEST_LINE ? undefined : HTTP1;
+    return HTTP_VERSION.test(buf.toString('latin1', 0, eol)) ? HTTP1 : INVALID;
+  }
   // Still reading a method token: wait for the space.
   if (/^[A-Z][A-Z-]{0,19}$/.test(head) && buf.length < 21) return undefined;
   return OPAQUE;
@@ -65,7 +77,8 @@ export function detect(socket: Socket, timeoutMs: number): Promise<Detected | un
       if (d) finish(d);
     };
     const onEnd = (): void => finish(buf.length > 0 ? OPAQUE : undefined);
-    const timer = setTimeout(() => finish(OPAQUE), timeoutMs);
+    // Out of time: a started request line is HTTP/1 (its server applies its own head timeout); silence is opaque.
+    const timer = setTimeout(() => finish(METHOD.test(buf.toString('latin1', 0, Math.min(buf.length, 21))) ? HTTP1 : OPAQUE), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onEnd);
