@@ -60,8 +60,8 @@ if (argv.includes('--build-only')) process.exit(0);
 const swept = sweepPidFile(join(runDir, 'pids'));
 const rnSwept = sweepRealNode();
 const sweptNs = sweepNetwork();
-if (swept || sweptNs.length || rnSwept.processes || rnSwept.mounts || rnSwept.cgroups) {
-  log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]; real node: ${rnSwept.processes} processes (shims, containers), ${rnSwept.mounts} mounts, cgroup root in ${rnSwept.cgroups} hierarchies`);
+if (swept || sweptNs.length || rnSwept.processes || rnSwept.mounts || rnSwept.cgroups || rnSwept.sysctls !== 'none saved') {
+  log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]; real node: ${rnSwept.processes} processes (shims, containers), ${rnSwept.mounts} mounts, cgroup root in ${rnSwept.cgroups} hierarchies, sysctls restored: ${rnSwept.sysctls}`);
 }
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });

@@ -45,6 +45,7 @@ const CNI_DIR = '/usr/lib/cni';
 const clusterDnsMain = new URL('../agent/cluster-dns.mjs', import.meta.url).pathname;
 const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
 /** Global sysctls the kubelet sets at start (protectKernelDefaults=false); restored at teardown. */
+const SYSCTL_FILE = '/var/tmp/weft-e2e-real.sysctls.json';
 const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
 
 const k8sModuleDir = () => execFileSync(goBin, ['list', '-m', '-f', '{{.Dir}}', 'k8s.io/kubernetes'], {
@@ -138,7 +139,9 @@ export class RealNodeCluster extends Cluster {
 
   async startNode(creds) {
     mkdirSync(this.rnDir, { recursive: true });
-    this.sysctls = Object.fromEntries(KUBELET_SYSCTLS.map((k) => [k, readFileSync(`/proc/sys/${k}`, 'utf8').trim()]));
+    // Kept outside the run so that a run killed before its teardown still has them restored by the next one's sweep.
+    this.savedSysctls = Object.fromEntries(KUBELET_SYSCTLS.map((k) => [k, readFileSync(`/proc/sys/${k}`, 'utf8').trim()]));
+    writeFileSync(SYSCTL_FILE, JSON.stringify(this.savedSysctls));
     await this.startRegistry();
     await this.pushImages();
     await this.startContainerd();
@@ -385,14 +388,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     await super.down();
     if (this.withNode) {
       const swept = sweepRealNode();
-      this.steps.push(`swept after containerd stopped: ${swept.processes} processes, ${swept.mounts} mounts (kubelet root dir bind mount and containerd's), cgroup root in ${swept.cgroups} hierarchies`);
-      for (const [k, v] of Object.entries(this.sysctls ?? {})) {
-        try {
-          writeFileSync(`/proc/sys/${k}`, v);
-        } catch {
-          // not writable here
-        }
-      }
+      this.steps.push(`swept after containerd stopped: ${swept.processes} processes, ${swept.mounts} mounts (kubelet root dir bind mount and containerd's), cgroup root in ${swept.cgroups} hierarchies; sysctls restored: ${swept.sysctls}`);
     }
   }
 
@@ -429,7 +425,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     left.push(...cgroupPids().map((p) => `process ${p} in the node's cgroups`));
     left.push(...ourMounts().map((m) => `mount ${m}`));
     for (const h of cgroupHierarchies()) if (existsSync(join(h, CGROUP_ROOT))) left.push(`cgroup ${join(h, CGROUP_ROOT)}`);
-    for (const p of [RN_LIB, RN_RUN]) if (existsSync(p)) left.push(p);
+    for (const p of [RN_LIB, RN_RUN, SYSCTL_FILE]) if (existsSync(p)) left.push(p);
+    for (const [k, v] of Object.entries(this.savedSysctls ?? {})) {
+      const now = readFileSync(`/proc/sys/${k}`, 'utf8').trim();
+      if (now !== v) left.push(`sysctl ${k.replace(/\//g, '.')}=${now} (was ${v})`);
+    }
     const after = snapshotHost();
     for (const c of after.chains) if (!this.before.chains.includes(c)) left.push(`host iptables chain ${c}`);
     for (const l of after.links) if (!this.before.links.includes(l)) left.push(`host link ${l}`);
@@ -612,6 +612,20 @@ export function sweepRealNode() {
         // gone
       }
     }
+  }
+  // The values found before the kubelet set its own.
+  swept.sysctls = 'none saved';
+  if (existsSync(SYSCTL_FILE)) {
+    const saved = JSON.parse(readFileSync(SYSCTL_FILE, 'utf8'));
+    for (const [k, v] of Object.entries(saved)) {
+      try {
+        writeFileSync(`/proc/sys/${k}`, v);
+      } catch {
+        // not writable here
+      }
+    }
+    swept.sysctls = Object.entries(saved).map(([k, v]) => `${k.replace(/\//g, '.')}=${v}`).join(' ');
+    rmSync(SYSCTL_FILE, { force: true });
   }
   return swept;
 }
