@@ -163,19 +163,8 @@ export class HttpServer {
       if (!res.writableFinished) ac.abort(new StreamReset(NGHTTP2_CANCEL));
     });
     const length = req.headers['content-length'];
-    const request: HttpRequest = {
-      method: req.method ?? 'GET',
-      scheme: 'http',
-      authority: req.headers.host ?? '',
-      path: req.url ?? '/',
-      headers: endToEnd(req.headers),
-      body: req,
-      bodyless: req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'),
-      version: 'HTTP/1.1',
-      signal: ac.signal,
-      conn: meta,
-      startedAt: performance.now(),
-    };
+    const bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+    const request = fromH1(req, meta, ac.signal, req, bodyless, undefined);
     this.service(request).then(
       (rsp) => {
         try {
@@ -212,20 +201,7 @@ export class HttpServer {
     socket.on('error', () => undefined);
     const ac = new AbortController();
     socket.once('close', () => ac.abort(new StreamReset(NGHTTP2_CANCEL)));
-    const request: HttpRequest = {
-      method: req.method ?? 'GET',
-      scheme: 'http',
-      authority: req.headers.host ?? '',
-      path: req.url ?? '/',
-      headers: endToEnd(req.headers),
-      body: Readable.from([]),
-      bodyless: true,
-      version: 'HTTP/1.1',
-      signal: ac.signal,
-      conn: meta,
-      startedAt: performance.now(),
-      upgrade: String(req.headers.upgrade),
-    };
+    const request = fromH1(req, meta, ac.signal, Readable.from([]), true, String(req.headers.upgrade));
     this.opts.onUpgrade(request, socket);
   }
 
@@ -286,6 +262,24 @@ export class HttpServer {
     stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': '1' });
     stream.end(`${message}\n`);
   }
+}
+
+/** The version-independent request for an HTTP/1 request head (an upgrade carries no body of its own). */
+function fromH1(req: http.IncomingMessage, conn: ConnMeta, signal: AbortSignal, body: Readable, bodyless: boolean, upgrade: string | undefined): HttpRequest {
+  const request: HttpRequest = {
+    method: req.method ?? 'GET',
+    scheme: 'http',
+    authority: req.headers.host ?? '',
+    path: req.url ?? '/',
+    headers: endToEnd(req.headers),
+    body,
+    bodyless,
+    version: 'HTTP/1.1',
+    signal,
+    conn,
+    startedAt: performance.now(),
+  };
+  return upgrade === undefined ? request : { ...request, upgrade };
 }
 
 /** A token bucket of stream resets for one HTTP/2 connection, refilled lazily (no timer). */
