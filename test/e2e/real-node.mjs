@@ -13,13 +13,14 @@
 //                                                    and run real-node/weft/*.test.mjs
 //
 // Shares /tmp/weft-e2e.lock with run.mjs: one environment per machine.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinaries } from './lib/build.mjs';
 import { ensureRealNodeBinaries } from './lib/real-node-build.mjs';
 import { RealNodeCluster, realNodeUnavailable, realNodeVersions, sweepRealNode, buildStaticBinaries } from './lib/real-node.mjs';
 import { sweepPidFile, tail } from './lib/procs.mjs';
+import { runAgainst } from './lib/scenarios.mjs';
 import { sweepNetwork, listNamespaces, HOST_VETH } from './lib/node-net.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -133,24 +134,14 @@ try {
     cluster.writeState();
     log(`e2e real node: npm run images -- --push ${target}: ${Object.keys(images).join(', ')} (tag ${tag}) in ${elapsed(pushStart)}`);
   }
-  const env = { ...process.env, WEFT_E2E_KUBECONFIG: cluster.adminKubeconfig, WEFT_E2E_STATE: cluster.statePath, KUBECONFIG: cluster.adminKubeconfig };
-  delete env.WEFT_E2E_LOCKED;
-  const sep = argv.indexOf('--');
-  const cmd =
-    argv.includes('--exec') && sep >= 0
-      ? argv.slice(sep + 1)
-      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=900000', ...scenarios()];
-  exitCode = await new Promise((resolve) => {
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env, cwd: repoRoot });
-    child.on('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0)));
-    child.on('error', (err) => {
-      log(`e2e: ${cmd[0]}: ${err.message}`);
-      resolve(1);
-    });
+  exitCode = await runAgainst(cluster, {
+    argv,
+    scenarios,
+    repoRoot,
+    runDir,
+    logsOnFailure: ['kubelet.log', 'containerd.log', 'registry.log'].map((file) => ({ file, lines: 15 })),
+    log,
   });
-  if (exitCode !== 0) {
-    for (const f of ['kubelet.log', 'containerd.log', 'registry.log']) log(`--- ${f} (tail)\n${tail(join(runDir, f), 15)}`);
-  }
 } catch {
   exitCode = 1;
 } finally {

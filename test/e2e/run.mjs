@@ -9,11 +9,12 @@
 //   node test/e2e/run.mjs --build-only          build/cache the binaries and print their versions
 //
 // One environment per machine at a time: the run holds /tmp/weft-e2e.lock.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinaries } from './lib/build.mjs';
 import { Cluster } from './lib/cluster.mjs';
+import { runAgainst } from './lib/scenarios.mjs';
 import { sweepPidFile, tail } from './lib/procs.mjs';
 import { sweepNetwork, listNamespaces, nodeUnavailable, HOST_VETH } from './lib/node-net.mjs';
 import { VOLUME_ROOT } from './agent/pod-sandbox.mjs';
@@ -100,24 +101,14 @@ try {
     throw err;
   }
   log(`e2e: environment up in ${elapsed(upStart)}: WEFT_E2E_KUBECONFIG=${cluster.adminKubeconfig}`);
-  const env = { ...process.env, WEFT_E2E_KUBECONFIG: cluster.adminKubeconfig, WEFT_E2E_STATE: cluster.statePath, KUBECONFIG: cluster.adminKubeconfig };
-  delete env.WEFT_E2E_LOCKED;
-  const sep = argv.indexOf('--');
-  const cmd =
-    argv.includes('--exec') && sep >= 0
-      ? argv.slice(sep + 1)
-      : [process.execPath, '--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=900000', ...readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f))];
-  exitCode = await new Promise((resolve) => {
-    const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env, cwd: repoRoot });
-    child.on('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0)));
-    child.on('error', (err) => {
-      log(`e2e: ${cmd[0]}: ${err.message}`);
-      resolve(1);
-    });
+  exitCode = await runAgainst(cluster, {
+    argv,
+    scenarios: () => readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f)),
+    repoRoot,
+    runDir,
+    logsOnFailure: ['kube-apiserver.log', 'node-agent.log', 'cert-manager-controller.log'].map((file) => ({ file, lines: 10 })),
+    log,
   });
-  if (exitCode !== 0) {
-    for (const f of ['kube-apiserver.log', 'node-agent.log', 'cert-manager-controller.log']) log(`--- ${f} (tail)\n${tail(join(runDir, f), 10)}`);
-  }
 } catch {
   exitCode = 1;
 } finally {
