@@ -14,6 +14,11 @@ const bad: [string, unknown, RegExp][] = [
   ['negative ratio', { retryBudget: { retryRatio: -1 } }, /retryBudget\.retryRatio/],
   ['header with both', { routes: [{ name: 'r', matches: [{ headers: [{ name: 'a', exact: 'x', regex: 'y' }] }] }] }, /headers\[0\]: needs exactly one/],
   ['not an object', 'routes', /spec must be an object/],
+  ['an unknown gRPC status name', { routes: [{ name: 'r', matches: [{}], retryableGrpcStatuses: ['UNAVAILABLE', 'UNAVAILBLE'] }] }, /routes\[0\]\.retryableGrpcStatuses\[1\]: "UNAVAILBLE" is not a retryable gRPC status/],
+  ['OK as a retryable gRPC status', { routes: [{ name: 'r', matches: [{}], retryableGrpcStatuses: [0] }] }, /retryableGrpcStatuses\[0\]: 0 is not a retryable gRPC status .*OK is never retried/],
+  ['a gRPC status code out of range', { routes: [{ name: 'r', matches: [{}], retryableGrpcStatuses: [17] }] }, /retryableGrpcStatuses\[0\]: 17/],
+  ['retryableGrpcStatuses not a list', { routes: [{ name: 'r', matches: [{}], retryableGrpcStatuses: 'UNAVAILABLE' }] }, /retryableGrpcStatuses: must be an array/],
+  ['a bad idle timeout', { routes: [{ name: 'r', matches: [{}], idleTimeout: 'soon' }] }, /routes\[0\]\.idleTimeout: "soon" is not a duration/],
 ];
 
 for (const [what, spec, message] of bad) {
@@ -27,4 +32,15 @@ test('an empty spec is the default profile', () => {
   assert.deepEqual(p.routes, []);
   assert.equal(p.retryBudget.minRetriesPerSecond, 10);
   assert.equal(p.retryBudget.ttl?.seconds, 10n);
+});
+
+test('gRPC statuses by name (any case) or code become codes, without duplicates; idleTimeout becomes a duration', () => {
+  const p = parseServiceProfileSpec({
+    routes: [{ name: 'r', matches: [{}], isRetryable: true, retryableGrpcStatuses: ['UNAVAILABLE', 'resource_exhausted', 14], idleTimeout: '1500ms' }],
+  });
+  assert.deepEqual(p.routes[0]!.retryGrpcStatuses, [14, 8]);
+  assert.equal(p.routes[0]!.idleTimeout?.seconds, 1n);
+  assert.equal(p.routes[0]!.idleTimeout?.nanos, 500_000_000);
+  // HTTP statuses keep their default when only gRPC statuses are named.
+  assert.deepEqual(p.routes[0]!.retryStatuses.map((s) => [s.min, s.max]), [[500, 599]]);
 });

@@ -79,6 +79,33 @@ function statusRange(v: unknown, path: string): { min: number; max: number } {
   return { min: min as number, max: max as number };
 }
 
+/** gRPC status codes by name (grpc/doc/statuscodes.md); OK (0) is never a failure, so it cannot be retried. */
+const GRPC_CODES: Readonly<Record<string, number>> = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
+/** A gRPC status named (`UNAVAILABLE`, any case) or numbered (14); OK and unknown codes are refused. */
+function grpcStatus(v: unknown, path: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 16) return v;
+  if (typeof v === 'string' && Object.hasOwn(GRPC_CODES, v.toUpperCase())) return GRPC_CODES[v.toUpperCase()]!;
+  fail(path, `${JSON.stringify(v)} is not a retryable gRPC status (a name such as UNAVAILABLE, or a code 1-16; OK is never retried)`);
+}
+
 function pathMatch(v: unknown, path: string): destination.PathMatch | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) fail(path, 'must be an object with one of exact | prefix | regex');
@@ -120,16 +147,22 @@ function route(v: unknown, path: string): destination.Route {
     if (!isObj(c)) fail(cp, 'must be an object {status, isFailure}');
     return create(destination.ResponseClassSchema, { status: statusRange(c.status, `${cp}.status`), isFailure: c.isFailure === true });
   });
+  const retryGrpcStatuses = [
+    ...new Set(optArray(v.retryableGrpcStatuses, `${path}.retryableGrpcStatuses`).map((s, i) => grpcStatus(s, `${path}.retryableGrpcStatuses[${i}]`))),
+  ];
   const timeout = duration(v.timeout, `${path}.timeout`);
   const totalTimeout = duration(v.totalTimeout, `${path}.totalTimeout`);
+  const idleTimeout = duration(v.idleTimeout, `${path}.idleTimeout`);
   return create(destination.RouteSchema, {
     name,
     matches,
     isRetryable,
     retryStatuses,
+    retryGrpcStatuses,
     responseClasses,
     ...(timeout ? { timeout } : {}),
     ...(totalTimeout ? { totalTimeout } : {}),
+    ...(idleTimeout ? { idleTimeout } : {}),
     metricsLabels: { route: name },
   });
 }
