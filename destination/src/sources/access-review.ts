@@ -1,12 +1,12 @@
 /**
- * destination checks at start-up, with SelfSubjectAccessReviews, that it may
- * list and watch everything it informs on: a missing permission on a core
- * kind stops it with every gap named (instead of an informer retrying 403s
- * forever); a missing permission on a weft CRD is a warning, as the CRD
- * itself is optional.
+ * destination may list and watch everything it informs on: a missing
+ * permission on a core kind stops it with every gap named (instead of an
+ * informer retrying 403s forever); a missing permission on a weft CRD is a
+ * warning, as the CRD itself is optional. The review: common/k8s/access-review.
  */
-import { FailedPreconditionError, UnavailableError } from '@weft/common/errors';
-import { k8s } from '@weft/common/k8s/client';
+import { FailedPreconditionError } from '@weft/common/errors';
+import { findDenied } from '@weft/common/k8s/access-review';
+import type { k8s } from '@weft/common/k8s/client';
 
 export interface WatchedResource {
   readonly group: string;
@@ -20,26 +20,13 @@ export interface AccessGaps {
 }
 
 export async function findAccessGaps(kc: k8s.KubeConfig, resources: readonly WatchedResource[]): Promise<AccessGaps> {
-  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
-  const checks = resources.flatMap((r) => ['list', 'watch'].map((verb) => ({ ...r, verb })));
-  const results = await Promise.all(
-    checks.map(async (c) => {
-      try {
-        const review = await authz.createSelfSubjectAccessReview({
-          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb: c.verb, group: c.group, resource: c.resource } } },
-        });
-        return review.status?.allowed === true;
-      } catch (err) {
-        throw new UnavailableError(`cannot review destination's permissions with the Kubernetes API: ${(err as Error).message}`, { cause: err });
-      }
-    }),
+  const checks = resources.flatMap((r) =>
+    ['list', 'watch'].map((verb) => ({ verb, group: r.group, resource: r.resource, required: r.required })),
   );
+  const denied = await findDenied(kc, 'destination', checks);
   const required: string[] = [];
   const optional: string[] = [];
-  checks.forEach((c, i) => {
-    if (results[i]) return;
-    (c.required ? required : optional).push(`${c.verb} ${c.resource}${c.group ? `.${c.group}` : ''} (cluster-wide)`);
-  });
+  for (const d of denied) ((d.permission as (typeof checks)[number]).required ? required : optional).push(d.description);
   return { required, optional };
 }
 
