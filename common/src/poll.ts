@@ -1,6 +1,6 @@
 /**
  * Waiting for a real condition instead of sleeping: `check` is called until it
- * returns a value (anything but undefined) or the time is up. A check may also
+ * returns a value (anything but undefined or false) or the time is up. A check may also
  * throw to say why it is not there yet; the timeout error repeats the last
  * reason so a failure explains itself.
  */
@@ -10,13 +10,17 @@ export interface PollOptions {
   readonly intervalMs?: number;
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, opts: PollOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: PollOptions = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let last: unknown;
   for (;;) {
     try {
       const value = await check();
-      if (value !== undefined) return value;
+      if (value !== undefined && value !== false) return value;
     } catch (err) {
       last = err;
     }

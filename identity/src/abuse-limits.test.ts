@@ -11,7 +11,15 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { createRegistry } from '@weft/common/metrics';
-import { FRAME, RawHttp2Connection, gzipOfZeros, grpcEnvelope, rawGrpcCall, splitEnvelopes, type GrpcTarget } from '@weft/common/testing/grpc-wire';
+import {
+  FRAME,
+  RawHttp2Connection,
+  gzipOfZeros,
+  grpcEnvelope,
+  rawGrpcCall,
+  splitEnvelopes,
+  type GrpcTarget,
+} from '@weft/common/testing/grpc-wire';
 import { TestPki } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import { MAX_CSR_BYTES } from './csr.js';
@@ -21,7 +29,7 @@ import { MemorySource } from './sources.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
 import { captureLog } from './testing/log-capture.js';
 import { opensslCsr } from './testing/openssl-csr.js';
-import { waitFor } from './testing/wait-for.js';
+import { waitFor } from '@weft/common/poll';
 import { MAX_TOKEN_BYTES, type ServiceAccountToken } from './token-validator.js';
 
 const pki = new TestPki();
@@ -66,11 +74,21 @@ async function start(extra: Partial<IdentityServiceOptions> = {}) {
   services.push(service);
   const token = validator.issue('demo', 'web');
   const target: GrpcTarget = { port: service.port, serverName: service.serverName, ca: ca.anchorPem };
-  const client = createGrpcClient(api.Identity, { baseUrl: `https://127.0.0.1:${service.port}`, ca: ca.anchorPem, serverName: service.serverName });
+  const client = createGrpcClient(api.Identity, {
+    baseUrl: `https://127.0.0.1:${service.port}`,
+    ca: ca.anchorPem,
+    serverName: service.serverName,
+  });
   const tokenFile = pki.file(`token-${services.length}`, token);
-  const certifyWeb = () => certify({ addr: `127.0.0.1:${service.port}`, serverName: service.serverName, trustAnchorsPem: ca.anchorPem, tokenFile, identity: WEB });
+  const certifyWeb = () =>
+    certify({ addr: `127.0.0.1:${service.port}`, serverName: service.serverName, trustAnchorsPem: ca.anchorPem, tokenFile, identity: WEB });
   /** An honest Certify request on the wire: the 5-byte prefix and the protobuf message. */
-  const honestBody = grpcEnvelope(toBinary(api.CertifyRequestSchema, create(api.CertifyRequestSchema, { identity: WEB, token: new TextEncoder().encode(token), certificateSigningRequest: csr })));
+  const honestBody = grpcEnvelope(
+    toBinary(
+      api.CertifyRequestSchema,
+      create(api.CertifyRequestSchema, { identity: WEB, token: new TextEncoder().encode(token), certificateSigningRequest: csr }),
+    ),
+  );
   return { service, validator, registry, target, client, certifyWeb, honestBody };
 }
 
@@ -102,7 +120,10 @@ test('a Certify message over 64 KiB is RESOURCE_EXHAUSTED before any token check
 test('the largest request the certifier reads (16 KiB token, 16 KiB CSR) still fits the message cap', async () => {
   const { client, validator } = await start();
   const token = new Uint8Array(MAX_TOKEN_BYTES).fill(0x61);
-  assert.equal(await code(client.certify({ identity: WEB, token, certificateSigningRequest: new Uint8Array(MAX_CSR_BYTES) })), 'Unauthenticated');
+  assert.equal(
+    await code(client.certify({ identity: WEB, token, certificateSigningRequest: new Uint8Array(MAX_CSR_BYTES) })),
+    'Unauthenticated',
+  );
   assert.equal(validator.calls, 1);
 });
 
@@ -117,7 +138,10 @@ test('a gzip bomb (64 MiB of zeros) is refused without being inflated, and the n
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().arrayBuffers);
   assert.ok(peak - before < 16 * MiB, `Buffer memory grew by ${((peak - before) / MiB).toFixed(1)} MiB`);
-  assert.ok(reply.grpcStatus === Code.Unimplemented || reply.grpcStatus === Code.ResourceExhausted, `status ${reply.grpcStatus} ${reply.grpcMessage}`);
+  assert.ok(
+    reply.grpcStatus === Code.Unimplemented || reply.grpcStatus === Code.ResourceExhausted,
+    `status ${reply.grpcStatus} ${reply.grpcMessage}`,
+  );
   assert.equal(validator.calls, 0);
   assert.equal(new X509Certificate((await certifyWeb()).certPem).subject, `CN=${WEB}`);
 });
@@ -131,18 +155,21 @@ test('streams past the cap, opened before the client acknowledged it, are REFUSE
     // Client stream ids are odd: 1, 3, 5, ... All HEADERS go out at once, bodies held back, so every stream stays open.
     const ids = Array.from({ length: cap + 4 }, (_, i) => 1 + 2 * i);
     for (const id of ids) conn.openGrpcStream(id, CERTIFY_PATH);
-    await waitFor(() => conn.resets().size >= 4 || conn.isClosed, 'the streams past the cap to be refused');
-    assert.deepEqual([...conn.resets()], ids.slice(cap).map((id) => [id, REFUSED_STREAM]));
+    await waitFor('the streams past the cap to be refused', () => conn.resets().size >= 4 || conn.isClosed);
+    assert.deepEqual(
+      [...conn.resets()],
+      ids.slice(cap).map((id) => [id, REFUSED_STREAM]),
+    );
     conn.ackSettings();
     const open = ids.slice(0, cap);
     for (const id of open) conn.sendBody(id, honestBody);
-    await waitFor(() => open.every((id) => conn.responseBody(id) !== undefined) || conn.isClosed, 'answers on the streams within the cap');
+    await waitFor('answers on the streams within the cap', () => open.every((id) => conn.responseBody(id) !== undefined) || conn.isClosed);
     for (const id of open) assert.equal(leafSubject(conn.responseBody(id)), `CN=${WEB}`, `stream ${id}`);
     // Slots are free again: a new stream on the same connection is served.
     const next = ids.at(-1)! + 2;
     conn.openGrpcStream(next, CERTIFY_PATH);
     conn.sendBody(next, honestBody);
-    await waitFor(() => conn.responseBody(next) !== undefined || conn.isClosed, 'an answer on a new stream');
+    await waitFor('an answer on a new stream', () => conn.responseBody(next) !== undefined || conn.isClosed);
     assert.equal(leafSubject(conn.responseBody(next)), `CN=${WEB}`);
     assert.ok(!conn.isClosed);
     assert.ok(!conn.frames.some((f) => f.type === FRAME.GOAWAY));
@@ -155,12 +182,12 @@ test('a client that opens more streams than the cap it acknowledged loses its co
   const { target, certifyWeb } = await start();
   const conn = await RawHttp2Connection.open(target);
   try {
-    await waitFor(() => conn.frames.some((f) => f.type === FRAME.SETTINGS && f.flags === 0), "identity's SETTINGS");
+    await waitFor("identity's SETTINGS", () => conn.frames.some((f) => f.type === FRAME.SETTINGS && f.flags === 0));
     conn.ackSettings();
     for (let i = 0; i <= CERTIFY_SERVER_LIMITS.maxConcurrentStreams; i++) conn.openGrpcStream(1 + 2 * i, CERTIFY_PATH);
     // nghttp2 treats a stream past an acknowledged limit as a protocol error of the connection.
-    await waitFor(() => conn.isClosed || conn.resets().size > 0, 'identity to react to the extra stream');
-    await waitFor(() => conn.isClosed, 'identity to close the connection');
+    await waitFor('identity to react to the extra stream', () => conn.isClosed || conn.resets().size > 0);
+    await waitFor('identity to close the connection', () => conn.isClosed);
   } finally {
     conn.close();
   }
@@ -169,16 +196,29 @@ test('a client that opens more streams than the cap it acknowledged loses its co
 
 test('a Certify flood from one source is RESOURCE_EXHAUSTED past the burst; the token validator sees at most the burst', async () => {
   let nowMs = Date.now();
-  const { client, validator, certifyWeb, registry } = await start({ certifyRateLimit: { burst: 3, perMinute: 6 }, now: () => new Date(nowMs) });
+  const { client, validator, certifyWeb, registry } = await start({
+    certifyRateLimit: { burst: 3, perMinute: 6 },
+    now: () => new Date(nowMs),
+  });
   const token = new TextEncoder().encode('flood');
   const results: string[] = [];
   // Two waves of ten concurrent calls on one connection (under the stream cap, which is tested above).
-  for (let wave = 0; wave < 2; wave++) results.push(...(await Promise.all(Array.from({ length: 10 }, () => code(client.certify({ identity: WEB, token, certificateSigningRequest: csr }))))));
+  for (let wave = 0; wave < 2; wave++)
+    results.push(
+      ...(await Promise.all(
+        Array.from({ length: 10 }, () => code(client.certify({ identity: WEB, token, certificateSigningRequest: csr }))),
+      )),
+    );
   assert.equal(results.filter((r) => r === 'Unauthenticated').length, 3);
   assert.equal(results.filter((r) => r === 'ResourceExhausted').length, 17);
   assert.equal(validator.calls, 3);
-  const refused = await client.certify({ identity: WEB, token, certificateSigningRequest: csr }).catch((err: unknown) => ConnectError.from(err));
-  assert.match(String((refused as ConnectError).rawMessage), /^too many Certify calls from 127\.0\.0\.1 \(at most 3 at once, then 6 a minute\); retry in 10s$/);
+  const refused = await client
+    .certify({ identity: WEB, token, certificateSigningRequest: csr })
+    .catch((err: unknown) => ConnectError.from(err));
+  assert.match(
+    String((refused as ConnectError).rawMessage),
+    /^too many Certify calls from 127\.0\.0\.1 \(at most 3 at once, then 6 a minute\); retry in 10s$/,
+  );
   assert.match(await registry.metrics(), /weft_identity_certify_total\{result="resource_exhausted",component="identity-test"\} 18/);
   // Ten seconds later (6 a minute) the source has one call again, and an honest proxy on it is served.
   nowMs += 10_000;

@@ -10,14 +10,17 @@ import { startIdentityService } from './identity-service.js';
 import { IssuerError } from './issuer.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
 import { captureLog, LEVEL } from './testing/log-capture.js';
-import { waitFor } from './testing/wait-for.js';
+import { waitFor } from '@weft/common/poll';
 
 const pki = new TestPki();
 after(() => pki.dispose());
 
 test('a missing issuer file is refused at start, naming the path', async () => {
   const source = fileIssuerSource({ certFile: '/nonexistent/tls.crt', keyFile: '/nonexistent/tls.key' });
-  await assert.rejects(source.start({ change: () => undefined, problem: () => undefined }), (err: unknown) => err instanceof IssuerError && /cannot read \/nonexistent\/tls\.crt: ENOENT/.test(err.message));
+  await assert.rejects(
+    source.start({ change: () => undefined, problem: () => undefined }),
+    (err: unknown) => err instanceof IssuerError && /cannot read \/nonexistent\/tls\.crt: ENOENT/.test(err.message),
+  );
 });
 
 test('identity picks up an issuer renewed in place on disk, and reports files that vanish', async () => {
@@ -43,9 +46,13 @@ test('identity picks up an issuer renewed in place on disk, and reports files th
     // Key first, then certificate: in between the pair does not match, which must be rejected, not used.
     copyFileSync(v2.keyPath, keyFile);
     copyFileSync(v2.certPath, certFile);
-    await waitFor(() => service.issuer.current.issuer.subject === 'CN=file-issuer-v2', 'the renewed issuer');
+    await waitFor('the renewed issuer', () => service.issuer.current.issuer.subject === 'CN=file-issuer-v2');
     copyFileSync('/dev/null', anchor.certPath);
-    await waitFor(() => records.some((r) => r.level === LEVEL.error && /trust anchors: trust anchor bundle holds no PEM CERTIFICATE block/.test(String(r.err))), 'the emptied bundle to be rejected');
+    await waitFor('the emptied bundle to be rejected', () =>
+      records.some(
+        (r) => r.level === LEVEL.error && /trust anchors: trust anchor bundle holds no PEM CERTIFICATE block/.test(String(r.err)),
+      ),
+    );
     assert.equal(service.issuer.current.issuer.subject, 'CN=file-issuer-v2');
   } finally {
     await service.close();

@@ -16,7 +16,7 @@ import { anchorsFromConfigMap, configMapTrustSource, issuerFromSecret, secretIss
 import { FakeApiServer } from './testing/fake-apiserver.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
 import { captureLog, LEVEL } from './testing/log-capture.js';
-import { waitFor } from './testing/wait-for.js';
+import { waitFor } from '@weft/common/poll';
 
 const pki = new TestPki();
 const cleanup: (() => Promise<void>)[] = [];
@@ -31,13 +31,19 @@ const tlsSecret = (issuer: CertAndKey, anchor: CertAndKey, drop?: string) => {
   if (drop) delete data[drop];
   return { metadata: { name: 'weft-identity-issuer', namespace: 'weft' }, type: 'kubernetes.io/tls', data };
 };
-const rootsConfigMap = (pem: string) => ({ metadata: { name: 'weft-identity-trust-roots', namespace: 'weft' }, data: { 'ca-bundle.crt': pem } });
+const rootsConfigMap = (pem: string) => ({
+  metadata: { name: 'weft-identity-trust-roots', namespace: 'weft' },
+  data: { 'ca-bundle.crt': pem },
+});
 
 test('a Secret that is not kubernetes.io/tls or lacks a key is refused, naming it', () => {
   const anchor = pki.cert({ subject: '/CN=root', ca: true });
   assert.throws(() => issuerFromSecret(tlsSecret(anchor, anchor, 'tls.key')), /Secret weft\/weft-identity-issuer has no tls\.key/);
   assert.throws(() => issuerFromSecret({ ...tlsSecret(anchor, anchor), type: 'Opaque' }), /has type Opaque, expected kubernetes\.io\/tls/);
-  assert.throws(() => anchorsFromConfigMap({ metadata: { name: 'weft-identity-trust-roots', namespace: 'weft' }, data: {} }), /has no ca-bundle\.crt/);
+  assert.throws(
+    () => anchorsFromConfigMap({ metadata: { name: 'weft-identity-trust-roots', namespace: 'weft' }, data: {} }),
+    /has no ca-bundle\.crt/,
+  );
   assert.deepEqual(issuerFromSecret(tlsSecret(anchor, anchor)), { certPem: anchor.cert, keyPem: anchor.key });
 });
 
@@ -59,7 +65,13 @@ async function startFromKubernetes(api: FakeApiServer) {
   cleanup.push(() => service.close());
   const tokenFile = pki.file(`k8s-token-${cleanup.length}`, validator.issue('demo', 'web'));
   const certifyWeb = () =>
-    certify({ addr: `127.0.0.1:${service.port}`, serverName: service.serverName, trustAnchorsPem: service.trustAnchorsPem(), tokenFile, identity: 'web.demo.serviceaccount.identity.weft.cluster.local' });
+    certify({
+      addr: `127.0.0.1:${service.port}`,
+      serverName: service.serverName,
+      trustAnchorsPem: service.trustAnchorsPem(),
+      tokenFile,
+      identity: 'web.demo.serviceaccount.identity.weft.cluster.local',
+    });
   return { service, records, certifyWeb };
 }
 
@@ -72,16 +84,18 @@ test('identity starts from the issuer Secret and follows its renewal through the
   const { service, records, certifyWeb } = await startFromKubernetes(api);
   assert.equal(new X509Certificate((await certifyWeb()).certPem).issuer, 'CN=issuer-v1');
 
-  await waitFor(() => api.watching >= 2, 'both informers to watch');
+  await waitFor('both informers to watch', () => api.watching >= 2);
   api.put('secrets', tlsSecret(pki.cert({ subject: '/CN=issuer-v2', ca: true, issuer: anchor }), anchor));
-  await waitFor(() => service.issuer.current.issuer.subject === 'CN=issuer-v2', 'the renewed issuer to be in use');
+  await waitFor('the renewed issuer to be in use', () => service.issuer.current.issuer.subject === 'CN=issuer-v2');
   assert.equal(new X509Certificate((await certifyWeb()).certPem).issuer, 'CN=issuer-v2');
 
   // cert-manager never writes this, but an operator might: identity keeps the working issuer.
   api.put('secrets', tlsSecret(pki.cert({ subject: '/CN=issuer-v3', ca: true, issuer: anchor }), anchor, 'tls.key'));
-  await waitFor(() => records.some((r) => r.level === LEVEL.error && /has no tls\.key/.test(String(r.err))), 'the broken Secret to be reported');
+  await waitFor('the broken Secret to be reported', () =>
+    records.some((r) => r.level === LEVEL.error && /has no tls\.key/.test(String(r.err))),
+  );
   api.remove('secrets', 'weft', 'weft-identity-issuer');
-  await waitFor(() => records.some((r) => r.level === LEVEL.error && /was deleted/.test(String(r.err))), 'the deletion to be reported');
+  await waitFor('the deletion to be reported', () => records.some((r) => r.level === LEVEL.error && /was deleted/.test(String(r.err))));
   assert.equal(new X509Certificate((await certifyWeb()).certPem).issuer, 'CN=issuer-v2');
 });
 
@@ -89,9 +103,15 @@ test('identity refuses to start when the issuer Secret or the trust roots do not
   const api = await new FakeApiServer().start();
   cleanup.push(() => api.close());
   const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
-  await assert.rejects(startFromKubernetes(api), (err: unknown) => err instanceof IssuerError && /ConfigMap weft\/weft-identity-trust-roots does not exist/.test(err.message));
+  await assert.rejects(
+    startFromKubernetes(api),
+    (err: unknown) => err instanceof IssuerError && /ConfigMap weft\/weft-identity-trust-roots does not exist/.test(err.message),
+  );
   api.put('configmaps', rootsConfigMap(anchor.cert));
-  await assert.rejects(startFromKubernetes(api), (err: unknown) => err instanceof WeftError && /Secret weft\/weft-identity-issuer does not exist/.test(err.message));
+  await assert.rejects(
+    startFromKubernetes(api),
+    (err: unknown) => err instanceof WeftError && /Secret weft\/weft-identity-issuer does not exist/.test(err.message),
+  );
   api.put('secrets', tlsSecret(pki.cert({ subject: '/CN=issuer-ok', ca: true, issuer: anchor }), anchor));
   await startFromKubernetes(api);
 });
@@ -111,7 +131,10 @@ test('against a real API server, identity follows a renewed issuer Secret', { sk
     const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
     const inNs = <T extends { metadata: { namespace: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, namespace } });
     await core.createNamespacedConfigMap({ namespace, body: inNs(rootsConfigMap(anchor.cert)) });
-    await core.createNamespacedSecret({ namespace, body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v1', ca: true, issuer: anchor }), anchor)) });
+    await core.createNamespacedSecret({
+      namespace,
+      body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v1', ca: true, issuer: anchor }), anchor)),
+    });
     const service = await startIdentityService({
       host: '127.0.0.1',
       port: 0,
@@ -125,8 +148,12 @@ test('against a real API server, identity follows a renewed issuer Secret', { sk
     });
     try {
       assert.equal(service.issuer.current.issuer.subject, 'CN=real-issuer-v1');
-      await core.replaceNamespacedSecret({ namespace, name: 'weft-identity-issuer', body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v2', ca: true, issuer: anchor }), anchor)) });
-      await waitFor(() => service.issuer.current.issuer.subject === 'CN=real-issuer-v2', 'the renewed issuer from the real watch');
+      await core.replaceNamespacedSecret({
+        namespace,
+        name: 'weft-identity-issuer',
+        body: inNs(tlsSecret(pki.cert({ subject: '/CN=real-issuer-v2', ca: true, issuer: anchor }), anchor)),
+      });
+      await waitFor('the renewed issuer from the real watch', () => service.issuer.current.issuer.subject === 'CN=real-issuer-v2');
     } finally {
       await service.close();
     }

@@ -11,7 +11,7 @@ import { certify } from './client.js';
 import { generateLocalCa } from './local-ca.js';
 import { POD_NAME_EXTRA } from './kubernetes-token-validator.js';
 import { FakeApiServer } from './testing/fake-apiserver.js';
-import { waitFor } from './testing/wait-for.js';
+import { waitFor } from '@weft/common/poll';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const pki = new TestPki();
@@ -57,7 +57,11 @@ async function fakeApi(allowTokenReviews = true): Promise<{ api: FakeApiServer; 
     body: {
       status:
         spec.token === 'web-token'
-          ? { authenticated: true, audiences: spec.audiences, user: { username: 'system:serviceaccount:demo:web', extra: { [POD_NAME_EXTRA]: ['web-0'] } } }
+          ? {
+              authenticated: true,
+              audiences: spec.audiences,
+              user: { username: 'system:serviceaccount:demo:web', extra: { [POD_NAME_EXTRA]: ['web-0'] } },
+            }
           : { authenticated: false, error: 'invalid bearer token' },
     },
   });
@@ -88,15 +92,15 @@ test('the identity process becomes ready once its issuer is loaded, certifies, c
   let release!: () => void;
   api.accessReviewGate = new Promise((resolve) => (release = resolve));
   const p = run(fileEnv(kubeconfig, issuer, anchor.certPath));
-  await waitFor(() => p.lines.some((l) => l['msg'] === 'admin listening') || p.child.exitCode !== null, 'the admin server');
+  await waitFor('the admin server', () => p.lines.some((l) => l['msg'] === 'admin listening') || p.child.exitCode !== null);
   const adminPort = p.lines.find((l) => l['msg'] === 'admin listening')?.['port'] as number;
   assert.ok(adminPort, p.output());
   const early = await get(adminPort, '/ready');
   assert.equal(early.status, 503);
   assert.match(early.body, /no issuer loaded yet/);
   release();
-  await waitFor(async () => (await get(adminPort, '/ready')).status === 200, '/ready');
-  await waitFor(() => p.lines.some((l) => l['msg'] === 'identity serving Certify'), 'the Certify port in the log');
+  await waitFor('/ready', async () => (await get(adminPort, '/ready')).status === 200);
+  await waitFor('the Certify port in the log', () => p.lines.some((l) => l['msg'] === 'identity serving Certify'));
   const grpcPort = p.lines.find((l) => l['msg'] === 'identity serving Certify')?.['port'] as number;
   const creds = await certify({
     addr: `127.0.0.1:${grpcPort}`,
@@ -105,9 +109,18 @@ test('the identity process becomes ready once its issuer is loaded, certifies, c
     tokenFile: pki.file('web-token', 'web-token\n'),
     identity: 'web.demo.serviceaccount.identity.weft.cluster.local',
   });
-  assert.match(pki.verify(pki.file('main-leaf.pem', creds.certPem), anchor.certPath, pki.file('main-chain.pem', creds.chainPem), 'sslclient'), /: OK/);
+  assert.match(
+    pki.verify(pki.file('main-leaf.pem', creds.certPem), anchor.certPath, pki.file('main-chain.pem', creds.chainPem), 'sslclient'),
+    /: OK/,
+  );
   await assert.rejects(
-    certify({ addr: `127.0.0.1:${grpcPort}`, serverName: 'weft-identity.weft.serviceaccount.identity.weft.cluster.local', trustAnchorsPem: anchor.cert, tokenFile: pki.file('forged', 'forged'), identity: 'web.demo.serviceaccount.identity.weft.cluster.local' }),
+    certify({
+      addr: `127.0.0.1:${grpcPort}`,
+      serverName: 'weft-identity.weft.serviceaccount.identity.weft.cluster.local',
+      trustAnchorsPem: anchor.cert,
+      tokenFile: pki.file('forged', 'forged'),
+      identity: 'web.demo.serviceaccount.identity.weft.cluster.local',
+    }),
     /invalid bearer token/,
   );
   const metrics = (await get(adminPort, '/metrics')).body;
@@ -123,13 +136,16 @@ test('the identity process stops being ready when its issuer expires, naming it'
   const issuer = { certPath: pki.file('short-tls.crt', ca.issuer.certPem), keyPath: pki.file('short-tls.key', ca.issuer.keyPem) };
   const { kubeconfig } = await fakeApi();
   const p = run(fileEnv(kubeconfig, issuer, pki.file('short-anchor.pem', ca.anchorPem)));
-  await waitFor(() => p.lines.some((l) => l['msg'] === 'admin listening') || p.child.exitCode !== null, 'the admin server');
+  await waitFor('the admin server', () => p.lines.some((l) => l['msg'] === 'admin listening') || p.child.exitCode !== null);
   const adminPort = p.lines.find((l) => l['msg'] === 'admin listening')?.['port'] as number;
   assert.ok(adminPort, p.output());
-  await waitFor(async () => (await get(adminPort, '/ready')).status === 200 || p.child.exitCode !== null, '/ready');
+  await waitFor('/ready', async () => (await get(adminPort, '/ready')).status === 200 || p.child.exitCode !== null);
   assert.equal((await get(adminPort, '/ready')).status, 200, p.output());
-  await waitFor(async () => (await get(adminPort, '/ready')).status === 503, '/ready to turn 503 once the issuer expired');
-  assert.match((await get(adminPort, '/ready')).body, /^not ready: issuer certificate "CN=identity\.weft\.cluster\.local, O=weft local demo" expired at /);
+  await waitFor('/ready to turn 503 once the issuer expired', async () => (await get(adminPort, '/ready')).status === 503);
+  assert.match(
+    (await get(adminPort, '/ready')).body,
+    /^not ready: issuer certificate "CN=identity\.weft\.cluster\.local, O=weft local demo" expired at /,
+  );
   assert.equal((await get(adminPort, '/live')).status, 200);
   p.child.kill('SIGTERM');
   assert.equal(await p.exited, 0);
@@ -144,7 +160,11 @@ test('the identity process exits 1 naming the problem: bad issuer, missing RBAC,
   // Three processes at once: each start-up is mostly module loading.
   const bad = run(fileEnv(kubeconfig, notCa, anchor.certPath));
   const denied = run(fileEnv(deniedKubeconfig, issuer, anchor.certPath));
-  const misconfigured = run({ ...fileEnv(kubeconfig, issuer, anchor.certPath), WEFT_IDENTITY_ISSUANCE_LIFETIME: 'forever', WEFT_IDENTITY_ISSUER_KEY_FILE: '' });
+  const misconfigured = run({
+    ...fileEnv(kubeconfig, issuer, anchor.certPath),
+    WEFT_IDENTITY_ISSUANCE_LIFETIME: 'forever',
+    WEFT_IDENTITY_ISSUER_KEY_FILE: '',
+  });
   assert.equal(await bad.exited, 1);
   assert.match(bad.output(), /identity cannot start: issuer certificate \\"CN=not-a-ca\\" is not a CA/);
   assert.equal(await denied.exited, 1);
