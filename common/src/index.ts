@@ -9,3 +9,4 @@ export * from './grpc.js';
 export * from './k8s/client.js';
 export * from './poll.js';
 export * from './listen.js';
+export * from './file-watch.js';
