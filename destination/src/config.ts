@@ -18,6 +18,8 @@ const schema = {
   tlsCertFile: env.string('WEFT_DESTINATION_TLS_CERT_FILE'),
   tlsKeyFile: env.string('WEFT_DESTINATION_TLS_KEY_FILE'),
   trustAnchorsFile: env.string('WEFT_DESTINATION_TRUST_ANCHORS_FILE'),
+  /** How often the mounted certificate files are re-read besides the directory watch. */
+  filePollMs: env.duration('WEFT_DESTINATION_FILE_POLL_INTERVAL', '30s'),
   controlNamespace: env.string('WEFT_DESTINATION_CONTROL_NAMESPACE', DEFAULT_SETTINGS.controlNamespace),
   trustDomain: env.string('WEFT_DESTINATION_TRUST_DOMAIN', DEFAULT_SETTINGS.trustDomain),
   clusterDomain: env.string('WEFT_DESTINATION_CLUSTER_DOMAIN', DEFAULT_SETTINGS.clusterDomain),
@@ -36,6 +38,7 @@ export interface DestinationConfig {
   readonly tlsCertFile: string;
   readonly tlsKeyFile: string;
   readonly trustAnchorsFile: string;
+  readonly filePollMs: number;
   readonly settings: MeshSettings;
 }
 
@@ -56,6 +59,7 @@ export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationCon
     tlsCertFile: c.tlsCertFile,
     tlsKeyFile: c.tlsKeyFile,
     trustAnchorsFile: c.trustAnchorsFile,
+    filePollMs: c.filePollMs,
     settings: {
       ...DEFAULT_SETTINGS,
       controlNamespace: c.controlNamespace,

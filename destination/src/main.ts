@@ -3,8 +3,8 @@
  * and stops cleanly on SIGTERM/SIGINT. Bad configuration exits 2 with every
  * problem named.
  */
-import { readFileSync, watch } from 'node:fs';
-import { createLogger, ConfigError, loadKubeConfig } from '@weft/common';
+import { readFileSync } from 'node:fs';
+import { createLogger, ConfigError, loadKubeConfig, watchFiles } from '@weft/common';
 import { loadDestinationConfig } from './config.js';
 import { startDestination } from './destination.js';
 import { FileSource } from './sources/file.js';
@@ -41,19 +41,16 @@ async function main(): Promise<void> {
     policyPort: config.policyPort,
     adminPort: config.adminPort,
   });
-  // cert-manager renews the serving certificate in place: reload it without a restart.
-  const reload = (): void => {
+  // cert-manager renews the serving certificate and the kubelet swaps the mounted Secret's `..data`
+  // symlink: follow the directories (watchFiles), not the first files' inodes, and keep serving the
+  // old pair while a new one does not load.
+  const watcher = watchFiles([config.tlsCertFile, config.tlsKeyFile, config.trustAnchorsFile], config.filePollMs, ([cert, key, ca]) => {
     try {
-      controller.setTls(readTls());
-      log.info('serving certificate reloaded');
+      controller.setTls({ cert: cert!, key: key!, ca: ca! });
+      log.info({ certFile: config.tlsCertFile }, 'serving certificate reloaded');
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'serving certificate not reloaded');
+      log.warn({ err: (err as Error).message }, 'new serving certificate does not load yet; keeping the old one');
     }
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(config.tlsCertFile, () => {
-    clearTimeout(timer);
-    timer = setTimeout(reload, 500);
   });
   const stop = async (signal: string): Promise<void> => {
     log.info({ signal }, 'stopping');

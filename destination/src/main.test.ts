@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@weft/common/poll';
+import { TestPki } from '@weft/common/testing/pki';
+import { AtomicDir } from '@weft/common/testing/atomic-dir';
+import { servedCertificate } from '@weft/common/testing/served-certificate';
+
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test('destination serves each renewed certificate after two kubelet symlink swaps of its mounted Secret', async (t) => {
+  const pki = new TestPki();
+  const tlsVol = new AtomicDir();
+  const rootsVol = new AtomicDir();
+  t.after(() => {
+    pki.dispose();
+    tlsVol.remove();
+    rootsVol.remove();
+  });
+  const anchor = pki.cert({ subject: '/CN=anchor', ca: true });
+  const name = 'weft-destination.weft.serviceaccount.identity.weft.cluster.local';
+  const serving = (n: number) => pki.cert({ subject: `/CN=destination-${n}`, dns: [name], issuer: anchor });
+  const client = pki.cert({ subject: '/CN=proxy', dns: ['proxy.shop.serviceaccount.identity.weft.cluster.local'], issuer: anchor });
+  const first = serving(1);
+  tlsVol.write({ 'tls.crt': first.cert, 'tls.key': first.key });
+  rootsVol.write({ 'ca-bundle.crt': anchor.cert });
+  const [port, policyPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(process.execPath, [MAIN], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      WEFT_DESTINATION_SOURCE: 'file',
+      WEFT_DESTINATION_DISCOVERY_FILE: pki.file('discovery.yaml', '{}\n'),
+      WEFT_DESTINATION_LISTEN_HOST: '127.0.0.1',
+      WEFT_DESTINATION_PORT: String(port),
+      WEFT_DESTINATION_POLICY_PORT: String(policyPort),
+      WEFT_DESTINATION_ADMIN_PORT: String(adminPort),
+      WEFT_DESTINATION_TLS_CERT_FILE: tlsVol.path('tls.crt'),
+      WEFT_DESTINATION_TLS_KEY_FILE: tlsVol.path('tls.key'),
+      WEFT_DESTINATION_TRUST_ANCHORS_FILE: rootsVol.path('ca-bundle.crt'),
+      // The poll would also find the change; one hour proves the directory watch does.
+      WEFT_DESTINATION_FILE_POLL_INTERVAL: '1h',
+    },
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c));
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const served = async (p: number) =>
+    (await servedCertificate({ port: p, ca: anchor.cert, servername: name, cert: client.cert, key: client.key, alpn: ['h2'] })).subject;
+  await waitFor('destination to serve', async () => (child.exitCode === null ? await served(port) : assert.fail(`exited: ${stderr}`)), {
+    timeoutMs: 60_000,
+  });
+  assert.equal(await served(port), 'CN=destination-1');
+
+  for (const n of [2, 3]) {
+    const next = serving(n);
+    tlsVol.write({ 'tls.crt': next.cert, 'tls.key': next.key });
+    await waitFor(
+      `destination to serve destination-${n}`,
+      async () => ((await served(port)) === `CN=destination-${n}` ? true : undefined),
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(await served(policyPort), `CN=destination-${n}`, 'the policy port serves the same certificate');
+  }
+
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+});
