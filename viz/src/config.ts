@@ -16,6 +16,8 @@ export const vizSchema = {
   trustAnchorsFile: env.string('WEFT_VIZ_TRUST_ANCHORS_FILE'),
   tapCertFile: env.string('WEFT_VIZ_TAP_CERT_FILE'),
   tapKeyFile: env.string('WEFT_VIZ_TAP_KEY_FILE'),
+  /** How often those files are re-read besides the directory watch (cert-manager renews them in place). */
+  filePollMs: env.duration('WEFT_VIZ_FILE_POLL_INTERVAL', '30s'),
   /** Comma-separated: loopback, token, kubernetes. */
   tapAuth: env.string('WEFT_VIZ_TAP_AUTH', 'loopback'),
   tapTokenFile: env.optionalString('WEFT_VIZ_TAP_TOKEN_FILE'),

@@ -1,9 +1,11 @@
 /** viz's entry point: configuration from the environment, then `startViz`. */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { ConfigError } from '@weft/common/errors';
 import { createLogger } from '@weft/common/log';
 import { loadConfig } from '@weft/common/config';
 import { loadKubeConfig } from '@weft/common/k8s/client';
+import { watchFiles } from '@weft/common/file-watch';
 import { vizSchema } from './config.js';
 import { AllowedHosts, serviceHostNames } from './http/allowed-hosts.js';
 import { isNamespaceName } from './resource.js';
@@ -12,6 +14,7 @@ import { KubernetesTargetSource } from './kubernetes-targets.js';
 import { AnyOfAuthorizer, KubernetesAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';
 import { kubernetesReviews } from './tap/kubernetes-reviews.js';
 import { startViz, type Listen } from './viz.js';
+import type { TapClientTls } from './tap/aggregator.js';
 
 function listenAddr(variable: string, raw: string): Listen {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(raw);
@@ -83,14 +86,27 @@ async function main(): Promise<void> {
     else throw new ConfigError([`WEFT_VIZ_TAP_AUTH: "${mode}" is not one of loopback, token, kubernetes`]);
   }
   if (modes.length === 0) throw new ConfigError(['WEFT_VIZ_TAP_AUTH names no mode']);
+  // The tap client certificate and the anchors are mounted Secrets/ConfigMaps that cert-manager renews and
+  // the kubelet swaps (`..data`): follow them; the tap client reads the current material for each new connection.
+  const tapTls: { -readonly [K in keyof TapClientTls]: TapClientTls[K] } = {
+    ca: read('WEFT_VIZ_TRUST_ANCHORS_FILE', cfg.trustAnchorsFile),
+    cert: read('WEFT_VIZ_TAP_CERT_FILE', cfg.tapCertFile),
+    key: read('WEFT_VIZ_TAP_KEY_FILE', cfg.tapKeyFile),
+  };
+  const tlsWatch = watchFiles([cfg.trustAnchorsFile, cfg.tapCertFile, cfg.tapKeyFile], cfg.filePollMs, ([ca, cert, key]) => {
+    try {
+      createSecureContext({ ca, cert, key });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'new tap client certificate does not load yet; keeping the old one');
+      return;
+    }
+    Object.assign(tapTls, { ca, cert, key });
+    log.info({ certFile: cfg.tapCertFile }, 'tap client certificate reloaded');
+  });
   const viz = await startViz({
     prometheusUrl: cfg.prometheusUrl,
     targets,
-    tapTls: {
-      ca: read('WEFT_VIZ_TRUST_ANCHORS_FILE', cfg.trustAnchorsFile),
-      cert: read('WEFT_VIZ_TAP_CERT_FILE', cfg.tapCertFile),
-      key: read('WEFT_VIZ_TAP_KEY_FILE', cfg.tapKeyFile),
-    },
+    tapTls,
     authorizer: modes.length === 1 ? modes[0] : new AnyOfAuthorizer(modes),
     api: listenAddr('WEFT_VIZ_API_LISTEN_ADDR', cfg.apiListenAddr),
     tap: listenAddr('WEFT_VIZ_TAP_LISTEN_ADDR', cfg.tapListenAddr),
@@ -99,7 +115,10 @@ async function main(): Promise<void> {
     log,
   });
   log.info({ api: viz.apiUrl, tap: viz.tapUrl, web: viz.webUrl, tapAuth: cfg.tapAuth, allowedHosts: ['localhost', 'IP addresses', ...hosts] }, 'viz started');
-  const stop = () => void viz.close().then(() => process.exit(0));
+  const stop = () => {
+    tlsWatch.close();
+    void viz.close().then(() => process.exit(0));
+  };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

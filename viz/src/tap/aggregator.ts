@@ -26,7 +26,7 @@ export interface TapRequest {
   readonly limit: number;
 }
 
-/** viz's client certificate for the proxies' tap servers. */
+/** viz's client certificate for the proxies' tap servers; read at each new connection, so it may be replaced in place (rotation). */
 export interface TapClientTls {
   readonly ca: string;
   readonly cert: string;
@@ -42,7 +42,8 @@ export interface TapProxyError {
 export type TapLine = TapEventJson | TapProxyError;
 
 export class TapAggregator {
-  private readonly clients = new Map<string, Client<typeof tap.Tap>>();
+  /** One client per proxy, rebuilt when viz's certificate or anchors changed (the material is read live). */
+  private readonly clients = new Map<string, { readonly client: Client<typeof tap.Tap>; readonly cert: string; readonly ca: string }>();
 
   constructor(
     private readonly targets: TargetSource,
@@ -52,12 +53,13 @@ export class TapAggregator {
 
   private client(t: ProxyTarget): Client<typeof tap.Tap> {
     const key = `${t.tapAddr}|${t.identity}`;
+    const { ca, cert, key: privateKey } = this.tls;
     let c = this.clients.get(key);
-    if (!c) {
-      c = createGrpcClient(tap.Tap, { baseUrl: `https://${t.tapAddr}`, ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, serverName: t.identity });
+    if (!c || c.cert !== cert || c.ca !== ca) {
+      c = { client: createGrpcClient(tap.Tap, { baseUrl: `https://${t.tapAddr}`, ca, cert, key: privateKey, serverName: t.identity }), cert, ca };
       this.clients.set(key, c);
     }
-    return c;
+    return c.client;
   }
 
   /** Resolves the proxies first so an unknown resource fails before streaming starts. */
