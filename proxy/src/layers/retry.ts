@@ -1,20 +1,24 @@
 /**
  * Retries for retryable routes. A request is retried when the route is
- * retryable and its method idempotent (or named by the route), after a
- * connection failure, an attempt timeout or a response in the route's retry
- * statuses, while the deadline allows, up to MAX_RETRIES times, and only
- * with the logical service's retry budget's consent. The body must be
- * replayed, so a copy of up to MAX_REPLAY_BYTES is kept while it streams to
- * the first attempt; a larger body (or one still streaming when the
- * attempt failed) is not retried.
+ * retryable and its method idempotent (or named by the route; gRPC calls
+ * when the route names retryable gRPC statuses), after a connection
+ * failure, an attempt timeout, a response in the route's retry statuses or
+ * a gRPC status the route names, while the deadline allows, up to
+ * MAX_RETRIES times, and only with the logical service's retry budget's
+ * consent. The body must be replayed, so a copy of up to MAX_REPLAY_BYTES is
+ * kept while it streams to the first attempt; a larger body (or one still
+ * streaming when the attempt failed) is not retried. A gRPC status is
+ * retried only when no response data came before it (trailers-only, or
+ * trailers right after the headers): what reached the client is never
+ * sent twice.
  */
 import { PassThrough, Readable } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
 import type { HttpRequest, HttpResponse, HttpService } from '../svc.js';
-import { isRetryableStatus, mayRetry, type RouteParams } from '../profile/route-table.js';
+import { isRetryableGrpcStatus, isRetryableStatus, mayRetry, type RouteParams } from '../profile/route-table.js';
 import type { RouteTargetMetrics } from '../metrics/route-metrics.js';
 import type { RetryBudget } from './retry-budget.js';
-import { callWithTimeout, deadlineOf, now, RequestTimeoutError, withRemaining } from './timeout.js';
+import { callWithTimeout, deadlineOf, isGrpc, now, RequestTimeoutError, withRemaining } from './timeout.js';
 
 /** Largest request body kept for replay. */
 export const MAX_REPLAY_BYTES = 64 * 1024;
@@ -103,7 +107,9 @@ export async function sendOnRoute(
 ): Promise<HttpResponse> {
   const deadline = deadlineOf(req, route.totalTimeoutMs);
   const attemptMs = route.timeoutMs > 0 ? route.timeoutMs : Infinity;
-  const retryable = mayRetry(route, req.method);
+  const grpc = isGrpc(req);
+  const retryable = mayRetry(route, req.method, grpc);
+  const watchGrpc = retryable && grpc && route.retryGrpcStatuses.size > 0;
   let replayable: ReplayableBody | undefined;
   let first = req;
   if (retryable) {
@@ -122,14 +128,21 @@ export async function sendOnRoute(
     if (attempt > 0) areq = { ...areq, body: replayable ? replayable.replay() : Readable.from([]) };
     let rsp: HttpResponse;
     try {
-      rsp = await callWithTimeout(inner, areq, ms, finalTimeout ? 'request' : 'request attempt');
+      rsp = await callWithTimeout(inner, areq, ms, finalTimeout ? 'request' : 'request attempt', route.idleTimeoutMs);
     } catch (err) {
       // A total-deadline timeout is final; an attempt timeout may be retried within the total.
       if (!canRetry(retryable, attempt, replayable) || !retryableError(err, req) || (err instanceof RequestTimeoutError && finalTimeout)) throw err;
       if (!takeRetry(budget, m)) throw err;
       continue;
     }
-    if (isRetryableStatus(route, rsp.status) && canRetry(retryable, attempt, replayable) && !req.signal.aborted && takeRetry(budget, m)) {
+    if (!canRetry(retryable, attempt, replayable) || req.signal.aborted) return rsp;
+    let retry = isRetryableStatus(route, rsp.status);
+    if (!retry && watchGrpc) {
+      let status = rsp.headers['grpc-status'];
+      if (status === undefined) ({ status, rsp } = await grpcStatusBeforeData(rsp));
+      retry = isRetryableGrpcStatus(route, status);
+    }
+    if (retry && !req.signal.aborted && takeRetry(budget, m)) {
       // The failed response is dropped; its stream is reset rather than read to the end.
       rsp.body.on('error', () => undefined);
       rsp.body.destroy();
@@ -137,6 +150,40 @@ export async function sendOnRoute(
     }
     return rsp;
   }
+}
+
+/**
+ * The gRPC status of a response that ends without a byte of data (status in trailers right after the headers);
+ * undefined as soon as data arrives (the call is streaming: it goes to the client as it is) or the stream fails.
+ * Nothing is consumed. A body found at its end is handed on as a fresh empty body: Node ends and closes an
+ * HTTP/2 stream without a reader once it is over, so the original would never emit 'end' to the server.
+ */
+function grpcStatusBeforeData(rsp: HttpResponse): Promise<{ status: string | undefined; rsp: HttpResponse }> {
+  const body = rsp.body;
+  if (body.readableEnded || body.destroyed) return Promise.resolve({ status: undefined, rsp });
+  return new Promise((resolve) => {
+    const settle = (status: string | undefined, out: HttpResponse): void => {
+      body.off('readable', onReadable);
+      body.off('close', onClose);
+      resolve({ status, rsp: out });
+    };
+    // 'readable' fires when data is buffered, or once at the end of a body that had none.
+    const onReadable = (): void => {
+      if (body.readableLength > 0) return settle(undefined, rsp);
+      body.off('readable', onReadable);
+      body.off('close', onClose);
+      // Node emits the HTTP/2 'trailers' event a tick after the end of the body: read them a turn later.
+      setImmediate(() => {
+        const status = rsp.trailers()?.['grpc-status'];
+        settle(typeof status === 'string' ? status : undefined, { ...rsp, body: Readable.from([]) });
+      });
+    };
+    const onClose = (): void => settle(undefined, rsp);
+    // A reset while waiting is the client's to see (through the server's own listener); it must not throw here.
+    body.on('error', () => undefined);
+    body.on('readable', onReadable);
+    body.once('close', onClose);
+  });
 }
 
 function canRetry(retryable: boolean, attempt: number, body: ReplayableBody | undefined): boolean {

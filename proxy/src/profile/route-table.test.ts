@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
-import { compileProfile, isRetryableStatus, mayRetry, routeTableOf, DEFAULT_ROUTE } from './route-table.js';
+import { compileProfile, isRetryableGrpcStatus, isRetryableStatus, mayRetry, routeTableOf, DEFAULT_ROUTE } from './route-table.js';
 
 const ms = (n: number) => ({ seconds: BigInt(Math.floor(n / 1000)), nanos: (n % 1000) * 1e6 });
 
@@ -51,10 +51,30 @@ test('timeouts, retryability and statuses come from the route; defaults retry 5x
 
 test('retries: idempotent methods on retryable routes, other methods only when the route names them', () => {
   const t = compileProfile(profile);
-  assert.ok(mayRetry(t.route('GET', '/books/1', {}), 'GET'));
-  assert.ok(mayRetry(t.route('POST', '/orders', {}), 'POST'));
-  assert.ok(!mayRetry(t.route('POST', '/books', {}), 'POST'), 'not a retryable route');
-  assert.ok(!mayRetry(DEFAULT_ROUTE, 'GET'));
+  assert.ok(mayRetry(t.route('GET', '/books/1', {}), 'GET', false));
+  assert.ok(mayRetry(t.route('POST', '/orders', {}), 'POST', false));
+  assert.ok(!mayRetry(t.route('POST', '/books', {}), 'POST', false), 'not a retryable route');
+  assert.ok(!mayRetry(DEFAULT_ROUTE, 'GET', false));
+});
+
+test('gRPC calls (POST) are retried only on a retryable route that names retryable gRPC statuses, and only those statuses', () => {
+  const grpcProfile = create(destination.DestinationProfileSchema, {
+    routes: [
+      { name: 'named', matches: [{ path: { kind: { case: 'prefix', value: '/pkg.Svc/' } } }], isRetryable: true, retryGrpcStatuses: [14, 8], idleTimeout: { seconds: 2n, nanos: 0 } },
+      { name: 'plain', matches: [{ path: { kind: { case: 'prefix', value: '/pkg.Other/' } } }], isRetryable: true },
+      { name: 'off', matches: [{ path: { kind: { case: 'prefix', value: '/pkg.Off/' } } }], retryGrpcStatuses: [14] },
+    ],
+  });
+  const t = compileProfile(grpcProfile);
+  const named = t.route('POST', '/pkg.Svc/Get', {});
+  assert.ok(mayRetry(named, 'POST', true));
+  assert.ok(!mayRetry(named, 'POST', false), 'plain HTTP POST still needs the route to name POST');
+  assert.ok(!mayRetry(t.route('POST', '/pkg.Other/Get', {}), 'POST', true), 'no gRPC statuses named: gRPC calls are not opted in');
+  assert.ok(!mayRetry(t.route('POST', '/pkg.Off/Get', {}), 'POST', true), 'not retryable');
+  assert.ok(isRetryableGrpcStatus(named, '14') && isRetryableGrpcStatus(named, '8'));
+  assert.ok(!isRetryableGrpcStatus(named, '2') && !isRetryableGrpcStatus(named, '0') && !isRetryableGrpcStatus(named, undefined));
+  assert.equal(named.idleTimeoutMs, 2000);
+  assert.equal(t.route('POST', '/pkg.Other/Get', {}).idleTimeoutMs, 0);
 });
 
 test('response classes override the 5xx rule', () => {

@@ -18,12 +18,16 @@ export interface StatusRange {
 export interface RouteParams {
   /** The `rt_route` label; empty for requests that match no route. */
   readonly name: string;
-  /** Per-attempt timeout in ms; 0 = none. */
+  /** Per-attempt timeout in ms, until the response body ended; 0 = none. */
   readonly timeoutMs: number;
-  /** Total timeout across retries in ms; 0 = none. */
+  /** Total timeout across retries in ms, until the response body ended; 0 = none. */
   readonly totalTimeoutMs: number;
+  /** A stream with no bytes either way for this long is ended, in ms; 0 = none. */
+  readonly idleTimeoutMs: number;
   readonly retryable: boolean;
   readonly retryStatuses: readonly StatusRange[];
+  /** gRPC status codes retried on a retryable route; naming any also opts the route's gRPC calls in (they are POSTs). */
+  readonly retryGrpcStatuses: ReadonlySet<number>;
   /** Methods the route's matches name explicitly: retried even when not idempotent (the author opted in). */
   readonly explicitMethods: ReadonlySet<string>;
   /** Whether a response status is a failure (route response classes; else 5xx). */
@@ -59,8 +63,10 @@ export const DEFAULT_ROUTE: RouteParams = {
   name: '',
   timeoutMs: 0,
   totalTimeoutMs: 0,
+  idleTimeoutMs: 0,
   retryable: false,
   retryStatuses: DEFAULT_RETRY_STATUSES,
+  retryGrpcStatuses: new Set(),
   explicitMethods: new Set(),
   isFailure: (status) => status >= 500,
 };
@@ -140,8 +146,10 @@ function compileRoute(r: destination.Route): CompiledRoute {
       name: r.metricsLabels.route ?? r.name,
       timeoutMs: durationMs(r.timeout),
       totalTimeoutMs: durationMs(r.totalTimeout),
+      idleTimeoutMs: durationMs(r.idleTimeout),
       retryable: r.isRetryable,
       retryStatuses: statuses,
+      retryGrpcStatuses: new Set(r.retryGrpcStatuses.filter((c) => c >= 1 && c <= 16)),
       explicitMethods: new Set(r.matches.map((m) => m.method.toUpperCase()).filter((m) => m !== '')),
       isFailure: (status) => {
         for (const c of classes) if (status >= c.min && status <= c.max) return c.failure;
@@ -174,9 +182,19 @@ export function compileProfile(p: Profile | undefined): RouteTable {
 /** Safe to send twice (RFC 9110 §9.2.2) without the route naming the method. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/** Whether a request on this route may be retried at all: the route is retryable and the method idempotent or named by the route. */
-export function mayRetry(route: RouteParams, method: string): boolean {
-  return route.retryable && (IDEMPOTENT.has(method) || route.explicitMethods.has(method));
+/**
+ * Whether a request on this route may be retried at all: the route is retryable and the method idempotent or
+ * named by the route, or it is a gRPC call (always a POST) on a route that names retryable gRPC statuses — the
+ * route's author declares its methods safe to send twice, as naming POST does for plain HTTP.
+ */
+export function mayRetry(route: RouteParams, method: string, grpc: boolean): boolean {
+  if (!route.retryable) return false;
+  return IDEMPOTENT.has(method) || route.explicitMethods.has(method) || (grpc && route.retryGrpcStatuses.size > 0);
+}
+
+/** Whether a gRPC status (the `grpc-status` value) should be retried on a retryable route. */
+export function isRetryableGrpcStatus(route: RouteParams, status: string | string[] | undefined): boolean {
+  return typeof status === 'string' && route.retryGrpcStatuses.has(Number(status));
 }
 
 /** Whether a response status should be retried on a retryable route. */
