@@ -349,9 +349,14 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
     rsp.body.resume();
     return;
   }
+  const grpc = wantTrailers && typeof ct === 'string' && ct.startsWith('application/grpc');
+  // A gRPC response the proxy itself ends (a deadline, an idle stream) gets that status in its trailers.
+  let failure: WeftError | undefined;
   if (wantTrailers) {
     stream.once('wantTrailers', () => {
-      const trailers = rsp.trailers();
+      const trailers: http2.OutgoingHttpHeaders | undefined = failure
+        ? { 'grpc-status': String(failure.grpcStatus), 'grpc-message': encodeURIComponent(failure.message) }
+        : rsp.trailers();
       try {
         if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
         else stream.close();
@@ -361,9 +366,17 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
     });
   }
   rsp.body.pipe(stream);
-  rsp.body.on('error', () => {
+  rsp.body.on('error', (err) => {
+    if (stream.closed) return;
+    if (err instanceof WeftError && err.code === 'DEADLINE_EXCEEDED') {
+      if (grpc) {
+        failure = err;
+        stream.end();
+      } else stream.close(NGHTTP2_CANCEL);
+      return;
+    }
     // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
-    if (!stream.closed) stream.close(rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
+    stream.close(rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
   });
   stream.once('close', () => {
     if (!rsp.body.readableEnded) rsp.body.destroy();

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpLayer, HttpRequest, HttpResponse } from '../svc.js';
 import type { HttpTargetMetrics } from '../metrics/proxy-metrics.js';
+import { streamError } from '../metrics/route-metrics.js';
 
 export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): HttpLayer {
   return (inner) => async (req) => {
@@ -25,7 +26,7 @@ export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): Http
       const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
       m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
     });
-    rsp.body.once('error', () => m.response(rsp.status, undefined, true, 'stream').inc());
+    rsp.body.once('error', (err) => m.response(rsp.status, undefined, true, streamError(err)).inc());
     return rsp;
   };
 }

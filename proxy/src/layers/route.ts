@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { HttpLayer, HttpRequest, HttpResponse, HttpService, Logical, NewHttp } from '../svc.js';
 import type { Profiles, ProfileWatch } from '../discovery/profiles.js';
 import { DEFAULT_ROUTE, routeTableOf, type RetryBudgetParams, type RouteParams } from '../profile/route-table.js';
-import type { RouteMetrics, RouteTargetMetrics } from '../metrics/route-metrics.js';
+import { streamError, type RouteMetrics, type RouteTargetMetrics } from '../metrics/route-metrics.js';
 import { RetryBudget } from './retry-budget.js';
 import { sendOnRoute } from './retry.js';
 import { normalizeAuthority } from './logical.js';
@@ -102,7 +102,7 @@ function measured(m: RouteTargetMetrics | undefined, route: RouteParams, req: Ht
         const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
         m.response(rsp.status, route.isFailure(rsp.status) || (grpc !== undefined && grpc !== '0')).inc();
       });
-      rsp.body.once('error', () => m.response(rsp.status, true, 'stream').inc());
+      rsp.body.once('error', (err) => m.response(rsp.status, true, streamError(err)).inc());
       return rsp;
     },
     (err: unknown) => {

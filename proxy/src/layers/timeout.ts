@@ -1,13 +1,18 @@
 /**
  * Request deadlines. A route's per-attempt timeout and total timeout, and a
- * gRPC client's `grpc-timeout`, become one absolute deadline per request;
- * an attempt that has no response headers by then is cancelled (the
- * upstream stream is reset) and the request fails with DEADLINE_EXCEEDED
- * (504 for HTTP, grpc-status 4 for gRPC), which the metrics count as a
- * failure. gRPC requests carry the remaining time to the next hop in
- * `grpc-timeout`, so the deadline holds across the mesh.
+ * gRPC client's `grpc-timeout`, become one absolute deadline per request,
+ * and it covers the whole exchange: an attempt without response headers by
+ * then fails with DEADLINE_EXCEEDED (504 for HTTP, grpc-status 4 for gRPC);
+ * a response whose body has not ended by then is ended with that error (the
+ * HTTP servers turn it into gRPC trailers, an RST_STREAM or a closed HTTP/1
+ * connection). A route's idle timeout ends a stream on which no byte moved
+ * either way for that long, the same way. The upstream stream is reset in
+ * every case and the metrics count a failure. gRPC requests carry the
+ * remaining time to the next hop in `grpc-timeout`, so the deadline holds
+ * across the mesh.
  */
 import { performance } from 'node:perf_hooks';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
 import type { HttpRequest, HttpResponse, HttpService } from '../svc.js';
 
@@ -51,34 +56,129 @@ export function withRemaining(req: HttpRequest, deadline: number, now: number): 
 }
 
 /**
- * Calls `inner` and fails with RequestTimeoutError unless response headers
- * arrive within `ms`; on timeout the attempt is aborted (its signal also
- * follows the client's) and a late response is discarded.
+ * Calls `inner` with the exchange bounded: it must be over (response body
+ * ended) within `ms`, and with `idleMs` > 0 no byte may take longer than
+ * that to move either way. Before response headers a timeout rejects with
+ * RequestTimeoutError; after them the response body fails with it. Either
+ * way the attempt is aborted (its signal also follows the client's), and a
+ * late response is discarded.
  */
-export function callWithTimeout(inner: HttpService, req: HttpRequest, ms: number, what: string): Promise<HttpResponse> {
-  if (ms === Infinity) return inner(req);
+export function callWithTimeout(inner: HttpService, req: HttpRequest, ms: number, what: string, idleMs = 0): Promise<HttpResponse> {
+  if (ms === Infinity && idleMs <= 0) return inner(req);
   const ac = new AbortController();
-  const attempt: HttpRequest = { ...req, signal: AbortSignal.any([req.signal, ac.signal]) };
+  const x = new BoundedExchange(ac, now(), ms, idleMs, what);
+  let attempt: HttpRequest = { ...req, signal: AbortSignal.any([req.signal, ac.signal]) };
+  if (idleMs > 0 && !req.bodyless) attempt = { ...attempt, body: watchBytes(req.body, x, false) };
   return new Promise<HttpResponse>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      const err = new RequestTimeoutError(what, ms);
-      ac.abort(err);
-      reject(err);
-    }, Math.max(0, ms));
+    x.pending = reject;
     inner(attempt).then(
       (rsp) => {
-        clearTimeout(timer);
-        if (timedOut) rsp.body.destroy();
-        else resolve(rsp);
+        if (x.over) {
+          rsp.body.on('error', () => undefined);
+          rsp.body.destroy();
+        } else resolve(x.responded(rsp));
       },
       (err: unknown) => {
-        clearTimeout(timer);
-        if (!timedOut) reject(err);
+        if (!x.over) {
+          x.finish();
+          reject(err);
+        }
       },
     );
   });
+}
+
+/**
+ * The timer of one bounded exchange. One timer at a time, re-armed lazily: a byte only stamps `last`, so the
+ * idle timeout costs nothing per chunk but a clock read.
+ */
+class BoundedExchange {
+  /** Rejects the call while there is no response yet. */
+  pending: ((err: RequestTimeoutError) => void) | undefined;
+  over = false;
+  last: number;
+  private rsp: HttpResponse | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly endAt: number;
+
+  constructor(
+    private readonly ac: AbortController,
+    start: number,
+    private readonly ms: number,
+    private readonly idleMs: number,
+    private readonly what: string,
+  ) {
+    this.last = start;
+    this.endAt = start + ms;
+    this.arm(start);
+  }
+
+  private arm(t: number): void {
+    const at = this.idleMs > 0 ? Math.min(this.endAt, this.last + this.idleMs) : this.endAt;
+    this.timer = setTimeout(this.fire, Math.max(0, at - t));
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    if (this.over) return;
+    const t = now();
+    if (t >= this.endAt) this.fail(new RequestTimeoutError(this.what, this.ms));
+    else if (this.idleMs > 0 && t - this.last >= this.idleMs) this.fail(new RequestTimeoutError(`${this.what}: stream idle`, this.idleMs));
+    else this.arm(t);
+  };
+
+  private fail(err: RequestTimeoutError): void {
+    this.over = true;
+    // Reset upstream first (RST_STREAM CANCEL / connection close), then end what the client reads with the error.
+    this.ac.abort(err);
+    if (this.rsp) this.rsp.body.destroy(err);
+    else this.pending?.(err);
+  }
+
+  finish(): void {
+    this.over = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Headers arrived: the same timer now bounds the body, which ends the exchange when it ends or closes. */
+  responded(rsp: HttpResponse): HttpResponse {
+    this.pending = undefined;
+    this.last = now();
+    const body = this.idleMs > 0 ? watchBytes(rsp.body, this, true) : rsp.body;
+    this.rsp = body === rsp.body ? rsp : { ...rsp, body };
+    const done = (): void => this.finish();
+    body.once('end', done);
+    body.once('close', done);
+    return this.rsp;
+  }
+}
+
+/** Stamps the exchange on every chunk that passes. */
+class ByteWatch extends Transform {
+  constructor(private readonly x: BoundedExchange) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.x.last = now();
+    cb(null, chunk);
+  }
+}
+
+/**
+ * `src` seen through a ByteWatch. Errors of `src` reach the reader. `owned`: the reader going away destroys `src`
+ * (a response: the upstream stream is reset); a request body belongs to the client's connection and is only unpiped.
+ */
+function watchBytes(src: Readable, x: BoundedExchange, owned: boolean): Readable {
+  const out = new ByteWatch(x);
+  src.once('error', (err) => out.destroy(err));
+  if (owned) {
+    out.once('close', () => {
+      // With the reason, so layers below (http metrics) count why the stream ended.
+      if (!src.readableEnded) src.destroy(out.errored ?? undefined);
+    });
+  }
+  return src.pipe(out);
 }
 
 export const now = (): number => performance.now();

@@ -8,6 +8,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_MS } from '@weft/common/metrics';
+import { WeftError } from '@weft/common/errors';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
@@ -109,4 +110,9 @@ export function routeMetrics(registry: Registry): RouteMetrics {
   let m = byRegistry.get(registry);
   if (!m) byRegistry.set(registry, (m = new RouteMetrics(new RouteFamilies(registry))));
   return m;
+}
+
+/** The `error` label of a response whose body failed: the proxy's own error code (e.g. DEADLINE_EXCEEDED), else `stream`. */
+export function streamError(err: unknown): string {
+  return err instanceof WeftError ? err.code : 'stream';
 }
