@@ -9,6 +9,7 @@ import { queryEdges } from '../metrics/edges.js';
 import { checkWindow, type ScopedRef } from '../metrics/promql.js';
 import { queryRoutes } from '../metrics/routes.js';
 import type { Querier } from '../metrics/stat.js';
+import { queryTimeSeries, type RangeQuerier } from '../metrics/timeseries.js';
 import { StatService } from '../metrics/stat.js';
 import { fetchPresentedCertificate, fetchProxyMetrics } from '../proxy-admin.js';
 import { isNamespaceName, parseKind, parseResource, type ResourceRef } from '../resource.js';
@@ -22,7 +23,7 @@ import { sendError, sendJson } from './respond.js';
 export type Route = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => Promise<void>;
 
 export interface VizDeps {
-  readonly prometheus: Querier & { ready(): Promise<boolean> };
+  readonly prometheus: Querier & RangeQuerier & { ready(): Promise<boolean> };
   readonly targets: TargetSource;
   readonly tap: TapAggregator;
   readonly tapTls: TapClientTls;
@@ -66,6 +67,10 @@ export function apiRoutes(d: VizDeps): Map<string, Route> {
     ['/api/v1/stat', async (_q, res, p) => {
       const resource: ResourceRef = parseResource(required(p, 'resource'));
       sendJson(res, 200, await stat.stat({ resource, namespace: namespaceParam(p), from: scoped(p, 'from'), to: scoped(p, 'to'), window: window(p) }));
+    }],
+    ['/api/v1/timeseries', async (_q, res, p) => {
+      const resource = parseResource(required(p, 'resource'));
+      sendJson(res, 200, await queryTimeSeries(d.prometheus, { resource, namespace: namespaceParam(p), window: window(p) }));
     }],
     ['/api/v1/edges', async (_q, res, p) => {
       const w = window(p);

@@ -31,6 +31,8 @@ export interface Edge {
   readonly mtls: boolean;
   readonly requests: number;
   readonly rps: number;
+  /** Successful / all responses the client saw on the edge in the window; null without responses. */
+  readonly successRate: number | null;
 }
 
 export interface EdgesQuery {
@@ -54,10 +56,14 @@ export async function queryEdges(prometheus: Querier, q: EdgesQuery): Promise<Ed
   const l = labelOf(q.kind);
   const outGroup = ['namespace', l, 'dst_namespace', `dst_${l}`, 'server_id', 'tls'];
   const inGroup = ['namespace', l, 'client_id', 'tls'];
-  const [out, outRps, inbound] = await Promise.all([
-    prometheus.query(windowIncrease('request_total', `direction="outbound",dst_${l}!=""`, outGroup, q.window)),
-    prometheus.query(`sum by (namespace, ${l}, dst_namespace, dst_${l}) (rate(request_total{direction="outbound",dst_${l}!=""}[${q.window}]))`),
+  const pairGroup = ['namespace', l, 'dst_namespace', `dst_${l}`];
+  const outbound = `direction="outbound",dst_${l}!=""`;
+  const [out, outRps, inbound, responses, successes] = await Promise.all([
+    prometheus.query(windowIncrease('request_total', outbound, outGroup, q.window)),
+    prometheus.query(`sum by (${pairGroup.join(', ')}) (rate(request_total{${outbound}}[${q.window}]))`),
     prometheus.query(windowIncrease('request_total', `direction="inbound",client_id!=""`, inGroup, q.window)),
+    prometheus.query(windowIncrease('response_total', outbound, pairGroup, q.window)),
+    prometheus.query(windowIncrease('response_total', `${outbound},classification="success"`, pairGroup, q.window)),
   ]);
   const k = (ns: string | undefined, name: string | undefined) => `${ns ?? ''}/${name ?? ''}`;
   // What clients call each destination: its identity.
@@ -70,7 +76,10 @@ export async function queryEdges(prometheus: Querier, q: EdgesQuery): Promise<Ed
     if (!clientIdsAt.has(key)) clientIdsAt.set(key, new Set());
     clientIdsAt.get(key)!.add(s.labels.client_id!);
   }
-  const rps = new Map(outRps.map((s) => [k(s.labels.namespace, s.labels[l]) + '>' + k(s.labels.dst_namespace, s.labels[`dst_${l}`]), s.value]));
+  const pairKey = (s: { labels: Readonly<Record<string, string>> }) => k(s.labels.namespace, s.labels[l]) + '>' + k(s.labels.dst_namespace, s.labels[`dst_${l}`]);
+  const rps = new Map(outRps.map((s) => [pairKey(s), s.value]));
+  const responsesOf = new Map(responses.map((s) => [pairKey(s), s.value]));
+  const successesOf = new Map(successes.map((s) => [pairKey(s), s.value]));
 
   const edges = new Map<string, { src: EdgeEnd; dst: EdgeEnd; serverId: string; requests: number; tlsRequests: number }>();
   for (const s of out) {
@@ -98,7 +107,18 @@ export async function queryEdges(prometheus: Querier, q: EdgesQuery): Promise<Ed
       if (candidates.length === 1) clientId = candidates[0]!;
     }
     const mtls = e.requests > 0 && e.tlsRequests === e.requests;
-    result.push({ src: e.src, dst: e.dst, kind: q.kind, clientId: mtls ? clientId : '', serverId: mtls ? e.serverId : '', mtls, requests: Math.round(e.requests), rps: rps.get(key) ?? 0 });
+    const resp = responsesOf.get(key) ?? 0;
+    result.push({
+      src: e.src,
+      dst: e.dst,
+      kind: q.kind,
+      clientId: mtls ? clientId : '',
+      serverId: mtls ? e.serverId : '',
+      mtls,
+      requests: Math.round(e.requests),
+      rps: rps.get(key) ?? 0,
+      successRate: resp > 0 ? (successesOf.get(key) ?? 0) / resp : null,
+    });
   }
   result.sort((a, b) => k(a.src.namespace, a.src.name).localeCompare(k(b.src.namespace, b.src.name)) || k(a.dst.namespace, a.dst.name).localeCompare(k(b.dst.namespace, b.dst.name)));
   return result;
