@@ -3,6 +3,12 @@
  * (Kubernetes informers, the local file, the in-memory test source) feeds
  * these same shapes, so one resolution path serves them all.
  */
+import {
+  DEFAULT_INBOUND_POLICY_ANNOTATION,
+  OPAQUE_PORTS_ANNOTATION,
+  PROXY_INBOUND_PORT_ANNOTATION,
+  PROXY_VERSION_ANNOTATION,
+} from '@weft/api/names';
 import type { k8s } from '@weft/common/k8s/client';
 
 export type Service = k8s.V1Service;
@@ -41,20 +47,13 @@ export interface ObjectSink {
   delete<K extends Kind>(kind: K, obj: KindMap[K]): void;
 }
 
-/** API groups of weft's CRDs (docs/destination.md). */
-export const PROFILE_GROUP = 'weft.io';
-export const POLICY_GROUP = 'policy.weft.io';
-export const CRD_VERSION = 'v1alpha1';
-
-/** Annotations and labels destination reads. */
+/** Annotations destination reads (their names: @weft/api/names). */
 export const ANNOTATION = {
-  proxyVersion: 'weft.io/proxy-version',
-  /** Set by whoever runs the proxy on a non-default inbound port (the local demo). */
-  proxyInboundPort: 'weft.io/proxy-inbound-port',
-  opaquePorts: 'config.weft.io/opaque-ports',
-  defaultInboundPolicy: 'config.weft.io/default-inbound-policy',
+  proxyVersion: PROXY_VERSION_ANNOTATION,
+  proxyInboundPort: PROXY_INBOUND_PORT_ANNOTATION,
+  opaquePorts: OPAQUE_PORTS_ANNOTATION,
+  defaultInboundPolicy: DEFAULT_INBOUND_POLICY_ANNOTATION,
 } as const;
-export const PROXY_CONTAINER = 'weft-proxy';
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 export function objectKey(meta: { namespace?: string; name?: string } | undefined): string {

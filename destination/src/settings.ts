@@ -1,7 +1,9 @@
-/** Cluster-wide settings the resolvers need (parsed once from config at the edge). */
-export const DEFAULT_INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
-export type DefaultInboundPolicy = (typeof DEFAULT_INBOUND_POLICIES)[number];
+import type { InboundPolicy } from '@weft/api/names';
 
+export { INBOUND_POLICIES as DEFAULT_INBOUND_POLICIES } from '@weft/api/names';
+export type DefaultInboundPolicy = InboundPolicy;
+
+/** Cluster-wide settings the resolvers need (parsed once from config at the edge). */
 export interface MeshSettings {
   /** Kubernetes DNS domain of services (`cluster.local`). */
   readonly clusterDomain: string;

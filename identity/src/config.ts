@@ -7,7 +7,7 @@ import { ConfigError } from '@weft/common/errors';
 import { env, loadConfig } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
 import type { LevelWithSilent } from 'pino';
-import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from './kubernetes-names.js';
+import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from '@weft/api/names';
 import { DEFAULT_CERTIFY_RATE_LIMIT, type CertifyRateLimit } from './source-rate-limiter.js';
 import { TOKEN_AUDIENCE } from './token-validator.js';
 

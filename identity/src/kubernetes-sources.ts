@@ -12,7 +12,7 @@ import type { Permission } from './access-review.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
 import type { IssuerSource, Source, SourceListener, TrustAnchorSource } from './sources.js';
 
-import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY } from './kubernetes-names.js';
+import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY } from '@weft/api/names';
 
 export { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY };
 

@@ -5,8 +5,10 @@
  * implementation lives in kubernetes-token-validator.ts; tests use fakes.
  */
 
+import { TOKEN_AUDIENCES } from '@weft/api/names';
+
 /** The audience proxies' projected tokens are minted for (ARCHITECTURE §3). */
-export const TOKEN_AUDIENCE = 'identity.weft.io';
+export const TOKEN_AUDIENCE: string = TOKEN_AUDIENCES.identity;
 
 /** Far above any real JWT; bounds the work a garbage token can cause. */
 export const MAX_TOKEN_BYTES = 16 * 1024;

@@ -3,14 +3,14 @@
  * `weft-proxy` container and the projected ServiceAccount token volume.
  * Ports, env names and init flags follow docs/contracts.md.
  */
+import { PROXY_PORTS, PROXY_UID } from '@weft/api/names';
 import type { k8s } from '@weft/common/k8s/client';
 import { formatDnsIdentity } from '@weft/common/identity-name';
 import { INIT_CONTAINER, PROXY_CONTAINER, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, XTABLES_VOLUME } from './annotations.js';
 import type { MeshConfig, ProxySettings } from './mesh-config.js';
 import { formatPortList } from './ports.js';
 
-export const PROXY_PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
-export const PROXY_UID = 2102;
+export { PROXY_PORTS, PROXY_UID };
 
 /** What the proxy needs to know about the pod it is added to. */
 export interface ProxyTarget {
@@ -142,10 +142,14 @@ export function proxyContainer(mesh: MeshConfig, t: ProxyTarget): k8s.V1Containe
 
 export function initContainer(mesh: MeshConfig, s: ProxySettings): k8s.V1Container {
   const args = [
-    '--incoming-proxy-port', String(PROXY_PORTS.inbound),
-    '--outgoing-proxy-port', String(PROXY_PORTS.outbound),
-    '--proxy-uid', String(PROXY_UID),
-    '--inbound-ports-to-ignore', formatPortList([PROXY_PORTS.tap, PROXY_PORTS.admin, ...s.skipInboundPorts]),
+    '--incoming-proxy-port',
+    String(PROXY_PORTS.inbound),
+    '--outgoing-proxy-port',
+    String(PROXY_PORTS.outbound),
+    '--proxy-uid',
+    String(PROXY_UID),
+    '--inbound-ports-to-ignore',
+    formatPortList([PROXY_PORTS.tap, PROXY_PORTS.admin, ...s.skipInboundPorts]),
   ];
   if (s.skipOutboundPorts.length) args.push('--outbound-ports-to-ignore', formatPortList(s.skipOutboundPorts));
   return {
@@ -174,7 +178,9 @@ export function tokenVolume(mesh: MeshConfig): k8s.V1Volume {
   return {
     name: TOKEN_VOLUME,
     projected: {
-      sources: [{ serviceAccountToken: { audience: mesh.tokenAudience, expirationSeconds: mesh.tokenExpirationSeconds, path: TOKEN_FILE } }],
+      sources: [
+        { serviceAccountToken: { audience: mesh.tokenAudience, expirationSeconds: mesh.tokenExpirationSeconds, path: TOKEN_FILE } },
+      ],
     },
   };
 }

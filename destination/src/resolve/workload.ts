@@ -4,7 +4,8 @@
  */
 import { parsePortList } from '@weft/common/config';
 import { formatDnsIdentity, formatSpiffeIdentity } from '@weft/common/identity-name';
-import { ANNOTATION, PROXY_CONTAINER, type Pod } from '../model.js';
+import { PROXY_CONTAINER } from '@weft/api/names';
+import { ANNOTATION, type Pod } from '../model.js';
 import type { MeshSettings } from '../settings.js';
 
 /** A pod runs weft's proxy when it has the proxy container (regular or native sidecar) or the injector's annotation. */

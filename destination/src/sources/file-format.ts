@@ -6,7 +6,8 @@
 import { parse as parseYaml } from 'yaml';
 import { InvalidArgumentError } from '@weft/common/errors';
 import { parsePortList } from '@weft/common/config';
-import { ANNOTATION, CRD_VERSION, POLICY_GROUP, POLICY_KINDS, PROFILE_GROUP, SERVICE_NAME_LABEL, type Kind, type KindMap, type Pod } from '../model.js';
+import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
+import { ANNOTATION, POLICY_KINDS, SERVICE_NAME_LABEL, type Kind, type KindMap, type Pod } from '../model.js';
 import { DEFAULT_INBOUND_POLICIES } from '../settings.js';
 
 export interface FileObject {

@@ -6,7 +6,8 @@
  */
 import { k8s, watch, type Watch } from '@weft/common/k8s/client';
 import type { Logger } from '@weft/common/log';
-import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP, type Kind, type KindMap, type ObjectSink } from '../model.js';
+import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
+import type { Kind, KindMap, ObjectSink } from '../model.js';
 import type { DiscoverySource } from './source.js';
 import { accessError, findAccessGaps, type WatchedResource } from './access-review.js';
 

@@ -1,0 +1,70 @@
+/**
+ * The names more than one component relies on (docs/contracts.md): ports,
+ * Kubernetes object names, annotations and labels, headers and token
+ * audiences. The proxy, the control plane, the charts' synthesis and the CLI
+ * import them from here, so a name is changed in one place. Plain constants,
+ * no imports: anything can depend on this module.
+ */
+
+// --- proxy -----------------------------------------------------------------
+
+/** The proxy's listeners (ARCHITECTURE §ports). */
+export const PROXY_PORTS = { outbound: 4140, inbound: 4143, admin: 4191, tap: 4190 } as const;
+/** The proxy's user: weft-init excludes its traffic from redirection. */
+export const PROXY_UID = 2102;
+export const PROXY_CONTAINER = 'weft-proxy';
+export const INIT_CONTAINER = 'weft-init';
+
+/** Default inbound policies a pod, namespace or cluster may name. */
+export const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+export type InboundPolicy = (typeof INBOUND_POLICIES)[number];
+
+/** Headers the proxies add between themselves (stripped at the edges of the mesh). */
+export const HEADERS = {
+  /** The original destination port of a request carried over a mesh connection. */
+  dstPort: 'weft-dst-port',
+  /** The verified client identity, given to the application by the inbound proxy. */
+  clientId: 'weft-client-id',
+  /** The application's protocol when HTTP/1 rides an h2 mesh connection. */
+  origProto: 'weft-orig-proto',
+} as const;
+
+/** ALPN protocol of opaque TCP carried over mesh mTLS. */
+export const ALPN_TCP = 'weft.tcp';
+
+// --- Kubernetes objects of the control plane ----------------------------------
+
+export const CONTROL_PLANE_DEPLOYMENTS = ['weft-identity', 'weft-destination', 'weft-injector'] as const;
+/** The issuer certificate and key identity signs with (cert-manager or the chart writes it). */
+export const ISSUER_SECRET = 'weft-identity-issuer';
+/** The trust anchor bundle identity and every proxy verify against. */
+export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
+export const TRUST_ROOTS_KEY = 'ca-bundle.crt';
+/** Serving certificates of destination and of the injector's webhook. */
+export const DESTINATION_SECRET = 'weft-destination-tls';
+export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
+export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
+
+/** API groups and version of weft's CRDs. */
+export const PROFILE_GROUP = 'weft.io';
+export const POLICY_GROUP = 'policy.weft.io';
+export const CRD_VERSION = 'v1alpha1';
+
+/** Audiences of the ServiceAccount tokens weft's servers accept. */
+export const TOKEN_AUDIENCES = { identity: 'identity.weft.io', tap: 'tap.weft.io' } as const;
+
+// --- annotations and labels on workloads -----------------------------------------
+
+/** `weft.io/inject: enabled | disabled | ingress` on a namespace or a pod (template). */
+export const INJECT_ANNOTATION = 'weft.io/inject';
+/** Written by the injector: marks a pod as injected (and lets the webhook skip it). */
+export const INJECT_STATUS_ANNOTATION = 'weft.io/inject-status';
+export const PROXY_VERSION_ANNOTATION = 'weft.io/proxy-version';
+/** Set by whoever runs the proxy on a non-default inbound port (the local demo). */
+export const PROXY_INBOUND_PORT_ANNOTATION = 'weft.io/proxy-inbound-port';
+/** Label on injected pods naming the control plane that meshes them (selectable, unlike annotations). */
+export const CONTROL_PLANE_NS_LABEL = 'weft.io/control-plane-ns';
+/** Prefix of the per-pod (or per-namespace) proxy settings, e.g. `config.weft.io/opaque-ports`. */
+export const CONFIG_PREFIX = 'config.weft.io/';
+export const OPAQUE_PORTS_ANNOTATION = `${CONFIG_PREFIX}opaque-ports`;
+export const DEFAULT_INBOUND_POLICY_ANNOTATION = `${CONFIG_PREFIX}default-inbound-policy`;
