@@ -1,9 +1,13 @@
 /**
  * weft's Grafana dashboards (top line, per workload, per route) as data, over
  * the same metric names as viz (docs/contracts.md). `npm run grafana -w viz`
- * writes them to viz/grafana/*.json; a test checks the files are current and
- * that every query runs in a real Prometheus.
+ * writes them to viz/grafana/*.json. The JSON model is typed with Grafana's
+ * published dashboard schema (`@grafana/schema`, a type-only import: nothing
+ * of it is in viz's bundle), so `tsc` rejects a field Grafana does not know;
+ * dashboards.test.ts checks the files are current and that every panel's
+ * query returns data from real proxies in a real Prometheus.
  */
+import type { Dashboard, DataSourceRef, Panel as GrafanaPanel, VariableModel } from '@grafana/schema';
 
 export interface Panel {
   readonly title: string;
@@ -22,8 +26,16 @@ export interface DashboardSpec {
 }
 
 const RI = '$__rate_interval';
-const sr = (sel: string, by: string) =>
-  `sum by (${by}) (rate(response_total{${sel},classification="success"}[${RI}])) / sum by (${by}) (rate(response_total{${sel}}[${RI}]))`;
+/**
+ * Successes / responses. Without a success series the division would have no
+ * result and a failing object would vanish from the panel instead of showing
+ * 0 %: `or (all × 0)` supplies the zero.
+ */
+const ratio = (metric: string, sel: string, by: string) => {
+  const all = `sum by (${by}) (rate(${metric}{${sel}}[${RI}]))`;
+  return `(sum by (${by}) (rate(${metric}{${sel},classification="success"}[${RI}])) or ${all} * 0) / ${all}`;
+};
+const sr = (sel: string, by: string) => ratio('response_total', sel, by);
 const rps = (sel: string, by: string) => `sum by (${by}) (rate(request_total{${sel}}[${RI}]))`;
 const lat = (q: number, metric: string, sel: string, by: string) => `histogram_quantile(${q}, sum by (le, ${by}) (rate(${metric}_bucket{${sel}}[${RI}])))`;
 
@@ -36,7 +48,7 @@ export const TOP_LINE: DashboardSpec = {
   description: 'The whole mesh: success rate, request rate and latency, per namespace and per deployment.',
   variables: [],
   panels: [
-    { title: 'Mesh success rate', type: 'stat', unit: 'percentunit', w: 8, targets: [{ expr: `sum(rate(response_total{${inbound},classification="success"}[${RI}])) / sum(rate(response_total{${inbound}}[${RI}]))`, legend: 'success' }] },
+    { title: 'Mesh success rate', type: 'stat', unit: 'percentunit', w: 8, targets: [{ expr: `(sum(rate(response_total{${inbound},classification="success"}[${RI}])) or sum(rate(response_total{${inbound}}[${RI}])) * 0) / sum(rate(response_total{${inbound}}[${RI}]))`, legend: 'success' }] },
     { title: 'Mesh request rate', type: 'stat', unit: 'reqps', w: 8, targets: [{ expr: `sum(rate(request_total{${inbound}}[${RI}]))`, legend: 'rps' }] },
     { title: 'Meshed pods', type: 'stat', unit: 'short', w: 8, targets: [{ expr: 'count(up{job="weft-proxy"} == 1)', legend: 'pods' }] },
     { title: 'Success rate by namespace', type: 'timeseries', unit: 'percentunit', w: 12, targets: [{ expr: sr(inbound, 'namespace'), legend: '{{namespace}}' }] },
@@ -82,21 +94,25 @@ export const ROUTE: DashboardSpec = {
     { name: 'route', query: 'label_values(route_request_total{namespace="$namespace",deployment="$deployment"}, rt_route)' },
   ],
   panels: [
-    { title: 'Success rate by route', type: 'timeseries', unit: 'percentunit', w: 12, targets: [{ expr: `sum by (rt_route) (rate(route_response_total{${rt},classification="success"}[${RI}])) / sum by (rt_route) (rate(route_response_total{${rt}}[${RI}]))`, legend: '{{rt_route}}' }] },
+    { title: 'Success rate by route', type: 'timeseries', unit: 'percentunit', w: 12, targets: [{ expr: ratio('route_response_total', rt, 'rt_route'), legend: '{{rt_route}}' }] },
     { title: 'Request rate by route', type: 'timeseries', unit: 'reqps', w: 12, targets: [{ expr: `sum by (rt_route) (rate(route_request_total{${rt}}[${RI}]))`, legend: '{{rt_route}}' }] },
     { title: 'p95 latency by route', type: 'timeseries', unit: 'ms', w: 12, targets: [{ expr: lat(0.95, 'route_response_latency_ms', rt, 'rt_route'), legend: '{{rt_route}}' }] },
-    { title: 'Retries by route', type: 'timeseries', unit: 'short', w: 12, targets: [{ expr: `sum by (rt_route) (rate(retry_total{namespace="$namespace",deployment="$deployment",rt_route=~"$route"}[${RI}]))`, legend: '{{rt_route}}' }] },
+    {
+      // Clients retry, not the server: retries of clients (outbound) on the routes of the authorities this deployment serves.
+      title: 'Client retries by route', type: 'timeseries', unit: 'reqps', w: 12,
+      targets: [{ expr: `sum by (rt_route) (rate(retry_total{direction="outbound",rt_route=~"$route"}[${RI}]) and on (authority, rt_route) group by (authority, rt_route) (route_request_total{${rt}}))`, legend: '{{rt_route}}' }],
+    },
   ],
 };
 
 export const DASHBOARDS: Readonly<Record<string, DashboardSpec>> = { 'top-line': TOP_LINE, workload: WORKLOAD, route: ROUTE };
 
 /** The Grafana JSON model of a dashboard (schemaVersion 39; the datasource is a variable so any Prometheus works). */
-export function grafanaJson(d: DashboardSpec): Record<string, unknown> {
-  const ds = { type: 'prometheus', uid: '${datasource}' };
+export function grafanaJson(d: DashboardSpec): Dashboard {
+  const ds: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
   let x = 0;
   let y = 0;
-  const panels = d.panels.map((p, i) => {
+  const panels = d.panels.map((p, i): GrafanaPanel => {
     if (x + p.w > 24) {
       x = 0;
       y += 8;
@@ -125,8 +141,10 @@ export function grafanaJson(d: DashboardSpec): Record<string, unknown> {
     time: { from: 'now-30m', to: 'now' },
     templating: {
       list: [
-        { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Prometheus' },
-        ...d.variables.map((v) => ({ name: v.name, type: 'query', datasource: ds, query: v.query, refresh: 2, includeAll: v.name === 'route', multi: v.name === 'route', allValue: v.name === 'route' ? '.*' : undefined })),
+        { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Prometheus' } satisfies VariableModel,
+        ...d.variables.map(
+          (v): VariableModel => ({ name: v.name, type: 'query', datasource: ds, query: v.query, refresh: 2, includeAll: v.name === 'route', multi: v.name === 'route', allValue: v.name === 'route' ? '.*' : undefined }),
+        ),
       ],
     },
     panels,

@@ -75,7 +75,8 @@ export async function queryTimeSeries(prometheus: RangeQuerier, q: TimeSeriesQue
   const rate = (metric: string, extra = '') => `rate(${metric}{${[m, extra].filter(Boolean).join(',')}}[${r}])`;
   const latency = (quantile: number) => `histogram_quantile(${quantile}, sum by (le) (${rate('response_latency_ms_bucket')}))`;
   const queries = [
-    `sum(${rate('response_total', 'classification="success"')}) / sum(${rate('response_total')})`,
+    // `or (all × 0)`: an object whose every response failed is 0 %, not a gap.
+    `(sum(${rate('response_total', 'classification="success"')}) or sum(${rate('response_total')}) * 0) / sum(${rate('response_total')})`,
     `sum(${rate('request_total')})`,
     latency(0.5),
     latency(0.95),

@@ -11,6 +11,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { startMesh, CLIENT_ID, SERVER_ID, TAP_ID, type Mesh } from '@weft/proxy/testing/mesh';
 import { endpoint } from '@weft/proxy';
+import { create } from '@bufbuild/protobuf';
+import { destination } from '@weft/api';
 import { renderScrapeConfig } from '../metrics/scrape-config.js';
 import { StaticTargetSource, type ProxyTarget } from '../targets.js';
 import { startViz, type Viz } from '../viz.js';
@@ -30,7 +32,19 @@ export interface RealProxyMesh {
   close(): Promise<void>;
 }
 
-export async function startRealProxyMesh(opts: { appDelayMs?: number } = {}): Promise<RealProxyMesh> {
+export interface RealProxyMeshOptions {
+  /** How long the app takes to answer (default 120 ms). */
+  readonly appDelayMs?: number;
+  /**
+   * A service profile for books.test.svc with routes `fail` (prefix
+   * /books/fail, retryable: the client proxy retries its 500s within a
+   * budget) and `books` (the rest of /books/), so route and retry series
+   * exist. Off by default: retries change the request counts tests pin.
+   */
+  readonly routes?: boolean;
+}
+
+export async function startRealProxyMesh(opts: RealProxyMeshOptions = {}): Promise<RealProxyMesh> {
   const cleanups: Array<() => Promise<unknown> | void> = [];
   const close = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -50,6 +64,19 @@ export async function startRealProxyMesh(opts: { appDelayMs?: number } = {}): Pr
     const appPort = (app.address() as AddressInfo).port;
     const mesh = await startMesh({ appPort });
     cleanups.push(() => mesh.close());
+    if (opts.routes) {
+      const prefix = (value: string) => [{ method: 'GET', path: { kind: { case: 'prefix' as const, value } } }];
+      mesh.profiles.set(
+        AUTHORITY,
+        create(destination.DestinationProfileSchema, {
+          routes: [
+            { name: 'fail', matches: prefix('/books/fail'), isRetryable: true },
+            { name: 'books', matches: prefix('/books/') },
+          ],
+          retryBudget: { retryRatio: 0.5, minRetriesPerSecond: 1, ttl: { seconds: 10n, nanos: 0 } },
+        }),
+      );
+    }
     mesh.discovery.set(AUTHORITY, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound, labels: { namespace: 'test', deployment: 'server', pod: 'server-pod', service: 'books' } })]);
     const target = (p: Mesh['client'], pod: string, deployment: string, identity: string, tapPort: number): ProxyTarget => ({
       name: pod, namespace: 'test', workload: { kind: 'deployment', name: deployment }, adminAddr: `127.0.0.1:${p.ports.admin}`, tapAddr: `127.0.0.1:${tapPort}`, identity,
