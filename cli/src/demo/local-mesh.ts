@@ -21,7 +21,7 @@ import { waitFor } from '@weft/common/poll';
 import { startIdentityService, generateLocalCa, certify, MemorySource, type IdentityService } from '@weft/identity';
 import { startDestination, FileSource, type DestinationController } from '@weft/destination';
 import { startViz, StaticTargetSource, renderScrapeConfig, type ProxyTarget, type Viz } from '@weft/viz';
-import { PodNetwork, NETNS_PREFIX, netnsUnavailable, type Pod } from '@weft/proxy/testing/netns';
+import { PodNetwork, NETNS_PREFIX, netnsUnavailable, type Pod } from '@weft/common/sandbox/netns';
 import { DemoTokenAuthority } from './tokens.js';
 import { DEMO_NAMESPACE, WORKLOADS, serviceHost, type DemoWorkload } from './topology.js';
 

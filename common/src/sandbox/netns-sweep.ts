@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `node proxy/dist/testing/netns-sweep.js [--all]`: removes network namespaces,
+ * `node common/dist/sandbox/netns-sweep.js [--all]`: removes network namespaces,
  * bridges, veths and processes left by PodNetwork harnesses whose process died
  * (a killed demo, a crashed test). `--all` also removes live harnesses'.
  */

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PodNetwork, netnsUnavailable, runCommand, sweep, waitFor } from './netns.js';
+import { waitFor } from '../poll.js';
+import { PodNetwork, netnsUnavailable, runCommand, sweep } from './netns.js';
 
 const skip = await netnsUnavailable();
 const HARNESS = fileURLToPath(new URL('./netns.js', import.meta.url));
@@ -96,7 +97,7 @@ test('teardown removes namespaces, links, hosts files and every process, even un
   assert.equal(await linkExists(pod.hostVeth), false);
   assert.equal(existsSync(`/etc/netns/${pod.netns}`), false);
   assert.notEqual(tracked.child.exitCode ?? tracked.child.signalCode, null);
-  await waitFor('stray process gone', () => !alive(stray), 10_000);
+  await waitFor('stray process gone', () => !alive(stray), { timeoutMs: 10_000 });
   await net.teardown(); // twice is fine
 });
 
@@ -128,7 +129,7 @@ test('sweep removes what a killed harness left and spares live ones', async (t) 
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const left = await waitFor('orphan harness ready', () => (out.includes('}') ? (JSON.parse(out) as { netns: string; bridge: string; veth: string; pid: number }) : undefined), 60_000);
+  const left = await waitFor('orphan harness ready', () => (out.includes('}') ? (JSON.parse(out) as { netns: string; bridge: string; veth: string; pid: number }) : undefined), { timeoutMs: 60_000 });
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('close', resolve));
   assert.ok((await namespaces()).includes(left.netns), 'the killed harness left its namespace');
@@ -140,7 +141,7 @@ test('sweep removes what a killed harness left and spares live ones', async (t) 
   assert.ok(!(await namespaces()).includes(left.netns));
   assert.equal(await linkExists(left.bridge), false);
   assert.equal(await linkExists(left.veth), false);
-  await waitFor('orphan process gone', () => !alive(left.pid), 10_000);
+  await waitFor('orphan process gone', () => !alive(left.pid), { timeoutMs: 10_000 });
   assert.ok((await namespaces()).includes(livePod.netns), 'a live harness is untouched');
   assert.ok(await linkExists(live.bridge));
 });

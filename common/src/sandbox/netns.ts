@@ -1,6 +1,6 @@
 /**
- * A "pod network" made of Linux network namespaces, for tests, the local demo
- * and the e2e node agent: one bridge in the host namespace, one veth pair per
+ * A "pod network" made of Linux network namespaces, for the local demo
+ * (`npm start`) and for tests that need pods but no cluster: one bridge in the host namespace, one veth pair per
  * pod (the pod side is `eth0`), addresses on a private /24, per-pod
  * `/etc/netns/<ns>/hosts` for service names, and processes started inside a
  * pod. Everything created is recorded and `teardown()` removes it even after
@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { runCommand, mustRun, type CommandResult } from './commands.js';
 import { NETNS_PREFIX, labId, removeLink, removeNamespace } from './netns-cleanup.js';
 
-export { runCommand, mustRun, waitFor, type CommandResult } from './commands.js';
+export { runCommand, mustRun, type CommandResult } from './commands.js';
 export { NETNS_PREFIX, sweep, type SweepResult } from './netns-cleanup.js';
 
 const SUBNET_BASE = '10.231';

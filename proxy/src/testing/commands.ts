@@ -1,72 +1,13 @@
 /**
- * Running commands for the netns harness: to completion (`runCommand`, never
- * throws for an exit code), must-succeed (`mustRun`, the error names the
- * command and its stderr), and polling a real condition (`waitFor`).
+ * Commands and polling for the proxy's tests: running commands comes from the
+ * sandbox (common/sandbox/commands); `waitFor` is common's, polled every 50 ms
+ * with a plain timeout argument.
  */
-import { spawn } from 'node:child_process';
+import { waitFor as poll } from '@weft/common/poll';
 
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to completion; never throws for a non-zero exit. */
-export function runCommand(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const hasInput = options.input !== undefined;
-    // Own process group, so a timeout kills grandchildren that still hold the pipes open.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: [hasInput ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = options.timeoutMs
-      ? setTimeout(() => {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            child.kill('SIGKILL');
-          }
-        }, options.timeoutMs)
-      : undefined;
-    child.on('error', (err) => {
-      if (timer) clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    if (hasInput) {
-      // A command may exit without reading its input; that is its answer, not our error.
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(options.input);
-    }
-  });
-}
-
-/** Runs a command that must succeed; the error names the command and its stderr. */
-export async function mustRun(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await runCommand(argv, options);
-  if (r.code !== 0) throw new Error(`\`${argv.join(' ')}\` failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
+export { runCommand, mustRun, type CommandResult } from '@weft/common/sandbox/commands';
 
 /** Polls `check` until it returns a value (not undefined/false) or the safety-net timeout passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  return poll(what, check, { timeoutMs, intervalMs: 50 });
 }
