@@ -26,11 +26,31 @@ export interface PlacedObject {
   readonly condition: Cond | undefined;
 }
 
+/** A render-time refusal: `{{ fail message }}` when `condition` holds (templates/checks.yaml). */
+export interface RenderCheck {
+  readonly condition: Cond;
+  readonly message: string;
+}
+
 export class WeftChart extends Chart {
   readonly placed: PlacedObject[] = [];
+  /** Go template text written at the top of a template file, before its objects (sets `generated()` variables). */
+  readonly preambles = new Map<string, string>();
+  readonly checks: RenderCheck[] = [];
 
   constructor(scope: Construct, id: string) {
     super(scope, id, { disableResourceNameHashes: true });
+  }
+
+  /** Sets the file's preamble: Go template text that defines the `$variables` its objects' `generated()` values read. */
+  preamble(file: string, text: string): void {
+    if (this.preambles.has(file)) throw new Error(`templates/${file} already has a preamble`);
+    this.preambles.set(file, text);
+  }
+
+  /** Refuses to render, naming what to set, when `condition` holds: a combination that would install and then hang. */
+  check(condition: Cond, message: string): void {
+    this.checks.push({ condition, message });
   }
 
   /** Adds one object, written to `templates/<file>` (several objects may share a file). */

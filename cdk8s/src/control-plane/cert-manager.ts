@@ -10,7 +10,7 @@
  *    `weft-injector` into `weft-injector-k8s-tls`, whose CA cainjector copies
  *    into the MutatingWebhookConfiguration.
  */
-import { concat, release, truthy } from '../template/expr.js';
+import { concat, or, release, truthy } from '../template/expr.js';
 import { objectLabels } from '../chart/labels.js';
 import type { ObjectSpec, WeftChart } from '../chart/weft-chart.js';
 import { CHART, DESTINATION_SECRET, ISSUER_SECRET, WEBHOOK_SECRET, type Values } from './shared.js';
@@ -43,7 +43,8 @@ export function addCertManager(c: WeftChart, v: Values): void {
     usages: ['cert sign', 'crl sign', 'server auth', 'client auth'],
     issuerRef: { name: 'weft-trust-anchor', kind: 'Issuer' },
   }), on);
-  c.add(file, issuer(ISSUER_SECRET, 'destination', { ca: { secretName: ISSUER_SECRET } }), on);
+  const destinationOn = or(on, truthy(v.destination.tls.certManager));
+  c.add(file, issuer(ISSUER_SECRET, 'destination', { ca: { secretName: ISSUER_SECRET } }), destinationOn);
   const destinationName = concat`weft-destination.${release.namespace}.serviceaccount.identity.${release.namespace}.${v.identityTrustDomain}`;
   c.add(file, certificate('weft-destination', 'destination', {
     secretName: DESTINATION_SECRET,
@@ -53,7 +54,7 @@ export function addCertManager(c: WeftChart, v: Values): void {
     privateKey: ecdsa,
     usages: ['server auth', 'client auth'],
     issuerRef: { name: ISSUER_SECRET, kind: 'Issuer' },
-  }), on);
+  }), destinationOn);
   c.add(file, issuer('weft-webhook-selfsigned', 'injector', { selfSigned: {} }), on);
   c.add(file, certificate('weft-webhook-ca', 'injector', {
     secretName: 'weft-webhook-ca',

@@ -13,7 +13,10 @@ import { ROOT } from '../testing/helm.js';
 import { controlPlaneChart } from './chart.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' };
+// cert-manager creates the certificates unless a test says otherwise.
+const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', certManager: { create: true } };
+const issuerPems = { identity: { issuer: { tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nI\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } } };
+const noCertManager = { certManager: { create: false } };
 const render = (...files: unknown[]): Obj[] => renderWithValues(controlPlaneChart, [anchor, ...files], { name: 'weft', namespace: 'weft' });
 const find = (objs: Obj[], kind: string, name: string): Obj | undefined => objs.find((o) => o.kind === kind && o.metadata.name === name);
 
@@ -53,8 +56,8 @@ test('RBAC is least privilege: exactly what each component needs', () => {
 });
 
 test("identity's Role names the issuer Secret and the trust-roots ConfigMap: no other Secret of its namespace is readable", () => {
-  for (const values of [{}, { certManager: { create: true } }, { identity: { externalCA: true, issuer: { scheme: 'weft.io/tls', tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nI\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } } }]) {
-    const objs = render(values);
+  for (const values of [[], [noCertManager, issuerPems], [noCertManager, issuerPems, { identity: { externalCA: true } }]]) {
+    const objs = render(...values);
     const role = find(objs, 'Role', 'weft-identity')!;
     assert.deepEqual(role.rules, [
       { apiGroups: [''], resources: ['secrets'], resourceNames: ['weft-identity-issuer'], verbs: ['get', 'list', 'watch'] },
@@ -116,7 +119,7 @@ test('the webhook takes failurePolicy and namespaceSelector from values, its CA 
   });
   assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], 'weft/weft-injector');
   assert.equal(mwc.webhooks[0].clientConfig.caBundle, undefined);
-  const manual = find(render({ proxyInjector: { caBundle: '-----BEGIN CERTIFICATE-----\nX\n' } }), 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
+  const manual = find(render({ proxyInjector: { externalSecret: true, caBundle: '-----BEGIN CERTIFICATE-----\nX\n' } }), 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
   assert.equal(manual.metadata.annotations, undefined);
   assert.equal(Buffer.from(manual.webhooks[0].clientConfig.caBundle, 'base64').toString(), '-----BEGIN CERTIFICATE-----\nX\n');
 });
@@ -142,15 +145,19 @@ test('config.weft.io/proxy-image is refused by the injector unless proxyInjector
   assert.equal(env({ proxyInjector: { allowProxyImageOverride: true } }).WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE, 'true');
 });
 
-test('trust roots ConfigMap comes from identityTrustAnchorsPEM unless externalCA; the issuer Secret only with weft.io/tls', () => {
+test('trust roots ConfigMap comes from identityTrustAnchorsPEM unless externalCA; the issuer Secret from values unless cert-manager writes it', () => {
   const objs = render();
   assert.equal(find(objs, 'ConfigMap', 'weft-identity-trust-roots')!.data['ca-bundle.crt'], anchor.identityTrustAnchorsPEM);
-  assert.equal(find(objs, 'Secret', 'weft-identity-issuer'), undefined, 'cert-manager owns it by default');
+  assert.equal(find(objs, 'Secret', 'weft-identity-issuer'), undefined, 'cert-manager owns it with certManager.create');
   assert.equal(find(render({ identity: { externalCA: true } }), 'ConfigMap', 'weft-identity-trust-roots'), undefined);
-  const own = render({ identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nI\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } } });
-  const secret = find(own, 'Secret', 'weft-identity-issuer')!;
-  assert.equal(secret.type, 'kubernetes.io/tls');
-  assert.deepEqual(Object.keys(secret.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+  // Linkerd's names render the Secret whatever the scheme says.
+  for (const scheme of ['weft.io/tls', 'kubernetes.io/tls']) {
+    const secret = find(render(noCertManager, issuerPems, { identity: { issuer: { scheme } } }), 'Secret', 'weft-identity-issuer')!;
+    assert.equal(secret.type, 'kubernetes.io/tls', scheme);
+    assert.deepEqual(Object.keys(secret.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+    assert.equal(secret.stringData['tls.crt'], issuerPems.identity.issuer.tls.crtPEM);
+  }
+  assert.equal(find(render(noCertManager, { identity: { issuer: { scheme: 'kubernetes.io/tls' } }, destination: { tls: { certManager: true } } }), 'Secret', 'weft-identity-issuer'), undefined, 'an issuer maintained outside the chart');
 });
 
 test('certManager.create renders the issuer chain with the names identity, destination and the webhook use', () => {
@@ -164,5 +171,37 @@ test('certManager.create renders the issuer chain with the names identity, desti
   assert.deepEqual(cert('weft-injector').dnsNames, ['weft-injector.weft.svc']);
   assert.equal(cert('weft-injector').secretName, 'weft-injector-k8s-tls');
   assert.equal(find(objs, 'Issuer', 'weft-trust-anchor')!.spec.ca.secretName, 'weft-trust-anchor');
-  assert.equal(render().filter((o) => o.apiVersion === 'cert-manager.io/v1').length, 0);
+  assert.equal(render(noCertManager, issuerPems).filter((o) => o.apiVersion === 'cert-manager.io/v1').length, 0);
+  // An issuer managed outside the chart (path b): only destination's Certificate and its CA Issuer.
+  const b = render(noCertManager, { identity: { issuer: { scheme: 'kubernetes.io/tls' } }, destination: { tls: { certManager: true } } }).filter((o) => o.apiVersion === 'cert-manager.io/v1');
+  assert.deepEqual(b.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['Certificate/weft-destination', 'Issuer/weft-identity-issuer']);
+});
+
+test('without cert-manager the chart renders the webhook and destination Secrets, generated at install time', () => {
+  const objs = render(noCertManager, issuerPems);
+  const webhookSecret = find(objs, 'Secret', 'weft-injector-k8s-tls')!;
+  assert.deepEqual(Object.keys(webhookSecret.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+  assert.match(webhookSecret.stringData['tls.crt'], /generated:\$webhookCrt/);
+  assert.match(webhookSecret.metadata.annotations['weft.io/not-after'], /generated/);
+  const mwc = find(objs, 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!;
+  assert.equal(mwc.metadata.annotations, undefined, 'no cainjector');
+  assert.match(mwc.webhooks[0].clientConfig.caBundle, /generated/);
+  const destination = find(objs, 'Secret', 'weft-destination-tls')!;
+  assert.match(destination.stringData['tls.crt'], /generated:\$destinationCrt/);
+  assert.ok(destination.metadata.annotations['weft.io/issuer-sha256']);
+  // Generated certificates are followed through the mounted Secret, not by rolling the pods.
+  for (const c of ['injector', 'destination']) {
+    const ann = find(objs, 'Deployment', `weft-${c}`)!.spec.template.metadata.annotations;
+    assert.equal(ann['checksum/webhook-tls'] ?? ann['checksum/tls'], undefined, c);
+  }
+});
+
+test('combinations that would install and then wait are refused, naming what to set', () => {
+  const refused = (files: unknown[], message: RegExp) => assert.throws(() => renderWithValues(controlPlaneChart, files, { name: 'weft', namespace: 'weft' }), message);
+  const anchors = { identityTrustAnchorsPEM: anchor.identityTrustAnchorsPEM };
+  refused([anchors], /identity\.issuer\.tls\.crtPEM is required: .*certManager\.create=true.*identity\.issuer\.scheme=kubernetes\.io\/tls/);
+  refused([anchors, issuerPems, { certManager: { create: true } }], /both would write the Secret weft-identity-issuer/);
+  refused([anchors, issuerPems, { proxyInjector: { externalSecret: true } }], /proxyInjector\.externalSecret=true: the webhook CA is unknown; set proxyInjector\.injectCaFrom/);
+  refused([anchors, issuerPems, { proxyInjector: { tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nW\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } }], /proxyInjector\.caBundle is required/);
+  refused([anchors, issuerPems, { destination: { tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nD\n' } } }], /destination\.tls\.keyPEM is required/);
 });

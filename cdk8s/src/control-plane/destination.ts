@@ -4,7 +4,8 @@
  * Namespaces and weft's route/policy CRDs (list + watch, nothing else), and
  * its serving certificate Secret (cert-manager, or rendered from values).
  */
-import { not, pipe, required, truthy, v as typed, when } from '../template/expr.js';
+import { and, not, orDefault, pipe, truthy, v as typed, when } from '../template/expr.js';
+import { ISSUER_SHA_ANNOTATION, NOT_AFTER_ANNOTATION, destinationGenerated, destinationPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
@@ -16,17 +17,23 @@ const TLS_DIR = '/var/run/weft/destination/tls';
 export function addDestination(c: WeftChart, v: Values): void {
   const file = 'destination.yaml';
   const d = v.destination;
-  const ownSecret = not(truthy(d.tls.externalSecret));
-  c.add('destination-tls-secret.yaml', {
+  // The chart renders the Secret unless cert-manager issues it or you create it: from PEMs in values, else generated.
+  const ownSecret = and(not(truthy(v.certManager.create)), not(truthy(d.tls.certManager)), not(truthy(d.tls.externalSecret)));
+  const fromValues = truthy(d.tls.crtPEM);
+  c.check(and(ownSecret, fromValues, not(truthy(d.tls.keyPEM))), 'destination.tls.keyPEM is required with destination.tls.crtPEM');
+  const secretFile = 'destination-tls-secret.yaml';
+  c.preamble(secretFile, destinationPreamble());
+  c.add(secretFile, {
     apiVersion: 'v1',
     kind: 'Secret',
     name: DESTINATION_SECRET,
     labels: objectLabels(CHART, 'destination'),
+    annotations: when(not(fromValues), { [NOT_AFTER_ANNOTATION]: typed<string>(destinationGenerated.notAfter), [ISSUER_SHA_ANNOTATION]: typed<string>(destinationGenerated.issuerSha) }),
     body: {
       type: 'kubernetes.io/tls',
       stringData: {
-        'tls.crt': required(d.tls.crtPEM, 'destination.tls.crtPEM is required when destination.tls.externalSecret=false'),
-        'tls.key': required(d.tls.keyPEM, 'destination.tls.keyPEM is required when destination.tls.externalSecret=false'),
+        'tls.crt': orDefault(d.tls.crtPEM, destinationGenerated.crt),
+        'tls.key': orDefault(d.tls.keyPEM, destinationGenerated.key),
       },
     },
   }, ownSecret);
@@ -76,7 +83,8 @@ export function addDestination(c: WeftChart, v: Values): void {
     volumeMounts: [trustRootsMount, { name: 'tls', mountPath: TLS_DIR, readOnly: true }],
     annotations: {
       ...trustRootsChecksum(v),
-      'checksum/tls': when(ownSecret, typed<string>(pipe(d.tls.crtPEM, 'sha256sum'))),
+      // A generated certificate is followed by destination through the mounted Secret; PEMs from values roll it.
+      'checksum/tls': when(and(ownSecret, fromValues), typed<string>(pipe(d.tls.crtPEM, 'sha256sum'))),
     },
     scheduling: v,
     antiAffinity: truthy(v.enablePodAntiAffinity),

@@ -3,7 +3,7 @@
  * namespace only the issuer Secret and the trust-roots ConfigMap, by name),
  * the trust-roots ConfigMap and, for `scheme: weft.io/tls`, the issuer Secret.
  */
-import { concat, eq, not, release, required, truthy, type Expr } from '../template/expr.js';
+import { and, concat, eq, not, or, release, required, truthy, type Expr } from '../template/expr.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole, namespacedRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
@@ -12,6 +12,11 @@ import { CHART, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, fieldRef, image, trustRoot
 
 export const TRUST_ANCHORS_REQUIRED =
   'identityTrustAnchorsPEM is required: pass the PEM of your trust anchor(s), e.g. --set-file identityTrustAnchorsPEM=ca.crt, or set identity.externalCA=true when the weft-identity-trust-roots ConfigMap is managed outside the chart (trust-manager)';
+
+export const ISSUER_REQUIRED =
+  'identity.issuer.tls.crtPEM is required: pass the identity issuer (a CA certificate signed by your trust anchor) with --set-file identity.issuer.tls.crtPEM=issuer.crt,identity.issuer.tls.keyPEM=issuer.key; or set certManager.create=true (cert-manager creates it from the Secret certManager.trustAnchorSecret); or set identity.issuer.scheme=kubernetes.io/tls when you maintain the Secret weft-identity-issuer yourself';
+
+export const ISSUER_TWICE = 'identity.issuer.tls.crtPEM is set and certManager.create=true: both would write the Secret weft-identity-issuer; unset one of them';
 
 export function addIdentity(c: WeftChart, v: Values): void {
   const file = 'identity.yaml';
@@ -23,6 +28,8 @@ export function addIdentity(c: WeftChart, v: Values): void {
     labels: objectLabels(CHART, 'identity'),
     body: { data: { 'ca-bundle.crt': required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED) } },
   }, not(truthy(id.externalCA)));
+  const cm = truthy(v.certManager.create);
+  c.check(and(cm, truthy(id.issuer.tls.crtPEM)), ISSUER_TWICE);
   c.add('identity-issuer-secret.yaml', {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -32,11 +39,11 @@ export function addIdentity(c: WeftChart, v: Values): void {
       type: 'kubernetes.io/tls',
       stringData: {
         'ca.crt': required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED),
-        'tls.crt': required(id.issuer.tls.crtPEM, 'identity.issuer.tls.crtPEM is required with identity.issuer.scheme=weft.io/tls (or use kubernetes.io/tls with cert-manager)'),
-        'tls.key': required(id.issuer.tls.keyPEM, 'identity.issuer.tls.keyPEM is required with identity.issuer.scheme=weft.io/tls'),
+        'tls.crt': required(id.issuer.tls.crtPEM, ISSUER_REQUIRED),
+        'tls.key': required(id.issuer.tls.keyPEM, 'identity.issuer.tls.keyPEM is required with identity.issuer.tls.crtPEM: pass the issuer key, e.g. --set-file identity.issuer.tls.keyPEM=issuer.key'),
       },
     },
-  }, eq(id.issuer.scheme, 'weft.io/tls'));
+  }, and(not(cm), or(eq(id.issuer.scheme, 'weft.io/tls'), truthy(id.issuer.tls.crtPEM))));
   c.add(file, serviceAccount(CHART, 'identity'));
   for (const o of clusterRole(CHART, 'identity', [{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }])) c.add('identity-rbac.yaml', o);
   // By name: other Secrets of the namespace (with certManager.create, the trust

@@ -5,7 +5,8 @@
  * cert-manager, or rendered from values; never generated at render time, so
  * `helm upgrade` keeps the certificate running pods and the API server trust).
  */
-import { and, chart, concat, each, item, itemsOf, not, orDefault, pipe, ref, release, required, truthy, v as typed, when, yamlOf } from '../template/expr.js';
+import { and, chart, concat, each, item, itemsOf, not, or, orDefault, pipe, ref, release, truthy, v as typed, when, yamlOf } from '../template/expr.js';
+import { NOT_AFTER_ANNOTATION, webhookGenerated, webhookPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
@@ -14,6 +15,7 @@ import { serviceAddr } from './identity.js';
 import { CHART, TRUST_ROOTS_DIR, WEBHOOK_SECRET, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
 
 const TLS_DIR = '/var/run/weft/injector/tls';
+const WEBHOOK_FILE = 'injector-webhook.yaml';
 
 /**
  * The values' LabelSelector plus `kubernetes.io/metadata.name NotIn` the
@@ -37,17 +39,31 @@ function namespaceSelector(v: Values) {
 export function addInjector(c: WeftChart, v: Values): void {
   const file = 'injector.yaml';
   const pi = v.proxyInjector;
-  const ownSecret = not(truthy(pi.externalSecret));
-  c.add('injector-tls-secret.yaml', {
+  const cm = truthy(v.certManager.create);
+  // The chart renders the Secret unless cert-manager issues it or you create it: from PEMs in values, else generated.
+  const ownSecret = and(not(cm), not(truthy(pi.externalSecret)));
+  const fromValues = truthy(pi.tls.crtPEM);
+  const generatedCert = and(ownSecret, not(fromValues));
+  c.check(and(ownSecret, fromValues, not(truthy(pi.tls.keyPEM))), 'proxyInjector.tls.keyPEM is required with proxyInjector.tls.crtPEM');
+  c.check(and(ownSecret, fromValues, not(truthy(pi.caBundle))), 'proxyInjector.caBundle is required with proxyInjector.tls.crtPEM: the CA the API server verifies the webhook with');
+  c.check(
+    and(not(cm), truthy(pi.externalSecret), not(truthy(pi.caBundle)), not(truthy(pi.injectCaFrom))),
+    'proxyInjector.externalSecret=true: the webhook CA is unknown; set proxyInjector.injectCaFrom=<namespace>/<Certificate> (the cert-manager Certificate that writes weft-injector-k8s-tls, CA injected by cainjector) or proxyInjector.caBundle; or certManager.create=true; or proxyInjector.externalSecret=false to let the chart generate the webhook certificate',
+  );
+  // The Secret and the webhook share one file: a generated CA must be the same in both.
+  c.preamble(WEBHOOK_FILE, webhookPreamble());
+  c.add(WEBHOOK_FILE, {
     apiVersion: 'v1',
     kind: 'Secret',
     name: WEBHOOK_SECRET,
     labels: objectLabels(CHART, 'injector'),
+    annotations: when(not(fromValues), { [NOT_AFTER_ANNOTATION]: typed<string>(webhookGenerated.notAfter) }),
     body: {
       type: 'kubernetes.io/tls',
       stringData: {
-        'tls.crt': required(pi.tls.crtPEM, 'proxyInjector.tls.crtPEM is required when proxyInjector.externalSecret=false'),
-        'tls.key': required(pi.tls.keyPEM, 'proxyInjector.tls.keyPEM is required when proxyInjector.externalSecret=false'),
+        'ca.crt': orDefault(pi.caBundle, webhookGenerated.caCrt),
+        'tls.crt': orDefault(pi.tls.crtPEM, webhookGenerated.crt),
+        'tls.key': orDefault(pi.tls.keyPEM, webhookGenerated.key),
       },
     },
   }, ownSecret);
@@ -97,14 +113,15 @@ export function addInjector(c: WeftChart, v: Values): void {
     volumeMounts: [trustRootsMount, { name: 'tls', mountPath: TLS_DIR, readOnly: true }],
     annotations: {
       ...trustRootsChecksum(v),
-      'checksum/webhook-tls': when(ownSecret, typed<string>(pipe(pi.tls.crtPEM, 'sha256sum'))),
+      // A generated certificate is followed by the injector through the mounted Secret; PEMs from values roll it.
+      'checksum/webhook-tls': when(and(ownSecret, fromValues), typed<string>(pipe(pi.tls.crtPEM, 'sha256sum'))),
     },
     scheduling: v,
     antiAffinity: truthy(v.enablePodAntiAffinity),
   }));
   c.add('pdb.yaml', podDisruptionBudget(CHART, 'injector', v.podDisruptionBudget.maxUnavailable), truthy(v.podDisruptionBudget.enabled));
-  const injectCa = and(truthy(pi.externalSecret), not(truthy(pi.caBundle)));
-  c.add('injector-webhook.yaml', {
+  const injectCa = and(or(cm, truthy(pi.externalSecret)), not(truthy(pi.caBundle)));
+  c.add(WEBHOOK_FILE, {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     name: 'weft-proxy-injector-webhook-config',
@@ -117,7 +134,7 @@ export function addInjector(c: WeftChart, v: Values): void {
           name: 'weft-proxy-injector.weft.io',
           clientConfig: {
             service: { name: 'weft-injector', namespace: release.namespace, path: '/inject', port: 443 },
-            caBundle: when(truthy(pi.caBundle), typed<string>(pipe(pi.caBundle, 'b64enc'))),
+            caBundle: when(or(generatedCert, truthy(pi.caBundle)), typed<string>(pipe(orDefault(pi.caBundle, webhookGenerated.caBundle), 'b64enc'))),
           },
           failurePolicy: pi.failurePolicy,
           namespaceSelector: namespaceSelector(v),

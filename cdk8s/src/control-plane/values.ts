@@ -34,8 +34,8 @@ export const controlPlaneValues = group('weft-control-plane values', {
     externalCA: bool({ default: false, description: 'The trust-roots ConfigMap `weft-identity-trust-roots` is managed outside the chart (e.g. trust-manager); the chart does not render it.' }),
     issuer: group('The issuer certificate identity signs with.', {
       scheme: oneOf(['kubernetes.io/tls', 'weft.io/tls'] as const, {
-        default: 'kubernetes.io/tls',
-        description: '`kubernetes.io/tls`: read the Secret `weft-identity-issuer` (ca.crt, tls.crt, tls.key) that cert-manager (or you) maintains. `weft.io/tls`: the chart renders that Secret from `identity.issuer.tls`.',
+        default: 'weft.io/tls',
+        description: '`weft.io/tls`: the chart renders the Secret `weft-identity-issuer` from `identity.issuer.tls` (required then, unless `certManager.create`). `kubernetes.io/tls`: the Secret is maintained outside the chart (your cert-manager Certificate, or you). Whatever the scheme, issuer PEMs given in `identity.issuer.tls` are rendered into the Secret.',
       }),
       issuanceLifetime: str({ default: '24h0m0s', description: 'Lifetime of the certificates identity issues to proxies.', pattern: DURATION }),
       clockSkewAllowance: str({ default: '20s', description: 'How far back `notBefore` is set, for clock skew between nodes.', pattern: DURATION }),
@@ -52,8 +52,9 @@ export const controlPlaneValues = group('weft-control-plane values', {
     defaultInboundPolicy: oneOf(INBOUND_POLICIES, { default: 'all-unauthenticated', description: 'Inbound policy of ports no Server selects.' }),
     clusterNetworks: str({ default: '10.0.0.0/8,100.64.0.0/10,172.16.0.0/12,192.168.0.0/16,fd00::/8', description: 'CIDRs of the cluster (for `cluster-authenticated`), comma-separated.', pattern: '^[0-9a-fA-F.:/,]+$' }),
     tls: group('Serving certificate of destination (proxies verify it as `weft-destination.<ns>.serviceaccount.identity.<ns>.<trustDomain>`).', {
-      externalSecret: bool({ default: true, description: 'The Secret `weft-destination-tls` comes from cert-manager (`certManager.create` renders its Certificate, issued by the identity issuer) or from you.' }),
-      crtPEM: str({ default: '', description: 'Serving certificate (PEM) when `externalSecret: false`.', pattern: PEM_CERT }),
+      externalSecret: bool({ default: false, description: 'You create the Secret `weft-destination-tls` (the chart renders none). Off (default), the chart renders it from `crtPEM`/`keyPEM`, or generates a certificate signed by the identity issuer of `identity.issuer.tls` (kept across upgrades), unless cert-manager issues it (`certManager.create` or `destination.tls.certManager`).' }),
+      certManager: bool({ default: false, description: 'Render a cert-manager Certificate for destination, issued by a CA Issuer over `weft-identity-issuer`, when the issuer itself is managed outside the chart (`certManager.create` implies it).' }),
+      crtPEM: str({ default: '', description: 'Serving certificate (PEM, the leaf then the identity issuer) for `weft-destination.<ns>.serviceaccount.identity.<ns>.<trustDomain>`; empty: generated.', pattern: PEM_CERT }),
       keyPEM: str({ default: '', description: 'Its private key (PEM).', pattern: '^$|-----BEGIN [A-Z ]*PRIVATE KEY-----' }),
     }),
   }),
@@ -75,11 +76,11 @@ export const controlPlaneValues = group('weft-control-plane values', {
     }),
     vizNamespace: str({ default: 'weft-viz', description: 'Namespace of the weft-viz chart: injected proxies let only its `weft-viz` ServiceAccount tap them (`WEFT_PROXY_TAP_CLIENT_ID`).', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
     allowProxyImageOverride: bool({ default: false, description: 'Honour `config.weft.io/proxy-image` on pods and namespaces. Off, the annotation is refused with an admission warning and the default proxy image is used: the image also runs the `weft-init` container, as root with `NET_ADMIN`.' }),
-    externalSecret: bool({ default: true, description: 'The webhook serving certificate Secret `weft-injector-k8s-tls` comes from cert-manager (or you); the CA bundle is injected by cert-manager\'s cainjector (`cert-manager.io/inject-ca-from`) unless `caBundle` is set.' }),
-    injectCaFrom: str({ default: '', description: '`<namespace>/<Certificate>` whose CA cainjector puts into the webhook; empty means `<release namespace>/weft-injector`.', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' }),
-    caBundle: str({ default: '', description: 'PEM CA bundle of the webhook serving certificate, when not injected by cert-manager.', pattern: PEM_CERT }),
-    tls: group('Webhook serving certificate when `externalSecret: false`.', {
-      crtPEM: str({ default: '', description: 'Serving certificate (PEM) for `weft-injector.<namespace>.svc`.', pattern: PEM_CERT }),
+    externalSecret: bool({ default: false, description: 'You create the webhook serving certificate Secret `weft-injector-k8s-tls` (e.g. a cert-manager Certificate); then set `injectCaFrom` (cainjector) or `caBundle`. Off (default), the chart renders it from `tls.crtPEM`/`tls.keyPEM` + `caBundle`, or generates a CA and certificate (kept across upgrades), unless `certManager.create`.' }),
+    injectCaFrom: str({ default: '', description: '`<namespace>/<Certificate>` whose CA cainjector puts into the webhook (with `externalSecret`); with `certManager.create`, empty means `<release namespace>/weft-injector`.', pattern: '^$|^[a-z0-9-]+/[a-z0-9.-]+$' }),
+    caBundle: str({ default: '', description: 'PEM CA bundle of the webhook serving certificate, when it is not generated nor injected by cert-manager.', pattern: PEM_CERT }),
+    tls: group('Webhook serving certificate when the chart renders its Secret; empty: generated.', {
+      crtPEM: str({ default: '', description: 'Serving certificate (PEM) for `weft-injector.<namespace>.svc`; needs `caBundle`.', pattern: PEM_CERT }),
       keyPEM: str({ default: '', description: 'Its private key (PEM).', pattern: '^$|-----BEGIN [A-Z ]*PRIVATE KEY-----' }),
     }),
   }),

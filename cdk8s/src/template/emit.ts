@@ -50,6 +50,8 @@ export function pipeline(e: Expr, ctx: Ctx = TOP): string {
       return `${pipeline(e.value, ctx)} | ${e.fn}`;
     case 'include':
       return `include ${JSON.stringify(e.name)} ${dot(ctx)}`;
+    case 'generated':
+      return `$${e.name}`;
     case 'concat': {
       let format = '';
       const args: string[] = [];
@@ -67,7 +69,7 @@ export function pipeline(e: Expr, ctx: Ctx = TOP): string {
 
 /** An argument: simple references and literals bare, everything else parenthesized. */
 function arg(e: Expr, ctx: Ctx): string {
-  if (e[MARK] === 'ref' || e[MARK] === 'lit') return pipeline(e, ctx);
+  if (e[MARK] === 'ref' || e[MARK] === 'lit' || e[MARK] === 'generated') return pipeline(e, ctx);
   return `(${pipeline(e, ctx)})`;
 }
 

@@ -5,7 +5,7 @@
  * `toYaml`, `b64enc`, `sha256sum`), so both sides agree object for object.
  */
 import { createHash } from 'node:crypto';
-import { MARK, SPREAD_KEY, isExpr, isMarker, type Cond, type Expr, type Node, type SpreadNode } from './expr.js';
+import { GENERATED_MARK, MARK, SPREAD_KEY, isExpr, isMarker, type Cond, type Expr, type Node, type SpreadNode } from './expr.js';
 import { emitPlain } from './emit.js';
 import type { Helpers } from './helpers.js';
 
@@ -68,12 +68,16 @@ export function evalExpr(e: Expr, f: Frame): unknown {
     }
     case 'pipe': {
       const s = goPrint(evalExpr(e.value, f));
+      // A function of a generated value is generated too.
+      if (s.includes(GENERATED_MARK)) return `${GENERATED_MARK}${e.fn} ${s.slice(GENERATED_MARK.length)}`;
       return e.fn === 'b64enc' ? Buffer.from(s, 'utf8').toString('base64') : createHash('sha256').update(s, 'utf8').digest('hex');
     }
     case 'concat':
       return e.parts.map((p) => (typeof p === 'string' ? p : goPrint(evalExpr(p, f)))).join('');
     case 'include':
       return helperText(e.name, f.scope);
+    case 'generated':
+      return `${GENERATED_MARK}$${e.name}⟩`;
   }
 }
 

@@ -62,7 +62,17 @@ export interface IncludeExpr {
   readonly name: string;
 }
 
-export type Expr = RefExpr | LitExpr | ConcatExpr | DefaultExpr | RequiredExpr | PipeExpr | IncludeExpr;
+/**
+ * A Go template variable (`$name`) that a file's preamble (`WeftChart.preamble`) sets at install time,
+ * e.g. a certificate generated with `genCA` or reused through `lookup`. The synthesis cannot know it: it
+ * evaluates to a placeholder that the chart tests accept for any non-empty string helm renders.
+ */
+export interface GeneratedExpr {
+  readonly [MARK]: 'generated';
+  readonly name: string;
+}
+
+export type Expr = RefExpr | LitExpr | ConcatExpr | DefaultExpr | RequiredExpr | PipeExpr | IncludeExpr | GeneratedExpr;
 
 export type Cond =
   | { readonly [MARK]: 'truthy'; readonly value: Expr }
@@ -121,7 +131,7 @@ export function isMarker(v: unknown): v is { readonly [MARK]: string } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && MARK in v;
 }
 
-const EXPR_KINDS = new Set(['ref', 'lit', 'concat', 'default', 'required', 'pipe', 'include']);
+const EXPR_KINDS = new Set(['ref', 'lit', 'concat', 'default', 'required', 'pipe', 'include', 'generated']);
 export function isExpr(v: unknown): v is Expr {
   return isMarker(v) && EXPR_KINDS.has(v[MARK]);
 }
@@ -171,6 +181,14 @@ export function pipe(value: Expr, fn: PipeFn): PipeExpr {
 
 export function lit(value: string | number | boolean): LitExpr {
   return { [MARK]: 'lit', value };
+}
+
+/** The placeholder a generated value has in the synthesis (`⟨generated:$name⟩`). */
+export const GENERATED_MARK = '⟨generated:';
+
+export function generated(name: string): GeneratedExpr {
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error(`generated value name ${name} is not a Go identifier`);
+  return { [MARK]: 'generated', name };
 }
 
 export function include(name: string): IncludeExpr {
@@ -245,6 +263,7 @@ export function exprType(e: Expr): ScalarType {
     case 'concat':
     case 'pipe':
     case 'include':
+    case 'generated':
       return 'string';
   }
 }

@@ -22,18 +22,26 @@ export interface Pems {
 export const RELEASE = 'weft';
 
 export function controlPlaneMatrix(p: Pems): MatrixCase[] {
-  const anchor = { identityTrustAnchorsPEM: p.anchor };
+  // The smallest install without cert-manager: anchors and the issuer in values (Linkerd's names); the
+  // webhook and destination certificates are generated.
+  const anchor = { identityTrustAnchorsPEM: p.anchor, identity: { issuer: { tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } } };
   const ha = parse(readFileSync(join(ROOT, 'charts/weft-control-plane/values-ha.yaml'), 'utf8')) as Record<string, unknown>;
   return [
-    { name: 'defaults', files: [anchor] },
+    { name: 'defaults + issuer in values (webhook and destination certificates generated)', files: [anchor] },
+    { name: 'issuer in values under scheme kubernetes.io/tls (rendered regardless of scheme)', files: [anchor, { identity: { issuer: { scheme: 'kubernetes.io/tls' } } }] },
+    { name: 'cert-manager creates everything', files: [{ identityTrustAnchorsPEM: p.anchor }, { certManager: { create: true } }] },
+    {
+      name: 'issuer managed outside the chart, anchors by trust-manager, destination from cert-manager, webhook generated',
+      files: [{ identity: { externalCA: true, issuer: { scheme: 'kubernetes.io/tls' } }, destination: { tls: { certManager: true } } }],
+    },
     { name: 'HA (values-ha.yaml)', files: [anchor, ha] },
     {
       name: 'external cert-manager with chart-owned Issuer/Certificates',
       files: [{ identity: { externalCA: true, issuer: { scheme: 'kubernetes.io/tls' } }, certManager: { create: true, trustAnchorSecret: 'my-root' }, proxyInjector: { externalSecret: true } }],
     },
-    { name: 'external cert-manager, explicit injectCaFrom', files: [anchor, { proxyInjector: { injectCaFrom: 'certs/weft-webhook' } }] },
+    { name: 'external cert-manager, explicit injectCaFrom', files: [{ identityTrustAnchorsPEM: p.anchor }, { identity: { issuer: { scheme: 'kubernetes.io/tls' } }, destination: { tls: { externalSecret: true } }, proxyInjector: { externalSecret: true, injectCaFrom: 'certs/weft-webhook' } }] },
     {
-      name: 'chart-rendered issuer and webhook certificates',
+      name: 'issuer, webhook and destination certificates all from values',
       files: [anchor, { identity: { issuer: { scheme: 'weft.io/tls', tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } }, proxyInjector: { externalSecret: false, caBundle: p.anchor, tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } }, destination: { tls: { externalSecret: false, crtPEM: p.anchor, keyPEM: p.anchorKey } } }],
     },
     {

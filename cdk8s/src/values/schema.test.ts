@@ -16,7 +16,7 @@ const viz = join(ROOT, 'charts', 'weft-viz');
 
 before(() => {
   ensureTools();
-  anchorValues = dirs.write('anchor.yaml', { identityTrustAnchorsPEM: makeCa(dirs.dir, 'anchor').crt });
+  anchorValues = dirs.write('anchor.yaml', { identityTrustAnchorsPEM: makeCa(dirs.dir, 'anchor').crt, certManager: { create: true } });
 });
 after(() => dirs.cleanup());
 
@@ -50,7 +50,7 @@ for (const r of rejections) {
 }
 
 test('helm accepts the same chart with valid values (the rejections are about the values)', () => {
-  const res = render(cp, { identity: { issuer: { scheme: 'kubernetes.io/tls' } }, destination: { replicas: 2 } });
+  const res = render(cp, { identity: { issuer: { scheme: 'kubernetes.io/tls' } }, destination: { replicas: 2, tls: { certManager: true } }, certManager: { create: false } });
   assert.equal(res.status, 0, res.stderr);
 });
 
@@ -62,13 +62,13 @@ test('installing without a trust anchor fails with a message that says what to p
 });
 
 test('the weft.io/tls issuer scheme without its certificate fails naming the value', () => {
-  const res = render(cp, { identity: { issuer: { scheme: 'weft.io/tls' } } });
+  const res = render(cp, { identity: { issuer: { scheme: 'weft.io/tls' } }, certManager: { create: false } });
   assert.notEqual(res.status, 0);
   assert.match(res.stderr, /identity\.issuer\.tls\.crtPEM is required/);
 });
 
 test('an external trust-roots ConfigMap needs no trust anchor value', () => {
-  const file = dirs.write('external.yaml', { identity: { externalCA: true } });
+  const file = dirs.write('external.yaml', { identity: { externalCA: true }, certManager: { create: true } });
   const res = helm(['template', 'weft', cp, '--namespace', 'weft', '-f', file]);
   assert.equal(res.status, 0, res.stderr);
   assert.ok(!res.stdout.includes('kind: ConfigMap'), 'no trust-roots ConfigMap rendered');
