@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import { Readable, type Duplex } from 'node:stream';
+import { addAbortSignal, PassThrough, Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
@@ -372,13 +372,32 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
       if (grpc) {
         failure = err;
         stream.end();
-      } else stream.close(NGHTTP2_CANCEL);
+      } else resetStream(stream, NGHTTP2_CANCEL);
       return;
     }
     // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
-    stream.close(rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
+    resetStream(stream, rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
   });
   stream.once('close', () => {
     if (!rsp.body.readableEnded) rsp.body.destroy();
   });
+}
+
+/**
+ * Resets a server stream so that the client sees RST_STREAM. Once the client's request side has ended, Node's
+ * close(code) sends END_STREAM first and the reset is dropped, so a cut-off body would look complete; destroy()
+ * does reset, with CANCEL for Node's AbortError and INTERNAL_ERROR for any other error (the exact code is lost).
+ */
+function resetStream(stream: http2.ServerHttp2Stream, code: number): void {
+  if (stream.closed || stream.destroyed) return;
+  if (!stream.readableEnded && !stream.endAfterHeaders) stream.close(code);
+  else stream.destroy(code === NGHTTP2_CANCEL ? abortError() : new Error(`stream reset upstream (code ${code})`));
+}
+
+/** Node's AbortError, which it does not export: the error `addAbortSignal` destroys a stream with. */
+function abortError(): Error {
+  const probe = new PassThrough();
+  probe.on('error', () => undefined);
+  addAbortSignal(AbortSignal.abort(), probe);
+  return probe.errored ?? new Error('aborted');
 }
