@@ -77,11 +77,17 @@ export const IMAGES = [
   component('destination', CONTROL_PLANE_UID),
   component('injector', CONTROL_PLANE_UID),
   // viz/src/web/static.ts serves `../../web/` relative to its module: /app/web from /app/viz/dist/.
-  component('viz', CONTROL_PLANE_UID, async () =>
-    readdirSync(join(repo, 'viz/web'))
+  // The dashboard's npm files (uPlot) go to /app/web/vendor/ with their licence (static.ts VENDOR_FILES).
+  component('viz', CONTROL_PLANE_UID, async () => [
+    ...readdirSync(join(repo, 'viz/web'))
       .sort()
       .map((f) => ({ path: `app/web/${f}`, type: 'file', data: readFileSync(join(repo, 'viz/web', f)) })),
-  ),
+    ...['uPlot.iife.min.js', 'uPlot.min.css', '../LICENSE'].map((f) => ({
+      path: `app/web/vendor/${f === '../LICENSE' ? 'uPlot.LICENSE' : f}`,
+      type: 'file',
+      data: readFileSync(join(repo, 'node_modules/uplot/dist', f)),
+    })),
+  ]),
   {
     // The e2e scenarios' workload (test/e2e/images/echo.mjs): no dependencies, copied as is.
     name: 'weft-e2e/echo',

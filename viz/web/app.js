@@ -1,31 +1,24 @@
-/* global document, window, fetch, location, AbortController, URLSearchParams */
+/* global document, window, fetch, location, localStorage, matchMedia, AbortController, URLSearchParams */
 // The weft viz dashboard: plain JS over viz's JSON API, relative URLs only so
 // it works behind `kubectl port-forward` or any path prefix. Views (by hash):
-//   #/                          namespaces + mesh topology
-//   #/ns/<ns>                   workloads, topology and routes of a namespace
-//   #/ns/<ns>/<kind>/<name>     pods, routes and live tap of a workload
+//   #/                                   namespaces + mesh topology
+//   #/ns/<ns>                            time series, workloads, topology and routes of a namespace
+//   #/ns/<ns>/<kind>/<name>              time series, pods, routes and live tap of a workload
+//   #/ns/<ns>/<kind>/<name>/tap?client=  the same with the tap running, limited to one client identity
+import { el } from './dom.js';
+import { timeSeriesSection } from './charts.js';
+
 const REFRESH_MS = 2000;
 const WORKLOAD_KINDS = ['deployment', 'statefulset', 'daemonset'];
+const THEMES = ['auto', 'light', 'dark'];
 
 const $ = (sel) => document.querySelector(sel);
 const view = $('#view');
 const statusEl = $('#status');
 let refreshTimer;
 let tapAbort;
-
-function el(tag, attrs = {}, ...children) {
-  const node = tag === 'svg' || ['g', 'line', 'circle', 'text', 'path', 'marker', 'defs', 'title'].includes(tag)
-    ? document.createElementNS('http://www.w3.org/2000/svg', tag)
-    : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null) continue;
-    if (k === 'text') node.textContent = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== undefined && c !== null) node.append(c);
-  return node;
-}
+/** The mounted charts: kept while the page and the window stay the same. */
+let charts;
 
 async function api(path, params) {
   const qs = new URLSearchParams({ window: $('#window').value, ...params });
@@ -38,7 +31,9 @@ async function api(path, params) {
 const fmtRate = (r) => (r === null || r === undefined ? '-' : `${(r * 100).toFixed(2)}%`);
 const fmtMs = (v) => (v === null || v === undefined ? '-' : `${Math.round(v)} ms`);
 const fmtRps = (v) => `${v.toFixed(2)}`;
-const srClass = (r) => (r === null ? '' : r >= 0.99 ? 'sr-ok' : r >= 0.9 ? 'sr-warn' : 'sr-bad');
+const srClass = (r) => (r === null || r === undefined ? 'sr-none' : r >= 0.99 ? 'sr-ok' : r >= 0.9 ? 'sr-warn' : 'sr-bad');
+/** Worst success rate first; routes without responses last; then the busiest. */
+const worstFirst = (a, b) => (a.successRate ?? 2) - (b.successRate ?? 2) || b.rps - a.rps || a.route.localeCompare(b.route);
 
 function statTable(rows, link, testid) {
   if (rows.length === 0) return el('p', { class: 'empty', text: 'no meshed resources with traffic in this window' });
@@ -57,18 +52,29 @@ function statTable(rows, link, testid) {
   return el('table', { 'data-testid': testid }, el('thead', {}, head), el('tbody', {}, ...body));
 }
 
-function routesTable(routes) {
-  if (routes.length === 0) return el('p', { class: 'empty', text: 'no route traffic in this window' });
+function routesTable(all, max = 20) {
+  if (all.length === 0) return el('p', { class: 'empty', text: 'no route traffic in this window' });
+  const routes = [...all].sort(worstFirst).slice(0, max);
   const head = el('tr', {}, ...['route', 'workload', 'success', 'rps', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })));
   return el('table', { 'data-testid': 'routes' }, el('thead', {}, head), el('tbody', {}, ...routes.map((r) =>
-    el('tr', { 'data-testid': 'route-row' },
+    el('tr', { 'data-testid': 'route-row', 'data-route': r.route },
       el('td', { text: r.route }), el('td', { text: `${r.namespace}/${r.name}` }),
       el('td', { class: `num ${srClass(r.successRate)}`, text: fmtRate(r.successRate) }),
       el('td', { class: 'num', text: fmtRps(r.rps) }),
       el('td', { class: 'num', text: fmtMs(r.latencyMsP50) }), el('td', { class: 'num', text: fmtMs(r.latencyMsP95) }), el('td', { class: 'num', text: fmtMs(r.latencyMsP99) })))));
 }
 
-/** Nodes on a circle, one line per edge: green and solid for mTLS, red and dashed for plaintext. */
+/** Where a click on an edge goes: the destination's tap limited to the edge's client identity, else the source's tap. */
+function edgeTapHref(e) {
+  const q = (ns, name) => `#/ns/${encodeURIComponent(ns)}/${e.kind}/${encodeURIComponent(name)}/tap`;
+  return e.mtls && e.clientId ? `${q(e.dst.namespace, e.dst.name)}?client=${encodeURIComponent(e.clientId)}` : q(e.src.namespace, e.src.name);
+}
+
+/**
+ * Nodes on a circle, one arrow per edge: coloured by the edge's success rate,
+ * as thick as its share of the busiest edge's rps, solid with a check mark for mTLS
+ * and dashed for plaintext; a click opens the tap of the edge.
+ */
 function topology(edges) {
   if (edges.length === 0) return el('p', { class: 'empty', text: 'no edges in this window' });
   const names = [...new Set(edges.flatMap((e) => [`${e.src.namespace}/${e.src.name}`, `${e.dst.namespace}/${e.dst.name}`]))].sort();
@@ -77,28 +83,41 @@ function topology(edges) {
     const a = (2 * Math.PI * i) / names.length - Math.PI / 2;
     return [n, { x: W / 2 + R * Math.cos(a), y: H / 2 + R * Math.sin(a) }];
   }));
+  const maxRps = Math.max(...edges.map((e) => e.rps), 0.001);
   const svg = el('svg', { class: 'topology', viewBox: `0 0 ${W} ${H}`, 'data-testid': 'topology', role: 'img', 'aria-label': 'mesh topology' },
-    el('defs', {}, el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '28', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#667085' }))));
+    el('defs', {}, ...['sr-ok', 'sr-warn', 'sr-bad', 'sr-none'].map((c) =>
+      el('marker', { id: `arrow-${c}`, class: c, viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '6', markerHeight: '6', markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' }, el('path', { d: 'M 0 0 L 10 5 L 0 10 z' })))));
   for (const e of edges) {
     const a = pos.get(`${e.src.namespace}/${e.src.name}`), b = pos.get(`${e.dst.namespace}/${e.dst.name}`);
-    const label = e.mtls ? `mTLS ${e.rps.toFixed(1)} rps` : `plaintext ${e.rps.toFixed(1)} rps`;
-    svg.append(el('g', { class: `edge ${e.mtls ? 'mtls' : 'plain'}`, 'data-testid': 'edge', 'data-src': e.src.name, 'data-dst': e.dst.name, 'data-mtls': String(e.mtls) },
-      el('title', { text: `${e.src.name} → ${e.dst.name}\nclient: ${e.clientId || '-'}\nserver: ${e.serverId || '-'}` }),
-      el('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, 'marker-end': 'url(#arrow)' }),
-      el('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 6, text: label })));
+    // Stop the line at the destination's circle so the arrow head shows.
+    const len = Math.hypot(b.x - a.x, b.y - a.y) || 1;
+    const end = { x: b.x - ((b.x - a.x) / len) * 26, y: b.y - ((b.y - a.y) / len) * 26 };
+    const width = (1.5 + 6 * Math.sqrt(e.rps / maxRps)).toFixed(1);
+    const sr = srClass(e.successRate);
+    const label = `${e.mtls ? '✓ mTLS' : 'plaintext'} · ${fmtRate(e.successRate)} · ${e.rps.toFixed(1)} rps`;
+    svg.append(el('svg:a', { href: edgeTapHref(e), 'data-testid': 'edge-link' },
+      el('g', { class: `edge ${e.mtls ? 'mtls' : 'plain'} ${sr}`, 'data-testid': 'edge', 'data-src': e.src.name, 'data-dst': e.dst.name, 'data-mtls': String(e.mtls), 'data-sr': sr, 'data-width': width },
+        el('title', { text: `${e.src.name} → ${e.dst.name} (click to tap)\nsuccess: ${fmtRate(e.successRate)}, ${e.rps.toFixed(2)} rps\nclient: ${e.clientId || '-'}\nserver: ${e.serverId || '-'}` }),
+        el('line', { class: 'hit', x1: a.x, y1: a.y, x2: end.x, y2: end.y }),
+        el('line', { x1: a.x, y1: a.y, x2: end.x, y2: end.y, 'stroke-width': width, 'marker-end': `url(#arrow-${sr})` }),
+        el('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 8, text: label }))));
   }
   for (const n of names) {
     const p = pos.get(n);
     svg.append(el('g', { class: 'node', 'data-testid': 'node', 'data-name': n }, el('circle', { cx: p.x, cy: p.y, r: 22 }), el('text', { x: p.x, y: p.y + 38, text: n.split('/')[1] })));
   }
-  return svg;
+  return el('div', {}, svg, el('p', { class: 'legend' },
+    el('span', { class: 'sr-ok', text: '■ ≥ 99 %' }), el('span', { class: 'sr-warn', text: '■ ≥ 90 %' }), el('span', { class: 'sr-bad', text: '■ < 90 %' }),
+    el('span', { text: '— mTLS   - - plaintext   width: rps   click an edge to tap it' })));
 }
 
 function edgesTable(edges) {
-  const head = el('tr', {}, ...['from', 'to', 'client identity', 'server identity', 'mTLS', 'rps'].map((h) => el('th', { text: h })));
+  const head = el('tr', {}, ...['from', 'to', 'client identity', 'server identity', 'mTLS', 'success', 'rps', ''].map((h) => el('th', { text: h })));
   return el('table', { 'data-testid': 'edges' }, el('thead', {}, head), el('tbody', {}, ...edges.map((e) =>
     el('tr', {}, el('td', { text: `${e.src.namespace}/${e.src.name}` }), el('td', { text: `${e.dst.namespace}/${e.dst.name}` }),
-      el('td', { text: e.clientId || '-' }), el('td', { text: e.serverId || '-' }), el('td', { text: e.mtls ? 'yes' : 'no' }), el('td', { class: 'num', text: fmtRps(e.rps) })))));
+      el('td', { text: e.clientId || '-' }), el('td', { text: e.serverId || '-' }), el('td', { text: e.mtls ? '✓ yes' : 'no' }),
+      el('td', { class: `num ${srClass(e.successRate)}`, text: fmtRate(e.successRate) }), el('td', { class: 'num', text: fmtRps(e.rps) }),
+      el('td', {}, el('a', { href: edgeTapHref(e), text: 'tap' }))))));
 }
 
 function section(title, id, ...content) {
@@ -117,49 +136,65 @@ function crumbs(parts) {
 async function renderHome() {
   crumbs([['namespaces']]);
   const [ns, edges] = await Promise.all([api('stat', { resource: 'namespace' }), api('edges', { kind: 'deployment' })]);
-  return [
-    section('Namespaces', 'namespaces', statTable(ns.rows, (r) => `#/ns/${encodeURIComponent(r.name)}`, 'namespaces')),
-    section('Topology', 'topology', topology(edges.edges)),
-  ];
+  return {
+    sections: [
+      section('Namespaces', 'namespaces', statTable(ns.rows, (r) => `#/ns/${encodeURIComponent(r.name)}`, 'namespaces')),
+      section('Topology', 'topology', topology(edges.edges)),
+    ],
+  };
 }
 
 async function renderNamespace(ns) {
   crumbs([['namespaces', '#/'], [ns]]);
-  const [stats, edges, routes] = await Promise.all([
+  const [stats, edges, routes, series] = await Promise.all([
     Promise.all(WORKLOAD_KINDS.map((k) => api('stat', { resource: k, namespace: ns }))),
     api('edges', { kind: 'deployment', namespace: ns }),
-    api('routes', { resource: `namespace/${ns}`, limit: '20' }),
+    api('routes', { resource: `namespace/${ns}` }),
+    api('timeseries', { resource: `namespace/${ns}` }),
   ]);
   const rows = stats.flatMap((s) => s.rows);
-  return [
-    section('Workloads', 'workloads', statTable(rows, (r) => `#/ns/${encodeURIComponent(ns)}/${r.kind}/${encodeURIComponent(r.name)}`, 'workloads')),
-    section('Topology', 'topology', topology(edges.edges), edgesTable(edges.edges)),
-    section('Top routes', 'routes', routesTable(routes.routes)),
-  ];
+  return {
+    series: { title: `Namespace ${ns} over time (inbound)`, data: series },
+    sections: [
+      section('Workloads', 'workloads', statTable(rows, (r) => `#/ns/${encodeURIComponent(ns)}/${r.kind}/${encodeURIComponent(r.name)}`, 'workloads')),
+      section('Topology', 'topology', topology(edges.edges), edgesTable(edges.edges)),
+      section('Routes (worst success rate first)', 'routes', routesTable(routes.routes)),
+    ],
+  };
 }
 
 async function renderWorkload(ns, kind, name) {
   crumbs([['namespaces', '#/'], [ns, `#/ns/${encodeURIComponent(ns)}`], [`${kind}/${name}`]]);
-  const [pods, proxies, routes, stat] = await Promise.all([
+  const [pods, proxies, routes, stat, series] = await Promise.all([
     api('stat', { resource: 'pod', namespace: ns }),
     api('proxies', { namespace: ns }),
     api('routes', { resource: `${kind}/${name}`, namespace: ns }),
     api('stat', { resource: `${kind}/${name}`, namespace: ns }),
+    api('timeseries', { resource: `${kind}/${name}`, namespace: ns }),
   ]);
   const mine = new Set(proxies.proxies.filter((p) => p.workload.kind === kind && p.workload.name === name).map((p) => p.name));
-  return [
-    section(`${kind}/${name}`, 'workload', statTable(stat.rows, undefined, 'workload')),
-    section('Pods', 'pods', statTable(pods.rows.filter((r) => mine.has(r.name)), undefined, 'pods')),
-    section('Routes', 'routes', routesTable(routes.routes)),
-  ];
+  return {
+    series: { title: `${kind}/${name} over time (inbound)`, data: series },
+    sections: [
+      section(`${kind}/${name}`, 'workload', statTable(stat.rows, undefined, 'workload')),
+      section('Pods', 'pods', statTable(pods.rows.filter((r) => mine.has(r.name)), undefined, 'pods')),
+      section('Routes (worst success rate first)', 'routes', routesTable(routes.routes)),
+    ],
+  };
 }
 
-/** The tap view stays mounted across refreshes; it streams NDJSON from `api/v1/tap`. */
-function tapSection(ns, kind, name) {
+/**
+ * The tap view stays mounted across refreshes; it streams NDJSON from
+ * `api/v1/tap`. `client` (from an edge) keeps only requests from that client
+ * identity; `autostart` starts it at once.
+ */
+function tapSection(ns, kind, name, { client = '', autostart = false } = {}) {
   const tbody = el('tbody');
   const state = el('span', { class: 'empty', text: 'stopped' });
   const path = el('input', { placeholder: 'path prefix', 'aria-label': 'path prefix' });
   const method = el('input', { placeholder: 'method', 'aria-label': 'method' });
+  const clientId = el('input', { placeholder: 'client identity', 'aria-label': 'client identity', 'data-testid': 'tap-client', class: 'wide' });
+  clientId.value = client;
   const button = el('button', { 'data-testid': 'tap-toggle', text: 'Start tap' });
   const pending = new Map();
   async function start() {
@@ -193,7 +228,7 @@ function tapSection(ns, kind, name) {
     button.textContent = 'Start tap';
   }
   function onEvent(e) {
-    if (e.error) {
+    if (e.error && !e.type) {
       state.textContent = `${e.proxy.pod}: ${e.error}`;
       return;
     }
@@ -203,7 +238,8 @@ function tapSection(ns, kind, name) {
     if (e.type !== 'end') return;
     const req = pending.get(key) || {};
     pending.delete(key);
-    const row = el('tr', { 'data-testid': 'tap-row' },
+    if (clientId.value && e.clientId !== clientId.value) return;
+    const row = el('tr', { 'data-testid': 'tap-row', 'data-client': e.clientId || '' },
       el('td', { text: e.direction }), el('td', { text: e.proxy.pod }),
       el('td', { text: req.method || '' }), el('td', { text: req.authority || '' }), el('td', { text: req.path || '' }),
       el('td', { text: e.tls ? 'mTLS' : 'no' }), el('td', { text: e.clientId || '-' }),
@@ -213,19 +249,32 @@ function tapSection(ns, kind, name) {
     while (tbody.children.length > 100) tbody.lastChild.remove();
   }
   button.addEventListener('click', () => (tapAbort && !tapAbort.signal.aborted && button.textContent === 'Stop tap' ? tapAbort.abort() : void start()));
+  if (autostart) void start();
   const head = el('tr', {}, ...['dir', 'pod', 'method', 'authority', 'path', 'tls', 'client', 'status', 'latency', 'bytes'].map((h) => el('th', { text: h })));
-  return section('Live tap', 'tap', el('div', { class: 'tap-controls' }, method, path, button, state), el('table', { id: 'tap-table', 'data-testid': 'tap' }, el('thead', {}, head), tbody));
+  return section('Live tap', 'tap', el('div', { class: 'tap-controls' }, method, path, clientId, button, state), el('table', { id: 'tap-table', 'data-testid': 'tap' }, el('thead', {}, head), tbody));
+}
+
+/** `#/ns/a/deployment/b/tap?client=x` → { parts: ['ns','a','deployment','b','tap'], query }. */
+function route() {
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(query) };
 }
 
 async function render() {
-  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  let sections;
-  if (parts[0] === 'ns' && parts.length === 2) sections = await renderNamespace(parts[1]);
-  else if (parts[0] === 'ns' && parts.length === 4) sections = await renderWorkload(parts[1], parts[2], parts[3]);
-  else sections = await renderHome();
+  const { parts, query } = route();
+  const workload = parts[0] === 'ns' && (parts.length === 4 || (parts.length === 5 && parts[4] === 'tap'));
+  let page;
+  if (parts[0] === 'ns' && parts.length === 2) page = await renderNamespace(parts[1]);
+  else if (workload) page = await renderWorkload(parts[1], parts[2], parts[3]);
+  else page = await renderHome();
+  const key = `${location.hash}|${$('#window').value}`;
+  if (page.series && (!charts || charts.key !== key)) charts = { key, ...timeSeriesSection(page.series.title) };
+  if (!page.series) charts = undefined;
   const tap = view.querySelector('#tap');
-  view.replaceChildren(...sections);
-  if (parts.length === 4) view.append(tap || tapSection(parts[1], parts[2], parts[3]));
+  view.replaceChildren(...(charts ? [charts.section] : []), ...page.sections);
+  if (workload) view.append(tap || tapSection(parts[1], parts[2], parts[3], { client: query.get('client') || '', autostart: parts[4] === 'tap' }));
+  // Drawn once mounted: the charts take the width of their boxes.
+  if (charts) charts.update(page.series.data);
   statusEl.textContent = `updated ${new Date().toLocaleTimeString()}`;
   statusEl.classList.remove('error');
 }
@@ -241,8 +290,26 @@ async function refresh() {
   refreshTimer = setTimeout(refresh, REFRESH_MS);
 }
 
+/** auto (the system's prefers-color-scheme), light or dark; remembered in this browser. */
+function applyTheme(theme) {
+  if (theme === 'auto') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  $('#theme').textContent = `theme: ${theme}`;
+  if (charts) charts.redraw();
+}
+
+let theme = THEMES.includes(localStorage.getItem('weft-theme')) ? localStorage.getItem('weft-theme') : 'auto';
+applyTheme(theme);
+$('#theme').addEventListener('click', () => {
+  theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+  localStorage.setItem('weft-theme', theme);
+  applyTheme(theme);
+});
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => charts && charts.redraw());
+window.addEventListener('resize', () => charts && charts.redraw());
 window.addEventListener('hashchange', () => {
   if (tapAbort) tapAbort.abort();
+  charts = undefined;
   view.replaceChildren();
   void refresh();
 });
