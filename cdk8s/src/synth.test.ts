@@ -73,7 +73,7 @@ test('helm upgrade is stable: the same values render the same bytes, a new trust
 
 test('a Prometheus config change rolls Prometheus: its checksum is the hash of the ConfigMap text', async () => {
   const { createHash } = await import('node:crypto');
-  const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\n' };
+  const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\n', viz: { tapTls: { externalSecret: true } } };
   const viz = CHARTS.find((c) => c.name === 'weft-viz')!;
   const render = (interval: string) => renderWithValues(viz, [anchor, { prometheus: { scrapeInterval: interval } }], { name: 'weft', namespace: 'weft-viz' });
   const pick = (objs: Record<string, unknown>[]) => {

@@ -78,7 +78,7 @@ test("identity's Role names the issuer Secret and the trust-roots ConfigMap: no 
 
 test('every pod of every chart runs hardened: non-root, read-only root fs, no privilege escalation, all capabilities dropped', () => {
   for (const def of CHARTS) {
-    for (const d of renderWithValues(def, [anchor], { name: 'weft', namespace: 'weft' }).filter((o: Obj) => o.kind === 'Deployment') as Obj[]) {
+    for (const d of renderWithValues(def, [anchor, { viz: { tapTls: { externalSecret: true } } }], { name: 'weft', namespace: 'weft' }).filter((o: Obj) => o.kind === 'Deployment') as Obj[]) {
       const pod = d.spec.template.spec;
       assert.equal(pod.securityContext.runAsNonRoot, true, d.metadata.name);
       assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');

@@ -67,9 +67,17 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
 }
 
 export function vizMatrix(p: Pems): MatrixCase[] {
-  const anchor = { identityTrustAnchorsPEM: p.anchor };
+  // The tap certificate signed by the chart with the issuer from values (Linkerd's names, as for the control plane).
+  const anchor = { identityTrustAnchorsPEM: p.anchor, identity: { issuer: { tls: { crtPEM: p.anchor, keyPEM: p.anchorKey } } } };
+  const anchorsOnly = { identityTrustAnchorsPEM: p.anchor };
   return [
-    { name: 'defaults', files: [anchor] },
+    { name: 'defaults + issuer in values (tap certificate signed by the chart)', files: [anchor] },
+    { name: 'tap certificate from a cert-manager ClusterIssuer', files: [anchorsOnly, { viz: { tapTls: { issuerRef: { name: 'weft-trust-anchor' } } } }] },
+    { name: 'tap certificate from a per-namespace Issuer, own Secret name', files: [anchorsOnly, { viz: { tapTlsSecret: 'tap', tapTls: { issuerRef: { name: 'mesh-ca', kind: 'Issuer' }, duration: '48h' } } }] },
+    { name: 'tap Secret created outside the chart', files: [anchorsOnly, { viz: { tapTls: { externalSecret: true } } }] },
+    { name: 'HA: replicas, anti-affinity, PodDisruptionBudget', files: [anchor, { viz: { replicas: 3 }, enablePodAntiAffinity: true, podDisruptionBudget: { enabled: true } }] },
+    { name: 'Prometheus on a PersistentVolumeClaim', files: [anchor, { prometheus: { storage: { type: 'pvc', size: '20Gi', storageClassName: 'fast' } } }] },
+    { name: 'Prometheus Operator: external Prometheus and PodMonitors', files: [anchor, { prometheus: { enabled: false, url: 'http://prometheus-operated.monitoring:9090' }, prometheusOperator: { podMonitor: true, labels: { release: 'kube-prometheus-stack' } } }] },
     { name: 'custom images, resources, labels', files: [anchor, { image: { registry: 'r.example.com/w', tag: '9.9.9' }, prometheus: { image: { repository: 'quay.io/prometheus/prometheus', tag: 'v3.0.0' }, scrapeInterval: '30s', retention: '2d', resources: { requests: { cpu: '1' } } }, viz: { resources: { limits: { memory: '1Gi' } }, tapAuth: 'kubernetes,token' }, commonLabels: { team: 'obs' }, podAnnotations: { a: 'b' } }] },
     { name: 'external Prometheus (optional part disabled)', files: [anchor, { prometheus: { enabled: false, url: 'http://prom.monitoring:9090' } }] },
     { name: 'tolerations and nodeSelector', files: [anchor, { controlPlaneNamespace: 'mesh-system', tolerations: [{ operator: 'Exists' }], nodeSelector: { pool: 'obs' }, imagePullSecrets: ['regcred'] }] },

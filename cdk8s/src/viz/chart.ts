@@ -4,7 +4,8 @@ import { labelHelpers, objectLabels, selectorLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { CHART_VERSION } from '../chart/versions.js';
 import type { WeftChart } from '../chart/weft-chart.js';
-import { deployment, imageRef, serviceAccount } from '../chart/workload.js';
+import { deployment, imageRef, podDisruptionBudget, serviceAccount } from '../chart/workload.js';
+import { addTapTls } from './tap-tls.js';
 import { chart, concat, pipe, release, required, truthy, v as typed, when } from '../template/expr.js';
 import { helpers } from '../template/helpers.js';
 import { refsOf, type RefsOf } from '../values/model.js';
@@ -32,6 +33,25 @@ function addViz(c: WeftChart, v: V): void {
     { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   ])) c.add('viz-rbac.yaml', o);
+  // Who may tap: `watch` on `<kind>s/tap` in tap.weft.io (viz's SubjectAccessReview). weft-viz-tap-admin is
+  // aggregated into the built-in `admin` role, so a namespace's admins may tap it; bind weft-viz-tap to others.
+  const tapResources = ['namespaces/tap', 'deployments/tap', 'statefulsets/tap', 'daemonsets/tap', 'pods/tap'];
+  c.add('viz-tap-rbac.yaml', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    name: 'weft-viz-tap-admin',
+    namespaced: false,
+    labels: { ...objectLabels(VIZ_CHART, 'viz'), 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' },
+    body: { rules: [{ apiGroups: ['tap.weft.io'], resources: tapResources, verbs: ['watch'] }] },
+  });
+  c.add('viz-tap-rbac.yaml', {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    name: 'weft-viz-tap',
+    namespaced: false,
+    labels: objectLabels(VIZ_CHART, 'viz'),
+    body: { rules: [{ apiGroups: ['tap.weft.io'], resources: tapResources, verbs: ['watch'] }] },
+  });
   for (const [svc, port, target] of [['weft-metrics-api', 8085, 'api'], ['weft-tap', 8088, 'tap'], ['weft-web', 8084, 'web']] as const) {
     c.add(file, {
       apiVersion: 'v1',
@@ -80,7 +100,10 @@ function addViz(c: WeftChart, v: V): void {
     ],
     annotations: { 'checksum/trust-roots': typed<string>(pipe(v.identityTrustAnchorsPEM, 'sha256sum')) },
     scheduling: v,
+    antiAffinity: truthy(v.enablePodAntiAffinity),
   }));
+  c.add('viz-pdb.yaml', podDisruptionBudget(VIZ_CHART, 'viz', v.podDisruptionBudget.maxUnavailable), truthy(v.podDisruptionBudget.enabled));
+  addTapTls(c, v);
 }
 
 export const vizChart = defineChart({

@@ -4,7 +4,7 @@
  * is a text helper, so the Deployment's checksum annotation is the hash of
  * the very text in the ConfigMap and a config change rolls the pod.
  */
-import { concat, include, pipe, textOf, truthy, v as typed } from '../template/expr.js';
+import { and, concat, eq, include, pipe, spread, textOf, truthy, v as typed, when } from '../template/expr.js';
 import type { HelperDef } from '../template/helpers.js';
 import type { RefsOf } from '../values/model.js';
 import { objectLabels, selectorLabels } from '../chart/labels.js';
@@ -50,9 +50,26 @@ export function prometheusConfigHelper(v: RefsOf<typeof vizValues>): HelperDef {
   };
 }
 
+const DATA_CLAIM = 'weft-prometheus-data';
+
 export function addPrometheus(c: WeftChart, v: RefsOf<typeof vizValues>): void {
   const on = truthy(v.prometheus.enabled);
   const file = 'prometheus.yaml';
+  const pvc = eq(v.prometheus.storage.type, 'pvc');
+  c.add(file, {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    name: DATA_CLAIM,
+    labels: objectLabels(VIZ_CHART, 'prometheus'),
+    body: {
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: when(truthy(v.prometheus.storage.storageClassName), typed<string>(v.prometheus.storage.storageClassName)),
+        resources: { requests: { storage: v.prometheus.storage.size } },
+      },
+    },
+  }, and(on, pvc));
+  addPodMonitors(c, v);
   c.add(file, serviceAccount(VIZ_CHART, 'prometheus'), on);
   for (const o of clusterRole(VIZ_CHART, 'prometheus', [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }])) c.add('prometheus-rbac.yaml', o, on);
   c.add(file, {
@@ -84,7 +101,7 @@ export function addPrometheus(c: WeftChart, v: RefsOf<typeof vizValues>): void {
     resources: v.prometheus.resources,
     volumes: [
       { name: 'config', configMap: { name: 'weft-prometheus-config' } },
-      { name: 'data', emptyDir: {} },
+      when(pvc, { name: 'data', persistentVolumeClaim: { claimName: DATA_CLAIM } }, { name: 'data', emptyDir: {} }),
     ],
     volumeMounts: [
       { name: 'config', mountPath: '/etc/prometheus', readOnly: true },
@@ -94,4 +111,56 @@ export function addPrometheus(c: WeftChart, v: RefsOf<typeof vizValues>): void {
     scheduling: v,
     runAsUser: 65534,
   }), on);
+}
+
+/**
+ * PodMonitors for a Prometheus Operator (monitoring.coreos.com/v1): the same two jobs as the chart's own
+ * Prometheus, with the same target labels, so viz's queries work against the operator's Prometheus.
+ */
+function addPodMonitors(c: WeftChart, v: RefsOf<typeof vizValues>): void {
+  const on = truthy(v.prometheusOperator.podMonitor);
+  const labels = { ...objectLabels(VIZ_CHART, 'prometheus'), ...spread(v.prometheusOperator.labels) };
+  c.add('podmonitors.yaml', {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PodMonitor',
+    name: 'weft-proxy',
+    labels,
+    body: {
+      spec: {
+        namespaceSelector: { any: true },
+        // The injector labels every meshed pod with its control plane's namespace.
+        selector: { matchLabels: { 'weft.io/control-plane-ns': v.controlPlaneNamespace } },
+        podMetricsEndpoints: [{
+          port: 'weft-admin',
+          honorLabels: true,
+          interval: v.prometheus.scrapeInterval,
+          relabelings: [
+            { sourceLabels: ['__meta_kubernetes_pod_container_name'], action: 'keep', regex: 'weft-proxy' },
+            { sourceLabels: ['__meta_kubernetes_namespace'], targetLabel: 'namespace' },
+            { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' },
+          ],
+        }],
+      },
+    },
+  }, on);
+  c.add('podmonitors.yaml', {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PodMonitor',
+    name: 'weft-controller',
+    labels,
+    body: {
+      spec: {
+        namespaceSelector: { matchNames: [v.controlPlaneNamespace] },
+        selector: { matchLabels: { 'app.kubernetes.io/part-of': 'weft' } },
+        podMetricsEndpoints: [{
+          port: 'admin-http',
+          interval: v.prometheus.scrapeInterval,
+          relabelings: [
+            { sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_component'], targetLabel: 'component' },
+            { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod' },
+          ],
+        }],
+      },
+    },
+  }, on);
 }
