@@ -2,7 +2,8 @@
  * Header handling shared by the HTTP/1 and HTTP/2 sides: hop-by-hop headers
  * are connection-specific (RFC 9110 §7.6.1) and illegal in HTTP/2 (RFC 9113
  * §8.2.2), so they never cross the proxy; `te: trailers` is the one exception
- * gRPC needs.
+ * gRPC needs. `Trailer` is end-to-end (RFC 9110 §6.6.2): it tells the HTTP/2
+ * hop between proxies to wait for the response trailers.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Headers } from '../svc.js';
@@ -14,7 +15,6 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'te',
-  'trailer',
   'host',
   // The proxy answers `Expect: 100-continue` itself (Node's server sends the 100), so it does not travel further.
   'expect',

@@ -312,7 +312,13 @@ function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
     rsp.body.destroy();
     return;
   }
-  res.writeHead(rsp.status, rsp.headers as http.OutgoingHttpHeaders);
+  let headers = rsp.headers;
+  // Trailers need a chunked body: not for an HTTP/1.0 client or a sized body (Node refuses the `Trailer` header then).
+  if (headers.trailer !== undefined && (headers['content-length'] !== undefined || res.req.httpVersion === '1.0')) {
+    headers = { ...headers };
+    delete headers.trailer;
+  }
+  res.writeHead(rsp.status, headers as http.OutgoingHttpHeaders);
   rsp.body.pipe(res, { end: false });
   rsp.body.once('end', () => {
     const trailers = rsp.trailers();

@@ -41,7 +41,7 @@ const CORPUS = [
 ];
 const DICTIONARY = ['\r\n', '\n', ': ', 'HTTP/1.1', 'weft-dst-port: ', 'weft-client-id: ', 'Transfer-Encoding: chunked', '\x16\x03\x01', '\x00\x00', 'PRI * HTTP/2.0'].map((s) => Buffer.from(s, 'latin1'));
 
-const HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'proxy-connection', 'trailer', 'expect'];
+const HOP = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'proxy-connection', 'expect'];
 const options = { appHost: '127.0.0.1', defaultAppPort: 8080, proxyPorts: new ProxyPorts([4140, 4143, 4190, 4191]) };
 const conn: ConnMeta = { direction: 'inbound', client: { ip: '10.0.0.2', port: 1 }, local: { ip: '10.0.0.1', port: 4143 }, origDst: undefined, tls: { identity: 'peer' } };
 
