@@ -113,7 +113,7 @@ test('the API server accepts every rendered object (server-side dry-run)', { ski
   const values: Record<string, Record<string, unknown>> = {
     'weft-crds': {},
     'weft-control-plane': { identityTrustAnchorsPEM: pem, certManager: { create: true } },
-    'weft-viz': { identityTrustAnchorsPEM: pem },
+    'weft-viz': { identityTrustAnchorsPEM: pem, viz: { tapTls: { issuerRef: { name: 'weft-trust-anchor' } } } },
   };
   for (const [chart, v] of Object.entries(values)) {
     const file = dirs.write(`dry-${chart}.yaml`, v);
