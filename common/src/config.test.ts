@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { env, loadConfig, parseDuration, parsePortList } from './config.js';
+import { env, loadConfig, parseDuration, parseListenAddr, parsePortList } from './config.js';
 import { ConfigError } from './errors.js';
 
 const schema = {
@@ -49,4 +49,15 @@ test('port lists accept single ports and ranges, and reject bad ranges', () => {
   assert.deepEqual(parsePortList('443, 25,8000-8002'), [25, 443, 8000, 8001, 8002]);
   assert.throws(() => parsePortList('9-3'), /"9-3" is not a port or port range/);
   assert.throws(() => parsePortList('0'), /"0"/);
+});
+
+test('listen addresses: host:port, [v6]:port and :port; anything else is named', () => {
+  assert.deepEqual(parseListenAddr('127.0.0.1:4140'), { host: '127.0.0.1', port: 4140 });
+  assert.deepEqual(parseListenAddr('[::1]:4191'), { host: '::1', port: 4191 });
+  assert.deepEqual(parseListenAddr(':8443'), { host: '0.0.0.0', port: 8443 });
+  assert.deepEqual(parseListenAddr('localhost:0'), { host: 'localhost', port: 0 });
+  for (const bad of ['4140', '::1:80', 'host:65536', 'host:', '[zz]:80', 'a b:80']) assert.throws(() => parseListenAddr(bad), /is not host:port/, bad);
+  const schema = { listen: env.listenAddr('WEFT_X_LISTEN_ADDR', '0.0.0.0:8443') };
+  assert.deepEqual(loadConfig(schema, {}).listen, { host: '0.0.0.0', port: 8443 });
+  assert.throws(() => loadConfig(schema, { WEFT_X_LISTEN_ADDR: 'nope' }), /WEFT_X_LISTEN_ADDR: "nope" is not host:port/);
 });

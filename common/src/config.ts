@@ -97,6 +97,20 @@ export const env = {
       fallback,
     );
   },
+  /** A listen address: `host:port`, `[v6]:port` or `:port` (see parseListenAddr). */
+  listenAddr(variable: string, fallback?: string): Setting<ListenAddr> {
+    return required(
+      variable,
+      (raw) => {
+        try {
+          return parseListenAddr(raw);
+        } catch (err) {
+          throw new SettingError(`${variable}: ${(err as Error).message}`);
+        }
+      },
+      fallback === undefined ? undefined : parseListenAddr(fallback),
+    );
+  },
   /** A comma-separated list of ports and port ranges, e.g. `25,443,8000-8080`. */
   portList(variable: string): Setting<number[]> {
     return {
@@ -112,6 +126,24 @@ export const env = {
     };
   },
 };
+
+export interface ListenAddr {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port`, `[v6]:port` or `:port` (every IPv4 address, as Go's
+ * `:8080` means "all interfaces"). An IPv6 address must be bracketed, so
+ * `::1:80` is refused rather than guessed.
+ */
+export function parseListenAddr(raw: string): ListenAddr {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`"${raw}" is not host:port (or [ipv6]:port, or :port for all addresses)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
 
 /** Parses `25,443,8000-8002` into [25, 443, 8000, 8001, 8002]. */
 export function parsePortList(raw: string): number[] {

@@ -4,7 +4,7 @@
  * process's env and flags; tests call it with their own.
  */
 import { Counter } from 'prom-client';
-import { env, loadConfig, type Setting } from '@weft/common/config';
+import { env, loadConfig } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { createLogger, LOG_LEVELS, type Logger } from '@weft/common/log';
 import { createRegistry } from '@weft/common/metrics';
@@ -15,22 +15,9 @@ import { NamespaceAnnotations } from './namespaces.js';
 import { DEFAULT_WEBHOOK_LIMITS, startWebhookServer } from './webhook-server.js';
 import { watchFiles } from './file-watch.js';
 
-/** `host:port` (port 0 picks a free one, for tests). */
-function listenAddr(variable: string, fallback: string): Setting<{ host: string; port: number }> {
-  return {
-    variable,
-    parse(raw) {
-      const v = raw === undefined || raw === '' ? fallback : raw.trim();
-      const m = /^(.+):(\d{1,5})$/.exec(v);
-      if (!m || Number(m[2]) > 65535) throw new ConfigError([`${variable}="${v}" is not host:port`]);
-      return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-    },
-  };
-}
-
 const serverSchema = {
-  listen: listenAddr('WEFT_INJECTOR_LISTEN_ADDR', '0.0.0.0:8443'),
-  adminListen: listenAddr('WEFT_INJECTOR_ADMIN_LISTEN_ADDR', '0.0.0.0:9995'),
+  listen: env.listenAddr('WEFT_INJECTOR_LISTEN_ADDR', '0.0.0.0:8443'),
+  adminListen: env.listenAddr('WEFT_INJECTOR_ADMIN_LISTEN_ADDR', '0.0.0.0:9995'),
   certFile: env.string('WEFT_INJECTOR_TLS_CERT_FILE', '/var/run/weft/tls/tls.crt'),
   keyFile: env.string('WEFT_INJECTOR_TLS_KEY_FILE', '/var/run/weft/tls/tls.key'),
   filePollMs: env.duration('WEFT_INJECTOR_FILE_POLL_INTERVAL', '30s'),
