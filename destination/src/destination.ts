@@ -6,7 +6,7 @@
  */
 import { startAdminServer, startGrpcServer, type AdminServer, type GrpcServer, type TlsMaterial } from '@weft/common';
 import type { Logger } from '@weft/common/log';
-import { Discovery } from './discovery.js';
+import { WatchHub } from './watch-hub.js';
 import { createMetrics } from './metrics.js';
 import { destinationRoutes, policyRoutes } from './server.js';
 import type { DiscoverySource } from './sources/source.js';
@@ -27,7 +27,7 @@ export interface DestinationOptions {
 }
 
 export interface DestinationController {
-  readonly discovery: Discovery;
+  readonly discovery: WatchHub;
   readonly destinationPort: number;
   readonly policyPort: number;
   readonly adminPort: number | undefined;
@@ -39,7 +39,7 @@ export interface DestinationController {
 export async function startDestination(opts: DestinationOptions): Promise<DestinationController> {
   const settings: MeshSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const host = opts.host ?? '127.0.0.1';
-  const discovery = new Discovery(settings, opts.log);
+  const discovery = new WatchHub(settings, opts.log);
   const metrics = createMetrics(discovery.cache);
   let notReady: string | undefined = `syncing ${opts.source.name}`;
   let admin: AdminServer | undefined;

@@ -1,6 +1,6 @@
 // destination: discovery (Get), profiles (GetProfile) and inbound policy (Watch).
 export { startDestination, type DestinationOptions, type DestinationController } from './destination.js';
-export { Discovery, type Unwatch } from './discovery.js';
+export { WatchHub, type Unwatch } from './watch-hub.js';
 export type { DiscoverySource } from './sources/source.js';
 export { MemorySource } from './sources/memory.js';
 export { FileSource } from './sources/file.js';

@@ -11,7 +11,7 @@
  */
 import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import { WeftError } from '@weft/common/errors';
-import type { Unwatch } from './discovery.js';
+import type { Unwatch } from './watch-hub.js';
 
 export interface StreamHooks {
   /** A message was handed to the stream. */

@@ -7,7 +7,7 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import { destination, policy } from '@weft/api';
 import type { Logger } from '@weft/common/log';
-import type { Discovery, Unwatch } from './discovery.js';
+import type { WatchHub, Unwatch } from './watch-hub.js';
 import type { DestinationMetrics } from './metrics.js';
 import type { EndpointState } from './resolve/endpoints.js';
 import { streamOf, type StreamHooks } from './server-stream.js';
@@ -29,7 +29,7 @@ function whole<M>(m: M): readonly M[] {
   return [m];
 }
 
-export function destinationRoutes(discovery: Discovery, metrics: DestinationMetrics, log: Logger): (router: ConnectRouter) => void {
+export function destinationRoutes(discovery: WatchHub, metrics: DestinationMetrics, log: Logger): (router: ConnectRouter) => void {
   return (router) => {
     router.service(destination.Destination, {
       get(req, ctx) {
@@ -44,7 +44,7 @@ export function destinationRoutes(discovery: Discovery, metrics: DestinationMetr
   };
 }
 
-export function policyRoutes(discovery: Discovery, metrics: DestinationMetrics, log: Logger): (router: ConnectRouter) => void {
+export function policyRoutes(discovery: WatchHub, metrics: DestinationMetrics, log: Logger): (router: ConnectRouter) => void {
   return (router) => {
     router.service(policy.Inbound, {
       watch(req, ctx) {

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
 import { InvalidArgumentError } from '@weft/common/errors';
-import { Discovery } from '../discovery.js';
+import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { pod, service, slice, settle } from '../testing/fixtures.js';
 
 const log = pino({ level: 'silent' });
 
-function cluster(): Discovery {
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+function cluster(): WatchHub {
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   const c = d.cache;
   c.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 'http' }] }));
   c.apply('Pod', pod('web-1', { ip: '10.1.0.1', meshed: true, serviceAccount: 'web', owner: 'deployment/web', ports: [{ name: 'http', containerPort: 8080 }] }));
@@ -21,7 +21,7 @@ function cluster(): Discovery {
   return d;
 }
 
-function watch(d: Discovery, authority: string): destination.Update[] {
+function watch(d: WatchHub, authority: string): destination.Update[] {
   const got: destination.Update[] = [];
   d.watchEndpoints(authority, (u) => got.push(u));
   return got;
@@ -90,7 +90,7 @@ test('a named target port falls back to the pod container port when the slice ha
 });
 
 test('a headless service resolves by name, and one of its pods by hostname', () => {
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   d.cache.apply('Service', service('db', { ports: [{ name: 'pg', port: 5432 }] }));
   d.cache.apply('EndpointSlice', slice('db-x', 'db', [{ name: 'pg', port: 5432 }], [{ ip: '10.1.1.1', hostname: 'db-0' }, { ip: '10.1.1.2', hostname: 'db-1' }]));
   assert.deepEqual(addrs(added(watch(d, 'db.demo.svc.cluster.local:5432')[0])), ['10.1.1.1:5432', '10.1.1.2:5432']);
@@ -184,7 +184,7 @@ test('changes to unrelated objects send nothing', async () => {
 });
 
 test('a cluster IP authority follows the service when its IP is assigned later', async () => {
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   const got = watch(d, '10.96.7.7:80');
   assert.equal(got[0]?.update.case, 'noEndpoints');
   d.cache.apply('Service', service('late', { clusterIP: '10.96.7.7', ports: [{ port: 80, targetPort: 8080 }] }));

@@ -33,7 +33,7 @@ export function endpointKey(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-export function resolveEndpoints(cache: ClusterCache, target: Target, settings: MeshSettings): Resolution<EndpointState> {
+export function resolveEndpointState(cache: ClusterCache, target: Target, settings: MeshSettings): Resolution<EndpointState> {
   const deps: string[] = [];
   const state = resolve(cache, target, settings, deps);
   return { state, deps };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { policy } from '@weft/api';
 import { InvalidArgumentError } from '@weft/common/errors';
-import { Discovery } from '../discovery.js';
+import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../settings.js';
 import { pod, settle } from '../testing/fixtures.js';
 import type { CustomObject, PolicyKind } from '../model.js';
@@ -16,14 +16,14 @@ function obj(kind: PolicyKind, name: string, spec: unknown, namespace = 'demo', 
   return { apiVersion: 'policy.weft.io/v1alpha1', kind, metadata: { name, namespace, ...(created ? { creationTimestamp: created as never } : {}) }, spec };
 }
 
-function setup(settings: Partial<MeshSettings> = {}): Discovery {
-  const d = new Discovery({ ...DEFAULT_SETTINGS, ...settings }, log);
+function setup(settings: Partial<MeshSettings> = {}): WatchHub {
+  const d = new WatchHub({ ...DEFAULT_SETTINGS, ...settings }, log);
   d.cache.apply('Namespace', { metadata: { name: 'demo' } });
   d.cache.apply('Pod', pod('web-1', { ip: '10.1.0.1', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9000 }], hostIP: '192.168.5.5', probes: [{ port: 'http', path: '/ready' }, { port: 8080, path: '/live' }] }));
   return d;
 }
 
-function watch(d: Discovery, workload: string, port: number): policy.Server[] {
+function watch(d: WatchHub, workload: string, port: number): policy.Server[] {
   const got: policy.Server[] = [];
   d.watchPolicy(workload, port, (s) => got.push(s));
   return got;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
-import { Discovery } from '../discovery.js';
+import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { pod, service, settle } from '../testing/fixtures.js';
 import type { CustomObject } from '../model.js';
@@ -33,14 +33,14 @@ function sp(spec: unknown, name = 'web.demo.svc.cluster.local'): CustomObject {
   return { apiVersion: 'weft.io/v1alpha1', kind: 'ServiceProfile', metadata: { name, namespace: 'demo' }, spec };
 }
 
-function setup(): Discovery {
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+function setup(): WatchHub {
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   d.cache.apply('Service', service('web', { clusterIP: '10.96.0.10', annotations: { 'config.weft.io/opaque-ports': '3306' }, ports: [{ port: 80 }, { port: 3306 }] }));
   d.cache.apply('ServiceProfile', sp(profileSpec));
   return d;
 }
 
-function watch(d: Discovery, authority: string): destination.DestinationProfile[] {
+function watch(d: WatchHub, authority: string): destination.DestinationProfile[] {
   const got: destination.DestinationProfile[] = [];
   d.watchProfile(authority, (p) => got.push(p));
   return got;

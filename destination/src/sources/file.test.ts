@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { destination, policy } from '@weft/api';
-import { Discovery } from '../discovery.js';
+import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { FileSource } from './file.js';
 import { parseDiscoveryFile } from './file-format.js';
@@ -55,7 +55,7 @@ async function until<T>(what: string, check: () => T | undefined, timeoutMs = 10
 test('the demo file serves endpoints with identities and per-endpoint ports, profiles and policies; edits stream as diffs', async (t) => {
   const path = join(dir, 'mesh.yaml');
   writeFileSync(path, demo(18081));
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   const source = new FileSource(path, log, 'cluster.local', 10);
   await source.start(d.cache);
   t.after(() => source.stop());
@@ -137,7 +137,7 @@ extra: 1
 });
 
 test('a missing or invalid file at start fails start() with the reason', async () => {
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   await assert.rejects(new FileSource(join(dir, 'absent.yaml'), log).start(d.cache), /ENOENT/);
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'services: 3');

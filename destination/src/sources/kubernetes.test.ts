@@ -13,7 +13,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
-import { Discovery } from '../discovery.js';
+import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { KubernetesSource } from './kubernetes.js';
 
@@ -47,7 +47,7 @@ test('a Service and EndpointSlice created in the API server stream as endpoints;
   const ns = `weft-dst-${randomBytes(3).toString('hex')}`;
   const log = pino({ level: 'warn' });
   await core.createNamespace({ body: { metadata: { name: ns } } });
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   const source = new KubernetesSource(kc, log);
   t.after(async () => {
     await source.stop();
@@ -103,7 +103,7 @@ test('ServiceProfile and policy objects under the weft-crds CRDs reach the resol
   }
   const ns = `weft-dst-${randomBytes(3).toString('hex')}`;
   await core.createNamespace({ body: { metadata: { name: ns, annotations: { 'config.weft.io/default-inbound-policy': 'deny' } } } });
-  const d = new Discovery(DEFAULT_SETTINGS, log);
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
   const source = new KubernetesSource(kc, log);
   t.after(async () => {
     await source.stop();
@@ -178,7 +178,7 @@ test('without list/watch RBAC the source refuses to start, naming every missing 
   });
   const source = new KubernetesSource(kc, pino({ level: 'silent' }));
   t.after(() => source.stop());
-  await assert.rejects(source.start(new Discovery(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache), (err: Error) => {
+  await assert.rejects(source.start(new WatchHub(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache), (err: Error) => {
     for (const m of ['list services (cluster-wide)', 'watch endpointslices.discovery.k8s.io', 'list pods', 'watch namespaces', 'weft-destination ClusterRole']) {
       assert.ok(err.message.includes(m), `missing "${m}" in: ${err.message}`);
     }
@@ -201,6 +201,6 @@ test('without list/watch RBAC the source refuses to start, naming every missing 
   const warnings: string[] = [];
   const withRole = new KubernetesSource(kc, pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }));
   t.after(() => withRole.stop());
-  await withRole.start(new Discovery(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache);
+  await withRole.start(new WatchHub(DEFAULT_SETTINGS, pino({ level: 'silent' })).cache);
   assert.ok(!warnings.some((w) => w.includes('no access to some weft CRDs')), `the chart role covers the CRDs too: ${warnings.join('')}`);
 });

@@ -12,7 +12,7 @@ import type { Logger } from '@weft/common/log';
 import { ClusterCache } from './watchers/cluster-cache.js';
 import { SubscriptionIndex } from './watchers/subscriptions.js';
 import { parseAuthority } from './resolve/authority.js';
-import { resolveEndpoints, type EndpointState, type Resolution } from './resolve/endpoints.js';
+import { resolveEndpointState, type EndpointState, type Resolution } from './resolve/endpoints.js';
 import { resolveProfile } from './resolve/profile.js';
 import { resolvePolicy } from './resolve/policy.js';
 import { EndpointTranslator } from './translators/endpoint-translator.js';
@@ -39,7 +39,7 @@ class Topic<S> {
   constructor(private readonly resolve: () => Resolution<S>) {}
 }
 
-export class Discovery {
+export class WatchHub {
   readonly cache = new ClusterCache();
   private readonly subs: SubscriptionIndex;
   private readonly topics = new Map<string, Topic<unknown>>();
@@ -72,7 +72,7 @@ export class Discovery {
   /** The endpoint states of an authority, now and on every change, for a caller that translates them itself (the gRPC server, when its client is ready). */
   watchEndpointStates(authority: string, onState: (s: EndpointState) => void): Unwatch {
     const target = parseAuthority(authority, this.settings.clusterDomain);
-    return this.join(`get|${JSON.stringify(target)}`, () => resolveEndpoints(this.cache, target, this.settings), onState);
+    return this.join(`get|${JSON.stringify(target)}`, () => resolveEndpointState(this.cache, target, this.settings), onState);
   }
 
   /** Streams the profile of an authority; a new message replaces the previous one and is sent only on change. */
