@@ -2,6 +2,9 @@
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 import { exitCodeFor } from './exit-codes.js';
+import { exitQuietlyWhenOutputCloses } from './broken-pipe.js';
+
+exitQuietlyWhenOutputCloses();
 
 try {
   await (await buildProgram(process.argv)).parseAsync(process.argv);

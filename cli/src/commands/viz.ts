@@ -12,6 +12,8 @@ import { globalsOf, type Globals } from '../globals.js';
 import { fmt, renderStructured, renderTable, type Column } from '../output.js';
 import type { VizClient } from '../viz-client.js';
 import { connectViz, vizAddrs } from '../viz-connection.js';
+import { paintFor, successColor } from '../terminal.js';
+import { intervalOption, parseInterval, watch, watchOption } from '../watch.js';
 import { registerTap, registerTop } from './viz-tap.js';
 
 export async function vizClient(g: Globals, cmd: Command): Promise<VizClient> {
@@ -36,7 +38,7 @@ const statColumns = (allNamespaces: boolean): Column<StatRow>[] => [
   { header: 'NAMESPACE', value: (r) => r.namespace, wide: !allNamespaces },
   { header: 'NAME', value: (r) => r.name },
   { header: 'MESHED', value: (r) => (r.totalPods === null ? '-' : `${r.meshedPods}/${r.totalPods}`), alignRight: true },
-  { header: 'SUCCESS', value: (r) => fmt.percent(r.successRate), alignRight: true },
+  { header: 'SUCCESS', value: (r) => fmt.percent(r.successRate), alignRight: true, color: (r) => successColor(r.successRate) },
   { header: 'RPS', value: (r) => fmt.rps(r.rps), alignRight: true },
   { header: 'LATENCY_P50', value: (r) => fmt.ms(r.latencyMsP50), alignRight: true },
   { header: 'LATENCY_P95', value: (r) => fmt.ms(r.latencyMsP95), alignRight: true },
@@ -60,24 +62,32 @@ function registerStat(viz: Command): void {
     .option('--from-namespace <ns>', 'namespace of --from (default: --namespace)')
     .option('--to <resource>', 'only traffic to this resource (kind/name)')
     .option('--to-namespace <ns>', 'namespace of --to (default: --namespace)')
-    .action(async (kind: string, name: string | undefined, opts: { timeWindow: string; allNamespaces?: boolean; from?: string; fromNamespace?: string; to?: string; toNamespace?: string }, cmd: Command) => {
+    .addOption(watchOption())
+    .addOption(intervalOption())
+    .action(async (kind: string, name: string | undefined, opts: { timeWindow: string; allNamespaces?: boolean; from?: string; fromNamespace?: string; to?: string; toNamespace?: string; watch?: boolean; interval: string }, cmd: Command) => {
       const g = globalsOf(cmd);
       const resource = resourceArg(kind, name);
+      const intervalMs = parseInterval(opts.interval);
       const nsKind = /^(ns|namespaces?)(\/|$)/.test(resource);
       const namespace = opts.allNamespaces || nsKind ? undefined : g.namespace;
-      const result = await (await vizClient(g, cmd)).json<StatResult>('/api/v1/stat', {
-        resource,
-        namespace,
-        window: opts.timeWindow,
-        from: opts.from,
-        fromNamespace: opts.from ? (opts.fromNamespace ?? g.namespace) : undefined,
-        to: opts.to,
-        toNamespace: opts.to ? (opts.toNamespace ?? g.namespace) : undefined,
-      });
-      const structured = renderStructured(g.output, result);
-      if (structured !== undefined) return write(structured);
-      if (result.rows.length === 0) return write(`No traffic found for ${resource}${namespace ? ` in namespace ${namespace}` : ''} in the last ${result.window}.\n`);
-      write(renderTable(result.rows, statColumns(!namespace && !nsKind), g.output === 'wide'));
+      const client = await vizClient(g, cmd);
+      const frame = async (): Promise<string> => {
+        const result = await client.json<StatResult>('/api/v1/stat', {
+          resource,
+          namespace,
+          window: opts.timeWindow,
+          from: opts.from,
+          fromNamespace: opts.from ? (opts.fromNamespace ?? g.namespace) : undefined,
+          to: opts.to,
+          toNamespace: opts.to ? (opts.toNamespace ?? g.namespace) : undefined,
+        });
+        const structured = renderStructured(g.output, result);
+        if (structured !== undefined) return structured;
+        if (result.rows.length === 0) return `No traffic found for ${resource}${namespace ? ` in namespace ${namespace}` : ''} in the last ${result.window}.\n`;
+        return renderTable(result.rows, statColumns(!namespace && !nsKind), g.output === 'wide', paintFor());
+      };
+      if (!opts.watch) return write(await frame());
+      await watch(frame, { intervalMs, title: `weft viz stat ${resource}${namespace ? ` -n ${namespace}` : ''} -t ${opts.timeWindow}` });
     });
 }
 
@@ -87,7 +97,8 @@ function registerEdges(viz: Command): void {
     { header: 'DST', value: (e) => e.dst.name },
     { header: 'SRC_NS', value: (e) => e.src.namespace },
     { header: 'DST_NS', value: (e) => e.dst.namespace },
-    { header: 'SECURED', value: (e) => (e.mtls ? '√' : 'no mTLS') },
+    { header: 'SECURED', value: (e) => (e.mtls ? '√' : 'no mTLS'), color: (e) => (e.mtls ? 'green' : 'red') },
+    { header: 'SUCCESS', value: (e) => fmt.percent(e.successRate), alignRight: true, color: (e) => successColor(e.successRate), wide: true },
     { header: 'CLIENT_ID', value: (e) => e.clientId || '-' },
     { header: 'SERVER_ID', value: (e) => e.serverId || '-' },
     { header: 'RPS', value: (e) => fmt.rps(e.rps), wide: true, alignRight: true },
@@ -105,7 +116,7 @@ function registerEdges(viz: Command): void {
       const structured = renderStructured(g.output, result);
       if (structured !== undefined) return write(structured);
       if (result.edges.length === 0) return write(`No edges found in the last ${result.window}.\n`);
-      write(renderTable(result.edges, columns, g.output === 'wide'));
+      write(renderTable(result.edges, columns, g.output === 'wide', paintFor()));
     });
 }
 
@@ -114,7 +125,7 @@ function registerRoutes(viz: Command): void {
     { header: 'ROUTE', value: (r) => r.route },
     { header: 'SERVER', value: (r) => r.name },
     { header: 'NAMESPACE', value: (r) => r.namespace, wide: true },
-    { header: 'SUCCESS', value: (r) => fmt.percent(r.successRate), alignRight: true },
+    { header: 'SUCCESS', value: (r) => fmt.percent(r.successRate), alignRight: true, color: (r) => successColor(r.successRate) },
     { header: 'RPS', value: (r) => fmt.rps(r.rps), alignRight: true },
     { header: 'LATENCY_P50', value: (r) => fmt.ms(r.latencyMsP50), alignRight: true },
     { header: 'LATENCY_P95', value: (r) => fmt.ms(r.latencyMsP95), alignRight: true },
@@ -135,7 +146,7 @@ function registerRoutes(viz: Command): void {
       const structured = renderStructured(g.output, result);
       if (structured !== undefined) return write(structured);
       if (result.routes.length === 0) return write(`No route traffic found for ${resource} in the last ${result.window}.\n`);
-      write(renderTable(result.routes, columns, g.output === 'wide'));
+      write(renderTable(result.routes, columns, g.output === 'wide', paintFor()));
     });
 }
 
