@@ -13,6 +13,8 @@ let issuer: CertAndKey;
 let webhookCa: CertAndKey;
 let webhookCert: CertAndKey;
 let otherRoot: CertAndKey;
+let destinationCert: CertAndKey;
+let tapCert: CertAndKey;
 
 before(() => {
   anchor = pki.cert({ subject: '/CN=root.weft.cluster.local', ca: true, days: 3650 });
@@ -20,6 +22,8 @@ before(() => {
   webhookCa = pki.cert({ subject: '/CN=weft-webhook-ca', ca: true, days: 3650 });
   webhookCert = pki.cert({ subject: '/CN=weft-injector.weft.svc', issuer: webhookCa, dns: ['weft-injector.weft.svc'], days: 365 });
   otherRoot = pki.cert({ subject: '/CN=some-other-root', ca: true, days: 3650 });
+  destinationCert = pki.cert({ subject: '/CN=weft-destination', dns: ['weft-destination.weft.serviceaccount.identity.weft.cluster.local'], issuer, days: 300 });
+  tapCert = pki.cert({ subject: '/CN=weft-viz', dns: ['weft-viz.weft-viz.serviceaccount.identity.weft.cluster.local'], issuer, days: 300 });
 });
 
 after(() => pki.dispose());
@@ -31,6 +35,11 @@ interface Cluster {
   deployments: ControlPlaneDeployment[];
   pods: MeshedPod[];
   reachable: boolean;
+  /** tls.crt of weft-destination-tls (leaf + issuer), undefined = no Secret. */
+  destinationPem: string | undefined;
+  /** tls.crt of weft-viz-tap-tls, undefined = no Secret; vizInstalled = its namespace exists. */
+  tapPem: string | undefined;
+  vizInstalled: boolean;
 }
 
 function healthy(): Cluster {
@@ -41,6 +50,9 @@ function healthy(): Cluster {
     deployments: ['weft-identity', 'weft-destination', 'weft-injector'].map((name) => ({ name, desired: 1, ready: 1, version: CLI_VERSION })),
     pods: [{ namespace: 'shop', name: 'web-1', proxyVersion: CLI_VERSION, proxyReady: true }],
     reachable: true,
+    destinationPem: destinationCert.cert + issuer.cert,
+    tapPem: tapCert.cert + issuer.cert,
+    vizInstalled: true,
   };
 }
 
@@ -51,12 +63,14 @@ function reads(c: Cluster): ClusterReads {
       return { major: 1, minor: 31, gitVersion: 'v1.31.0' };
     },
     canI: async () => true,
-    namespaceExists: async (ns) => ns === 'weft',
+    namespaceExists: async (ns) => ns === 'weft' || (ns === 'weft-viz' && c.vizInstalled),
     deployments: async () => c.deployments,
     configMap: async (_ns, name) => (name === 'weft-identity-trust-roots' ? { 'ca-bundle.crt': c.anchorsPem } : undefined),
     secret: async (_ns, name): Promise<Record<string, string> | undefined> => {
       if (name === 'weft-identity-issuer') return { 'tls.crt': c.issuerPem, 'ca.crt': c.anchorsPem, 'tls.key': issuer.key };
       if (name === 'weft-injector-k8s-tls') return { 'tls.crt': webhookCert.cert, 'tls.key': webhookCert.key };
+      if (name === 'weft-destination-tls') return c.destinationPem === undefined ? undefined : { 'tls.crt': c.destinationPem };
+      if (name === 'weft-viz-tap-tls') return c.tapPem === undefined ? undefined : { 'tls.crt': c.tapPem };
       return undefined;
     },
     webhookCaBundles: async (name) => (name === 'weft-proxy-injector-webhook-config' ? [c.webhookBundle] : undefined),
@@ -64,7 +78,7 @@ function reads(c: Cluster): ClusterReads {
   };
 }
 
-const opts = (o: Partial<CheckOptions> = {}): CheckOptions => ({ controlNamespace: 'weft', pre: false, proxy: true, clientVersion: CLI_VERSION, now: new Date(), ...o });
+const opts = (o: Partial<CheckOptions> = {}): CheckOptions => ({ controlNamespace: 'weft', pre: false, proxy: true, clientVersion: CLI_VERSION, now: new Date(), vizNamespace: 'weft-viz', ...o });
 
 function find(results: CheckResult[], description: RegExp): CheckResult {
   const r = results.find((x) => description.test(x.description));
@@ -169,4 +183,43 @@ test('pre-install checks refuse an existing control plane namespace', async () =
   const r = find(results, /does not already exist/);
   assert.equal(r.status, 'fail');
   assert.ok(results.some((x) => /can create customresourcedefinitions/.test(x.description) && x.status === 'ok'));
+});
+
+test('a missing issuer Secret fails with the helm command that gives the chart the issuer', async () => {
+  const c = healthy();
+  const r0 = reads(c);
+  const results = await runChecks({ ...r0, secret: async (ns, name) => (name === 'weft-identity-issuer' ? undefined : r0.secret(ns, name)) }, opts());
+  const r = find(results, /issuer certificate is present/);
+  assert.equal(r.status, 'fail');
+  assert.match(r.message!, /Secret weft\/weft-identity-issuer does not exist/);
+  assert.match(r.fix!, /helm upgrade weft weft-control-plane -n weft --reuse-values --set-file identity\.issuer\.tls\.crtPEM=issuer\.crt/);
+});
+
+test("destination's serving certificate: missing, or not chaining to an anchor, fails with the fix", async () => {
+  const missing = find(await runChecks(reads({ ...healthy(), destinationPem: undefined }), opts()), /destination serving certificate/);
+  assert.equal(missing.status, 'fail');
+  assert.match(missing.message!, /weft\/weft-destination-tls is missing/);
+  assert.match(missing.fix!, /--set-file identity\.issuer\.tls\.crtPEM/);
+  const strangerIssuer = pki.cert({ subject: '/CN=stranger', ca: true, issuer: otherRoot, days: 365 });
+  const stranger = pki.cert({ subject: '/CN=d', dns: ['weft-destination.weft.serviceaccount.identity.weft.cluster.local'], issuer: strangerIssuer, days: 100 });
+  const foreign = find(await runChecks(reads({ ...healthy(), destinationPem: stranger.cert + strangerIssuer.cert }), opts()), /destination serving certificate/);
+  assert.equal(foreign.status, 'fail');
+  assert.match(foreign.message!, /proxies would not trust destination's certificate/);
+  const wrongName = pki.cert({ subject: '/CN=d', dns: ['web.shop.serviceaccount.identity.weft.cluster.local'], issuer, days: 100 });
+  const named = find(await runChecks(reads({ ...healthy(), destinationPem: wrongName.cert + issuer.cert }), opts()), /destination serving certificate/);
+  assert.match(named.message!, /does not name weft-destination\.weft\.serviceaccount\.identity\.weft\./);
+});
+
+test("viz's tap certificate: missing fails, expiring within 60 days warns; no viz, no check", async () => {
+  const missing = find(await runChecks(reads({ ...healthy(), tapPem: undefined }), opts()), /tap client certificate/);
+  assert.equal(missing.status, 'fail');
+  assert.match(missing.message!, /weft-viz\/weft-viz-tap-tls is missing/);
+  assert.match(missing.fix!, /helm upgrade weft-viz .*identity\.issuer\.tls\.crtPEM.*viz\.tapTls\.issuerRef\.name/);
+  const soon = pki.cert({ subject: '/CN=viz-soon', dns: ['weft-viz.weft-viz.serviceaccount.identity.weft.cluster.local'], issuer, days: 20 });
+  const expiring = find(await runChecks(reads({ ...healthy(), tapPem: soon.cert + issuer.cert }), opts()), /tap client certificate/);
+  assert.equal(expiring.status, 'warn');
+  assert.match(expiring.message!, /tap certificate "CN=viz-soon" expires in (19|20) days/);
+  const none = await runChecks(reads({ ...healthy(), vizInstalled: false, tapPem: undefined }), opts());
+  assert.ok(!none.some((r) => /tap client certificate/.test(r.description)), 'viz not installed: not checked');
+  assert.equal(failed(none), false);
 });

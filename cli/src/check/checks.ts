@@ -8,8 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { parseCertificateBundle, timeToExpiry, verifyChain } from '@weft/common/x509';
 import type { ClusterReads, MeshedPod } from './cluster-reads.js';
 import {
-  CONTROL_PLANE_DEPLOYMENTS, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,
-  TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY, WEBHOOK_CONFIG, WEBHOOK_SECRET,
+  CONTROL_PLANE_DEPLOYMENTS, DESTINATION_SECRET, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,
+  TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY, VIZ_TAP_SECRET, WEBHOOK_CONFIG, WEBHOOK_SECRET,
 } from './names.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -32,6 +32,8 @@ export interface CheckOptions {
   readonly proxy: boolean;
   readonly clientVersion: string;
   readonly now: Date;
+  /** Namespace of weft-viz: its tap certificate is checked when the namespace exists. */
+  readonly vizNamespace?: string;
 }
 
 class Problem extends Error {
@@ -169,7 +171,12 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
   const renewIssuer = `renew the issuer certificate in Secret ${ns}/${ISSUER_SECRET} (cert-manager renews it before expiry when its Certificate has renewBefore; check "kubectl -n ${ns} describe certificate")`;
   const issuerRead = await run.check('weft-identity', 'issuer certificate is present and parses', async () => {
     const s = await reads.secret(ns, ISSUER_SECRET);
-    if (!s) throw fail(`Secret ${ns}/${ISSUER_SECRET} does not exist`, `create it (type kubernetes.io/tls with ca.crt, tls.crt, tls.key), e.g. with cert-manager`);
+    if (!s) {
+      throw fail(
+        `Secret ${ns}/${ISSUER_SECRET} does not exist: identity cannot sign proxy certificates`,
+        `give the chart the issuer: helm upgrade weft weft-control-plane -n ${ns} --reuse-values --set-file identity.issuer.tls.crtPEM=issuer.crt,identity.issuer.tls.keyPEM=issuer.key; or let cert-manager make it: --set certManager.create=true (with Secret ${ns}/weft-trust-anchor); or check your own cert-manager Certificate: kubectl -n ${ns} describe certificate ${ISSUER_SECRET}`,
+      );
+    }
     if (!s['tls.crt']) throw fail(`Secret ${ns}/${ISSUER_SECRET} has no tls.crt`, 'the issuer Secret must be of type kubernetes.io/tls');
     try {
       issuerChain = parseCertificateBundle(s['tls.crt'], `${ISSUER_SECRET}/tls.crt`);
@@ -199,6 +206,27 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
     }
   }
 
+  // ---- destination's serving certificate (proxies verify it against the anchors) ----
+  if (present && anchorsRead) {
+    await run.check('weft-destination', 'destination serving certificate is present and chains to a trust anchor', async () => {
+      const s = await reads.secret(ns, DESTINATION_SECRET);
+      const fix = `without cert-manager the chart generates it when it has the issuer: helm upgrade weft weft-control-plane -n ${ns} --reuse-values --set-file identity.issuer.tls.crtPEM=issuer.crt,identity.issuer.tls.keyPEM=issuer.key; with cert-manager: kubectl -n ${ns} describe certificate weft-destination`;
+      if (!s?.['tls.crt']) throw fail(`Secret ${ns}/${DESTINATION_SECRET} is missing or has no tls.crt: destination cannot serve and its pods wait`, fix);
+      const chain = parseCertificateBundle(s['tls.crt'], `${DESTINATION_SECRET}/tls.crt`);
+      const leaf = chain[0]!;
+      const want = `weft-destination.${ns}.serviceaccount.identity.${ns}.`;
+      if (!(leaf.subjectAltName ?? '').split(', ').some((n) => n.startsWith(`DNS:${want}`))) {
+        throw fail(`destination's certificate "${subject(leaf)}" does not name ${want}<trust domain> (proxies verify that name)`, fix);
+      }
+      try {
+        verifyChain(leaf, chain.slice(1), anchors, o.now);
+      } catch (err) {
+        throw fail(`proxies would not trust destination's certificate: ${(err as Error).message}`, `${fix}; the issuer that signed it must follow the leaf in tls.crt and chain to ${TRUST_ROOTS_CONFIGMAP}`);
+      }
+      expiryProblem("destination's certificate", leaf, o.now, fix);
+    });
+  }
+
   // ---- proxy injector webhook ----
   await run.check('weft-webhook', 'webhook CA bundle matches the injector certificate', async () => {
     const bundles = await reads.webhookCaBundles(WEBHOOK_CONFIG);
@@ -218,6 +246,23 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
     }
     expiryProblem('injector certificate', chain[0]!, o.now, 'renew the injector serving certificate (cert-manager renews it automatically when its Certificate is healthy)');
   });
+
+  // ---- viz: the tap client certificate proxies verify ----
+  const vizNs = o.vizNamespace;
+  if (vizNs && anchorsRead && (await reads.namespaceExists(vizNs).catch(() => false))) {
+    await run.check('weft-viz', 'tap client certificate is present and chains to a trust anchor', async () => {
+      const s = await reads.secret(vizNs, VIZ_TAP_SECRET);
+      const fix = `helm upgrade weft-viz weft-viz -n ${vizNs} --reuse-values with --set-file identity.issuer.tls.crtPEM=issuer.crt,identity.issuer.tls.keyPEM=issuer.key (the chart signs it) or --set viz.tapTls.issuerRef.name=<a cert-manager ClusterIssuer over the anchor>`;
+      if (!s?.['tls.crt']) throw fail(`Secret ${vizNs}/${VIZ_TAP_SECRET} is missing or has no tls.crt: viz cannot start, tap is down`, fix);
+      const chain = parseCertificateBundle(s['tls.crt'], `${VIZ_TAP_SECRET}/tls.crt`);
+      try {
+        verifyChain(chain[0]!, chain.slice(1), anchors, o.now);
+      } catch (err) {
+        throw fail(`proxies would refuse viz's tap certificate: ${(err as Error).message}`, fix);
+      }
+      expiryProblem("viz's tap certificate", chain[0]!, o.now, fix);
+    });
+  }
 
   // ---- data plane ----
   if (o.proxy) {

@@ -4,6 +4,9 @@ export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
 export const TRUST_ROOTS_KEY = 'ca-bundle.crt';
 export const ISSUER_SECRET = 'weft-identity-issuer';
 export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
+export const DESTINATION_SECRET = 'weft-destination-tls';
+/** weft-viz's tap client certificate (`viz.tapTlsSecret` of the weft-viz chart, default). */
+export const VIZ_TAP_SECRET = 'weft-viz-tap-tls';
 export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
 /** Certificates expiring within this many days are warned about. */
 export const EXPIRY_WARNING_DAYS = 60;

@@ -13,6 +13,7 @@ import { EXIT } from '../exit-codes.js';
 import { globalsOf } from '../globals.js';
 import { renderStructured } from '../output.js';
 import { CLI_VERSION } from '../version.js';
+import { withProgress } from '../terminal.js';
 
 export function registerCheck(program: Command): void {
   program
@@ -21,8 +22,9 @@ export function registerCheck(program: Command): void {
     .option('--pre', 'only the pre-install checks')
     .option('--proxy', 'also check the meshed pods\' proxies')
     .option('--local', 'check the local demo mesh through viz instead of a cluster')
+    .option('--viz-namespace <ns>', 'namespace of weft-viz, whose tap certificate is checked when it exists', 'weft-viz')
     .option('--api-addr <url>', 'viz metrics-api URL for --local (env WEFT_VIZ_API_ADDR; default http://127.0.0.1:8085)')
-    .action(async (opts: { pre?: boolean; proxy?: boolean; local?: boolean }, cmd: Command) => {
+    .action(async (opts: { pre?: boolean; proxy?: boolean; local?: boolean; vizNamespace: string }, cmd: Command) => {
       const g = globalsOf(cmd);
       if (opts.local) {
         // The local demo only: no probe, no port-forward.
@@ -38,7 +40,7 @@ export function registerCheck(program: Command): void {
       } catch (err) {
         reads = unreachableReads(err as Error);
       }
-      const results = await runChecks(reads, { controlNamespace: g.weftNamespace, pre: opts.pre === true, proxy: opts.proxy === true, clientVersion: CLI_VERSION, now: new Date() });
+      const results = await withProgress('checking the cluster', () => runChecks(reads, { controlNamespace: g.weftNamespace, pre: opts.pre === true, proxy: opts.proxy === true, clientVersion: CLI_VERSION, now: new Date(), vizNamespace: opts.vizNamespace }));
       process.stdout.write(renderStructured(g.output, { results, ok: !failed(results) }) ?? renderCheckReport(results));
       if (failed(results)) process.exitCode = EXIT.FAILURE;
     });
