@@ -15,8 +15,8 @@ declare -A PKGS=(
   [wrk]=wrk
   [h2load]=nghttp2-client
   [haproxy]=haproxy
-  [containerd]=containerd    # test/e2e/real-node.mjs: the real node's runtime (brings runc)
-  [nsenter]=util-linux       # test/e2e/real-node.mjs: kubelet and CNI plugins in the node netns
+  [containerd]=containerd    # test/e2e/run.mjs: the real node's runtime (brings runc)
+  [nsenter]=util-linux       # test/e2e/run.mjs: kubelet and CNI plugins in the node netns
   [runc]=runc                # images/test: runs each image from an unpacked bundle
 )
 
@@ -27,7 +27,7 @@ done
 
 # files that are not commands -> Debian package
 declare -A FILES=(
-  [/usr/lib/cni/bridge]=containernetworking-plugins   # test/e2e/real-node.mjs: pod networking
+  [/usr/lib/cni/bridge]=containernetworking-plugins   # test/e2e/run.mjs: pod networking
 )
 for f in "${!FILES[@]}"; do
   [ -e "$f" ] || missing+=("${FILES[$f]}")

@@ -1,29 +1,41 @@
 #!/usr/bin/env node
-// `npm run test:e2e`: builds (or finds cached) Kubernetes, etcd and
-// cert-manager binaries, brings the environment up, runs the scenarios in
-// test/e2e/*.test.mjs with WEFT_E2E_KUBECONFIG set, and tears everything down
-// again, also after a failure or a signal.
+// `npm run test:e2e`: weft on a real node. Builds (or finds cached) the
+// Kubernetes control plane, etcd, cert-manager, the kubelet and the OCI
+// registry; brings up the control plane and a real node (kubelet, containerd,
+// runc, CNI plugins, the loopback registry, cluster DNS, kube-proxy); pushes
+// weft's images (`npm run images -- --push`) and packages its charts
+// (`helm package`); runs every scenario against it with WEFT_E2E_KUBECONFIG
+// set; and tears everything down, also after a failure or a signal, then
+// checks nothing is left (processes, shims, mounts, cgroups, veths, chains,
+// netns, sysctls).
 //
 //   node test/e2e/run.mjs                       build, up, scenarios, down
 //   node test/e2e/run.mjs --exec -- CMD ARGS…   build, up, run CMD with WEFT_E2E_KUBECONFIG, down
+//   node test/e2e/run.mjs --control-plane-only --exec -- CMD …
+//                                               only the API server, controllers and cert-manager
+//                                               (no node, no images): for tests that need an API server
 //   node test/e2e/run.mjs --build-only          build/cache the binaries and print their versions
 //
+// Scenarios: test/e2e/s*.test.mjs, test/e2e/real-node/*.test.mjs and
+// test/e2e/real-node/weft/*.test.mjs (picked by glob, sorted by file name).
 // One environment per machine at a time: the run holds /tmp/weft-e2e.lock.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { ensureBinaries } from './lib/build.mjs';
 import { Cluster } from './lib/cluster.mjs';
-import { runAgainst } from './lib/scenarios.mjs';
-import { sweepPidFile, tail } from './lib/procs.mjs';
 import { sweepNetwork, listNamespaces, nodeUnavailable, HOST_VETH } from './lib/node-net.mjs';
-import { VOLUME_ROOT } from './agent/pod-sandbox.mjs';
+import { sweepPidFile, tail } from './lib/procs.mjs';
+import { ensureRealNodeBinaries } from './lib/real-node-build.mjs';
+import { RealNodeCluster, realNodeUnavailable, realNodeVersions, sweepRealNode, buildStaticBinaries } from './lib/real-node.mjs';
+import { runAgainst } from './lib/scenarios.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const repoRoot = new URL('../../', import.meta.url).pathname;
 const runDir = process.env.WEFT_E2E_RUN_DIR ?? '/tmp/weft-e2e/run';
 const lockFile = '/tmp/weft-e2e.lock';
 const argv = process.argv.slice(2);
+const controlPlaneOnly = argv.includes('--control-plane-only');
 const log = (line) => console.log(line);
 const elapsed = (t) => `${Math.round((Date.now() - t) / 1000)}s`;
 
@@ -33,26 +45,46 @@ if (!process.env.WEFT_E2E_LOCKED) {
 }
 
 const started = Date.now();
+if (!controlPlaneOnly) {
+  const unavailable = realNodeUnavailable();
+  if (unavailable) {
+    // Not a skip that looks green: the scenarios need the real node.
+    log(`e2e: cannot run the real node here: ${unavailable}`);
+    process.exit(1);
+  }
+}
 
-// 1. binaries (cold: go build, minutes; warm: cache hit)
+// 1. binaries (cold: go build, minutes; warm: cache hits)
 const buildStart = Date.now();
-const { paths: bins, versions } = await ensureBinaries((l) => process.stdout.write(l));
+const cp = await ensureBinaries((l) => process.stdout.write(l));
+const rn = controlPlaneOnly ? { paths: {}, versions: {} } : await ensureRealNodeBinaries((l) => process.stdout.write(l));
+if (!controlPlaneOnly) buildStaticBinaries(log);
+const bins = { ...cp.paths, ...rn.paths };
+const versions = { ...cp.versions, ...(rn.versions.registry ? { registry: rn.versions.registry } : {}) };
 const helm = join(repoRoot, '.bin', 'helm');
 const helmVersion = existsSync(helm) ? spawnSync(helm, ['version', '--short'], { encoding: 'utf8' }).stdout.trim() : 'missing';
 log(`e2e: versions: Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, cert-manager ${versions['cert-manager']}, helm ${helmVersion} (binaries ready in ${elapsed(buildStart)})`);
+const rnVersions = controlPlaneOnly ? undefined : realNodeVersions(bins.kubelet, bins.registry);
+if (rnVersions) log(`e2e real node: versions: kubelet ${rnVersions.kubelet}, containerd ${rnVersions.containerd}, runc ${rnVersions.runc}, CNI plugins ${rnVersions.cni}, registry ${rnVersions.registry}`);
 if (argv.includes('--build-only')) process.exit(0);
 
 // 2. leftovers of a run that died without its teardown
 const swept = sweepPidFile(join(runDir, 'pids'));
-const sweptNs = nodeUnavailable() ? [] : sweepNetwork();
-rmSync(VOLUME_ROOT, { recursive: true, force: true });
-if (swept || sweptNs.length) log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]`);
+if (nodeUnavailable() === undefined) {
+  const rnSwept = sweepRealNode();
+  const sweptNs = sweepNetwork();
+  if (swept || sweptNs.length || rnSwept.processes || rnSwept.mounts || rnSwept.cgroups || rnSwept.sysctls !== 'none saved') {
+    log(`e2e: swept a previous run's leftovers: ${swept} process groups, namespaces [${sweptNs.join(', ')}]; real node: ${rnSwept.processes} processes (shims, containers), ${rnSwept.mounts} mounts, cgroup root in ${rnSwept.cgroups} hierarchies, sysctls restored: ${rnSwept.sysctls}`);
+  }
+} else if (swept) log(`e2e: swept a previous run's leftovers: ${swept} process groups`);
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
 
 // 3. environment
-const cluster = new Cluster({ dir: runDir, bins, versions, log });
+const cluster = controlPlaneOnly ? new Cluster({ dir: runDir, bins, versions, log }) : new RealNodeCluster({ dir: runDir, bins, rnBins: bins, versions, log });
+cluster.rnVersions = rnVersions;
 let teardownPromise;
+let teardownClean = false;
 /** One teardown, however many callers (the signal handler and the main flow both await it). */
 function teardown() {
   teardownPromise ??= runTeardown();
@@ -63,6 +95,7 @@ async function runTeardown() {
   const pids = cluster.sup.procs.map((p) => p.child.pid).filter(Boolean);
   await cluster.down();
   if (cluster.sup.killed?.length) log(`e2e: needed SIGKILL after 5s: ${cluster.sup.killed.join(', ')}`);
+  for (const s of cluster.steps ?? []) log(`e2e real node: teardown: ${s}`);
   // Verify, do not assume: a leak here would be inherited by the next run and by whoever shares the machine.
   const left = [];
   for (const pid of pids) {
@@ -73,21 +106,51 @@ async function runTeardown() {
       // gone
     }
   }
-  if (!nodeUnavailable()) {
+  if (nodeUnavailable() === undefined) {
     left.push(...listNamespaces().map((n) => `netns ${n}`));
     if (spawnSync('ip', ['link', 'show', HOST_VETH], { encoding: 'utf8' }).status === 0) left.push(`link ${HOST_VETH}`);
-    if (existsSync(VOLUME_ROOT)) left.push(VOLUME_ROOT);
   }
+  left.push(...(cluster.leftovers?.() ?? []));
   teardownClean = left.length === 0;
   log(`e2e: teardown ${teardownClean ? 'clean' : `INCOMPLETE: ${left.join(', ')}`} in ${elapsed(t)} (logs kept in ${runDir})`);
 }
-let teardownClean = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, async () => {
     log(`e2e: ${sig}: tearing down`);
     await teardown();
     process.exit(130);
   });
+}
+
+/** weft's images pushed to the node's registry (`npm run images -- --push`), its charts packaged (`helm package`). */
+function publishWeft() {
+  const pushStart = Date.now();
+  const target = `${cluster.registry}/weft`;
+  const out = execFileSync(process.execPath, [join(repoRoot, 'images', 'build.mjs'), '--push', target], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
+  const summary = JSON.parse(out.trim().split('\n').pop());
+  const images = Object.fromEntries(Object.entries(summary.images).map(([k, v]) => [k.split('/').pop(), v]));
+  const tag = images.proxy.ref.split(':').pop();
+  cluster.weftImages = { registry: target, tag, images };
+  log(`e2e: npm run images -- --push ${target}: ${Object.keys(images).join(', ')} (tag ${tag}) in ${elapsed(pushStart)}`);
+  const chartDir = join(runDir, 'charts');
+  mkdirSync(chartDir, { recursive: true });
+  const charts = {};
+  for (const [key, name] of [['crds', 'weft-crds'], ['controlPlane', 'weft-control-plane'], ['viz', 'weft-viz']]) {
+    const r = execFileSync(helm, ['package', join(repoRoot, 'charts', name), '--destination', chartDir], { encoding: 'utf8' });
+    const tgz = r.match(/saved it to: (\S+\.tgz)/)?.[1];
+    if (!tgz || !existsSync(tgz)) throw new Error(`helm package ${name}: no .tgz in its output: ${r}`);
+    charts[key] = tgz;
+  }
+  cluster.charts = charts;
+  cluster.writeState();
+  log(`e2e: helm package: ${Object.values(charts).map((c) => basename(c)).join(', ')}`);
+}
+
+/** Every scenario file, sorted by file name (s0 … s9, s10 …), whatever its directory. */
+function scenarios() {
+  const dirs = [here, join(here, 'real-node'), join(here, 'real-node', 'weft')];
+  const files = dirs.flatMap((d) => readdirSync(d).filter((f) => /^s\d.*\.test\.mjs$/.test(f)).map((f) => join(d, f)));
+  return files.sort((a, b) => basename(a).localeCompare(basename(b), 'en', { numeric: true }));
 }
 
 let exitCode = 1;
@@ -100,20 +163,23 @@ try {
     for (const f of readdirSync(runDir).filter((n) => n.endsWith('.log'))) log(`--- ${f}\n${tail(join(runDir, f), 15)}`);
     throw err;
   }
-  log(`e2e: environment up in ${elapsed(upStart)}: WEFT_E2E_KUBECONFIG=${cluster.adminKubeconfig}`);
+  log(`e2e: environment ${controlPlaneOnly ? '(control plane only, no node)' : 'with the real node'} up in ${elapsed(upStart)}: WEFT_E2E_KUBECONFIG=${cluster.adminKubeconfig}`);
+  if (!controlPlaneOnly) publishWeft();
   exitCode = await runAgainst(cluster, {
     argv,
-    scenarios: () => readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, f)),
+    scenarios,
     repoRoot,
     runDir,
-    logsOnFailure: ['kube-apiserver.log', 'node-agent.log', 'cert-manager-controller.log'].map((file) => ({ file, lines: 10 })),
+    logsOnFailure: (controlPlaneOnly ? ['kube-apiserver.log', 'cert-manager-controller.log'] : ['kubelet.log', 'containerd.log', 'cert-manager-controller.log']).map((file) => ({ file, lines: 15 })),
     log,
   });
-} catch {
+} catch (err) {
+  log(`e2e: ${err.message}`);
   exitCode = 1;
 } finally {
   await teardown();
 }
 if (!teardownClean && exitCode === 0) exitCode = 1;
+if (existsSync(join(runDir, 'pids'))) log('e2e: pid file left behind');
 log(`e2e: done in ${elapsed(started)}, exit ${exitCode}`);
 process.exit(exitCode);

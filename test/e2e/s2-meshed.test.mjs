@@ -1,5 +1,6 @@
-// Scenarios 2-6 on one install of weft by its charts (the control plane runs
-// as pods on the agent's node, with its charts' ServiceAccounts and RBAC):
+// Scenarios 2-6 on one install of weft by its packaged charts (the control
+// plane runs as pods on the real node from weft's images, with its charts'
+// ServiceAccounts and RBAC):
 // (2) a pod created in a namespace annotated `weft.io/inject: enabled` passes
 // the real API server's call to the injector webhook, comes up with weft-init
 // and the proxy, and the proxy gets its certificate from identity, which
@@ -11,15 +12,14 @@
 // the control plane without failing a meshed request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
 import { readyPods as waitReadyPods, deleteNamespaces } from './lib/pods.mjs';
-import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { trafficLoop as podTrafficLoop } from './lib/traffic.mjs';
+import { WEFT_NS, chartPaths, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
-const repoRoot = new URL('../../', import.meta.url).pathname;
-const skipAll = notRunning ?? chartsMissing(repoRoot);
+const skipAll = notRunning;
 let skip = skipAll;
 let env;
 let installed = [];
@@ -29,7 +29,7 @@ let serverPod;
 before(async () => {
   if (skip) return;
   env = loadEnv();
-  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
 });
 
 after(async () => {
@@ -61,7 +61,7 @@ test('an injected pod gets its certificate from identity through a real TokenRev
         spec: {
           terminationGracePeriodSeconds: 2,
           containers: [{
-            name: 'web', image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+            name: 'web', image: env.echoImage, ports: [{ name: 'http', containerPort: 8080 }],
             env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
           }],
         },
@@ -106,15 +106,15 @@ test('HTTP between meshed pods is mTLS: the server sees the client identity, and
   await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', labels: { app: 'client' } },
-    spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 2, containers: [{ name: 'client', image: 'weft-e2e/echo:1', ports: [{ containerPort: 8080 }] }] },
+    spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 2, containers: [{ name: 'client', image: env.echoImage, ports: [{ containerPort: 8080 }] }] },
   });
   await readyPods(NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
-  const netns = env.podNetns('client');
+  const inClient = await env.podNet(NS, 'client');
   const clientId = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
   let last = '';
   // The app sends plaintext to the Service name; its proxy (iptables redirect) does the rest.
   const body = await waitFor('a meshed request from client to web', () => {
-    const r = spawnSync('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', '10', `http://web.${NS}.svc.cluster.local/mtls`], { encoding: 'utf8' });
+    const r = spawnSync(inClient[0], [...inClient.slice(1), 'curl', '-s', '--max-time', '10', `http://web.${NS}.svc.cluster.local/mtls`], { encoding: 'utf8' });
     last = `${r.status} ${r.stdout}${r.stderr}`;
     if (r.status !== 0) return undefined;
     const b = JSON.parse(r.stdout);
@@ -155,23 +155,11 @@ test('an unmeshed client still reaches the meshed server (plaintext, no client i
   assert.ok(plain.length > 0, `server proxy counts the plaintext request as tls="no_identity":\n${metrics.split('\n').filter((l) => l.startsWith('request_total')).join('\n')}`);
 });
 
-/** Meshed requests from the client pod to web every 200 ms; stop() resolves the HTTP statuses seen. */
-function trafficLoop(netns, name) {
-  const statusFile = env.writeFile(`${name}-statuses.txt`, '');
-  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 http://web.${NS}.svc.cluster.local/${name} >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
-  const statuses = () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
-  return {
-    statuses,
-    stop() {
-      try {
-        process.kill(-loop.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-      return statuses();
-    },
-  };
-}
+/** Meshed requests from the client pod to web every 200 ms; stop() returns the HTTP statuses seen. */
+const trafficLoop = (podNet, name) => podTrafficLoop(podNet, `http://web.${NS}.svc.cluster.local/${name}`, env.writeFile(`${name}-statuses.txt`, ''));
+
+/** The client pod's network (lib/pod-exec.mjs prefix), or undefined when it is not running (a previous test failed). */
+const clientNet = () => env.podNet(NS, 'client').catch(() => undefined);
 
 /** The certificate the pod's proxy presents on its inbound port (as PEM blocks, leaf first). */
 function presentedChain(podIP, identity) {
@@ -182,12 +170,8 @@ function presentedChain(podIP, identity) {
 test('cert-manager renews the identity issuer: identity reloads, new leaves chain to the new issuer, no meshed request fails', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   if (!serverPod) return t.skip('no injected server pod (previous test failed)');
-  let netns;
-  try {
-    netns = env.podNetns('client');
-  } catch {
-    return t.skip('no meshed client pod (previous test failed)');
-  }
+  const netns = await clientNet();
+  if (!netns) return t.skip('no meshed client pod (previous test failed)');
   const secretPath = `/api/v1/namespaces/${WEFT_NS}/secrets/weft-identity-issuer`;
   const certPath = `/apis/cert-manager.io/v1/namespaces/${WEFT_NS}/certificates/weft-identity-issuer`;
   const oldIssuer = Buffer.from((await env.kube.get(secretPath)).data['tls.crt'], 'base64').toString();
@@ -210,7 +194,7 @@ test('cert-manager renews the identity issuer: identity reloads, new leaves chai
     // A pod that starts now is certified by the reloaded identity: its leaf is signed by the new issuer.
     await env.kube.create(`/api/v1/namespaces/${NS}/pods`, {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'late', labels: { app: 'late' } },
-      spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 2, containers: [{ name: 'late', image: 'weft-e2e/echo:1', ports: [{ containerPort: 8080 }] }] },
+      spec: { serviceAccountName: 'client', terminationGracePeriodSeconds: 2, containers: [{ name: 'late', image: env.echoImage, ports: [{ containerPort: 8080 }] }] },
     });
     const [late] = await readyPods(NS, 'app=late', 1, 'a pod started after the rotation Ready', 180_000);
     const identity = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
@@ -233,12 +217,8 @@ test('cert-manager renews the identity issuer: identity reloads, new leaves chai
 test('helm upgrade with changed values reconfigures the control plane without failing meshed requests', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   if (!serverPod) return t.skip('no injected server pod (previous test failed)');
-  let netns;
-  try {
-    netns = env.podNetns('client');
-  } catch {
-    return t.skip('no meshed client pod (previous test failed)');
-  }
+  const netns = await clientNet();
+  if (!netns) return t.skip('no meshed client pod (previous test failed)');
   const before = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent('app.kubernetes.io/component in (identity,destination,injector)')}`);
   assert.equal(before.items.length, 3);
   const oldPods = new Set((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items.map((p) => p.metadata.uid));
@@ -247,7 +227,7 @@ test('helm upgrade with changed values reconfigures the control plane without fa
   let statuses;
   try {
     await waitFor('requests flowing before the upgrade', () => traffic.statuses().filter((l) => l === '200').length >= 3, { timeoutMs: 30_000 });
-    env.helm(['upgrade', 'weft', chartPaths(env.repoRoot).controlPlane, '-n', WEFT_NS, '--reuse-values', '--set', 'logLevel=debug', '--timeout', '3m']);
+    env.helm(['upgrade', 'weft', chartPaths(env).controlPlane, '-n', WEFT_NS, '--reuse-values', '--set', 'logLevel=debug', '--timeout', '3m']);
     // Rolled out: every Deployment's new template is observed, updated and available, with the new value.
     await waitFor('control plane rolled out', async () => {
       const list = await env.kube.get(`/apis/apps/v1/namespaces/${WEFT_NS}/deployments?labelSelector=${encodeURIComponent('app.kubernetes.io/component in (identity,destination,injector)')}`);

@@ -10,17 +10,16 @@
 // metadata and behaviour the data plane depends on.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
 import { podSummary, readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
-import { WEFT_NS, chartPaths, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { trafficLoop } from './lib/traffic.mjs';
+import { WEFT_NS, chartPaths, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s5-upgrade';
 const ROLLOUT_LABEL = ['weft-e2e-rollout', 's5'];
 const CONTROL_PLANE = 'app.kubernetes.io/component in (identity,destination,injector)';
-const repoRoot = new URL('../../', import.meta.url).pathname;
-const skipAll = notRunning ?? chartsMissing(repoRoot);
+const skipAll = notRunning;
 let skip = skipAll;
 let env;
 let installed = [];
@@ -29,7 +28,7 @@ let traffic;
 before(async () => {
   if (skip) return;
   env = loadEnv();
-  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
 });
 
 after(async () => {
@@ -41,28 +40,6 @@ after(async () => {
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
-
-/** Meshed requests from a pod's netns every 200 ms; each HTTP status (000 = no response) is appended to a file. */
-function trafficLoop(netns, url) {
-  const statusFile = env.writeFile('s5-statuses.txt', '');
-  const loop = spawn('ip', ['netns', 'exec', netns, 'sh', '-c', `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 5 ${url} >> ${statusFile}; sleep 0.2; done`], { stdio: 'ignore', detached: true });
-  const statuses = () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean);
-  let stopped;
-  return {
-    statuses,
-    stop() {
-      if (!stopped) {
-        try {
-          process.kill(-loop.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-        stopped = statuses();
-      }
-      return stopped;
-    },
-  };
-}
 
 /** The HTTP status an unmeshed caller (the host, through the Service's cluster IP and kube-proxy) gets. */
 function unmeshedStatus(clusterIP) {
@@ -83,16 +60,16 @@ test('helm upgrade (destination replicas, pod label, default inbound policy) is 
     apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
     spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   });
-  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod('web'));
-  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod('client', 'client'));
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'web'));
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'client', 'client'));
   await readyPods(NS, 'app=web', 1, 'the injected server pod Ready', 180_000);
   await readyPods(NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
-  const clientNetns = env.podNetns('client');
+  const clientNet = await env.podNet(NS, 'client');
   const url = `http://web.${NS}.svc.cluster.local/upgrade`;
   const clientId = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
   let last = '';
   await waitFor('a meshed request from client to web', () => {
-    const r = spawnSync('ip', ['netns', 'exec', clientNetns, 'curl', '-s', '--max-time', '10', url], { encoding: 'utf8' });
+    const r = spawnSync(clientNet[0], [...clientNet.slice(1), 'curl', '-s', '--max-time', '10', url], { encoding: 'utf8' });
     last = `${r.status} ${r.stdout}${r.stderr}`;
     return r.status === 0 && r.stdout.startsWith('{') && JSON.parse(r.stdout).clientId === clientId;
   }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
@@ -107,10 +84,10 @@ test('helm upgrade (destination replicas, pod label, default inbound policy) is 
   assert.equal(deploymentsBefore.length, 3);
   const oldPods = new Set((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items.map((p) => p.metadata.uid));
 
-  traffic = trafficLoop(clientNetns, url);
+  traffic = trafficLoop(clientNet, url, env.writeFile('s5-statuses.txt', ''));
   await waitFor('meshed requests flowing before the upgrade', () => traffic.statuses().filter((s) => s === '200').length >= 3, { timeoutMs: 30_000 });
   env.helm([
-    'upgrade', 'weft', chartPaths(env.repoRoot).controlPlane, '-n', WEFT_NS, '--reuse-values',
+    'upgrade', 'weft', chartPaths(env).controlPlane, '-n', WEFT_NS, '--reuse-values',
     '--set', 'destination.replicas=2',
     '--set', `podLabels.${ROLLOUT_LABEL[0]}=${ROLLOUT_LABEL[1]}`,
     '--set', 'destination.defaultInboundPolicy=all-authenticated',

@@ -11,13 +11,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
 import { readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
-import { WEFT_NS, chartsMissing, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { WEFT_NS, installWeft, uninstallWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
 const PLAIN_NS = 'weft-e2e-s6-plain';
 const POLICY_ANNOTATION = 'config.weft.io/default-inbound-policy';
-const repoRoot = new URL('../../', import.meta.url).pathname;
-const skipAll = notRunning ?? chartsMissing(repoRoot);
+const skipAll = notRunning;
 let skip = skipAll;
 let env;
 let installed = [];
@@ -29,7 +28,7 @@ let plainNetns;
 before(async () => {
   if (skip) return;
   env = loadEnv();
-  if (!env.state.node) skip = `no node in this environment: ${env.state.nodeSkipReason}`;
+  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
 });
 
 after(async () => {
@@ -41,9 +40,9 @@ after(async () => {
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
 
-/** One curl inside a pod's network namespace: { code, body } (code 0 when the connection failed). */
-function curlFrom(netns, url) {
-  const r = spawnSync('ip', ['netns', 'exec', netns, 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', url], { encoding: 'utf8' });
+/** One curl inside a pod's network (lib/pod-exec.mjs prefix): { code, body } (code 0 when the connection failed). */
+function curlFrom(podNet, url) {
+  const r = spawnSync(podNet[0], [...podNet.slice(1), 'curl', '-s', '--max-time', '10', '-w', '\n%{http_code}', url], { encoding: 'utf8' });
   const out = r.stdout ?? '';
   const nl = out.lastIndexOf('\n');
   return { status: r.status, code: Number(out.slice(nl + 1)) || 0, body: out.slice(0, Math.max(nl, 0)), stderr: r.stderr };
@@ -67,12 +66,12 @@ test('an unmeshed client pod reaches a meshed server in plaintext: inbound, tls=
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: MESHED_NS, annotations: { 'weft.io/inject': 'enabled' } } });
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PLAIN_NS } });
   for (const ns of [MESHED_NS, PLAIN_NS]) await waitFor(`default ServiceAccount in ${ns}`, () => env.kube.getOrNull(`/api/v1/namespaces/${ns}/serviceaccounts/default`), { timeoutMs: 60_000 });
-  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod('web'));
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod(env.echoImage, 'web'));
   await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/services`, {
     apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
     spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
   });
-  await env.kube.create(`/api/v1/namespaces/${PLAIN_NS}/pods`, echoPod('plain'));
+  await env.kube.create(`/api/v1/namespaces/${PLAIN_NS}/pods`, echoPod(env.echoImage, 'plain'));
 
   [serverPod] = await readyPods(MESHED_NS, 'app=web', 1, 'the injected server pod Ready', 180_000);
   const serverContainers = [...(serverPod.spec.initContainers ?? []), ...serverPod.spec.containers].map((c) => c.name);
@@ -81,7 +80,7 @@ test('an unmeshed client pod reaches a meshed server in plaintext: inbound, tls=
   const plainContainers = [...(plain.spec.initContainers ?? []), ...plain.spec.containers].map((c) => c.name);
   assert.deepEqual(plainContainers, ['plain'], 'a pod outside annotated namespaces is not injected');
 
-  plainNetns = env.podNetns('plain');
+  plainNetns = await env.podNet(PLAIN_NS, 'plain');
   webUrl = `http://web.${MESHED_NS}.svc.cluster.local/plain`;
   let last;
   const body = await waitFor('a plaintext request from the unmeshed pod to web', () => {
@@ -106,9 +105,9 @@ test('default-inbound-policy all-authenticated: the unmeshed client gets 403, a 
   if (!serverPod || !plainNetns) return t.skip('no server or unmeshed client (previous test failed)');
   // A meshed client, certified before the policy changes so its success below is not a fresh-pod race.
   await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
-  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod('client', 'client'));
+  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod(env.echoImage, 'client', 'client'));
   await readyPods(MESHED_NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
-  const clientNetns = env.podNetns('client');
+  const clientNetns = await env.podNet(MESHED_NS, 'client');
   const clientId = `client.${MESHED_NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
   let last;
   await waitFor('a meshed request from client to web', () => {

@@ -8,7 +8,7 @@
 //   node cluster-dns.mjs --kubeconfig=FILE --listen=198.18.1.1 [--domain=cluster.local]
 import { createSocket } from 'node:dgram';
 import { parseArgs } from 'node:util';
-import { Kube } from '../lib/kube.mjs';
+import { Kube } from './kube.mjs';
 
 const { values } = parseArgs({ options: { kubeconfig: { type: 'string' }, listen: { type: 'string' }, domain: { type: 'string', default: 'cluster.local' } } });
 const kube = Kube.fromKubeconfig(values.kubeconfig);

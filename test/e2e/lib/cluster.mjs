@@ -2,9 +2,10 @@
 // kube-apiserver with a secure configuration like controller-runtime's envtest
 // (TLS, client-certificate and ServiceAccount-token authentication, Node+RBAC
 // authorization, admission webhooks on), kube-controller-manager,
-// kube-scheduler, and (as root) a node: the node agent and kube-proxy in
-// iptables mode inside the node network namespace. cert-manager's controller
-// runs out of cluster against it.
+// kube-scheduler, and cert-manager's controller and cainjector out of
+// cluster. The node (kubelet, containerd, kube-proxy) is lib/real-node.mjs,
+// which extends this class; without it (`run.mjs --control-plane-only`) the
+// API server listens on loopback and no pod runs.
 /* global fetch */
 import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
@@ -16,10 +17,8 @@ import { Kube, writeKubeconfig } from './kube.mjs';
 import { Supervisor, waitFor } from './procs.mjs';
 import * as net from './node-net.mjs';
 
-export const NODE_NAME = 'weft-e2e-node';
 export const CERT_MANAGER_NAMESPACE = 'cert-manager';
 const repoRoot = new URL('../../../', import.meta.url).pathname;
-const agentMain = new URL('../agent/main.mjs', import.meta.url).pathname;
 
 /** A free TCP port on `host` (bound and released; the environment owns the machine's weft-e2e lock). */
 export function freePort(host) {
@@ -40,15 +39,17 @@ export class Cluster {
    * @param {Record<string,string>} o.bins binary paths from ensureBinaries
    * @param {Record<string,string>} o.versions
    * @param {(line: string) => void} o.log
+   * @param {boolean} [o.node] a subclass that implements startNode(creds) sets it
    */
-  constructor({ dir, bins, versions, log }) {
+  constructor({ dir, bins, versions, log, node = false }) {
     this.dir = dir;
     this.bins = bins;
     this.versions = versions;
     this.log = log;
     this.sup = new Supervisor(dir);
-    this.withNode = net.nodeUnavailable() === undefined;
-    this.nodeSkipReason = net.nodeUnavailable();
+    /** Only a subclass brings a node (startNode); this class is the control plane alone. */
+    this.withNode = node;
+    this.nodeSkipReason = 'control plane only: no node';
   }
 
   async up() {
@@ -134,7 +135,7 @@ export class Cluster {
       `--cluster-signing-cert-file=${pki.caCert}`,
       `--cluster-signing-key-file=${pki.caKey}`,
       `--service-cluster-ip-range=${net.SERVICE_CIDR}`,
-      // The node agent hands out pod addresses itself; no node CIDRs, no cloud.
+      // The CNI plugin's host-local IPAM hands out pod addresses; no node CIDRs, no cloud.
       '--allocate-node-cidrs=false',
       '--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller,-persistentvolume-binder-controller,-persistentvolume-attach-detach-controller',
       '--profiling=false',
@@ -157,18 +158,6 @@ export class Cluster {
     await this.startCertManager();
     this.writeState();
     return this;
-  }
-
-  async startNode(creds) {
-    const pki = this.pki;
-    const nodeKc = writeKubeconfig(join(this.dir, 'node-agent.kubeconfig'), 'node', creds(pki.issue('node', `/O=system:nodes/CN=system:node:${NODE_NAME}`)));
-    const agent = this.sup.start('node-agent', process.execPath, [agentMain, `--kubeconfig=${nodeKc}`, `--node=${NODE_NAME}`, `--state=${join(this.dir, 'pods')}`]);
-    await waitFor(`node ${NODE_NAME} Ready`, async () => {
-      this.sup.assertAlive(agent);
-      const node = await this.kube.getOrNull(`/api/v1/nodes/${NODE_NAME}`);
-      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    }, { timeoutMs: 60_000 });
-    await this.startKubeProxy(creds, NODE_NAME);
   }
 
   /** kube-proxy in iptables mode inside the node namespace, for node `nodeName`; resolves once it has written rules. */
@@ -251,8 +240,8 @@ export class Cluster {
       server: this.server,
       caFile: this.pki.caCert,
       versions: this.versions,
-      node: this.withNode ? NODE_NAME : null,
-      nodeSkipReason: this.nodeSkipReason ?? null,
+      node: null, // a node's subclass names it
+      nodeSkipReason: this.withNode ? null : this.nodeSkipReason,
       serviceCidr: net.SERVICE_CIDR,
       podCidr: net.POD_CIDR,
       hostIp: this.apiHost,

@@ -1,11 +1,13 @@
 // What a scenario (or another component's real-apiserver test) gets from a
 // running environment: `WEFT_E2E_KUBECONFIG` (admin kubeconfig) and, from
-// run.mjs, `WEFT_E2E_STATE` (env.json: versions, node, ranges, binaries).
+// run.mjs, `WEFT_E2E_STATE` (env.json: versions, node, ranges, binaries, the
+// real node's registry, weft's pushed images and packaged charts).
 // Without them the scenarios skip and say how to run them.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kube, readKubeconfig, writeKubeconfig } from './kube.mjs';
+import { podContainerPid, podNetPrefix } from './pod-exec.mjs';
 
 export { waitFor, sleep } from './procs.mjs';
 
@@ -40,11 +42,18 @@ export function loadEnv() {
       const admin = readKubeconfig(kubeconfig);
       return writeKubeconfig(path ?? join(state.runDir ?? '/tmp', `${ns}.${name}.kubeconfig`), `${ns}-${name}`, { server: admin.server, ca: admin.ca, token: t.status.token });
     },
-    /** The network namespace the node agent made for a pod (`ip netns exec <it> …`). */
-    podNetns(podName) {
-      const found = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('weft-e2e-p') && n.endsWith(`-${podName}`)) : [];
-      if (found.length !== 1) throw new Error(`no single netns for pod ${podName}: [${found.join(', ')}]`);
-      return found[0];
+    /**
+     * argv prefix running a host command in pod `ns/name`'s network namespace
+     * with its resolv.conf and hosts (lib/pod-exec.mjs): `[...prefix, 'curl', url]`.
+     */
+    async podNet(ns, name, container) {
+      if (!state.realNode) throw new Error('no real node in this environment');
+      return podNetPrefix(await podContainerPid(kube, state.realNode.containerdSock, ns, name, container));
+    },
+    /** The e2e workload image (test/e2e/images/echo.mjs) as pushed to the node's registry. */
+    get echoImage() {
+      if (!state.realNode?.weftImages) throw new Error('weft images were not pushed in this environment');
+      return `${state.realNode.weftImages.registry}/weft-e2e/echo:1`;
     },
     writeFile(name, text) {
       const p = join(state.runDir ?? '/tmp', name);

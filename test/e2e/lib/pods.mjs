@@ -29,14 +29,14 @@ export async function readyPods(kube, ns, selector, n, what, timeoutMs) {
   }
 }
 
-/** An echo pod (the harness's demo image) named `name`, labelled app=<name>. */
-export function echoPod(name, serviceAccountName = 'default') {
+/** An echo pod (the e2e workload image, `env.echoImage`) named `name`, labelled app=<name>. */
+export function echoPod(image, name, serviceAccountName = 'default') {
   return {
     apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } },
     spec: {
       serviceAccountName, terminationGracePeriodSeconds: 2,
       containers: [{
-        name, image: 'weft-e2e/echo:1', ports: [{ name: 'http', containerPort: 8080 }],
+        name, image, ports: [{ name: 'http', containerPort: 8080 }],
         env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
       }],
     },

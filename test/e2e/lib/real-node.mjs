@@ -8,7 +8,7 @@
 //                  registry), the shims and the containers' cgroups
 //   weft-e2e-node  the node's netns (lib/node-net.mjs): kubelet (node IP
 //                  198.18.0.2, probes, :10250), kube-proxy, the cluster DNS on
-//                  198.18.1.1:53 (agent/cluster-dns.mjs), and every CNI plugin:
+//                  198.18.1.1:53 (lib/cluster-dns.mjs), and every CNI plugin:
 //                  containerd runs them through wrappers that `nsenter` this
 //                  netns, so the bridge (weft0), the pods' veths, the CNI-*
 //                  chains and kube-proxy's rules never touch the host's tables
@@ -42,7 +42,7 @@ export const CONTAINERD_SOCK = join(RN_RUN, 'containerd', 'containerd.sock');
 /** The kubelet's cgroupRoot: every pod cgroup lives below it, in every v1 hierarchy. */
 export const CGROUP_ROOT = 'weft-e2e-real';
 const CNI_DIR = '/usr/lib/cni';
-const clusterDnsMain = new URL('../agent/cluster-dns.mjs', import.meta.url).pathname;
+const clusterDnsMain = new URL('./cluster-dns.mjs', import.meta.url).pathname;
 const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
 /** Global sysctls the kubelet sets at start (protectKernelDefaults=false); restored at teardown. */
 const SYSCTL_FILE = '/var/tmp/weft-e2e-real.sysctls.json';
@@ -131,7 +131,7 @@ function binaryImage(dir, bin, name, user) {
  */
 export class RealNodeCluster extends Cluster {
   constructor(opts) {
-    super(opts);
+    super({ ...opts, node: true });
     this.rnBins = opts.rnBins;
     this.rnDir = join(this.dir, 'real-node');
     this.before = snapshotHost();
@@ -282,7 +282,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     this.log(`e2e real node: containerd on ${CONTAINERD_SOCK} (CNI via ${net.NODE_NS}, registry ${this.registry} mirrored over HTTP)`);
   }
 
-  /** Service names for the pods (agent/cluster-dns.mjs) on the pods' gateway in the node netns; the kubelet's clusterDNS. */
+  /** Service names for the pods (lib/cluster-dns.mjs) on the pods' gateway in the node netns; the kubelet's clusterDNS. */
   async startClusterDns() {
     const dns = this.sup.start('cluster-dns', '/usr/bin/nsenter', [`--net=/run/netns/${net.NODE_NS}`, process.execPath, clusterDnsMain, `--kubeconfig=${this.adminKubeconfig}`, `--listen=${net.POD_GATEWAY}`]);
     await waitFor('cluster DNS', () => {
@@ -358,6 +358,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     const state = JSON.parse(readFileSync(this.statePath, 'utf8'));
     Object.assign(state, {
       node: this.withNode ? REAL_NODE : null,
+      charts: this.charts ?? null,
       realNode: this.withNode ? { name: REAL_NODE, registry: this.registry, images: this.images, imageDigests: this.imageDigests, weftImages: this.weftImages, versions: this.rnVersions, podLogsDir: join(this.rnDir, 'pod-logs'), containerdSock: CONTAINERD_SOCK } : null,
     });
     writeFileSync(this.statePath, JSON.stringify(state, null, 2));

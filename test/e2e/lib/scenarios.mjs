@@ -1,7 +1,6 @@
 // Runs what an e2e entry point was asked to run against an environment that is
 // up: the command after `--exec --`, or the scenario files with node:test. On
-// failure the tails of the named logs are printed. Shared by run.mjs (netns
-// node) and real-node.mjs (kubelet node).
+// failure the tails of the named logs are printed.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { tail } from './procs.mjs';

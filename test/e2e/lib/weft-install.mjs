@@ -2,21 +2,38 @@
 // a trust anchor (made by cert-manager here), `helm install weft-crds`, then
 // `helm install weft-control-plane` with `certManager.create=true` so the
 // chart's Issuer/Certificate objects have cert-manager issue and renew the
-// identity issuer and the webhook certificate. Shared by the scenarios.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// identity issuer and the webhook certificate. The charts are the `.tgz`
+// files `helm package` made at environment start (run.mjs), and the images
+// are the ones `npm run images -- --push` put in the node's registry: what a
+// user installs from a chart repository and a registry. Shared by the scenarios.
+import { existsSync, readFileSync } from 'node:fs';
 import { waitFor } from './procs.mjs';
 
 export const WEFT_NS = 'weft';
 
-export function chartPaths(repoRoot) {
-  return { crds: join(repoRoot, 'charts', 'weft-crds'), controlPlane: join(repoRoot, 'charts', 'weft-control-plane') };
+/** The environment's state (env.json): from a loadEnv() result, or read from WEFT_E2E_STATE. */
+const stateOf = (env) => (typeof env === 'object' && env?.state ? env.state : process.env.WEFT_E2E_STATE ? JSON.parse(readFileSync(process.env.WEFT_E2E_STATE, 'utf8')) : {});
+
+/** The packaged charts (`helm package` output) of this environment: { crds, controlPlane, viz }. */
+export function chartPaths(env) {
+  const c = stateOf(env).charts;
+  if (!c) throw new Error('no packaged charts in this environment (run.mjs packages them unless started with --control-plane-only)');
+  return c;
 }
 
 /** Why weft cannot be installed here (undefined when it can). */
-export function chartsMissing(repoRoot) {
-  const missing = Object.values(chartPaths(repoRoot)).filter((c) => !existsSync(join(c, 'Chart.yaml')));
-  return missing.length ? `charts not generated yet (${missing.map((c) => c.slice(repoRoot.length)).join(', ')} missing; \`npm run synth\` writes them)` : undefined;
+export function chartsMissing(env) {
+  const charts = stateOf(env).charts;
+  if (!charts) return 'no packaged charts in this environment (started with --control-plane-only?)';
+  const missing = Object.values(charts).filter((c) => !existsSync(c));
+  return missing.length ? `packaged charts missing: ${missing.join(', ')}` : undefined;
+}
+
+/** `--set` values pointing the charts at the pushed images. */
+export function imageValues(env) {
+  const w = stateOf(env).realNode?.weftImages;
+  if (!w) throw new Error('weft images were not pushed in this environment');
+  return [`image.registry=${w.registry}`, `image.tag=${w.tag}`];
 }
 
 export async function certificateReady(kube, path, timeoutMs = 120_000) {
@@ -32,7 +49,7 @@ export async function certificateReady(kube, path, timeoutMs = 120_000) {
  */
 export async function installWeft(env, { extraSet = [] } = {}) {
   const { kube } = env;
-  const charts = chartPaths(env.repoRoot);
+  const charts = chartPaths(env);
   const releases = [];
   await kube.ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: WEFT_NS } });
   await kube.ensure('/apis/cert-manager.io/v1/clusterissuers', { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'weft-e2e-selfsigned' }, spec: { selfSigned: {} } });
@@ -47,7 +64,7 @@ export async function installWeft(env, { extraSet = [] } = {}) {
 
   env.helm(['install', 'weft-crds', charts.crds, '--wait', '--timeout', '3m']);
   releases.push(['weft-crds', 'default']);
-  env.helm(['install', 'weft', charts.controlPlane, '-n', WEFT_NS, '--set', 'certManager.create=true', '--set-file', `identityTrustAnchorsPEM=${anchorFile}`, ...extraSet.flatMap((s) => ['--set', s]), '--timeout', '3m']);
+  env.helm(['install', 'weft', charts.controlPlane, '-n', WEFT_NS, '--set', 'certManager.create=true', '--set-file', `identityTrustAnchorsPEM=${anchorFile}`, ...[...imageValues(env), ...extraSet].flatMap((s) => ['--set', s]), '--timeout', '3m']);
   releases.push(['weft', WEFT_NS]);
   return { anchorPem, anchorFile, releases };
 }

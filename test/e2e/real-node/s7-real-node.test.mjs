@@ -4,7 +4,7 @@
 // capabilities, CPU/memory limits, a projected ServiceAccount token and a
 // Secret volume; the kubelet's startup, readiness and liveness probes; a
 // hostPort (CNI portmap); and a ClusterIP Service reached from another pod
-// through kube-proxy (iptables). Run by `node test/e2e/real-node.mjs`.
+// through kube-proxy (iptables). Run by `npm run test:e2e` (test/e2e/run.mjs).
 /* global fetch, AbortSignal */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,8 +128,8 @@ const podPath = (name) => `/api/v1/namespaces/${NS}/pods/${name}`;
 const isReady = (pod) => pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 test('s7: real node: kubelet + containerd pod from the loopback registry', async (t) => {
-  // Never a silent skip: this file only runs under test/e2e/real-node.mjs, which sets these.
-  assert.ok(env && rn, 'no real node: run `node test/e2e/real-node.mjs` (sets WEFT_E2E_KUBECONFIG and WEFT_E2E_STATE with realNode)');
+  // Never a silent skip: this file only runs under test/e2e/run.mjs, which sets these.
+  assert.ok(env && rn, 'no real node: run `npm run test:e2e` (sets WEFT_E2E_KUBECONFIG and WEFT_E2E_STATE with realNode)');
   const { kube } = env;
   const probeImage = rn.images.probe;
   const registryHost = rn.registry;

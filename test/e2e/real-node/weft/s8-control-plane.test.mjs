@@ -1,5 +1,4 @@
-// Scenario 8 (real node, opt-in: `node test/e2e/real-node.mjs --weft`): weft's
-// control plane chart runs as pods on the real kubelet from weft's own images
+// Scenario 8: weft's control plane chart (the packaged .tgz) runs as pods on the real kubelet from weft's own images
 // (`npm run images -- --push <loopback registry>/weft`), installed with helm
 // as an operator would (cert-manager issues the identity issuer and webhook
 // certificates). Every control-plane pod must turn Ready from images whose
@@ -31,8 +30,8 @@ function podLogs(root, ns, name) {
 }
 
 test('s8: weft control plane on the real node from the pushed images', async (t) => {
-  assert.ok(env && rn?.weftImages, 'no pushed weft images: run `node test/e2e/real-node.mjs --weft`');
-  assert.equal(chartsMissing(env.repoRoot), undefined);
+  assert.ok(env && rn?.weftImages, 'no pushed weft images: run `npm run test:e2e`');
+  assert.equal(chartsMissing(env), undefined);
   const { kube } = env;
   const { registry, tag, images } = rn.weftImages;
   let releases = [];
