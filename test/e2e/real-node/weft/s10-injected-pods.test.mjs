@@ -1,0 +1,185 @@
+// Scenario 10: what the injector writes into a pod is what a real kubelet,
+// containerd and runc run.
+// (a) A pod carrying every `config.weft.io/*` override the injector knows
+//     (the list comes from the injector's own OVERRIDES table, so a new
+//     override is covered or this fails) is accepted by the runtime: every
+//     container created and running without restarts, Ready; the values are
+//     live where the kernel enforces them (the proxy's cgroup memory limit and
+//     CPU quota), in the containers (weft-init's skipped ports, the proxy's
+//     log level, image) and in the mesh (the per-pod default inbound policy
+//     refuses an unmeshed caller).
+// (b) A meshed Job: weft-init is a real init container whose OCI spec holds
+//     only CAP_NET_ADMIN and CAP_NET_RAW; the proxy is a native sidecar
+//     (restartPolicy Always) started before the app; the app's first request
+//     goes through the mesh with its identity; the Job completes and its pod
+//     Succeeds (the sidecar does not keep it alive).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
+import { deleteNamespaces, echoPod } from '../../lib/pods.mjs';
+import { containerCgroupDir, containerInfo, containerLog, containerPid, controlPlaneReady, meshedNamespace, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
+import { WEFT_NS, installWeft, uninstallWeft } from '../../lib/weft-install.mjs';
+
+const NS = 'weft-e2e-s10';
+const repoRoot = new URL('../../../../', import.meta.url).pathname;
+let env;
+let installed = [];
+
+before(async () => {
+  if (notRunning) return;
+  env = loadEnv();
+  assert.ok(env.state.realNode?.weftImages, 'no real node with weft images: run `npm run test:e2e`');
+  ({ releases: installed } = await installWeft(env));
+  await controlPlaneReady(env);
+  await meshedNamespace(env, NS);
+  await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'job' } });
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'web'));
+  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
+    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  });
+  await podReady(env, NS, 'web');
+});
+
+after(async () => {
+  if (!env) return;
+  await deleteNamespaces(env.kube, [NS]);
+  await uninstallWeft(env, installed);
+  env.kube.close();
+});
+
+test('a pod with every config.weft.io override is accepted by the kubelet and runs with those values', { skip: notRunning }, async () => {
+  const { OVERRIDES, IMAGE_OVERRIDE } = await import(`${repoRoot}injector/dist/overrides.js`);
+  const { registry, tag, images } = env.state.realNode.weftImages;
+  const values = {
+    [IMAGE_OVERRIDE]: `${registry}/proxy`,
+    'proxy-version': tag,
+    'proxy-log-level': 'debug',
+    'proxy-cpu-request': '20m',
+    'proxy-cpu-limit': '500m',
+    'proxy-memory-request': '48Mi',
+    'proxy-memory-limit': '192Mi',
+    'skip-inbound-ports': '9000',
+    'skip-outbound-ports': '9001',
+    'opaque-ports': '9002',
+    'default-inbound-policy': 'all-authenticated',
+    'proxy-await': 'enabled',
+    'proxy-await-timeout': '120s',
+    'proxy-detect-timeout': '5s',
+    // The other layout: the proxy as the first regular container with a postStart wait (native sidecars are part (b)).
+    'proxy-native-sidecar': 'disabled',
+  };
+  assert.deepEqual(Object.keys(OVERRIDES).filter((k) => !(k in values)), [], 'every override the injector knows is set here');
+  const pod = echoPod(env.echoImage, 'overrides');
+  pod.metadata.annotations = Object.fromEntries(Object.entries(values).map(([k, v]) => [`config.weft.io/${k}`, v]));
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, pod);
+  const ready = await podReady(env, NS, 'overrides');
+
+  const all = [...(ready.status.initContainerStatuses ?? []), ...ready.status.containerStatuses];
+  for (const c of all) {
+    if (c.name === 'weft-init') assert.equal(c.state.terminated?.exitCode, 0, `weft-init completed: ${JSON.stringify(c.state)}`);
+    else {
+      assert.ok(c.state.running, `${c.name} running: ${JSON.stringify(c.state)}`);
+      assert.equal(c.restartCount, 0, `${c.name} never restarted`);
+    }
+  }
+  const spec = Object.fromEntries([...(ready.spec.initContainers ?? []), ...ready.spec.containers].map((c) => [c.name, c]));
+  assert.equal(ready.spec.containers[0].name, 'weft-proxy', 'proxy-native-sidecar=disabled: the proxy is the first regular container');
+  assert.ok(spec['weft-proxy'].lifecycle?.postStart, 'with the postStart wait (proxy-await)');
+  assert.deepEqual(spec['weft-proxy'].resources, { requests: { cpu: '20m', memory: '48Mi' }, limits: { cpu: '500m', memory: '192Mi' } });
+  assert.equal(spec['weft-proxy'].image, `${registry}/proxy:${tag}`);
+  const proxyStatus = all.find((c) => c.name === 'weft-proxy');
+  assert.ok(proxyStatus.imageID.endsWith(`@${images.proxy.digest}`), `the proxy runs the pushed image: ${proxyStatus.imageID}`);
+  const initArgs = spec['weft-init'].args.join(' ');
+  assert.match(initArgs, /--inbound-ports-to-ignore \S*9000/);
+  assert.match(initArgs, /--outbound-ports-to-ignore \S*9001/);
+  assert.ok(spec['weft-proxy'].env.some((e) => /LOG_LEVEL$/.test(e.name) && e.value === 'debug'), 'the proxy runs at debug');
+
+  // The kernel enforces the resource overrides: the proxy container's own cgroups.
+  const pid = containerPid(env, proxyStatus.containerID);
+  const mem = containerCgroupDir(pid, 'memory');
+  assert.equal(Number(readCgroup(mem, 'memory.limit_in_bytes')), 192 * 1024 * 1024, `${mem}/memory.limit_in_bytes`);
+  const cpu = containerCgroupDir(pid, 'cpu');
+  assert.equal(Number(readCgroup(cpu, 'cpu.cfs_quota_us')) / Number(readCgroup(cpu, 'cpu.cfs_period_us')), 0.5, `${cpu}: 500m`);
+  // The per-pod default inbound policy is live: an unmeshed caller (the host) is refused by the pod's proxy.
+  let code;
+  await waitFor('an unmeshed call refused under the pod\'s all-authenticated default', () => {
+    code = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${ready.status.podIP}:8080/`], { encoding: 'utf8' }).stdout;
+    return code === '403';
+  }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err) => {
+    err.message += ` (last status ${code})`;
+    throw err;
+  });
+  console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403`);
+});
+
+test('a meshed Job: weft-init with only NET_ADMIN/NET_RAW, the proxy a native sidecar started first, the Job completes', { skip: notRunning }, async () => {
+  const script = [
+    "const r = await fetch('http://web/job');",
+    'const b = await r.json();',
+    "console.log('job: ' + JSON.stringify({ status: r.status, pod: b.pod, clientId: b.clientId }));",
+    'process.exit(r.status === 200 && b.clientId ? 0 : 1);',
+  ].join(' ');
+  await env.kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once' },
+    spec: {
+      // One try: if the app's first request did not go through the proxy, the Job fails.
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { app: 'once' } },
+        spec: {
+          serviceAccountName: 'job', restartPolicy: 'Never', terminationGracePeriodSeconds: 5,
+          containers: [{ name: 'job', image: env.echoImage, command: ['node', '--input-type=module', '-e', script] }],
+        },
+      },
+    },
+  });
+  let pod;
+  const job = await waitFor('the Job Complete', async () => {
+    const j = await env.kube.get(`/apis/batch/v1/namespaces/${NS}/jobs/once`);
+    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
+    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (err) => {
+    const pods = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Donce`)).items;
+    for (const p of pods) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 2000)}\n${podLogs(env, NS, p.metadata.name)}`;
+    throw err;
+  });
+  assert.equal(job.status.succeeded, 1);
+  [pod] = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Donce`)).items;
+  // The sidecar did not keep the pod alive: the kubelet stops it once the app exits, and the pod Succeeds.
+  pod = await waitFor('the Job pod Succeeded', async () => {
+    const p = await env.kube.get(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`);
+    return p.status.phase === 'Succeeded' ? p : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 1000 });
+
+  const inits = pod.spec.initContainers.map((c) => c.name);
+  assert.deepEqual(inits, ['weft-init', 'weft-proxy'], 'weft-init, then the proxy, as init containers');
+  assert.equal(pod.spec.initContainers[1].restartPolicy, 'Always', 'the proxy is a native sidecar');
+  const st = Object.fromEntries([...pod.status.initContainerStatuses, ...pod.status.containerStatuses].map((c) => [c.name, c]));
+  assert.equal(st['weft-init'].state.terminated?.exitCode, 0, `weft-init: ${JSON.stringify(st['weft-init'].state)}`);
+  assert.equal(st.job.state.terminated?.exitCode, 0, `the app: ${JSON.stringify(st.job.state)}`);
+  assert.ok(st['weft-proxy'].state.terminated, `the sidecar was stopped: ${JSON.stringify(st['weft-proxy'].state)}`);
+  // Order, as the kubelet recorded it: weft-init finished before the proxy started, the proxy started no later than the app.
+  const t = (s) => Date.parse(s);
+  assert.ok(t(st['weft-init'].state.terminated.finishedAt) <= t(st['weft-proxy'].state.terminated.startedAt), 'weft-init finished before the proxy started');
+  assert.ok(t(st['weft-proxy'].state.terminated.startedAt) <= t(st.job.state.terminated.startedAt), 'the proxy started before the app');
+
+  // What runc was told: weft-init as root with exactly NET_ADMIN and NET_RAW, no privilege escalation.
+  const initSpec = containerInfo(env, st['weft-init'].containerID).Spec.process;
+  assert.equal(initSpec.user.uid, 0);
+  for (const set of ['bounding', 'effective', 'permitted']) assert.deepEqual([...initSpec.capabilities[set]].sort(), ['CAP_NET_ADMIN', 'CAP_NET_RAW'], `weft-init ${set} capabilities`);
+  assert.equal(initSpec.noNewPrivileges, true);
+  const proxySpec = containerInfo(env, st['weft-proxy'].containerID).Spec.process;
+  assert.equal(proxySpec.user.uid, 2102, 'the proxy runs as 2102');
+  assert.deepEqual(proxySpec.capabilities.bounding ?? [], [], 'the proxy holds no capability');
+
+  // The app's first and only request went through the mesh with its identity.
+  const log = containerLog(env, NS, pod.metadata.name, 'job');
+  const line = log.split('\n').find((l) => l.startsWith('job: '));
+  assert.ok(line, `the app logged its request: ${log}`);
+  const res = JSON.parse(line.slice(5));
+  assert.equal(res.status, 200);
+  assert.equal(res.clientId, `job.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`);
+  console.log(`# Job once Complete, pod Succeeded; weft-init caps ${initSpec.capabilities.bounding.join(',')}; proxy (native sidecar) exit ${st['weft-proxy'].state.terminated.exitCode}; app request ${res.status} as ${res.clientId}`);
+});
