@@ -87,6 +87,8 @@ export async function buildImages({
     throw new Error(`images: ${out} is not empty and not an OCI layout; not overwriting it`);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
+  // Marks the directory as a layout from the start, so a build that fails half-way does not block the next one.
+  writeFileSync(join(out, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const results = [];
   const index = [];
   for (const image of selected) {
