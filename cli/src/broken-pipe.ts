@@ -14,7 +14,10 @@ interface Output {
 /** Codes of a write to an output whose reader is gone. */
 const CLOSED = new Set(['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
-export function exitQuietlyWhenOutputCloses(outputs: readonly Output[] = [process.stdout, process.stderr], exit: (code: number) => never = process.exit): void {
+export function exitQuietlyWhenOutputCloses(
+  outputs: readonly Output[] = [process.stdout, process.stderr],
+  exit: (code: number) => never = process.exit,
+): void {
   for (const out of outputs) {
     out.on('error', (err) => {
       if (CLOSED.has(err.code ?? '')) exit(typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : EXIT.OK);

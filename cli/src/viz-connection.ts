@@ -9,6 +9,7 @@ import net from 'node:net';
 import { UnavailableError } from '@weft/common/errors';
 import type { Globals } from './globals.js';
 import { VizClient } from './viz-client.js';
+import { withProgress } from './terminal.js';
 
 export const VIZ_NAMESPACE = 'weft-viz';
 const VIZ_PORTS = { api: 8085, tap: 8088, web: 8084 } as const;
@@ -67,7 +68,7 @@ async function portForward(g: Globals): Promise<VizAddrs> {
 
 export async function vizAddrs(g: Globals): Promise<VizAddrs> {
   if (g.vizAddrsGiven || (await answers('127.0.0.1', VIZ_PORTS.api))) return { api: g.apiAddr, tap: g.tapAddr, web: g.webAddr, forwarded: false };
-  return portForward(g);
+  return withProgress(`port-forwarding to the viz pod in ${VIZ_NAMESPACE}`, () => portForward(g));
 }
 
 export async function connectViz(g: Globals, token?: string): Promise<{ client: VizClient; addrs: VizAddrs }> {

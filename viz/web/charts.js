@@ -13,12 +13,28 @@ const fmtMs = (v) => (v === null || v === undefined ? '-' : `${Math.round(v)} ms
 
 /** The three charts: which fields of the API answer they draw, and how. */
 const CHARTS = [
-  { metric: 'success', title: 'Success rate', fields: [['successRate', 'success', '--chart-sr']], fmt: fmtPercent, range: (_u, min) => [Math.max(0, Math.min(min ?? 1, 0.95) - 0.02), 1] },
-  { metric: 'rps', title: 'Requests per second', fields: [['rps', 'rps', '--chart-rps']], fmt: fmtRps, range: (_u, _min, max) => [0, Math.max(max ?? 1, 0.1) * 1.1] },
+  {
+    metric: 'success',
+    title: 'Success rate',
+    fields: [['successRate', 'success', '--chart-sr']],
+    fmt: fmtPercent,
+    range: (_u, min) => [Math.max(0, Math.min(min ?? 1, 0.95) - 0.02), 1],
+  },
+  {
+    metric: 'rps',
+    title: 'Requests per second',
+    fields: [['rps', 'rps', '--chart-rps']],
+    fmt: fmtRps,
+    range: (_u, _min, max) => [0, Math.max(max ?? 1, 0.1) * 1.1],
+  },
   {
     metric: 'latency',
     title: 'Latency',
-    fields: [['latencyMsP50', 'p50', '--chart-p50'], ['latencyMsP95', 'p95', '--chart-p95'], ['latencyMsP99', 'p99', '--chart-p99']],
+    fields: [
+      ['latencyMsP50', 'p50', '--chart-p50'],
+      ['latencyMsP95', 'p95', '--chart-p95'],
+      ['latencyMsP99', 'p99', '--chart-p99'],
+    ],
     fmt: fmtMs,
     range: (_u, _min, max) => [0, Math.max(max ?? 1, 1) * 1.1],
   },
@@ -34,7 +50,10 @@ function optionsOf(chart, width) {
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: chart.range } },
-    series: [{}, ...chart.fields.map(([, label, color]) => ({ label, stroke: css(color), width: 2, spanGaps: false, value: (_u, v) => chart.fmt(v) }))],
+    series: [
+      {},
+      ...chart.fields.map(([, label, color]) => ({ label, stroke: css(color), width: 2, spanGaps: false, value: (_u, v) => chart.fmt(v) })),
+    ],
     axes: [axis, { ...axis, size: 64, values: (_u, ticks) => ticks.map(chart.fmt) }],
   };
 }
@@ -48,7 +67,9 @@ function dataOf(chart, ts) {
  * `api/v1/timeseries`; `redraw()` rebuilds them (theme or size changed).
  */
 export function timeSeriesSection(title) {
-  const boxes = CHARTS.map((c) => el('div', { class: 'chart', 'data-testid': 'chart', 'data-metric': c.metric, 'data-points': '0' }, el('h3', { text: c.title })));
+  const boxes = CHARTS.map((c) =>
+    el('div', { class: 'chart', 'data-testid': 'chart', 'data-metric': c.metric, 'data-points': '0' }, el('h3', { text: c.title })),
+  );
   const note = el('p', { class: 'chart-note' });
   const section = el('section', { id: 'timeseries' }, el('h2', { text: title }), el('div', { class: 'charts' }, ...boxes), note);
   const plots = [];

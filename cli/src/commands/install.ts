@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import { InvalidArgumentError, WeftError } from '@weft/common/errors';
 import { globalsOf } from '../globals.js';
+import { withProgress } from '../terminal.js';
 
 const CHART_NAMES = { crds: 'weft-crds', 'control-plane': 'weft-control-plane', viz: 'weft-viz' } as const;
 type ChartKey = keyof typeof CHART_NAMES;
@@ -46,7 +47,7 @@ export function registerInstall(program: Command): void {
       const keys = opts.chart.split(',').map((c) => c.trim()).filter(Boolean);
       for (const k of keys) if (!(k in CHART_NAMES)) throw new InvalidArgumentError(`--chart ${k}: use crds, control-plane or viz`);
       const values = await Promise.all(opts.values.map(readValues));
-      const synth = await loadSynthesis();
+      const synth = await withProgress('rendering the charts', () => loadSynthesis());
       const docs: Record<string, unknown>[] = [];
       if (keys.includes('control-plane') || keys.includes('viz')) {
         const namespaces = [...(keys.includes('control-plane') ? [g.weftNamespace] : []), ...(keys.includes('viz') ? ['weft-viz'] : [])];

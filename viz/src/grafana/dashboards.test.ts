@@ -23,7 +23,9 @@ let traffic: Promise<void> | undefined;
 before(async () => {
   mesh = await startRealProxyMesh({ appDelayMs: 5, routes: true });
   // An unmeshed destination (no identity): the client proxy talks plaintext to it.
-  mesh.mesh.discovery.set(LEGACY, [endpoint('127.0.0.1', mesh.appPort, { labels: { namespace: 'test', deployment: 'legacy', pod: 'legacy-pod' } })]);
+  mesh.mesh.discovery.set(LEGACY, [
+    endpoint('127.0.0.1', mesh.appPort, { labels: { namespace: 'test', deployment: 'legacy', pod: 'legacy-pod' } }),
+  ]);
   traffic = (async () => {
     for (let i = 0; !stop; i++) {
       await Promise.all([mesh.send(i % 5 === 0 ? `/books/fail/${i}` : `/books/${i}`), mesh.send(`/legacy/${i}`, LEGACY)]);
@@ -50,7 +52,9 @@ async function prometheus<T>(path: string, params: Record<string, string | strin
 async function labelValues(query: string): Promise<string[]> {
   const m = /^label_values\((.+),\s*(\w+)\)$/.exec(query);
   if (!m) throw new Error(`not a label_values query: ${query}`);
-  return (await prometheus<string[]>(`/api/v1/label/${m[2]}/values`, { 'match[]': m[1]!, start: String(Date.now() / 1000 - 600) })).filter(Boolean).sort();
+  return (await prometheus<string[]>(`/api/v1/label/${m[2]}/values`, { 'match[]': m[1]!, start: String(Date.now() / 1000 - 600) }))
+    .filter(Boolean)
+    .sort();
 }
 
 const substitute = (text: string, vars: Readonly<Record<string, string>>) =>
@@ -75,7 +79,12 @@ async function variableChoices(d: DashboardSpec): Promise<Array<Record<string, s
 async function hasData(panel: Panel, expr: string): Promise<number> {
   const now = Date.now() / 1000;
   if (panel.type === 'timeseries') {
-    const r = await prometheus<{ result: Array<{ values: Array<[number, string]> }> }>('/api/v1/query_range', { query: expr, start: String(now - 120), end: String(now), step: '5' });
+    const r = await prometheus<{ result: Array<{ values: Array<[number, string]> }> }>('/api/v1/query_range', {
+      query: expr,
+      start: String(now - 120),
+      end: String(now),
+      step: '5',
+    });
     return r.result.filter((s) => s.values.some(([, v]) => Number.isFinite(Number(v)))).length;
   }
   const r = await prometheus<{ result: Array<{ value: [number, string] }> }>('/api/v1/query', { query: expr });
@@ -84,7 +93,11 @@ async function hasData(panel: Panel, expr: string): Promise<number> {
 
 test('the dashboard files are current', () => {
   for (const [name, text] of renderDashboardFiles()) {
-    assert.equal(readFileSync(new URL(`../../grafana/${name}`, import.meta.url), 'utf8'), text, `viz/grafana/${name} is stale: run npm run grafana -w viz`);
+    assert.equal(
+      readFileSync(new URL(`../../grafana/${name}`, import.meta.url), 'utf8'),
+      text,
+      `viz/grafana/${name} is stale: run npm run grafana -w viz`,
+    );
   }
 });
 
@@ -98,13 +111,17 @@ test('each dashboard holds together: unique panel ids and refIds, a 24-column gr
     for (const p of d.panels ?? []) {
       assert.ok(p.id !== undefined && !ids.has(p.id), `${name}: panel id ${p.id} repeated`);
       ids.add(p.id);
-      assert.ok(p.gridPos && p.gridPos.x >= 0 && p.gridPos.x + p.gridPos.w <= 24 && p.gridPos.h > 0, `${name}/${p.title}: gridPos ${JSON.stringify(p.gridPos)}`);
+      assert.ok(
+        p.gridPos && p.gridPos.x >= 0 && p.gridPos.x + p.gridPos.w <= 24 && p.gridPos.h > 0,
+        `${name}/${p.title}: gridPos ${JSON.stringify(p.gridPos)}`,
+      );
       assert.equal((p.datasource as { uid?: string }).uid, '${datasource}', `${name}/${p.title}`);
       const targets = ('targets' in p ? p.targets : undefined) ?? [];
       assert.ok(targets.length > 0, `${name}/${p.title}: no queries`);
       assert.equal(new Set(targets.map((t) => t.refId)).size, targets.length, `${name}/${p.title}: refIds repeat`);
       for (const t of targets) {
-        for (const [, used] of String(t.expr).matchAll(/\$(\w+)/g)) assert.ok(used === '__rate_interval' || vars.has(used!), `${name}/${p.title}: $${used} is not a variable`);
+        for (const [, used] of String(t.expr).matchAll(/\$(\w+)/g))
+          assert.ok(used === '__rate_interval' || vars.has(used!), `${name}/${p.title}: $${used} is not a variable`);
       }
     }
     for (const v of spec.variables) {
@@ -150,7 +167,9 @@ test('a route whose every request fails shows 0 % in the route dashboard instead
   const byRoute = await waitFor(
     'both routes in the success-rate panel',
     async () => {
-      const r = await prometheus<{ result: Array<{ metric: { rt_route: string }; value: [number, string] }> }>('/api/v1/query', { query: expr });
+      const r = await prometheus<{ result: Array<{ metric: { rt_route: string }; value: [number, string] }> }>('/api/v1/query', {
+        query: expr,
+      });
       const m = new Map(r.result.map((s) => [s.metric.rt_route, Number(s.value[1])]));
       return m.has('fail') && m.has('books') ? m : undefined;
     },

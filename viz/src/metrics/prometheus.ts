@@ -26,7 +26,10 @@ interface ApiResponse<T> {
   data?: T;
 }
 
-type QueryData = { resultType: string; result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }> };
+type QueryData = {
+  resultType: string;
+  result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }>;
+};
 
 const DURATION_PART = /(\d+)(ms|s|m|h|d|w|y)/g;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
@@ -74,7 +77,12 @@ export class PrometheusClient {
 
   /** Runs a range query from `start` to `end` every `stepSeconds`; NaN and ±Inf are kept as numbers. */
   async queryRange(promql: string, start: Date, end: Date, stepSeconds: number): Promise<RangeSeries[]> {
-    const body = new URLSearchParams({ query: promql, start: String(start.getTime() / 1000), end: String(end.getTime() / 1000), step: String(stepSeconds) });
+    const body = new URLSearchParams({
+      query: promql,
+      start: String(start.getTime() / 1000),
+      end: String(end.getTime() / 1000),
+      step: String(stepSeconds),
+    });
     const { resultType, result } = await this.post<QueryData>('/api/v1/query_range', body, promql);
     if (resultType !== 'matrix') throw new InvalidArgumentError(`expected a range vector, Prometheus returned a ${resultType}`);
     return result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as const) }));
@@ -93,7 +101,9 @@ export class PrometheusClient {
       const raw = (parseYaml(yaml) as { global?: { scrape_interval?: string } } | null)?.global?.scrape_interval;
       if (raw) seconds = durationSeconds(raw);
     } catch (err) {
-      throw new UnavailableError(`cannot read the scrape interval from Prometheus' configuration: ${(err as Error).message}`, { cause: err });
+      throw new UnavailableError(`cannot read the scrape interval from Prometheus' configuration: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.scrapeInterval = { seconds, at: Date.now() };
     return seconds;

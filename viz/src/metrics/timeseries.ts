@@ -67,7 +67,8 @@ export function planRange(windowSeconds: number, scrapeSeconds: number, nowSecon
 
 export async function queryTimeSeries(prometheus: RangeQuerier, q: TimeSeriesQuery): Promise<TimeSeries> {
   const windowSeconds = durationSeconds(checkWindow(q.window));
-  if (windowSeconds > MAX_WINDOW_S) throw new InvalidArgumentError(`window ${q.window} is longer than a day; use Grafana for longer ranges`);
+  if (windowSeconds > MAX_WINDOW_S)
+    throw new InvalidArgumentError(`window ${q.window} is longer than a day; use Grafana for longer ranges`);
   const sel = selectionFor({ resource: q.resource, namespace: q.namespace, window: q.window });
   const plan = planRange(windowSeconds, await prometheus.scrapeIntervalSeconds(), (q.now ?? new Date()).getTime() / 1000);
   const r = `${plan.rateIntervalSeconds}s`;
@@ -100,5 +101,15 @@ export async function queryTimeSeries(prometheus: RangeQuerier, q: TimeSeriesQue
       return values;
     }),
   );
-  return { window: q.window, step: plan.step, rateInterval: r, timestamps, successRate: successRate!, rps: rps!, latencyMsP50: p50!, latencyMsP95: p95!, latencyMsP99: p99! };
+  return {
+    window: q.window,
+    step: plan.step,
+    rateInterval: r,
+    timestamps,
+    successRate: successRate!,
+    rps: rps!,
+    latencyMsP50: p50!,
+    latencyMsP95: p95!,
+    latencyMsP99: p99!,
+  };
 }

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DASHBOARD_CSP, staticFiles, WEB_ROOT } from './static.js';
 
-async function serve(root: string, fn: (get: (path: string) => Promise<{ status: number; body: string; headers: Headers }>) => Promise<void>): Promise<void> {
+async function serve(
+  root: string,
+  fn: (get: (path: string) => Promise<{ status: number; body: string; headers: Headers }>) => Promise<void>,
+): Promise<void> {
   const handler = staticFiles(root);
   const server = http.createServer((req, res) => void handler(req, res).then((done) => done || res.writeHead(404).end()));
   server.listen(0, '127.0.0.1');
@@ -45,7 +48,8 @@ test('vendor files come from web/vendor/ when present (the image) and from node_
     assert.equal(r.body, readFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'));
     assert.equal((await get('/vendor/uPlot.min.css')).headers.get('content-type'), 'text/css; charset=utf-8');
     // Only the listed files: nothing else of the package, nothing outside it.
-    for (const path of ['/vendor/uPlot.cjs.js', '/vendor/..%2Fpackage.json', '/vendor/%2e%2e/%2e%2e/package.json', '/../package.json']) assert.equal((await get(path)).status, 404, path);
+    for (const path of ['/vendor/uPlot.cjs.js', '/vendor/..%2Fpackage.json', '/vendor/%2e%2e/%2e%2e/package.json', '/../package.json'])
+      assert.equal((await get(path)).status, 404, path);
   });
 });
 

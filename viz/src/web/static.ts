@@ -37,7 +37,8 @@ export const VENDOR_FILES: Readonly<Record<string, string>> = {
  * eval (uPlot sets styles through the CSSOM, which CSP allows, and draws on
  * a canvas); no framing (clickjacking).
  */
-export const DASHBOARD_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const DASHBOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 async function readVendor(root: string, name: string): Promise<Buffer> {
   try {
