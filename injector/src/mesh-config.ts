@@ -119,6 +119,11 @@ const schema = {
   defaultInboundPolicy: env.oneOf('WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
   // Server-speaks-first protocols that protocol detection would stall on (SMTP, MySQL, ...).
   opaquePorts: { variable: 'WEFT_INJECTOR_OPAQUE_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_OPAQUE_PORTS').parse(raw ?? '25,587,3306,4444,5432,6379,9300,11211') },
+  // Mesh-wide defaults of config.weft.io/skip-inbound-ports / skip-outbound-ports (a pod's annotation replaces them).
+  skipInboundPorts: { variable: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_SKIP_INBOUND_PORTS').parse(raw ?? '') },
+  skipOutboundPorts: { variable: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_SKIP_OUTBOUND_PORTS').parse(raw ?? '') },
+  // auto: native sidecars from Kubernetes 1.29 on; enabled/disabled force the layout (a pod's annotation still wins).
+  nativeSidecar: env.oneOf('WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', ['auto', 'enabled', 'disabled'] as const, 'auto'),
   proxyAwait: env.bool('WEFT_INJECTOR_PROXY_AWAIT', true),
   proxyAwaitTimeout: env.duration('WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', '120s'),
   detectTimeout: {
@@ -184,14 +189,14 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
       cpuLimit: c.proxyCpuLimit,
       memoryRequest: c.proxyMemoryRequest,
       memoryLimit: c.proxyMemoryLimit,
-      skipInboundPorts: [],
-      skipOutboundPorts: [],
+      skipInboundPorts: c.skipInboundPorts,
+      skipOutboundPorts: c.skipOutboundPorts,
       opaquePorts: c.opaquePorts,
       defaultInboundPolicy: c.defaultInboundPolicy,
       await: c.proxyAwait,
       awaitTimeoutSeconds: Math.ceil(c.proxyAwaitTimeout / 1000),
       detectTimeout: c.detectTimeout,
-      nativeSidecar: supportsNativeSidecars(k8sVersion),
+      nativeSidecar: c.nativeSidecar === 'auto' ? supportsNativeSidecars(k8sVersion) : c.nativeSidecar === 'enabled',
     },
   };
 }

@@ -3,13 +3,16 @@
  * control-plane and viz components: hardened pod security, admin-port probes,
  * values-driven image/resources/scheduling, and anti-affinity when asked.
  */
-import { concat, each, item, orDefault, spread, when, yamlOf, type Cond, type Expr, type RefExpr } from '../template/expr.js';
+import { concat, each, item, nameOf, orDefault, spread, truthy, when, yamlOf, type Cond, type Expr, type RefExpr } from '../template/expr.js';
 import { objectLabels, selectorLabels } from './labels.js';
 import type { ObjectSpec } from './weft-chart.js';
 
 /** Values every workload reads (same keys in every chart). */
 export interface SchedulingValues {
-  readonly imagePullSecrets: RefExpr<string[]>;
+  readonly imagePullSecrets: RefExpr<(string | { name: string })[]>;
+  readonly affinity: RefExpr<Record<string, unknown>>;
+  readonly topologySpreadConstraints: RefExpr<Record<string, unknown>[]>;
+  readonly deploymentStrategy: RefExpr<Record<string, unknown>>;
   readonly podLabels: RefExpr<Record<string, string>>;
   readonly podAnnotations: RefExpr<Record<string, string>>;
   readonly nodeSelector: RefExpr<Record<string, string>>;
@@ -26,11 +29,12 @@ export interface ImageValues {
 export interface ComponentImage {
   readonly name: RefExpr<string>;
   readonly tag: RefExpr<string>;
+  readonly digest: RefExpr<string>;
 }
 
-/** `<registry>/<name>:<tag>`; the tag falls back to the chart-wide tag, then to appVersion. */
+/** `<registry>/<name>@<digest>` when pinned, else `<registry>/<name>:<tag>`; the tag falls back to the chart-wide tag, then to appVersion. */
 export function imageRef(global: ImageValues, own: ComponentImage, appVersion: Expr): Expr {
-  return concat`${global.registry}/${own.name}:${orDefault(orDefault(own.tag, global.tag), appVersion)}`;
+  return when<Expr>(truthy(own.digest), concat`${global.registry}/${own.name}@${own.digest}`, concat`${global.registry}/${own.name}:${orDefault(orDefault(own.tag, global.tag), appVersion)}`);
 }
 
 export type EnvVar = { name: string; value: Expr | string } | { name: string; valueFrom: Record<string, unknown> };
@@ -86,6 +90,7 @@ export function deployment(p: WorkloadProps): ObjectSpec {
       spec: {
         replicas: p.replicas,
         revisionHistoryLimit: 3,
+        strategy: yamlOf(s.deploymentStrategy, { omitEmpty: true }),
         selector: { matchLabels: selector },
         template: {
           metadata: {
@@ -102,10 +107,11 @@ export function deployment(p: WorkloadProps): ObjectSpec {
             automountServiceAccountToken: true,
             enableServiceLinks: false,
             priorityClassName: yamlOf(s.priorityClassName, { omitEmpty: true }),
-            imagePullSecrets: when(s.imagePullSecrets, each(s.imagePullSecrets, { name: item() })),
+            imagePullSecrets: when(s.imagePullSecrets, each(s.imagePullSecrets, { name: nameOf(item<unknown>(undefined, 'object')) })),
             nodeSelector: yamlOf(s.nodeSelector, { omitEmpty: true }),
             tolerations: yamlOf(s.tolerations, { omitEmpty: true }),
-            ...(affinity ? { affinity } : {}),
+            affinity: when(truthy(s.affinity), yamlOf(s.affinity), affinity),
+            topologySpreadConstraints: yamlOf(s.topologySpreadConstraints, { omitEmpty: true }),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: p.runAsUser ?? 2103,

@@ -205,3 +205,27 @@ test('combinations that would install and then wait are refused, naming what to 
   refused([anchors, issuerPems, { proxyInjector: { tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nW\n', keyPEM: '-----BEGIN PRIVATE KEY-----\nK\n' } } }], /proxyInjector\.caBundle is required/);
   refused([anchors, issuerPems, { destination: { tls: { crtPEM: '-----BEGIN CERTIFICATE-----\nD\n' } } }], /destination\.tls\.keyPEM is required/);
 });
+
+test('production values: digests, pull secrets in both shapes, proxy defaults and the webhook objectSelector reach the objects', () => {
+  const digest = `sha256:${'c'.repeat(64)}`;
+  const objs = render({
+    imagePullSecrets: ['regcred', { name: 'linkerd-style' }],
+    destination: { image: { digest } },
+    deploymentStrategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    proxy: { cpuLimit: '1', skipOutboundPorts: '5432', nativeSidecar: 'disabled', detectTimeout: '3s', awaitTimeout: '60s' },
+    proxyInjector: { objectSelector: { matchLabels: { mesh: 'weft' } } },
+  });
+  const dep = (c: string) => find(objs, 'Deployment', `weft-${c}`)!;
+  assert.equal(dep('destination').spec.template.spec.containers[0].image, `ghcr.io/weft-mesh/destination@${digest}`);
+  assert.match(dep('identity').spec.template.spec.containers[0].image, /^ghcr\.io\/weft-mesh\/identity:/);
+  assert.deepEqual(dep('identity').spec.template.spec.imagePullSecrets, [{ name: 'regcred' }, { name: 'linkerd-style' }]);
+  assert.deepEqual(dep('identity').spec.strategy, { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  const env = Object.fromEntries(dep('injector').spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+  assert.equal(env.WEFT_INJECTOR_PROXY_CPU_LIMIT, '1');
+  assert.equal(env.WEFT_INJECTOR_SKIP_OUTBOUND_PORTS, '5432');
+  assert.equal(env.WEFT_INJECTOR_PROXY_NATIVE_SIDECAR, 'disabled');
+  assert.equal(env.WEFT_INJECTOR_PROXY_DETECT_TIMEOUT, '3s');
+  assert.equal(env.WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT, '60s');
+  const sel = find(objs, 'MutatingWebhookConfiguration', 'weft-proxy-injector-webhook-config')!.webhooks[0].objectSelector;
+  assert.deepEqual(sel, { matchLabels: { mesh: 'weft' }, matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }] });
+});

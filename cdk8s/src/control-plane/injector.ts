@@ -36,6 +36,16 @@ function namespaceSelector(v: Values) {
   };
 }
 
+/** The values' LabelSelector plus `app.kubernetes.io/part-of NotIn weft`. */
+function objectSelector(v: Values) {
+  const selector = v.proxyInjector.objectSelector;
+  const field = <T>(name: string, type: 'object' | 'list') => ref<T>('Values', [...selector.path, name], type);
+  return {
+    matchLabels: yamlOf(field<Record<string, string>>('matchLabels', 'object'), { omitEmpty: true }),
+    matchExpressions: [...itemsOf(field<Record<string, unknown>[]>('matchExpressions', 'list')), { key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }],
+  };
+}
+
 export function addInjector(c: WeftChart, v: Values): void {
   const file = 'injector.yaml';
   const pi = v.proxyInjector;
@@ -95,10 +105,16 @@ export function addInjector(c: WeftChart, v: Values): void {
       { name: 'WEFT_INJECTOR_PROXY_IMAGE_PULL_POLICY', value: v.image.pullPolicy },
       { name: 'WEFT_INJECTOR_PROXY_LOG_LEVEL', value: v.proxy.logLevel },
       { name: 'WEFT_INJECTOR_PROXY_CPU_REQUEST', value: v.proxy.cpuRequest },
+      { name: 'WEFT_INJECTOR_PROXY_CPU_LIMIT', value: v.proxy.cpuLimit },
       { name: 'WEFT_INJECTOR_PROXY_MEMORY_REQUEST', value: v.proxy.memoryRequest },
       { name: 'WEFT_INJECTOR_PROXY_MEMORY_LIMIT', value: v.proxy.memoryLimit },
       { name: 'WEFT_INJECTOR_OPAQUE_PORTS', value: v.proxy.opaquePorts },
       { name: 'WEFT_INJECTOR_PROXY_AWAIT', value: concat`${v.proxy.await}` },
+      { name: 'WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', value: v.proxy.awaitTimeout },
+      { name: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT', value: v.proxy.detectTimeout },
+      { name: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS', value: v.proxy.skipInboundPorts },
+      { name: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS', value: v.proxy.skipOutboundPorts },
+      { name: 'WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', value: v.proxy.nativeSidecar },
       { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
       { name: 'WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', value: concat`${pi.allowProxyImageOverride}` },
       { name: 'WEFT_INJECTOR_VIZ_NAMESPACE', value: pi.vizNamespace },
@@ -138,8 +154,8 @@ export function addInjector(c: WeftChart, v: Values): void {
           },
           failurePolicy: pi.failurePolicy,
           namespaceSelector: namespaceSelector(v),
-          // The control plane's own pods are never injected.
-          objectSelector: { matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }] },
+          // The control plane's own pods are never injected, whatever objectSelector says.
+          objectSelector: objectSelector(v),
           rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
           sideEffects: 'None',
           admissionReviewVersions: ['v1'],

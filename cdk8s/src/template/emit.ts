@@ -52,6 +52,10 @@ export function pipeline(e: Expr, ctx: Ctx = TOP): string {
       return `include ${JSON.stringify(e.name)} ${dot(ctx)}`;
     case 'generated':
       return `$${e.name}`;
+    case 'nameOf': {
+      const v = arg(e.value, ctx);
+      return `ternary ${v} (get (${v} | default dict | toJson | fromJson) "name") (kindIs "string" ${v})`;
+    }
     case 'concat': {
       let format = '';
       const args: string[] = [];

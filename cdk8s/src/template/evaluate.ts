@@ -78,6 +78,10 @@ export function evalExpr(e: Expr, f: Frame): unknown {
       return helperText(e.name, f.scope);
     case 'generated':
       return `${GENERATED_MARK}$${e.name}⟩`;
+    case 'nameOf': {
+      const v = evalExpr(e.value, f);
+      return typeof v === 'string' ? v : ((v as { name?: unknown } | null)?.name ?? '');
+    }
   }
 }
 

@@ -72,7 +72,13 @@ export interface GeneratedExpr {
   readonly name: string;
 }
 
-export type Expr = RefExpr | LitExpr | ConcatExpr | DefaultExpr | RequiredExpr | PipeExpr | IncludeExpr | GeneratedExpr;
+/** The `name` of a `{name: ...}` map, or the value itself when it is a string (imagePullSecrets in either shape). */
+export interface NameOfExpr {
+  readonly [MARK]: 'nameOf';
+  readonly value: RefExpr;
+}
+
+export type Expr = RefExpr | LitExpr | ConcatExpr | DefaultExpr | RequiredExpr | PipeExpr | IncludeExpr | GeneratedExpr | NameOfExpr;
 
 export type Cond =
   | { readonly [MARK]: 'truthy'; readonly value: Expr }
@@ -131,7 +137,7 @@ export function isMarker(v: unknown): v is { readonly [MARK]: string } {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && MARK in v;
 }
 
-const EXPR_KINDS = new Set(['ref', 'lit', 'concat', 'default', 'required', 'pipe', 'include', 'generated']);
+const EXPR_KINDS = new Set(['ref', 'lit', 'concat', 'default', 'required', 'pipe', 'include', 'generated', 'nameOf']);
 export function isExpr(v: unknown): v is Expr {
   return isMarker(v) && EXPR_KINDS.has(v[MARK]);
 }
@@ -189,6 +195,10 @@ export const GENERATED_MARK = '⟨generated:';
 export function generated(name: string): GeneratedExpr {
   if (!/^[A-Za-z][A-Za-z0-9]*$/.test(name)) throw new Error(`generated value name ${name} is not a Go identifier`);
   return { [MARK]: 'generated', name };
+}
+
+export function nameOf(value: RefExpr): NameOfExpr {
+  return { [MARK]: 'nameOf', value };
 }
 
 export function include(name: string): IncludeExpr {
@@ -264,6 +274,7 @@ export function exprType(e: Expr): ScalarType {
     case 'pipe':
     case 'include':
     case 'generated':
+    case 'nameOf':
       return 'string';
   }
 }

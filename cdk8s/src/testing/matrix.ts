@@ -60,6 +60,19 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
     },
     { name: 'tuning: log level, failurePolicy, namespaceSelector, trust domain', files: [anchor, { logLevel: 'debug', identityTrustDomain: 'mesh.example.org', clusterDomain: 'k8s.local', proxyInjector: { failurePolicy: 'Fail', timeoutSeconds: 5, namespaceSelector: { matchLabels: { 'weft.io/inject': 'enabled' }, matchExpressions: null } }, destination: { defaultInboundPolicy: 'deny' }, proxy: { await: false, logLevel: 'warn' } }] },
     {
+      name: 'production: pull secrets in both shapes, a digest, affinity, topology spread, strategy, proxy defaults, webhook objectSelector',
+      files: [anchor, {
+        imagePullSecrets: ['regcred', { name: 'linkerd-style' }],
+        identity: { image: { digest: `sha256:${'a'.repeat(64)}` } },
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['mesh'] }] }] } } },
+        enablePodAntiAffinity: true,
+        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'weft-identity' } } }],
+        deploymentStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        proxy: { cpuLimit: '1', awaitTimeout: '60s', detectTimeout: '3s', skipInboundPorts: '9000,9100-9102', skipOutboundPorts: '5432', nativeSidecar: 'disabled' },
+        proxyInjector: { objectSelector: { matchLabels: { mesh: 'weft' }, matchExpressions: [{ key: 'legacy', operator: 'DoesNotExist' }] } },
+      }],
+    },
+    {
       name: 'webhook: more selector expressions, own excluded namespaces, image overrides allowed',
       files: [anchor, { proxyInjector: { namespaceSelector: { matchLabels: { mesh: 'weft' }, matchExpressions: [{ key: 'team', operator: 'Exists' }, { key: 'tier', operator: 'In', values: ['a', 'b'] }] }, excludedNamespaces: ['kube-system', 'certs'], allowProxyImageOverride: true } }],
     },
@@ -76,6 +89,7 @@ export function vizMatrix(p: Pems): MatrixCase[] {
     { name: 'tap certificate from a per-namespace Issuer, own Secret name', files: [anchorsOnly, { viz: { tapTlsSecret: 'tap', tapTls: { issuerRef: { name: 'mesh-ca', kind: 'Issuer' }, duration: '48h' } } }] },
     { name: 'tap Secret created outside the chart', files: [anchorsOnly, { viz: { tapTls: { externalSecret: true } } }] },
     { name: 'HA: replicas, anti-affinity, PodDisruptionBudget', files: [anchor, { viz: { replicas: 3 }, enablePodAntiAffinity: true, podDisruptionBudget: { enabled: true } }] },
+    { name: 'production: digest, pull secret maps, strategy', files: [anchor, { viz: { image: { digest: `sha256:${'b'.repeat(64)}` } }, imagePullSecrets: [{ name: 'regcred' }], deploymentStrategy: { rollingUpdate: { maxUnavailable: 0 } } }] },
     { name: 'Prometheus on a PersistentVolumeClaim', files: [anchor, { prometheus: { storage: { type: 'pvc', size: '20Gi', storageClassName: 'fast' } } }] },
     { name: 'Prometheus Operator: external Prometheus and PodMonitors', files: [anchor, { prometheus: { enabled: false, url: 'http://prometheus-operated.monitoring:9090' }, prometheusOperator: { podMonitor: true, labels: { release: 'kube-prometheus-stack' } } }] },
     { name: 'custom images, resources, labels', files: [anchor, { image: { registry: 'r.example.com/w', tag: '9.9.9' }, prometheus: { image: { repository: 'quay.io/prometheus/prometheus', tag: 'v3.0.0' }, scrapeInterval: '30s', retention: '2d', resources: { requests: { cpu: '1' } } }, viz: { resources: { limits: { memory: '1Gi' } }, tapAuth: 'kubernetes,token' }, commonLabels: { team: 'obs' }, podAnnotations: { a: 'b' } }] },
