@@ -23,7 +23,6 @@ import type { ProxyMetrics, Labels } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
 import { writeUpgradeError, writeUpgradeResponse } from '../http/upgrade.js';
-import { detect as detectBytes } from '../transport/detect.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { httpMetrics } from '../layers/http-metrics.js';
@@ -114,20 +113,16 @@ export function inboundStack(d: InboundDeps): InboundStack {
     };
   // A peer's weft.tcp stream to a port not declared opaque is detected again: HTTP/1 in it (an upgrade, or bytes a
   // client wrote straight into weft.tcp) must meet HTTP policy and header stripping, not reach the app raw.
+  const detectOptions = { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log, direction: 'inbound' as const, timeouts: d.metrics.detectTimeoutTotal.labels('inbound') };
+  const detectInMesh = detectProtocol(detectOptions, {
+    http1: (s, m) => server.serveHttp1(s, m),
+    http2: (s, m) => server.serveHttp2(s, m),
+    tls: (s, m) => tcp({ socket: s, meta: m }),
+    opaque: tcp,
+  });
   const opaque = (conn: TcpConn): void => {
     countConnection(conn.socket, meshMetrics(conn.meta.tls.identity));
-    const port = conn.meta.origDst?.port;
-    if (port !== undefined && d.opaquePorts.has(port)) {
-      tcp(conn);
-      return;
-    }
-    const socket = conn.socket as Socket;
-    void detectBytes(socket, d.detectTimeoutMs).then((found) => {
-      if (!found || found.kind === 'invalid') socket.destroy();
-      else if (found.kind === 'http1') server.serveHttp1(socket, conn.meta);
-      else if (found.kind === 'http2') server.serveHttp2(socket, conn.meta);
-      else tcp(conn);
-    });
+    detectInMesh(conn.socket as Socket, conn.meta);
   };
   const plainOpaque = (conn: TcpConn): void => {
     countConnection(conn.socket, plainMetrics);
@@ -139,7 +134,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
     plainOpaque,
   );
   const detect = detectProtocol(
-    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log },
+    detectOptions,
     {
       http1: counted((s, m) => server.serveHttp1(s, m)),
       http2: counted((s, m) => server.serveHttp2(s, m)),

@@ -2,11 +2,14 @@
  * The first layer on every accepted connection: decides the protocol from
  * the first bytes (TLS ClientHello, HTTP/2 preface, HTTP/1 request line) or,
  * after the detection timeout, opaque TCP. Ports configured as opaque skip
- * detection (server-speaks-first protocols would otherwise wait it out).
+ * detection (server-speaks-first protocols would otherwise wait it out). A
+ * client that said nothing for the whole timeout is counted
+ * (`detect_timeout_total`) and logged once per port, so the wait is never
+ * silent: it names the fix (declare the port opaque).
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
-import type { ConnMeta, TcpConn } from '../svc.js';
+import type { ConnMeta, Direction, TcpConn } from '../svc.js';
 import { detect } from '../transport/detect.js';
 
 export interface DetectedRoutes {
@@ -20,9 +23,26 @@ export interface DetectOptions {
   readonly timeoutMs: number;
   readonly opaquePorts: ReadonlySet<number>;
   readonly log: Logger;
+  readonly direction: Direction;
+  /** `detect_timeout_total` for this direction. */
+  readonly timeouts: { inc(): void };
 }
 
+/** Ports whose detection timeout was logged; beyond this many, later ones are only counted. */
+const MAX_LOGGED_PORTS = 64;
+
 export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (socket: Socket, meta: ConnMeta) => void {
+  const logged = new Set<number>();
+  const timedOut = (meta: ConnMeta): void => {
+    opts.timeouts.inc();
+    const port = meta.origDst?.port ?? meta.local.port;
+    if (logged.has(port) || logged.size >= MAX_LOGGED_PORTS) return;
+    logged.add(port);
+    opts.log.warn(
+      { direction: opts.direction, port, client: meta.client, timeoutMs: opts.timeoutMs },
+      'protocol detection timed out: the client sent nothing, so the connection waited and is now forwarded as opaque TCP; a server-speaks-first protocol on this port should be declared opaque (config.weft.io/opaque-ports) (logged once per port)',
+    );
+  };
   return (socket, meta) => {
     const port = meta.origDst?.port;
     if (port !== undefined && opts.opaquePorts.has(port)) {
@@ -39,7 +59,10 @@ export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (so
       else if (d.kind === 'http1') routes.http1(socket, meta);
       else if (d.kind === 'http2') routes.http2(socket, meta);
       else if (d.kind === 'tls') routes.tls(socket, meta, d.sni);
-      else routes.opaque({ socket, meta });
+      else {
+        if (d.timedOut) timedOut(meta);
+        routes.opaque({ socket, meta });
+      }
     });
   };
 }

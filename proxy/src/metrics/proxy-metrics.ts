@@ -38,6 +38,7 @@ export class ProxyMetrics {
   readonly tcpReadBytes: Counter<string>;
   readonly tcpWriteBytes: Counter<string>;
   readonly tcpDuration: Histogram<string>;
+  readonly detectTimeoutTotal: Counter<string>;
   private readonly httpTargets = new Map<string, HttpTargetMetrics>();
   private readonly tcpTargets = new Map<string, TcpTargetMetrics>();
   private overflow: HttpTargetMetrics | undefined;
@@ -68,6 +69,12 @@ export class ProxyMetrics {
       help: 'Connection lifetimes, in milliseconds',
       labelNames: [...TCP_LABELS, 'errno'],
       buckets: LATENCY_BUCKETS_MS,
+      registers,
+    });
+    this.detectTimeoutTotal = new Counter({
+      name: 'detect_timeout_total',
+      help: 'Connections whose client sent nothing within the protocol detection timeout (forwarded as opaque TCP after it)',
+      labelNames: ['direction'],
       registers,
     });
   }

@@ -137,7 +137,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── Connections ─────────────────────────────────────────────────────────
   const srcMetrics = d.metrics.forTcp('out-src', () => ({ direction: 'outbound', peer: 'src', tls: 'no_identity' }));
   const detect = detectProtocol(
-    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log },
+    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log, direction: 'outbound', timeouts: d.metrics.detectTimeoutTotal.labels('outbound') },
     {
       http1: (s, m) => server.serveHttp1(s, m),
       http2: (s, m) => server.serveHttp2(s, m),

@@ -60,7 +60,7 @@ test('a silent client is opaque after the detection timeout, and the bytes read 
   const accepted = once(server, 'connection');
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [socket] = (await accepted) as [net.Socket];
-  assert.deepEqual(await detect(socket, 50), { kind: 'opaque' });
+  assert.deepEqual(await detect(socket, 50), { kind: 'opaque', timedOut: true }, 'said nothing for the whole timeout');
   // Bytes that arrive during detection are not lost.
   const second = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [s2] = (await once(server, 'connection')) as [net.Socket];

@@ -11,7 +11,8 @@ export type Detected =
   | { readonly kind: 'tls'; readonly sni: string | undefined }
   | { readonly kind: 'http2' }
   | { readonly kind: 'http1' }
-  | { readonly kind: 'opaque' }
+  /** `timedOut`: the peer said nothing for the whole detection timeout (a server-speaks-first protocol on a detected port). */
+  | { readonly kind: 'opaque'; readonly timedOut?: boolean }
   /** A request line with no HTTP/1.x version (e.g. an invalid HTTP/2 preface): neither HTTP/1 nor opaque data. */
   | { readonly kind: 'invalid' };
 
@@ -23,6 +24,7 @@ const METHOD = /^[A-Z][A-Z-]{1,19} /;
 const MAX_PEEK = 16 * 1024;
 
 const OPAQUE: Detected = { kind: 'opaque' };
+const SILENT: Detected = { kind: 'opaque', timedOut: true };
 const INVALID: Detected = { kind: 'invalid' };
 /** Longest request line read before handing the connection to the HTTP/1 server (which answers 414/400 itself). */
 const MAX_REQUEST_LINE = 8 * 1024;
@@ -78,7 +80,7 @@ export function detect(socket: Socket, timeoutMs: number): Promise<Detected | un
     };
     const onEnd = (): void => finish(buf.length > 0 ? OPAQUE : undefined);
     // Out of time: a started request line is HTTP/1 (its server applies its own head timeout); silence is opaque.
-    const timer = setTimeout(() => finish(METHOD.test(buf.toString('latin1', 0, Math.min(buf.length, 21))) ? HTTP1 : OPAQUE), timeoutMs);
+    const timer = setTimeout(() => finish(buf.length === 0 ? SILENT : METHOD.test(buf.toString('latin1', 0, Math.min(buf.length, 21))) ? HTTP1 : OPAQUE), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onEnd);
