@@ -49,6 +49,9 @@ export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
 export const PROFILE_GROUP = 'weft.io';
 export const POLICY_GROUP = 'policy.weft.io';
 export const CRD_VERSION = 'v1alpha1';
+/** The Gateway API group (HTTPRoute, GRPCRoute, ReferenceGrant) and the controller name weft writes in route status. */
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const ROUTE_CONTROLLER_NAME = 'weft.io/destination';
 
 /** Audiences of the ServiceAccount tokens weft's servers accept. */
 export const TOKEN_AUDIENCES = { identity: 'identity.weft.io', tap: 'tap.weft.io' } as const;

@@ -44,7 +44,9 @@ export async function startDestination(opts: DestinationOptions): Promise<Destin
   let notReady: string | undefined = `syncing ${opts.source.name}`;
   let admin: AdminServer | undefined;
   const servers: GrpcServer[] = [];
+  let stopRouteStatus: (() => Promise<void>) | undefined;
   const close = async (): Promise<void> => {
+    await stopRouteStatus?.();
     await Promise.all(servers.map((s) => s.close()));
     await opts.source.stop();
     discovery.close();
@@ -55,6 +57,7 @@ export async function startDestination(opts: DestinationOptions): Promise<Destin
       admin = await startAdminServer({ host, port: opts.adminPort, registry: metrics.registry, notReadyReason: () => notReady });
     }
     await opts.source.start(discovery.cache);
+    stopRouteStatus = opts.source.publishRouteStatus?.(discovery.cache, settings, opts.log);
     servers.push(
       await startGrpcServer({ host, port: opts.destinationPort ?? 8086, tls: opts.tls, requireClientCert: true, routes: destinationRoutes(discovery, metrics, opts.log) }),
       await startGrpcServer({ host, port: opts.policyPort ?? 8090, tls: opts.tls, requireClientCert: true, routes: policyRoutes(discovery, metrics, opts.log) }),

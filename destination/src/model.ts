@@ -16,13 +16,18 @@ export type Pod = k8s.V1Pod;
 export type EndpointSlice = k8s.V1EndpointSlice;
 export type Namespace = k8s.V1Namespace;
 
-/** A weft custom resource; `spec` is validated where it is used. */
+/** A custom resource (weft's, or the Gateway API's); `spec` is validated where it is used. */
 export interface CustomObject {
   apiVersion?: string;
   kind?: string;
   metadata: k8s.V1ObjectMeta;
   spec?: unknown;
+  status?: unknown;
 }
+
+/** Gateway API kinds destination reads (docs/routes.md). */
+export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
+export type RouteKind = (typeof ROUTE_KINDS)[number];
 
 export const POLICY_KINDS = ['Server', 'AuthorizationPolicy', 'MeshTLSAuthentication', 'NetworkAuthentication'] as const;
 export type PolicyKind = (typeof POLICY_KINDS)[number];
@@ -37,9 +42,12 @@ export interface KindMap {
   AuthorizationPolicy: CustomObject;
   MeshTLSAuthentication: CustomObject;
   NetworkAuthentication: CustomObject;
+  HTTPRoute: CustomObject;
+  GRPCRoute: CustomObject;
+  ReferenceGrant: CustomObject;
 }
 export type Kind = keyof KindMap;
-export const KINDS: readonly Kind[] = ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'ServiceProfile', ...POLICY_KINDS];
+export const KINDS: readonly Kind[] = ['Service', 'EndpointSlice', 'Pod', 'Namespace', 'ServiceProfile', ...POLICY_KINDS, ...ROUTE_KINDS, 'ReferenceGrant'];
 
 /** Where objects go: a source calls these as objects appear, change and disappear. */
 export interface ObjectSink {

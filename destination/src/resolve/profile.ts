@@ -13,6 +13,7 @@ import type { Target } from './authority.js';
 import type { Resolution } from './endpoints.js';
 import { declaresPort, opaquePorts } from './workload.js';
 import { defaultRetryBudget, parseServiceProfileSpec } from './service-profile.js';
+import { gatewayRoutesFor } from './gateway-routes.js';
 
 export interface ProfileState {
   readonly profile: destination.DestinationProfile;
@@ -56,7 +57,16 @@ export function resolveProfile(cache: ClusterCache, target: Target, settings: Me
   const opaque = opaquePorts(svc?.metadata?.annotations);
   const profile = base(fqdn, opaque, port);
   const sp = cache.serviceProfile(ns, fqdn);
-  if (!sp) return { deps, state: { profile } };
+  if (!sp) {
+    // No ServiceProfile: Gateway API routes attached to the Service, if any (a ServiceProfile takes precedence).
+    deps.push(`route:${ns}`);
+    const gw = gatewayRoutesFor(cache, ns, name, port, settings);
+    if (!gw) return { deps, state: { profile } };
+    deps.push(...gw.deps);
+    profile.routes = gw.routes;
+    profile.dstOverrides = gw.dstOverrides;
+    return { deps, state: { profile, ...(gw.problem ? { problem: gw.problem } : {}) } };
+  }
   try {
     const spec = parseServiceProfileSpec(sp.spec);
     profile.routes = spec.routes;

@@ -55,7 +55,7 @@ function regex(v: unknown, path: string): string {
   return s;
 }
 
-function durationMsg(ms: number): { seconds: bigint; nanos: number } {
+export function durationMsg(ms: number): { seconds: bigint; nanos: number } {
   return { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
 }
 
@@ -100,7 +100,7 @@ const GRPC_CODES: Readonly<Record<string, number>> = {
 };
 
 /** A gRPC status named (`UNAVAILABLE`, any case) or numbered (14); OK and unknown codes are refused. */
-function grpcStatus(v: unknown, path: string): number {
+export function grpcStatus(v: unknown, path: string): number {
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 16) return v;
   if (typeof v === 'string' && Object.hasOwn(GRPC_CODES, v.toUpperCase())) return GRPC_CODES[v.toUpperCase()]!;
   fail(path, `${JSON.stringify(v)} is not a retryable gRPC status (a name such as UNAVAILABLE, or a code 1-16; OK is never retried)`);

@@ -6,10 +6,13 @@
  */
 import { k8s, watch, type Watch } from '@weft/common/k8s/client';
 import type { Logger } from '@weft/common/log';
-import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
+import { CRD_VERSION, GATEWAY_GROUP, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
 import type { Kind, KindMap, ObjectSink } from '../model.js';
 import type { DiscoverySource } from './source.js';
 import { accessError, findAccessGaps, type WatchedResource } from './access-review.js';
+import { RouteStatusWriter } from '../status/route-status.js';
+import type { MeshSettings } from '../settings.js';
+import type { ClusterCache } from '../watchers/cluster-cache.js';
 
 interface KindWatch {
   readonly kind: Kind;
@@ -36,6 +39,7 @@ export class KubernetesSource implements DiscoverySource {
     { group: '', resource: 'namespaces', required: true },
     { group: PROFILE_GROUP, resource: 'serviceprofiles', required: false },
     ...['servers', 'authorizationpolicies', 'meshtlsauthentications', 'networkauthentications'].map((resource) => ({ group: POLICY_GROUP, resource, required: false })),
+    ...['httproutes', 'grpcroutes', 'referencegrants'].map((resource) => ({ group: GATEWAY_GROUP, resource, required: false })),
   ];
 
   async start(sink: ObjectSink): Promise<void> {
@@ -45,8 +49,8 @@ export class KubernetesSource implements DiscoverySource {
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const discovery = this.kc.makeApiClient(k8s.DiscoveryV1Api);
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
-    const crd = (group: string, plural: string) => () =>
-      custom.listClusterCustomObject({ group, version: CRD_VERSION, plural }) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
+    const crd = (group: string, plural: string, version = CRD_VERSION) => () =>
+      custom.listClusterCustomObject({ group, version, plural }) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
     const kinds: KindWatch[] = [
       { kind: 'Service', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(), required: true },
       { kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => discovery.listEndpointSliceForAllNamespaces(), required: true },
@@ -57,6 +61,10 @@ export class KubernetesSource implements DiscoverySource {
       { kind: 'AuthorizationPolicy', path: `/apis/${POLICY_GROUP}/${CRD_VERSION}/authorizationpolicies`, list: crd(POLICY_GROUP, 'authorizationpolicies'), required: false },
       { kind: 'MeshTLSAuthentication', path: `/apis/${POLICY_GROUP}/${CRD_VERSION}/meshtlsauthentications`, list: crd(POLICY_GROUP, 'meshtlsauthentications'), required: false },
       { kind: 'NetworkAuthentication', path: `/apis/${POLICY_GROUP}/${CRD_VERSION}/networkauthentications`, list: crd(POLICY_GROUP, 'networkauthentications'), required: false },
+      // Gateway API (standard channel): absent CRDs leave these empty.
+      { kind: 'HTTPRoute', path: `/apis/${GATEWAY_GROUP}/v1/httproutes`, list: crd(GATEWAY_GROUP, 'httproutes', 'v1'), required: false },
+      { kind: 'GRPCRoute', path: `/apis/${GATEWAY_GROUP}/v1/grpcroutes`, list: crd(GATEWAY_GROUP, 'grpcroutes', 'v1'), required: false },
+      { kind: 'ReferenceGrant', path: `/apis/${GATEWAY_GROUP}/v1beta1/referencegrants`, list: crd(GATEWAY_GROUP, 'referencegrants', 'v1beta1'), required: false },
     ];
     const synced: Promise<void>[] = [];
     for (const k of kinds) {
@@ -87,5 +95,11 @@ export class KubernetesSource implements DiscoverySource {
 
   async stop(): Promise<void> {
     await Promise.all(this.watches.splice(0).map((w) => w.stop()));
+  }
+
+  publishRouteStatus(cache: ClusterCache, settings: MeshSettings, log: Logger): () => Promise<void> {
+    const writer = new RouteStatusWriter(this.kc, cache, settings, log.child({ component: 'route-status' }));
+    writer.start();
+    return () => writer.stop();
   }
 }

@@ -11,8 +11,10 @@
  *   ns:<name>         a Namespace (annotations)
  *   sp:<ns>/<name>    a ServiceProfile
  *   policy:<ns>       any policy CRD in a namespace
+ *   route:<ns>        an HTTPRoute or GRPCRoute in a namespace
+ *   grant:<ns>        a ReferenceGrant in a namespace
  */
-import { objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type Kind, type KindMap, type ObjectSink, type Pod, type Service, type CustomObject, type Namespace, type PolicyKind } from '../model.js';
+import { objectKey, SERVICE_NAME_LABEL, type EndpointSlice, type Kind, type KindMap, type ObjectSink, type Pod, type Service, type CustomObject, type Namespace, type PolicyKind, type RouteKind } from '../model.js';
 
 export type ChangeListener = (keys: readonly string[]) => void;
 
@@ -83,6 +85,21 @@ export class ClusterCache implements ObjectSink {
       const p = this.store('Pod').get(k) as Pod | undefined;
       if (p) out.push(p);
     }
+    return out;
+  }
+
+  /** Gateway API routes of a kind in a namespace (a Service's producer routes live in its namespace). */
+  routes(kind: RouteKind, namespace: string): CustomObject[] {
+    return this.inNamespace(kind, namespace);
+  }
+
+  referenceGrants(namespace: string): CustomObject[] {
+    return this.inNamespace('ReferenceGrant', namespace);
+  }
+
+  private inNamespace(kind: Kind, namespace: string): CustomObject[] {
+    const out: CustomObject[] = [];
+    for (const o of this.store(kind).values()) if (o.metadata?.namespace === namespace) out.push(o as CustomObject);
     return out;
   }
 
@@ -165,6 +182,13 @@ function dependencyKeys(kind: Kind, o: KindMap[Kind], out: Set<string>): void {
       break;
     case 'ServiceProfile':
       out.add(`sp:${ns}/${name}`);
+      break;
+    case 'HTTPRoute':
+    case 'GRPCRoute':
+      out.add(`route:${ns}`);
+      break;
+    case 'ReferenceGrant':
+      out.add(`grant:${ns}`);
       break;
     default:
       out.add(`policy:${ns}`);

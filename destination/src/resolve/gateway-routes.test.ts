@@ -1,0 +1,189 @@
+// Gateway API routes attached to Services (GAMMA) become the Service's
+// outbound routes: matches, precedence, GRPCRoute methods, timeouts, retry
+// annotations, weighted backends, ReferenceGrants, ServiceProfile precedence,
+// and the conditions that say why a route is not applied.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { destination } from '@weft/api';
+import { WatchHub } from '../watch-hub.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
+import { service, settle } from '../testing/fixtures.js';
+import type { CustomObject, RouteKind } from '../model.js';
+import { evaluateRoute, parseGatewayDuration } from './gateway-routes.js';
+
+const log = pino({ level: 'silent' });
+const AUTHORITY = 'web.demo.svc.cluster.local:80';
+
+function route(kind: RouteKind, name: string, spec: Record<string, unknown>, meta: Partial<CustomObject['metadata']> = {}): CustomObject {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind,
+    metadata: { name, namespace: 'demo', generation: 1, creationTimestamp: new Date('2026-01-01T00:00:00Z'), ...meta },
+    spec: { parentRefs: [{ group: '', kind: 'Service', name: 'web', port: 80 }], ...spec },
+  };
+}
+
+function hub(...objs: [RouteKind | 'ReferenceGrant' | 'ServiceProfile', CustomObject][]): WatchHub {
+  const d = new WatchHub(DEFAULT_SETTINGS, log);
+  d.cache.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ port: 80 }] }));
+  d.cache.apply('Service', service('web-v2', { clusterIP: '10.96.0.11', ports: [{ port: 80 }] }));
+  d.cache.apply('Service', service('web-eu', { namespace: 'eu', clusterIP: '10.96.0.12', ports: [{ port: 80 }] }));
+  for (const [kind, o] of objs) d.cache.apply(kind, o);
+  return d;
+}
+
+function profiles(d: WatchHub, authority = AUTHORITY): destination.DestinationProfile[] {
+  const got: destination.DestinationProfile[] = [];
+  d.watchProfile(authority, (p) => got.push(p));
+  return got;
+}
+
+const conditions = (d: WatchHub, kind: RouteKind, o: CustomObject) =>
+  evaluateRoute(d.cache, kind, o, DEFAULT_SETTINGS).parents.map((p) =>
+    p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(' '),
+  );
+
+test('HTTPRoute matches become routes, most specific first (exact, longest prefix, method, headers)', () => {
+  const r = route('HTTPRoute', 'web-routes', {
+    rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/' } }] },
+      { matches: [{ path: { type: 'PathPrefix', value: '/books' }, method: 'GET' }] },
+      {
+        name: 'canary',
+        matches: [{ path: { type: 'PathPrefix', value: '/books' }, method: 'GET', headers: [{ name: 'X-Canary', value: '1' }] }],
+      },
+      { matches: [{ path: { type: 'Exact', value: '/books/1' } }] },
+      { matches: [{ path: { type: 'RegularExpression', value: '^/authors/\\d+$' } }] },
+    ],
+  });
+  const [p] = profiles(hub(['HTTPRoute', r]));
+  const order = p!.routes.map(
+    (rt) => `${rt.name} ${rt.matches[0]!.method} ${JSON.stringify(rt.matches[0]!.path?.kind)} h${rt.matches[0]!.headers.length}`,
+  );
+  assert.deepEqual(order, [
+    'web-routes  {"case":"exact","value":"/books/1"} h0',
+    'web-routes/canary GET {"case":"prefix","value":"/books"} h1',
+    'web-routes GET {"case":"prefix","value":"/books"} h0',
+    'web-routes  {"case":"prefix","value":"/"} h0',
+    'web-routes  {"case":"regex","value":"^/authors/\\\\d+$"} h0',
+  ]);
+  assert.equal(p!.routes[1]!.matches[0]!.headers[0]!.name, 'x-canary');
+  assert.equal(p!.routes[0]!.metricsLabels['route_kind'], 'HTTPRoute');
+});
+
+test('GRPCRoute methods become POST paths; timeouts and retry annotations map onto the route', () => {
+  const r = route(
+    'GRPCRoute',
+    'authors-grpc',
+    {
+      rules: [
+        {
+          matches: [{ method: { service: 'weft.demo.v1.Authors', method: 'GetAuthor' } }],
+          timeouts: { request: '2s', backendRequest: '500ms' },
+        },
+        { matches: [{ method: { service: 'weft.demo.v1.Authors' } }] },
+        { matches: [{ method: { type: 'RegularExpression', method: 'List.*' } }] },
+      ],
+    },
+    { annotations: { 'retry.weft.io/grpc': 'unavailable,deadline-exceeded', 'retry.weft.io/http': '5xx' } },
+  );
+  const [p] = profiles(hub(['GRPCRoute', r]));
+  const [exact, prefix, regex] = p!.routes;
+  assert.deepEqual(exact!.matches[0]!.path?.kind, { case: 'exact', value: '/weft.demo.v1.Authors/GetAuthor' });
+  assert.equal(exact!.matches[0]!.method, 'POST');
+  assert.equal(exact!.totalTimeout?.seconds, 2n);
+  assert.equal(exact!.timeout?.nanos, 500_000_000);
+  assert.deepEqual(prefix!.matches[0]!.path?.kind, { case: 'prefix', value: '/weft.demo.v1.Authors/' });
+  assert.deepEqual(regex!.matches[0]!.path?.kind, { case: 'regex', value: '^/(?:[^/]+)/(?:List.*)$' });
+  assert.equal(exact!.isRetryable, true);
+  assert.deepEqual([...exact!.retryGrpcStatuses], [14, 4]);
+  assert.deepEqual(
+    exact!.retryStatuses.map((s) => [s.min, s.max]),
+    [[500, 599]],
+  );
+  assert.equal(exact!.metricsLabels['route_kind'], 'GRPCRoute');
+});
+
+test('weighted backendRefs split the Service; a cross-namespace backend needs a ReferenceGrant', async () => {
+  const split = route('HTTPRoute', 'canary', {
+    rules: [
+      {
+        backendRefs: [
+          { name: 'web', port: 80, weight: 90 },
+          { name: 'web-v2', port: 80, weight: 10 },
+        ],
+      },
+    ],
+  });
+  const [p] = profiles(hub(['HTTPRoute', split]));
+  assert.deepEqual(
+    p!.dstOverrides.map((d) => [d.authority, d.weight]),
+    [
+      ['web.demo.svc.cluster.local:80', 90],
+      ['web-v2.demo.svc.cluster.local:80', 10],
+    ],
+  );
+
+  const cross = route('HTTPRoute', 'to-eu', { rules: [{ backendRefs: [{ name: 'web-eu', namespace: 'eu', port: 80 }] }] });
+  const d = hub(['HTTPRoute', cross]);
+  assert.deepEqual(conditions(d, 'HTTPRoute', cross), ['Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted']);
+  const seen = profiles(d);
+  assert.deepEqual(seen.at(-1)!.dstOverrides, [], 'no grant: the backend is left out');
+  const grant: CustomObject = {
+    metadata: { name: 'from-demo', namespace: 'eu' },
+    spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'demo' }], to: [{ group: '', kind: 'Service' }] },
+  };
+  d.cache.apply('ReferenceGrant', grant);
+  await settle();
+  assert.deepEqual(conditions(d, 'HTTPRoute', cross), ['Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+  assert.deepEqual(
+    seen.at(-1)!.dstOverrides.map((o) => o.authority),
+    ['web-eu.eu.svc.cluster.local:80'],
+    'the grant applies live',
+  );
+});
+
+test('what weft cannot apply is refused with a reason, never half-applied', () => {
+  const filtered = route('HTTPRoute', 'rewrite', {
+    rules: [{ filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath', replaceFullPath: '/' } } }] }],
+  });
+  const query = route('HTTPRoute', 'query', { rules: [{ matches: [{ queryParams: [{ name: 'v', value: '2' }] }] }] });
+  const missing = route('HTTPRoute', 'missing', { parentRefs: [{ group: '', kind: 'Service', name: 'nope' }], rules: [{}] });
+  const badPort = route('HTTPRoute', 'port', { parentRefs: [{ group: '', kind: 'Service', name: 'web', port: 8080 }], rules: [{}] });
+  const gateway = route('HTTPRoute', 'gw', { parentRefs: [{ name: 'public-gateway' }], rules: [{}] });
+  const d = hub(['HTTPRoute', filtered], ['HTTPRoute', query], ['HTTPRoute', missing], ['HTTPRoute', badPort], ['HTTPRoute', gateway]);
+  assert.match(conditions(d, 'HTTPRoute', filtered)[0]!, /Accepted=False\/UnsupportedValue/);
+  assert.match(evaluateRoute(d.cache, 'HTTPRoute', filtered, DEFAULT_SETTINGS).parents[0]!.conditions[0].message, /filters \(URLRewrite\)/);
+  assert.match(conditions(d, 'HTTPRoute', query)[0]!, /Accepted=False\/UnsupportedValue/);
+  assert.match(conditions(d, 'HTTPRoute', missing)[0]!, /Accepted=False\/NoMatchingParent/);
+  assert.match(conditions(d, 'HTTPRoute', badPort)[0]!, /Accepted=False\/NoMatchingParent/);
+  assert.deepEqual(conditions(d, 'HTTPRoute', gateway), [], "a Gateway parent is not weft's to answer");
+  assert.deepEqual(profiles(d)[0]!.routes, [], 'none of them is applied');
+});
+
+test('a ServiceProfile takes precedence over HTTPRoutes for the same Service', async () => {
+  const r = route('HTTPRoute', 'web-routes', { rules: [{ matches: [{ path: { type: 'Exact', value: '/x' } }] }] });
+  const sp: CustomObject = {
+    metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' },
+    spec: { routes: [{ name: 'from-sp', matches: [{ path: { exact: '/y' } }] }] },
+  };
+  const d = hub(['HTTPRoute', r]);
+  const seen = profiles(d);
+  assert.equal(seen.at(-1)!.routes[0]!.name, 'web-routes');
+  d.cache.apply('ServiceProfile', sp);
+  await settle();
+  assert.equal(seen.at(-1)!.routes[0]!.name, 'from-sp');
+  assert.match(conditions(d, 'HTTPRoute', r)[0]!, /Accepted=False\/Overridden/);
+  d.cache.delete('ServiceProfile', sp);
+  await settle();
+  assert.equal(seen.at(-1)!.routes[0]!.name, 'web-routes', 'the route applies again once the ServiceProfile is gone');
+});
+
+test('Gateway API durations', () => {
+  assert.equal(parseGatewayDuration('1h'), 3_600_000);
+  assert.equal(parseGatewayDuration('1m30s'), 90_000);
+  assert.equal(parseGatewayDuration('500ms'), 500);
+  assert.equal(parseGatewayDuration('0s'), 0);
+  for (const bad of ['1.5s', '10', '-1s', '1d']) assert.throws(() => parseGatewayDuration(bad), /not a Gateway API duration/);
+});
