@@ -8,6 +8,7 @@ import { addCertManager } from './cert-manager.js';
 import { addDestination } from './destination.js';
 import { addIdentity } from './identity.js';
 import { addInjector } from './injector.js';
+import { addHelmTest } from './helm-test.js';
 import { CHART } from './shared.js';
 import { controlPlaneValues } from './values.js';
 
@@ -73,5 +74,6 @@ export const controlPlaneChart = defineChart({
     addDestination(chart, v);
     addInjector(chart, v);
     addCertManager(chart, v);
+    addHelmTest(chart, v);
   },
 });
