@@ -44,6 +44,9 @@ export function addDestination(c: WeftChart, v: Values): void {
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: watch },
     { apiGroups: ['weft.io'], resources: ['serviceprofiles'], verbs: watch },
     { apiGroups: ['policy.weft.io'], resources: ['servers', 'authorizationpolicies', 'meshtlsauthentications', 'networkauthentications'], verbs: watch },
+    // Gateway API routes attached to Services (docs/routes.md), and the status destination writes on them.
+    { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes', 'grpcroutes', 'referencegrants'], verbs: watch },
+    { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes/status', 'grpcroutes/status'], verbs: ['update'] },
   ])) c.add('destination-rbac.yaml', o);
   c.add(file, service(CHART, 'destination', [
     { name: 'grpc', port: 8086, targetPort: 'grpc' },
