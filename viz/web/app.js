@@ -70,6 +70,14 @@ function edgeTapHref(e) {
   return e.mtls && e.clientId ? `${q(e.dst.namespace, e.dst.name)}?client=${encodeURIComponent(e.clientId)}` : q(e.src.namespace, e.src.name);
 }
 
+/** An edge's label beside its midpoint, on the outer side, so labels of edges meeting at a node do not overlap. */
+function labelAt(a, b, W, text) {
+  const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+  const side = Math.abs(mx - W / 2) < 5 ? 0 : Math.sign(mx - W / 2);
+  const anchor = side < 0 ? 'end' : side > 0 ? 'start' : 'middle';
+  return el('text', { x: mx + side * 10, y: side === 0 ? my - 8 : my + 4, 'text-anchor': anchor, text });
+}
+
 /**
  * Nodes on a circle, one arrow per edge: coloured by the edge's success rate,
  * as thick as its share of the busiest edge's rps, solid with a check mark for mTLS
@@ -100,7 +108,7 @@ function topology(edges) {
         el('title', { text: `${e.src.name} → ${e.dst.name} (click to tap)\nsuccess: ${fmtRate(e.successRate)}, ${e.rps.toFixed(2)} rps\nclient: ${e.clientId || '-'}\nserver: ${e.serverId || '-'}` }),
         el('line', { class: 'hit', x1: a.x, y1: a.y, x2: end.x, y2: end.y }),
         el('line', { x1: a.x, y1: a.y, x2: end.x, y2: end.y, 'stroke-width': width, 'marker-end': `url(#arrow-${sr})` }),
-        el('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 8, text: label }))));
+        labelAt(a, b, W, label))));
   }
   for (const n of names) {
     const p = pos.get(n);
