@@ -22,6 +22,7 @@ import type { LocalIdentity } from '../identity/local-identity.js';
 import type { ProxyMetrics, Labels } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
+import { H2_PREFACE_REFUSAL, readH2Preface } from '../transport/detect.js';
 import { writeUpgradeError, writeUpgradeResponse } from '../http/upgrade.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
@@ -124,13 +125,24 @@ export function inboundStack(d: InboundDeps): InboundStack {
     countConnection(conn.socket, meshMetrics(conn.meta.tls.identity));
     detectInMesh(conn.socket as Socket, conn.meta);
   };
+  // ALPN weft.h2 skips detection, so the preface is checked here: Node's own answer to a wrong one is GOAWAY
+  // INTERNAL_ERROR, where HTTP/2 requires PROTOCOL_ERROR (or a close).
+  const meshHttp2 = (socket: Socket, meta: ConnMeta): void => {
+    void readH2Preface(socket, d.detectTimeoutMs).then((ok) => {
+      if (ok) server.serveHttp2(socket, meta);
+      else if (!socket.destroyed) {
+        socket.end(H2_PREFACE_REFUSAL);
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    });
+  };
   const plainOpaque = (conn: TcpConn): void => {
     countConnection(conn.socket, plainMetrics);
     tcp(conn);
   };
   const mtls = terminateMeshTls(
     { identity: d.identity, headerTimeoutMs: d.detectTimeoutMs, log: d.log },
-    { http2: counted((s, m) => server.serveHttp2(s, m)), opaque },
+    { http2: counted((s, m) => meshHttp2(s, m)), opaque },
     plainOpaque,
   );
   const detect = detectProtocol(

@@ -45,13 +45,16 @@ export interface H2specResult {
   readonly failed: ReadonlySet<string>;
 }
 
-/** Runs every h2spec case against `host:port` (h2c, prior knowledge); asynchronously, as the target may be in this process. */
-export async function runH2spec(host: string, port: number, timeoutSeconds = 3): Promise<H2specResult> {
+/**
+ * Runs every h2spec case against `host:port` (h2c, prior knowledge; with `tls`, TLS + ALPN h2 without verifying the
+ * server's certificate); asynchronously, as the target may be in this process.
+ */
+export async function runH2spec(host: string, port: number, timeoutSeconds = 3, tls = false): Promise<H2specResult> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-h2spec-run-'));
   const report = join(dir, 'report.xml');
   try {
     try {
-      await promisify(execFile)(h2spec(), ['-h', host, '-p', String(port), '-o', String(timeoutSeconds), '-j', report]);
+      await promisify(execFile)(h2spec(), ['-h', host, '-p', String(port), '-o', String(timeoutSeconds), '-j', report, ...(tls ? ['-t', '-k'] : [])]);
     } catch {
       // h2spec exits non-zero when any case fails; the report says which.
     }

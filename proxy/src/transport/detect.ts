@@ -6,6 +6,7 @@
  * first protocols such as MySQL or SMTP).
  */
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export type Detected =
   | { readonly kind: 'tls'; readonly sni: string | undefined }
@@ -89,6 +90,41 @@ export function detect(socket: Socket, timeoutMs: number): Promise<Detected | un
     socket.resume();
   });
 }
+
+/**
+ * Reads the HTTP/2 client connection preface on a stream that must be HTTP/2 (mesh mTLS, ALPN weft.h2) and puts it
+ * back. Resolves false as soon as a byte differs (RFC 9113 §3.4: a connection error), or when the peer closes or
+ * stays silent for `timeoutMs`.
+ */
+export function readH2Preface(socket: Duplex, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      if (buf.length > 0) socket.unshift(buf);
+      resolve(ok);
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const n = Math.min(buf.length, H2_PREFACE.length);
+      if (!buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) finish(false);
+      else if (n === H2_PREFACE.length) finish(true);
+    };
+    const onEnd = (): void => finish(false);
+    const timer = setTimeout(onEnd, timeoutMs);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  });
+}
+
+/** What a server sends a client whose preface was wrong: its (empty) SETTINGS, then GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4, §5.4.1). */
+export const H2_PREFACE_REFUSAL = Buffer.from('000000040000000000' + '000008070000000000' + '00000000' + '00000001', 'hex');
 
 /**
  * Extracts the server_name from a TLS ClientHello (RFC 8446 §4.1.2, RFC 6066
