@@ -2,8 +2,13 @@
 // `weft viz stat` sees traffic on all three services with the configured
 // failure rate, `weft viz edges` shows mTLS on every edge, and Ctrl-C tears
 // everything down. As root the demo uses network namespaces + iptables;
-// otherwise loopback.
-import { test } from 'node:test';
+// otherwise loopback. The dashboard's time series of books carry its traffic
+// and failure rate, and (with Chromium) the namespace and workload pages are
+// screenshotted into viz/test-artifacts/demo-<mode>-*.png.
+import { test, type TestContext } from 'node:test';
+import { existsSync } from 'node:fs';
+import { waitFor } from '@weft/common/poll';
+import { CHROMIUM, screenshotDashboard } from '@weft/viz/testing/dashboard-screenshots';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import net from 'node:net';
@@ -62,11 +67,11 @@ interface StatRow {
   successRate: number | null;
 }
 
-test('the local demo (network namespaces + iptables) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000, skip: isRoot ? false : 'needs root for network namespaces and iptables (CI runs as root)' }, () => runDemo('netns'));
+test('the local demo (network namespaces + iptables) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000, skip: isRoot ? false : 'needs root for network namespaces and iptables (CI runs as root)' }, (t) => runDemo('netns', t));
 
-test('the local demo on loopback (not root) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000 }, () => runDemo('loopback'));
+test('the local demo on loopback (not root) serves traffic on all three services over mTLS and tears down cleanly', { timeout: 300_000 }, (t) => runDemo('loopback', t));
 
-async function runDemo(mode: 'netns' | 'loopback'): Promise<void> {
+async function runDemo(mode: 'netns' | 'loopback', t: TestContext): Promise<void> {
   const before = footprint(undefined);
   const [prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const demo = spawn(
@@ -117,6 +122,27 @@ async function runDemo(mode: 'netns' | 'loopback'): Promise<void> {
       assert.equal(edge.clientId, `${src}.demo.serviceaccount.identity.weft.cluster.local`);
       assert.equal(edge.serverId, `${dst}.demo.serviceaccount.identity.weft.cluster.local`);
     }
+
+    // The dashboard's time series of books: points with traffic, and on average the configured failure rate.
+    const series = await waitFor(
+      'time series of books with traffic',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/timeseries?resource=deployment/books&namespace=demo&window=1m`);
+        const body = (await res.json()) as { rps: Array<number | null>; successRate: Array<number | null> };
+        return body.rps.filter((v) => v !== null && v > 0).length >= 5 ? body : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 2000 },
+    );
+    const rates = series.successRate.filter((v): v is number => v !== null);
+    const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+    assert.ok(Math.abs(1 - mean - FAILURE_RATE) < 0.15, `books' charted success rate ${mean} is not near ${1 - FAILURE_RATE}: ${rates}`);
+    if (existsSync(CHROMIUM)) {
+      const shots = await screenshotDashboard(`http://127.0.0.1:${dashboardPort}`, [
+        { name: `demo-${mode}-namespace`, hash: '#/ns/demo' },
+        { name: `demo-${mode}-books`, hash: '#/ns/demo/deployment/books' },
+      ]);
+      for (const path of shots) t.diagnostic(`screenshot: ${path}`);
+    } else t.diagnostic(`${CHROMIUM} is not installed: no dashboard screenshots`);
   } finally {
     demo.kill('SIGINT');
     const code = await exited;
