@@ -12,7 +12,7 @@ import { globalsOf, type Globals } from '../globals.js';
 import { fmt, renderStructured, renderTable } from '../output.js';
 import { noPaint, paintFor, progress, successColor, type Paint } from '../terminal.js';
 import { intervalOption, parseInterval, watch, watchOption } from '../watch.js';
-import { resourceArg, vizClient } from './viz.js';
+import { resourceArg, vizClient } from './viz-common.js';
 
 type Line = TapEventJson | TapProxyError;
 

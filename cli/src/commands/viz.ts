@@ -4,31 +4,16 @@
  */
 import { Command, Option } from 'commander';
 import type { Edge, RouteRow, StatResult, StatRow } from '@weft/viz';
-import { parseResource } from '@weft/viz/resource';
 import { TAP_TOKEN_AUDIENCE } from '@weft/viz/tap/authorizer';
 import { spawn } from 'node:child_process';
-import { InvalidArgumentError, UnavailableError } from '@weft/common/errors';
-import { globalsOf, type Globals } from '../globals.js';
+import { UnavailableError } from '@weft/common/errors';
+import { globalsOf } from '../globals.js';
 import { fmt, renderStructured, renderTable, type Column } from '../output.js';
-import type { VizClient } from '../viz-client.js';
-import { connectViz, vizAddrs } from '../viz-connection.js';
+import { vizAddrs } from '../viz-connection.js';
 import { paintFor, successColor } from '../terminal.js';
 import { intervalOption, parseInterval, watch, watchOption } from '../watch.js';
+import { resourceArg, vizClient } from './viz-common.js';
 import { registerTap, registerTop } from './viz-tap.js';
-
-export async function vizClient(g: Globals, cmd: Command): Promise<VizClient> {
-  const { token } = cmd.optsWithGlobals<{ token?: string }>();
-  return (await connectViz(g, token ?? process.env.WEFT_TAP_TOKEN)).client;
-}
-
-/** `deploy web`, `deploy/web` or `deploy` → the API's `resource` parameter. */
-export function resourceArg(kind: string, name: string | undefined): string {
-  if (kind.includes('/') && name) throw new InvalidArgumentError(`give the resource as "${kind}" or "${kind.split('/')[0]} ${name}", not both`);
-  const raw = name ? `${kind}/${name}` : kind;
-  // Checked here too so a typo is a usage error (exit 2) even when viz is not reachable.
-  parseResource(raw);
-  return raw;
-}
 
 function write(text: string): void {
   process.stdout.write(text);
