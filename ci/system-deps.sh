@@ -18,6 +18,9 @@ declare -A PKGS=(
   [containerd]=containerd    # test/e2e/run.mjs: the real node's runtime (brings runc)
   [nsenter]=util-linux       # test/e2e/run.mjs: kubelet and CNI plugins in the node netns
   [runc]=runc                # images/test: runs each image from an unpacked bundle
+  [zsh]=zsh                  # cli/src/shell-manners.test.ts: zsh completion
+  [fish]=fish                # cli/src/shell-manners.test.ts: fish completion
+  [script]=bsdutils          # cli/src/shell-manners.test.ts: a real pty
 )
 
 missing=()
