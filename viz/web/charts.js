@@ -40,6 +40,13 @@ const CHARTS = [
   },
 ];
 
+/** Clock times on the x axis: with seconds for windows up to 15 minutes, without beyond. */
+function timeTicks(u, ticks) {
+  const span = u.scales.x.max - u.scales.x.min;
+  const opts = span <= 900 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' };
+  return ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], opts));
+}
+
 function optionsOf(chart, width) {
   const fg = css('--fg');
   const grid = css('--grid');
@@ -54,7 +61,10 @@ function optionsOf(chart, width) {
       {},
       ...chart.fields.map(([, label, color]) => ({ label, stroke: css(color), width: 2, spanGaps: false, value: (_u, v) => chart.fmt(v) })),
     ],
-    axes: [axis, { ...axis, size: 64, values: (_u, ticks) => ticks.map(chart.fmt) }],
+    axes: [
+      { ...axis, space: 70, values: timeTicks },
+      { ...axis, size: 64, values: (_u, ticks) => ticks.map(chart.fmt) },
+    ],
   };
 }
 
