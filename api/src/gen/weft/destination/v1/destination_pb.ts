@@ -329,14 +329,14 @@ export type Route = Message<'weft.destination.v1.Route'> & {
   isRetryable: boolean;
 
   /**
-   * Per-attempt request timeout; zero means none.
+   * Per-attempt request timeout, until the response body ended; zero means none.
    *
    * @generated from field: google.protobuf.Duration timeout = 5;
    */
   timeout?: Duration | undefined;
 
   /**
-   * Total timeout across retries; zero means none.
+   * Total timeout across retries, until the response body ended; zero means none.
    *
    * @generated from field: google.protobuf.Duration total_timeout = 6;
    */
