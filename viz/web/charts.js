@@ -40,6 +40,11 @@ const CHARTS = [
   },
 ];
 
+/** Dots where there are few points with data (a lone point between gaps is no line). */
+function sparse(u, seriesIdx) {
+  return u.data[seriesIdx].filter((v) => v !== null).length <= 12;
+}
+
 /** Clock times on the x axis: with seconds for windows up to 15 minutes, without beyond. */
 function timeTicks(u, ticks) {
   const span = u.scales.x.max - u.scales.x.min;
@@ -59,7 +64,14 @@ function optionsOf(chart, width) {
     scales: { x: { time: true }, y: { range: chart.range } },
     series: [
       {},
-      ...chart.fields.map(([, label, color]) => ({ label, stroke: css(color), width: 2, spanGaps: false, value: (_u, v) => chart.fmt(v) })),
+      ...chart.fields.map(([, label, color]) => ({
+        label,
+        stroke: css(color),
+        width: 2,
+        spanGaps: false,
+        points: { show: sparse, size: 5, fill: css(color) },
+        value: (_u, v) => chart.fmt(v),
+      })),
     ],
     axes: [
       { ...axis, space: 70, values: timeTicks },
