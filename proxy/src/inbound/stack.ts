@@ -5,13 +5,13 @@
  *
  *   accept ─ original destination ─ detect protocol
  *   ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity
- *   │   ├ ALPN weft.h2  ─ http server (HTTP/1 restored from weft-orig-proto)
+ *   │   ├ ALPN weft.h2  ─ HTTP/2 preface? http server (HTTP/1 restored from weft-orig-proto) : GOAWAY PROTOCOL_ERROR
  *   │   └ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
  *   ├ TLS for someone else (the app's own TLS) ─ opaque
  *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
- *   └ opaque
+ *   └ opaque (silent for the detect timeout: counted in detect_timeout_total, logged once per port)
  *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
- *   http (HTTP/1 Upgrade too: on 101 the connections are joined): authorize (port policy) ─ route metrics, gRPC deadline ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
+ *   http (HTTP/1 Upgrade too: on 101 the connections are joined): authorize (port policy) ─ route metrics, gRPC deadline (whole exchange) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
  *   tcp:  authorize (port policy) ─ tcp metrics ─ application
  */
 import type { Socket } from 'node:net';

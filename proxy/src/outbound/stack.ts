@@ -6,12 +6,12 @@
  *   └ detect protocol
  *     ├ HTTP/1, HTTP/2 ─ http server
  *     │   └ logical target (orig dst, else Host/:authority)      per request
- *     │     └ route (profile) ─ deadline ─ retry (budget)        per Logical
+ *     │     └ route (profile) ─ deadline, idle (whole exchange) ─ retry (budget; HTTP and gRPC statuses)   per Logical
  *     │       └ split: weighted concrete backend                 per Logical
  *     │         └ discovery + P2C balancer                       per Concrete
  *     │           └ http metrics (server_id, dst_*) ─ tap        per Endpoint
  *     │             └ endpoint client: mTLS HTTP/2 to the peer proxy, or plaintext
- *     └ TLS from the app, opaque, Upgrade (WebSocket)
+ *     └ TLS from the app, opaque (silent for the detect timeout: detect_timeout_total), Upgrade (WebSocket)
  *         └ logical (orig dst) ─ discovery + balancer ─ tcp endpoint (mTLS weft.tcp or plain)
  */
 import type { Socket } from 'node:net';
