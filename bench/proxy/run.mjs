@@ -5,8 +5,12 @@
 //   haproxy    wrk → HAProxy (HTTP mode, 1 thread) → backend
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
 //   weft_mesh  wrk → weft client proxy ══mTLS/HTTP2══▶ weft server proxy → backend
-// Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at a fixed
-// 1,000 rps (per-request log), so latency is compared at equal load.
+// Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at fixed
+// rates of 1,000 and 200 rps (per-request log), so latency is compared at equal
+// load. CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
+// over the throughput phase divided by the requests served. HTTP/2: h2load
+// with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
+// and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
 // pinned to CPU 1, the load generator and the backend to CPU 0.
 // The last line printed is one JSON object (format: docs/interception.md).
@@ -18,10 +22,12 @@ import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
-const FIXED_RATE = 1000;
+const FIXED_RATES = [1000, 200];
 const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
 const CONNECTIONS = 32;
 const SERVICE = 'bench.svc';
+/** HTTP/2 scenarios address their own service, routed to the h2 backend. */
+const H2_SERVICE = 'h2.bench.svc';
 const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
@@ -85,25 +91,34 @@ async function waitPort(port, child) {
   throw new Error(`nothing listening on ${port}`);
 }
 
-function haproxyConfig(port, backendPort) {
+function haproxyConfig(port, backendPort, h2) {
   const common = 'global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
+  const proto = h2 ? ' proto h2' : '';
   if (backendPort === undefined) {
     // The backend: a static 200 answered by HAProxy itself — fast enough never to be the bottleneck.
-    return `${common}frontend backend\n  bind 127.0.0.1:${port}\n  http-request return status 200 content-type text/plain string "ok"\n`;
+    return `${common}frontend backend\n  bind 127.0.0.1:${port}${proto}\n  http-request return status 200 content-type text/plain string "ok"\n`;
   }
-  return `${common}frontend hop\n  bind 127.0.0.1:${port}\n  default_backend app\nbackend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}\n`;
+  return `${common}frontend hop\n  bind 127.0.0.1:${port}${proto}\n  default_backend app\nbackend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}${proto}\n`;
 }
 
-async function haproxy(name, cpu, port, backendPort) {
+async function haproxy(name, cpu, port, backendPort, h2 = false) {
   const cfg = join(dir, `${name}.cfg`);
-  writeFileSync(cfg, haproxyConfig(port, backendPort));
+  writeFileSync(cfg, haproxyConfig(port, backendPort, h2));
   const { child } = await start(name, onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
   await waitPort(port, child);
+  return child.pid;
 }
 
 async function weft(name, spec) {
   const { child, match } = await start(name, onCpu(1, [process.execPath, new URL('./weft-proxy.mjs', import.meta.url).pathname, JSON.stringify(spec)]), /READY (\{.*\})/);
   return { pid: child.pid, ports: JSON.parse(match[1]) };
+}
+
+/** CPU time (user + system) a process has used, in microseconds. */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (USER_HZ = 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 function rssMiB(pid) {
@@ -128,17 +143,28 @@ function run(argv) {
 async function throughput(port) {
   const out = await run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${THROUGHPUT_SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
-  return rps;
+  return { rps, requests };
 }
 
-/** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients × 100 rps, per-request log. */
-async function fixedRateLatency(port) {
-  const logFile = join(dir, `h2load-${port}.log`);
+/** Max HTTP/2 throughput: h2load with prior knowledge, 10 connections x 10 concurrent streams. */
+async function h2Throughput(port) {
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
+  const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
+  if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load: ${done[3]} failed, ${done[4]} errored:\n${out}`);
+  return { rps: Number(m[1]), requests: Number(done[2]) };
+}
+
+/** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients sharing the rate, per-request log. */
+async function fixedRateLatency(port, rate) {
+  const logFile = join(dir, `h2load-${port}-${rate}.log`);
   const clients = 10;
-  const n = FIXED_RATE * FIXED_SECONDS;
-  await run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(FIXED_RATE / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
+  const n = rate * FIXED_SECONDS;
+  await run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(rate / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
   const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t'));
   const ok = rows.filter((r) => r[1] === '200');
   if (ok.length < n * 0.99) throw new Error(`h2load: only ${ok.length}/${n} requests succeeded`);
@@ -151,12 +177,27 @@ async function fixedRateLatency(port) {
 
 const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-async function scenario(name, port) {
-  log(`${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at ${FIXED_RATE} rps`);
-  const rps = await throughput(port);
-  const latency = await fixedRateLatency(port);
-  const result = { rps: Math.round(rps), ...latency };
+/** Throughput (with CPU per request of `pids`, the proxies under test), then latency at each fixed rate. */
+async function scenario(name, port, pids = []) {
+  log(`${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at each of ${FIXED_RATES.join(', ')} rps`);
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const { rps, requests } = await throughput(port);
+  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+  const result = { rps: Math.round(rps), ...(pids.length ? { cpu_us_per_req: round(cpu / requests, 1) } : {}) };
+  for (const rate of FIXED_RATES) {
+    const { p50_ms, p99_ms } = await fixedRateLatency(port, rate);
+    Object.assign(result, rate === 1000 ? { p50_ms, p99_ms } : { [`p50_ms_at_${rate}`]: p50_ms, [`p99_ms_at_${rate}`]: p99_ms });
+  }
   log(`${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function h2Scenario(name, port, pids = []) {
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const { rps, requests } = await h2Throughput(port);
+  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+  const result = { rps: Math.round(rps), ...(pids.length ? { cpu_us_per_req: round(cpu / requests, 1) } : {}) };
+  log(`${name} (HTTP/2): ${JSON.stringify(result)}`);
   return result;
 }
 
@@ -178,28 +219,42 @@ const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root })
 const clientCert = leaf(CLIENT_ID);
 const serverCert = leaf(SERVER_ID);
 
-const [backendPort, haproxyPort] = [await freePort(), await freePort()];
+const [backendPort, haproxyPort, h2BackendPort, h2HaproxyPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 await haproxy('backend', 0, backendPort);
-await haproxy('haproxy', 1, haproxyPort, backendPort);
+const haproxyPid = await haproxy('haproxy', 1, haproxyPort, backendPort);
+await haproxy('backend-h2', 0, h2BackendPort, undefined, true);
+const h2HaproxyPid = await haproxy('haproxy-h2', 1, h2HaproxyPort, h2BackendPort, true);
 
 const direct = await scenario('direct', backendPort);
-const viaHaproxy = await scenario('haproxy', haproxyPort);
+const viaHaproxy = await scenario('haproxy', haproxyPort, [haproxyPid]);
+const h2Direct = await h2Scenario('direct', h2BackendPort);
+const h2Haproxy = await h2Scenario('haproxy', h2HaproxyPort, [h2HaproxyPid]);
 
-const hop = await weft('weft-hop', { name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort }] });
+const hop = await weft('weft-hop', {
+  name: CLIENT_ID,
+  cert: clientCert.certPath,
+  key: clientCert.keyPath,
+  anchors: root.certPath,
+  routes: [
+    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort },
+    { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: h2BackendPort },
+  ],
+});
 await new Promise((r) => setTimeout(r, 1000));
 const rssIdle = rssMiB(hop.pid);
 let rssLoad = rssIdle;
 const sampler = setInterval(() => (rssLoad = Math.max(rssLoad, rssMiB(hop.pid))), 200);
-const weftHop = await scenario('weft_hop', hop.ports.outbound);
+const weftHop = await scenario('weft_hop', hop.ports.outbound, [hop.pid]);
 clearInterval(sampler);
 rssLoad = Math.max(rssLoad, rssMiB(hop.pid));
+const h2WeftHop = await h2Scenario('weft_hop', hop.ports.outbound, [hop.pid]);
 
 const server = await weft('weft-server', { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, appPort: backendPort });
 const client = await weft('weft-client', {
   name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath,
   routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
 });
-const weftMesh = await scenario('weft_mesh', client.ports.outbound);
+const weftMesh = await scenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 pki.dispose();
 
 const result = {
@@ -207,10 +262,15 @@ const result = {
   haproxy: viaHaproxy,
   weft_hop: weftHop,
   weft_mesh: weftMesh,
+  h2: { direct: h2Direct, haproxy: h2Haproxy, weft_hop: h2WeftHop },
   weft_rss_idle_mib: round(rssIdle, 1),
   weft_rss_load_mib: round(rssLoad, 1),
   ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),
+  ratio_mesh_vs_haproxy: round(weftMesh.rps / viaHaproxy.rps, 3),
+  ratio_h2_hop_vs_haproxy: round(h2WeftHop.rps / h2Haproxy.rps, 3),
+  // A mesh hop is one call through both proxies (client side and server side).
   added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
+  added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),
 };
 console.log(JSON.stringify(result));
 process.exit(0);
