@@ -20,16 +20,17 @@ const ns = process.env.NS;
 const anchors = fs.readFileSync('/var/run/weft/trust-roots/ca-bundle.crt', 'utf8');
 // A webhook Secret made outside the chart may carry no ca.crt: then its CA is only in the webhook's caBundle.
 const webhookCa = fs.existsSync('/var/run/weft/webhook/ca.crt') ? fs.readFileSync('/var/run/weft/webhook/ca.crt', 'utf8') : undefined;
-const probe = (what, host, port, ca, servername, checkName) => new Promise((resolve, reject) => {
-  const s = tls.connect({ host, port, ca, servername, ALPNProtocols: ['h2'], checkServerIdentity: checkName ? tls.checkServerIdentity : () => undefined });
+// identity and destination speak gRPC (ALPN h2 only); the webhook speaks HTTP/1.1.
+const probe = (what, host, port, ca, servername, checkName, alpn) => new Promise((resolve, reject) => {
+  const s = tls.connect({ host, port, ca, servername, ALPNProtocols: [alpn], checkServerIdentity: checkName ? tls.checkServerIdentity : () => undefined });
   s.setTimeout(10000, () => s.destroy(new Error('timed out')));
   s.once('secureConnect', () => { console.log('ok   ' + what + ': ' + s.getPeerCertificate().subject.CN); s.end(); resolve(); });
   s.once('error', (e) => reject(new Error(what + ': ' + e.message)));
 });
 (async () => {
-  await probe('identity serves a certificate chaining to the trust anchors', 'weft-identity.' + ns + '.svc', 8080, anchors, undefined, false);
-  await probe('destination serves a certificate chaining to the trust anchors', 'weft-destination.' + ns + '.svc', 8086, anchors, undefined, false);
-  if (webhookCa) await probe('the webhook serves weft-injector.' + ns + '.svc, signed by its CA', 'weft-injector.' + ns + '.svc', 443, webhookCa, 'weft-injector.' + ns + '.svc', true);
+  await probe('identity serves a certificate chaining to the trust anchors', 'weft-identity.' + ns + '.svc', 8080, anchors, undefined, false, 'h2');
+  await probe('destination serves a certificate chaining to the trust anchors', 'weft-destination.' + ns + '.svc', 8086, anchors, undefined, false, 'h2');
+  if (webhookCa) await probe('the webhook serves weft-injector.' + ns + '.svc, signed by its CA', 'weft-injector.' + ns + '.svc', 443, webhookCa, 'weft-injector.' + ns + '.svc', true, 'http/1.1');
   else console.log('skip the webhook: its Secret has no ca.crt (weft check compares it with the caBundle)');
 })().catch((e) => { console.error('FAIL ' + e.message); process.exit(1); });
 `.trim();
@@ -40,7 +41,7 @@ export function addHelmTest(c: WeftChart, v: Values): void {
     kind: 'Pod',
     name: 'weft-control-plane-test',
     labels: objectLabels(CHART, 'test'),
-    annotations: { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded', 'weft.io/inject': 'disabled' },
+    annotations: { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation', 'weft.io/inject': 'disabled' },
     body: {
       spec: {
         restartPolicy: 'Never',
