@@ -142,7 +142,7 @@ test('meshed traffic over mTLS, helm upgrade with 0 failed requests, generated c
     await controlPlaneReady(env);
     // Every control-plane pod replaced by one with the new value, then a few more requests through the new pods.
     await waitFor('control-plane pods at logLevel=debug', async () => {
-      const pods = (await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods`)).items;
+      const pods = (await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods?labelSelector=${encodeURIComponent('app.kubernetes.io/component in (identity,destination,injector)')}`)).items;
       return pods.length >= 3 && pods.every((p) => p.metadata.deletionTimestamp === undefined && p.spec.containers[0].env.some((e) => /LOG_LEVEL$/.test(e.name) && e.value === 'debug')) ? true : undefined;
     }, { timeoutMs: 240_000 });
     const seen = loop.statuses().length;
