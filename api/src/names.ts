@@ -44,6 +44,8 @@ export const TRUST_ROOTS_KEY = 'ca-bundle.crt';
 export const DESTINATION_SECRET = 'weft-destination-tls';
 export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
 export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
+/** weft-viz's client certificate for the proxies' tap servers (the weft-viz chart's default). */
+export const VIZ_TAP_SECRET = 'weft-viz-tap-tls';
 
 /** API groups and version of weft's CRDs. */
 export const PROFILE_GROUP = 'weft.io';

@@ -1,4 +1,4 @@
-import type { InboundPolicy } from '@weft/api/names';
+import { PROXY_PORTS, type InboundPolicy } from '@weft/api/names';
 
 export { INBOUND_POLICIES as DEFAULT_INBOUND_POLICIES } from '@weft/api/names';
 export type DefaultInboundPolicy = InboundPolicy;
@@ -24,7 +24,7 @@ export const DEFAULT_SETTINGS: MeshSettings = {
   clusterDomain: 'cluster.local',
   trustDomain: 'cluster.local',
   controlNamespace: 'weft',
-  proxyInboundPort: 4143,
+  proxyInboundPort: PROXY_PORTS.inbound,
   defaultInboundPolicy: 'all-unauthenticated',
   clusterNetworks: ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'],
   endpointWeight: 10_000,

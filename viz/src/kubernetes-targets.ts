@@ -3,6 +3,7 @@
  * listed from the API server (cached for a few seconds; tap and identity
  * look-ups are rare).
  */
+import { PROXY_CONTAINER, PROXY_PORTS } from '@weft/api/names';
 import { formatDnsIdentity } from '@weft/common/identity-name';
 import { k8s } from '@weft/common/k8s/client';
 import type { ProxyTarget, TargetSource } from './targets.js';
@@ -37,7 +38,7 @@ export class KubernetesTargetSource implements TargetSource {
     const pods = await this.core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Running' });
     const targets: ProxyTarget[] = [];
     for (const pod of pods.items) {
-      const hasProxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((c) => c.name === 'weft-proxy');
+      const hasProxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].some((c) => c.name === PROXY_CONTAINER);
       const workload = workloadOf(pod);
       const ip = pod.status?.podIP;
       if (!hasProxy || !workload || !ip || !pod.metadata?.name || !pod.metadata.namespace) continue;
@@ -46,8 +47,8 @@ export class KubernetesTargetSource implements TargetSource {
         name: pod.metadata.name,
         namespace: pod.metadata.namespace,
         workload,
-        adminAddr: `${host}:4191`,
-        tapAddr: `${host}:4190`,
+        adminAddr: `${host}:${PROXY_PORTS.admin}`,
+        tapAddr: `${host}:${PROXY_PORTS.tap}`,
         identity: formatDnsIdentity({
           serviceAccount: pod.spec?.serviceAccountName ?? 'default',
           namespace: pod.metadata.namespace,

@@ -3,6 +3,7 @@
  * namespace only the issuer Secret and the trust-roots ConfigMap, by name),
  * the trust-roots ConfigMap and, for `scheme: weft.io/tls`, the issuer Secret.
  */
+import { TRUST_ROOTS_KEY } from '@weft/api/names';
 import { and, concat, eq, not, or, release, required, truthy, type Expr } from '../template/expr.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole, namespacedRole } from '../chart/rbac.js';
@@ -26,7 +27,7 @@ export function addIdentity(c: WeftChart, v: Values): void {
     kind: 'ConfigMap',
     name: TRUST_ROOTS_CONFIGMAP,
     labels: objectLabels(CHART, 'identity'),
-    body: { data: { 'ca-bundle.crt': required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED) } },
+    body: { data: { [TRUST_ROOTS_KEY]: required(v.identityTrustAnchorsPEM, TRUST_ANCHORS_REQUIRED) } },
   }, not(truthy(id.externalCA)));
   const cm = truthy(v.certManager.create);
   c.check(and(cm, truthy(id.issuer.tls.crtPEM)), ISSUER_TWICE);

@@ -5,6 +5,7 @@
  * cert-manager, or rendered from values; never generated at render time, so
  * `helm upgrade` keeps the certificate running pods and the API server trust).
  */
+import { WEBHOOK_CONFIG } from '@weft/api/names';
 import { and, chart, concat, each, item, itemsOf, not, or, orDefault, pipe, ref, release, truthy, v as typed, when, yamlOf } from '../template/expr.js';
 import { NOT_AFTER_ANNOTATION, webhookGenerated, webhookPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
@@ -140,7 +141,7 @@ export function addInjector(c: WeftChart, v: Values): void {
   c.add(WEBHOOK_FILE, {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
-    name: 'weft-proxy-injector-webhook-config',
+    name: WEBHOOK_CONFIG,
     namespaced: false,
     labels: objectLabels(CHART, 'injector'),
     annotations: when(injectCa, { 'cert-manager.io/inject-ca-from': orDefault(pi.injectCaFrom, concat`${release.namespace}/weft-injector`) as never }),

@@ -3,13 +3,12 @@ import { chart, not, pipe, truthy, v as typed, when, type Expr } from '../templa
 import type { RefsOf } from '../values/model.js';
 import { imageRef, type ComponentImage, type SchedulingValues } from '../chart/workload.js';
 import type { ControlPlaneValues } from './values.js';
+import { DESTINATION_SECRET, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, WEBHOOK_SECRET } from '@weft/api/names';
 
 export const CHART = 'weft-control-plane';
-export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
+
+export { DESTINATION_SECRET, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, WEBHOOK_SECRET };
 export const TRUST_ROOTS_DIR = '/var/run/weft/trust-roots';
-export const ISSUER_SECRET = 'weft-identity-issuer';
-export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
-export const DESTINATION_SECRET = 'weft-destination-tls';
 
 export type Values = RefsOf<ControlPlaneValues>;
 

@@ -1,4 +1,5 @@
 /** The weft-viz chart: viz (metrics-api, tap, web) and Prometheus. */
+import { TRUST_ROOTS_KEY } from '@weft/api/names';
 import { defineChart } from '../chart/definition.js';
 import { labelHelpers, objectLabels, selectorLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
@@ -24,7 +25,7 @@ function addViz(c: WeftChart, v: V): void {
     kind: 'ConfigMap',
     name: 'weft-viz-trust-roots',
     labels: objectLabels(VIZ_CHART, 'viz'),
-    body: { data: { 'ca-bundle.crt': required(v.identityTrustAnchorsPEM, 'identityTrustAnchorsPEM is required: pass the PEM of the mesh trust anchor(s), e.g. --set-file identityTrustAnchorsPEM=ca.crt') } },
+    body: { data: { [TRUST_ROOTS_KEY]: required(v.identityTrustAnchorsPEM, 'identityTrustAnchorsPEM is required: pass the PEM of the mesh trust anchor(s), e.g. --set-file identityTrustAnchorsPEM=ca.crt') } },
   });
   c.add(file, serviceAccount(VIZ_CHART, 'viz'));
   for (const o of clusterRole(VIZ_CHART, 'viz', [

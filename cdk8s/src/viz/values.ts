@@ -1,4 +1,5 @@
 /** Values of the weft-viz chart: viz (metrics-api, tap, web) and Prometheus. */
+import { VIZ_TAP_SECRET } from '@weft/api/names';
 import { bool, group, int, oneOf, resources, str, stringMap } from '../values/model.js';
 import { componentImage, imageValues, podDisruptionBudgetValues, replicas, schedulingValues } from '../chart/common-values.js';
 
@@ -26,7 +27,7 @@ export const vizValues = group('weft-viz values', {
     image: componentImage('viz'),
     resources: resources({ default: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } }, description: 'Resources of the viz container.' }),
     tapAuth: str({ default: 'kubernetes', description: 'Who may tap: comma-separated `loopback`, `token`, `kubernetes` (SubjectAccessReview on `tap` of the target).', pattern: '^(loopback|token|kubernetes)(,(loopback|token|kubernetes))*$' }),
-    tapTlsSecret: str({ default: 'weft-viz-tap-tls', description: 'kubernetes.io/tls Secret with viz\'s client certificate for proxies\' tap servers (identity `weft-viz.<ns>.serviceaccount.identity.<controlPlaneNamespace>.<trustDomain>`, chaining to the anchors).', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
+    tapTlsSecret: str({ default: VIZ_TAP_SECRET, description: 'kubernetes.io/tls Secret with viz\'s client certificate for proxies\' tap servers (identity `weft-viz.<ns>.serviceaccount.identity.<controlPlaneNamespace>.<trustDomain>`, chaining to the anchors).', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
     tapTls: group('Where the tap client certificate comes from: cert-manager (`issuerRef`), the chart (signed with `identity.issuer.tls`), or you (`externalSecret`).', {
       issuerRef: group('A cert-manager Issuer in this namespace or a ClusterIssuer whose CA chains to the trust anchors; with a name, the chart renders a Certificate into `viz.tapTlsSecret`.', {
         name: str({ default: '', description: 'Issuer or ClusterIssuer name (empty: not cert-manager).', pattern: '^$|^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),

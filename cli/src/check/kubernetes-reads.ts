@@ -1,4 +1,5 @@
 /** ClusterReads over the API server with @kubernetes/client-node (through common/k8s). */
+import { PROXY_CONTAINER } from '@weft/api/names';
 import { k8s } from '@weft/common/k8s/client';
 import type { ClusterReads } from './cluster-reads.js';
 
@@ -64,7 +65,7 @@ export function kubernetesReads(kc: k8s.KubeConfig): ClusterReads {
           namespace: p.metadata?.namespace ?? '',
           name: p.metadata?.name ?? '',
           proxyVersion: p.metadata?.annotations?.['weft.io/proxy-version'],
-          proxyReady: statuses.find((c) => c.name === 'weft-proxy')?.ready === true,
+          proxyReady: statuses.find((c) => c.name === PROXY_CONTAINER)?.ready === true,
         };
       });
     },

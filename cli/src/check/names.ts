@@ -1,13 +1,14 @@
-/** Object names the control-plane chart creates (cdk8s/src/control-plane), as `weft check` looks for them. */
-export const CONTROL_PLANE_DEPLOYMENTS = ['weft-identity', 'weft-destination', 'weft-injector'] as const;
-export const TRUST_ROOTS_CONFIGMAP = 'weft-identity-trust-roots';
-export const TRUST_ROOTS_KEY = 'ca-bundle.crt';
-export const ISSUER_SECRET = 'weft-identity-issuer';
-export const WEBHOOK_SECRET = 'weft-injector-k8s-tls';
-export const DESTINATION_SECRET = 'weft-destination-tls';
-/** weft-viz's tap client certificate (`viz.tapTlsSecret` of the weft-viz chart, default). */
-export const VIZ_TAP_SECRET = 'weft-viz-tap-tls';
-export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
+/** Object names the control-plane chart creates, as `weft check` looks for them (one definition: @weft/api/names). */
+export {
+  CONTROL_PLANE_DEPLOYMENTS,
+  DESTINATION_SECRET,
+  ISSUER_SECRET,
+  TRUST_ROOTS_CONFIGMAP,
+  TRUST_ROOTS_KEY,
+  VIZ_TAP_SECRET,
+  WEBHOOK_CONFIG,
+  WEBHOOK_SECRET,
+} from '@weft/api/names';
 /** Certificates expiring within this many days are warned about. */
 export const EXPIRY_WARNING_DAYS = 60;
 /** Oldest Kubernetes the charts install on, and the first with native sidecars. */
