@@ -9,10 +9,10 @@ import { env, loadConfig, parseDuration } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_LEVELS } from '@weft/common/log';
 import { formatDnsIdentity } from '@weft/common/identity-name';
+import { INBOUND_POLICIES, type InboundPolicy } from '@weft/api/names';
 import { parseQuantity } from './quantity.js';
 
-export const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
-export type InboundPolicy = (typeof INBOUND_POLICIES)[number];
+export { INBOUND_POLICIES, type InboundPolicy };
 export type ProxyLogLevel = (typeof LOG_LEVELS)[number];
 export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 
