@@ -223,3 +223,22 @@ test("viz's tap certificate: missing fails, expiring within 60 days warns; no vi
   assert.ok(!none.some((r) => /tap client certificate/.test(r.description)), 'viz not installed: not checked');
   assert.equal(failed(none), false);
 });
+
+test('anchor rotation phases: proxies missing the new anchor, then proxies still trusting the removed one, are reported', async () => {
+  const next = pki.cert({ subject: '/CN=next-root', ca: true, days: 3650 });
+  const pod = (name: string, pem: string): MeshedPod => ({ namespace: 'shop', name, proxyVersion: CLI_VERSION, proxyReady: true, trustAnchorsPem: pem });
+  // Step 2: the bundle holds old + new; a proxy started before knows only the old one.
+  const step2 = { ...healthy(), anchorsPem: anchor.cert + next.cert, pods: [pod('old-1', anchor.cert), pod('new-1', anchor.cert + next.cert)] };
+  const r2 = find(await runChecks(reads(step2), opts()), /proxies trust the current trust anchors/);
+  assert.equal(r2.status, 'warn');
+  assert.match(r2.message!, /1 proxies do not trust every current anchor.*shop\/old-1/);
+  assert.match(r2.fix!, /rollout restart/);
+  // Step 4: the old anchor is gone from the bundle; a proxy still carries it.
+  const step4 = { ...healthy(), anchorsPem: anchor.cert, pods: [pod('stale-1', anchor.cert + otherRoot.cert), pod('fresh-1', anchor.cert)] };
+  const r4 = find(await runChecks(reads(step4), opts()), /proxies trust the current trust anchors/);
+  assert.equal(r4.status, 'warn');
+  assert.match(r4.message!, /1 proxies still trust an anchor that was removed: shop\/stale-1/);
+  // All in step: ok.
+  const done = find(await runChecks(reads({ ...healthy(), pods: [pod('a', anchor.cert)] }), opts()), /proxies trust the current trust anchors/);
+  assert.equal(done.status, 'ok');
+});

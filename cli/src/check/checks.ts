@@ -277,6 +277,29 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
         throw fail(`${notReady.length} proxies not ready: ${notReady.slice(0, 5).map((p) => `${p.namespace}/${p.name}`).join(', ')}`, 'kubectl -n <ns> logs <pod> -c weft-proxy; "weft diagnostics proxy-metrics <pod>"');
       }
     });
+    if (anchorsRead) {
+      // During an anchor rotation proxies must first trust the new anchor, and at the end stop trusting the old one.
+      await run.check('weft-data-plane', 'proxies trust the current trust anchors', () => {
+        const want = new Set(anchors.map((a) => a.fingerprint256));
+        const missing: string[] = [];
+        const extra: string[] = [];
+        for (const p of pods) {
+          if (!p.trustAnchorsPem) continue;
+          let have: Set<string>;
+          try {
+            have = new Set(parseCertificateBundle(p.trustAnchorsPem, `${p.namespace}/${p.name}`).map((a) => a.fingerprint256));
+          } catch {
+            missing.push(`${p.namespace}/${p.name}`);
+            continue;
+          }
+          if ([...want].some((f) => !have.has(f))) missing.push(`${p.namespace}/${p.name}`);
+          else if ([...have].some((f) => !want.has(f))) extra.push(`${p.namespace}/${p.name}`);
+        }
+        const restart = 'restart those workloads so the injector gives them the anchors of ' + `${ns}/${TRUST_ROOTS_CONFIGMAP}: kubectl -n <ns> rollout restart deploy/<name>`;
+        if (missing.length) throw warn(`${missing.length} proxies do not trust every current anchor (started before an anchor was added): ${missing.slice(0, 5).join(', ')}`, restart);
+        if (extra.length) throw warn(`${extra.length} proxies still trust an anchor that was removed: ${extra.slice(0, 5).join(', ')}`, restart);
+      });
+    }
     await run.check('weft-data-plane', 'proxies run the control plane version', () => {
       const want = controlPlaneVersion ?? o.clientVersion;
       const skewed = pods.filter((p) => p.proxyVersion !== want);

@@ -24,6 +24,8 @@ export interface MeshedPod {
   readonly proxyVersion: string | undefined;
   /** The weft-proxy container is ready. */
   readonly proxyReady: boolean;
+  /** The trust anchors the injector gave this proxy (PEM), when readable from its spec. */
+  readonly trustAnchorsPem?: string;
 }
 
 export interface ClusterReads {

@@ -2,6 +2,7 @@
 import { PROXY_CONTAINER } from '@weft/api/names';
 import { k8s } from '@weft/common/k8s/client';
 import type { ClusterReads } from './cluster-reads.js';
+import { PROXY_TRUST_ANCHORS_ENV } from './names.js';
 
 function notFound(err: unknown): boolean {
   return (err as { code?: number }).code === 404;
@@ -66,6 +67,7 @@ export function kubernetesReads(kc: k8s.KubeConfig): ClusterReads {
           name: p.metadata?.name ?? '',
           proxyVersion: p.metadata?.annotations?.['weft.io/proxy-version'],
           proxyReady: statuses.find((c) => c.name === PROXY_CONTAINER)?.ready === true,
+          trustAnchorsPem: [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === PROXY_CONTAINER)?.env?.find((e) => e.name === PROXY_TRUST_ANCHORS_ENV)?.value,
         };
       });
     },

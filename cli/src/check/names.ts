@@ -14,3 +14,5 @@ export const EXPIRY_WARNING_DAYS = 60;
 /** Oldest Kubernetes the charts install on, and the first with native sidecars. */
 export const MIN_KUBERNETES = { major: 1, minor: 27 };
 export const NATIVE_SIDECAR_KUBERNETES = { major: 1, minor: 29 };
+/** The variable in which the injector gives each proxy the trust anchors (injector/src/proxy-spec.ts). */
+export const PROXY_TRUST_ANCHORS_ENV = 'WEFT_PROXY_IDENTITY_TRUST_ANCHORS';

@@ -189,3 +189,15 @@ test('tap through viz with a token bound to the shipped weft-viz-tap ClusterRole
   assert.equal(denied, '403');
   console.log(`# s20: tap via weft-viz-tap streamed ${events.length} events; an unbound token got ${denied}`);
 });
+
+test('weft check --proxy passes on this install: issuer, destination, webhook, tap certificates and the proxies\' anchors', { skip: notRunning }, () => {
+  const r = spawnSync(process.execPath, [join(env.repoRoot, 'cli/dist/main.js'), 'check', '--proxy', '--kubeconfig', env.kubeconfig, '-o', 'json'], { encoding: 'utf8', timeout: 120_000 });
+  const report = JSON.parse(r.stdout);
+  const bad = report.results.filter((x) => x.status !== 'ok');
+  assert.deepEqual(bad, [], `weft check: ${r.stdout}${r.stderr}`);
+  assert.equal(r.status, 0);
+  for (const d of [/destination serving certificate/, /tap client certificate/, /webhook CA bundle matches/, /issuer certificate is signed by a trust anchor/, /proxies trust the current trust anchors/]) {
+    assert.ok(report.results.some((x) => d.test(x.description)), `checked: ${d}`);
+  }
+  console.log(`# s20: weft check --proxy: ${report.results.length} checks, all ok`);
+});
