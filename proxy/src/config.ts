@@ -3,6 +3,7 @@
  * (docs/contracts.md) into a typed object; the rest of the proxy never reads
  * `process.env`.
  */
+import { INBOUND_POLICIES } from '@weft/api/names';
 import { env, loadConfig } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_LEVELS } from '@weft/common/log';
@@ -12,7 +13,7 @@ export interface ListenAddr {
   readonly port: number;
 }
 
-export const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
+export { INBOUND_POLICIES };
 
 export interface ProxyConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];

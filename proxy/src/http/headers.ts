@@ -6,6 +6,7 @@
  * hop between proxies to wait for the response trailers.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { HEADERS } from '@weft/api/names';
 import type { Headers } from '../svc.js';
 
 const HOP_BY_HOP = new Set([
@@ -23,11 +24,11 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Marks an HTTP/1 request carried as HTTP/2 between proxies, so the far side restores HTTP/1 (value: `HTTP/1.1`). */
-export const ORIG_PROTO = 'weft-orig-proto';
+export const ORIG_PROTO = HEADERS.origProto;
 /** The application port on the peer pod a mesh request is for (the peer's inbound proxy forwards there). */
-export const DST_PORT = 'weft-dst-port';
+export const DST_PORT = HEADERS.dstPort;
 /** Added by the inbound proxy for the application: the client's mesh identity (DNS form). */
-export const CLIENT_ID = 'weft-client-id';
+export const CLIENT_ID = HEADERS.clientId;
 
 /**
  * Copies end-to-end headers: drops hop-by-hop ones, those named by

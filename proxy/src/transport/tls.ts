@@ -8,10 +8,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
+import { ALPN_TCP } from '@weft/api/names';
 import type { TlsCredentials } from '../identity/local-identity.js';
 
 export const ALPN_H2 = 'weft.h2';
-export const ALPN_TCP = 'weft.tcp';
+export { ALPN_TCP };
 
 export function serverSecureContext(creds: TlsCredentials, anchors: string): tls.SecureContext {
   return tls.createSecureContext({ cert: creds.cert, key: creds.key, ca: anchors, minVersion: 'TLSv1.3' });
