@@ -433,12 +433,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     }
     const after = snapshotHost();
     for (const c of after.chains) if (!this.before.chains.includes(c)) left.push(`host iptables chain ${c}`);
-    for (const l of after.links) if (!this.before.links.includes(l)) left.push(`host link ${l}`);
-    for (const n of after.netns) if (!this.before.netns.includes(n)) left.push(`netns ${n}`);
+    // Only names this node's parts make (CNI veths and bridge, containerd's cni-* netns): the machine is
+    // shared, and other harnesses (the proxy's netns tests, `npm start`) make links and netns of their own.
+    for (const l of after.links) if (!this.before.links.includes(l) && NODE_MADE_LINK.test(l)) left.push(`host link ${l}`);
+    for (const n of after.netns) if (!this.before.netns.includes(n) && NODE_MADE_NETNS.test(n)) left.push(`netns ${n}`);
     for (const s of after.shimSockets) if (!this.before.shimSockets.includes(s)) left.push(`shim socket ${s}`);
     return left;
   }
 }
+
+/** Links and netns a misrouted CNI plugin or containerd would leave in the host's namespaces. */
+const NODE_MADE_LINK = new RegExp(`^(veth|cni|${net.BRIDGE}$|weft-e2e)`);
+const NODE_MADE_NETNS = /^(cni-|weft-e2e)/;
 
 function ctr(args) {
   return execFileSync('/usr/bin/ctr', ['--address', CONTAINERD_SOCK, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
