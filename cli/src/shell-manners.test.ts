@@ -153,6 +153,15 @@ test('long operations show progress on a terminal only', async (t) => {
   assert.equal(piped.code, 0);
   assert.equal(piped.stderr, '', 'no progress into a pipe');
   assert.match(piped.stdout, /SOURCE\s+DESTINATION/);
+  // weft check against a cluster that is not there: the spinner on a terminal, a clean report into a pipe.
+  const kubeconfig = `--kubeconfig /nonexistent/weft-kubeconfig`;
+  const check = await sh(`script -qefc ${JSON.stringify(`'${process.execPath}' '${WEFT}' check ${kubeconfig}`)} /dev/null`, {
+    TERM: 'xterm-256color',
+  });
+  assert.match(check.stdout, /checking the cluster/);
+  const checkPiped = await sh(`'${process.execPath}' '${WEFT}' check ${kubeconfig}`);
+  assert.equal(checkPiped.code, 1, 'the unreachable API is a failed check');
+  assert.doesNotMatch(checkPiped.stdout + checkPiped.stderr, /checking the cluster/);
 });
 
 test('weft completion bash is valid bash and completes verbs, subcommands, flags and choices', async (t) => {
