@@ -69,7 +69,7 @@ test('stat of services and namespaces aggregates the same traffic', async () => 
   assert.equal(ns.body.rows.find((r) => r.name === 'shop')!.meshedPods, 3);
 });
 
-test('edges show client and server mTLS identities', async () => {
+test('edges show client and server mTLS identities and the success rate the client saw', async () => {
   const { body } = await get<{ edges: Edge[] }>('/api/v1/edges?kind=deployment&namespace=shop&window=5m');
   const e = body.edges.find((x) => x.src.name === 'web' && x.dst.name === 'books')!;
   assert.ok(e, JSON.stringify(body.edges));
@@ -77,6 +77,9 @@ test('edges show client and server mTLS identities', async () => {
   assert.equal(e.serverId, identityOf('books', 'shop'));
   assert.equal(e.mtls, true);
   assert.equal(e.requests, 100);
+  // The client saw 10 of its 100 requests to books fail, none of those to authors.
+  assert.ok(Math.abs(e.successRate! - 0.9) <= 0.01, `web → books success ${e.successRate}`);
+  assert.equal(body.edges.find((x) => x.dst.name === 'authors')!.successRate, 1);
   assert.equal(body.edges.length, 2);
 });
 
