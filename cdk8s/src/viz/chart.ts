@@ -122,6 +122,11 @@ Open the dashboard:
 {{- if not .Values.prometheus.enabled }}
 Metrics come from the Prometheus at {{ .Values.prometheus.url }}.
 {{- end }}
+
+Who may tap: namespace admins (weft-viz-tap-admin is aggregated into admin); others through weft-viz-tap:
+  kubectl -n <ns> create rolebinding <user>-tap --clusterrole=weft-viz-tap --user=<user>
+Check the install:
+  weft check --proxy
 `,
   examples: {},
   build(c, v) {
