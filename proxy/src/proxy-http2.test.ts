@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { addAbortSignal } from 'node:stream';
 import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
 
@@ -38,6 +39,12 @@ before(async () => {
     } else if (path === '/reset') {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       stream.write('partial', () => stream.close(NGHTTP2_ENHANCE_YOUR_CALM));
+    } else if (path === '/reset-after-request') {
+      // A plain (non-gRPC) response cut off by the application after the client's request ended.
+      stream.resume();
+      stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+      // Destroyed by an abort signal: Node resets it with CANCEL, the code a proxy must not turn into END_STREAM.
+      stream.write('partial', () => addAbortSignal(AbortSignal.abort(), stream));
     } else {
       stream.respond({ ':status': 404 });
       stream.end();
@@ -100,6 +107,20 @@ test('an application RST_STREAM propagates back to the client with its code', { 
   await new Promise((resolve) => stream.once('close', resolve));
   assert.equal(stream.rstCode, NGHTTP2_ENHANCE_YOUR_CALM);
 });
+
+for (const authority of ['grpc.test.svc:8080', 'plain-grpc.test.svc:8080']) {
+  test(`an application reset after the client's request ended reaches the client as RST_STREAM, not as a complete body (${authority})`, { timeout: 60_000 }, async () => {
+    const stream = client.request({ ':method': 'GET', ':path': '/reset-after-request', ':authority': authority }, { endStream: true });
+    let body = '';
+    stream.on('data', (d: Buffer) => (body += d.toString()));
+    stream.on('error', () => undefined);
+    // Not events.once: it rejects on the stream's 'error', which a reset may be.
+    await new Promise((resolve) => stream.once('close', resolve));
+    assert.equal(body, 'partial');
+    // Node's client emits 'end' even for RST_STREAM CANCEL; the code tells a reset (8) from END_STREAM (0).
+    assert.equal(stream.rstCode, NGHTTP2_CANCEL, 'reset, not ended as if complete');
+  });
+}
 
 test('an unknown authority gets a gRPC UNAVAILABLE status instead of a hang', { timeout: 60_000 }, async () => {
   const stream = client.request({ ':method': 'POST', ':path': '/x.Y/Z', ':authority': 'nope.test.svc:8080', 'content-type': 'application/grpc', te: 'trailers' });

@@ -321,6 +321,8 @@ function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
   res.writeHead(rsp.status, headers as http.OutgoingHttpHeaders);
   rsp.body.pipe(res, { end: false });
   rsp.body.once('end', () => {
+    // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: close, as for any broken body.
+    if (rsp.resetCode() !== undefined) return void res.destroy();
     const trailers = rsp.trailers();
     if (trailers && res.chunkedEncoding) res.addTrailers(trailers as http.OutgoingHttpHeaders);
     res.end();
@@ -371,7 +373,13 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
       }
     });
   }
-  rsp.body.pipe(stream);
+  rsp.body.pipe(stream, { end: false });
+  rsp.body.once('end', () => {
+    // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: pass the reset on instead.
+    const reset = rsp.resetCode();
+    if (reset !== undefined) resetStream(stream, reset);
+    else stream.end();
+  });
   rsp.body.on('error', (err) => {
     if (stream.closed) return;
     if (err instanceof WeftError && err.code === 'DEADLINE_EXCEEDED') {
@@ -396,7 +404,8 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
  */
 function resetStream(stream: http2.ServerHttp2Stream, code: number): void {
   if (stream.closed || stream.destroyed) return;
-  if (!stream.readableEnded && !stream.endAfterHeaders) stream.close(code);
+  // remoteClose: the client's END_STREAM arrived (whether or not its body was read yet).
+  if (stream.state.remoteClose !== 1) stream.close(code);
   else stream.destroy(code === NGHTTP2_CANCEL ? abortError() : new Error(`stream reset upstream (code ${code})`));
 }
 
