@@ -145,6 +145,11 @@ export interface HttpResponse {
   trailers(): Headers | undefined;
   /** The server side reset the stream with this HTTP/2 error code (valid once `body` errored); propagated to the client. */
   resetCode(): number | undefined;
+  /**
+   * Valid once `body` ended: the end was a reset that cut the response off (Node's HTTP/2 client ends a stream reset
+   * with CANCEL as if it were complete). Absent: never.
+   */
+  cutOff?(): boolean;
   /** A `101 Switching Protocols` answer to an upgrade: the application's connection, bytes it already sent after its head. */
   readonly upgraded?: { readonly socket: Duplex; readonly head: Buffer };
 }

@@ -63,6 +63,9 @@ export class H2Pool {
       }
       let trailers: Headers | undefined;
       let responded = false;
+      // Our request fully sent: a reset after that can only cut the response off (both sides ended = closed, no reset).
+      let requestDone = req.bodyless;
+      stream.once('finish', () => (requestDone = true));
       stream.once('response', (headers, flags) => {
         responded = true;
         const status = Number(headers[':status'] ?? 502);
@@ -72,6 +75,8 @@ export class H2Pool {
           body: stream,
           trailers: () => trailers,
           resetCode: () => (stream.rstCode === undefined || stream.rstCode === 0 ? undefined : stream.rstCode),
+          // A reset while our request was still going may follow a complete response (a server stopping an upload).
+          cutOff: () => requestDone && trailers === undefined && stream.rstCode !== undefined && stream.rstCode !== 0,
         });
         void flags;
       });

@@ -322,7 +322,7 @@ function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
   rsp.body.pipe(res, { end: false });
   rsp.body.once('end', () => {
     // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: close, as for any broken body.
-    if (rsp.resetCode() !== undefined) return void res.destroy();
+    if (rsp.cutOff?.()) return void res.destroy();
     const trailers = rsp.trailers();
     if (trailers && res.chunkedEncoding) res.addTrailers(trailers as http.OutgoingHttpHeaders);
     res.end();
@@ -376,8 +376,7 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
   rsp.body.pipe(stream, { end: false });
   rsp.body.once('end', () => {
     // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: pass the reset on instead.
-    const reset = rsp.resetCode();
-    if (reset !== undefined) resetStream(stream, reset);
+    if (rsp.cutOff?.()) resetStream(stream, rsp.resetCode() ?? NGHTTP2_CANCEL);
     else stream.end();
   });
   rsp.body.on('error', (err) => {

@@ -23,6 +23,8 @@ export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): Http
     m.latency(rsp.status).observe(performance.now() - req.startedAt);
     const headerGrpc = rsp.headers['grpc-status'];
     rsp.body.once('end', () => {
+      // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
+      if (rsp.cutOff?.()) return void m.response(rsp.status, undefined, true, 'stream').inc();
       const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
       m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
     });

@@ -99,6 +99,8 @@ function measured(m: RouteTargetMetrics | undefined, route: RouteParams, req: Ht
       m.latency(rsp.status).observe(performance.now() - req.startedAt);
       const headerGrpc = rsp.headers['grpc-status'];
       rsp.body.once('end', () => {
+        // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
+        if (rsp.cutOff?.()) return void m.response(rsp.status, true, 'stream').inc();
         const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
         m.response(rsp.status, route.isFailure(rsp.status) || (grpc !== undefined && grpc !== '0')).inc();
       });
