@@ -9,6 +9,7 @@ import { createLogger } from '@weft/common/log';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { startDestination, type DestinationController } from '@weft/destination/destination';
 import { MemorySource } from '@weft/destination/sources/memory';
+import { mayRetry, routeTableOf } from '../profile/route-table.js';
 import { pod, service, slice } from '@weft/destination/testing/fixtures';
 import { DestinationDiscovery } from './destination-client.js';
 import { UnknownAuthorityError } from '../errors.js';
@@ -89,9 +90,10 @@ test('an unknown authority is rejected as UnknownAuthorityError, and remembered 
   }
 });
 
-test('GetProfile delivers the service profile and its routes', { timeout: 60_000 }, async () => {
+test('GetProfile delivers the service profile and its routes, gRPC retry statuses and idle timeout included', { timeout: 60_000 }, async () => {
   const { DestinationProfiles } = await import('./profiles.js');
-  source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [{ name: 'all', matches: [{ path: { prefix: '/' } }], timeout: '2s' }] } });
+  const route = { name: 'all', matches: [{ path: { prefix: '/' } }], timeout: '2s', idleTimeout: '30s', isRetryable: true, retryableGrpcStatuses: ['UNAVAILABLE', 'resource_exhausted'] };
+  source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [route] } });
   const profiles = new DestinationProfiles(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'));
   try {
     const watch = profiles.watch('web.demo.svc.cluster.local:80');
@@ -104,6 +106,12 @@ test('GetProfile delivers the service profile and its routes', { timeout: 60_000
       });
     });
     assert.deepEqual(profile.routes.map((r) => r.name), ['all']);
+    // What the proxy's route layers read: the ServiceProfile's names became codes; a gRPC call (POST) is opted in.
+    const compiled = routeTableOf(profile).route('POST', '/pkg.Svc/Get', { 'content-type': 'application/grpc' });
+    assert.deepEqual([...compiled.retryGrpcStatuses].sort((a, b) => a - b), [8, 14]);
+    assert.equal(compiled.timeoutMs, 2000);
+    assert.equal(compiled.idleTimeoutMs, 30_000);
+    assert.ok(mayRetry(compiled, 'POST', true));
   } finally {
     profiles.close();
   }
