@@ -5,7 +5,7 @@
  * the server proxy forwards unmeshed plaintext to a default app port.
  */
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
-import { createLogger } from '@weft/common/log';
+import { createLogger, type Logger } from '@weft/common/log';
 import type { ProxyConfig } from '../config.js';
 import { startProxy, type Proxy, type OriginalDstLookup } from '../proxy.js';
 import { StaticIdentity } from '../identity/local-identity.js';
@@ -80,13 +80,15 @@ export interface MeshOptions {
   readonly serverConfig?: Partial<ProxyConfig>;
   /** Server proxy: inbound policies (default: the default policy of its config). */
   readonly serverPolicies?: InboundPolicies;
+  /** Both proxies' logger (default: silent). */
+  readonly log?: Logger;
 }
 
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const pki = new TestMeshPki();
   const discovery = new StaticDiscovery();
   const profiles = new StaticProfiles();
-  const log = createLogger('proxy-test', 'silent');
+  const log = opts.log ?? createLogger('proxy-test', 'silent');
   const client = await startProxy({
     config: testConfig(CLIENT_ID, opts.clientConfig),
     identity: pki.identity(CLIENT_ID),
