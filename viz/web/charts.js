@@ -45,10 +45,15 @@ function sparse(u, seriesIdx) {
   return u.data[seriesIdx].filter((v) => v !== null).length <= 12;
 }
 
-/** Clock times on the x axis: with seconds for windows up to 15 minutes, without beyond. */
-function timeTicks(u, ticks) {
-  const span = u.scales.x.max - u.scales.x.min;
-  const opts = span <= 900 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' };
+/** Seconds between x ticks uPlot may choose from: several ticks for every window from 30s to 1h. */
+const TIME_INCRS = [1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600];
+
+/** 24-hour clock times on the x axis: with seconds when ticks are less than a minute apart. */
+function timeTicks(_u, ticks, _axis, _space, incr) {
+  const opts =
+    incr < 60
+      ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }
+      : { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
   return ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], opts));
 }
 
@@ -74,7 +79,7 @@ function optionsOf(chart, width) {
       })),
     ],
     axes: [
-      { ...axis, space: 70, values: timeTicks },
+      { ...axis, space: 60, incrs: TIME_INCRS, values: timeTicks },
       { ...axis, size: 64, values: (_u, ticks) => ticks.map(chart.fmt) },
     ],
   };
