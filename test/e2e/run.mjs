@@ -17,7 +17,8 @@
 //   node test/e2e/run.mjs --build-only          build/cache the binaries and print their versions
 //
 // Scenarios: test/e2e/s*.test.mjs, test/e2e/real-node/*.test.mjs and
-// test/e2e/real-node/weft/*.test.mjs (picked by glob, sorted by file name).
+// test/e2e/real-node/weft/*.test.mjs (picked by pattern; node --test runs
+// them one at a time, in the order of their paths).
 // One environment per machine at a time: the run holds /tmp/weft-e2e.lock.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -146,11 +147,10 @@ function publishWeft() {
   log(`e2e: helm package: ${Object.values(charts).map((c) => basename(c)).join(', ')}`);
 }
 
-/** Every scenario file, sorted by file name (s0 … s9, s10 …), whatever its directory. */
+/** Every scenario file (s<N>…test.mjs) of the three scenario directories. */
 function scenarios() {
   const dirs = [here, join(here, 'real-node'), join(here, 'real-node', 'weft')];
-  const files = dirs.flatMap((d) => readdirSync(d).filter((f) => /^s\d.*\.test\.mjs$/.test(f)).map((f) => join(d, f)));
-  return files.sort((a, b) => basename(a).localeCompare(basename(b), 'en', { numeric: true }));
+  return dirs.flatMap((d) => readdirSync(d).filter((f) => /^s\d.*\.test\.mjs$/.test(f)).sort().map((f) => join(d, f)));
 }
 
 let exitCode = 1;
