@@ -88,6 +88,8 @@ export function callWithTimeout(inner: HttpService, req: HttpRequest, ms: number
   });
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * The timer of one bounded exchange. One timer at a time, re-armed lazily: a byte only stamps `last`, so the
  * idle timeout costs nothing per chunk but a clock read.
@@ -115,7 +117,8 @@ class BoundedExchange {
 
   private arm(t: number): void {
     const at = this.idleMs > 0 ? Math.min(this.endAt, this.last + this.idleMs) : this.endAt;
-    this.timer = setTimeout(this.fire, Math.max(0, at - t));
+    // setTimeout fires at once for delays over 2^31-1 ms (~24.8 days); a longer timeout is re-armed when that passes.
+    this.timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(0, at - t)));
   }
 
   private readonly fire = (): void => {
