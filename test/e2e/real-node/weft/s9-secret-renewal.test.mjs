@@ -9,8 +9,9 @@
 //                port (read from a TLS handshake with the pod);
 //   injector     serves the new weft-injector-k8s-tls certificate on its
 //                webhook port (read from a TLS handshake);
-//   viz          logs that it reloaded its tap client certificate (the
-//                weft-viz-tap-tls Secret volume) once more;
+//   viz          sees the new weft-viz-tap-tls file in its container (read
+//                through the container's root) and logs that it reloaded its
+//                tap client certificate once more;
 //   identity     (reads the issuer Secret from the API, not a volume) signs
 //                the leaf of a pod started after the round with the new issuer.
 import { test, before, after } from 'node:test';
@@ -18,7 +19,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
 import { deleteNamespaces, echoPod, readyPods } from '../../lib/pods.mjs';
-import { containerLog, controlPlaneReady, meshedNamespace, podReady } from '../../lib/node-pods.mjs';
+import { readFileSync } from 'node:fs';
+import { containerLog, containerPid, controlPlaneReady, meshedNamespace, podReady } from '../../lib/node-pods.mjs';
 import { WEFT_NS, chartPaths, imageValues, installWeft, uninstallWeft, certificateReady } from '../../lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s9';
@@ -123,6 +125,10 @@ for (let round = 1; round <= ROUNDS; round++) {
       err.message += `\n  served ${last ? fingerprint(last) : 'nothing'}, Secret ${fingerprint(renewed['weft-injector-k8s-tls'])}, before ${fingerprint(old['weft-injector-k8s-tls'])}`;
       throw err;
     });
+    // viz: the kubelet swapped the file inside viz's container (read through the container's root), and viz reloaded it.
+    const vizStatus = (await env.kube.get(`/api/v1/namespaces/${VIZ_NS}/pods/${viz.metadata.name}`)).status.containerStatuses.find((c) => c.name === 'viz');
+    const vizFile = `/proc/${containerPid(env, vizStatus.containerID)}/root/var/run/weft/viz/tap-tls/tls.crt`;
+    await waitFor('the kubelet swapping the renewed tap certificate into viz', () => pemOf(readFileSync(vizFile, 'utf8')) === renewed['weft-viz-tap-tls'], deadline);
     await waitFor('viz reloading its tap client certificate', () => vizReloads(viz.metadata.name) > vizBefore, deadline);
 
     // identity: a proxy certified now gets a leaf from the renewed issuer, not the old one.
