@@ -144,7 +144,7 @@ test('proxy: iptables and ip6tables run inside the image (nft backend, libraries
 
 for (const [name, code, pattern] of [
   // identity starts its admin server, then checks its RBAC against the Kubernetes API (none here).
-  ['identity', 1, /"admin listening"[\s\S]*identity cannot start: cannot check permissions with the Kubernetes API/],
+  ['identity', 1, /"admin listening"[\s\S]*identity cannot start: cannot check identity's permissions with the Kubernetes API/],
   ['destination', 2, /invalid configuration:[\s\S]*WEFT_DESTINATION_TLS_CERT_FILE is required but not set/],
   ['injector', 2, /weft injector: invalid configuration:[\s\S]*WEFT_INJECTOR_KUBERNETES_VERSION/],
   ['viz', 1, /viz: invalid configuration:[\s\S]*WEFT_VIZ_TRUST_ANCHORS_FILE is required but not set/],
