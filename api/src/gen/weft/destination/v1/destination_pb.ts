@@ -18,7 +18,7 @@ import type { Message } from '@bufbuild/protobuf';
 export const file_weft_destination_v1_destination: GenFile =
   /*@__PURE__*/
   fileDesc(
-    'CiV3ZWZ0L2Rlc3RpbmF0aW9uL3YxL2Rlc3RpbmF0aW9uLnByb3RvEhN3ZWZ0LmRlc3RpbmF0aW9uLnYxIkUKDkdldERlc3RpbmF0aW9uEg4KBnNjaGVtZRgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWNvbnRleHRfdG9rZW4YAyABKAkisQEKBlVwZGF0ZRIzCgNhZGQYASABKAsyJC53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldEgAEi4KBnJlbW92ZRgCIAEoCzIcLndlZnQuZGVzdGluYXRpb24udjEuQWRkclNldEgAEjgKDG5vX2VuZHBvaW50cxgDIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuTm9FbmRwb2ludHNIAEIICgZ1cGRhdGUiMQoHQWRkclNldBImCgVhZGRycxgBIAMoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MixwEKD1dlaWdodGVkQWRkclNldBIwCgVhZGRycxgBIAMoCzIhLndlZnQuZGVzdGluYXRpb24udjEuV2VpZ2h0ZWRBZGRyEk0KDW1ldHJpY19sYWJlbHMYAiADKAsyNi53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldC5NZXRyaWNMYWJlbHNFbnRyeRozChFNZXRyaWNMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrACCgxXZWlnaHRlZEFkZHISJQoEYWRkchgBIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSDgoGd2VpZ2h0GAIgASgNEkoKDW1ldHJpY19sYWJlbHMYAyADKAsyMy53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkci5NZXRyaWNMYWJlbHNFbnRyeRIuCgx0bHNfaWRlbnRpdHkYBCABKAsyGC53ZWZ0Lm5ldC52MS5UbHNJZGVudGl0eRI4Cg1wcm90b2NvbF9oaW50GAUgASgLMiEud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQaMwoRTWV0cmljTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKwAQoMUHJvdG9jb2xIaW50EjIKAmgyGAEgASgLMiQud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQuSDJIABI6CgZvcGFxdWUYAiABKAsyKC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlByb3RvY29sSGludC5PcGFxdWVIABIUCgxpbmJvdW5kX3BvcnQYAyABKA0aBAoCSDIaCAoGT3BhcXVlQgoKCHByb3RvY29sIh0KC05vRW5kcG9pbnRzEg4KBmV4aXN0cxgBIAEoCCL+AQoSRGVzdGluYXRpb25Qcm9maWxlEhwKFGZ1bGx5X3F1YWxpZmllZF9uYW1lGAEgASgJEioKBnJvdXRlcxgCIAMoCzIaLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUSNgoMcmV0cnlfYnVkZ2V0GAMgASgLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5SZXRyeUJ1ZGdldBI3Cg1kc3Rfb3ZlcnJpZGVzGAQgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5XZWlnaHRlZERzdBIXCg9vcGFxdWVfcHJvdG9jb2wYBSABKAgSFAoMb3BhcXVlX3BvcnRzGAYgAygNIv4DCgVSb3V0ZRIMCgRuYW1lGAEgASgJEjAKB21hdGNoZXMYAiADKAsyHy53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJvdXRlTWF0Y2gSPAoQcmVzcG9uc2VfY2xhc3NlcxgDIAMoCzIiLndlZnQuZGVzdGluYXRpb24udjEuUmVzcG9uc2VDbGFzcxIUCgxpc19yZXRyeWFibGUYBCABKAgSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg10b3RhbF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjgKDnJldHJ5X3N0YXR1c2VzGAcgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5TdGF0dXNSYW5nZRJFCg5tZXRyaWNzX2xhYmVscxgIIAMoCzItLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUuTWV0cmljc0xhYmVsc0VudHJ5EhsKE3JldHJ5X2dycGNfc3RhdHVzZXMYCSADKA0SLwoMaWRsZV90aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGjQKEk1ldHJpY3NMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIn0KClJvdXRlTWF0Y2gSDgoGbWV0aG9kGAEgASgJEiwKBHBhdGgYAiABKAsyHi53ZWZ0LmRlc3RpbmF0aW9uLnYxLlBhdGhNYXRjaBIxCgdoZWFkZXJzGAMgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5IZWFkZXJNYXRjaCJHCglQYXRoTWF0Y2gSDwoFZXhhY3QYASABKAlIABIQCgZwcmVmaXgYAiABKAlIABIPCgVyZWdleBgDIAEoCUgAQgYKBGtpbmQiRgoLSGVhZGVyTWF0Y2gSDAoEbmFtZRgBIAEoCRIPCgVleGFjdBgCIAEoCUgAEg8KBXJlZ2V4GAMgASgJSABCBwoFdmFsdWUiJwoLU3RhdHVzUmFuZ2USCwoDbWluGAEgASgNEgsKA21heBgCIAEoDSJVCg1SZXNwb25zZUNsYXNzEjAKBnN0YXR1cxgBIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuU3RhdHVzUmFuZ2USEgoKaXNfZmFpbHVyZRgCIAEoCCJqCgtSZXRyeUJ1ZGdldBITCgtyZXRyeV9yYXRpbxgBIAEoAhIeChZtaW5fcmV0cmllc19wZXJfc2Vjb25kGAIgASgNEiYKA3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiIwCgtXZWlnaHRlZERzdBIRCglhdXRob3JpdHkYASABKAkSDgoGd2VpZ2h0GAIgASgNMrYBCgtEZXN0aW5hdGlvbhJJCgNHZXQSIy53ZWZ0LmRlc3RpbmF0aW9uLnYxLkdldERlc3RpbmF0aW9uGhsud2VmdC5kZXN0aW5hdGlvbi52MS5VcGRhdGUwARJcCgpHZXRQcm9maWxlEiMud2VmdC5kZXN0aW5hdGlvbi52MS5HZXREZXN0aW5hdGlvbhonLndlZnQuZGVzdGluYXRpb24udjEuRGVzdGluYXRpb25Qcm9maWxlMAFiBnByb3RvMw',
+    'CiV3ZWZ0L2Rlc3RpbmF0aW9uL3YxL2Rlc3RpbmF0aW9uLnByb3RvEhN3ZWZ0LmRlc3RpbmF0aW9uLnYxIkUKDkdldERlc3RpbmF0aW9uEg4KBnNjaGVtZRgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWNvbnRleHRfdG9rZW4YAyABKAkisQEKBlVwZGF0ZRIzCgNhZGQYASABKAsyJC53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldEgAEi4KBnJlbW92ZRgCIAEoCzIcLndlZnQuZGVzdGluYXRpb24udjEuQWRkclNldEgAEjgKDG5vX2VuZHBvaW50cxgDIAEoCzIgLndlZnQuZGVzdGluYXRpb24udjEuTm9FbmRwb2ludHNIAEIICgZ1cGRhdGUiMQoHQWRkclNldBImCgVhZGRycxgBIAMoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MixwEKD1dlaWdodGVkQWRkclNldBIwCgVhZGRycxgBIAMoCzIhLndlZnQuZGVzdGluYXRpb24udjEuV2VpZ2h0ZWRBZGRyEk0KDW1ldHJpY19sYWJlbHMYAiADKAsyNi53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkclNldC5NZXRyaWNMYWJlbHNFbnRyeRozChFNZXRyaWNMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrACCgxXZWlnaHRlZEFkZHISJQoEYWRkchgBIAEoCzIXLndlZnQubmV0LnYxLlRjcEFkZHJlc3MSDgoGd2VpZ2h0GAIgASgNEkoKDW1ldHJpY19sYWJlbHMYAyADKAsyMy53ZWZ0LmRlc3RpbmF0aW9uLnYxLldlaWdodGVkQWRkci5NZXRyaWNMYWJlbHNFbnRyeRIuCgx0bHNfaWRlbnRpdHkYBCABKAsyGC53ZWZ0Lm5ldC52MS5UbHNJZGVudGl0eRI4Cg1wcm90b2NvbF9oaW50GAUgASgLMiEud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQaMwoRTWV0cmljTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKwAQoMUHJvdG9jb2xIaW50EjIKAmgyGAEgASgLMiQud2VmdC5kZXN0aW5hdGlvbi52MS5Qcm90b2NvbEhpbnQuSDJIABI6CgZvcGFxdWUYAiABKAsyKC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlByb3RvY29sSGludC5PcGFxdWVIABIUCgxpbmJvdW5kX3BvcnQYAyABKA0aBAoCSDIaCAoGT3BhcXVlQgoKCHByb3RvY29sIh0KC05vRW5kcG9pbnRzEg4KBmV4aXN0cxgBIAEoCCL+AQoSRGVzdGluYXRpb25Qcm9maWxlEhwKFGZ1bGx5X3F1YWxpZmllZF9uYW1lGAEgASgJEioKBnJvdXRlcxgCIAMoCzIaLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUSNgoMcmV0cnlfYnVkZ2V0GAMgASgLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5SZXRyeUJ1ZGdldBI3Cg1kc3Rfb3ZlcnJpZGVzGAQgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5XZWlnaHRlZERzdBIXCg9vcGFxdWVfcHJvdG9jb2wYBSABKAgSFAoMb3BhcXVlX3BvcnRzGAYgAygNIuUECgVSb3V0ZRIMCgRuYW1lGAEgASgJEjAKB21hdGNoZXMYAiADKAsyHy53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJvdXRlTWF0Y2gSPAoQcmVzcG9uc2VfY2xhc3NlcxgDIAMoCzIiLndlZnQuZGVzdGluYXRpb24udjEuUmVzcG9uc2VDbGFzcxIUCgxpc19yZXRyeWFibGUYBCABKAgSKgoHdGltZW91dBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg10b3RhbF90aW1lb3V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjgKDnJldHJ5X3N0YXR1c2VzGAcgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5TdGF0dXNSYW5nZRJFCg5tZXRyaWNzX2xhYmVscxgIIAMoCzItLndlZnQuZGVzdGluYXRpb24udjEuUm91dGUuTWV0cmljc0xhYmVsc0VudHJ5EhsKE3JldHJ5X2dycGNfc3RhdHVzZXMYCSADKA0SLwoMaWRsZV90aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKB2ZpbHRlcnMYCyADKAsyIC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJvdXRlRmlsdGVyEjIKCGJhY2tlbmRzGAwgAygLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5XZWlnaHRlZERzdBo0ChJNZXRyaWNzTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKgAgoLUm91dGVGaWx0ZXISRgoXcmVxdWVzdF9oZWFkZXJfbW9kaWZpZXIYASABKAsyIy53ZWZ0LmRlc3RpbmF0aW9uLnYxLkhlYWRlck1vZGlmaWVySAASRwoYcmVzcG9uc2VfaGVhZGVyX21vZGlmaWVyGAIgASgLMiMud2VmdC5kZXN0aW5hdGlvbi52MS5IZWFkZXJNb2RpZmllckgAEkAKEHJlcXVlc3RfcmVkaXJlY3QYAyABKAsyJC53ZWZ0LmRlc3RpbmF0aW9uLnYxLlJlcXVlc3RSZWRpcmVjdEgAEjYKC3VybF9yZXdyaXRlGAQgASgLMh8ud2VmdC5kZXN0aW5hdGlvbi52MS5VcmxSZXdyaXRlSABCBgoEa2luZCJ+Cg5IZWFkZXJNb2RpZmllchItCgNzZXQYASADKAsyIC53ZWZ0LmRlc3RpbmF0aW9uLnYxLkhlYWRlclZhbHVlEi0KA2FkZBgCIAMoCzIgLndlZnQuZGVzdGluYXRpb24udjEuSGVhZGVyVmFsdWUSDgoGcmVtb3ZlGAMgAygJIioKC0hlYWRlclZhbHVlEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiOAoMUGF0aE1vZGlmaWVyEg4KBGZ1bGwYASABKAlIABIQCgZwcmVmaXgYAiABKAlIAEIGCgRraW5kIocBCg9SZXF1ZXN0UmVkaXJlY3QSDgoGc2NoZW1lGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEgwKBHBvcnQYAyABKA0SLwoEcGF0aBgEIAEoCzIhLndlZnQuZGVzdGluYXRpb24udjEuUGF0aE1vZGlmaWVyEhMKC3N0YXR1c19jb2RlGAUgASgNIk8KClVybFJld3JpdGUSEAoIaG9zdG5hbWUYASABKAkSLwoEcGF0aBgCIAEoCzIhLndlZnQuZGVzdGluYXRpb24udjEuUGF0aE1vZGlmaWVyIrkBCgpSb3V0ZU1hdGNoEg4KBm1ldGhvZBgBIAEoCRIsCgRwYXRoGAIgASgLMh4ud2VmdC5kZXN0aW5hdGlvbi52MS5QYXRoTWF0Y2gSMQoHaGVhZGVycxgDIAMoCzIgLndlZnQuZGVzdGluYXRpb24udjEuSGVhZGVyTWF0Y2gSOgoMcXVlcnlfcGFyYW1zGAQgAygLMiQud2VmdC5kZXN0aW5hdGlvbi52MS5RdWVyeVBhcmFtTWF0Y2giSgoPUXVlcnlQYXJhbU1hdGNoEgwKBG5hbWUYASABKAkSDwoFZXhhY3QYAiABKAlIABIPCgVyZWdleBgDIAEoCUgAQgcKBXZhbHVlIkcKCVBhdGhNYXRjaBIPCgVleGFjdBgBIAEoCUgAEhAKBnByZWZpeBgCIAEoCUgAEg8KBXJlZ2V4GAMgASgJSABCBgoEa2luZCJGCgtIZWFkZXJNYXRjaBIMCgRuYW1lGAEgASgJEg8KBWV4YWN0GAIgASgJSAASDwoFcmVnZXgYAyABKAlIAEIHCgV2YWx1ZSInCgtTdGF0dXNSYW5nZRILCgNtaW4YASABKA0SCwoDbWF4GAIgASgNIlUKDVJlc3BvbnNlQ2xhc3MSMAoGc3RhdHVzGAEgASgLMiAud2VmdC5kZXN0aW5hdGlvbi52MS5TdGF0dXNSYW5nZRISCgppc19mYWlsdXJlGAIgASgIImoKC1JldHJ5QnVkZ2V0EhMKC3JldHJ5X3JhdGlvGAEgASgCEh4KFm1pbl9yZXRyaWVzX3Blcl9zZWNvbmQYAiABKA0SJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjAKC1dlaWdodGVkRHN0EhEKCWF1dGhvcml0eRgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0ytgEKC0Rlc3RpbmF0aW9uEkkKA0dldBIjLndlZnQuZGVzdGluYXRpb24udjEuR2V0RGVzdGluYXRpb24aGy53ZWZ0LmRlc3RpbmF0aW9uLnYxLlVwZGF0ZTABElwKCkdldFByb2ZpbGUSIy53ZWZ0LmRlc3RpbmF0aW9uLnYxLkdldERlc3RpbmF0aW9uGicud2VmdC5kZXN0aW5hdGlvbi52MS5EZXN0aW5hdGlvblByb2ZpbGUwAWIGcHJvdG8z',
     [file_google_protobuf_duration, file_weft_net_v1_net],
   );
 
@@ -369,6 +369,21 @@ export type Route = Message<'weft.destination.v1.Route'> & {
    * @generated from field: google.protobuf.Duration idle_timeout = 10;
    */
   idleTimeout?: Duration | undefined;
+
+  /**
+   * Applied in order to requests on this route (Gateway API filters).
+   *
+   * @generated from field: repeated weft.destination.v1.RouteFilter filters = 11;
+   */
+  filters: RouteFilter[];
+
+  /**
+   * Weighted backends of this route (Gateway API backendRefs); empty: the
+   * profile's dst_overrides, else the logical service itself.
+   *
+   * @generated from field: repeated weft.destination.v1.WeightedDst backends = 12;
+   */
+  backends: WeightedDst[];
 };
 
 /**
@@ -376,6 +391,206 @@ export type Route = Message<'weft.destination.v1.Route'> & {
  * Use `create(RouteSchema)` to create a new message.
  */
 export const RouteSchema: GenMessage<Route> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 8);
+
+/**
+ * @generated from message weft.destination.v1.RouteFilter
+ */
+export type RouteFilter = Message<'weft.destination.v1.RouteFilter'> & {
+  /**
+   * @generated from oneof weft.destination.v1.RouteFilter.kind
+   */
+  kind:
+    | {
+        /**
+         * @generated from field: weft.destination.v1.HeaderModifier request_header_modifier = 1;
+         */
+        value: HeaderModifier;
+        case: 'requestHeaderModifier';
+      }
+    | {
+        /**
+         * @generated from field: weft.destination.v1.HeaderModifier response_header_modifier = 2;
+         */
+        value: HeaderModifier;
+        case: 'responseHeaderModifier';
+      }
+    | {
+        /**
+         * @generated from field: weft.destination.v1.RequestRedirect request_redirect = 3;
+         */
+        value: RequestRedirect;
+        case: 'requestRedirect';
+      }
+    | {
+        /**
+         * @generated from field: weft.destination.v1.UrlRewrite url_rewrite = 4;
+         */
+        value: UrlRewrite;
+        case: 'urlRewrite';
+      }
+    | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.destination.v1.RouteFilter.
+ * Use `create(RouteFilterSchema)` to create a new message.
+ */
+export const RouteFilterSchema: GenMessage<RouteFilter> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 9);
+
+/**
+ * @generated from message weft.destination.v1.HeaderModifier
+ */
+export type HeaderModifier = Message<'weft.destination.v1.HeaderModifier'> & {
+  /**
+   * Replace the header (or add it).
+   *
+   * @generated from field: repeated weft.destination.v1.HeaderValue set = 1;
+   */
+  set: HeaderValue[];
+
+  /**
+   * Add a value to the header (joined with ", " when present).
+   *
+   * @generated from field: repeated weft.destination.v1.HeaderValue add = 2;
+   */
+  add: HeaderValue[];
+
+  /**
+   * Header names to drop.
+   *
+   * @generated from field: repeated string remove = 3;
+   */
+  remove: string[];
+};
+
+/**
+ * Describes the message weft.destination.v1.HeaderModifier.
+ * Use `create(HeaderModifierSchema)` to create a new message.
+ */
+export const HeaderModifierSchema: GenMessage<HeaderModifier> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 10);
+
+/**
+ * @generated from message weft.destination.v1.HeaderValue
+ */
+export type HeaderValue = Message<'weft.destination.v1.HeaderValue'> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message weft.destination.v1.HeaderValue.
+ * Use `create(HeaderValueSchema)` to create a new message.
+ */
+export const HeaderValueSchema: GenMessage<HeaderValue> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 11);
+
+/**
+ * How a redirect or a rewrite changes the path.
+ *
+ * @generated from message weft.destination.v1.PathModifier
+ */
+export type PathModifier = Message<'weft.destination.v1.PathModifier'> & {
+  /**
+   * @generated from oneof weft.destination.v1.PathModifier.kind
+   */
+  kind:
+    | {
+        /**
+         * The whole path is replaced (the query is kept).
+         *
+         * @generated from field: string full = 1;
+         */
+        value: string;
+        case: 'full';
+      }
+    | {
+        /**
+         * The route match's path prefix is replaced by this.
+         *
+         * @generated from field: string prefix = 2;
+         */
+        value: string;
+        case: 'prefix';
+      }
+    | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.destination.v1.PathModifier.
+ * Use `create(PathModifierSchema)` to create a new message.
+ */
+export const PathModifierSchema: GenMessage<PathModifier> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 12);
+
+/**
+ * @generated from message weft.destination.v1.RequestRedirect
+ */
+export type RequestRedirect = Message<'weft.destination.v1.RequestRedirect'> & {
+  /**
+   * Empty: the request's own.
+   *
+   * @generated from field: string scheme = 1;
+   */
+  scheme: string;
+
+  /**
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+
+  /**
+   * Zero: the request's port (or none).
+   *
+   * @generated from field: uint32 port = 3;
+   */
+  port: number;
+
+  /**
+   * @generated from field: weft.destination.v1.PathModifier path = 4;
+   */
+  path?: PathModifier | undefined;
+
+  /**
+   * 301 or 302 (the default).
+   *
+   * @generated from field: uint32 status_code = 5;
+   */
+  statusCode: number;
+};
+
+/**
+ * Describes the message weft.destination.v1.RequestRedirect.
+ * Use `create(RequestRedirectSchema)` to create a new message.
+ */
+export const RequestRedirectSchema: GenMessage<RequestRedirect> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 13);
+
+/**
+ * @generated from message weft.destination.v1.UrlRewrite
+ */
+export type UrlRewrite = Message<'weft.destination.v1.UrlRewrite'> & {
+  /**
+   * Empty: keep the authority the client sent.
+   *
+   * @generated from field: string hostname = 1;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: weft.destination.v1.PathModifier path = 2;
+   */
+  path?: PathModifier | undefined;
+};
+
+/**
+ * Describes the message weft.destination.v1.UrlRewrite.
+ * Use `create(UrlRewriteSchema)` to create a new message.
+ */
+export const UrlRewriteSchema: GenMessage<UrlRewrite> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 14);
 
 /**
  * @generated from message weft.destination.v1.RouteMatch
@@ -397,13 +612,56 @@ export type RouteMatch = Message<'weft.destination.v1.RouteMatch'> & {
    * @generated from field: repeated weft.destination.v1.HeaderMatch headers = 3;
    */
   headers: HeaderMatch[];
+
+  /**
+   * All must match (Gateway API HTTPQueryParamMatch).
+   *
+   * @generated from field: repeated weft.destination.v1.QueryParamMatch query_params = 4;
+   */
+  queryParams: QueryParamMatch[];
 };
 
 /**
  * Describes the message weft.destination.v1.RouteMatch.
  * Use `create(RouteMatchSchema)` to create a new message.
  */
-export const RouteMatchSchema: GenMessage<RouteMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 9);
+export const RouteMatchSchema: GenMessage<RouteMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 15);
+
+/**
+ * @generated from message weft.destination.v1.QueryParamMatch
+ */
+export type QueryParamMatch = Message<'weft.destination.v1.QueryParamMatch'> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from oneof weft.destination.v1.QueryParamMatch.value
+   */
+  value:
+    | {
+        /**
+         * @generated from field: string exact = 2;
+         */
+        value: string;
+        case: 'exact';
+      }
+    | {
+        /**
+         * @generated from field: string regex = 3;
+         */
+        value: string;
+        case: 'regex';
+      }
+    | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.destination.v1.QueryParamMatch.
+ * Use `create(QueryParamMatchSchema)` to create a new message.
+ */
+export const QueryParamMatchSchema: GenMessage<QueryParamMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 16);
 
 /**
  * @generated from message weft.destination.v1.PathMatch
@@ -441,7 +699,7 @@ export type PathMatch = Message<'weft.destination.v1.PathMatch'> & {
  * Describes the message weft.destination.v1.PathMatch.
  * Use `create(PathMatchSchema)` to create a new message.
  */
-export const PathMatchSchema: GenMessage<PathMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 10);
+export const PathMatchSchema: GenMessage<PathMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 17);
 
 /**
  * @generated from message weft.destination.v1.HeaderMatch
@@ -477,7 +735,7 @@ export type HeaderMatch = Message<'weft.destination.v1.HeaderMatch'> & {
  * Describes the message weft.destination.v1.HeaderMatch.
  * Use `create(HeaderMatchSchema)` to create a new message.
  */
-export const HeaderMatchSchema: GenMessage<HeaderMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 11);
+export const HeaderMatchSchema: GenMessage<HeaderMatch> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 18);
 
 /**
  * @generated from message weft.destination.v1.StatusRange
@@ -498,7 +756,7 @@ export type StatusRange = Message<'weft.destination.v1.StatusRange'> & {
  * Describes the message weft.destination.v1.StatusRange.
  * Use `create(StatusRangeSchema)` to create a new message.
  */
-export const StatusRangeSchema: GenMessage<StatusRange> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 12);
+export const StatusRangeSchema: GenMessage<StatusRange> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 19);
 
 /**
  * @generated from message weft.destination.v1.ResponseClass
@@ -519,7 +777,7 @@ export type ResponseClass = Message<'weft.destination.v1.ResponseClass'> & {
  * Describes the message weft.destination.v1.ResponseClass.
  * Use `create(ResponseClassSchema)` to create a new message.
  */
-export const ResponseClassSchema: GenMessage<ResponseClass> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 13);
+export const ResponseClassSchema: GenMessage<ResponseClass> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 20);
 
 /**
  * @generated from message weft.destination.v1.RetryBudget
@@ -547,7 +805,7 @@ export type RetryBudget = Message<'weft.destination.v1.RetryBudget'> & {
  * Describes the message weft.destination.v1.RetryBudget.
  * Use `create(RetryBudgetSchema)` to create a new message.
  */
-export const RetryBudgetSchema: GenMessage<RetryBudget> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 14);
+export const RetryBudgetSchema: GenMessage<RetryBudget> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 21);
 
 /**
  * @generated from message weft.destination.v1.WeightedDst
@@ -568,7 +826,7 @@ export type WeightedDst = Message<'weft.destination.v1.WeightedDst'> & {
  * Describes the message weft.destination.v1.WeightedDst.
  * Use `create(WeightedDstSchema)` to create a new message.
  */
-export const WeightedDstSchema: GenMessage<WeightedDst> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 15);
+export const WeightedDstSchema: GenMessage<WeightedDst> = /*@__PURE__*/ messageDesc(file_weft_destination_v1_destination, 22);
 
 /**
  * @generated from service weft.destination.v1.Destination
