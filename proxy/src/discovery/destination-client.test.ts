@@ -116,3 +116,45 @@ test('GetProfile delivers the service profile and its routes, gRPC retry statuse
     profiles.close();
   }
 });
+
+test('a stream reopened to a new destination replaces the endpoints: ones removed while it was broken are not kept', { timeout: 60_000 }, async () => {
+  // Two destinations as during a control-plane rollout: the first goes away while the servers are replaced,
+  // the client reconnects to the second, which only knows the new pods.
+  const log = createLogger('destination-test', 'silent');
+  const server = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [SERVER_NAME] });
+  const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: ['client.demo.serviceaccount.identity.weft.cluster.local'] });
+  const tls = { ca: anchor.cert, cert: server.cert, key: server.key };
+  const clientOf = (c: DestinationController) =>
+    createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${c.destinationPort}`, ca: anchor.cert, cert: me.cert, key: me.key, serverName: SERVER_NAME });
+  const before = new MemorySource();
+  before.apply('Service', service('api', { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  before.apply('EndpointSlice', slice('api-a', 'api', [{ name: 'http', port: 8080 }], [{ ip: '10.2.0.1' }, { ip: '10.2.0.2' }]));
+  const after = new MemorySource();
+  after.apply('Service', service('api', { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  after.apply('EndpointSlice', slice('api-b', 'api', [{ name: 'http', port: 8080 }], [{ ip: '10.2.0.3' }, { ip: '10.2.0.4' }]));
+  const first = await startDestination({ source: before, log, tls, destinationPort: 0, policyPort: 0, adminPort: 0 });
+  const second = await startDestination({ source: after, log, tls, destinationPort: 0, policyPort: 0, adminPort: 0 });
+  let current = clientOf(first);
+  const d = new DestinationDiscovery(() => current, '{"ns":"demo"}', log);
+  try {
+    const set = await d.resolve('api.demo.svc.cluster.local:80');
+    assert.deepEqual(set.endpoints.map((e) => e.addr.ip).sort(), ['10.2.0.1', '10.2.0.2']);
+    const changed = new Promise<readonly Endpoint[]>((resolve) => {
+      const off = set.subscribe((eps) => {
+        if (eps.some((e) => e.addr.ip === '10.2.0.3')) {
+          off();
+          resolve(eps);
+        }
+      });
+    });
+    current = clientOf(second);
+    await first.close();
+    const eps = await changed;
+    assert.deepEqual(eps.map((e) => e.addr.ip).sort(), ['10.2.0.3', '10.2.0.4']);
+    assert.deepEqual(set.endpoints.map((e) => e.addr.ip).sort(), ['10.2.0.3', '10.2.0.4']);
+  } finally {
+    d.close();
+    await first.close().catch(() => undefined);
+    await second.close();
+  }
+});

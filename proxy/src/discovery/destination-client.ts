@@ -3,7 +3,8 @@
  * authority, over mTLS with the pod certificate. The first message decides
  * whether the authority exists (fail fast on unknown ones); later messages
  * add and remove endpoints. A broken stream is re-opened with backoff while
- * the last known endpoints keep serving.
+ * the last known endpoints keep serving; the reopened stream's first message
+ * (destination's whole state) replaces them.
  */
 import type { Client } from '@connectrpc/connect';
 import { ConnectError, Code } from '@connectrpc/connect';
@@ -56,8 +57,16 @@ export class DestinationDiscovery implements Discovery {
       const run = async (attempt: number): Promise<void> => {
         try {
           const stream = this.client().get({ scheme: 'k8s', path: authority, contextToken: this.contextToken }, { signal: this.abort.signal });
+          // Each stream opens with destination's whole state for the authority (endpoint-translator.ts): on a
+          // reopened stream that snapshot replaces what we held, or endpoints removed while the stream was
+          // broken (pods replaced during a control-plane rollout) would be kept, and picked, for good.
+          let snapshot = true;
           for await (const u of stream) {
             attempt = 0;
+            if (snapshot) {
+              byAddr.clear();
+              snapshot = false;
+            }
             if (u.update.case === 'add') {
               for (const a of u.update.value.addrs) {
                 const ep = toEndpoint(a, u.update.value.metricLabels);
