@@ -135,6 +135,14 @@ export interface HttpRequest {
   readonly startedAt: number;
   /** HTTP/1 `Upgrade` (e.g. `websocket`): the protocol the client asks to switch to; the response may carry the upgraded stream. */
   readonly upgrade?: string;
+  /** Outbound: the matched route's own weighted backends (Gateway API backendRefs), set by the route layer for the split layer. */
+  readonly backends?: WeightedBackends;
+}
+
+/** A weighted choice of logical backends (`host:port` authorities); `totalWeight` > 0. */
+export interface WeightedBackends {
+  readonly list: readonly { readonly authority: string; readonly weight: number }[];
+  readonly totalWeight: number;
 }
 
 export interface HttpResponse {

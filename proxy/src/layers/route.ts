@@ -5,8 +5,9 @@
  * the route's timeouts and retries. A profile change applies to the next
  * request; requests in flight keep the route they started with.
  *
- * Outbound: matching, metrics, deadlines, retries (with the service's retry
- * budget). Inbound: matching and metrics (what `weft viz routes` shows) and
+ * Outbound: matching, metrics, filters (redirect, request and response
+ * rewrites), the route's own backends (for the split layer), deadlines,
+ * retries (with the service's retry budget). Inbound: matching and metrics (what `weft viz routes` shows) and
  * the gRPC deadline; retries belong to the caller's side.
  */
 import { performance } from 'node:perf_hooks';
@@ -40,8 +41,13 @@ export function outboundRoutes(d: RouteDeps): (inner: NewHttp<Logical>) => NewHt
       const table = routeTableOf(watch.current());
       const route = table.route(req.method, req.path, req.headers);
       if (route === DEFAULT_ROUTE && req.headers['grpc-timeout'] === undefined) return svc(req);
-      const m = route.name === '' ? undefined : metricsFor(bound, route, () => d.metrics.forRoute('outbound', logical.authority, route.name));
-      return measured(m, route, req, sendOnRoute(svc, req, route, budgetFor(table.budget), m));
+      const m = route.name === '' ? undefined : metricsFor(bound, route, () => d.metrics.forRoute('outbound', logical.authority, route.name, route.kind));
+      const f = route.filters;
+      if (f?.redirect) return measured(m, route, req, Promise.resolve(f.redirect(req)));
+      let out = f?.request ? f.request(req) : req;
+      if (route.backends) out = { ...out, backends: route.backends };
+      const sent = sendOnRoute(svc, out, route, budgetFor(table.budget), m);
+      return measured(m, route, req, f?.response ? sent.then((rsp) => ({ ...rsp, headers: f.response!(rsp.headers) })) : sent);
     };
   };
 }
@@ -66,7 +72,7 @@ export function inboundRoutes(d: RouteDeps): HttpLayer {
     const route = w ? routeTableOf(w.watch.current()).route(req.method, req.path, req.headers) : DEFAULT_ROUTE;
     const hasDeadline = req.headers['grpc-timeout'] !== undefined;
     if (route === DEFAULT_ROUTE && !hasDeadline) return inner(req);
-    const m = route.name === '' || !w ? undefined : metricsFor(w.bound, route, () => d.metrics.forRoute('inbound', w.authority, route.name));
+    const m = route.name === '' || !w ? undefined : metricsFor(w.bound, route, () => d.metrics.forRoute('inbound', w.authority, route.name, route.kind));
     return measured(m, route, req, hasDeadline ? withDeadline(inner, req) : inner(req));
   };
 }

@@ -1,8 +1,9 @@
 /**
- * Outbound: traffic split. When the logical service's profile has weighted
- * backends (`dst_overrides`: canary, blue/green), each request goes to one
- * of them with probability weight / total; otherwise to the logical service
- * itself. Weights are read per request from the live profile, so a change
+ * Outbound: traffic split. When the matched route names its own weighted
+ * backends (Gateway API backendRefs, `req.backends`), or else the logical
+ * service's profile has some (`dst_overrides`: canary, blue/green), each
+ * request goes to one of them with probability weight / total; otherwise to
+ * the logical service itself. Weights are read per request from the live profile, so a change
  * applies to the next request while requests in flight finish where they
  * started: shifting weights never fails a request. Each backend is a
  * Concrete with its own discovery and balancer (built once, cached below).
@@ -26,6 +27,10 @@ export function splitConcrete(profiles: Profiles, inner: NewHttp<Concrete>): New
     const watch = profiles.watch(logical.authority);
     const self = inner({ logical, authority: logical.authority });
     return (req) => {
+      if (req.backends) {
+        const b = pickBackend(req.backends.list, req.backends.totalWeight, Math.random());
+        return b.authority === logical.authority ? self(req) : inner({ logical, authority: b.authority })(req);
+      }
       const table = routeTableOf(watch.current());
       if (table.backends.length === 0) return self(req);
       const b = pickBackend(table.backends, table.totalWeight, Math.random());

@@ -1,6 +1,6 @@
 /**
  * Per-route and reliability families (docs/contracts.md): `route_request_total`,
- * `route_response_total`, `route_response_latency_ms` with `rt_route` (what
+ * `route_response_total`, `route_response_latency_ms` with `rt_route` and `route_kind` (what
  * `weft viz routes` reads), `retry_total` and `retry_budget_exhausted_total`.
  * Children are bound once per (direction, authority, route) and cached.
  * The families are created once per registry, so the inbound and outbound
@@ -13,7 +13,7 @@ import { WeftError } from '@weft/common/errors';
 type CounterChild = ReturnType<Counter<string>['labels']>;
 type HistogramChild = ReturnType<Histogram<string>['labels']>;
 
-const ROUTE_LABELS = ['direction', 'authority', 'rt_route'];
+const ROUTE_LABELS = ['direction', 'authority', 'rt_route', 'route_kind'];
 /** Route label sets kept before new ones share `authority="(other)"` (authorities come from clients). */
 const MAX_ROUTES = 2000;
 
@@ -92,12 +92,13 @@ export class RouteMetrics {
 
   constructor(private readonly f: RouteFamilies) {}
 
-  forRoute(direction: 'inbound' | 'outbound', authority: string, route: string): RouteTargetMetrics {
-    const key = `${direction}|${authority}|${route}`;
+  /** `kind`: what the route came from (ServiceProfile, HTTPRoute, GRPCRoute). */
+  forRoute(direction: 'inbound' | 'outbound', authority: string, route: string, kind: string): RouteTargetMetrics {
+    const key = `${direction}|${authority}|${route}|${kind}`;
     let m = this.targets.get(key);
     if (!m) {
-      if (this.targets.size >= MAX_ROUTES) return (this.overflow ??= new RouteTargetMetrics(this.f, { direction, authority: '(other)', rt_route: '(other)' }));
-      this.targets.set(key, (m = new RouteTargetMetrics(this.f, { direction, authority, rt_route: route })));
+      if (this.targets.size >= MAX_ROUTES) return (this.overflow ??= new RouteTargetMetrics(this.f, { direction, authority: '(other)', rt_route: '(other)', route_kind: '(other)' }));
+      this.targets.set(key, (m = new RouteTargetMetrics(this.f, { direction, authority, rt_route: route, route_kind: kind })));
     }
     return m;
   }

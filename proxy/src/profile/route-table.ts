@@ -6,7 +6,8 @@
  * the hot path only runs the matchers.
  */
 import type { destination } from '@weft/api';
-import type { Headers } from '../svc.js';
+import type { Headers, WeightedBackends } from '../svc.js';
+import { compileFilters, type RouteFilters } from './route-filters.js';
 
 export type Profile = destination.DestinationProfile;
 
@@ -18,6 +19,12 @@ export interface StatusRange {
 export interface RouteParams {
   /** The `rt_route` label; empty for requests that match no route. */
   readonly name: string;
+  /** The `route_kind` label: what the route came from (ServiceProfile, HTTPRoute, GRPCRoute). */
+  readonly kind: string;
+  /** Redirect, request and response rewrites (Gateway API filters); undefined when none. */
+  readonly filters: RouteFilters | undefined;
+  /** The route's own weighted backends (Gateway API backendRefs); undefined: the profile's split, else the service. */
+  readonly backends: WeightedBackends | undefined;
   /** Per-attempt timeout in ms, until the response body ended; 0 = none. */
   readonly timeoutMs: number;
   /** Total timeout across retries in ms, until the response body ended; 0 = none. */
@@ -61,6 +68,9 @@ export const DEFAULT_BUDGET: RetryBudgetParams = { ratio: 0.2, minPerSecond: 10,
 
 export const DEFAULT_ROUTE: RouteParams = {
   name: '',
+  kind: '',
+  filters: undefined,
+  backends: undefined,
   timeoutMs: 0,
   totalTimeoutMs: 0,
   idleTimeoutMs: 0,
@@ -126,7 +136,27 @@ function compileMatch(m: destination.RouteMatch): Matcher {
       return v !== undefined && (want === undefined || v === want);
     };
   });
-  return (meth, p, hs) => (method === '' || meth === method) && (path === undefined || path(p)) && headers.every((h) => h(hs));
+  const query = m.queryParams.map((q): ((params: URLSearchParams) => boolean) => {
+    if (q.value.case === 'regex') {
+      const re = safeRegex(q.value.value);
+      return (ps) => {
+        const v = ps.get(q.name);
+        return v !== null && re !== undefined && re.test(v);
+      };
+    }
+    const want = q.value.value;
+    return want === undefined ? (ps) => ps.has(q.name) : (ps) => ps.get(q.name) === want;
+  });
+  const queryOk =
+    query.length === 0
+      ? undefined
+      : (p: string): boolean => {
+          const i = p.indexOf('?');
+          const ps = new URLSearchParams(i < 0 ? '' : p.slice(i + 1));
+          return query.every((q) => q(ps));
+        };
+  return (meth, p, hs) =>
+    (method === '' || meth === method) && (path === undefined || path(p)) && headers.every((h) => h(hs)) && (queryOk === undefined || queryOk(p));
 }
 
 function safeRegex(source: string): RegExp | undefined {
@@ -140,10 +170,16 @@ function safeRegex(source: string): RegExp | undefined {
 function compileRoute(r: destination.Route): CompiledRoute {
   const statuses = r.retryStatuses.length > 0 ? r.retryStatuses.map((s) => ({ min: s.min, max: s.max })) : DEFAULT_RETRY_STATUSES;
   const classes = r.responseClasses.filter((c) => c.status).map((c) => ({ min: c.status!.min, max: c.status!.max, failure: c.isFailure }));
+  const prefix = r.matches[0]?.path?.kind.case === 'prefix' ? r.matches[0].path.kind.value : undefined;
+  const backends = r.backends.filter((d) => d.weight > 0 && d.authority !== '').map((d) => ({ authority: d.authority, weight: d.weight }));
+  const name = r.metricsLabels.route ?? r.name;
   return {
     matches: r.matches.map(compileMatch),
     params: {
-      name: r.metricsLabels.route ?? r.name,
+      name,
+      kind: r.metricsLabels.route_kind ?? (name === '' ? '' : 'ServiceProfile'),
+      filters: compileFilters(r.filters, prefix),
+      backends: backends.length === 0 ? undefined : { list: backends, totalWeight: backends.reduce((s, d) => s + d.weight, 0) },
       timeoutMs: durationMs(r.timeout),
       totalTimeoutMs: durationMs(r.totalTimeout),
       idleTimeoutMs: durationMs(r.idleTimeout),
