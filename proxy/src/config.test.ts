@@ -27,6 +27,12 @@ test('parses the contract environment with its defaults', () => {
   assert.equal(c.identity.tokenFile, '/var/run/secrets/tokens/weft-identity-token');
   assert.equal(c.inboundAppPort, undefined);
   assert.equal(c.pod.workloadName, 'web');
+  assert.equal(c.logFormat, 'json');
+});
+
+test('the log format is json or plain; anything else is refused naming the variable', () => {
+  assert.equal(parseProxyEnv({ ...REQUIRED, WEFT_PROXY_LOG_FORMAT: 'plain' }).logFormat, 'plain');
+  assert.throws(() => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_LOG_FORMAT: 'logfmt' }), /WEFT_PROXY_LOG_FORMAT/);
 });
 
 test('explicit-mode and IPv6 listen addresses parse', () => {

@@ -6,7 +6,7 @@
 import { INBOUND_POLICIES } from '@weft/api/names';
 import { env, loadConfig } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
-import { LOG_LEVELS } from '@weft/common/log';
+import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 
 export interface ListenAddr {
   readonly host: string;
@@ -17,6 +17,7 @@ export { INBOUND_POLICIES };
 
 export interface ProxyConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logFormat: (typeof LOG_FORMATS)[number];
   readonly outbound: ListenAddr;
   readonly inbound: ListenAddr;
   readonly admin: ListenAddr;
@@ -53,6 +54,7 @@ export interface ProxyConfig {
 
 const schema = {
   logLevel: env.oneOf('WEFT_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
+  logFormat: env.oneOf('WEFT_PROXY_LOG_FORMAT', LOG_FORMATS, 'json'),
   outbound: env.string('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', '127.0.0.1:4140'),
   inbound: env.string('WEFT_PROXY_INBOUND_LISTEN_ADDR', '0.0.0.0:4143'),
   admin: env.string('WEFT_PROXY_ADMIN_LISTEN_ADDR', '0.0.0.0:4191'),
@@ -100,6 +102,7 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
   }
   return {
     logLevel: c.logLevel,
+    logFormat: c.logFormat,
     outbound: parseListenAddr('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', c.outbound),
     inbound: parseListenAddr('WEFT_PROXY_INBOUND_LISTEN_ADDR', c.inbound),
     admin: parseListenAddr('WEFT_PROXY_ADMIN_LISTEN_ADDR', c.admin),

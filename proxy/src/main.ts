@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger('proxy', config.logLevel);
+  const log = createLogger('proxy', config.logLevel, 'stdout', config.logFormat);
   // A bug that escaped every handler leaves the process in an unknown state: say what it was and exit, so the
   // kubelet restarts the proxy (swallowing it would keep a half-broken proxy in the request path).
   const fatal = (kind: string) => (err: unknown): void => {

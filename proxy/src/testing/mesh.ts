@@ -22,6 +22,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
   const any = { host: '127.0.0.1', port: 0 };
   return {
     logLevel: 'silent',
+    logFormat: 'json',
     outbound: any,
     inbound: any,
     admin: any,
