@@ -7,6 +7,7 @@ import { INBOUND_POLICIES } from '@weft/api/names';
 import { env, loadConfig } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
+import { traceConfig, type TraceConfig } from './trace/config.js';
 
 export interface ListenAddr {
   readonly host: string;
@@ -50,6 +51,8 @@ export interface ProxyConfig {
   readonly tapClientId: string | undefined;
   /** `POST /shutdown` on the admin port, for loopback callers only (e.g. a Job's main container); off by default. */
   readonly shutdownEndpoint: boolean;
+  /** Span export (docs/tracing.md); undefined: tracing is off. */
+  readonly tracing?: TraceConfig;
 }
 
 const schema = {
@@ -79,6 +82,11 @@ const schema = {
   appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
   tapClientId: env.optionalString('WEFT_PROXY_TAP_CLIENT_ID'),
   shutdownEndpoint: env.bool('WEFT_PROXY_SHUTDOWN_ENDPOINT_ENABLED', false),
+  traceCollector: env.optionalString('WEFT_PROXY_TRACE_COLLECTOR'),
+  traceSampling: env.optionalString('WEFT_PROXY_TRACE_SAMPLING'),
+  traceServiceName: env.optionalString('WEFT_PROXY_TRACE_SERVICE_NAME'),
+  traceQueueSize: env.int('WEFT_PROXY_TRACE_QUEUE_SIZE', 2048, { min: 1, max: 1_000_000 }),
+  traceFlushIntervalMs: env.duration('WEFT_PROXY_TRACE_FLUSH_INTERVAL', '1s'),
   inboundAppPort: { variable: 'WEFT_PROXY_INBOUND_APP_PORT', parse: (raw: string | undefined) => raw },
 };
 
@@ -119,5 +127,9 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
     inboundAppPort,
     tapClientId: c.tapClientId || undefined,
     shutdownEndpoint: c.shutdownEndpoint,
+    tracing: traceConfig(
+      { collector: c.traceCollector, sampling: c.traceSampling, serviceName: c.traceServiceName, queueSize: c.traceQueueSize, flushIntervalMs: c.traceFlushIntervalMs },
+      { namespace: c.namespace, name: c.pod, workloadKind: c.workloadKind, workloadName: c.workloadName, contextToken: c.contextToken },
+    ),
   };
 }

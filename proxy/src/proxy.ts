@@ -34,6 +34,8 @@ import { defaultPolicy } from './policy/server-policy.js';
 import { P2cBalancer } from './outbound/p2c.js';
 import { ProxyPorts } from './inbound/app-target.js';
 import { isLoopback } from './transport/loopback.js';
+import { Tracer } from './trace/tracer.js';
+import { OtlpHttpExporter } from './trace/exporter.js';
 
 /** Where a redirected connection was going; undefined when it was not redirected. */
 export type OriginalDstLookup = (socket: net.Socket) => SocketAddr | undefined;
@@ -111,9 +113,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const opaquePorts = new Set(c.opaquePorts);
   const localMeta = { ...own };
   delete localMeta.component;
+  const spans = c.tracing
+    ? new OtlpHttpExporter({ url: c.tracing.collectorUrl, resource: c.tracing.resource, maxQueue: c.tracing.maxQueue, maxBatch: 512, flushIntervalMs: c.tracing.flushIntervalMs, timeoutMs: 10_000, registry, log })
+    : undefined;
+  const tracer = c.tracing && spans ? new Tracer(c.tracing.sampleRate, spans) : undefined;
 
   const outbound = outboundStack({
-    log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts,
+    log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts, tracer,
     newBalancer: opts.newBalancer ?? (() => new P2cBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
@@ -121,7 +127,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   });
   const proxyPorts = new ProxyPorts([c.outbound.port, c.inbound.port, c.admin.port, c.tap.port]);
   const inbound = inboundStack({
-    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts, policies, profiles, proxyPorts,
+    log, identity, metrics, tap, h1, h2, localMeta, opaquePorts, policies, profiles, proxyPorts, tracer,
     appHost: c.appHost,
     defaultAppPort: c.inboundAppPort,
     detectTimeoutMs: c.detectTimeoutMs,
@@ -216,6 +222,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         policies.close();
         identity.close();
         await tapServer?.close();
+        await spans?.close();
         await admin.close();
         markClosed();
       })());

@@ -11,7 +11,7 @@
  *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
  *   └ opaque (silent for the detect timeout: counted in detect_timeout_total, logged once per port)
  *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
- *   http (HTTP/1 Upgrade too: on 101 the connections are joined): authorize (port policy) ─ route metrics, gRPC deadline (whole exchange) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
+ *   http (HTTP/1 Upgrade too: on 101 the connections are joined): trace (server span, sampled requests) ─ authorize (port policy) ─ route metrics, gRPC deadline (whole exchange) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
  *   tcp:  authorize (port policy) ─ tcp metrics ─ application
  */
 import type { Socket } from 'node:net';
@@ -28,6 +28,8 @@ import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
+import { traceLayer } from '../layers/trace.js';
+import type { Tracer } from '../trace/tracer.js';
 import { clientIdentity } from '../layers/client-identity.js';
 import { forwardToApp } from '../layers/forward-to-app.js';
 import { tcpForwardToApp } from '../layers/tcp-forward-to-app.js';
@@ -62,6 +64,8 @@ export interface InboundDeps {
   readonly opaquePorts: ReadonlySet<number>;
   readonly headersTimeoutMs: number;
   readonly maxHeaderSize: number;
+  /** Undefined: tracing is off (no trace layer in the path). */
+  readonly tracer?: Tracer;
 }
 
 export interface InboundStack {
@@ -74,6 +78,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
   const authz = { policies: d.policies, metrics: authzMetrics(d.metrics.registry), target };
   // ── HTTP ────────────────────────────────────────────────────────────────
   const http: HttpService = stack(
+    traceLayer({ tracer: d.tracer, kind: 'server', localIdentity: d.identity.name }),
     authorizeHttp(authz),
     inboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
     httpMetrics((req) => {

@@ -5,11 +5,12 @@
  *   accept ─ original destination (SO_ORIGINAL_DST) ─ tcp metrics (peer=src)
  *   └ detect protocol
  *     ├ HTTP/1, HTTP/2 ─ http server
- *     │   └ logical target (orig dst, else Host/:authority)      per request
+ *     │   └ trace: client span (sampled requests), our span as the parent downstream
+ *     │     logical target (orig dst, else Host/:authority)      per request
  *     │     └ route (profile) ─ deadline, idle (whole exchange) ─ retry (budget; HTTP and gRPC statuses)   per Logical
  *     │       └ split: weighted concrete backend                 per Logical
  *     │         └ discovery + P2C balancer                       per Concrete
- *     │           └ http metrics (server_id, dst_*) ─ tap        per Endpoint
+ *     │           └ trace endpoint (peer, attempts) ─ http metrics (server_id, dst_*) ─ tap   per Endpoint
  *     │             └ endpoint client: mTLS HTTP/2 to the peer proxy, or plaintext
  *     └ TLS from the app, opaque (silent for the detect timeout: detect_timeout_total), Upgrade (WebSocket)
  *         └ logical (orig dst) ─ discovery + balancer ─ tcp endpoint (mTLS weft.tcp or plain)
@@ -35,6 +36,8 @@ import { routeMetrics } from '../metrics/route-metrics.js';
 import { resolveEndpoints } from '../layers/resolve.js';
 import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
+import { traceEndpoint, traceLayer } from '../layers/trace.js';
+import type { Tracer } from '../trace/tracer.js';
 import { endpointClient } from '../layers/endpoint-client.js';
 import { tcpEndpoint } from '../layers/tcp-endpoint.js';
 import { countConnection } from '../layers/tcp-metrics.js';
@@ -59,6 +62,8 @@ export interface OutboundDeps {
   readonly opaquePorts: ReadonlySet<number>;
   readonly headersTimeoutMs: number;
   readonly maxHeaderSize: number;
+  /** Undefined: tracing is off (no trace layer in the path). */
+  readonly tracer?: Tracer;
 }
 
 export interface OutboundStack {
@@ -77,6 +82,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // the netns test pins tcp_open_total{peer="dst"} to the opaque connection alone.
   const endpoint: NewHttp<Endpoint> = cached(endpointKey, (ep) =>
     stack(
+      traceEndpoint(d.tracer, ep),
       httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority))),
       tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
     )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity })(ep)),
@@ -92,7 +98,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     (l) => l.authority,
     outboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) })(splitConcrete(d.profiles, concrete)),
   );
-  const http: HttpService = logicalFromRequest(logical);
+  const http: HttpService = traceLayer({ tracer: d.tracer, kind: 'client', localIdentity: d.identity.name })(logicalFromRequest(logical));
 
   // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────
   const tcpToEndpoint: NewTcp<Endpoint> = cached(

@@ -1,0 +1,103 @@
+/**
+ * Batches finished spans and sends them to an OTLP/HTTP collector
+ * (`POST <collector>/v1/traces`, `application/x-protobuf`). The queue is
+ * bounded: when it is full, or an export fails, spans are dropped and
+ * counted (`trace_spans_dropped_total{reason}`), never held — a slow or
+ * absent collector costs the request path nothing. One export is in flight
+ * at a time; a full batch is sent at once, a partial one every flush
+ * interval.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '@weft/common/log';
+import { otlpTraceService } from '@weft/api';
+import type { SpanRecord } from './span.js';
+import { encodeExport } from './otlp.js';
+
+export interface ExporterOptions {
+  /** The full OTLP/HTTP traces URL, e.g. `http://jaeger.weft-jaeger:4318/v1/traces`. */
+  readonly url: string;
+  /** Resource attributes of every span: service.name, k8s.namespace.name, k8s.pod.name, k8s.node.name, ... */
+  readonly resource: Readonly<Record<string, string>>;
+  readonly maxQueue: number;
+  readonly maxBatch: number;
+  readonly flushIntervalMs: number;
+  /** Time allowed for one export request. */
+  readonly timeoutMs: number;
+  readonly registry: Registry;
+  readonly log: Logger;
+}
+
+export type DropReason = 'queue_full' | 'export_failed' | 'rejected';
+
+export class OtlpHttpExporter {
+  private queue: SpanRecord[] = [];
+  private sending: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private readonly exported: Counter;
+  private readonly dropped: Record<DropReason, { inc(n?: number): void }>;
+  private failureLogged = false;
+
+  constructor(private readonly o: ExporterOptions) {
+    const registers = [o.registry];
+    this.exported = new Counter({ name: 'trace_spans_exported_total', help: 'Spans the collector accepted', registers });
+    const dropped = new Counter({ name: 'trace_spans_dropped_total', help: 'Spans dropped: queue full, export failed, or rejected by the collector', labelNames: ['reason'], registers });
+    this.dropped = { queue_full: dropped.labels('queue_full'), export_failed: dropped.labels('export_failed'), rejected: dropped.labels('rejected') };
+    this.timer = setInterval(() => void this.flush(), o.flushIntervalMs).unref();
+  }
+
+  /** Queues a finished span; drops it (counted) when the queue is full. */
+  push(span: SpanRecord): void {
+    if (this.queue.length >= this.o.maxQueue) {
+      this.dropped.queue_full.inc();
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.o.maxBatch && this.sending === undefined) void this.flush();
+  }
+
+  /** Sends what is queued, one batch at a time; resolves when the queue was emptied (or the exports failed). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.sending) {
+        await this.sending;
+        continue;
+      }
+      const batch = this.queue.length <= this.o.maxBatch ? this.queue : this.queue.slice(0, this.o.maxBatch);
+      this.queue = batch === this.queue ? [] : this.queue.slice(this.o.maxBatch);
+      this.sending = this.send(batch).finally(() => (this.sending = undefined));
+      await this.sending;
+    }
+  }
+
+  /** Stops the timer and sends what is left (once, within the export timeout). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  private async send(batch: SpanRecord[]): Promise<void> {
+    try {
+      const rsp = await fetch(this.o.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-protobuf' },
+        body: encodeExport(this.o.resource, batch),
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      const body = new Uint8Array(await rsp.arrayBuffer());
+      if (!rsp.ok) throw new Error(`collector answered HTTP ${rsp.status}`);
+      let rejected = 0;
+      if (body.length > 0 && (rsp.headers.get('content-type') ?? '').includes('protobuf')) {
+        rejected = Number(fromBinary(otlpTraceService.ExportTraceServiceResponseSchema, body).partialSuccess?.rejectedSpans ?? 0n);
+      }
+      if (rejected > 0) this.dropped.rejected.inc(rejected);
+      this.exported.inc(batch.length - rejected);
+      this.failureLogged = false;
+    } catch (err) {
+      this.dropped.export_failed.inc(batch.length);
+      // Once per outage, not per batch: a collector that is down must not flood the proxy's log.
+      if (!this.failureLogged) this.o.log.warn({ err, url: this.o.url, spans: batch.length }, 'span export failed; spans are dropped until the collector answers');
+      this.failureLogged = true;
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The proxy's tracer: decides whether a request is traced (the caller's
+ * decision when it made one, else this proxy's sampling rate for a new
+ * trace), opens spans with fresh ids under the caller's context, and hands
+ * finished spans to the exporter. Spans still open are indexed by span id so
+ * the endpoint stage can add what it learns (peer, identity, attempts) to
+ * the request's client span.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Headers } from '../svc.js';
+import { incomingSampling, injectContext, parseContext, Sampling, traceparentSampled, TRACEPARENT } from './context.js';
+import { SpanRecord, type SpanKind } from './span.js';
+
+export interface SpanSink {
+  push(span: SpanRecord): void;
+}
+
+export interface OpenedSpan {
+  readonly span: SpanRecord;
+  /** The request's headers with our span as the parent (W3C, and the caller's B3 form). */
+  readonly headers: Headers;
+}
+
+export class Tracer {
+  private readonly open = new Map<string, SpanRecord>();
+
+  constructor(
+    /** Probability (0..1) of tracing a request that carries no sampling decision. */
+    readonly sampleRate: number,
+    private readonly sink: SpanSink,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Whether a request with these headers is traced. Allocates nothing. */
+  sampled(h: Headers): boolean {
+    const s = incomingSampling(h);
+    if (s === Sampling.Sampled) return true;
+    if (s === Sampling.Unsampled) return false;
+    return this.sampleRate >= 1 || (this.sampleRate > 0 && this.random() < this.sampleRate);
+  }
+
+  /** Opens a span for a sampled request that started at `startedAt` (performance.now()). */
+  start(h: Headers, name: string, kind: SpanKind, startedAt: number): OpenedSpan {
+    const ctx = parseContext(h);
+    const traceId = ctx?.traceId ?? newId(16);
+    const span = new SpanRecord(traceId, newId(8), ctx?.parentSpanId, name, kind, performance.timeOrigin + startedAt);
+    this.open.set(span.spanId, span);
+    return { span, headers: injectContext(h, ctx, traceId, span.spanId) };
+  }
+
+  /**
+   * The open span a request's `traceparent` names as its parent: the client span the outbound stack opened for
+   * it. Undefined when the request is not traced. Allocates only for traced requests.
+   */
+  openParent(h: Headers): SpanRecord | undefined {
+    const tp = h[TRACEPARENT];
+    if (typeof tp !== 'string' || traceparentSampled(tp) !== 1 || this.open.size === 0) return undefined;
+    return this.open.get(tp.slice(36, 52));
+  }
+
+  /** Ends a span now and queues it for export. */
+  finish(span: SpanRecord): void {
+    if (!this.open.delete(span.spanId)) return;
+    span.endMs = performance.timeOrigin + performance.now();
+    this.sink.push(span);
+  }
+}
+
+function newId(bytes: number): string {
+  for (;;) {
+    const id = randomBytes(bytes);
+    // An all-zero id is invalid (W3C Trace Context §3.2.2.3, §3.2.2.4).
+    if (id.some((b) => b !== 0)) return id.toString('hex');
+  }
+}
