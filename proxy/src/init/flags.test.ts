@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@weft/common/errors';
-import { parseInitFlags, parsePortRanges } from './flags.js';
+import { parseInitFlags, parsePortRanges, parseSubnets } from './flags.js';
 
 test('defaults are the contract ports, uid 2102 and both IP families', () => {
   const { config, teardown } = parseInitFlags([]);
@@ -49,4 +49,17 @@ test('every bad flag is reported at once, by name', () => {
 test('an unknown flag is a ConfigError, not a crash', () => {
   assert.throws(() => parseInitFlags(['--frobnicate']), ConfigError);
   assert.throws(() => parseInitFlags(['stray']), ConfigError);
+});
+
+test('skipped subnets parse by family (a bare address is a host route) and a bad CIDR is named', () => {
+  const cmd = parseInitFlags(['--inbound-subnets-to-ignore', '10.10.0.0/16', '--outbound-subnets-to-ignore', '192.168.0.0/16, fd00::/8,10.0.0.7']);
+  assert.deepEqual(cmd.config.inboundSubnetsToIgnore, [{ family: 'ipv4', cidr: '10.10.0.0/16' }]);
+  assert.deepEqual(cmd.config.outboundSubnetsToIgnore, [
+    { family: 'ipv4', cidr: '192.168.0.0/16' },
+    { family: 'ipv6', cidr: 'fd00::/8' },
+    { family: 'ipv4', cidr: '10.0.0.7/32' },
+  ]);
+  assert.deepEqual(parseSubnets(''), []);
+  for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example.com/8', '10.0.0.0/8/1', '10.0.0/8', '10.0.0.0/x']) assert.throws(() => parseSubnets(bad), /is not a CIDR/, bad);
+  assert.throws(() => parseInitFlags(['--outbound-subnets-to-ignore', '10.0.0.0/40']), /--outbound-subnets-to-ignore: "10.0.0.0\/40" is not a CIDR/);
 });

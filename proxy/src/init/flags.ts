@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError } from '@weft/common/errors';
-import type { InterceptionConfig, IpFamily, PortRange } from './rules.js';
+import { isIP } from 'node:net';
+import type { InterceptionConfig, IpFamily, PortRange, Subnet } from './rules.js';
 
 export interface InitCommand {
   readonly config: InterceptionConfig;
@@ -21,6 +22,8 @@ traffic through the weft proxy, for IPv4 (iptables) and IPv6 (ip6tables).
   --proxy-uid N                  UID the proxy runs as; never redirected (default 2102)
   --inbound-ports-to-ignore L    ports/ranges not redirected inbound, e.g. 4190,4191
   --outbound-ports-to-ignore L   ports/ranges not redirected outbound, e.g. 25,8000-8010
+  --inbound-subnets-to-ignore L  CIDRs whose connections to the pod are not redirected, e.g. 10.0.0.0/8
+  --outbound-subnets-to-ignore L CIDRs the pod reaches without the proxy, e.g. 192.168.0.0/16,fd00::/8
   --no-ipv6                      only IPv4 (skip ip6tables)
   --teardown                     remove exactly the rules weft-init adds
   --help                         this text`;
@@ -36,6 +39,20 @@ export function parsePortRanges(raw: string): PortRange[] {
     const to = m?.[2] !== undefined ? Number(m[2]) : from;
     if (!m || from < 1 || to > 65535 || from > to) throw new Error(`"${part}" is not a port or port range (1-65535)`);
     out.push({ from, to });
+  }
+  return out;
+}
+
+/** Parses `10.0.0.0/8,fd00::/8` (a bare address is a /32 or /128); throws a message naming the bad part. */
+export function parseSubnets(raw: string): Subnet[] {
+  const out: Subnet[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [addr = '', prefix, extra] = part.split('/');
+    const v = isIP(addr);
+    const max = v === 6 ? 128 : 32;
+    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    if (v === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) throw new Error(`"${part}" is not a CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
+    out.push({ family: v === 6 ? 'ipv6' : 'ipv4', cidr: `${addr}/${bits}` });
   }
   return out;
 }
@@ -60,6 +77,8 @@ export function parseInitFlags(argv: readonly string[]): InitCommand {
         'proxy-uid': { type: 'string', default: '2102' },
         'inbound-ports-to-ignore': { type: 'string', default: '' },
         'outbound-ports-to-ignore': { type: 'string', default: '' },
+        'inbound-subnets-to-ignore': { type: 'string', default: '' },
+        'outbound-subnets-to-ignore': { type: 'string', default: '' },
         'no-ipv6': { type: 'boolean', default: false },
         teardown: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -83,6 +102,8 @@ export function parseInitFlags(argv: readonly string[]): InitCommand {
     proxyUid: field('proxy-uid', (r) => parseInteger(r, 0, 2 ** 32 - 2), 0),
     inboundPortsToIgnore: field('inbound-ports-to-ignore', parsePortRanges, []),
     outboundPortsToIgnore: field('outbound-ports-to-ignore', parsePortRanges, []),
+    inboundSubnetsToIgnore: field('inbound-subnets-to-ignore', parseSubnets, []),
+    outboundSubnetsToIgnore: field('outbound-subnets-to-ignore', parseSubnets, []),
     families: (values['no-ipv6'] ? ['ipv4'] : ['ipv4', 'ipv6']) satisfies IpFamily[],
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -149,6 +149,22 @@ test('weft-init CLI redirects real IPv4 and IPv6 traffic: outbound to 4140, inbo
   await Promise.all(servers.map((s) => s.stop()));
 });
 
+test('weft-init CLI leaves skipped subnets alone: from an inbound source, to an outbound destination, per family', async (t) => {
+  if (skip) return t.skip(skip);
+  const servers = [nameServer(app, 'app-outbound-proxy', 4140), nameServer(app, 'app-inbound-proxy', 4143), nameServer(app, 'app-service', 8080), nameServer(peer, 'peer-service', 8080)];
+  await waitFor('servers listening', async () => (await listening(app, 4140)) && (await listening(app, 4143)) && (await listening(app, 8080)) && (await listening(peer, 8080)));
+  // The peer's IPv4 address is skipped inbound, its IPv6 address outbound: the other family still goes through the proxy.
+  const init = await app.run([process.execPath, INIT_MAIN, '--inbound-subnets-to-ignore', `${peer.ip}/32`, '--outbound-subnets-to-ignore', `${peer.ip6!}/128`]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.equal(await ask(peer, app.ip, 8080), 'app-service');
+  assert.equal(await ask(peer, app.ip6!, 8080), 'app-inbound-proxy');
+  assert.equal(await ask(app, peer.ip6!, 8080), 'peer-service');
+  assert.equal(await ask(app, peer.ip, 8080), 'app-outbound-proxy');
+  const teardown = await app.run([process.execPath, INIT_MAIN, '--teardown']);
+  assert.equal(teardown.code, 0, teardown.stderr);
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
 test('without NET_ADMIN weft-init exits 1 and says which capability it needs', async (t) => {
   if (skip) return t.skip(skip);
   const r = await app.run(['setpriv', '--inh-caps=-net_admin,-net_raw', '--bounding-set=-net_admin,-net_raw', '--', process.execPath, INIT_MAIN]);

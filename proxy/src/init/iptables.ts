@@ -104,7 +104,7 @@ async function chainExists(run: IptablesRunner, family: IpFamily, table: string,
 async function applyChain(run: IptablesRunner, family: IpFamily, table: string, chain: NatChain): Promise<void> {
   if (await chainExists(run, family, table, chain.name)) await must(run, family, ['-t', table, '-F', chain.name]);
   else await must(run, family, ['-t', table, '-N', chain.name]);
-  for (const rule of chain.rules) await must(run, family, ['-t', table, '-A', chain.name, ...rule]);
+  for (const rule of [...chain.familyRules[family], ...chain.rules]) await must(run, family, ['-t', table, '-A', chain.name, ...rule]);
   if (!(await probe(run, family, ['-t', table, '-C', chain.hook, ...chain.jump]))) {
     await must(run, family, ['-t', table, '-A', chain.hook, ...chain.jump]);
   }

@@ -75,3 +75,19 @@ test('custom proxy ports and uid flow into the rules', () => {
   assert.match(text, /REDIRECT --to-ports 15001/);
   assert.doesNotMatch(text, /4143|4140|2102/);
 });
+
+test('skipped subnets become RETURN rules by source (inbound) and destination (outbound), each in its own family\'s table', () => {
+  const p = interceptionPlan({
+    ...config,
+    inboundSubnetsToIgnore: [{ family: 'ipv4', cidr: '10.10.0.0/16' }],
+    outboundSubnetsToIgnore: [{ family: 'ipv4', cidr: '192.168.0.0/16' }, { family: 'ipv6', cidr: 'fd00::/8' }, { family: 'ipv4', cidr: '192.168.0.0/16' }],
+  });
+  const inbound = p.chains.find((c) => c.name === INBOUND_CHAIN)!;
+  const outbound = p.chains.find((c) => c.name === OUTBOUND_CHAIN)!;
+  assert.deepEqual(inbound.familyRules.ipv4.map((r) => `${r[0]} ${r[1]} ${target(r)}`), ['-s 10.10.0.0/16 RETURN']);
+  assert.deepEqual(inbound.familyRules.ipv6, []);
+  assert.deepEqual(outbound.familyRules.ipv4.map((r) => `${r[0]} ${r[1]} ${target(r)}`), ['-d 192.168.0.0/16 RETURN'], 'listed twice, one rule');
+  assert.deepEqual(outbound.familyRules.ipv6.map((r) => `${r[0]} ${r[1]} ${target(r)}`), ['-d fd00::/8 RETURN']);
+  for (const rule of [...outbound.familyRules.ipv4, ...outbound.familyRules.ipv6]) assert.match(rule.join(' '), /--comment weft: skip outbound subnet/);
+  assert.deepEqual(chain(OUTBOUND_CHAIN).familyRules, { ipv4: [], ipv6: [] }, 'none without the flags');
+});

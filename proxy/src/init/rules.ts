@@ -13,6 +13,13 @@ export interface PortRange {
 
 export type IpFamily = 'ipv4' | 'ipv6';
 
+/** A CIDR block, e.g. `10.0.0.0/8` or `fd00::/8`, with the family whose table it goes to. */
+export interface Subnet {
+  readonly family: IpFamily;
+  /** As iptables takes it: `address/prefix`. */
+  readonly cidr: string;
+}
+
 export interface InterceptionConfig {
   /** Where redirected inbound connections land (proxy inbound listener, 4143). */
   readonly inboundProxyPort: number;
@@ -22,6 +29,10 @@ export interface InterceptionConfig {
   readonly proxyUid: number;
   readonly inboundPortsToIgnore: readonly PortRange[];
   readonly outboundPortsToIgnore: readonly PortRange[];
+  /** Connections from these sources reach the app directly (e.g. a node-local agent probing it). */
+  readonly inboundSubnetsToIgnore?: readonly Subnet[];
+  /** Connections to these destinations leave without the proxy (e.g. a database network outside the mesh). */
+  readonly outboundSubnetsToIgnore?: readonly Subnet[];
   readonly families: readonly IpFamily[];
 }
 
@@ -37,6 +48,8 @@ export interface NatChain {
   readonly jump: readonly string[];
   /** Rule specs appended to the chain, in order (without `-A <name>`). */
   readonly rules: readonly (readonly string[])[];
+  /** Rule specs for one family only (skipped subnets: an IPv4 CIDR means nothing to ip6tables), appended before `rules`. */
+  readonly familyRules: Readonly<Record<IpFamily, readonly (readonly string[])[]>>;
 }
 
 export interface InterceptionPlan {
@@ -81,12 +94,18 @@ export function interceptionPlan(config: InterceptionConfig): InterceptionPlan {
   }
   outbound.push(['-p', 'tcp', ...comment('redirect outbound to proxy'), '-j', 'REDIRECT', '--to-ports', String(config.outboundProxyPort)]);
 
+  const subnetRules = (subnets: readonly Subnet[] | undefined, flag: '-s' | '-d', what: string) => {
+    const of = (family: IpFamily) =>
+      [...new Set((subnets ?? []).filter((n) => n.family === family).map((n) => n.cidr))].map((cidr) => [flag, cidr, ...comment(`skip ${what} subnet ${cidr}`), '-j', 'RETURN']);
+    return { ipv4: of('ipv4'), ipv6: of('ipv6') };
+  };
+
   return {
     table: 'nat',
     families: config.families,
     chains: [
-      { name: INBOUND_CHAIN, hook: 'PREROUTING', jump: ['-p', 'tcp', ...comment('inbound interception'), '-j', INBOUND_CHAIN], rules: inbound },
-      { name: OUTBOUND_CHAIN, hook: 'OUTPUT', jump: ['-p', 'tcp', ...comment('outbound interception'), '-j', OUTBOUND_CHAIN], rules: outbound },
+      { name: INBOUND_CHAIN, hook: 'PREROUTING', jump: ['-p', 'tcp', ...comment('inbound interception'), '-j', INBOUND_CHAIN], rules: inbound, familyRules: subnetRules(config.inboundSubnetsToIgnore, '-s', 'inbound') },
+      { name: OUTBOUND_CHAIN, hook: 'OUTPUT', jump: ['-p', 'tcp', ...comment('outbound interception'), '-j', OUTBOUND_CHAIN], rules: outbound, familyRules: subnetRules(config.outboundSubnetsToIgnore, '-d', 'outbound') },
     ],
   };
 }
