@@ -105,7 +105,7 @@ test('GRPCRoute methods become POST paths; timeouts and retry annotations map on
   assert.equal(exact!.metricsLabels['route_kind'], 'GRPCRoute');
 });
 
-test('weighted backendRefs split the Service; a cross-namespace backend needs a ReferenceGrant', async () => {
+test("weighted backendRefs split the rule's traffic; a cross-namespace backend needs a ReferenceGrant", async () => {
   const split = route('HTTPRoute', 'canary', {
     rules: [
       {
@@ -117,8 +117,9 @@ test('weighted backendRefs split the Service; a cross-namespace backend needs a 
     ],
   });
   const [p] = profiles(hub(['HTTPRoute', split]));
+  assert.deepEqual(p!.dstOverrides, [], 'the split belongs to the route, not the whole Service');
   assert.deepEqual(
-    p!.dstOverrides.map((d) => [d.authority, d.weight]),
+    p!.routes[0]!.backends.map((d) => [d.authority, d.weight]),
     [
       ['web.demo.svc.cluster.local:80', 90],
       ['web-v2.demo.svc.cluster.local:80', 10],
@@ -129,7 +130,7 @@ test('weighted backendRefs split the Service; a cross-namespace backend needs a 
   const d = hub(['HTTPRoute', cross]);
   assert.deepEqual(conditions(d, 'HTTPRoute', cross), ['Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted']);
   const seen = profiles(d);
-  assert.deepEqual(seen.at(-1)!.dstOverrides, [], 'no grant: the backend is left out');
+  assert.deepEqual(seen.at(-1)!.routes[0]!.backends, [], 'no grant: the backend is left out');
   const grant: CustomObject = {
     metadata: { name: 'from-demo', namespace: 'eu' },
     spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'demo' }], to: [{ group: '', kind: 'Service' }] },
@@ -138,28 +139,142 @@ test('weighted backendRefs split the Service; a cross-namespace backend needs a 
   await settle();
   assert.deepEqual(conditions(d, 'HTTPRoute', cross), ['Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
   assert.deepEqual(
-    seen.at(-1)!.dstOverrides.map((o) => o.authority),
+    seen.at(-1)!.routes[0]!.backends.map((o) => o.authority),
     ['web-eu.eu.svc.cluster.local:80'],
     'the grant applies live',
   );
 });
 
 test('what weft cannot apply is refused with a reason, never half-applied', () => {
-  const filtered = route('HTTPRoute', 'rewrite', {
-    rules: [{ filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath', replaceFullPath: '/' } } }] }],
+  const filtered = route('HTTPRoute', 'mirror', {
+    rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web-v2', port: 80 } } }] }],
   });
-  const query = route('HTTPRoute', 'query', { rules: [{ matches: [{ queryParams: [{ name: 'v', value: '2' }] }] }] });
+  const both = route('HTTPRoute', 'both', {
+    rules: [
+      {
+        filters: [
+          { type: 'RequestRedirect', requestRedirect: { scheme: 'https' } },
+          { type: 'URLRewrite', urlRewrite: { hostname: 'x' } },
+        ],
+      },
+    ],
+  });
+  const hostHeader = route('HTTPRoute', 'host', {
+    rules: [{ filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'Host', value: 'evil' }] } }] }],
+  });
+  const prefixOnExact = route('HTTPRoute', 'prefix-on-exact', {
+    rules: [
+      {
+        matches: [{ path: { type: 'Exact', value: '/a' } }],
+        filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/b' } } }],
+      },
+    ],
+  });
   const missing = route('HTTPRoute', 'missing', { parentRefs: [{ group: '', kind: 'Service', name: 'nope' }], rules: [{}] });
   const badPort = route('HTTPRoute', 'port', { parentRefs: [{ group: '', kind: 'Service', name: 'web', port: 8080 }], rules: [{}] });
   const gateway = route('HTTPRoute', 'gw', { parentRefs: [{ name: 'public-gateway' }], rules: [{}] });
-  const d = hub(['HTTPRoute', filtered], ['HTTPRoute', query], ['HTTPRoute', missing], ['HTTPRoute', badPort], ['HTTPRoute', gateway]);
+  const d = hub(
+    ['HTTPRoute', filtered],
+    ['HTTPRoute', both],
+    ['HTTPRoute', hostHeader],
+    ['HTTPRoute', prefixOnExact],
+    ['HTTPRoute', missing],
+    ['HTTPRoute', badPort],
+    ['HTTPRoute', gateway],
+  );
+  const message = (r: CustomObject) => evaluateRoute(d.cache, 'HTTPRoute', r, DEFAULT_SETTINGS).parents[0]!.conditions[0].message;
   assert.match(conditions(d, 'HTTPRoute', filtered)[0]!, /Accepted=False\/UnsupportedValue/);
-  assert.match(evaluateRoute(d.cache, 'HTTPRoute', filtered, DEFAULT_SETTINGS).parents[0]!.conditions[0].message, /filters \(URLRewrite\)/);
-  assert.match(conditions(d, 'HTTPRoute', query)[0]!, /Accepted=False\/UnsupportedValue/);
+  assert.match(message(filtered), /filter RequestMirror is not supported/);
+  assert.match(conditions(d, 'HTTPRoute', both)[0]!, /Accepted=False\/IncompatibleFilters/);
+  assert.match(conditions(d, 'HTTPRoute', hostHeader)[0]!, /Accepted=False\/UnsupportedValue/);
+  assert.match(message(hostHeader), /does not let routes change Host/);
+  assert.match(conditions(d, 'HTTPRoute', prefixOnExact)[0]!, /Accepted=False\/Invalid/);
+  assert.match(message(prefixOnExact), /ReplacePrefixMatch needs a PathPrefix match \(spec\.rules\[0\]\.matches\[0\]\)/);
   assert.match(conditions(d, 'HTTPRoute', missing)[0]!, /Accepted=False\/NoMatchingParent/);
   assert.match(conditions(d, 'HTTPRoute', badPort)[0]!, /Accepted=False\/NoMatchingParent/);
   assert.deepEqual(conditions(d, 'HTTPRoute', gateway), [], "a Gateway parent is not weft's to answer");
   assert.deepEqual(profiles(d)[0]!.routes, [], 'none of them is applied');
+});
+
+test('query parameter matches and filters reach the proxy route of each match', () => {
+  const r = route('HTTPRoute', 'shaped', {
+    rules: [
+      {
+        matches: [
+          { path: { type: 'PathPrefix', value: '/api' }, queryParams: [{ name: 'v', value: '2' }] },
+          { path: { type: 'PathPrefix', value: '/old' }, queryParams: [{ type: 'RegularExpression', name: 'id', value: '^[0-9]+$' }] },
+        ],
+        filters: [
+          {
+            type: 'RequestHeaderModifier',
+            requestHeaderModifier: { set: [{ name: 'X-Version', value: '2' }], add: [{ name: 'x-tag', value: 'a' }], remove: ['x-debug'] },
+          },
+          { type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'x-served-by', value: 'v2' }] } },
+          { type: 'URLRewrite', urlRewrite: { hostname: 'web-v2', path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } },
+        ],
+      },
+      {
+        matches: [{ path: { type: 'Exact', value: '/moved' } }],
+        filters: [
+          {
+            type: 'RequestRedirect',
+            requestRedirect: { hostname: 'new.example', statusCode: 301, path: { type: 'ReplaceFullPath', replaceFullPath: '/here' } },
+          },
+        ],
+      },
+    ],
+  });
+  const d = hub(['HTTPRoute', r]);
+  assert.deepEqual(conditions(d, 'HTTPRoute', r), ['Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+  const routes = profiles(d)[0]!.routes;
+  const byPath = (v: string) => routes.find((x) => x.matches[0]!.path?.kind.value === v)!;
+  const api = byPath('/api');
+  assert.deepEqual(
+    api.matches[0]!.queryParams.map((q) => [q.name, q.value.case, q.value.value]),
+    [['v', 'exact', '2']],
+  );
+  assert.deepEqual(byPath('/old').matches[0]!.queryParams[0]!.value, { case: 'regex', value: '^[0-9]+$' });
+  assert.deepEqual(
+    api.filters.map((f) => f.kind.case),
+    ['requestHeaderModifier', 'responseHeaderModifier', 'urlRewrite'],
+  );
+  const reqMod = api.filters[0]!.kind.value as { set: { name: string; value: string }[]; add: { name: string }[]; remove: string[] };
+  assert.deepEqual(
+    reqMod.set.map((h) => [h.name, h.value]),
+    [['x-version', '2']],
+    'names lower-cased',
+  );
+  assert.deepEqual(reqMod.remove, ['x-debug']);
+  const rw = api.filters[2]!.kind.value as { hostname: string; path?: { kind: { case: string; value: string } } };
+  assert.equal(rw.hostname, 'web-v2');
+  assert.deepEqual(rw.path?.kind, { case: 'prefix', value: '/v2' });
+  const moved = byPath('/moved').filters[0]!.kind;
+  assert.equal(moved.case, 'requestRedirect');
+  const redirect = moved.value as { hostname: string; statusCode: number; path?: { kind: { case: string; value: string } } };
+  assert.equal(redirect.hostname, 'new.example');
+  assert.equal(redirect.statusCode, 301);
+  assert.deepEqual(redirect.path?.kind, { case: 'full', value: '/here' });
+});
+
+test('each rule keeps its own backends: rules naming different backend sets are both applied', () => {
+  const r = route('HTTPRoute', 'per-rule', {
+    rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/beta' } }], backendRefs: [{ name: 'web-v2', port: 80 }] },
+      {
+        backendRefs: [
+          { name: 'web', port: 80, weight: 3 },
+          { name: 'web-v2', port: 80, weight: 1 },
+        ],
+      },
+      { matches: [{ path: { type: 'PathPrefix', value: '/self' } }], backendRefs: [{ name: 'web', port: 80 }] },
+    ],
+  });
+  const d = hub(['HTTPRoute', r]);
+  const routes = profiles(d)[0]!.routes;
+  const of = (v: string) => routes.find((x) => x.matches[0]!.path?.kind.value === v)!.backends.map((b) => `${b.authority}=${b.weight}`);
+  assert.deepEqual(of('/beta'), ['web-v2.demo.svc.cluster.local:80=1']);
+  assert.deepEqual(of('/'), ['web.demo.svc.cluster.local:80=3', 'web-v2.demo.svc.cluster.local:80=1']);
+  assert.deepEqual(of('/self'), [], 'the Service itself needs no split');
 });
 
 test('a ServiceProfile takes precedence over HTTPRoutes for the same Service', async () => {

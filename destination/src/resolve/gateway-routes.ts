@@ -86,6 +86,7 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 class Unsupported extends Error {}
 class Invalid extends Error {}
+class IncompatibleFilters extends Error {}
 
 export function evaluateRoute(cache: ClusterCache, kind: RouteKind, route: CustomObject, settings: MeshSettings): RouteEvaluation {
   const ns = route.metadata.namespace ?? '';
@@ -101,7 +102,7 @@ export function evaluateRoute(cache: ClusterCache, kind: RouteKind, route: Custo
       return { routes: t.routes, backends: resolved.backends, keys: t.keys, deps: resolved.deps };
     });
   } catch (err) {
-    const reason = err instanceof Unsupported ? 'UnsupportedValue' : 'Invalid';
+    const reason = err instanceof Unsupported ? 'UnsupportedValue' : err instanceof IncompatibleFilters ? 'IncompatibleFilters' : 'Invalid';
     rulesProblem = { type: 'Accepted', status: 'False', reason, message: (err as Error).message };
     rules = [];
   }
@@ -171,15 +172,12 @@ interface RawRule {
 
 function translateRule(kind: RouteKind, route: CustomObject, rule: unknown, path: string): RawRule {
   if (!isObj(rule)) throw new Invalid(`${path} must be an object`);
-  if (arr(rule.filters).length > 0) {
-    const types = arr(rule.filters).map((f) => (isObj(f) ? String(f.type) : '?'));
-    throw new Unsupported(`${path}.filters (${types.join(', ')}): filters are not supported by weft's proxy yet`);
-  }
   for (const [i, b] of arr(rule.backendRefs).entries()) {
     if (isObj(b) && arr(b.filters).length > 0)
       throw new Unsupported(`${path}.backendRefs[${i}].filters: backend filters are not supported`);
   }
   const name = typeof rule.name === 'string' && rule.name !== '' ? `${route.metadata.name}/${rule.name}` : (route.metadata.name ?? '');
+  const rawFilters = arr(rule.filters);
   const base = {
     name,
     metricsLabels: { route_kind: kind },
@@ -193,10 +191,126 @@ function translateRule(kind: RouteKind, route: CustomObject, rule: unknown, path
   for (const [i, m] of matches.entries()) {
     const where = `${path}.matches[${i}]`;
     const { match, key } = kind === 'HTTPRoute' ? httpMatch(m, where) : grpcMatch(m, where);
-    routes.push(create(destination.RouteSchema, { ...base, matches: [match] }));
+    const filters = translateFilters(kind, rawFilters, match, `${path}.filters`, where);
+    routes.push(create(destination.RouteSchema, { ...base, matches: [match], filters }));
     keys.push(key);
   }
   return { routes, backendRefs: arr(rule.backendRefs).filter(isObj) as unknown as BackendRef[], keys };
+}
+
+/** Filters weft applies (docs/routes.md); others make the route not Accepted, naming the filter. */
+const SUPPORTED_FILTERS: Record<RouteKind, readonly string[]> = {
+  HTTPRoute: ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'],
+  GRPCRoute: ['RequestHeaderModifier', 'ResponseHeaderModifier'],
+};
+
+/** Headers a route may not change: pseudo-headers, Host (the authority is URLRewrite's) and weft's own. */
+const PROTECTED_HEADER = /^(:|host$|weft-)/i;
+
+function translateFilters(
+  kind: RouteKind,
+  raw: unknown[],
+  match: destination.RouteMatch,
+  where: string,
+  matchWhere: string,
+): destination.RouteFilter[] {
+  const types = raw.map((f, i) => {
+    if (!isObj(f) || typeof f.type !== 'string') throw new Invalid(`${where}[${i}] needs a type`);
+    return f.type;
+  });
+  for (const [i, t] of types.entries()) {
+    if (!SUPPORTED_FILTERS[kind].includes(t))
+      throw new Unsupported(`${where}[${i}]: filter ${t} is not supported by weft (supported: ${SUPPORTED_FILTERS[kind].join(', ')})`);
+  }
+  if (types.includes('RequestRedirect') && types.includes('URLRewrite'))
+    throw new IncompatibleFilters(`${where}: RequestRedirect and URLRewrite cannot be used together`);
+  for (const t of new Set(types)) {
+    if (types.filter((x) => x === t).length > 1) throw new IncompatibleFilters(`${where}: ${t} is given more than once`);
+  }
+  return raw.map((f, i) => {
+    const at = `${where}[${i}]`;
+    const o = f as Record<string, unknown>;
+    switch (o.type) {
+      case 'RequestHeaderModifier':
+        return create(destination.RouteFilterSchema, {
+          kind: { case: 'requestHeaderModifier', value: headerModifier(o.requestHeaderModifier, `${at}.requestHeaderModifier`) },
+        });
+      case 'ResponseHeaderModifier':
+        return create(destination.RouteFilterSchema, {
+          kind: { case: 'responseHeaderModifier', value: headerModifier(o.responseHeaderModifier, `${at}.responseHeaderModifier`) },
+        });
+      case 'RequestRedirect': {
+        const r = isObj(o.requestRedirect) ? o.requestRedirect : {};
+        const scheme = typeof r.scheme === 'string' ? r.scheme : '';
+        if (scheme !== '' && scheme !== 'http' && scheme !== 'https')
+          throw new Invalid(`${at}.requestRedirect.scheme must be http or https`);
+        const statusCode = r.statusCode === undefined ? 302 : Number(r.statusCode);
+        if (statusCode !== 301 && statusCode !== 302)
+          throw new Unsupported(`${at}.requestRedirect.statusCode ${statusCode}: only 301 and 302 are supported`);
+        const port = r.port === undefined ? 0 : Number(r.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Invalid(`${at}.requestRedirect.port must be a port number`);
+        return create(destination.RouteFilterSchema, {
+          kind: {
+            case: 'requestRedirect',
+            value: create(destination.RequestRedirectSchema, {
+              scheme,
+              hostname: typeof r.hostname === 'string' ? r.hostname : '',
+              port,
+              statusCode,
+              path: pathModifier(r.path, match, `${at}.requestRedirect.path`, matchWhere),
+            }),
+          },
+        });
+      }
+      default: {
+        const r = isObj(o.urlRewrite) ? o.urlRewrite : {};
+        return create(destination.RouteFilterSchema, {
+          kind: {
+            case: 'urlRewrite',
+            value: create(destination.UrlRewriteSchema, {
+              hostname: typeof r.hostname === 'string' ? r.hostname : '',
+              path: pathModifier(r.path, match, `${at}.urlRewrite.path`, matchWhere),
+            }),
+          },
+        });
+      }
+    }
+  });
+}
+
+function headerModifier(v: unknown, where: string): destination.HeaderModifier {
+  if (!isObj(v)) throw new Invalid(`${where} is missing`);
+  const check = (n: unknown, at: string): string => {
+    if (typeof n !== 'string' || !/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(n)) throw new Invalid(`${at}: "${String(n)}" is not a header name`);
+    if (PROTECTED_HEADER.test(n)) throw new Unsupported(`${at}: weft does not let routes change ${n}`);
+    return n.toLowerCase();
+  };
+  const values = (list: unknown, at: string) =>
+    arr(list).map((h, i) => {
+      if (!isObj(h) || typeof h.value !== 'string') throw new Invalid(`${at}[${i}] needs a name and a value`);
+      return create(destination.HeaderValueSchema, { name: check(h.name, `${at}[${i}].name`), value: h.value });
+    });
+  return create(destination.HeaderModifierSchema, {
+    set: values(v.set, `${where}.set`),
+    add: values(v.add, `${where}.add`),
+    remove: arr(v.remove).map((n, i) => check(n, `${where}.remove[${i}]`)),
+  });
+}
+
+function pathModifier(v: unknown, match: destination.RouteMatch, where: string, matchWhere: string): destination.PathModifier | undefined {
+  if (!isObj(v)) return undefined;
+  if (v.type === 'ReplaceFullPath') {
+    if (typeof v.replaceFullPath !== 'string' || !v.replaceFullPath.startsWith('/'))
+      throw new Invalid(`${where}.replaceFullPath must be a path starting with /`);
+    return create(destination.PathModifierSchema, { kind: { case: 'full', value: v.replaceFullPath } });
+  }
+  if (v.type === 'ReplacePrefixMatch') {
+    if (typeof v.replacePrefixMatch !== 'string' || !v.replacePrefixMatch.startsWith('/'))
+      throw new Invalid(`${where}.replacePrefixMatch must be a path starting with /`);
+    if (match.path?.kind.case !== 'prefix') throw new Invalid(`${where}: ReplacePrefixMatch needs a PathPrefix match (${matchWhere})`);
+    return create(destination.PathModifierSchema, { kind: { case: 'prefix', value: v.replacePrefixMatch } });
+  }
+  throw new Invalid(`${where}.type must be ReplaceFullPath or ReplacePrefixMatch`);
 }
 
 /** What orders matches across a Service's routes (Gateway API precedence), most specific first. */
@@ -206,12 +320,11 @@ export interface MatchKey {
   readonly pathLength: number;
   readonly hasMethod: boolean;
   readonly headers: number;
+  readonly queryParams: number;
 }
 
 function httpMatch(m: unknown, where: string): { match: destination.RouteMatch; key: MatchKey } {
   if (!isObj(m)) throw new Invalid(`${where} must be an object`);
-  if (arr(m.queryParams).length > 0)
-    throw new Unsupported(`${where}.queryParams: query parameter matches are not supported by weft's proxy yet`);
   let path: destination.PathMatch | undefined;
   let pathKind = 3;
   let pathLength = 0;
@@ -231,10 +344,11 @@ function httpMatch(m: unknown, where: string): { match: destination.RouteMatch; 
     } else throw new Unsupported(`${where}.path.type ${String(type)} is not supported`);
   }
   const headers = arr(m.headers).map((h, i) => headerMatch(h, `${where}.headers[${i}]`));
+  const queryParams = arr(m.queryParams).map((q, i) => queryParamMatch(q, `${where}.queryParams[${i}]`));
   const method = typeof m.method === 'string' ? m.method : '';
   return {
-    match: create(destination.RouteMatchSchema, { method, path, headers }),
-    key: { pathKind, pathLength, hasMethod: method !== '', headers: headers.length },
+    match: create(destination.RouteMatchSchema, { method, path, headers, queryParams }),
+    key: { pathKind, pathLength, hasMethod: method !== '', headers: headers.length, queryParams: queryParams.length },
   };
 }
 
@@ -268,7 +382,7 @@ function grpcMatch(m: unknown, where: string): { match: destination.RouteMatch; 
   }
   return {
     match: create(destination.RouteMatchSchema, { method: 'POST', path, headers }),
-    key: { pathKind, pathLength, hasMethod: false, headers: headers.length },
+    key: { pathKind, pathLength, hasMethod: false, headers: headers.length, queryParams: 0 },
   };
 }
 
@@ -281,6 +395,18 @@ function headerMatch(h: unknown, where: string): destination.HeaderMatch {
     return create(destination.HeaderMatchSchema, {
       name: h.name.toLowerCase(),
       value: { case: 'regex', value: checkRegex(h.value, `${where}.value`) },
+    });
+  throw new Unsupported(`${where}.type ${String(type)} is not supported`);
+}
+
+function queryParamMatch(q: unknown, where: string): destination.QueryParamMatch {
+  if (!isObj(q) || typeof q.name !== 'string' || typeof q.value !== 'string') throw new Invalid(`${where} needs a name and a value`);
+  const type = q.type ?? 'Exact';
+  if (type === 'Exact') return create(destination.QueryParamMatchSchema, { name: q.name, value: { case: 'exact', value: q.value } });
+  if (type === 'RegularExpression')
+    return create(destination.QueryParamMatchSchema, {
+      name: q.name,
+      value: { case: 'regex', value: checkRegex(q.value, `${where}.value`) },
     });
   throw new Unsupported(`${where}.type ${String(type)} is not supported`);
 }
@@ -410,19 +536,18 @@ function granted(cache: ClusterCache, kind: RouteKind, fromNs: string, toNs: str
   });
 }
 
-/** Gateway API precedence: exact path, then longest prefix, then method, then most header matches. */
+/** Gateway API precedence: exact path, then longest prefix, then method, then most header matches, then most query matches. */
 export function compareMatchKeys(a: MatchKey, b: MatchKey): number {
   if (a.pathKind !== b.pathKind) return a.pathKind - b.pathKind;
   if (a.pathLength !== b.pathLength) return b.pathLength - a.pathLength;
   if (a.hasMethod !== b.hasMethod) return a.hasMethod ? -1 : 1;
-  return b.headers - a.headers;
+  if (a.headers !== b.headers) return b.headers - a.headers;
+  return b.queryParams - a.queryParams;
 }
 
 export interface ServiceRoutes {
+  /** Each with its rule's weighted backends when they are not the Service itself. */
   readonly routes: destination.Route[];
-  readonly dstOverrides: destination.WeightedDst[];
-  /** Why some accepted routes could not be applied together (left out). */
-  readonly problem?: string;
   readonly deps: string[];
 }
 
@@ -464,17 +589,15 @@ export function gatewayRoutesFor(
       ) ||
       a.ruleIndex - b.ruleIndex,
   );
-  // The proxy splits per Service, not per route: one backend set serves all rules.
-  const sets = new Map<string, readonly WeightedBackend[]>();
-  for (const { rule } of attached) sets.set(JSON.stringify(rule.backends), rule.backends);
+  // Each rule's backendRefs travel with its routes; the Service itself (or no backendRefs) needs no split.
   const self = `${name}.${ns}.svc.${settings.clusterDomain}:${port}`;
-  const nonTrivial = [...sets.values()].filter((bs) => !(bs.length === 0 || (bs.length === 1 && bs[0]!.authority === self)));
-  let dstOverrides: destination.WeightedDst[] = [];
-  let problem: string | undefined;
-  if (nonTrivial.length === 1 && sets.size === 1) {
-    dstOverrides = nonTrivial[0]!.map((b) => create(destination.WeightedDstSchema, { authority: b.authority, weight: b.weight }));
-  } else if (nonTrivial.length > 0) {
-    problem = `rules of Service ${ns}/${name} send to different backend sets; weft splits per Service, so the backendRefs are ignored and traffic goes to the Service itself`;
-  }
-  return { routes: flat.map((f) => f.route), dstOverrides, problem, deps };
+  const routes = flat.map(({ rule, route }) => {
+    const bs = rule.backends;
+    if (bs.length === 0 || (bs.length === 1 && bs[0]!.authority === self)) return route;
+    return create(destination.RouteSchema, {
+      ...route,
+      backends: bs.map((b) => create(destination.WeightedDstSchema, { authority: b.authority, weight: b.weight })),
+    });
+  });
+  return { routes, deps };
 }

@@ -64,8 +64,7 @@ export function resolveProfile(cache: ClusterCache, target: Target, settings: Me
     if (!gw) return { deps, state: { profile } };
     deps.push(...gw.deps);
     profile.routes = gw.routes;
-    profile.dstOverrides = gw.dstOverrides;
-    return { deps, state: { profile, ...(gw.problem ? { problem: gw.problem } : {}) } };
+    return { deps, state: { profile } };
   }
   try {
     const spec = parseServiceProfileSpec(sp.spec);

@@ -138,14 +138,16 @@ test(
     assert.deepEqual(first.matches[0]!.path?.kind, { case: 'prefix', value: '/books' });
     assert.equal(first.matches[0]!.headers[0]!.name, 'x-canary');
     assert.equal(first.totalTimeout?.seconds, 3n);
-    assert.deepEqual(
-      current()!.dstOverrides.map((o) => `${o.authority}=${o.weight}`),
-      [`web.${ns}.svc.cluster.local:80=90`, `web-v2.${ns}.svc.cluster.local:80=10`],
-    );
+    for (const r of current()!.routes.filter((x) => x.name === 'canary')) {
+      assert.deepEqual(
+        r.backends.map((o) => `${o.authority}=${o.weight}`),
+        [`web.${ns}.svc.cluster.local:80=90`, `web-v2.${ns}.svc.cluster.local:80=10`],
+      );
+    }
     console.log(
       `# gateway api: HTTPRoute canary → ${current()!.routes.length} routes, split ${current()!
-        .dstOverrides.map((o) => o.weight)
-        .join('/')}`,
+        .routes[0]!.backends.map((o) => o.weight)
+        .join('/')} per rule`,
     );
 
     type Status = {
@@ -172,14 +174,53 @@ test(
     await create('httproutes', {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
-      metadata: { name: 'rewrite', namespace: ns },
+      metadata: { name: 'shaped', namespace: ns },
       spec: {
         parentRefs,
-        rules: [{ filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath', replaceFullPath: '/v2' } } }] }],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/api' }, queryParams: [{ name: 'v', value: '2' }] }],
+            filters: [
+              { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-version', value: '2' }] } },
+              { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } },
+            ],
+          },
+          {
+            matches: [{ path: { type: 'Exact', value: '/moved' } }],
+            filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }],
+          },
+        ],
       },
     });
-    await statusIs('httproutes', 'rewrite', 'Accepted=False/UnsupportedValue ResolvedRefs=True/ResolvedRefs');
-    console.log('# gateway api: status says why URLRewrite is not applied (Accepted=False/UnsupportedValue)');
+    await statusIs('httproutes', 'shaped', 'Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs');
+    await waitFor(
+      'the filtered routes on the GetProfile stream',
+      () => current()!.routes.some((r) => r.name === 'shaped' && r.filters.length > 0) || undefined,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const shaped = current()!.routes.filter((r) => r.name === 'shaped');
+    assert.deepEqual(shaped.map((r) => r.filters.map((f) => f.kind.case).join('+')).sort(), [
+      'requestHeaderModifier+urlRewrite',
+      'requestRedirect',
+    ]);
+    assert.equal(shaped.find((r) => r.filters.length === 2)!.matches[0]!.queryParams[0]!.name, 'v');
+    console.log(
+      '# gateway api: HTTPRoute shaped (query match, header modifier, URL rewrite, redirect) accepted and on the GetProfile stream',
+    );
+
+    await create('httproutes', {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'mirror', namespace: ns },
+      spec: {
+        parentRefs,
+        rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web-v2', port: 80 } } }] }],
+      },
+    });
+    await statusIs('httproutes', 'mirror', 'Accepted=False/UnsupportedValue ResolvedRefs=True/ResolvedRefs');
+    console.log('# gateway api: status says why RequestMirror is not applied (Accepted=False/UnsupportedValue)');
 
     await create('grpcroutes', {
       apiVersion: 'gateway.networking.k8s.io/v1',
