@@ -17,7 +17,7 @@ for (const r of spec.routes ?? []) {
   discovery.set(r.authority, [endpoint(r.ip, r.port, r.identity ? { identity: r.identity, inboundPort: r.inboundPort } : {})]);
 }
 const proxy = await startProxy({
-  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort }),
+  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
   identity,
   discovery,
   originalDst: null,
