@@ -5,6 +5,7 @@
  * dropped and reconnected on the next request.
  */
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse } from '../svc.js';
 import { EndpointError } from '../errors.js';
@@ -23,6 +24,12 @@ export interface H2Peer {
   readonly connect?: () => Duplex;
 }
 
+/** An h2c connection without Nagle: small frames (HEADERS, WINDOW_UPDATE) must not wait for the previous ACK. */
+function cleartext(authority: URL): Duplex {
+  const host = authority.hostname.startsWith('[') ? authority.hostname.slice(1, -1) : authority.hostname;
+  return net.connect({ host, port: Number(authority.port || 80), noDelay: true });
+}
+
 export class H2Pool {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
 
@@ -30,7 +37,8 @@ export class H2Pool {
     const existing = this.sessions.get(peer.key);
     if (existing && !existing.closed && !existing.destroyed) return existing;
     const opts: http2.ClientSessionOptions = { maxSessionMemory: 64, peerMaxConcurrentStreams: 1000 };
-    if (peer.connect) opts.createConnection = peer.connect;
+    // Cleartext h2c too gets its socket from us, to turn Nagle off (Node's session socket refuses setNoDelay).
+    opts.createConnection = peer.connect ?? cleartext;
     const session = http2.connect(peer.origin, opts);
     const forget = (): void => {
       if (this.sessions.get(peer.key) === session) this.sessions.delete(peer.key);

@@ -36,7 +36,7 @@ export function tcpEndpoint(deps: TcpEndpointDeps): NewTcp<Endpoint> {
         tlsSocket.write(encodeOpaqueHeader(ep.addr.port));
         upstream = tlsSocket;
       } else {
-        upstream = net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true });
+        upstream = net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true });
       }
       countConnection(upstream, m);
       await pipeBoth(conn.socket, upstream);

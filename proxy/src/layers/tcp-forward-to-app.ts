@@ -15,7 +15,7 @@ export function tcpForwardToApp(target: AppTargetOptions): TcpService {
       conn.socket.destroy();
       throw new Error(`inbound TCP connection refused: ${t.refused}`);
     }
-    const app = net.connect({ host: t.addr.ip, port: t.addr.port, allowHalfOpen: true });
+    const app = net.connect({ host: t.addr.ip, port: t.addr.port, allowHalfOpen: true, noDelay: true });
     await pipeBoth(conn.socket, app);
   };
 }

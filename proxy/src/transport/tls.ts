@@ -39,17 +39,30 @@ export interface MeshConnectOptions {
   readonly anchors: string;
 }
 
+/**
+ * The client context for mesh connections: built once per certificate (a renewal brings new credentials) and trust
+ * anchors, not per connect — parsing the key, certificate and anchors costs more than the TLS 1.3 handshake itself.
+ */
+const clientContexts = new WeakMap<TlsCredentials, { readonly anchors: string; readonly context: tls.SecureContext }>();
+
+export function clientSecureContext(creds: TlsCredentials, anchors: string): tls.SecureContext {
+  const cached = clientContexts.get(creds);
+  if (cached && cached.anchors === anchors) return cached.context;
+  const context = tls.createSecureContext({ cert: creds.cert, key: creds.key, ca: anchors, minVersion: 'TLSv1.3' });
+  clientContexts.set(creds, { anchors, context });
+  return context;
+}
+
 /** Opens mTLS to a peer proxy's inbound port, verifying it is `identity`. */
 export function connectMesh(o: MeshConnectOptions): tls.TLSSocket {
-  // The raw socket allows half-open so an opaque stream's FIN in one direction does not close the other.
-  const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true });
+  // The raw socket allows half-open so an opaque stream's FIN in one direction does not close the other. No Nagle:
+  // small frames (HTTP/2 HEADERS, WINDOW_UPDATE) must not wait for the ACK of the previous write.
+  const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true, noDelay: true });
   return tls.connect({
     socket,
     // SNI names the identity we want; the peer's inbound uses it to tell mesh TLS from the app's own TLS.
     servername: o.identity,
-    ca: o.anchors,
-    cert: o.creds.cert,
-    key: o.creds.key,
+    secureContext: clientSecureContext(o.creds, o.anchors),
     minVersion: 'TLSv1.3',
     ALPNProtocols: [o.alpn],
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.identity, cert),
