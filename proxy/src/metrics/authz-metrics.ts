@@ -7,8 +7,9 @@
  * Created once per registry; children cached per label set.
  */
 import { Counter, type Registry } from 'prom-client';
+import { BoundCounter } from './bound.js';
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
+type CounterChild = BoundCounter;
 /** A server policy or an authorization: what the labels name. */
 interface Named {
   readonly name: string;
@@ -40,7 +41,7 @@ export class AuthzMetrics {
     let slots = this.allowed.get(authz);
     if (!slots) this.allowed.set(authz, (slots = []));
     const i = (proto === 'http' ? 0 : 2) + (tls ? 1 : 0);
-    return (slots[i] ??= (proto === 'http' ? this.httpAllow : this.tcpAllow).labels({
+    return (slots[i] ??= new BoundCounter(proto === 'http' ? this.httpAllow : this.tcpAllow, {
       direction: 'inbound',
       srv_kind: srv.kind,
       srv_name: srv.name,
@@ -54,7 +55,7 @@ export class AuthzMetrics {
     let slots = this.denied.get(srv);
     if (!slots) this.denied.set(srv, (slots = []));
     const i = (proto === 'http' ? 0 : 2) + (tls ? 1 : 0);
-    return (slots[i] ??= (proto === 'http' ? this.httpDeny : this.tcpDeny).labels({
+    return (slots[i] ??= new BoundCounter(proto === 'http' ? this.httpDeny : this.tcpDeny, {
       direction: 'inbound',
       srv_kind: srv.kind,
       srv_name: srv.name,

@@ -2,10 +2,11 @@
  * The proxy's Prometheus families, Linkerd-compatible (docs/contracts.md), so
  * existing dashboards and PromQL work. Label children are bound once per
  * target (`forHttp` / `forTcp`) and reused for every request or connection;
- * the hot path only increments.
+ * the hot path only adds numbers (bound.ts: no label hashing per update).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_MS } from '@weft/common/metrics';
+import { BoundCounter, BoundGauge, BoundHistogram } from './bound.js';
 
 export type Labels = Record<string, string>;
 
@@ -101,30 +102,26 @@ export class ProxyMetrics {
   }
 }
 
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
-type GaugeChild = ReturnType<Gauge<string>['labels']>;
-
 export class HttpTargetMetrics {
-  readonly requests: CounterChild;
-  private readonly responses = new Map<string, CounterChild>();
-  private readonly latencies = new Map<number, HistogramChild>();
+  readonly requests: BoundCounter;
+  private readonly responses = new Map<string, BoundCounter>();
+  private readonly latencies = new Map<number, BoundHistogram>();
 
   constructor(
     private readonly families: ProxyMetrics,
     private readonly labels: Labels,
   ) {
-    this.requests = families.requestTotal.labels(labels);
+    this.requests = new BoundCounter(families.requestTotal, labels);
   }
 
-  latency(status: number): HistogramChild {
+  latency(status: number): BoundHistogram {
     let h = this.latencies.get(status);
-    if (!h) this.latencies.set(status, (h = this.families.responseLatency.labels({ ...this.labels, status_code: String(status) })));
+    if (!h) this.latencies.set(status, (h = new BoundHistogram(this.families.responseLatency, { ...this.labels, status_code: String(status) })));
     return h;
   }
 
   /** `status` 0 means the response never started (`error` names why). */
-  response(status: number, grpcStatus: string | undefined, failure: boolean, error?: string): CounterChild {
+  response(status: number, grpcStatus: string | undefined, failure: boolean, error?: string): BoundCounter {
     const key = `${status}|${grpcStatus ?? ''}|${failure ? 1 : 0}|${error ?? ''}`;
     let c = this.responses.get(key);
     if (!c) {
@@ -132,27 +129,27 @@ export class HttpTargetMetrics {
       if (status > 0) l.status_code = String(status);
       if (grpcStatus !== undefined) l.grpc_status = grpcStatus;
       if (error !== undefined) l.error = error;
-      this.responses.set(key, (c = this.families.responseTotal.labels(l)));
+      this.responses.set(key, (c = new BoundCounter(this.families.responseTotal, l)));
     }
     return c;
   }
 }
 
 export class TcpTargetMetrics {
-  readonly open: CounterChild;
-  readonly openConnections: GaugeChild;
-  readonly readBytes: CounterChild;
-  readonly writeBytes: CounterChild;
-  readonly close: CounterChild;
-  readonly duration: HistogramChild;
+  readonly open: BoundCounter;
+  readonly openConnections: BoundGauge;
+  readonly readBytes: BoundCounter;
+  readonly writeBytes: BoundCounter;
+  readonly close: BoundCounter;
+  readonly duration: BoundHistogram;
 
   constructor(families: ProxyMetrics, labels: Labels) {
-    this.open = families.tcpOpenTotal.labels(labels);
-    this.openConnections = families.tcpOpenConnections.labels(labels);
-    this.readBytes = families.tcpReadBytes.labels(labels);
-    this.writeBytes = families.tcpWriteBytes.labels(labels);
-    this.close = families.tcpCloseTotal.labels(labels);
-    this.duration = families.tcpDuration.labels(labels);
+    this.open = new BoundCounter(families.tcpOpenTotal, labels);
+    this.openConnections = new BoundGauge(families.tcpOpenConnections, labels);
+    this.readBytes = new BoundCounter(families.tcpReadBytes, labels);
+    this.writeBytes = new BoundCounter(families.tcpWriteBytes, labels);
+    this.close = new BoundCounter(families.tcpCloseTotal, labels);
+    this.duration = new BoundHistogram(families.tcpDuration, labels);
   }
 }
 

@@ -9,9 +9,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_MS } from '@weft/common/metrics';
 import { WeftError } from '@weft/common/errors';
-
-type CounterChild = ReturnType<Counter<string>['labels']>;
-type HistogramChild = ReturnType<Histogram<string>['labels']>;
+import { BoundCounter, BoundHistogram } from './bound.js';
 
 const ROUTE_LABELS = ['direction', 'authority', 'rt_route', 'route_kind'];
 /** Route label sets kept before new ones share `authority="(other)"` (authorities come from clients). */
@@ -51,36 +49,36 @@ class RouteFamilies {
 }
 
 export class RouteTargetMetrics {
-  readonly requests: CounterChild;
-  readonly retries: CounterChild;
-  readonly budgetExhausted: CounterChild;
-  private readonly responses = new Map<string, CounterChild>();
-  private readonly latencies = new Map<number, HistogramChild>();
+  readonly requests: BoundCounter;
+  readonly retries: BoundCounter;
+  readonly budgetExhausted: BoundCounter;
+  private readonly responses = new Map<string, BoundCounter>();
+  private readonly latencies = new Map<number, BoundHistogram>();
 
   constructor(
     private readonly f: RouteFamilies,
     private readonly labels: Record<string, string>,
   ) {
-    this.requests = f.requests.labels(labels);
-    this.retries = f.retries.labels(labels);
-    this.budgetExhausted = f.exhausted.labels(labels);
+    this.requests = new BoundCounter(f.requests, labels);
+    this.retries = new BoundCounter(f.retries, labels);
+    this.budgetExhausted = new BoundCounter(f.exhausted, labels);
   }
 
-  latency(status: number): HistogramChild {
+  latency(status: number): BoundHistogram {
     let h = this.latencies.get(status);
-    if (!h) this.latencies.set(status, (h = this.f.latency.labels({ ...this.labels, status_code: String(status) })));
+    if (!h) this.latencies.set(status, (h = new BoundHistogram(this.f.latency, { ...this.labels, status_code: String(status) })));
     return h;
   }
 
   /** `status` 0: no response (`error` names why: a timeout, a connection failure). */
-  response(status: number, failure: boolean, error?: string): CounterChild {
+  response(status: number, failure: boolean, error?: string): BoundCounter {
     const key = `${status}|${failure ? 1 : 0}|${error ?? ''}`;
     let c = this.responses.get(key);
     if (!c) {
       const l: Record<string, string> = { ...this.labels, classification: failure ? 'failure' : 'success' };
       if (status > 0) l.status_code = String(status);
       if (error !== undefined) l.error = error;
-      this.responses.set(key, (c = this.f.responses.labels(l)));
+      this.responses.set(key, (c = new BoundCounter(this.f.responses, l)));
     }
     return c;
   }
