@@ -3,26 +3,38 @@
 // static identity from files, static discovery from the spec. Prints one
 // `READY {"outbound":…,"inbound":…,"admin":…}` line, runs until SIGTERM.
 //
-//   node weft-proxy.mjs '<json spec>'
-//   spec: { name, cert, key, anchors (paths), appPort?, routes: [{ authority, ip, port, identity?, inboundPort? }] }
+//   node [--expose-gc] weft-proxy.mjs '<json spec>'
+//   spec: { name, cert, key, anchors (paths), appPort?, routes: [{ authority, ip, port, identity?, inboundPort? }],
+//           dist?       another build's proxy/dist (A/B runs: the baseline build copied aside),
+//           origDst?    { ip, port }: every accepted connection reports it as its original destination (opaque TCP
+//                       needs one; iptables would give it in a pod),
+//           opaquePorts?: [port] }
+// With --expose-gc the heap is collected once before READY, so idle RSS is read after start-up garbage is gone.
 import { readFileSync } from 'node:fs';
-import { startProxy, StaticIdentity, StaticDiscovery, endpoint } from '@weft/proxy';
-import { testConfig } from '@weft/proxy/testing/mesh';
+import { pathToFileURL } from 'node:url';
 import { createLogger } from '@weft/common/log';
 
 const spec = JSON.parse(process.argv[2]);
+const from = (path, pkg) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : import(pkg));
+const { startProxy, StaticIdentity, StaticDiscovery, endpoint } = await from('index.js', '@weft/proxy');
+const { testConfig } = await from('testing/mesh.js', '@weft/proxy/testing/mesh');
+
 const identity = new StaticIdentity(spec.name, readFileSync(spec.anchors, 'utf8'), { cert: readFileSync(spec.cert, 'utf8'), key: readFileSync(spec.key, 'utf8') });
 const discovery = new StaticDiscovery();
 for (const r of spec.routes ?? []) {
   discovery.set(r.authority, [endpoint(r.ip, r.port, r.identity ? { identity: r.identity, inboundPort: r.inboundPort } : {})]);
 }
 const proxy = await startProxy({
-  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
+  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, opaquePorts: spec.opaquePorts ?? [], tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
   identity,
   discovery,
-  originalDst: null,
+  originalDst: spec.origDst ? () => spec.origDst : null,
   log: createLogger('proxy', 'warn'),
   drainMs: 200,
 });
+if (globalThis.gc) {
+  await new Promise((r) => setTimeout(r, 200));
+  globalThis.gc();
+}
 process.stdout.write(`READY ${JSON.stringify(proxy.ports)}\n`);
 process.once('SIGTERM', () => void proxy.shutdown().then(() => process.exit(0)));
