@@ -5,6 +5,7 @@
 //   haproxy    wrk → HAProxy (HTTP mode, 1 thread) → backend
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
 //   weft_mesh  wrk → weft client proxy ══mTLS/HTTP2══▶ weft server proxy → backend
+//   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
 // Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at fixed
 // rates of 1,000 and 200 rps (per-request log), so latency is compared at equal
 // load. CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
@@ -255,6 +256,39 @@ const client = await weft('weft-client', {
   routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
 });
 const weftMesh = await scenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
+
+// Tracing cost (docs/tracing.md): the same mesh with tracing off, at 1 % and at 100 % sampling (wrk sends no trace
+// context, so every request is a new trace at the client proxy's rate). Spans go to a collector stand-in: HAProxy
+// answering 200 to every POST, on the load generator's CPU.
+const collectorPort = await freePort();
+await haproxy('collector', 0, collectorPort);
+const tracingResult = {};
+for (const [label, sampleRate] of [['off', undefined], ['sampled_1pct', 0.01], ['sampled_100pct', 1]]) {
+  const tracing = sampleRate === undefined ? undefined : { collectorUrl: `http://127.0.0.1:${collectorPort}/v1/traces`, sampleRate, resource: { 'service.name': 'bench' }, maxQueue: 2048, flushIntervalMs: 1000 };
+  const s = await weft(`weft-server-trace-${label}`, { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, appPort: backendPort, tracing });
+  const c = await weft(`weft-client-trace-${label}`, {
+    name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, tracing,
+    routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: s.ports.inbound }],
+  });
+  log(`tracing ${label}: ${THROUGHPUT_SECONDS}s max throughput through the mesh`);
+  const cpu0 = cpuMicros(c.pid) + cpuMicros(s.pid);
+  const { rps, requests } = await throughput(c.ports.outbound);
+  const cpu = cpuMicros(c.pid) + cpuMicros(s.pid) - cpu0;
+  const spans = async (name, labels = {}) => {
+    let sum = 0;
+    for (const p of [c, s]) {
+      const text = await (await fetch(`http://127.0.0.1:${p.ports.admin}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
+  };
+  await new Promise((r) => setTimeout(r, 1500)); // one flush interval: the last batch is sent
+  tracingResult[label] = { rps: Math.round(rps), cpu_us_per_req: round(cpu / requests, 1), spans_exported: await spans('trace_spans_exported_total'), spans_dropped: await spans('trace_spans_dropped_total') };
+  log(`tracing ${label}: ${JSON.stringify(tracingResult[label])}`);
+  for (const p of [c, s]) process.kill(p.pid, 'SIGTERM');
+}
 pki.dispose();
 
 const result = {
@@ -271,6 +305,11 @@ const result = {
   // A mesh hop is one call through both proxies (client side and server side).
   added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
   added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),
+  tracing: {
+    ...tracingResult,
+    ratio_1pct_vs_off: round(tracingResult.sampled_1pct.rps / tracingResult.off.rps, 3),
+    ratio_100pct_vs_off: round(tracingResult.sampled_100pct.rps / tracingResult.off.rps, 3),
+  },
 };
 console.log(JSON.stringify(result));
 process.exit(0);
