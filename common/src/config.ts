@@ -4,6 +4,7 @@
  * never reads `process.env`. Every bad or missing variable is reported at once,
  * by name, in a ConfigError.
  */
+import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 
 export interface Setting<T> {
@@ -111,6 +112,19 @@ export const env = {
       fallback === undefined ? undefined : parseListenAddr(fallback),
     );
   },
+  /** A comma-separated list of CIDRs, e.g. `10.0.0.0/8,fd00::/8`. */
+  cidrList(variable: string): Setting<Cidr[]> {
+    return {
+      variable,
+      parse(raw) {
+        try {
+          return parseCidrList(raw ?? '');
+        } catch (err) {
+          throw new SettingError(`${variable}: ${(err as Error).message}`);
+        }
+      },
+    };
+  },
   /** A comma-separated list of ports and port ranges, e.g. `25,443,8000-8080`. */
   portList(variable: string): Setting<number[]> {
     return {
@@ -156,6 +170,26 @@ export function parsePortList(raw: string): number[] {
     for (let p = lo; p <= hi; p++) ports.add(p);
   }
   return [...ports].sort((a, b) => a - b);
+}
+
+/** A CIDR block with the IP family whose table it belongs to; `cidr` as iptables takes it (`address/prefix`). */
+export interface Cidr {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly cidr: string;
+}
+
+/** Parses `10.0.0.0/8,fd00::/8` (a bare address is a /32 or /128); throws a message naming the bad part. */
+export function parseCidrList(raw: string): Cidr[] {
+  const out: Cidr[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [addr = '', prefix, extra] = part.split('/');
+    const v = isIP(addr);
+    const max = v === 6 ? 128 : 32;
+    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    if (v === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) throw new Error(`"${part}" is not a CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
+    out.push({ family: v === 6 ? 'ipv6' : 'ipv4', cidr: `${addr}/${bits}` });
+  }
+  return out;
 }
 
 export type ConfigSchema = Record<string, Setting<unknown>>;

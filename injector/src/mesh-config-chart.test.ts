@@ -34,3 +34,18 @@ test('the mesh-wide skip ports reach weft-init of an injected pod', () => {
   assert.match(args, /--inbound-ports-to-ignore \S*9000/);
   assert.match(args, /--outbound-ports-to-ignore 5432/);
 });
+
+test('skip-subnet defaults and the proxy log format come from the environment and reach weft-init and the proxy', () => {
+  const m = loadMeshConfig({ ...base, WEFT_INJECTOR_SKIP_INBOUND_SUBNETS: '10.244.0.0/16', WEFT_INJECTOR_SKIP_OUTBOUND_SUBNETS: '192.168.0.0/16,fd00::/8', WEFT_INJECTOR_PROXY_LOG_FORMAT: 'plain' });
+  assert.deepEqual(m.proxy.skipOutboundSubnets, [{ family: 'ipv4', cidr: '192.168.0.0/16' }, { family: 'ipv6', cidr: 'fd00::/8' }]);
+  assert.equal(m.proxy.logFormat, 'plain');
+  assert.equal(loadMeshConfig(base).proxy.logFormat, 'json');
+  const out = inject({ metadata: { name: 'web', namespace: 'shop', annotations: { 'weft.io/inject': 'enabled' } }, spec: { containers: [{ name: 'web', image: 'web' }] } }, m);
+  const spec = out.pod.spec as unknown as { initContainers: { name: string; args?: string[]; env?: { name: string; value?: string }[] }[] };
+  const args = spec.initContainers.find((c) => c.name === 'weft-init')!.args!.join(' ');
+  assert.match(args, /--inbound-subnets-to-ignore 10\.244\.0\.0\/16/);
+  assert.match(args, /--outbound-subnets-to-ignore 192\.168\.0\.0\/16,fd00::\/8/);
+  assert.equal(spec.initContainers.find((c) => c.name === 'weft-proxy')!.env!.find((e) => e.name === 'WEFT_PROXY_LOG_FORMAT')!.value, 'plain');
+  assert.throws(() => loadMeshConfig({ ...base, WEFT_INJECTOR_SKIP_OUTBOUND_SUBNETS: '192.168.0.0/40' }), /WEFT_INJECTOR_SKIP_OUTBOUND_SUBNETS: "192.168.0.0\/40" is not a CIDR/);
+  assert.throws(() => loadMeshConfig({ ...base, WEFT_INJECTOR_PROXY_LOG_FORMAT: 'xml' }), /WEFT_INJECTOR_PROXY_LOG_FORMAT/);
+});

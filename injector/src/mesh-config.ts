@@ -5,15 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { env, loadConfig, parseDuration } from '@weft/common/config';
+import { env, loadConfig, parseDuration, type Cidr } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
-import { LOG_LEVELS } from '@weft/common/log';
+import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { formatDnsIdentity } from '@weft/common/identity-name';
 import { INBOUND_POLICIES, type InboundPolicy } from '@weft/api/names';
 import { parseQuantity } from './quantity.js';
 
 export { INBOUND_POLICIES, type InboundPolicy };
 export type ProxyLogLevel = (typeof LOG_LEVELS)[number];
+export type ProxyLogFormat = (typeof LOG_FORMATS)[number];
 export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
 
 /** Per-pod proxy settings; the mesh-wide defaults, overridable by `config.weft.io/*`. */
@@ -21,12 +22,17 @@ export interface ProxySettings {
   readonly image: string;
   readonly version: string;
   readonly logLevel: ProxyLogLevel;
+  readonly logFormat: ProxyLogFormat;
   readonly cpuRequest: string | undefined;
   readonly cpuLimit: string | undefined;
   readonly memoryRequest: string | undefined;
   readonly memoryLimit: string | undefined;
   readonly skipInboundPorts: readonly number[];
   readonly skipOutboundPorts: readonly number[];
+  /** Sources whose connections reach the app without the proxy (weft-init `--inbound-subnets-to-ignore`). */
+  readonly skipInboundSubnets: readonly Cidr[];
+  /** Destinations the app reaches without the proxy (weft-init `--outbound-subnets-to-ignore`). */
+  readonly skipOutboundSubnets: readonly Cidr[];
   readonly opaquePorts: readonly number[];
   readonly defaultInboundPolicy: InboundPolicy;
   /** Hold the app containers until the proxy is ready. */
@@ -112,6 +118,7 @@ const schema = {
   allowProxyImageOverride: env.bool('WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', false),
   vizNamespace: env.string('WEFT_INJECTOR_VIZ_NAMESPACE', 'weft-viz'),
   proxyLogLevel: env.oneOf('WEFT_INJECTOR_PROXY_LOG_LEVEL', LOG_LEVELS, 'info'),
+  proxyLogFormat: env.oneOf('WEFT_INJECTOR_PROXY_LOG_FORMAT', LOG_FORMATS, 'json'),
   proxyCpuRequest: quantity('WEFT_INJECTOR_PROXY_CPU_REQUEST', '100m'),
   proxyCpuLimit: quantity('WEFT_INJECTOR_PROXY_CPU_LIMIT', ''),
   proxyMemoryRequest: quantity('WEFT_INJECTOR_PROXY_MEMORY_REQUEST', '64Mi'),
@@ -122,6 +129,9 @@ const schema = {
   // Mesh-wide defaults of config.weft.io/skip-inbound-ports / skip-outbound-ports (a pod's annotation replaces them).
   skipInboundPorts: { variable: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_SKIP_INBOUND_PORTS').parse(raw ?? '') },
   skipOutboundPorts: { variable: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS', parse: (raw: string | undefined) => env.portList('WEFT_INJECTOR_SKIP_OUTBOUND_PORTS').parse(raw ?? '') },
+  // Mesh-wide defaults of config.weft.io/skip-inbound-subnets / skip-outbound-subnets (CIDRs).
+  skipInboundSubnets: env.cidrList('WEFT_INJECTOR_SKIP_INBOUND_SUBNETS'),
+  skipOutboundSubnets: env.cidrList('WEFT_INJECTOR_SKIP_OUTBOUND_SUBNETS'),
   // auto: native sidecars from Kubernetes 1.29 on; enabled/disabled force the layout (a pod's annotation still wins).
   nativeSidecar: env.oneOf('WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', ['auto', 'enabled', 'disabled'] as const, 'auto'),
   proxyAwait: env.bool('WEFT_INJECTOR_PROXY_AWAIT', true),
@@ -185,12 +195,15 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
       image: c.proxyImage,
       version: c.proxyVersion,
       logLevel: c.proxyLogLevel,
+      logFormat: c.proxyLogFormat,
       cpuRequest: c.proxyCpuRequest,
       cpuLimit: c.proxyCpuLimit,
       memoryRequest: c.proxyMemoryRequest,
       memoryLimit: c.proxyMemoryLimit,
       skipInboundPorts: c.skipInboundPorts,
       skipOutboundPorts: c.skipOutboundPorts,
+      skipInboundSubnets: c.skipInboundSubnets,
+      skipOutboundSubnets: c.skipOutboundSubnets,
       opaquePorts: c.opaquePorts,
       defaultInboundPolicy: c.defaultInboundPolicy,
       await: c.proxyAwait,

@@ -6,8 +6,8 @@
  * `proxy-image` also picks the image weft-init runs as root with NET_ADMIN,
  * so it is honoured only when the injector's config allows it.
  */
-import { parseDuration, parsePortList } from '@weft/common/config';
-import { LOG_LEVELS } from '@weft/common/log';
+import { parseCidrList, parseDuration, parsePortList } from '@weft/common/config';
+import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { CONFIG_PREFIX } from './annotations.js';
 import { INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
 import { parseQuantity } from './quantity.js';
@@ -37,6 +37,17 @@ function ports(field: 'skipInboundPorts' | 'skipOutboundPorts' | 'opaquePorts'):
   };
 }
 
+function subnets(field: 'skipInboundSubnets' | 'skipOutboundSubnets'): Apply {
+  return (s, v) => {
+    try {
+      s[field] = parseCidrList(v);
+      return undefined;
+    } catch (err) {
+      return `is not a CIDR list: ${(err as Error).message}`;
+    }
+  };
+}
+
 function enabledDisabled(field: 'await' | 'nativeSidecar'): Apply {
   return (s, v) => {
     if (v !== 'enabled' && v !== 'disabled') return 'is not enabled or disabled';
@@ -59,12 +70,16 @@ export const OVERRIDES: Readonly<Record<string, Apply>> = {
   'proxy-version': (s, v) => (TAG.test(v) ? void (s.version = v) : 'is not an image tag'),
   'proxy-log-level': (s, v) =>
     (LOG_LEVELS as readonly string[]).includes(v) ? void (s.logLevel = v as ProxySettings['logLevel']) : `is not one of ${LOG_LEVELS.join(', ')}`,
+  'proxy-log-format': (s, v) =>
+    (LOG_FORMATS as readonly string[]).includes(v) ? void (s.logFormat = v as ProxySettings['logFormat']) : `is not one of ${LOG_FORMATS.join(', ')}`,
   'proxy-cpu-request': quantity('cpuRequest'),
   'proxy-cpu-limit': quantity('cpuLimit'),
   'proxy-memory-request': quantity('memoryRequest'),
   'proxy-memory-limit': quantity('memoryLimit'),
   'skip-inbound-ports': ports('skipInboundPorts'),
   'skip-outbound-ports': ports('skipOutboundPorts'),
+  'skip-inbound-subnets': subnets('skipInboundSubnets'),
+  'skip-outbound-subnets': subnets('skipOutboundSubnets'),
   'opaque-ports': ports('opaquePorts'),
   'default-inbound-policy': (s, v) =>
     (INBOUND_POLICIES as readonly string[]).includes(v)

@@ -56,6 +56,7 @@ function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
   const s = t.settings;
   const env: k8s.V1EnvVar[] = [
     { name: 'WEFT_PROXY_LOG_LEVEL', value: s.logLevel },
+    { name: 'WEFT_PROXY_LOG_FORMAT', value: s.logFormat },
     { name: 'WEFT_PROXY_OUTBOUND_LISTEN_ADDR', value: `127.0.0.1:${PROXY_PORTS.outbound}` },
     { name: 'WEFT_PROXY_INBOUND_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.inbound}` },
     { name: 'WEFT_PROXY_ADMIN_LISTEN_ADDR', value: `0.0.0.0:${PROXY_PORTS.admin}` },
@@ -152,6 +153,8 @@ export function initContainer(mesh: MeshConfig, s: ProxySettings): k8s.V1Contain
     formatPortList([PROXY_PORTS.tap, PROXY_PORTS.admin, ...s.skipInboundPorts]),
   ];
   if (s.skipOutboundPorts.length) args.push('--outbound-ports-to-ignore', formatPortList(s.skipOutboundPorts));
+  if (s.skipInboundSubnets.length) args.push('--inbound-subnets-to-ignore', s.skipInboundSubnets.map((n) => n.cidr).join(','));
+  if (s.skipOutboundSubnets.length) args.push('--outbound-subnets-to-ignore', s.skipOutboundSubnets.map((n) => n.cidr).join(','));
   return {
     name: INIT_CONTAINER,
     image: image(s),

@@ -3,8 +3,8 @@
  * are the contract in docs/contracts.md; every bad flag is reported at once.
  */
 import { parseArgs } from 'node:util';
+import { parseCidrList } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
-import { isIP } from 'node:net';
 import type { InterceptionConfig, IpFamily, PortRange, Subnet } from './rules.js';
 
 export interface InitCommand {
@@ -44,18 +44,7 @@ export function parsePortRanges(raw: string): PortRange[] {
 }
 
 /** Parses `10.0.0.0/8,fd00::/8` (a bare address is a /32 or /128); throws a message naming the bad part. */
-export function parseSubnets(raw: string): Subnet[] {
-  const out: Subnet[] = [];
-  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [addr = '', prefix, extra] = part.split('/');
-    const v = isIP(addr);
-    const max = v === 6 ? 128 : 32;
-    const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
-    if (v === 0 || extra !== undefined || !(bits >= 0 && bits <= max)) throw new Error(`"${part}" is not a CIDR (e.g. 10.0.0.0/8, fd00::/8)`);
-    out.push({ family: v === 6 ? 'ipv6' : 'ipv4', cidr: `${addr}/${bits}` });
-  }
-  return out;
-}
+export const parseSubnets: (raw: string) => Subnet[] = parseCidrList;
 
 function parseInteger(raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw.trim())) throw new Error(`"${raw}" is not an integer`);

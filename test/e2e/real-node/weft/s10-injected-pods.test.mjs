@@ -56,12 +56,16 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     [IMAGE_OVERRIDE]: `${registry}/proxy`,
     'proxy-version': tag,
     'proxy-log-level': 'debug',
+    'proxy-log-format': 'plain',
     'proxy-cpu-request': '20m',
     'proxy-cpu-limit': '500m',
     'proxy-memory-request': '48Mi',
     'proxy-memory-limit': '192Mi',
     'skip-inbound-ports': '9000',
     'skip-outbound-ports': '9001',
+    // Documentation ranges (RFC 5737): nothing here talks to them; the host's calls below still meet the proxy.
+    'skip-inbound-subnets': '203.0.113.0/24',
+    'skip-outbound-subnets': '198.51.100.0/24',
     'opaque-ports': '9002',
     'default-inbound-policy': 'all-authenticated',
     'proxy-await': 'enabled',
@@ -94,7 +98,11 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   const initArgs = spec['weft-init'].args.join(' ');
   assert.match(initArgs, /--inbound-ports-to-ignore \S*9000/);
   assert.match(initArgs, /--outbound-ports-to-ignore \S*9001/);
+  assert.match(initArgs, /--inbound-subnets-to-ignore 203\.0\.113\.0\/24/);
+  assert.match(initArgs, /--outbound-subnets-to-ignore 198\.51\.100\.0\/24/);
   assert.ok(spec['weft-proxy'].env.some((e) => /LOG_LEVEL$/.test(e.name) && e.value === 'debug'), 'the proxy runs at debug');
+  // proxy-log-format=plain: the proxy's own log lines (the kubelet's CRI log) read `<time> <LEVEL> proxy: <message>`.
+  assert.match(containerLog(env, NS, 'overrides', 'weft-proxy'), /^\d{4}-\d\d-\d\dT\S+ (INFO|DEBUG) [\w.-]+: /m, 'plain log lines');
 
   // The kernel enforces the resource overrides: the proxy container's own cgroups.
   const pid = containerPid(env, proxyStatus.containerID);
