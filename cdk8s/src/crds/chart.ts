@@ -7,6 +7,7 @@ import { truthy, when } from '../template/expr.js';
 import { helpers } from '../template/helpers.js';
 import { bool, group, refsOf, type RefsOf } from '../values/model.js';
 import { schedulingValues } from '../chart/common-values.js';
+import { addGatewayApiCrds, GATEWAY_API_VERSION } from './gateway-api.js';
 import { authorizationPolicySpec, meshTLSAuthenticationSpec, networkAuthenticationSpec, serverSpec, serviceProfileSpec } from './schemas.js';
 
 const CHART = 'weft-crds';
@@ -14,6 +15,12 @@ const CHART = 'weft-crds';
 export const crdsValues = group('weft-crds values', {
   keepOnUninstall: bool({ default: true, description: 'Annotate the CRDs `helm.sh/resource-policy: keep` so `helm uninstall` does not delete every ServiceProfile and policy.' }),
   commonLabels: schedulingValues().commonLabels,
+  gatewayAPI: group('Gateway API CRDs (standard channel, pinned).', {
+    install: bool({
+      default: false,
+      description: `Install the Gateway API CRDs weft reads (HTTPRoute, GRPCRoute, ReferenceGrant; standard channel ${GATEWAY_API_VERSION}). Leave off when the cluster or a Gateway controller already provides them.`,
+    }),
+  }),
 });
 
 interface CrdProps {
@@ -68,6 +75,7 @@ MeshTLSAuthentication and NetworkAuthentication (policy.weft.io). Install weft-c
     addCrd(c, v, { group: 'policy.weft.io', kind: 'Server', plural: 'servers', shortNames: ['srv'], spec: serverSpec, columns: [{ name: 'Port', type: 'string', jsonPath: '.spec.port' }, { name: 'Protocol', type: 'string', jsonPath: '.spec.proxyProtocol' }] });
     addCrd(c, v, { group: 'policy.weft.io', kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['authzpol'], spec: authorizationPolicySpec, columns: [{ name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' }, { name: 'Kind', type: 'string', jsonPath: '.spec.targetRef.kind' }] });
     addCrd(c, v, { group: 'policy.weft.io', kind: 'MeshTLSAuthentication', plural: 'meshtlsauthentications', shortNames: ['meshtlsauthn'], spec: meshTLSAuthenticationSpec, columns: [] });
+    addGatewayApiCrds(c, truthy(v.gatewayAPI.install), objectLabels(CHART, 'crds'), truthy(v.keepOnUninstall));
     addCrd(c, v, { group: 'policy.weft.io', kind: 'NetworkAuthentication', plural: 'networkauthentications', shortNames: ['netauthn'], spec: networkAuthenticationSpec, columns: [] });
   },
 });

@@ -102,5 +102,6 @@ export function crdsMatrix(): MatrixCase[] {
   return [
     { name: 'defaults', files: [] },
     { name: 'not kept on uninstall, extra labels', files: [{ keepOnUninstall: false, commonLabels: { team: 'mesh' } }] },
+    { name: 'Gateway API CRDs installed', files: [{ gatewayAPI: { install: true } }] },
   ];
 }

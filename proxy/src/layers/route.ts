@@ -41,7 +41,10 @@ export function outboundRoutes(d: RouteDeps): (inner: NewHttp<Logical>) => NewHt
       const table = routeTableOf(watch.current());
       const route = table.route(req.method, req.path, req.headers);
       if (route === DEFAULT_ROUTE && req.headers['grpc-timeout'] === undefined) return svc(req);
-      const m = route.name === '' ? undefined : metricsFor(bound, route, () => d.metrics.forRoute('outbound', logical.authority, route.name, route.kind));
+      const m =
+        route.name === ''
+          ? undefined
+          : metricsFor(bound, route, () => d.metrics.forRoute('outbound', logical.authority, route.name, route.kind));
       const f = route.filters;
       if (f?.redirect) return measured(m, route, req, Promise.resolve(f.redirect(req)));
       let out = f?.request ? f.request(req) : req;
@@ -72,7 +75,10 @@ export function inboundRoutes(d: RouteDeps): HttpLayer {
     const route = w ? routeTableOf(w.watch.current()).route(req.method, req.path, req.headers) : DEFAULT_ROUTE;
     const hasDeadline = req.headers['grpc-timeout'] !== undefined;
     if (route === DEFAULT_ROUTE && !hasDeadline) return inner(req);
-    const m = route.name === '' || !w ? undefined : metricsFor(w.bound, route, () => d.metrics.forRoute('inbound', w.authority, route.name, route.kind));
+    const m =
+      route.name === '' || !w
+        ? undefined
+        : metricsFor(w.bound, route, () => d.metrics.forRoute('inbound', w.authority, route.name, route.kind));
     return measured(m, route, req, hasDeadline ? withDeadline(inner, req) : inner(req));
   };
 }
@@ -84,7 +90,11 @@ interface InboundTarget {
   readonly bound: WeakMap<RouteParams, RouteTargetMetrics>;
 }
 
-function metricsFor(bound: WeakMap<RouteParams, RouteTargetMetrics>, route: RouteParams, bind: () => RouteTargetMetrics): RouteTargetMetrics {
+function metricsFor(
+  bound: WeakMap<RouteParams, RouteTargetMetrics>,
+  route: RouteParams,
+  bind: () => RouteTargetMetrics,
+): RouteTargetMetrics {
   let m = bound.get(route);
   if (!m) bound.set(route, (m = bind()));
   return m;
@@ -97,7 +107,12 @@ function withDeadline(inner: HttpService, req: HttpRequest): Promise<HttpRespons
 }
 
 /** Counts one request on its route: request, latency at headers, response (classified by the route) at the end of the body. */
-function measured(m: RouteTargetMetrics | undefined, route: RouteParams, req: HttpRequest, pending: Promise<HttpResponse>): Promise<HttpResponse> {
+function measured(
+  m: RouteTargetMetrics | undefined,
+  route: RouteParams,
+  req: HttpRequest,
+  pending: Promise<HttpResponse>,
+): Promise<HttpResponse> {
   if (!m) return pending;
   m.requests.inc();
   return pending.then(

@@ -156,7 +156,10 @@ function compileMatch(m: destination.RouteMatch): Matcher {
           return query.every((q) => q(ps));
         };
   return (meth, p, hs) =>
-    (method === '' || meth === method) && (path === undefined || path(p)) && headers.every((h) => h(hs)) && (queryOk === undefined || queryOk(p));
+    (method === '' || meth === method) &&
+    (path === undefined || path(p)) &&
+    headers.every((h) => h(hs)) &&
+    (queryOk === undefined || queryOk(p));
 }
 
 function safeRegex(source: string): RegExp | undefined {
@@ -202,7 +205,9 @@ export function compileProfile(p: Profile | undefined): RouteTable {
   const budget: RetryBudgetParams = b
     ? { ratio: Math.max(0, b.retryRatio), minPerSecond: b.minRetriesPerSecond, ttlMs: durationMs(b.ttl) || DEFAULT_BUDGET.ttlMs }
     : DEFAULT_BUDGET;
-  const backends = p.dstOverrides.filter((d) => d.weight > 0 && d.authority !== '').map((d) => ({ authority: d.authority, weight: d.weight }));
+  const backends = p.dstOverrides
+    .filter((d) => d.weight > 0 && d.authority !== '')
+    .map((d) => ({ authority: d.authority, weight: d.weight }));
   const totalWeight = backends.reduce((s, d) => s + d.weight, 0);
   return {
     route(method, path, headers) {
