@@ -8,6 +8,8 @@ import type { GenFile, GenMessage, GenService } from '@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from '@bufbuild/protobuf/codegenv2';
 import type { Duration } from '@bufbuild/protobuf/wkt';
 import { file_google_protobuf_duration } from '@bufbuild/protobuf/wkt';
+import type { RouteMatch } from '../../destination/v1/destination_pb.js';
+import { file_weft_destination_v1_destination } from '../../destination/v1/destination_pb.js';
 import type { Message } from '@bufbuild/protobuf';
 
 /**
@@ -16,8 +18,8 @@ import type { Message } from '@bufbuild/protobuf';
 export const file_weft_policy_v1_policy: GenFile =
   /*@__PURE__*/
   fileDesc(
-    'Cht3ZWZ0L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDndlZnQucG9saWN5LnYxIioKCFBvcnRTcGVjEhAKCHdvcmtsb2FkGAEgASgJEgwKBHBvcnQYAiABKA0iywEKBlNlcnZlchIvCghwcm90b2NvbBgBIAEoCzIdLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wSLQoOYXV0aG9yaXphdGlvbnMYAiADKAsyFS53ZWZ0LnBvbGljeS52MS5BdXRoehIyCgZsYWJlbHMYAyADKAsyIi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAwoNUHJveHlQcm90b2NvbBI2CgZkZXRlY3QYASABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkRldGVjdEgAEjQKBWh0dHAxGAIgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMUgAEjQKBWh0dHAyGAMgASgLMiMud2VmdC5wb2xpY3kudjEuUHJveHlQcm90b2NvbC5IdHRwMkgAEjIKBGdycGMYBCABKAsyIi53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkdycGNIABI2CgZvcGFxdWUYBSABKAsyJC53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLk9wYXF1ZUgAGjQKBkRldGVjdBIqCgd0aW1lb3V0GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uGgcKBUh0dHAxGgcKBUh0dHAyGgYKBEdycGMaCAoGT3BhcXVlQgYKBGtpbmQi1wEKBUF1dGh6EikKCG5ldHdvcmtzGAEgAygLMhcud2VmdC5wb2xpY3kudjEuTmV0d29yaxItCg5hdXRoZW50aWNhdGlvbhgCIAEoCzIVLndlZnQucG9saWN5LnYxLkF1dGhuEjEKBmxhYmVscxgDIAMoCzIhLndlZnQucG9saWN5LnYxLkF1dGh6LkxhYmVsc0VudHJ5EhIKCmh0dHBfcGF0aHMYBCADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASImCgdOZXR3b3JrEgsKA25ldBgBIAEoCRIOCgZleGNlcHQYAiADKAki4gEKBUF1dGhuEkYKD3VuYXV0aGVudGljYXRlZBgBIAEoCzIrLndlZnQucG9saWN5LnYxLkF1dGhuLlBlcm1pdFVuYXV0aGVudGljYXRlZEgAEjcKCG1lc2hfdGxzGAIgASgLMiMud2VmdC5wb2xpY3kudjEuQXV0aG4uUGVybWl0TWVzaFRsc0gAGhcKFVBlcm1pdFVuYXV0aGVudGljYXRlZBo1Cg1QZXJtaXRNZXNoVGxzEhIKCmlkZW50aXRpZXMYASADKAkSEAoIc3VmZml4ZXMYAiADKAlCCAoGcGVybWl0MkYKB0luYm91bmQSOwoFV2F0Y2gSGC53ZWZ0LnBvbGljeS52MS5Qb3J0U3BlYxoWLndlZnQucG9saWN5LnYxLlNlcnZlcjABYgZwcm90bzM',
-    [file_google_protobuf_duration],
+    'Cht3ZWZ0L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDndlZnQucG9saWN5LnYxIioKCFBvcnRTcGVjEhAKCHdvcmtsb2FkGAEgASgJEgwKBHBvcnQYAiABKA0i+QEKBlNlcnZlchIvCghwcm90b2NvbBgBIAEoCzIdLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wSLQoOYXV0aG9yaXphdGlvbnMYAiADKAsyFS53ZWZ0LnBvbGljeS52MS5BdXRoehIyCgZsYWJlbHMYAyADKAsyIi53ZWZ0LnBvbGljeS52MS5TZXJ2ZXIuTGFiZWxzRW50cnkSLAoGcm91dGVzGAQgAygLMhwud2VmdC5wb2xpY3kudjEuSW5ib3VuZFJvdXRlGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEifQoMSW5ib3VuZFJvdXRlEgwKBG5hbWUYASABKAkSMAoHbWF0Y2hlcxgCIAMoCzIfLndlZnQuZGVzdGluYXRpb24udjEuUm91dGVNYXRjaBItCg5hdXRob3JpemF0aW9ucxgDIAMoCzIVLndlZnQucG9saWN5LnYxLkF1dGh6IoEDCg1Qcm94eVByb3RvY29sEjYKBmRldGVjdBgBIAEoCzIkLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wuRGV0ZWN0SAASNAoFaHR0cDEYAiABKAsyIy53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkh0dHAxSAASNAoFaHR0cDIYAyABKAsyIy53ZWZ0LnBvbGljeS52MS5Qcm94eVByb3RvY29sLkh0dHAySAASMgoEZ3JwYxgEIAEoCzIiLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wuR3JwY0gAEjYKBm9wYXF1ZRgFIAEoCzIkLndlZnQucG9saWN5LnYxLlByb3h5UHJvdG9jb2wuT3BhcXVlSAAaNAoGRGV0ZWN0EioKB3RpbWVvdXQYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24aBwoFSHR0cDEaBwoFSHR0cDIaBgoER3JwYxoICgZPcGFxdWVCBgoEa2luZCLXAQoFQXV0aHoSKQoIbmV0d29ya3MYASADKAsyFy53ZWZ0LnBvbGljeS52MS5OZXR3b3JrEi0KDmF1dGhlbnRpY2F0aW9uGAIgASgLMhUud2VmdC5wb2xpY3kudjEuQXV0aG4SMQoGbGFiZWxzGAMgAygLMiEud2VmdC5wb2xpY3kudjEuQXV0aHouTGFiZWxzRW50cnkSEgoKaHR0cF9wYXRocxgEIAMoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiYKB05ldHdvcmsSCwoDbmV0GAEgASgJEg4KBmV4Y2VwdBgCIAMoCSLiAQoFQXV0aG4SRgoPdW5hdXRoZW50aWNhdGVkGAEgASgLMisud2VmdC5wb2xpY3kudjEuQXV0aG4uUGVybWl0VW5hdXRoZW50aWNhdGVkSAASNwoIbWVzaF90bHMYAiABKAsyIy53ZWZ0LnBvbGljeS52MS5BdXRobi5QZXJtaXRNZXNoVGxzSAAaFwoVUGVybWl0VW5hdXRoZW50aWNhdGVkGjUKDVBlcm1pdE1lc2hUbHMSEgoKaWRlbnRpdGllcxgBIAMoCRIQCghzdWZmaXhlcxgCIAMoCUIICgZwZXJtaXQyRgoHSW5ib3VuZBI7CgVXYXRjaBIYLndlZnQucG9saWN5LnYxLlBvcnRTcGVjGhYud2VmdC5wb2xpY3kudjEuU2VydmVyMAFiBnByb3RvMw',
+    [file_google_protobuf_duration, file_weft_destination_v1_destination],
   );
 
 /**
@@ -53,6 +55,8 @@ export type Server = Message<'weft.policy.v1.Server'> & {
   protocol?: ProxyProtocol | undefined;
 
   /**
+   * Server-wide: apply to every connection and request.
+   *
    * @generated from field: repeated weft.policy.v1.Authz authorizations = 2;
    */
   authorizations: Authz[];
@@ -63,6 +67,15 @@ export type Server = Message<'weft.policy.v1.Server'> & {
    * @generated from field: map<string, string> labels = 3;
    */
   labels: { [key: string]: string };
+
+  /**
+   * HTTPRoutes attached to the Server, most specific match first. An HTTP
+   * request is matched to the first route that matches; that route's
+   * authorizations apply to it in addition to the server-wide ones.
+   *
+   * @generated from field: repeated weft.policy.v1.InboundRoute routes = 4;
+   */
+  routes: InboundRoute[];
 };
 
 /**
@@ -70,6 +83,34 @@ export type Server = Message<'weft.policy.v1.Server'> & {
  * Use `create(ServerSchema)` to create a new message.
  */
 export const ServerSchema: GenMessage<Server> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 1);
+
+/**
+ * @generated from message weft.policy.v1.InboundRoute
+ */
+export type InboundRoute = Message<'weft.policy.v1.InboundRoute'> & {
+  /**
+   * `<HTTPRoute>` or `<HTTPRoute>/<rule>`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: repeated weft.destination.v1.RouteMatch matches = 2;
+   */
+  matches: RouteMatch[];
+
+  /**
+   * @generated from field: repeated weft.policy.v1.Authz authorizations = 3;
+   */
+  authorizations: Authz[];
+};
+
+/**
+ * Describes the message weft.policy.v1.InboundRoute.
+ * Use `create(InboundRouteSchema)` to create a new message.
+ */
+export const InboundRouteSchema: GenMessage<InboundRoute> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol
@@ -121,7 +162,7 @@ export type ProxyProtocol = Message<'weft.policy.v1.ProxyProtocol'> & {
  * Describes the message weft.policy.v1.ProxyProtocol.
  * Use `create(ProxyProtocolSchema)` to create a new message.
  */
-export const ProxyProtocolSchema: GenMessage<ProxyProtocol> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2);
+export const ProxyProtocolSchema: GenMessage<ProxyProtocol> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Detect
@@ -137,7 +178,7 @@ export type ProxyProtocol_Detect = Message<'weft.policy.v1.ProxyProtocol.Detect'
  * Describes the message weft.policy.v1.ProxyProtocol.Detect.
  * Use `create(ProxyProtocol_DetectSchema)` to create a new message.
  */
-export const ProxyProtocol_DetectSchema: GenMessage<ProxyProtocol_Detect> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 0);
+export const ProxyProtocol_DetectSchema: GenMessage<ProxyProtocol_Detect> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3, 0);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Http1
@@ -148,7 +189,7 @@ export type ProxyProtocol_Http1 = Message<'weft.policy.v1.ProxyProtocol.Http1'> 
  * Describes the message weft.policy.v1.ProxyProtocol.Http1.
  * Use `create(ProxyProtocol_Http1Schema)` to create a new message.
  */
-export const ProxyProtocol_Http1Schema: GenMessage<ProxyProtocol_Http1> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 1);
+export const ProxyProtocol_Http1Schema: GenMessage<ProxyProtocol_Http1> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3, 1);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Http2
@@ -159,7 +200,7 @@ export type ProxyProtocol_Http2 = Message<'weft.policy.v1.ProxyProtocol.Http2'> 
  * Describes the message weft.policy.v1.ProxyProtocol.Http2.
  * Use `create(ProxyProtocol_Http2Schema)` to create a new message.
  */
-export const ProxyProtocol_Http2Schema: GenMessage<ProxyProtocol_Http2> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 2);
+export const ProxyProtocol_Http2Schema: GenMessage<ProxyProtocol_Http2> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3, 2);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Grpc
@@ -170,7 +211,7 @@ export type ProxyProtocol_Grpc = Message<'weft.policy.v1.ProxyProtocol.Grpc'> & 
  * Describes the message weft.policy.v1.ProxyProtocol.Grpc.
  * Use `create(ProxyProtocol_GrpcSchema)` to create a new message.
  */
-export const ProxyProtocol_GrpcSchema: GenMessage<ProxyProtocol_Grpc> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 3);
+export const ProxyProtocol_GrpcSchema: GenMessage<ProxyProtocol_Grpc> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3, 3);
 
 /**
  * @generated from message weft.policy.v1.ProxyProtocol.Opaque
@@ -181,7 +222,7 @@ export type ProxyProtocol_Opaque = Message<'weft.policy.v1.ProxyProtocol.Opaque'
  * Describes the message weft.policy.v1.ProxyProtocol.Opaque.
  * Use `create(ProxyProtocol_OpaqueSchema)` to create a new message.
  */
-export const ProxyProtocol_OpaqueSchema: GenMessage<ProxyProtocol_Opaque> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 2, 4);
+export const ProxyProtocol_OpaqueSchema: GenMessage<ProxyProtocol_Opaque> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3, 4);
 
 /**
  * @generated from message weft.policy.v1.Authz
@@ -219,7 +260,7 @@ export type Authz = Message<'weft.policy.v1.Authz'> & {
  * Describes the message weft.policy.v1.Authz.
  * Use `create(AuthzSchema)` to create a new message.
  */
-export const AuthzSchema: GenMessage<Authz> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 3);
+export const AuthzSchema: GenMessage<Authz> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 4);
 
 /**
  * @generated from message weft.policy.v1.Network
@@ -240,7 +281,7 @@ export type Network = Message<'weft.policy.v1.Network'> & {
  * Describes the message weft.policy.v1.Network.
  * Use `create(NetworkSchema)` to create a new message.
  */
-export const NetworkSchema: GenMessage<Network> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 4);
+export const NetworkSchema: GenMessage<Network> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 5);
 
 /**
  * @generated from message weft.policy.v1.Authn
@@ -271,7 +312,7 @@ export type Authn = Message<'weft.policy.v1.Authn'> & {
  * Describes the message weft.policy.v1.Authn.
  * Use `create(AuthnSchema)` to create a new message.
  */
-export const AuthnSchema: GenMessage<Authn> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 5);
+export const AuthnSchema: GenMessage<Authn> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 6);
 
 /**
  * @generated from message weft.policy.v1.Authn.PermitUnauthenticated
@@ -284,7 +325,7 @@ export type Authn_PermitUnauthenticated = Message<'weft.policy.v1.Authn.PermitUn
  */
 export const Authn_PermitUnauthenticatedSchema: GenMessage<Authn_PermitUnauthenticated> =
   /*@__PURE__*/
-  messageDesc(file_weft_policy_v1_policy, 5, 0);
+  messageDesc(file_weft_policy_v1_policy, 6, 0);
 
 /**
  * @generated from message weft.policy.v1.Authn.PermitMeshTls
@@ -310,7 +351,7 @@ export type Authn_PermitMeshTls = Message<'weft.policy.v1.Authn.PermitMeshTls'> 
  * Describes the message weft.policy.v1.Authn.PermitMeshTls.
  * Use `create(Authn_PermitMeshTlsSchema)` to create a new message.
  */
-export const Authn_PermitMeshTlsSchema: GenMessage<Authn_PermitMeshTls> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 5, 1);
+export const Authn_PermitMeshTlsSchema: GenMessage<Authn_PermitMeshTls> = /*@__PURE__*/ messageDesc(file_weft_policy_v1_policy, 6, 1);
 
 /**
  * @generated from service weft.policy.v1.Inbound
