@@ -40,6 +40,10 @@ export interface ProxySettings {
   readonly awaitTimeoutSeconds: number;
   readonly detectTimeout: string;
   readonly nativeSidecar: boolean;
+  /** OTLP/HTTP collector the proxy sends spans to (docs/tracing.md); undefined: tracing off. */
+  readonly traceCollector: string | undefined;
+  /** Probability (0..1, as text) of the proxy starting a trace; undefined: the proxy's default. */
+  readonly traceSampling: string | undefined;
 }
 
 export interface MeshConfig {
@@ -101,6 +105,30 @@ const quantity = (variable: string, fallback: string): { variable: string; parse
   },
 });
 
+/** `host:port` or an http(s) URL: what the proxy's WEFT_PROXY_TRACE_COLLECTOR accepts; the error says why not. */
+export function checkTraceCollector(v: string): string | undefined {
+  if (/^https?:\/\/[^\s/]+(\/\S*)?$/.test(v)) return undefined;
+  if (/^[A-Za-z0-9.-]+:\d{1,5}$/.test(v) || /^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(v)) return undefined;
+  return 'is not host:port or an http(s) URL of an OTLP/HTTP collector';
+}
+
+/** A probability between 0 and 1. */
+export function checkTraceSampling(v: string): string | undefined {
+  const n = Number(v);
+  return v.trim() !== '' && Number.isFinite(n) && n >= 0 && n <= 1 ? undefined : 'is not a probability between 0 and 1';
+}
+
+const checked = (variable: string, check: (v: string) => string | undefined) => ({
+  variable,
+  parse(raw: string | undefined): string | undefined {
+    const v = raw?.trim() ?? '';
+    if (v === '') return undefined;
+    const why = check(v);
+    if (why) throw new ConfigError([`${variable}="${v}" ${why}`]);
+    return v;
+  },
+});
+
 const schema = {
   controlPlaneNamespace: env.string('WEFT_INJECTOR_CONTROL_PLANE_NAMESPACE', 'weft'),
   trustDomain: env.string('WEFT_INJECTOR_TRUST_DOMAIN', 'cluster.local'),
@@ -136,6 +164,8 @@ const schema = {
   nativeSidecar: env.oneOf('WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', ['auto', 'enabled', 'disabled'] as const, 'auto'),
   proxyAwait: env.bool('WEFT_INJECTOR_PROXY_AWAIT', true),
   proxyAwaitTimeout: env.duration('WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', '120s'),
+  traceCollector: checked('WEFT_INJECTOR_PROXY_TRACE_COLLECTOR', checkTraceCollector),
+  traceSampling: checked('WEFT_INJECTOR_PROXY_TRACE_SAMPLING', checkTraceSampling),
   detectTimeout: {
     variable: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT',
     parse(raw: string | undefined): string {
@@ -149,6 +179,9 @@ const schema = {
     },
   },
 };
+
+/** Every variable loadMeshConfig reads (the chart sets them from its values: cdk8s/src/control-plane/injector.ts). */
+export const MESH_CONFIG_VARIABLES: readonly string[] = Object.values(schema).map((s) => s.variable);
 
 export interface MeshConfigSources {
   /** Trust anchors PEM when not read from WEFT_INJECTOR_TRUST_ANCHORS_FILE (e.g. already loaded). */
@@ -210,6 +243,8 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
       awaitTimeoutSeconds: Math.ceil(c.proxyAwaitTimeout / 1000),
       detectTimeout: c.detectTimeout,
       nativeSidecar: c.nativeSidecar === 'auto' ? supportsNativeSidecars(k8sVersion) : c.nativeSidecar === 'enabled',
+      traceCollector: c.traceCollector,
+      traceSampling: c.traceSampling,
     },
   };
 }

@@ -9,7 +9,7 @@
 import { parseCidrList, parseDuration, parsePortList } from '@weft/common/config';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { CONFIG_PREFIX } from './annotations.js';
-import { INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
+import { checkTraceCollector, checkTraceSampling, INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
 import { parseQuantity } from './quantity.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -104,6 +104,9 @@ export const OVERRIDES: Readonly<Record<string, Apply>> = {
     }
   },
   'proxy-native-sidecar': enabledDisabled('nativeSidecar'),
+  // Tracing (docs/tracing.md): where this workload's proxy sends spans, and how often it starts a trace.
+  'trace-collector': (s, v) => checkTraceCollector(v) ?? void (s.traceCollector = v),
+  'trace-sampling': (s, v) => checkTraceSampling(v) ?? void (s.traceSampling = v),
 };
 
 export interface ResolvedSettings {

@@ -85,6 +85,8 @@ function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
     { name: 'WEFT_PROXY_DETECT_TIMEOUT', value: s.detectTimeout },
   ];
   if (t.ingress) env.push({ name: 'WEFT_PROXY_INGRESS_MODE', value: 'true' });
+  if (s.traceCollector !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_COLLECTOR', value: s.traceCollector });
+  if (s.traceSampling !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_SAMPLING', value: s.traceSampling });
   return env;
 }
 

@@ -73,6 +73,9 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     'proxy-detect-timeout': '5s',
     // The other layout: the proxy as the first regular container with a postStart wait (native sidecars are part (b)).
     'proxy-native-sidecar': 'disabled',
+    // Nothing listens there and nothing is sampled: the proxy runs with tracing on and exports nothing.
+    'trace-collector': '127.0.0.1:4318',
+    'trace-sampling': '0',
   };
   assert.deepEqual(Object.keys(OVERRIDES).filter((k) => !(k in values)), [], 'every override the injector knows is set here');
   const pod = echoPod(env.echoImage, 'overrides');
