@@ -75,7 +75,10 @@ export const serverSpec = obj(
 
 export const authorizationPolicySpec = obj(
   {
-    targetRef: obj({ group: str('policy.weft.io for Server, empty for Namespace'), kind: str('kind', { enum: ['Server', 'Namespace'] }), name: str('name') }, ['kind', 'name']),
+    targetRef: obj(
+      { group: str('policy.weft.io for Server, gateway.networking.k8s.io for HTTPRoute (route-level), empty for Namespace'), kind: str('kind', { enum: ['Server', 'HTTPRoute', 'Namespace'] }), name: str('name') },
+      ['kind', 'name'],
+    ),
     requiredAuthenticationRefs: arr(
       obj(
         { group: str('API group'), kind: str('kind', { enum: ['MeshTLSAuthentication', 'NetworkAuthentication', 'ServiceAccount'] }), name: str('name'), namespace: str('namespace (default: the policy namespace)') },
