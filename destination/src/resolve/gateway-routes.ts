@@ -313,6 +313,22 @@ function pathModifier(v: unknown, match: destination.RouteMatch, where: string, 
   throw new Invalid(`${where}.type must be ReplaceFullPath or ReplacePrefixMatch`);
 }
 
+/**
+ * The matches of an HTTPRoute's rules as proxy route matches, with their rule
+ * names and precedence keys (inbound, route-level authorization: filters and
+ * backends do not apply there). Throws what makes the route invalid.
+ */
+export function httpRouteMatches(route: CustomObject): { name: string; match: destination.RouteMatch; key: MatchKey; rule: number }[] {
+  const spec = isObj(route.spec) ? route.spec : {};
+  return arr(spec.rules).flatMap((rule, i) => {
+    const path = `spec.rules[${i}]`;
+    if (!isObj(rule)) throw new Invalid(`${path} must be an object`);
+    const name = typeof rule.name === 'string' && rule.name !== '' ? `${route.metadata.name}/${rule.name}` : (route.metadata.name ?? '');
+    const raw = arr(rule.matches);
+    return (raw.length > 0 ? raw : [{ path: { type: 'PathPrefix', value: '/' } }]).map((m, j) => ({ name, rule: i, ...httpMatch(m, `${path}.matches[${j}]`) }));
+  });
+}
+
 /** What orders matches across a Service's routes (Gateway API precedence), most specific first. */
 export interface MatchKey {
   /** 0 exact path, 1 prefix, 2 regex, 3 none. */

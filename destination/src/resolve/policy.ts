@@ -7,12 +7,14 @@
 import { create } from '@bufbuild/protobuf';
 import { isIP } from 'node:net';
 import { policy } from '@weft/api';
+import { GATEWAY_GROUP } from '@weft/api/names';
 import { formatDnsIdentity, formatSpiffeIdentity } from '@weft/common/identity-name';
 import type { ClusterCache } from '../watchers/cluster-cache.js';
 import { ANNOTATION, type CustomObject, type Pod } from '../model.js';
 import { DEFAULT_INBOUND_POLICIES, type DefaultInboundPolicy, type MeshSettings } from '../settings.js';
 import type { Resolution } from './endpoints.js';
 import { opaquePorts } from './workload.js';
+import { compareMatchKeys, httpRouteMatches } from './gateway-routes.js';
 
 export interface PolicyTarget {
   readonly namespace: string;
@@ -37,6 +39,7 @@ export function resolvePolicy(cache: ClusterCache, target: PolicyTarget, setting
       protocol: protocolOf((server.spec as Obj).proxyProtocol),
       authorizations,
       labels: { name: server.metadata.name ?? '', kind: 'server' },
+      routes: inboundRoutes(cache, server, ns, settings, deps),
     });
   } else {
     const name = defaultPolicy(pod, cache.namespace(ns)?.metadata?.annotations, settings);
@@ -52,7 +55,11 @@ export function resolvePolicy(cache: ClusterCache, target: PolicyTarget, setting
   return { state: result, deps };
 }
 
-function defaultPolicy(pod: Pod | undefined, nsAnnotations: Record<string, string> | undefined, settings: MeshSettings): DefaultInboundPolicy {
+function defaultPolicy(
+  pod: Pod | undefined,
+  nsAnnotations: Record<string, string> | undefined,
+  settings: MeshSettings,
+): DefaultInboundPolicy {
   for (const v of [pod?.metadata?.annotations?.[ANNOTATION.defaultInboundPolicy], nsAnnotations?.[ANNOTATION.defaultInboundPolicy]]) {
     if (v && (DEFAULT_INBOUND_POLICIES as readonly string[]).includes(v)) return v as DefaultInboundPolicy;
   }
@@ -106,7 +113,15 @@ export function selectorMatches(selector: unknown, labels: Record<string, string
       const has = Object.hasOwn(labels, e.key);
       const v = labels[e.key];
       const ok =
-        e.operator === 'In' ? has && values.includes(v!) : e.operator === 'NotIn' ? !has || !values.includes(v!) : e.operator === 'Exists' ? has : e.operator === 'DoesNotExist' ? !has : false;
+        e.operator === 'In'
+          ? has && values.includes(v!)
+          : e.operator === 'NotIn'
+            ? !has || !values.includes(v!)
+            : e.operator === 'Exists'
+              ? has
+              : e.operator === 'DoesNotExist'
+                ? !has
+                : false;
       if (!ok) return false;
     }
   }
@@ -137,14 +152,21 @@ function protocolOf(v: unknown): policy.ProxyProtocol {
   }
 }
 
-function serverAuthorizations(cache: ClusterCache, server: CustomObject, ns: string, settings: MeshSettings, deps: string[]): policy.Authz[] {
+function serverAuthorizations(
+  cache: ClusterCache,
+  server: CustomObject,
+  ns: string,
+  settings: MeshSettings,
+  deps: string[],
+): policy.Authz[] {
   const out: policy.Authz[] = [];
   const aps = cache.policies('AuthorizationPolicy', ns).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   for (const ap of aps) {
     const spec = ap.spec;
     if (!isObj(spec) || !isObj(spec.targetRef)) continue;
     const t = spec.targetRef;
-    const targets = (t.kind === 'Server' && t.name === server.metadata.name) || (t.kind === 'Namespace' && (t.name === ns || t.name === undefined));
+    const targets =
+      (t.kind === 'Server' && t.name === server.metadata.name) || (t.kind === 'Namespace' && (t.name === ns || t.name === undefined));
     if (!targets) continue;
     const authz = authorizationFor(cache, ap, ns, settings, deps);
     if (authz) out.push(authz);
@@ -152,8 +174,64 @@ function serverAuthorizations(cache: ClusterCache, server: CustomObject, ns: str
   return out;
 }
 
+/**
+ * HTTPRoutes whose parentRefs name this Server (`group: policy.weft.io`,
+ * `kind: Server`), with the AuthorizationPolicies that target each route, in
+ * Gateway API precedence order. A route that does not translate is left out:
+ * its authorizations never apply (fail closed).
+ */
+function inboundRoutes(
+  cache: ClusterCache,
+  server: CustomObject,
+  ns: string,
+  settings: MeshSettings,
+  deps: string[],
+): policy.InboundRoute[] {
+  deps.push(`route:${ns}`);
+  const attached = cache.routes('HTTPRoute', ns).filter((r) => {
+    const parents = isObj(r.spec) && Array.isArray(r.spec.parentRefs) ? (r.spec.parentRefs as unknown[]) : [];
+    return parents.some(
+      (p) =>
+        isObj(p) && p.group === 'policy.weft.io' && p.kind === 'Server' && p.name === server.metadata.name && (p.namespace ?? ns) === ns,
+    );
+  });
+  if (attached.length === 0) return [];
+  const aps = cache.policies('AuthorizationPolicy', ns).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const entries = attached.flatMap((route) => {
+    let matches: ReturnType<typeof httpRouteMatches>;
+    try {
+      matches = httpRouteMatches(route);
+    } catch {
+      return [];
+    }
+    const authorizations: policy.Authz[] = [];
+    for (const ap of aps) {
+      const t = isObj(ap.spec) && isObj(ap.spec.targetRef) ? ap.spec.targetRef : undefined;
+      if (t?.group !== GATEWAY_GROUP || t.kind !== 'HTTPRoute' || t.name !== route.metadata.name) continue;
+      const authz = authorizationFor(cache, ap, ns, settings, deps);
+      if (authz) authorizations.push(authz);
+    }
+    return matches.map((m) => ({ route, ...m, authorizations }));
+  });
+  const created = (o: CustomObject) => String(o.metadata.creationTimestamp ?? '');
+  entries.sort(
+    (a, b) =>
+      compareMatchKeys(a.key, b.key) ||
+      created(a.route).localeCompare(created(b.route)) ||
+      (a.route.metadata.name ?? '').localeCompare(b.route.metadata.name ?? '') ||
+      a.rule - b.rule,
+  );
+  return entries.map((e) => create(policy.InboundRouteSchema, { name: e.name, matches: [e.match], authorizations: e.authorizations }));
+}
+
 /** One AuthorizationPolicy → one Authz; undefined (no access) when a referenced authentication is missing or invalid. */
-function authorizationFor(cache: ClusterCache, ap: CustomObject, ns: string, settings: MeshSettings, deps: string[]): policy.Authz | undefined {
+function authorizationFor(
+  cache: ClusterCache,
+  ap: CustomObject,
+  ns: string,
+  settings: MeshSettings,
+  deps: string[],
+): policy.Authz | undefined {
   const spec = ap.spec as Obj;
   const refs = spec.requiredAuthenticationRefs === undefined ? [] : spec.requiredAuthenticationRefs;
   if (!Array.isArray(refs)) return undefined;
@@ -188,7 +266,9 @@ function authorizationFor(cache: ClusterCache, ap: CustomObject, ns: string, set
   }
   return create(policy.AuthzSchema, {
     networks,
-    authentication: meshTls ? { permit: { case: 'meshTls', value: { identities, suffixes } } } : { permit: { case: 'unauthenticated', value: {} } },
+    authentication: meshTls
+      ? { permit: { case: 'meshTls', value: { identities, suffixes } } }
+      : { permit: { case: 'unauthenticated', value: {} } },
     labels: { name: ap.metadata.name ?? '', kind: 'authorizationpolicy' },
   });
 }
@@ -255,7 +335,12 @@ function probeAuthorization(pod: Pod, port: number): policy.Authz | undefined {
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
       const get = probe?.httpGet;
       if (!get) continue;
-      const p = typeof get.port === 'number' ? get.port : /^\d+$/.test(String(get.port)) ? Number(get.port) : c.ports?.find((cp) => cp.name === get.port)?.containerPort;
+      const p =
+        typeof get.port === 'number'
+          ? get.port
+          : /^\d+$/.test(String(get.port))
+            ? Number(get.port)
+            : c.ports?.find((cp) => cp.name === get.port)?.containerPort;
       if (p === port) paths.add(get.path || '/');
     }
   }

@@ -3,7 +3,7 @@
  * TLS: the application port's policy (layers read it per request, so a
  * policy change applies to the next request or connection without touching
  * those in flight) decides from the client's address, its mesh identity and,
- * for HTTP, the path (kubelet probes). Denied HTTP gets 403, gRPC
+ * for HTTP, the request (kubelet probe paths, routes attached to the Server). Denied HTTP gets 403, gRPC
  * PERMISSION_DENIED with the reason; a denied TCP connection is closed
  * before a byte reaches the application. The port whose policy applies is
  * the one forwarding will connect to (inbound/app-target.ts); a target that
@@ -13,7 +13,7 @@
 import { PermissionDeniedError } from '@weft/common/errors';
 import type { ConnMeta, HttpLayer, TcpConn, TcpService } from '../svc.js';
 import type { InboundPolicies } from '../policy/policies.js';
-import { authorize, type Decision, type ServerPolicy } from '../policy/server-policy.js';
+import { authorize, type Decision, type HttpFacts, type ServerPolicy } from '../policy/server-policy.js';
 import type { AuthzMetrics } from '../metrics/authz-metrics.js';
 import { httpAppTarget, tcpAppTarget, type AppTargetOptions } from '../inbound/app-target.js';
 
@@ -29,8 +29,8 @@ export class UnauthorizedError extends PermissionDeniedError {}
 /** Labels the denials of targets that are not application ports (`srv_kind="proxy"`, `srv_name="refused"`). */
 const REFUSED: ServerPolicy = { name: 'refused', kind: 'proxy', authorizations: [] };
 
-function decide(p: ServerPolicy, meta: ConnMeta, path: string | undefined): Decision {
-  return authorize(p, { ip: meta.client.ip, identity: meta.tls.identity }, path);
+function decide(p: ServerPolicy, meta: ConnMeta, http: HttpFacts | undefined): Decision {
+  return authorize(p, { ip: meta.client.ip, identity: meta.tls.identity }, http);
 }
 
 export function authorizeHttp(d: AuthorizeDeps): HttpLayer {
@@ -43,7 +43,7 @@ export function authorizeHttp(d: AuthorizeDeps): HttpLayer {
     }
     const check = (p: ServerPolicy) => {
       const tls = req.conn.tls.identity !== undefined;
-      const r = decide(p, req.conn, req.path);
+      const r = decide(p, req.conn, req);
       if (!r.allowed) {
         d.metrics.deny('http', p, tls).inc();
         // The body is not wanted; drop it so the connection can carry on.

@@ -62,12 +62,34 @@ before(async () => {
   const app2Port = (app2.address() as AddressInfo).port;
 
   source.apply('Namespace', { metadata: { name: 'test' } });
-  source.apply('Pod', pod('server-pod', { namespace: 'test', ip: '127.0.0.1', labels: { app: 'web' }, serviceAccount: 'server', meshed: true, ports: [{ name: 'http', containerPort: appPort }] }));
+  source.apply(
+    'Pod',
+    pod('server-pod', {
+      namespace: 'test',
+      ip: '127.0.0.1',
+      labels: { app: 'web' },
+      serviceAccount: 'server',
+      meshed: true,
+      ports: [{ name: 'http', containerPort: appPort }],
+    }),
+  );
   source.apply('Server', obj('Server', 'web-http', { podSelector: { matchLabels: { app: 'web' } }, port: appPort }));
   source.apply('MeshTLSAuthentication', obj('MeshTLSAuthentication', 'web-clients', { identities: [CLIENT_ID] }));
-  source.apply('AuthorizationPolicy', obj('AuthorizationPolicy', 'web-authz', { targetRef: { group: 'policy.weft.io', kind: 'Server', name: 'web-http' }, requiredAuthenticationRefs: [{ group: 'policy.weft.io', kind: 'MeshTLSAuthentication', name: 'web-clients' }] }));
+  source.apply(
+    'AuthorizationPolicy',
+    obj('AuthorizationPolicy', 'web-authz', {
+      targetRef: { group: 'policy.weft.io', kind: 'Server', name: 'web-http' },
+      requiredAuthenticationRefs: [{ group: 'policy.weft.io', kind: 'MeshTLSAuthentication', name: 'web-clients' }],
+    }),
+  );
   const destCert = pki.pki.cert({ subject: '/CN=destination', issuer: pki.root, dns: [DEST_NAME] });
-  controller = await startDestination({ source, log, tls: { ca: pki.root.cert, cert: destCert.cert, key: destCert.key }, destinationPort: 0, policyPort: 0 });
+  controller = await startDestination({
+    source,
+    log,
+    tls: { ca: pki.root.cert, cert: destCert.cert, key: destCert.key },
+    destinationPort: 0,
+    policyPort: 0,
+  });
 
   const common = { discovery, profiles: new StaticProfiles(), originalDst: null, log, drainMs: 500, headersTimeoutMs: 2000 } as const;
   const serverConfig = (port: number, policyPort: number, pod: string, defaultInboundPolicy: 'all-unauthenticated' | 'all-authenticated') =>
@@ -80,8 +102,16 @@ before(async () => {
       defaultInboundPolicy,
     });
   // No `policies` option: the proxies use their real policy Watch client.
-  watched = await startProxy({ ...common, config: serverConfig(appPort, controller.policyPort, 'server-pod', 'all-unauthenticated'), identity: pki.identity(SERVER_ID) });
-  fallback = await startProxy({ ...common, config: serverConfig(app2Port, await closedPort(), 'server-pod', 'all-authenticated'), identity: pki.identity(SERVER_ID) });
+  watched = await startProxy({
+    ...common,
+    config: serverConfig(appPort, controller.policyPort, 'server-pod', 'all-unauthenticated'),
+    identity: pki.identity(SERVER_ID),
+  });
+  fallback = await startProxy({
+    ...common,
+    config: serverConfig(app2Port, await closedPort(), 'server-pod', 'all-authenticated'),
+    identity: pki.identity(SERVER_ID),
+  });
   allowed = await startProxy({ ...common, config: testConfig(CLIENT_ID), identity: pki.identity(CLIENT_ID) });
   other = await startProxy({ ...common, config: testConfig(OTHER_ID), identity: pki.identity(OTHER_ID) });
   proxies.push(watched, fallback, allowed, other);
@@ -99,10 +129,10 @@ after(async () => {
   pki.dispose();
 });
 
-function get(via: Proxy, authority: string, port = via.ports.outbound): Promise<{ status: number; body: string }> {
+function get(via: Proxy, authority: string, port = via.ports.outbound, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path: '/', headers: { host: authority }, agent: false }, (res) => {
+      .get({ host: '127.0.0.1', port, path, headers: { host: authority }, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -121,21 +151,28 @@ async function until(status: number, send: () => Promise<{ status: number }>): P
   assert.fail(`never got ${status}`);
 }
 
-test('a Server with an AuthorizationPolicy from destination admits the listed identity and denies another', { timeout: 60_000 }, async () => {
-  // The first request waits for the port's first policy rather than using the laxer default.
-  assert.deepEqual(await get(allowed, WATCHED), { status: 200, body: CLIENT_ID });
-  const denied = await get(other, WATCHED);
-  assert.equal(denied.status, 403);
-  assert.match(denied.body, /is not authorized by server "web-http"/);
-  const plain = await get(watched, WATCHED, watched.ports.inbound);
-  assert.equal(plain.status, 403, 'plaintext is not a listed identity');
-  const text = await (await fetch(`http://127.0.0.1:${watched.ports.admin}/metrics`)).text();
-  assert.ok(metricValue(text, 'inbound_http_authz_allow_total', { srv_name: 'web-http', authz_name: 'web-authz' }) >= 1);
-  assert.ok(metricValue(text, 'inbound_http_authz_deny_total', { srv_name: 'web-http' }) >= 2);
-});
+test(
+  'a Server with an AuthorizationPolicy from destination admits the listed identity and denies another',
+  { timeout: 60_000 },
+  async () => {
+    // The first request waits for the port's first policy rather than using the laxer default.
+    assert.deepEqual(await get(allowed, WATCHED), { status: 200, body: CLIENT_ID });
+    const denied = await get(other, WATCHED);
+    assert.equal(denied.status, 403);
+    assert.match(denied.body, /is not authorized by server "web-http"/);
+    const plain = await get(watched, WATCHED, watched.ports.inbound);
+    assert.equal(plain.status, 403, 'plaintext is not a listed identity');
+    const text = await (await fetch(`http://127.0.0.1:${watched.ports.admin}/metrics`)).text();
+    assert.ok(metricValue(text, 'inbound_http_authz_allow_total', { srv_name: 'web-http', authz_name: 'web-authz' }) >= 1);
+    assert.ok(metricValue(text, 'inbound_http_authz_deny_total', { srv_name: 'web-http' }) >= 2);
+  },
+);
 
 test('policy edits apply to new requests without restarting the proxy', { timeout: 60_000 }, async () => {
-  source.apply('MeshTLSAuthentication', obj('MeshTLSAuthentication', 'web-clients', { identities: [CLIENT_ID, `spiffe://cluster.local/ns/test/sa/other`] }));
+  source.apply(
+    'MeshTLSAuthentication',
+    obj('MeshTLSAuthentication', 'web-clients', { identities: [CLIENT_ID, `spiffe://cluster.local/ns/test/sa/other`] }),
+  );
   await until(200, () => get(other, WATCHED));
   // Without any AuthorizationPolicy the Server denies everyone.
   source.delete('AuthorizationPolicy', obj('AuthorizationPolicy', 'web-authz', {}));
@@ -148,3 +185,48 @@ test('with the policy service unreachable the default policy applies and request
   assert.equal((await get(other, FALLBACK)).status, 200);
   assert.equal((await get(fallback, FALLBACK, fallback.ports.inbound)).status, 403, 'all-authenticated refuses plaintext');
 });
+
+test(
+  'route-level authorization: an HTTPRoute on the Server opens /admin to one identity and the rest to every client',
+  { timeout: 60_000 },
+  async () => {
+    // The Server has no server-wide AuthorizationPolicy any more (previous test): everything is denied until the routes come.
+    const parentRefs = [{ group: 'policy.weft.io', kind: 'Server', name: 'web-http' }];
+    const route = (name: string, prefix: string): CustomObject => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name, namespace: 'test' },
+      spec: { parentRefs, rules: [{ matches: [{ path: { type: 'PathPrefix', value: prefix } }] }] },
+    });
+    const targeting = (name: string, routeName: string, refs: unknown[]) =>
+      obj('AuthorizationPolicy', name, {
+        targetRef: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: routeName },
+        requiredAuthenticationRefs: refs,
+      });
+    source.apply('HTTPRoute', route('web-admin', '/admin'));
+    source.apply('HTTPRoute', route('web-public', '/'));
+    source.apply(
+      'AuthorizationPolicy',
+      targeting('admin-only', 'web-admin', [{ kind: 'ServiceAccount', name: 'client', namespace: 'test' }]),
+    );
+    source.apply('AuthorizationPolicy', targeting('public', 'web-public', []));
+
+    await until(200, () => get(other, WATCHED, other.ports.outbound, '/books'));
+    assert.equal((await get(allowed, WATCHED, allowed.ports.outbound, '/books')).status, 200);
+    assert.deepEqual(await get(allowed, WATCHED, allowed.ports.outbound, '/admin/users'), { status: 200, body: CLIENT_ID });
+    const denied = await get(other, WATCHED, other.ports.outbound, '/admin/users');
+    assert.equal(denied.status, 403, 'the public route does not open /admin: the most specific route decides');
+    assert.match(denied.body, /on route "web-admin"/);
+    assert.equal((await get(watched, WATCHED, watched.ports.inbound, '/admin')).status, 403, 'plaintext is refused on /admin');
+    assert.equal((await get(watched, WATCHED, watched.ports.inbound, '/books')).status, 200, 'and served elsewhere');
+    const text = await (await fetch(`http://127.0.0.1:${watched.ports.admin}/metrics`)).text();
+    assert.ok(metricValue(text, 'inbound_http_authz_allow_total', { srv_name: 'web-http', authz_name: 'admin-only' }) >= 1);
+    console.log('# route-level authorization: /admin → client only (other: 403), /books → everyone');
+
+    // Removing the route's policy closes /admin to everyone, live.
+    source.delete('AuthorizationPolicy', targeting('admin-only', 'web-admin', []));
+    await until(403, () => get(allowed, WATCHED, allowed.ports.outbound, '/admin/users'));
+    for (const r of ['web-admin', 'web-public']) source.delete('HTTPRoute', route(r, '/'));
+    source.delete('AuthorizationPolicy', targeting('public', 'web-public', []));
+  },
+);

@@ -8,17 +8,26 @@
  * form, `*` for any, or under a listed suffix) and, for probe-style
  * authorizations with HTTP paths, the request is HTTP with one of those
  * exact paths. The first authorization that admits wins; none: denied.
+ * HTTPRoutes attached to the Server add per-route authorizations: a request
+ * gets those of the first route it matches (Linkerd's route-level policy).
  */
 import net from 'node:net';
 import type { policy } from '@weft/api';
 import { formatSpiffeIdentity, parseDnsIdentity } from '@weft/common/identity-name';
 import type { INBOUND_POLICIES } from '../config.js';
+import type { Headers } from '../svc.js';
+import { compileMatch, type Matcher } from '../profile/route-table.js';
 
 export type DefaultPolicyName = (typeof INBOUND_POLICIES)[number];
 
 export type Authentication =
   | { readonly kind: 'unauthenticated' }
-  | { readonly kind: 'meshTls'; readonly anyIdentity: boolean; readonly identities: ReadonlySet<string>; readonly suffixes: readonly string[] };
+  | {
+      readonly kind: 'meshTls';
+      readonly anyIdentity: boolean;
+      readonly identities: ReadonlySet<string>;
+      readonly suffixes: readonly string[];
+    };
 
 export interface Authorization {
   readonly name: string;
@@ -34,7 +43,24 @@ export interface Authorization {
 export interface ServerPolicy {
   readonly name: string;
   readonly kind: string;
+  /** Server-wide: every connection and request. */
   readonly authorizations: readonly Authorization[];
+  /** HTTPRoutes attached to the Server, most specific first; absent or empty: none. */
+  readonly routes?: readonly InboundRoute[];
+}
+
+export interface InboundRoute {
+  readonly name: string;
+  readonly matches: readonly Matcher[];
+  /** Apply, with the server-wide ones, to HTTP requests this route is the first to match. */
+  readonly authorizations: readonly Authorization[];
+}
+
+/** What an HTTP request offers to authorization; undefined for opaque TCP. */
+export interface HttpFacts {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Headers;
 }
 
 export interface Client {
@@ -91,7 +117,16 @@ function compileAuthz(a: policy.Authz): Authorization {
 
 /** Compiles a policy `Watch` message. */
 export function compileServer(s: policy.Server): ServerPolicy {
-  return { name: s.labels.name ?? '', kind: s.labels.kind ?? '', authorizations: s.authorizations.map(compileAuthz) };
+  return {
+    name: s.labels.name ?? '',
+    kind: s.labels.kind ?? '',
+    authorizations: s.authorizations.map(compileAuthz),
+    routes: s.routes.map((r) => ({
+      name: r.name,
+      matches: r.matches.map(compileMatch),
+      authorizations: r.authorizations.map(compileAuthz),
+    })),
+  };
 }
 
 const ANY_MESH: Authentication = { kind: 'meshTls', anyIdentity: true, identities: new Set(), suffixes: [] };
@@ -123,7 +158,9 @@ export function defaultPolicy(name: DefaultPolicyName, localIdentity: string): S
     case 'cluster-authenticated': {
       const i = localIdentity.indexOf('.serviceaccount.identity.');
       const mesh = i >= 0 ? localIdentity.slice(i + '.serviceaccount.identity.'.length) : '';
-      authorizations = [authz(mesh ? { kind: 'meshTls', anyIdentity: false, identities: new Set(), suffixes: [`identity.${mesh}`] } : ANY_MESH)];
+      authorizations = [
+        authz(mesh ? { kind: 'meshTls', anyIdentity: false, identities: new Set(), suffixes: [`identity.${mesh}`] } : ANY_MESH),
+      ];
       break;
     }
     case 'deny':
@@ -160,17 +197,37 @@ function inNetworks(a: Authorization, ip: string): boolean {
   return a.networks.check(v4mapped, type) && !(a.except?.check(v4mapped, type) ?? false);
 }
 
-/** Decides one connection (`httpPath` undefined: opaque TCP) or one HTTP request. */
-export function authorize(p: ServerPolicy, client: Client, httpPath: string | undefined): Decision {
+/**
+ * Decides one connection (`http` undefined: opaque TCP) or one HTTP request.
+ * An HTTP request on a Server with HTTPRoutes is matched to the first route
+ * that matches; that route's authorizations are tried first, then the
+ * server-wide ones.
+ */
+export function authorize(p: ServerPolicy, client: Client, http: HttpFacts | undefined): Decision {
+  let route: InboundRoute | undefined;
+  if (http && p.routes && p.routes.length > 0) {
+    route = p.routes.find((r) => r.matches.some((m) => m(http.method, http.path, http.headers)));
+    if (route) {
+      const r = firstAdmitting(route.authorizations, client, http.path);
+      if (r) return { allowed: true, authz: r };
+    }
+  }
+  const a = firstAdmitting(p.authorizations, client, http?.path);
+  if (a) return { allowed: true, authz: a };
+  const who = client.identity ? `client ${client.identity}` : `unauthenticated client ${client.ip}`;
+  const on = route ? ` on route "${route.name}"` : '';
+  return { allowed: false, reason: `${who} is not authorized by ${p.kind === 'default' ? 'default policy' : 'server'} "${p.name}"${on}` };
+}
+
+function firstAdmitting(list: readonly Authorization[], client: Client, httpPath: string | undefined): Authorization | undefined {
   let pathOnly: string | undefined;
-  for (const a of p.authorizations) {
+  for (const a of list) {
     if (a.httpPaths) {
       if (httpPath === undefined) continue;
       pathOnly ??= httpPath.split('?', 1)[0]!;
       if (!a.httpPaths.has(pathOnly)) continue;
     }
-    if (inNetworks(a, client.ip) && permits(a.authentication, client.identity)) return { allowed: true, authz: a };
+    if (inNetworks(a, client.ip) && permits(a.authentication, client.identity)) return a;
   }
-  const who = client.identity ? `client ${client.identity}` : `unauthenticated client ${client.ip}`;
-  return { allowed: false, reason: `${who} is not authorized by ${p.kind === 'default' ? 'default policy' : 'server'} "${p.name}"` };
+  return undefined;
 }

@@ -83,7 +83,7 @@ export const DEFAULT_ROUTE: RouteParams = {
 
 export const EMPTY_TABLE: RouteTable = { route: () => DEFAULT_ROUTE, budget: DEFAULT_BUDGET, backends: [], totalWeight: 0 };
 
-type Matcher = (method: string, path: string, headers: Headers) => boolean;
+export type Matcher = (method: string, path: string, headers: Headers) => boolean;
 
 interface CompiledRoute {
   readonly matches: readonly Matcher[];
@@ -103,7 +103,7 @@ function headerValue(headers: Headers, name: string): string | undefined {
 }
 
 /** Builds a matcher; an invalid regex makes the match never apply (destination validates, this is defence). */
-function compileMatch(m: destination.RouteMatch): Matcher {
+export function compileMatch(m: destination.RouteMatch): Matcher {
   const method = m.method.toUpperCase();
   let path: ((p: string) => boolean) | undefined;
   const pathOnly = (p: string): string => {
