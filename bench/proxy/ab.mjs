@@ -114,6 +114,17 @@ async function load(port, pids) {
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), cpu_us_per_req: cpu / requests };
 }
 
+/** Latency at 1,000 rps (h2load over HTTP/1.1, 10 clients): p50/p99 in ms, the first second left out. */
+async function latency(port) {
+  const logFile = join(dir, `lat-${port}.log`);
+  const seconds = Math.max(3, SECONDS);
+  await run(onCpu(0, ['h2load', '--h1', '-c', '10', '--rps', '100', '-n', String(1000 * seconds), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
+  const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t')).filter((r) => r[1] === '200');
+  const t0 = Math.min(...rows.map((r) => Number(r[0])));
+  const lat = rows.filter((r) => Number(r[0]) - t0 > 1e6).map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
+  return { p50_ms: round(lat[Math.floor(lat.length / 2)]), p99_ms: round(lat[Math.floor(lat.length * 0.99)]) };
+}
+
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
@@ -147,6 +158,11 @@ for (const [b, dist] of Object.entries(builds)) {
 }
 pki.dispose();
 
+// Warm-up (JIT, connection pools), not counted.
+for (const b of ['base', 'new']) {
+  await load(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
+  await load(procs[b].client.ports.outbound, [procs[b].client.pid]);
+}
 const rounds = { hop: { base: [], new: [] }, mesh: { base: [], new: [] } };
 for (let i = 0; i < ROUNDS; i++) {
   // ABBA order, so a drift in machine load does not favour the build that always goes first.
@@ -156,6 +172,14 @@ for (let i = 0; i < ROUNDS; i++) {
     rounds.mesh[b].push(await load(p.client.ports.outbound, [p.client.pid, p.server.pid]));
   }
   log(`round ${i + 1}: ${JSON.stringify({ hop: { base: rounds.hop.base[i], new: rounds.hop.new[i] }, mesh: { base: rounds.mesh.base[i], new: rounds.mesh.new[i] } })}`);
+}
+
+const lat = { hop: { base: [], new: [] }, mesh: { base: [], new: [] } };
+for (let i = 0; i < Math.min(ROUNDS, 2); i++) {
+  for (const b of i % 2 === 0 ? ['base', 'new'] : ['new', 'base']) {
+    lat.hop[b].push(await latency(procs[b].hop.ports.outbound));
+    lat.mesh[b].push(await latency(procs[b].client.ports.outbound));
+  }
 }
 
 const summary = (s) => ({
@@ -169,6 +193,7 @@ console.log(
   JSON.stringify({
     hop: summary(rounds.hop),
     mesh: summary(rounds.mesh),
+    latency_at_1000_rps: lat,
     rss_idle_mib: { base: procs.base.rss_idle_mib, new: procs.new.rss_idle_mib },
     rss_after_load_mib: { base: round(rssMiB(procs.base.hop.pid), 1), new: round(rssMiB(procs.new.hop.pid), 1) },
   }),

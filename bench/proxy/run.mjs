@@ -6,6 +6,13 @@
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
 //   weft_mesh  wrk → weft client proxy ══mTLS/HTTP2══▶ weft server proxy → backend
 //   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
+//   grpc       unary gRPC calls (h2load, 10 connections x 10 streams, POST with a gRPC frame) to an h2c backend
+//              answering one message and grpc-status in trailers: direct, HAProxy (h2), weft hop, weft mesh;
+//              throughput, CPU per call and latency at 1,000 calls/s
+//   tcp        opaque TCP, one connection writing 64 KiB buffers for a few seconds to a sink that counts them:
+//              direct, HAProxy (mode tcp), one weft proxy (plain), two weft proxies (mTLS weft.tcp); MiB/s and CPU
+//              per MiB. Opaque TCP needs an original destination: the bench proxies report the sink as every
+//              connection's (iptables would in a pod)
 // Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at fixed
 // rates of 1,000 and 200 rps (per-request log), so latency is compared at equal
 // load. CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
@@ -13,7 +20,9 @@
 // with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
 // and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
-// pinned to CPU 1, the load generator and the backend to CPU 0.
+// pinned to CPU 1, the load generator and the backend to CPU 0. weft runs as
+// the image ships it: one file bundled by images/lib/bundle.mjs (idle RSS
+// depends on it); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled.
 // The last line printed is one JSON object (format: docs/interception.md).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +38,8 @@ const CONNECTIONS = 32;
 const SERVICE = 'bench.svc';
 /** HTTP/2 scenarios address their own service, routed to the h2 backend. */
 const H2_SERVICE = 'h2.bench.svc';
+const GRPC_SERVICE = 'grpc.bench.svc';
+const TCP_SECONDS = Number(process.env.WEFT_BENCH_TCP_SECONDS ?? 4);
 const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
@@ -110,9 +121,27 @@ async function haproxy(name, cpu, port, backendPort, h2 = false) {
   return child.pid;
 }
 
+let weftEntry;
+/** The bench proxy as the image ships weft: bundled into one file with the image build's own settings. */
+async function weftProxyEntry() {
+  const source = new URL('./weft-proxy.mjs', import.meta.url).pathname;
+  if (process.env.WEFT_BENCH_UNBUNDLED === '1') return source;
+  const { bundle } = await import('../../images/lib/bundle.mjs');
+  const path = join(dir, 'weft-proxy.bundle.mjs');
+  writeFileSync(path, (await bundle(source)).code);
+  return path;
+}
+
 async function weft(name, spec) {
-  const { child, match } = await start(name, onCpu(1, [process.execPath, new URL('./weft-proxy.mjs', import.meta.url).pathname, JSON.stringify(spec)]), /READY (\{.*\})/);
+  weftEntry ??= await weftProxyEntry();
+  const { child, match } = await start(name, onCpu(1, [process.execPath, weftEntry, JSON.stringify(spec)]), /READY (\{.*\})/);
   return { pid: child.pid, ports: JSON.parse(match[1]) };
+}
+
+/** A Node helper of the bench (gRPC backend, TCP sink) on the load generator's CPU; resolves with the port it printed. */
+async function helper(name, script, args = []) {
+  const { child, match } = await start(name, onCpu(0, [process.execPath, new URL(script, import.meta.url).pathname, ...args]), /READY (\d+)/);
+  return { pid: child.pid, port: Number(match[1]) };
 }
 
 /** CPU time (user + system) a process has used, in microseconds. */
@@ -202,6 +231,69 @@ async function h2Scenario(name, port, pids = []) {
   return result;
 }
 
+// ── gRPC ────────────────────────────────────────────────────────────────
+const grpcRequestFile = join(dir, 'grpc-request.bin');
+// One length-prefixed message (uncompressed, 4 bytes: protobuf field 1 = "hi").
+writeFileSync(grpcRequestFile, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
+const grpcArgs = (port) => ['-d', grpcRequestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${GRPC_SERVICE}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
+
+/** One call the way a gRPC client sees it: HTTP 200 and grpc-status 0 in trailers (h2load checks only the HTTP status). */
+async function grpcCall(port) {
+  const { default: http2 } = await import('node:http2');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await new Promise((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': '/bench.Echo/Unary', ':authority': GRPC_SERVICE, 'content-type': 'application/grpc', te: 'trailers' });
+      let status;
+      stream.on('response', (h) => (status = h[':status']));
+      stream.on('trailers', (t) => resolve({ status, grpcStatus: t['grpc-status'] }));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end(readFileSync(grpcRequestFile));
+    });
+  } finally {
+    session.close();
+  }
+}
+
+/** gRPC unary: throughput and CPU per call, then latency at 1,000 calls/s (10 connections, one call at a time each). */
+async function grpcScenario(name, port, pids = []) {
+  const check = await grpcCall(port);
+  if (check.status !== 200 || check.grpcStatus !== '0') throw new Error(`gRPC ${name}: status ${check.status}, grpc-status ${check.grpcStatus}`);
+  log(`grpc ${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at 1000 calls/s`);
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcArgs(port)]));
+  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+  const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
+  if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load (gRPC ${name}): ${done[3]} failed, ${done[4]} errored:\n${out}`);
+  const result = { rps: Math.round(Number(m[1])), ...(pids.length ? { cpu_us_per_req: round(cpu / Number(done[2]), 1) } : {}) };
+  const logFile = join(dir, `grpc-${name}.log`);
+  const n = 1000 * FIXED_SECONDS;
+  await run(onCpu(0, ['h2load', '-c', '10', '-m', '1', '--rps', '100', '-n', String(n), `--log-file=${logFile}`, ...grpcArgs(port)]));
+  const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t')).filter((r) => r[1] === '200');
+  if (rows.length < n * 0.99) throw new Error(`h2load (gRPC ${name}): only ${rows.length}/${n} calls succeeded`);
+  const t0 = Math.min(...rows.map((r) => Number(r[0])));
+  const lat = rows.filter((r) => Number(r[0]) - t0 > 1e6).map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
+  Object.assign(result, { p50_ms: round(lat[Math.floor(lat.length / 2)]), p99_ms: round(lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]) });
+  log(`grpc ${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+// ── Opaque TCP ──────────────────────────────────────────────────────────
+/** One connection writing for TCP_SECONDS through `port`; MiB/s as counted by the sink, CPU per MiB of `pids`. */
+async function tcpScenario(name, port, pids = []) {
+  log(`tcp ${name}: ${TCP_SECONDS}s of one connection writing 64 KiB buffers`);
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const out = JSON.parse(await run(onCpu(0, [process.execPath, new URL('./tcp-load.mjs', import.meta.url).pathname, 'send', String(port), String(TCP_SECONDS)])));
+  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+  if (!(out.bytes > 0)) throw new Error(`tcp ${name}: the sink counted nothing`);
+  const result = { mib_per_s: round(out.mib_per_s, 1), ...(pids.length ? { cpu_us_per_mib: round(cpu / (out.bytes / 1048576), 1) } : {}) };
+  log(`tcp ${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
 function cleanup() {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
@@ -225,11 +317,16 @@ await haproxy('backend', 0, backendPort);
 const haproxyPid = await haproxy('haproxy', 1, haproxyPort, backendPort);
 await haproxy('backend-h2', 0, h2BackendPort, undefined, true);
 const h2HaproxyPid = await haproxy('haproxy-h2', 1, h2HaproxyPort, h2BackendPort, true);
+const grpcBackend = await helper('grpc-backend', './grpc-backend.mjs');
+const grpcHaproxyPort = await freePort();
+const grpcHaproxyPid = await haproxy('haproxy-grpc', 1, grpcHaproxyPort, grpcBackend.port, true);
 
 const direct = await scenario('direct', backendPort);
 const viaHaproxy = await scenario('haproxy', haproxyPort, [haproxyPid]);
 const h2Direct = await h2Scenario('direct', h2BackendPort);
 const h2Haproxy = await h2Scenario('haproxy', h2HaproxyPort, [h2HaproxyPid]);
+const grpcDirect = await grpcScenario('direct', grpcBackend.port);
+const grpcHaproxy = await grpcScenario('haproxy', grpcHaproxyPort, [grpcHaproxyPid]);
 
 const hop = await weft('weft-hop', {
   name: CLIENT_ID,
@@ -239,6 +336,7 @@ const hop = await weft('weft-hop', {
   routes: [
     { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort },
     { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: h2BackendPort },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: grpcBackend.port },
   ],
 });
 await new Promise((r) => setTimeout(r, 1000));
@@ -249,13 +347,44 @@ const weftHop = await scenario('weft_hop', hop.ports.outbound, [hop.pid]);
 clearInterval(sampler);
 rssLoad = Math.max(rssLoad, rssMiB(hop.pid));
 const h2WeftHop = await h2Scenario('weft_hop', hop.ports.outbound, [hop.pid]);
+const grpcWeftHop = await grpcScenario('weft_hop', hop.ports.outbound, [hop.pid]);
 
 const server = await weft('weft-server', { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, appPort: backendPort });
 const client = await weft('weft-client', {
   name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath,
-  routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+  routes: [
+    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: grpcBackend.port, identity: SERVER_ID, inboundPort: server.ports.inbound },
+  ],
 });
 const weftMesh = await scenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
+const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
+
+// Opaque TCP: the sink's port is declared opaque (no detection), as config.weft.io/opaque-ports would.
+const sink = await helper('tcp-sink', './tcp-load.mjs', ['sink']);
+const tcpHaproxyPort = await freePort();
+const tcpHaproxyCfg = join(dir, 'haproxy-tcp.cfg');
+writeFileSync(tcpHaproxyCfg, `global\n  nbthread 1\ndefaults\n  mode tcp\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend tcp\n  bind 127.0.0.1:${tcpHaproxyPort}\n  default_backend sink\nbackend sink\n  server sink 127.0.0.1:${sink.port}\n`);
+const tcpHaproxy = (await start('haproxy-tcp', onCpu(1, ['haproxy', '-db', '-f', tcpHaproxyCfg]))).child;
+await waitPort(tcpHaproxyPort, tcpHaproxy);
+const sinkAuthority = `127.0.0.1:${sink.port}`;
+const tcpOrigDst = { ip: '127.0.0.1', port: sink.port };
+const tcpHop = await weft('weft-tcp-hop', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, origDst: tcpOrigDst, opaquePorts: [sink.port],
+  routes: [{ authority: sinkAuthority, ip: '127.0.0.1', port: sink.port }],
+});
+const tcpServer = await weft('weft-tcp-server', { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, opaquePorts: [sink.port] });
+const tcpClient = await weft('weft-tcp-client', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, origDst: tcpOrigDst, opaquePorts: [sink.port],
+  routes: [{ authority: sinkAuthority, ip: '127.0.0.1', port: sink.port, identity: SERVER_ID, inboundPort: tcpServer.ports.inbound }],
+});
+const tcp = {
+  direct: await tcpScenario('direct', sink.port),
+  haproxy: await tcpScenario('haproxy', tcpHaproxyPort, [tcpHaproxy.pid]),
+  weft_1_proxy: await tcpScenario('weft_1_proxy', tcpHop.ports.outbound, [tcpHop.pid]),
+  weft_2_proxies: await tcpScenario('weft_2_proxies', tcpClient.ports.outbound, [tcpClient.pid, tcpServer.pid]),
+};
+for (const p of [tcpHop, tcpServer, tcpClient]) process.kill(p.pid, 'SIGTERM');
 
 // Tracing cost (docs/tracing.md): the same mesh with tracing off, at 1 % and at 100 % sampling (wrk sends no trace
 // context, so every request is a new trace at the client proxy's rate). Spans go to a collector stand-in: HAProxy
@@ -297,6 +426,19 @@ const result = {
   weft_hop: weftHop,
   weft_mesh: weftMesh,
   h2: { direct: h2Direct, haproxy: h2Haproxy, weft_hop: h2WeftHop },
+  grpc: {
+    direct: grpcDirect,
+    haproxy: grpcHaproxy,
+    weft_hop: grpcWeftHop,
+    weft_mesh: grpcWeftMesh,
+    ratio_hop_vs_haproxy: round(grpcWeftHop.rps / grpcHaproxy.rps, 3),
+    added_p50_ms_per_mesh_hop: round(grpcWeftMesh.p50_ms - grpcDirect.p50_ms, 3),
+  },
+  tcp: {
+    ...tcp,
+    ratio_1_proxy_vs_haproxy: round(tcp.weft_1_proxy.mib_per_s / tcp.haproxy.mib_per_s, 3),
+    ratio_2_proxies_vs_haproxy: round(tcp.weft_2_proxies.mib_per_s / tcp.haproxy.mib_per_s, 3),
+  },
   weft_rss_idle_mib: round(rssIdle, 1),
   weft_rss_load_mib: round(rssLoad, 1),
   ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),

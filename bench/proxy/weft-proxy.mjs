@@ -15,9 +15,10 @@ import { pathToFileURL } from 'node:url';
 import { createLogger } from '@weft/common/log';
 
 const spec = JSON.parse(process.argv[2]);
-const from = (path, pkg) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : import(pkg));
-const { startProxy, StaticIdentity, StaticDiscovery, endpoint } = await from('index.js', '@weft/proxy');
-const { testConfig } = await from('testing/mesh.js', '@weft/proxy/testing/mesh');
+// Literal specifiers for this build, so the bench can bundle this file the way the image bundles weft.
+const from = (path, thisBuild) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : thisBuild());
+const { startProxy, StaticIdentity, StaticDiscovery, endpoint } = await from('index.js', () => import('@weft/proxy'));
+const { testConfig } = await from('testing/mesh.js', () => import('@weft/proxy/testing/mesh'));
 
 const identity = new StaticIdentity(spec.name, readFileSync(spec.anchors, 'utf8'), { cert: readFileSync(spec.cert, 'utf8'), key: readFileSync(spec.key, 'utf8') });
 const discovery = new StaticDiscovery();
