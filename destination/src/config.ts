@@ -20,6 +20,11 @@ const schema = {
   trustAnchorsFile: env.string('WEFT_DESTINATION_TRUST_ANCHORS_FILE'),
   /** How often the mounted certificate files are re-read besides the directory watch. */
   filePollMs: env.duration('WEFT_DESTINATION_FILE_POLL_INTERVAL', '30s'),
+  /**
+   * After SIGTERM, how long destination keeps serving before it closes the proxies' streams: long enough for the
+   * Service to stop sending new connections here, so the proxies' reconnects reach the pod that replaces it.
+   */
+  shutdownDrainMs: env.duration('WEFT_DESTINATION_SHUTDOWN_DRAIN', '5s'),
   controlNamespace: env.string('WEFT_DESTINATION_CONTROL_NAMESPACE', DEFAULT_SETTINGS.controlNamespace),
   trustDomain: env.string('WEFT_DESTINATION_TRUST_DOMAIN', DEFAULT_SETTINGS.trustDomain),
   clusterDomain: env.string('WEFT_DESTINATION_CLUSTER_DOMAIN', DEFAULT_SETTINGS.clusterDomain),
@@ -39,6 +44,7 @@ export interface DestinationConfig {
   readonly tlsKeyFile: string;
   readonly trustAnchorsFile: string;
   readonly filePollMs: number;
+  readonly shutdownDrainMs: number;
   readonly settings: MeshSettings;
 }
 
@@ -60,6 +66,7 @@ export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationCon
     tlsKeyFile: c.tlsKeyFile,
     trustAnchorsFile: c.trustAnchorsFile,
     filePollMs: c.filePollMs,
+    shutdownDrainMs: c.shutdownDrainMs,
     settings: {
       ...DEFAULT_SETTINGS,
       controlNamespace: c.controlNamespace,

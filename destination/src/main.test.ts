@@ -50,10 +50,13 @@ test('destination serves each renewed certificate after two kubelet symlink swap
       WEFT_DESTINATION_TRUST_ANCHORS_FILE: rootsVol.path('ca-bundle.crt'),
       // The poll would also find the change; one hour proves the directory watch does.
       WEFT_DESTINATION_FILE_POLL_INTERVAL: '1h',
+      WEFT_DESTINATION_SHUTDOWN_DRAIN: '10s',
     },
   });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c));
+  child.stdout.on('data', (c: Buffer) => (stdout += c));
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
@@ -75,6 +78,11 @@ test('destination serves each renewed certificate after two kubelet symlink swap
     assert.equal(await served(policyPort), `CN=destination-${n}`, 'the policy port serves the same certificate');
   }
 
+  // SIGTERM: destination keeps serving through its drain (proxies reconnecting meanwhile are still answered), then exits.
   child.kill('SIGTERM');
+  await waitFor('the drain to start', () => (/draining/.test(stdout) ? true : undefined), { timeoutMs: 30_000 });
+  assert.equal(await served(port), 'CN=destination-3', 'still serving while draining');
+  assert.equal(child.exitCode, null);
   assert.equal(await exited, 0);
+  assert.match(stdout, /"drainMs":10000/);
 });

@@ -53,6 +53,12 @@ async function main(): Promise<void> {
     }
   });
   const stop = async (signal: string): Promise<void> => {
+    // The kubelet's SIGTERM and the Service's endpoint removal race: closing the streams at once sends the
+    // proxies' reconnects back here (refused) for a while. Keep serving until the Service points elsewhere.
+    if (signal === 'SIGTERM' && config.shutdownDrainMs > 0) {
+      log.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: serving until the Service stops sending connections here');
+      await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+    }
     log.info({ signal }, 'stopping');
     watcher.close();
     await controller.close();
