@@ -158,3 +158,9 @@ test('a stream reopened to a new destination replaces the endpoints: ones remove
     await second.close();
   }
 });
+
+test('a broken stream is reopened after 250 ms doubling up to 2 s, jittered to 50-100 % of that', async () => {
+  const { reconnectDelayMs } = await import('./destination-client.js');
+  assert.deepEqual([0, 1, 2, 3, 4, 10, 60].map((a) => reconnectDelayMs(a, () => 1)), [250, 500, 1000, 2000, 2000, 2000, 2000]);
+  assert.deepEqual([0, 3, 60].map((a) => reconnectDelayMs(a, () => 0)), [125, 1000, 1000]);
+});

@@ -17,6 +17,17 @@ import { type Discovery, type EndpointSet, LiveEndpointSet } from './discovery.j
 
 export type DestinationClient = Client<typeof destination.Destination>;
 
+/**
+ * Wait before reopening a broken stream: 250 ms doubling, capped at 2 s, each wait jittered to 50-100 % so a
+ * fleet of proxies does not reconnect in step. While the stream is down, endpoint removals are not seen; during
+ * a control-plane rollout the first attempts can still reach the pod that is going away, and a 10 s cap (as
+ * before) left streams down for up to 16 s after a few refused attempts.
+ */
+export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(2_000, 250 * 2 ** attempt);
+  return Math.round(ceiling * (0.5 + random() / 2));
+}
+
 export class DestinationDiscovery implements Discovery {
   private readonly sets = new Map<string, Promise<EndpointSet>>();
   private readonly abort = new AbortController();
@@ -93,7 +104,7 @@ export class DestinationDiscovery implements Discovery {
             else reject(new UnavailableError(`weft: discovery for "${authority}" failed: ${(err as Error).message}`, { cause: err }));
             return;
           }
-          const delay = Math.min(10_000, 250 * 2 ** attempt);
+          const delay = reconnectDelayMs(attempt);
           this.log.warn({ err, authority, retryInMs: delay }, 'destination stream broke; keeping last endpoints');
           setTimeout(() => void run(attempt + 1), delay).unref();
         }

@@ -7,7 +7,7 @@
  */
 import type { destination } from '@weft/api';
 import type { Logger } from '@weft/common/log';
-import type { DestinationClient } from './destination-client.js';
+import { reconnectDelayMs, type DestinationClient } from './destination-client.js';
 
 export type Profile = destination.DestinationProfile;
 
@@ -94,7 +94,7 @@ export class DestinationProfiles implements Profiles {
       this.log.debug({ err, authority }, 'GetProfile stream failed');
     }
     if (this.abort.signal.aborted) return;
-    const delay = Math.min(30_000, 500 * 2 ** attempt);
+    const delay = reconnectDelayMs(attempt);
     setTimeout(() => void this.run(authority, w, attempt + 1), delay).unref();
   }
 }
