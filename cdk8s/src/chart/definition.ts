@@ -4,7 +4,7 @@
  * beside values.yaml (values-ha.yaml, ...).
  */
 import type { Helpers } from '../template/helpers.js';
-import type { Fields, Group, RefsOf } from '../values/model.js';
+import type { Fields, Group, PartialValuesOf, RefsOf } from '../values/model.js';
 import type { WeftChart } from './weft-chart.js';
 
 export interface ChartDefinition<S extends Fields = Fields> {
@@ -18,8 +18,8 @@ export interface ChartDefinition<S extends Fields = Fields> {
   readonly helpers: Helpers;
   /** NOTES.txt (Go template text shown after install/upgrade). */
   readonly notes: string;
-  /** Example values files written next to values.yaml, by file name. */
-  readonly examples: Readonly<Record<string, Record<string, unknown>>>;
+  /** Example values files written next to values.yaml, by file name; typed by the model, so a misspelt or mistyped key does not compile. */
+  readonly examples: Readonly<Record<string, PartialValuesOf<Group<S>>>>;
   build(chart: WeftChart, values: RefsOf<Group<S>>): void;
 }
 

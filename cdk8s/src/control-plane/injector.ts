@@ -6,7 +6,7 @@
  * `helm upgrade` keeps the certificate running pods and the API server trust).
  */
 import { WEBHOOK_CONFIG } from '@weft/api/names';
-import { and, chart, concat, each, item, itemsOf, not, or, orDefault, pipe, ref, release, truthy, v as typed, when, yamlOf } from '../template/expr.js';
+import { type Expr, type RefExpr, and, chart, concat, each, item, itemsOf, not, or, orDefault, pipe, ref, release, truthy, v as typed, when, yamlOf } from '../template/expr.js';
 import { NOT_AFTER_ANNOTATION, webhookGenerated, webhookPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
@@ -45,6 +45,43 @@ function objectSelector(v: Values) {
     matchLabels: yamlOf(field<Record<string, string>>('matchLabels', 'object'), { omitEmpty: true }),
     matchExpressions: [...itemsOf(field<Record<string, unknown>[]>('matchExpressions', 'list')), { key: 'app.kubernetes.io/part-of', operator: 'NotIn', values: ['weft'] }],
   };
+}
+
+type ProxyValue = Exclude<keyof Values['proxy'], '$ref' | 'image'>;
+
+/**
+ * Each `proxy.*` value and the injector variable that carries it (injector/src/mesh-config.ts reads it).
+ * Keyed by the values model: a new proxy value without its variable does not compile, and
+ * `control-plane/injector-env.test.ts` parses what the chart renders with the injector's own parser.
+ */
+export const PROXY_VALUE_ENV: { readonly [K in ProxyValue]: string } = {
+  logLevel: 'WEFT_INJECTOR_PROXY_LOG_LEVEL',
+  logFormat: 'WEFT_INJECTOR_PROXY_LOG_FORMAT',
+  cpuRequest: 'WEFT_INJECTOR_PROXY_CPU_REQUEST',
+  cpuLimit: 'WEFT_INJECTOR_PROXY_CPU_LIMIT',
+  memoryRequest: 'WEFT_INJECTOR_PROXY_MEMORY_REQUEST',
+  memoryLimit: 'WEFT_INJECTOR_PROXY_MEMORY_LIMIT',
+  opaquePorts: 'WEFT_INJECTOR_OPAQUE_PORTS',
+  await: 'WEFT_INJECTOR_PROXY_AWAIT',
+  awaitTimeout: 'WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT',
+  detectTimeout: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT',
+  skipInboundPorts: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS',
+  skipOutboundPorts: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS',
+  skipInboundSubnets: 'WEFT_INJECTOR_SKIP_INBOUND_SUBNETS',
+  skipOutboundSubnets: 'WEFT_INJECTOR_SKIP_OUTBOUND_SUBNETS',
+  identityTokenExpirationSeconds: 'WEFT_INJECTOR_TOKEN_EXPIRATION_SECONDS',
+  cniEnabled: 'WEFT_INJECTOR_CNI_ENABLED',
+  traceCollector: 'WEFT_INJECTOR_PROXY_TRACE_COLLECTOR',
+  traceSampling: 'WEFT_INJECTOR_PROXY_TRACE_SAMPLING',
+  nativeSidecar: 'WEFT_INJECTOR_PROXY_NATIVE_SIDECAR',
+};
+
+function proxyDefaultsEnv(v: Values): { name: string; value: Expr }[] {
+  return (Object.entries(PROXY_VALUE_ENV) as [ProxyValue, string][]).map(([key, name]) => {
+    const value: RefExpr = v.proxy[key];
+    // Env values are strings: booleans and integers are printed by the template.
+    return { name, value: value.type === 'string' ? value : concat`${value}` };
+  });
 }
 
 export function addInjector(c: WeftChart, v: Values): void {
@@ -104,18 +141,7 @@ export function addInjector(c: WeftChart, v: Values): void {
       { name: 'WEFT_INJECTOR_PROXY_IMAGE', value: concat`${v.image.registry}/${v.proxy.image.name}` },
       { name: 'WEFT_INJECTOR_PROXY_VERSION', value: orDefault(orDefault(v.proxy.image.tag, v.image.tag), chart.appVersion) },
       { name: 'WEFT_INJECTOR_PROXY_IMAGE_PULL_POLICY', value: v.image.pullPolicy },
-      { name: 'WEFT_INJECTOR_PROXY_LOG_LEVEL', value: v.proxy.logLevel },
-      { name: 'WEFT_INJECTOR_PROXY_CPU_REQUEST', value: v.proxy.cpuRequest },
-      { name: 'WEFT_INJECTOR_PROXY_CPU_LIMIT', value: v.proxy.cpuLimit },
-      { name: 'WEFT_INJECTOR_PROXY_MEMORY_REQUEST', value: v.proxy.memoryRequest },
-      { name: 'WEFT_INJECTOR_PROXY_MEMORY_LIMIT', value: v.proxy.memoryLimit },
-      { name: 'WEFT_INJECTOR_OPAQUE_PORTS', value: v.proxy.opaquePorts },
-      { name: 'WEFT_INJECTOR_PROXY_AWAIT', value: concat`${v.proxy.await}` },
-      { name: 'WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', value: v.proxy.awaitTimeout },
-      { name: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT', value: v.proxy.detectTimeout },
-      { name: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS', value: v.proxy.skipInboundPorts },
-      { name: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS', value: v.proxy.skipOutboundPorts },
-      { name: 'WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', value: v.proxy.nativeSidecar },
+      ...proxyDefaultsEnv(v),
       { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
       { name: 'WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', value: concat`${pi.allowProxyImageOverride}` },
       { name: 'WEFT_INJECTOR_VIZ_NAMESPACE', value: pi.vizNamespace },

@@ -8,6 +8,7 @@ import { componentImage, imageValues, podDisruptionBudgetValues, replicas, sched
 const DURATION = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 const PEM_CERT = '^$|-----BEGIN CERTIFICATE-----';
 const QUANTITY = '^$|^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
+const CIDR_LIST = '^[0-9a-fA-F.:/,]*$';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 const INBOUND_POLICIES = ['all-unauthenticated', 'all-authenticated', 'cluster-authenticated', 'deny'] as const;
 
@@ -93,6 +94,7 @@ export const controlPlaneValues = group('weft-control-plane values', {
   proxy: group('Defaults for the injected proxy (overridable per workload with `config.weft.io/*`).', {
     image: componentImage('proxy'),
     logLevel: oneOf(LOG_LEVELS, { default: 'info', description: 'Proxy log level.' }),
+    logFormat: oneOf(['json', 'plain'] as const, { default: 'json', description: 'Proxy log format: `json` (one JSON object per line, for log pipelines) or `plain` (one readable line per entry). A pod\'s `config.weft.io/proxy-log-format` wins.' }),
     cpuRequest: str({ default: '100m', description: 'Proxy CPU request (empty: none).', pattern: QUANTITY }),
     cpuLimit: str({ default: '', description: 'Proxy CPU limit (empty: none).', pattern: QUANTITY }),
     memoryRequest: str({ default: '64Mi', description: 'Proxy memory request (empty: none).', pattern: QUANTITY }),
@@ -103,6 +105,12 @@ export const controlPlaneValues = group('weft-control-plane values', {
     detectTimeout: str({ default: '10s', description: 'How long the proxy waits for a client\'s first bytes to detect the protocol before treating the connection as opaque TCP.', pattern: DURATION }),
     skipInboundPorts: str({ default: '', description: 'Inbound ports not redirected to the proxy, for every meshed pod (e.g. `9000,9100-9102`); a pod\'s `config.weft.io/skip-inbound-ports` replaces it.', pattern: '^[0-9,-]*$' }),
     skipOutboundPorts: str({ default: '', description: 'Outbound ports not redirected to the proxy (e.g. a database the app reaches directly); a pod\'s `config.weft.io/skip-outbound-ports` replaces it.', pattern: '^[0-9,-]*$' }),
+    skipInboundSubnets: str({ default: '', description: 'CIDRs whose connections to a meshed pod are not redirected to its proxy (by source, e.g. `10.244.0.0/16`), comma-separated; a pod\'s `config.weft.io/skip-inbound-subnets` replaces it.', pattern: CIDR_LIST }),
+    skipOutboundSubnets: str({ default: '', description: 'CIDRs meshed pods reach without their proxy (by destination, e.g. a database network `192.168.0.0/16,fd00::/8`), comma-separated; a pod\'s `config.weft.io/skip-outbound-subnets` replaces it.', pattern: CIDR_LIST }),
+    identityTokenExpirationSeconds: int({ default: 86400, minimum: 600, description: 'Lifetime of the projected ServiceAccount token (audience `identity.weft.io`) the proxy presents to identity; the kubelet refreshes it at 80 %.' }),
+    cniEnabled: bool({ default: false, description: 'A CNI plugin sets up each pod\'s redirection (weft ships none; bring one that applies the same rules): the injector adds no `weft-init` container, so meshed pods need no `NET_ADMIN`.' }),
+    traceCollector: str({ default: '', description: 'OTLP/HTTP collector the proxies send spans to (`host:port` or an http(s) URL); empty: no tracing. A pod\'s `config.weft.io/trace-collector` wins.', pattern: '^$|^https?://\\S+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}$' }),
+    traceSampling: str({ default: '', description: 'Probability (0 to 1) of a proxy starting a trace for a request that carries no sampling decision; empty: the proxy\'s default. A pod\'s `config.weft.io/trace-sampling` wins.', pattern: '^$|^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
     nativeSidecar: oneOf(['auto', 'enabled', 'disabled'] as const, { default: 'auto', description: '`auto`: the proxy is a native sidecar (init container with `restartPolicy: Always`) on Kubernetes 1.29+, else the first container; `enabled`/`disabled` force it. A pod\'s `config.weft.io/proxy-native-sidecar` wins.' }),
   }),
   certManager: group('Let the chart render cert-manager Issuers and Certificates (needs cert-manager).', {

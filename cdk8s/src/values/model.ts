@@ -28,6 +28,8 @@ export type Field = Leaf<unknown> | Group<Fields>;
 export type Fields = { readonly [key: string]: Field };
 
 export type ValuesOf<F> = F extends Leaf<infer T> ? T : F extends Group<infer S> ? { [K in keyof S]: ValuesOf<S[K]> } : never;
+/** A values file that sets some of the model's values (values-ha.yaml, …): every key it names must exist with its type. */
+export type PartialValuesOf<F> = F extends Leaf<infer T> ? T : F extends Group<infer S> ? { [K in keyof S]?: PartialValuesOf<S[K]> } : never;
 export type RefsOf<F> = F extends Leaf<infer T> ? RefExpr<T> : F extends Group<infer S> ? { readonly [K in keyof S]: RefsOf<S[K]> } & { readonly $ref: RefExpr<ValuesOf<F>> } : never;
 
 interface Common<T> {
