@@ -85,7 +85,7 @@ test('edges show client and server mTLS identities and the success rate the clie
 
 test('routes are listed busiest first with per-route success', async () => {
   const { body } = await get<{ routes: RouteRow[] }>('/api/v1/routes?resource=deploy/books&namespace=shop&window=5m');
-  assert.deepEqual(body.routes.map((r) => [r.route, r.requests, r.successRate]), [['GET /books', 100, 0.9]]);
+  assert.deepEqual(body.routes.map((r) => [r.route, r.kind, r.requests, r.successRate]), [['GET /books', 'ServiceProfile', 100, 0.9]]);
 });
 
 test('tap streams only the requests that match the filter', async (t) => {

@@ -99,7 +99,7 @@ test('weft viz edges shows the client and server identities', async () => {
 test('weft viz routes lists the routes of a workload', async () => {
   const r = await weft(['viz', 'routes', 'deploy/books', '-n', 'shop', '-t', '5m']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^GET \/books\s+books\s+95\.00%/m);
+  assert.match(r.stdout, /^GET \/books\s+ServiceProfile\s+books\s+95\.00%/m);
 });
 
 test('weft viz tap streams matching requests while traffic flows', async () => {

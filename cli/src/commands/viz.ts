@@ -108,6 +108,7 @@ function registerEdges(viz: Command): void {
 function registerRoutes(viz: Command): void {
   const columns: Column<RouteRow>[] = [
     { header: 'ROUTE', value: (r) => r.route },
+    { header: 'KIND', value: (r) => r.kind || '-' },
     { header: 'SERVER', value: (r) => r.name },
     { header: 'NAMESPACE', value: (r) => r.namespace, wide: true },
     { header: 'SUCCESS', value: (r) => fmt.percent(r.successRate), alignRight: true, color: (r) => successColor(r.successRate) },

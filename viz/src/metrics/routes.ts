@@ -1,5 +1,5 @@
 /**
- * Per-route golden metrics (`route_*` series with `rt_route`), busiest
+ * Per-route golden metrics (`route_*` series with `rt_route` and `route_kind`), busiest
  * first: the "top routes" of a workload.
  */
 import { InvalidArgumentError } from '@weft/common/errors';
@@ -12,6 +12,8 @@ export interface RouteRow {
   /** The object serving the route (e.g. the deployment name). */
   readonly name: string;
   readonly route: string;
+  /** Where the route came from: ServiceProfile, HTTPRoute or GRPCRoute (`route_kind`); empty from proxies that predate it. */
+  readonly kind: string;
   readonly requests: number;
   readonly successRate: number | null;
   readonly rps: number;
@@ -38,7 +40,7 @@ export async function queryRoutes(prometheus: Querier, q: RoutesQuery): Promise<
   if (l !== 'namespace' && q.resource.name) parts.push(`${l}=${quote(q.resource.name)}`);
   const m = parts.join(',');
   // A namespace's routes are still listed per workload (whichever kind label it has).
-  const g = l === 'namespace' ? ['namespace', 'deployment', 'statefulset', 'daemonset', 'rt_route'] : ['namespace', l, 'rt_route'];
+  const g = l === 'namespace' ? ['namespace', 'deployment', 'statefulset', 'daemonset', 'route_kind', 'rt_route'] : ['namespace', l, 'route_kind', 'rt_route'];
   const by = g.join(', ');
   const lat = (quantile: number) => `histogram_quantile(${quantile}, ${windowIncrease('route_response_latency_ms_bucket', m, [...g, 'le'], q.window)})`;
   const [requests, responses, successes, rps, p50, p95, p99] = await Promise.all(
@@ -58,8 +60,9 @@ export async function queryRoutes(prometheus: Querier, q: RoutesQuery): Promise<
     const resp = responses!.get(key) ?? 0;
     rows.push({
       namespace: labels[0]!,
-      name: labels.slice(1, -1).find((x) => x !== '') ?? labels[0]!,
+      name: labels.slice(1, -2).find((x) => x !== '') ?? labels[0]!,
       route: labels[labels.length - 1]!,
+      kind: labels[labels.length - 2]!,
       requests: Math.round(requests!.get(key) ?? 0),
       successRate: resp > 0 ? (successes!.get(key) ?? 0) / resp : null,
       rps: finiteOrNull(rps!.get(key)) ?? 0,

@@ -65,9 +65,9 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
     requests: new Counter({ name: 'request_total', help: 'requests', labelNames: BASE_LABELS, registers: [registry] }),
     responses: new Counter({ name: 'response_total', help: 'responses', labelNames: RESPONSE_LABELS, registers: [registry] }),
     latency: new Histogram({ name: 'response_latency_ms', help: 'latency', labelNames: RESPONSE_LABELS, buckets: LATENCY_BUCKETS_MS, registers: [registry] }),
-    routeRequests: new Counter({ name: 'route_request_total', help: 'route requests', labelNames: [...BASE_LABELS, 'rt_route'], registers: [registry] }),
-    routeResponses: new Counter({ name: 'route_response_total', help: 'route responses', labelNames: [...RESPONSE_LABELS, 'rt_route'], registers: [registry] }),
-    routeLatency: new Histogram({ name: 'route_response_latency_ms', help: 'route latency', labelNames: [...RESPONSE_LABELS, 'rt_route'], buckets: LATENCY_BUCKETS_MS, registers: [registry] }),
+    routeRequests: new Counter({ name: 'route_request_total', help: 'route requests', labelNames: [...BASE_LABELS, 'rt_route', 'route_kind'], registers: [registry] }),
+    routeResponses: new Counter({ name: 'route_response_total', help: 'route responses', labelNames: [...RESPONSE_LABELS, 'rt_route', 'route_kind'], registers: [registry] }),
+    routeLatency: new Histogram({ name: 'route_response_latency_ms', help: 'route latency', labelNames: [...RESPONSE_LABELS, 'rt_route', 'route_kind'], buckets: LATENCY_BUCKETS_MS, registers: [registry] }),
     tcpOpen: new Gauge({ name: 'tcp_open_connections', help: 'open connections', labelNames: [...BASE_LABELS, 'peer'], registers: [registry] }),
   };
   const own = { namespace: opts.namespace, pod: opts.pod, [opts.workload.kind]: opts.workload.name };
@@ -101,7 +101,7 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
     const l = { ...own, direction, authority, ...labels };
     const rt = routeOf(method, path);
     m.requests.inc(l);
-    m.routeRequests.inc({ ...l, rt_route: rt });
+    m.routeRequests.inc({ ...l, rt_route: rt, route_kind: 'ServiceProfile' });
     const id = create(tap.StreamIdSchema, { base, stream: nextStream++ });
     const meta = { direction: direction === 'inbound' ? tap.TapEvent_Direction.INBOUND : tap.TapEvent_Direction.OUTBOUND, tls: true, clientIdentity: peer.client, serverIdentity: peer.server, source: { ip: '127.0.0.1', port: Number(peer.src) }, destination: { ip: '127.0.0.1', port: Number(peer.dst) }, sourceMeta: {}, destinationMeta: { namespace: opts.namespace, pod: opts.pod } };
     const subs = subscribersOf({ method, path, authority });
@@ -111,8 +111,8 @@ export async function startFixtureProxy(opts: FixtureProxyOptions): Promise<Fixt
       const rl = { ...l, status_code: String(status), classification: status >= 500 ? 'failure' : 'success' };
       m.responses.inc(rl);
       m.latency.observe(rl, elapsedMs);
-      m.routeResponses.inc({ ...rl, rt_route: rt });
-      m.routeLatency.observe({ ...rl, rt_route: rt }, elapsedMs);
+      m.routeResponses.inc({ ...rl, rt_route: rt, route_kind: 'ServiceProfile' });
+      m.routeLatency.observe({ ...rl, rt_route: rt, route_kind: 'ServiceProfile' }, elapsedMs);
       const since = { seconds: BigInt(Math.floor(elapsedMs / 1000)), nanos: Math.round((elapsedMs % 1000) * 1e6) };
       emit(subs, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseInit', value: { id, sinceRequestInit: since, httpStatus: status } } }));
       emit(subs, () => create(tap.TapEventSchema, { ...meta, event: { case: 'responseEnd', value: { id, sinceRequestInit: since, responseBytes: BigInt(bytes), requestBytes: 0n } } }));
