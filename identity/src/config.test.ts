@@ -58,7 +58,7 @@ test('every bad setting is named in one error', () => {
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.deepEqual(err.problems, [
-        'WEFT_IDENTITY_LISTEN_ADDR="nowhere" is not host:port',
+        'WEFT_IDENTITY_LISTEN_ADDR="nowhere" is not host:port (or [ipv6]:port, or :port for all addresses)',
         'WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE: "soon" is not a duration (Go syntax, e.g. 24h0m0s, 90m, 20s)',
         'WEFT_IDENTITY_ISSUANCE_LIFETIME="30s" must be at least 1m (proxies renew at 70 % of it)',
         'WEFT_IDENTITY_ISSUER_KEY_FILE is required when WEFT_IDENTITY_ISSUER_SOURCE=files',

@@ -4,7 +4,7 @@
  * edge (main.ts) into a typed object; every problem is reported at once.
  */
 import { ConfigError } from '@weft/common/errors';
-import { env, loadConfig } from '@weft/common/config';
+import { env, loadConfig, parseListenAddr, type ListenAddr } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
 import type { LevelWithSilent } from 'pino';
 import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from '@weft/api/names';
@@ -16,11 +16,6 @@ export const ISSUER_SOURCES = ['kubernetes', 'files'] as const;
 export type IssuerSourceKind = (typeof ISSUER_SOURCES)[number];
 /** The chart's `identity.issuer.scheme`; both read the same kubernetes.io/tls Secret (cert-manager's, or one the chart wrote). */
 export const ISSUER_SCHEMES = ['kubernetes.io/tls', 'weft.io/tls'] as const;
-
-export interface ListenAddr {
-  readonly host: string;
-  readonly port: number;
-}
 
 export interface IdentityConfig {
   readonly logLevel: LevelWithSilent;
@@ -82,14 +77,14 @@ export function parseGoDuration(raw: string): number {
   return Math.round(ms);
 }
 
-export function parseListenAddr(variable: string, raw: string, problems: string[]): ListenAddr {
-  const m = /^(.*):(\d+)$/.exec(raw);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !m[1] || port > 65535) {
-    problems.push(`${variable}="${raw}" is not host:port`);
+/** The shared listen-address syntax (`host:port`, `[v6]:port`, `:port`); a bad one is recorded as a problem naming the variable. */
+function listenAddr(variable: string, raw: string, problems: string[]): ListenAddr {
+  try {
+    return parseListenAddr(raw);
+  } catch (err) {
+    problems.push(`${variable}=${(err as Error).message}`);
     return { host: '', port: 0 };
   }
-  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 /** The duration, or undefined (with the problem recorded) when it does not parse. */
@@ -105,8 +100,8 @@ function duration(variable: string, raw: string, problems: string[]): number | u
 export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
   const raw = loadConfig(schema, source);
   const problems: string[] = [];
-  const listen = parseListenAddr('WEFT_IDENTITY_LISTEN_ADDR', raw.listen, problems);
-  const adminListen = parseListenAddr('WEFT_IDENTITY_ADMIN_LISTEN_ADDR', raw.adminListen, problems);
+  const listen = listenAddr('WEFT_IDENTITY_LISTEN_ADDR', raw.listen, problems);
+  const adminListen = listenAddr('WEFT_IDENTITY_ADMIN_LISTEN_ADDR', raw.adminListen, problems);
   const issuanceLifetimeMs = duration('WEFT_IDENTITY_ISSUANCE_LIFETIME', raw.issuanceLifetime, problems);
   const clockSkewMs = duration('WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', raw.clockSkew, problems);
   if (issuanceLifetimeMs !== undefined && issuanceLifetimeMs < MIN_ISSUANCE_LIFETIME_MS) {

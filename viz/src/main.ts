@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from '@weft/common/errors';
 import { createLogger } from '@weft/common/log';
-import { loadConfig } from '@weft/common/config';
+import { loadConfig, parseListenAddr } from '@weft/common/config';
 import { loadKubeConfig } from '@weft/common/k8s/client';
 import { watchFiles } from '@weft/common/file-watch';
 import { vizSchema } from './config.js';
@@ -16,10 +16,13 @@ import { kubernetesReviews } from './tap/kubernetes-reviews.js';
 import { startViz, type Listen } from './viz.js';
 import type { TapClientTls } from './tap/aggregator.js';
 
+/** The shared listen-address syntax (`host:port`, `[v6]:port`, `:port`), refused with the variable's name. */
 function listenAddr(variable: string, raw: string): Listen {
-  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(raw);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError([`${variable}="${raw}" is not host:port`]);
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  try {
+    return parseListenAddr(raw);
+  } catch (err) {
+    throw new ConfigError([`${variable}=${(err as Error).message}`]);
+  }
 }
 
 function read(variable: string, path: string): string {
