@@ -56,14 +56,9 @@ export class H2Pool {
     return new Promise((resolve, reject) => {
       let stream: http2.ClientHttp2Stream;
       try {
-        const headers: http2.OutgoingHttpHeaders = {
-          ...req.headers,
-          ...extraHeaders,
-          ':method': req.method,
-          ':path': req.path,
-          ':authority': req.authority,
-          ':scheme': req.scheme,
-        };
+        const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
+        for (const name in req.headers) headers[name] = req.headers[name];
+        if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
         stream = this.session(peer).request(headers, { endStream: req.bodyless });
       } catch (err) {
         reject(new EndpointError(peer.label, err));
@@ -71,9 +66,6 @@ export class H2Pool {
       }
       let trailers: Headers | undefined;
       let responded = false;
-      // Our request fully sent: a reset after that can only cut the response off (both sides ended = closed, no reset).
-      let requestDone = req.bodyless;
-      stream.once('finish', () => (requestDone = true));
       stream.once('response', (headers, flags) => {
         responded = true;
         const status = Number(headers[':status'] ?? 502);
@@ -83,8 +75,9 @@ export class H2Pool {
           body: stream,
           trailers: () => trailers,
           resetCode: () => (stream.rstCode === undefined || stream.rstCode === 0 ? undefined : stream.rstCode),
-          // A reset while our request was still going may follow a complete response (a server stopping an upload).
-          cutOff: () => requestDone && trailers === undefined && stream.rstCode !== undefined && stream.rstCode !== 0,
+          // A reset while our request was still going may follow a complete response (a server stopping an upload);
+          // after our request was fully sent (writableFinished) it can only cut the response off.
+          cutOff: () => (req.bodyless || stream.writableFinished) && trailers === undefined && stream.rstCode !== undefined && stream.rstCode !== 0,
         });
         void flags;
       });

@@ -54,9 +54,8 @@ export interface HttpServerOptions {
 export class HttpServer {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
-  private readonly metaBySocket = new WeakMap<object, ConnMeta>();
+  private readonly h1Conns = new WeakMap<object, H1Conn>();
   private readonly metaBySession = new WeakMap<object, ConnMeta>();
-  private readonly headDeadline = new WeakMap<object, NodeJS.Timeout>();
   private pendingMeta: ConnMeta | undefined;
   private pendingSocket: Socket | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
@@ -111,8 +110,7 @@ export class HttpServer {
   }
 
   serveHttp1(socket: Socket, meta: ConnMeta): void {
-    this.metaBySocket.set(socket, meta);
-    this.awaitHead(socket);
+    this.h1Conns.set(socket, new H1Conn(socket, meta, this.opts.headersTimeoutMs));
     this.h1.emit('connection', socket);
     socket.resume();
   }
@@ -139,28 +137,17 @@ export class HttpServer {
     this.h1.closeAllConnections();
   }
 
-  /**
-   * Node enforces `headersTimeout` only for servers it listens with itself (its checking timer starts on
-   * 'listening'); ours are fed sockets. So each connection gets its own deadline for the next request head,
-   * from the hand-over and again from the end of each response: slow heads and idle keep-alive connections
-   * are closed after `headersTimeoutMs`.
-   */
-  private awaitHead(socket: Duplex): void {
-    clearTimeout(this.headDeadline.get(socket));
-    const timer = setTimeout(() => socket.destroy(), this.opts.headersTimeoutMs);
-    timer.unref();
-    this.headDeadline.set(socket, timer);
-  }
-
   private onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
-    clearTimeout(this.headDeadline.get(req.socket));
-    res.once('finish', () => {
-      if (!req.socket.destroyed) this.awaitHead(req.socket);
-    });
-    const meta = this.metaBySocket.get(req.socket)!;
+    const conn = this.h1Conns.get(req.socket)!;
+    conn.inflight++;
+    const meta = conn.meta;
     const ac = new AbortController();
+    // One listener per response: a finished response re-arms the connection's head deadline, an unfinished one
+    // (the client went away) aborts the request.
     res.once('close', () => {
-      if (!res.writableFinished) ac.abort(new StreamReset(NGHTTP2_CANCEL));
+      conn.inflight--;
+      if (res.writableFinished) conn.awaitHead();
+      else ac.abort(new StreamReset(NGHTTP2_CANCEL));
     });
     const length = req.headers['content-length'];
     const bodyless = req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
@@ -194,8 +181,9 @@ export class HttpServer {
   }
 
   private onH1Upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    clearTimeout(this.headDeadline.get(req.socket));
-    const meta = this.metaBySocket.get(req.socket)!;
+    const conn = this.h1Conns.get(req.socket)!;
+    conn.leftHttp();
+    const meta = conn.meta;
     // Bytes the client sent after its head (rare: WebSocket clients wait for 101) follow the upgrade.
     if (head.length > 0) socket.unshift(head);
     socket.on('error', () => undefined);
@@ -261,6 +249,38 @@ export class HttpServer {
     }
     stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': '1' });
     stream.end(`${message}\n`);
+  }
+}
+
+/**
+ * An HTTP/1 connection the server was handed. Node enforces `headersTimeout` only for servers it listens with
+ * itself (its checking timer starts on 'listening'); ours are fed sockets. So each connection has one deadline
+ * timer for its next request head, armed at the hand-over and re-armed (not re-created) when a response finished
+ * and no other request is in flight (pipelining): slow heads and idle keep-alive connections are closed after
+ * `headersTimeoutMs`; a deadline that passes while a request is being served does nothing.
+ */
+class H1Conn {
+  inflight = 0;
+  private readonly deadline: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly meta: ConnMeta,
+    timeoutMs: number,
+  ) {
+    this.deadline = setTimeout(() => {
+      if (this.inflight === 0) socket.destroy();
+    }, timeoutMs).unref();
+    socket.once('close', () => clearTimeout(this.deadline));
+  }
+
+  awaitHead(): void {
+    if (this.inflight === 0 && !this.socket.destroyed) this.deadline.refresh();
+  }
+
+  /** An upgrade: the socket is no longer HTTP/1's, so no head deadline. */
+  leftHttp(): void {
+    clearTimeout(this.deadline);
   }
 }
 
