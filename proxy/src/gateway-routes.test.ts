@@ -10,12 +10,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { destination } from '@weft/api';
-import { createGrpcClient } from '@weft/common/grpc';
 import { createLogger } from '@weft/common/log';
-import { TestPki } from '@weft/common/testing/pki';
-import { startDestination, type DestinationController } from '@weft/destination/destination';
 import { MemorySource } from '@weft/destination/sources/memory';
+import { startTestDestination, type TestDestination } from '@weft/destination/testing/serve';
 import { service } from '@weft/destination/testing/fixtures';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
@@ -23,13 +20,11 @@ import { DestinationProfiles } from './discovery/profiles.js';
 
 const WEB = 'web.demo.svc.cluster.local:80';
 const V2 = 'web-v2.demo.svc.cluster.local:80';
-const DESTINATION_ID = 'destination.weft.serviceaccount.identity.weft.cluster.local';
 const parentRefs = [{ group: '', kind: 'Service', name: 'web', port: 80 }];
 
-const pki = new TestPki();
 const source = new MemorySource();
 const apps: http.Server[] = [];
-let controller: DestinationController;
+let dest: TestDestination;
 let profiles: DestinationProfiles;
 let mesh: Mesh;
 let agent: http.Agent;
@@ -69,9 +64,6 @@ before(async () => {
   mesh.discovery.set(WEB, [endpoint('127.0.0.1', p1, { identity: SERVER_ID, inboundPort })]);
   mesh.discovery.set(V2, [endpoint('127.0.0.1', p2, { identity: SERVER_ID, inboundPort })]);
 
-  const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
-  const server = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [DESTINATION_ID] });
-  const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: ['client.demo.serviceaccount.identity.weft.cluster.local'] });
   source.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }] }));
   source.apply('Service', service('web-v2', { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80 }] }));
   source.apply(
@@ -132,21 +124,8 @@ before(async () => {
     ]) as never,
   );
   const log = createLogger('gateway-routes-test', 'silent');
-  controller = await startDestination({
-    source,
-    log,
-    tls: { ca: anchor.cert, cert: server.cert, key: server.key },
-    destinationPort: 0,
-    policyPort: 0,
-    adminPort: 0,
-  });
-  const client = createGrpcClient(destination.Destination, {
-    baseUrl: `https://127.0.0.1:${controller.destinationPort}`,
-    ca: anchor.cert,
-    cert: me.cert,
-    key: me.key,
-    serverName: DESTINATION_ID,
-  });
+  dest = await startTestDestination(source, log);
+  const client = dest.client();
   profiles = new DestinationProfiles(() => client, '{"ns":"demo"}', log);
   // The proxies read their profiles from destination's GetProfile stream, as in a pod.
   profiles.watch(WEB).subscribe((p) => mesh.profiles.set(WEB, p));
@@ -157,10 +136,9 @@ before(async () => {
 after(async () => {
   agent?.destroy();
   profiles?.close();
-  await controller?.close();
+  await dest?.close();
   await mesh?.close();
   for (const s of apps) s.close();
-  pki.dispose();
 });
 
 async function waitUntil(cond: () => boolean, what = 'condition'): Promise<void> {

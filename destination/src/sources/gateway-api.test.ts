@@ -9,8 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
@@ -18,9 +17,7 @@ import { waitFor } from '@weft/common/poll';
 import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { KubernetesSource } from './kubernetes.js';
-
-/** The Gateway API release whose standard-channel CRDs the tests install (docs/routes.md). */
-const GATEWAY_API_VERSION = 'v1.3.0';
+import { installGatewayApiCrds } from '../testing/gateway-api-crds.js';
 
 const kubeconfig = process.env['WEFT_E2E_KUBECONFIG'];
 const kubectl = new URL('../../../.bin/kubectl', import.meta.url).pathname;
@@ -31,35 +28,13 @@ const skip = !kubeconfig
     : false;
 if (skip) console.log(`# destination Gateway API test skipped: ${skip}`);
 
-/** The standard-channel CRD manifests, from the module the Go module proxy serves. */
-function gatewayApiCrds(): string[] {
-  const out = execFileSync('go', ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`], {
-    encoding: 'utf8',
-    cwd: '/',
-  });
-  const dir = join((JSON.parse(out) as { Dir: string }).Dir, 'config/crd/standard');
-  return readdirSync(dir)
-    .filter((f) => /_(httproutes|grpcroutes|referencegrants)\.yaml$/.test(f))
-    .map((f) => readFileSync(join(dir, f), 'utf8'));
-}
-
 test(
   'HTTPRoutes and GRPCRoutes on the real API server: validation, live routes, split, status conditions, ReferenceGrant',
   { skip },
   async (t) => {
     const run = (args: string[], input?: string) =>
       execFileSync(kubectl, ['--kubeconfig', kubeconfig!, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-    const created: string[] = [];
-    for (const manifest of gatewayApiCrds()) {
-      const name = /^\s*name:\s*(\S+)/m.exec(manifest.slice(manifest.indexOf('metadata:')))![1]!;
-      try {
-        run(['get', 'crd', name]);
-      } catch {
-        run(['create', '-f', '-'], manifest);
-        created.push(name);
-      }
-    }
-    for (const name of created) run(['wait', '--for=condition=Established', '--timeout=60s', `crd/${name}`]);
+    const removeCrds = installGatewayApiCrds(run);
 
     const kc = loadKubeConfig({ kubeconfig: kubeconfig! });
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -82,7 +57,7 @@ test(
       for (const stop of stops) await stop();
       await source.stop();
       for (const n of [ns, other]) await core.deleteNamespace({ name: n }).catch(() => undefined);
-      for (const name of created) run(['delete', 'crd', name, '--wait=false']);
+      removeCrds();
     });
     await source.start(d.cache);
     stops.push(source.publishRouteStatus(d.cache, DEFAULT_SETTINGS, log));
