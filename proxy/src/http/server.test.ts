@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { createLogger } from '@weft/common/log';
+import { HttpServer } from './server.js';
+import type { HttpRequest, HttpResponse } from '../svc.js';
+
+const HEAD_TIMEOUT_MS = 150;
+
+/** An HttpServer fed the connections of a loopback listener; `/slow` answers after `slowMs`. */
+async function serve(slowMs: number): Promise<{ port: number; close(): void }> {
+  const server = new HttpServer(
+    async (req: HttpRequest): Promise<HttpResponse> => {
+      if (req.path === '/slow') await new Promise((r) => setTimeout(r, slowMs));
+      return { status: 200, headers: { 'content-length': String(req.path.length) }, body: Readable.from([Buffer.from(req.path)]), trailers: () => undefined, resetCode: () => undefined };
+    },
+    { log: createLogger('test', 'silent'), headersTimeoutMs: HEAD_TIMEOUT_MS, maxHeaderSize: 16 * 1024, onUpgrade: (_req, socket) => socket.destroy() },
+  );
+  const listener = net.createServer((socket) => {
+    const local = { ip: '127.0.0.1', port: 0 };
+    server.serveHttp1(socket, { direction: 'inbound', client: local, local, origDst: undefined, tls: { identity: undefined } });
+  });
+  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+  return {
+    port: (listener.address() as net.AddressInfo).port,
+    close: () => {
+      server.destroy();
+      listener.close();
+    },
+  };
+}
+
+/** Sends `raw` on a new connection; resolves with everything received until the server closed it. */
+function exchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+test('a pipelined request served for longer than the head timeout is answered; the idle connection is closed after it', async (t) => {
+  const s = await serve(HEAD_TIMEOUT_MS * 4);
+  t.after(() => s.close());
+  const got = await exchange(s.port, 'GET /fast HTTP/1.1\r\nhost: a\r\n\r\nGET /slow HTTP/1.1\r\nhost: a\r\n\r\n');
+  const statuses = got.match(/HTTP\/1\.1 200 OK/g) ?? [];
+  assert.equal(statuses.length, 2, got);
+  assert.ok(got.endsWith('/slow'), got);
+});
+
+test('a connection that never sends a head is closed by the head deadline', async (t) => {
+  const s = await serve(0);
+  t.after(() => s.close());
+  assert.equal(await exchange(s.port, ''), '');
+});
+
+test('a keep-alive connection serves request after request, each answered', async (t) => {
+  const s = await serve(0);
+  t.after(() => s.close());
+  const requests = Array.from({ length: 5 }, (_, i) => `GET /r${i} HTTP/1.1\r\nhost: a\r\n\r\n`).join('');
+  const got = await exchange(s.port, requests);
+  for (let i = 0; i < 5; i++) assert.match(got, new RegExp(`\\r\\n\\r\\n/r${i}`));
+});
