@@ -3,45 +3,35 @@
 // owner labels, live changes reach subscribers, unknown authorities fail fast.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { destination } from '@weft/api';
-import { createGrpcClient } from '@weft/common/grpc';
 import { createLogger } from '@weft/common/log';
-import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
-import { startDestination, type DestinationController } from '@weft/destination/destination';
 import { MemorySource } from '@weft/destination/sources/memory';
+import { startTestDestination, type TestDestination } from '@weft/destination/testing/serve';
 import { mayRetry, routeTableOf } from '../profile/route-table.js';
 import { pod, service, slice } from '@weft/destination/testing/fixtures';
 import { DestinationDiscovery } from './destination-client.js';
 import { UnknownAuthorityError } from '../errors.js';
 import type { Endpoint } from '../svc.js';
 
-const SERVER_NAME = 'destination.weft.serviceaccount.identity.weft.cluster.local';
 const WEB_ID = 'web.demo.serviceaccount.identity.weft.cluster.local';
-const pki = new TestPki();
 const source = new MemorySource();
-let anchor: CertAndKey;
-let controller: DestinationController;
+let dest: TestDestination;
 let discovery: DestinationDiscovery;
-let clientForTests: () => ReturnType<typeof createGrpcClient<typeof destination.Destination>>;
+let clientForTests: () => ReturnType<TestDestination['client']>;
 
 before(async () => {
-  anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
-  const server = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [SERVER_NAME] });
-  const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: ['client.demo.serviceaccount.identity.weft.cluster.local'] });
   source.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
   source.apply('Pod', pod('web-1', { ip: '10.1.0.1', meshed: true, serviceAccount: 'web', owner: 'deployment/web', labels: { app: 'web' } }));
   source.apply('EndpointSlice', slice('web-a', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }]));
   const log = createLogger('destination-test', 'silent');
-  controller = await startDestination({ source, log, tls: { ca: anchor.cert, cert: server.cert, key: server.key }, destinationPort: 0, policyPort: 0, adminPort: 0 });
-  const client = createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${controller.destinationPort}`, ca: anchor.cert, cert: me.cert, key: me.key, serverName: SERVER_NAME });
+  dest = await startTestDestination(source, log);
+  const client = dest.client();
   clientForTests = () => client;
   discovery = new DestinationDiscovery(clientForTests, '{"ns":"demo"}', log);
 });
 
 after(async () => {
   discovery?.close();
-  await controller?.close();
-  pki.dispose();
+  await dest?.close();
 });
 
 test('a service authority resolves to meshed endpoints with identity, inbound port and owner labels', { timeout: 60_000 }, async () => {
@@ -121,20 +111,15 @@ test('a stream reopened to a new destination replaces the endpoints: ones remove
   // Two destinations as during a control-plane rollout: the first goes away while the servers are replaced,
   // the client reconnects to the second, which only knows the new pods.
   const log = createLogger('destination-test', 'silent');
-  const server = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [SERVER_NAME] });
-  const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: ['client.demo.serviceaccount.identity.weft.cluster.local'] });
-  const tls = { ca: anchor.cert, cert: server.cert, key: server.key };
-  const clientOf = (c: DestinationController) =>
-    createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${c.destinationPort}`, ca: anchor.cert, cert: me.cert, key: me.key, serverName: SERVER_NAME });
   const before = new MemorySource();
   before.apply('Service', service('api', { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
   before.apply('EndpointSlice', slice('api-a', 'api', [{ name: 'http', port: 8080 }], [{ ip: '10.2.0.1' }, { ip: '10.2.0.2' }]));
   const after = new MemorySource();
   after.apply('Service', service('api', { clusterIP: '10.96.0.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
   after.apply('EndpointSlice', slice('api-b', 'api', [{ name: 'http', port: 8080 }], [{ ip: '10.2.0.3' }, { ip: '10.2.0.4' }]));
-  const first = await startDestination({ source: before, log, tls, destinationPort: 0, policyPort: 0, adminPort: 0 });
-  const second = await startDestination({ source: after, log, tls, destinationPort: 0, policyPort: 0, adminPort: 0 });
-  let current = clientOf(first);
+  const first = await startTestDestination(before, log);
+  const second = await startTestDestination(after, log);
+  let current = first.client();
   const d = new DestinationDiscovery(() => current, '{"ns":"demo"}', log);
   try {
     const set = await d.resolve('api.demo.svc.cluster.local:80');
@@ -147,7 +132,7 @@ test('a stream reopened to a new destination replaces the endpoints: ones remove
         }
       });
     });
-    current = clientOf(second);
+    current = second.client();
     await first.close();
     const eps = await changed;
     assert.deepEqual(eps.map((e) => e.addr.ip).sort(), ['10.2.0.3', '10.2.0.4']);
