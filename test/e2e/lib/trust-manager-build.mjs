@@ -16,12 +16,6 @@ export function trustManagerTool() {
   return { name: 'trust-manager', dir: 'trust-manager', version: m[1], ldflags: () => [], binaries: { 'trust-manager': `${module}/cmd/trust-manager` } };
 }
 
-/** The module's own CRDs (Bundle, ClusterBundle), from the same version the binary is built from. */
-export function trustManagerCrdDir() {
-  const dir = `${toolsDir}trust-manager`;
-  return { dir, module, version: trustManagerTool().version };
-}
-
 /** { paths: {'trust-manager'}, versions: {'trust-manager'} } */
 export function ensureTrustManager(log) {
   return ensureBinaries(log, [], [trustManagerTool()]);
