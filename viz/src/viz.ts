@@ -11,7 +11,7 @@ import { PrometheusClient } from './metrics/prometheus.js';
 import { TapAggregator, type TapClientTls } from './tap/aggregator.js';
 import { AnyOfAuthorizer, LoopbackAuthorizer, TokenAuthorizer, type TapAuthorizer } from './tap/authorizer.js';
 import { AllowedHosts } from './http/allowed-hosts.js';
-import { apiRoutes, dispatch, tapRoutes, type VizDeps } from './http/routes.js';
+import { apiRoutes, dispatch, tapHttpRoutes, type VizDeps } from './http/routes.js';
 import { staticFiles } from './web/static.js';
 import type { TargetSource } from './targets.js';
 
@@ -75,7 +75,7 @@ export async function startViz(opts: VizOptions): Promise<Viz> {
     log,
   };
   const api = apiRoutes(deps);
-  const tap = tapRoutes(deps);
+  const tap = tapHttpRoutes(deps);
   const all = new Map([...api, ...tap]);
   const hosts = new AllowedHosts(opts.allowedHosts);
   const servers = await Promise.all([

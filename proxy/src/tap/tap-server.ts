@@ -26,7 +26,7 @@ export interface TapLimits {
 export const DEFAULT_TAP_LIMITS: TapLimits = { maxStreams: 8, maxQueue: 1000, maxLimit: 10_000 };
 const DEFAULT_LIMIT = 100;
 
-export function tapRoutes(hub: TapHub, clientId: string, limits: TapLimits = DEFAULT_TAP_LIMITS): (router: ConnectRouter) => void {
+export function tapGrpcService(hub: TapHub, clientId: string, limits: TapLimits = DEFAULT_TAP_LIMITS): (router: ConnectRouter) => void {
   let streams = 0;
   return (router) =>
     router.service(tap.Tap, {
@@ -71,5 +71,5 @@ export function tapRoutes(hub: TapHub, clientId: string, limits: TapLimits = DEF
 }
 
 export function startTapServer(hub: TapHub, host: string, port: number, creds: TlsCredentials, anchors: string, clientId: string, limits?: TapLimits): Promise<GrpcServer> {
-  return startGrpcServer({ host, port, tls: { ca: anchors, cert: creds.cert, key: creds.key }, requireClientCert: true, routes: tapRoutes(hub, clientId, limits) });
+  return startGrpcServer({ host, port, tls: { ca: anchors, cert: creds.cert, key: creds.key }, requireClientCert: true, routes: tapGrpcService(hub, clientId, limits) });
 }

@@ -99,7 +99,7 @@ export function apiRoutes(d: VizDeps): Map<string, Route> {
   ]);
 }
 
-export function tapRoutes(d: VizDeps): Map<string, Route> {
+export function tapHttpRoutes(d: VizDeps): Map<string, Route> {
   return new Map<string, Route>([
     ['/api/v1/tap', async (req, res, p) => {
       // One scope for both authorization and proxy selection: what is authorized is what is tapped.
