@@ -4,15 +4,12 @@
  * `process.env`.
  */
 import { INBOUND_POLICIES } from '@weft/api/names';
-import { env, loadConfig } from '@weft/common/config';
+import { env, loadConfig, parseListenAddr, type ListenAddr } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { traceConfig, type TraceConfig } from './trace/config.js';
 
-export interface ListenAddr {
-  readonly host: string;
-  readonly port: number;
-}
+export type { ListenAddr };
 
 export { INBOUND_POLICIES };
 
@@ -90,12 +87,13 @@ const schema = {
   inboundAppPort: { variable: 'WEFT_PROXY_INBOUND_APP_PORT', parse: (raw: string | undefined) => raw },
 };
 
-/** Parses `host:port` / `[v6]:port`; throws a message naming the variable. */
-export function parseListenAddr(variable: string, raw: string): ListenAddr {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(raw.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ConfigError([`${variable}="${raw}" is not host:port`]);
-  return { host: m[1] ?? m[2] ?? '0.0.0.0', port };
+/** The shared listen-address syntax (`host:port`, `[v6]:port`, `:port`); throws a ConfigError naming the variable. */
+export function parseListenAddrOf(variable: string, raw: string): ListenAddr {
+  try {
+    return parseListenAddr(raw);
+  } catch (err) {
+    throw new ConfigError([`${variable}=${(err as Error).message}`]);
+  }
 }
 
 export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
@@ -111,10 +109,10 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
   return {
     logLevel: c.logLevel,
     logFormat: c.logFormat,
-    outbound: parseListenAddr('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', c.outbound),
-    inbound: parseListenAddr('WEFT_PROXY_INBOUND_LISTEN_ADDR', c.inbound),
-    admin: parseListenAddr('WEFT_PROXY_ADMIN_LISTEN_ADDR', c.admin),
-    tap: parseListenAddr('WEFT_PROXY_TAP_LISTEN_ADDR', c.tap),
+    outbound: parseListenAddrOf('WEFT_PROXY_OUTBOUND_LISTEN_ADDR', c.outbound),
+    inbound: parseListenAddrOf('WEFT_PROXY_INBOUND_LISTEN_ADDR', c.inbound),
+    admin: parseListenAddrOf('WEFT_PROXY_ADMIN_LISTEN_ADDR', c.admin),
+    tap: parseListenAddrOf('WEFT_PROXY_TAP_LISTEN_ADDR', c.tap),
     identity: { localName: c.localName, trustAnchors: c.trustAnchors, tokenFile: c.tokenFile, svcAddr: c.identitySvcAddr, svcName: c.identitySvcName },
     destination: { svcAddr: c.destinationSvcAddr, svcName: c.destinationSvcName, contextToken: c.contextToken },
     policySvcAddr: c.policySvcAddr,
