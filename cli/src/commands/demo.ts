@@ -15,6 +15,8 @@ interface DemoFlags {
   tapPort: number;
   prometheusPort: number;
   mode: 'auto' | 'netns' | 'loopback';
+  tracing: boolean;
+  jaegerPort: number;
   logLevel: (typeof LOG_LEVELS)[number];
   duration?: number;
 }
@@ -47,6 +49,8 @@ export function registerDemo(program: Command): void {
       return raw;
     }, 'auto')
     .option('--log-level <level>', `control-plane log level (${LOG_LEVELS.join(', ')})`, 'warn')
+    .option('--tracing', 'run Jaeger and trace every request through the proxies into it (docs/tracing.md)', false)
+    .option('--jaeger-port <port>', 'Jaeger UI port (with --tracing)', int('--jaeger-port', 1, 65535), 16686)
     .option('--duration <seconds>', 'stop by itself after this many seconds (default: until Ctrl-C)', int('--duration', 1, 86_400))
     .action(async (flags: DemoFlags) => {
       const log = createLogger('weft-demo', flags.logLevel, 'stderr');
@@ -62,6 +66,7 @@ export function registerDemo(program: Command): void {
           `  dashboard      ${mesh.dashboardUrl}`,
           `  metrics-api    ${mesh.apiUrl}`,
           `  prometheus     ${mesh.prometheusUrl}`,
+          ...(mesh.tracesUrl ? [`  traces         ${mesh.tracesUrl}  (Jaeger: service web, authors, books or traffic)`] : []),
           '',
           'Try, in another terminal:',
           `  npx weft viz stat deploy -n demo ${api}`,

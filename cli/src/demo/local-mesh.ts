@@ -18,6 +18,7 @@ import { startControlPlane, startDestinationOnFile } from './steps/control-plane
 import { startDemoViz, scrapeTargets, startPrometheus } from './steps/observability.js';
 import { awaitFirstRequest, planPods, startApps, startProxies, writeDiscoveryFile, type DemoMode } from './steps/pods.js';
 import { Teardown } from './steps/teardown.js';
+import { startJaeger, type DemoTracing } from './steps/tracing.js';
 
 export interface LocalMeshOptions {
   readonly failureRate: number;
@@ -29,6 +30,10 @@ export interface LocalMeshOptions {
   readonly prometheusPort: number;
   /** `auto`: network namespaces when root with iptables, loopback otherwise. */
   readonly mode: 'auto' | 'netns' | 'loopback';
+  /** Run Jaeger and have every proxy trace every request into it (docs/tracing.md). */
+  readonly tracing?: boolean;
+  /** Jaeger's UI port (with `tracing`). */
+  readonly jaegerPort?: number;
   readonly log: Logger;
   /** Where progress lines go (stderr by default). */
   readonly say?: (line: string) => void;
@@ -40,6 +45,8 @@ export interface LocalMesh {
   readonly dashboardUrl: string;
   readonly apiUrl: string;
   readonly prometheusUrl: string;
+  /** Jaeger's UI, with `tracing`. */
+  readonly tracesUrl: string | undefined;
   readonly targets: readonly ProxyTarget[];
   /** Stops everything this mesh started; leaves no process, namespace or rule behind. */
   close(): Promise<void>;
@@ -79,7 +86,12 @@ async function start(opts: LocalMeshOptions, say: (line: string) => void, teardo
   writeDiscoveryFile(discoveryFile, plans, mode);
   const destination = await startDestinationOnFile({ host: controlHost, discoveryFile, control, log, teardown });
 
-  await startProxies(plans, mode, { control, destination, controlHost }, { dir, log, teardown });
+  let tracing: DemoTracing | undefined;
+  if (opts.tracing) {
+    tracing = await startJaeger(controlHost, opts.jaegerPort ?? 16686, { dir, log, teardown, say });
+    say(`weft demo: Jaeger receives the proxies' spans at ${tracing.collector} (OTLP/HTTP)`);
+  }
+  await startProxies(plans, mode, { control, destination, controlHost, traceCollector: tracing?.collector }, { dir, log, teardown });
   say(`weft demo: ${plans.length} proxies hold certificates from identity`);
   startApps(plans, mode, opts, { log, teardown });
   await awaitFirstRequest(plans);
@@ -100,6 +112,7 @@ async function start(opts: LocalMeshOptions, say: (line: string) => void, teardo
     dashboardUrl: viz.webUrl,
     apiUrl: viz.apiUrl,
     prometheusUrl,
+    tracesUrl: tracing?.uiUrl,
     targets,
     close: () => teardown.run(),
   };

@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { demo } from '@weft/api';
-import { httpGet, type Upstream } from './upstream.js';
+import { httpGet, traceContext, type Upstream } from './upstream.js';
 
 const NAMES = ['Ursula K. Le Guin', 'Octavia E. Butler', 'Stanisław Lem', 'Frank Herbert'];
 
@@ -23,9 +23,9 @@ export function startAuthors(opts: AuthorsOptions): http2.Http2Server {
     connect: false,
     routes(router) {
       router.service(demo.Authors, {
-        async getAuthor(req) {
+        async getAuthor(req, ctx) {
           const id = req.id % NAMES.length;
-          const res = await httpGet(opts.books, `/books/${req.id}`, 5000).catch((err: Error) => {
+          const res = await httpGet(opts.books, `/books/${req.id}`, 5000, traceContext((name) => ctx.requestHeader.get(name))).catch((err: Error) => {
             throw new ConnectError(`books unreachable: ${err.message}`, Code.Unavailable);
           });
           if (res.status !== 200) throw new ConnectError(`books answered ${res.status}`, Code.Unavailable);

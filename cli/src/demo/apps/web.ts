@@ -6,7 +6,7 @@ import http from 'node:http';
 import { createClient, ConnectError } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
 import { demo } from '@weft/api';
-import { dialer, type Upstream } from './upstream.js';
+import { dialer, traceContext, type Upstream } from './upstream.js';
 
 export interface WebOptions {
   readonly port: number;
@@ -26,7 +26,7 @@ export function startWeb(opts: WebOptions): http.Server {
     const m = /^\/authors\/(\d+)$/.exec(req.url ?? '');
     if (req.url === '/') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('weft demo web: try /authors/1\n');
     if (!m) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('no such page\n');
-    authors.getAuthor({ id: Number(m[1]) }).then(
+    authors.getAuthor({ id: Number(m[1]) }, { headers: traceContext((name) => req.headers[name]) }).then(
       (a) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`${a.name}: ${a.books.join(', ')}\n`),
       (err: unknown) => res.writeHead(502, { 'content-type': 'text/plain' }).end(`authors failed: ${ConnectError.from(err).message}\n`),
     );

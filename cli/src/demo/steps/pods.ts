@@ -114,6 +114,8 @@ interface MeshEndpoints {
   readonly destination: DestinationOnFile;
   /** Where the proxies reach the control plane (the bridge gateway, or loopback). */
   readonly controlHost: string;
+  /** `--tracing`: the OTLP/HTTP collector every proxy sends its spans to (all requests sampled). */
+  readonly traceCollector?: string;
 }
 
 /** Proxies first (as in a pod with a native sidecar): each certified and ready before any app starts. */
@@ -175,6 +177,10 @@ function proxyEnv(p: PodPlan, mode: DemoMode, mesh: MeshEndpoints, tokenFile: st
     WEFT_PROXY_INBOUND_PORTS: p.workload.port ? String(p.workload.port) : '',
   };
   if (mode === 'loopback' && p.workload.port) env.WEFT_PROXY_INBOUND_APP_PORT = String(p.workload.port);
+  if (mesh.traceCollector) {
+    env.WEFT_PROXY_TRACE_COLLECTOR = mesh.traceCollector;
+    env.WEFT_PROXY_TRACE_SAMPLING = '1';
+  }
   return env;
 }
 
