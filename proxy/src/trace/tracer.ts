@@ -22,8 +22,12 @@ export interface OpenedSpan {
   readonly headers: Headers;
 }
 
+/** Open spans indexed at most; past it a span is still recorded, only the endpoint stage cannot find it. */
+const MAX_OPEN = 8192;
+
 export class Tracer {
   private readonly open = new Map<string, SpanRecord>();
+  private readonly unindexed = new WeakSet<SpanRecord>();
 
   constructor(
     /** Probability (0..1) of tracing a request that carries no sampling decision. */
@@ -45,7 +49,8 @@ export class Tracer {
     const ctx = parseContext(h);
     const traceId = ctx?.traceId ?? newId(16);
     const span = new SpanRecord(traceId, newId(8), ctx?.parentSpanId, name, kind, performance.timeOrigin + startedAt);
-    this.open.set(span.spanId, span);
+    if (this.open.size < MAX_OPEN) this.open.set(span.spanId, span);
+    else this.unindexed.add(span);
     return { span, headers: injectContext(h, ctx, traceId, span.spanId) };
   }
 
@@ -61,7 +66,8 @@ export class Tracer {
 
   /** Ends a span now and queues it for export. */
   finish(span: SpanRecord): void {
-    if (!this.open.delete(span.spanId)) return;
+    // Each span is finished once: a second end (a body that errors, then closes) is ignored.
+    if (!this.open.delete(span.spanId) && !this.unindexed.delete(span)) return;
     span.endMs = performance.timeOrigin + performance.now();
     this.sink.push(span);
   }
