@@ -24,7 +24,7 @@ function route(kind: RouteKind, name: string, spec: Record<string, unknown>, met
   };
 }
 
-function hub(...objs: [RouteKind | 'ReferenceGrant' | 'ServiceProfile', CustomObject][]): WatchHub {
+function hub(...objs: [RouteKind | 'ReferenceGrant' | 'ServiceProfile' | 'Server', CustomObject][]): WatchHub {
   const d = new WatchHub(DEFAULT_SETTINGS, log);
   d.cache.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ port: 80 }] }));
   d.cache.apply('Service', service('web-v2', { clusterIP: '10.96.0.11', ports: [{ port: 80 }] }));
@@ -301,4 +301,17 @@ test('Gateway API durations', () => {
   assert.equal(parseGatewayDuration('500ms'), 500);
   assert.equal(parseGatewayDuration('0s'), 0);
   for (const bad of ['1.5s', '10', '-1s', '1d']) assert.throws(() => parseGatewayDuration(bad), /not a Gateway API duration/);
+});
+
+test('an HTTPRoute with a weft Server parent is an inbound route: status from the Server, never an outbound route of a Service', () => {
+  const server: CustomObject = { metadata: { name: 'web', namespace: 'demo' }, spec: { podSelector: {}, port: 8080 } };
+  const inbound = route('HTTPRoute', 'admin', {
+    parentRefs: [{ group: 'policy.weft.io', kind: 'Server', name: 'web' }],
+    rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/admin' } }] }],
+  });
+  const missing = route('HTTPRoute', 'nowhere', { parentRefs: [{ group: 'policy.weft.io', kind: 'Server', name: 'nope' }], rules: [{}] });
+  const d = hub(['Server', server], ['HTTPRoute', inbound], ['HTTPRoute', missing]);
+  assert.deepEqual(conditions(d, 'HTTPRoute', inbound), ['Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+  assert.deepEqual(conditions(d, 'HTTPRoute', missing), ['Accepted=False/NoMatchingParent ResolvedRefs=True/ResolvedRefs']);
+  assert.deepEqual(profiles(d)[0]!.routes, [], 'a Server named like the Service does not attach the route to the Service');
 });

@@ -46,6 +46,8 @@ export interface Condition {
 }
 
 export interface ServiceParent {
+  /** A Service (outbound routes) or a weft Server (inbound, route-level authorization: HTTPRoute only). */
+  readonly kind: 'Service' | 'Server';
   readonly ref: ParentRef;
   readonly namespace: string;
   readonly name: string;
@@ -110,6 +112,10 @@ export function evaluateRoute(cache: ClusterCache, kind: RouteKind, route: Custo
   for (const raw of arr(spec.parentRefs)) {
     if (!isObj(raw) || typeof raw.name !== 'string') continue;
     const ref = raw as unknown as ParentRef;
+    if (kind === 'HTTPRoute' && ref.group === 'policy.weft.io' && ref.kind === 'Server') {
+      parents.push(serverParent(cache, ns, ref, rulesProblem));
+      continue;
+    }
     if ((ref.group ?? GATEWAY_GROUP) !== '' && ref.group !== 'core') continue;
     if ((ref.kind ?? 'Gateway') !== 'Service') continue;
     const parentNs = ref.namespace ?? ns;
@@ -119,6 +125,7 @@ export function evaluateRoute(cache: ClusterCache, kind: RouteKind, route: Custo
       ok('Accepted', 'Accepted', `weft routes this Service's traffic by this ${kind}`);
     const resolved = refsProblem ?? ok('ResolvedRefs', 'ResolvedRefs', 'every backendRef resolves');
     parents.push({
+      kind: 'Service',
       ref,
       namespace: parentNs,
       name: ref.name,
@@ -128,6 +135,35 @@ export function evaluateRoute(cache: ClusterCache, kind: RouteKind, route: Custo
     });
   }
   return { kind, route, parents, rules };
+}
+
+/** A weft Server parent: the route scopes authorization on the Server's port (docs/destination.md). */
+function serverParent(cache: ClusterCache, ns: string, ref: ParentRef, rulesProblem: Condition | undefined): ServiceParent {
+  const parentNs = ref.namespace ?? ns;
+  const no = (reason: string, message: string): Condition => ({ type: 'Accepted', status: 'False', reason, message });
+  const accepted =
+    parentNs !== ns
+      ? no(
+          'NotAllowedByListeners',
+          `the route is in namespace ${ns} and its parent Server in ${parentNs}: a Server's routes live in its namespace`,
+        )
+      : !cache.policies('Server', ns).some((srv) => srv.metadata.name === ref.name)
+        ? no('NoMatchingParent', `Server ${ns}/${ref.name} does not exist`)
+        : (rulesProblem ??
+          ok(
+            'Accepted',
+            'Accepted',
+            `AuthorizationPolicies targeting this HTTPRoute apply to the requests it matches on Server ${ref.name}`,
+          ));
+  return {
+    kind: 'Server',
+    ref,
+    namespace: parentNs,
+    name: ref.name,
+    port: undefined,
+    accepted: accepted.status === 'True',
+    conditions: [accepted, ok('ResolvedRefs', 'ResolvedRefs', 'an inbound route has no backendRefs to resolve')],
+  };
 }
 
 function ok(type: Condition['type'], reason: string, message: string): Condition {
@@ -325,7 +361,11 @@ export function httpRouteMatches(route: CustomObject): { name: string; match: de
     if (!isObj(rule)) throw new Invalid(`${path} must be an object`);
     const name = typeof rule.name === 'string' && rule.name !== '' ? `${route.metadata.name}/${rule.name}` : (route.metadata.name ?? '');
     const raw = arr(rule.matches);
-    return (raw.length > 0 ? raw : [{ path: { type: 'PathPrefix', value: '/' } }]).map((m, j) => ({ name, rule: i, ...httpMatch(m, `${path}.matches[${j}]`) }));
+    return (raw.length > 0 ? raw : [{ path: { type: 'PathPrefix', value: '/' } }]).map((m, j) => ({
+      name,
+      rule: i,
+      ...httpMatch(m, `${path}.matches[${j}]`),
+    }));
   });
 }
 
@@ -585,7 +625,11 @@ export function gatewayRoutesFor(
   for (const kind of ['HTTPRoute', 'GRPCRoute'] as const) {
     for (const route of cache.routes(kind, ns)) {
       const ev = evaluateRoute(cache, kind, route, settings);
-      if (!ev.parents.some((p) => p.accepted && p.namespace === ns && p.name === name && (p.port === undefined || p.port === port)))
+      if (
+        !ev.parents.some(
+          (p) => p.kind === 'Service' && p.accepted && p.namespace === ns && p.name === name && (p.port === undefined || p.port === port),
+        )
+      )
         continue;
       ev.rules.forEach((rule, ruleIndex) => attached.push({ ev, rule, ruleIndex }));
       for (const rule of ev.rules) deps.push(...rule.deps);

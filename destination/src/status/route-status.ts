@@ -1,5 +1,6 @@
 /**
- * Route status: for every HTTPRoute and GRPCRoute with a Service parent,
+ * Route status: for every HTTPRoute and GRPCRoute with a Service parent (or,
+ * for HTTPRoutes, a weft Server parent: route-level authorization),
  * destination writes `status.parents[]` entries under its controller name
  * (Accepted, ResolvedRefs, with reasons), so `kubectl get httproute -o yaml`
  * says why a route is or is not applied. Entries of other controllers (a
@@ -35,7 +36,7 @@ interface ParentStatus {
 }
 
 const PLURAL: Record<RouteKind, string> = { HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes' };
-const RELEVANT = /^(route|svc|sp|grant):/;
+const RELEVANT = /^(route|svc|sp|grant|policy):/;
 
 /** The `status.parents` a route should have: other controllers' entries, then weft's for each Service parent. */
 export function desiredParents(ev: RouteEvaluation, now: Date): ParentStatus[] {
