@@ -88,6 +88,7 @@ export function vizMatrix(p: Pems): MatrixCase[] {
     { name: 'tap certificate from a cert-manager ClusterIssuer', files: [anchorsOnly, { viz: { tapTls: { issuerRef: { name: 'weft-trust-anchor' } } } }] },
     { name: 'tap certificate from a per-namespace Issuer, own Secret name', files: [anchorsOnly, { viz: { tapTlsSecret: 'tap', tapTls: { issuerRef: { name: 'mesh-ca', kind: 'Issuer' }, duration: '48h' } } }] },
     { name: 'tap Secret created outside the chart', files: [anchorsOnly, { viz: { tapTls: { externalSecret: true } } }] },
+    { name: 'Jaeger for traces, own image and size', files: [anchor, { jaeger: { enabled: true, maxTraces: 1000, image: { repository: 'r.example.com/jaeger', tag: '2.12.0' } } }] },
     { name: 'HA: replicas, anti-affinity, PodDisruptionBudget', files: [anchor, { viz: { replicas: 3 }, enablePodAntiAffinity: true, podDisruptionBudget: { enabled: true } }] },
     { name: 'production: digest, pull secret maps, strategy', files: [anchor, { viz: { image: { digest: `sha256:${'b'.repeat(64)}` } }, imagePullSecrets: [{ name: 'regcred' }], deploymentStrategy: { rollingUpdate: { maxUnavailable: 0 } } }] },
     { name: 'Prometheus on a PersistentVolumeClaim', files: [anchor, { prometheus: { storage: { type: 'pvc', size: '20Gi', storageClassName: 'fast' } } }] },

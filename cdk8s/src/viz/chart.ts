@@ -11,6 +11,7 @@ import { chart, concat, pipe, release, required, truthy, v as typed, when } from
 import { helpers } from '../template/helpers.js';
 import { refsOf, type RefsOf } from '../values/model.js';
 import { VIZ_CHART, addPrometheus, prometheusConfigHelper } from './prometheus.js';
+import { addJaeger, jaegerConfigHelper } from './jaeger.js';
 import { vizValues } from './values.js';
 
 type V = RefsOf<typeof vizValues>;
@@ -113,7 +114,7 @@ export const vizChart = defineChart({
   version: CHART_VERSION,
   model: vizValues,
   valuesSource: 'cdk8s/src/viz/values.ts',
-  helpers: helpers(...labelHelpers(VIZ_CHART, refs.commonLabels), prometheusConfigHelper(refs)),
+  helpers: helpers(...labelHelpers(VIZ_CHART, refs.commonLabels), prometheusConfigHelper(refs), jaegerConfigHelper(refs)),
   notes: `weft-viz {{ .Chart.AppVersion }} is installed in namespace {{ .Release.Namespace }}.
 
 Open the dashboard:
@@ -121,6 +122,16 @@ Open the dashboard:
   then browse http://localhost:8084
 {{- if not .Values.prometheus.enabled }}
 Metrics come from the Prometheus at {{ .Values.prometheus.url }}.
+{{- end }}
+{{- if .Values.jaeger.enabled }}
+
+Traces: Jaeger receives OTLP at weft-jaeger.{{ .Release.Namespace }}:4318 (HTTP) and :4317 (gRPC).
+Have the proxies send their spans there (weft-control-plane value, or per workload):
+  proxy.traceCollector=weft-jaeger.{{ .Release.Namespace }}.svc.cluster.local:4318
+  config.weft.io/trace-collector: weft-jaeger.{{ .Release.Namespace }}.svc.cluster.local:4318
+Open the Jaeger UI:
+  kubectl -n {{ .Release.Namespace }} port-forward svc/weft-jaeger 16686
+  then browse http://localhost:16686
 {{- end }}
 
 Who may tap: namespace admins (weft-viz-tap-admin is aggregated into admin); others through weft-viz-tap:
@@ -132,5 +143,6 @@ Check the install:
   build(c, v) {
     addViz(c, v);
     addPrometheus(c, v);
+    addJaeger(c, v);
   },
 });

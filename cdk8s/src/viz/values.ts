@@ -54,6 +54,16 @@ export const vizValues = group('weft-viz values', {
       storageClassName: str({ default: '', description: 'StorageClass of the claim; empty: the cluster default.' }),
     }),
   }),
+  jaeger: group('A Jaeger all-in-one (OTLP receiver, in-memory store, UI) for the proxies\' spans (docs/tracing.md); point the control plane\'s `proxy.traceCollector` (or a workload\'s `config.weft.io/trace-collector`) at `weft-jaeger.<namespace>:4318`.', {
+    enabled: bool({ default: false, description: 'Run Jaeger in the chart.' }),
+    image: group('Jaeger v2 image (the release the tracing test builds from its Go module, v1.75.0, is v2.12.0).', {
+      repository: str({ default: 'docker.io/jaegertracing/jaeger', description: 'Image repository.' }),
+      tag: str({ default: '2.12.0', description: 'Image tag.' }),
+    }),
+    maxTraces: int({ default: 50000, minimum: 1, description: 'Traces kept in memory (the oldest go first; all are lost when the pod goes).' }),
+    replicas: int({ default: 1, minimum: 1, maximum: 1, description: 'Replicas of Jaeger (one: each would hold its own traces in memory).' }),
+    resources: resources({ default: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } }, description: 'Resources of Jaeger.' }),
+  }),
   prometheusOperator: group('Scrape configuration for a Prometheus Operator you run (with `prometheus.enabled: false` and `prometheus.url`).', {
     podMonitor: bool({ default: false, description: 'Render PodMonitors for the meshed proxies (`weft-proxy` port 4191) and the control plane (`admin-http`).' }),
     labels: stringMap({ default: {}, description: 'Labels your Prometheus selects PodMonitors by (e.g. `release: kube-prometheus-stack`).' }),

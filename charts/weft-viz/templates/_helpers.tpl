@@ -61,3 +61,42 @@ scrape_configs:
       - targets:
           - "localhost:9090"
 {{- end }}
+
+{{/* Jaeger v2 config: OTLP receivers, in-memory store, query UI. */}}
+{{- define "weft-viz.jaegerConfig" -}}
+service:
+  extensions:
+    - "jaeger_storage"
+    - "jaeger_query"
+  pipelines:
+    traces:
+      receivers:
+        - "otlp"
+      processors:
+        - "batch"
+      exporters:
+        - "jaeger_storage_exporter"
+extensions:
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: {{ .Values.jaeger.maxTraces }}
+  jaeger_query:
+    storage:
+      traces: "memstore"
+    http:
+      endpoint: "0.0.0.0:16686"
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: "0.0.0.0:4317"
+      http:
+        endpoint: "0.0.0.0:4318"
+processors:
+  batch: {}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: "memstore"
+{{- end }}
