@@ -13,9 +13,18 @@ import type { DiscoverySource } from '../sources/source.js';
 /** destination's own identity: proxies verify it as the server name. */
 export const DESTINATION_ID = 'destination.weft.serviceaccount.identity.weft.cluster.local';
 
+export interface ClientTls {
+  readonly ca: string;
+  readonly serverName: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
 export interface TestDestination {
   readonly controller: DestinationController;
   readonly anchor: CertAndKey;
+  /** TLS options of a client presenting this mesh identity (default `client.demo`); `null`: no client certificate. */
+  clientTls(identity?: string | null): ClientTls;
   /** A Destination client presenting `client.demo` (or the given identity). */
   client(identity?: string): ReturnType<typeof createGrpcClient<typeof destination.Destination>>;
   close(): Promise<void>;
@@ -33,17 +42,19 @@ export async function startTestDestination(source: DiscoverySource, log: Logger)
     policyPort: 0,
     adminPort: 0,
   });
+  const clientTls = (identity: string | null = 'client.demo.serviceaccount.identity.weft.cluster.local'): ClientTls => {
+    if (identity === null) return { ca: anchor.cert, serverName: DESTINATION_ID };
+    const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: [identity] });
+    return { ca: anchor.cert, serverName: DESTINATION_ID, cert: me.cert, key: me.key };
+  };
   return {
     controller,
     anchor,
-    client(identity = 'client.demo.serviceaccount.identity.weft.cluster.local') {
-      const me = pki.cert({ subject: '/CN=client', issuer: anchor, dns: [identity] });
+    clientTls,
+    client(identity) {
       return createGrpcClient(destination.Destination, {
+        ...clientTls(identity),
         baseUrl: `https://127.0.0.1:${controller.destinationPort}`,
-        ca: anchor.cert,
-        cert: me.cert,
-        key: me.key,
-        serverName: DESTINATION_ID,
       });
     },
     async close() {
