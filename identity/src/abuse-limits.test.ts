@@ -10,7 +10,6 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
-import { createRegistry } from '@weft/common/metrics';
 import {
   FRAME,
   RawHttp2Connection,
@@ -23,11 +22,10 @@ import {
 import { TestPki } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import { MAX_CSR_BYTES } from './csr.js';
-import { CERTIFY_SERVER_LIMITS, startIdentityService, type IdentityService, type IdentityServiceOptions } from './identity-service.js';
+import { CERTIFY_SERVER_LIMITS, type IdentityService, type IdentityServiceOptions } from './identity-service.js';
 import { generateLocalCa } from './local-ca.js';
-import { MemorySource } from './sources.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
-import { captureLog } from './testing/log-capture.js';
+import { startTestIdentity } from './testing/serve.js';
 import { opensslCsr } from './testing/openssl-csr.js';
 import { waitFor } from '@weft/common/poll';
 import { MAX_TOKEN_BYTES, type ServiceAccountToken } from './token-validator.js';
@@ -55,22 +53,9 @@ class CountingValidator extends FakeTokenValidator {
   }
 }
 
-async function start(extra: Partial<IdentityServiceOptions> = {}) {
+async function start(extra: Omit<Partial<IdentityServiceOptions>, 'validator'> = {}) {
   const ca = await generateLocalCa();
-  const validator = new CountingValidator();
-  const registry = createRegistry('identity-test');
-  const service = await startIdentityService({
-    host: '127.0.0.1',
-    port: 0,
-    trustDomain: 'cluster.local',
-    controlNamespace: 'weft',
-    validator,
-    issuerSource: new MemorySource(ca.issuer),
-    trustSource: new MemorySource(ca.anchorPem),
-    log: captureLog().log,
-    registry,
-    ...extra,
-  });
+  const { service, validator, registry } = await startTestIdentity({ ...extra, issuer: ca.issuer, anchorPem: ca.anchorPem, validator: new CountingValidator() });
   services.push(service);
   const token = validator.issue('demo', 'web');
   const target: GrpcTarget = { port: service.port, serverName: service.serverName, ca: ca.anchorPem };

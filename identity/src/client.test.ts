@@ -5,14 +5,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { createRegistry } from '@weft/common/metrics';
 import { TestPki } from '@weft/common/testing/pki';
 import { certify, type CertifyClientOptions } from './client.js';
-import { startIdentityService, type IdentityService } from './identity-service.js';
+import type { IdentityService } from './identity-service.js';
 import { generateLocalCa, type LocalCa } from './local-ca.js';
-import { MemorySource } from './sources.js';
-import { FakeTokenValidator } from './testing/fake-token-validator.js';
-import { captureLog } from './testing/log-capture.js';
+import { startTestIdentity } from './testing/serve.js';
 
 const pki = new TestPki();
 const WEB = 'web.demo.serviceaccount.identity.weft.cluster.local';
@@ -22,18 +19,9 @@ let opts: CertifyClientOptions;
 
 before(async () => {
   ca = await generateLocalCa();
-  const validator = new FakeTokenValidator();
-  service = await startIdentityService({
-    host: '127.0.0.1',
-    port: 0,
-    trustDomain: 'cluster.local',
-    controlNamespace: 'weft',
-    validator,
-    issuerSource: new MemorySource(ca.issuer),
-    trustSource: new MemorySource(ca.anchorPem),
-    log: captureLog().log,
-    registry: createRegistry('identity-test'),
-  });
+  const started = await startTestIdentity({ issuer: ca.issuer, anchorPem: ca.anchorPem });
+  service = started.service;
+  const validator = started.validator;
   opts = { addr: `127.0.0.1:${service.port}`, serverName: service.serverName, trustAnchorsPem: ca.anchorPem, tokenFile: pki.file('token', validator.issue('demo', 'web')), identity: WEB };
 });
 

@@ -9,14 +9,12 @@ import tls from 'node:tls';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
-import { createRegistry } from '@weft/common/metrics';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
-import { startIdentityService, type IdentityService, type IdentityServiceOptions } from './identity-service.js';
+import type { IdentityService, IdentityServiceOptions } from './identity-service.js';
+import { startTestIdentity } from './testing/serve.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
-import { MemorySource } from './sources.js';
-import { FakeTokenValidator } from './testing/fake-token-validator.js';
-import { captureLog, LEVEL } from './testing/log-capture.js';
+import { LEVEL } from './testing/log-capture.js';
 import { opensslCsr } from './testing/openssl-csr.js';
 
 const pki = new TestPki();
@@ -29,22 +27,10 @@ after(async () => {
 const WEB = 'web.demo.serviceaccount.identity.weft.cluster.local';
 const material = (c: CertAndKey): IssuerMaterial => ({ certPem: c.cert, keyPem: c.key });
 
-async function start(anchorPem: string, issuer: CertAndKey, now?: () => Date, extra: Partial<IdentityServiceOptions> = {}) {
-  const validator = new FakeTokenValidator();
-  const issuerSource = new MemorySource(material(issuer));
-  const trustSource = new MemorySource(anchorPem);
-  const { log, records } = captureLog();
-  const registry = createRegistry('identity-test');
-  const service = await startIdentityService({
-    host: '127.0.0.1',
-    port: 0,
-    trustDomain: 'cluster.local',
-    controlNamespace: 'weft',
-    validator,
-    issuerSource,
-    trustSource,
-    log,
-    registry,
+async function start(anchorPem: string, issuer: CertAndKey, now?: () => Date, extra: Omit<Partial<IdentityServiceOptions>, 'validator'> = {}) {
+  const { service, validator, issuerSource, trustSource, records, registry } = await startTestIdentity({
+    issuer: material(issuer),
+    anchorPem,
     ...(now ? { now } : {}),
     ...extra,
   });

@@ -1,0 +1,51 @@
+/**
+ * Test support: identity's Certify service on a free loopback port with the
+ * settings every test shares (trust domain cluster.local, control namespace
+ * weft), issuer and trust anchors from memory, a fake TokenReview and a
+ * captured log.
+ */
+import type { Registry } from 'prom-client';
+import { createRegistry } from '@weft/common/metrics';
+import { startIdentityService, type IdentityService, type IdentityServiceOptions } from '../identity-service.js';
+import type { IssuerMaterial } from '../issuer.js';
+import { MemorySource } from '../sources.js';
+import { FakeTokenValidator } from './fake-token-validator.js';
+import { captureLog, type LogRecord } from './log-capture.js';
+
+export interface TestIdentityOptions<V extends FakeTokenValidator> extends Omit<Partial<IdentityServiceOptions>, 'validator'> {
+  readonly issuer: IssuerMaterial;
+  readonly anchorPem: string;
+  /** Default: a new FakeTokenValidator. */
+  readonly validator?: V;
+}
+
+export interface TestIdentity<V extends FakeTokenValidator = FakeTokenValidator> {
+  readonly service: IdentityService;
+  readonly validator: V;
+  readonly issuerSource: MemorySource<IssuerMaterial>;
+  readonly trustSource: MemorySource<string>;
+  readonly records: LogRecord[];
+  readonly registry: Registry;
+}
+
+export async function startTestIdentity<V extends FakeTokenValidator = FakeTokenValidator>(o: TestIdentityOptions<V>): Promise<TestIdentity<V>> {
+  const { issuer, anchorPem, ...extra } = o;
+  const validator = o.validator ?? (new FakeTokenValidator() as V);
+  const issuerSource = new MemorySource(issuer);
+  const trustSource = new MemorySource(anchorPem);
+  const { log, records } = captureLog();
+  const registry = createRegistry('identity-test');
+  const service = await startIdentityService({
+    host: '127.0.0.1',
+    port: 0,
+    trustDomain: 'cluster.local',
+    controlNamespace: 'weft',
+    issuerSource,
+    trustSource,
+    log,
+    registry,
+    ...extra,
+    validator,
+  });
+  return { service, validator, issuerSource, trustSource, records, registry };
+}
