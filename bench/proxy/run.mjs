@@ -388,10 +388,12 @@ for (const p of [tcpHop, tcpServer, tcpClient]) process.kill(p.pid, 'SIGTERM');
 
 // Tracing cost (docs/tracing.md): the same mesh with tracing off, at 1 % and at 100 % sampling (wrk sends no trace
 // context, so every request is a new trace at the client proxy's rate). Spans go to a collector stand-in: HAProxy
-// answering 200 to every POST, on the load generator's CPU.
+// answering 200 to every POST, on the load generator's CPU. The three meshes run side by side and are measured in
+// turn, TRACING_ROUNDS times, so a change of load on a shared machine falls on all three alike.
+const TRACING_ROUNDS = Number(process.env.WEFT_BENCH_TRACING_ROUNDS ?? 3);
 const collectorPort = await freePort();
 await haproxy('collector', 0, collectorPort);
-const tracingResult = {};
+const tracingMeshes = [];
 for (const [label, sampleRate] of [['off', undefined], ['sampled_1pct', 0.01], ['sampled_100pct', 1]]) {
   const tracing = sampleRate === undefined ? undefined : { collectorUrl: `http://127.0.0.1:${collectorPort}/v1/traces`, sampleRate, resource: { 'service.name': 'bench' }, maxQueue: 2048, flushIntervalMs: 1000 };
   const s = await weft(`weft-server-trace-${label}`, { name: SERVER_ID, cert: serverCert.certPath, key: serverCert.keyPath, anchors: root.certPath, appPort: backendPort, tracing });
@@ -399,24 +401,38 @@ for (const [label, sampleRate] of [['off', undefined], ['sampled_1pct', 0.01], [
     name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, tracing,
     routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: s.ports.inbound }],
   });
-  log(`tracing ${label}: ${THROUGHPUT_SECONDS}s max throughput through the mesh`);
-  const cpu0 = cpuMicros(c.pid) + cpuMicros(s.pid);
-  const { rps, requests } = await throughput(c.ports.outbound);
-  const cpu = cpuMicros(c.pid) + cpuMicros(s.pid) - cpu0;
-  const spans = async (name, labels = {}) => {
-    let sum = 0;
-    for (const p of [c, s]) {
-      const text = await (await fetch(`http://127.0.0.1:${p.ports.admin}/metrics`)).text();
-      for (const line of text.split('\n')) {
-        if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-      }
-    }
-    return sum;
+  tracingMeshes.push({ label, c, s, rps: [], requests: 0, cpu: 0 });
+}
+const spanCount = async (m, name) => {
+  let sum = 0;
+  for (const p of [m.c, m.s]) {
+    const text = await (await globalThis.fetch(`http://127.0.0.1:${p.ports.admin}/metrics`)).text();
+    for (const line of text.split('\n')) if (line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+};
+for (let round = 1; round <= TRACING_ROUNDS; round++) {
+  for (const m of tracingMeshes) {
+    log(`tracing ${m.label} (round ${round}/${TRACING_ROUNDS}): ${THROUGHPUT_SECONDS}s max throughput through the mesh`);
+    const cpu0 = cpuMicros(m.c.pid) + cpuMicros(m.s.pid);
+    const { rps, requests } = await throughput(m.c.ports.outbound);
+    m.cpu += cpuMicros(m.c.pid) + cpuMicros(m.s.pid) - cpu0;
+    m.requests += requests;
+    m.rps.push(Math.round(rps));
+  }
+}
+await new Promise((r) => setTimeout(r, 1500)); // one flush interval: the last batches are sent
+const tracingResult = {};
+for (const m of tracingMeshes) {
+  tracingResult[m.label] = {
+    rps: Math.round(m.rps.reduce((a, b) => a + b, 0) / m.rps.length),
+    rps_per_round: m.rps,
+    cpu_us_per_req: round(m.cpu / m.requests, 1),
+    spans_exported: await spanCount(m, 'trace_spans_exported_total'),
+    spans_dropped: await spanCount(m, 'trace_spans_dropped_total'),
   };
-  await new Promise((r) => setTimeout(r, 1500)); // one flush interval: the last batch is sent
-  tracingResult[label] = { rps: Math.round(rps), cpu_us_per_req: round(cpu / requests, 1), spans_exported: await spans('trace_spans_exported_total'), spans_dropped: await spans('trace_spans_dropped_total') };
-  log(`tracing ${label}: ${JSON.stringify(tracingResult[label])}`);
-  for (const p of [c, s]) process.kill(p.pid, 'SIGTERM');
+  log(`tracing ${m.label}: ${JSON.stringify(tracingResult[m.label])}`);
+  for (const p of [m.c, m.s]) process.kill(p.pid, 'SIGTERM');
 }
 pki.dispose();
 
@@ -451,6 +467,8 @@ const result = {
     ...tracingResult,
     ratio_1pct_vs_off: round(tracingResult.sampled_1pct.rps / tracingResult.off.rps, 3),
     ratio_100pct_vs_off: round(tracingResult.sampled_100pct.rps / tracingResult.off.rps, 3),
+    cpu_ratio_1pct_vs_off: round(tracingResult.sampled_1pct.cpu_us_per_req / tracingResult.off.cpu_us_per_req, 3),
+    cpu_ratio_100pct_vs_off: round(tracingResult.sampled_100pct.cpu_us_per_req / tracingResult.off.cpu_us_per_req, 3),
   },
 };
 console.log(JSON.stringify(result));
