@@ -187,7 +187,7 @@ test('without list/watch RBAC the source refuses to start, naming every missing 
 
   // The weft-control-plane chart's ClusterRole is exactly enough: bound to the same account, the source starts.
   if (!existsSync(helm) || !existsSync(new URL('../../../charts/weft-control-plane', import.meta.url).pathname)) return;
-  const rendered = execFileSync(helm, ['template', 'weft', new URL('../../../charts/weft-control-plane', import.meta.url).pathname, '--set', 'identity.externalCA=true', '--show-only', 'templates/destination-rbac.yaml'], { encoding: 'utf8' });
+  const rendered = execFileSync(helm, ['template', 'weft', new URL('../../../charts/weft-control-plane', import.meta.url).pathname, '--set', 'certManager.create=true', '--set', 'identity.externalCA=true', '--show-only', 'templates/destination-rbac.yaml'], { encoding: 'utf8' });
   const role = parseAllDocuments(rendered).map((d) => d.toJS() as k8s.V1ClusterRole).find((o) => o?.kind === 'ClusterRole');
   assert.ok(role, 'the chart renders the destination ClusterRole');
   const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
