@@ -94,10 +94,14 @@ async function traced(tracer: Tracer, o: TraceLayerOptions, inner: HttpService, 
     }
     finish(tracer, span);
   };
-  rsp.body.once('end', () => end());
-  rsp.body.once('error', end);
-  // A body discarded (a retried attempt) or closed without 'end' still ends its span.
-  rsp.body.once('close', () => end());
+  // A body already over (nothing more will be emitted) ends the span now.
+  if (rsp.body.readableEnded || rsp.body.closed) end();
+  else {
+    rsp.body.once('end', () => end());
+    rsp.body.once('error', end);
+    // A body discarded (a retried attempt) or closed without 'end' still ends its span.
+    rsp.body.once('close', () => end());
+  }
   return rsp;
 }
 
