@@ -68,7 +68,11 @@ export function controlPlaneMatrix(p: Pems): MatrixCase[] {
         enablePodAntiAffinity: true,
         topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'weft-identity' } } }],
         deploymentStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        proxy: { cpuLimit: '1', awaitTimeout: '60s', detectTimeout: '3s', skipInboundPorts: '9000,9100-9102', skipOutboundPorts: '5432', nativeSidecar: 'disabled' },
+        proxy: {
+          cpuLimit: '1', awaitTimeout: '60s', detectTimeout: '3s', skipInboundPorts: '9000,9100-9102', skipOutboundPorts: '5432', nativeSidecar: 'disabled',
+          logFormat: 'plain', skipInboundSubnets: '10.244.0.0/16', skipOutboundSubnets: '192.168.0.0/16,fd00::/8', identityTokenExpirationSeconds: 3600,
+          cniEnabled: true, traceCollector: 'http://collector.tracing:4318', traceSampling: '0.5',
+        },
         proxyInjector: { objectSelector: { matchLabels: { mesh: 'weft' }, matchExpressions: [{ key: 'legacy', operator: 'DoesNotExist' }] } },
       }],
     },
