@@ -27,12 +27,20 @@ const serverSchema = {
   kubernetesVersion: env.optionalString('WEFT_INJECTOR_KUBERNETES_VERSION'),
   trustAnchorsFile: env.string('WEFT_INJECTOR_TRUST_ANCHORS_FILE', '/var/run/weft/trust-roots/ca-bundle.crt'),
   maxConcurrentReviews: env.int('WEFT_INJECTOR_MAX_CONCURRENT_REVIEWS', DEFAULT_WEBHOOK_LIMITS.maxConcurrentReviews, { min: 1, max: 1000 }),
+  /**
+   * After SIGTERM, how long the webhook keeps answering before it stops: the API server reaches it through the
+   * Service, which still sends calls here for a moment; a call that finds nothing is a pod admitted without a
+   * proxy under failurePolicy Ignore (or refused under Fail) during every injector rollout.
+   */
+  shutdownDrainMs: env.duration('WEFT_INJECTOR_SHUTDOWN_DRAIN', '5s'),
 };
 
 export interface RunningInjector {
   readonly webhookPort: number;
   readonly adminPort: number;
   readonly log: Logger;
+  /** How long to keep serving after SIGTERM (main.ts). */
+  readonly shutdownDrainMs: number;
   mesh(): MeshConfig;
   close(): Promise<void>;
 }
@@ -102,6 +110,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     webhookPort: webhook.port,
     adminPort: admin.port,
     log,
+    shutdownDrainMs: cfg.shutdownDrainMs,
     mesh: () => mesh,
     async close() {
       anchorsWatch.close();

@@ -34,6 +34,7 @@ test('node injector/dist/main.js serves the webhook and admin ports and stops on
     '--trust-anchors-file', `${TESTDATA}trust-anchors.pem`,
     '--kubeconfig', kubeconfig,
     '--kubernetes-version', 'v1.31.0',
+    '--shutdown-drain', '10s',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -75,6 +76,24 @@ test('node injector/dist/main.js serves the webhook and admin ports and stops on
   assert.equal(review.response.allowed, false);
   assert.match(review.response.status.message, /cannot read namespace shop/);
 
+  // SIGTERM: the webhook keeps answering through its drain, then the process exits.
+  let logs = '';
+  child.stdout.on('data', (c: Buffer) => (logs += c));
   child.kill('SIGTERM');
+  await new Promise<void>((resolve) => {
+    const check = (): void => void (/draining/.test(logs) ? resolve() : setTimeout(check, 50));
+    check();
+  });
+  assert.equal((await fetch(`http://127.0.0.1:${ports.adminPort}/live`)).status, 200, 'still serving while draining');
+  const again = await new Promise<number | undefined>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: ports.webhookPort, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  assert.equal(again, 200, 'the webhook answers a review while draining');
   assert.equal(await exited, 0);
+  assert.match(logs, /"drainMs":10000/);
 });

@@ -22,8 +22,13 @@ try {
   const injector = await startInjector({ ...process.env, ...flagsToEnv(process.argv.slice(2)) });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      injector.log.info({ signal }, 'shutting down');
-      void injector.close().then(() => process.exit(0));
+      // SIGTERM (the kubelet) races the Service's endpoint removal: keep answering until calls stop coming here.
+      const drainMs = signal === 'SIGTERM' ? injector.shutdownDrainMs : 0;
+      if (drainMs > 0) injector.log.info({ signal, drainMs }, 'draining: answering until the Service stops sending calls here');
+      setTimeout(() => {
+        injector.log.info({ signal }, 'shutting down');
+        void injector.close().then(() => process.exit(0));
+      }, drainMs);
     });
   }
 } catch (err) {
