@@ -117,7 +117,7 @@ after(async () => {
 test('path C: trust-manager owns the trust roots, cert-manager the issuer, and the mesh runs on them (mTLS between two pods)', { skip: notRunning }, async () => {
   // What the release owns, as kind/name (its manifest's objects).
   const owned = env.helm(['get', 'manifest', 'weft', '-n', WEFT_NS]).split(/^---$/m)
-    .map((doc) => `${/^kind: (\S+)$/m.exec(doc)?.[1]}/${/^metadata:\n(?:  .*\n)*?  name: "?([^"\n]+)"?$/m.exec(doc)?.[1]}`);
+    .map((doc) => `${/^kind: (\S+)$/m.exec(doc)?.[1]}/${/^metadata:\n(?: {2}.*\n)*? {2}name: "?([^"\n]+)"?$/m.exec(doc)?.[1]}`);
   assert.ok(!owned.includes('ConfigMap/weft-identity-trust-roots'), `the chart renders no trust-roots ConfigMap: ${owned.join(' ')}`);
   assert.ok(!owned.includes('Secret/weft-identity-issuer'), 'nor the issuer Secret');
   assert.ok(owned.includes('Certificate/weft-destination'), `destination's certificate from cert-manager: ${owned.join(' ')}`);
