@@ -28,6 +28,8 @@ export interface ExporterOptions {
   readonly log: Logger;
 }
 
+const CLOSE_TIMEOUT_MS = 2000;
+
 export type DropReason = 'queue_full' | 'export_failed' | 'rejected';
 
 export class OtlpHttpExporter {
@@ -37,6 +39,7 @@ export class OtlpHttpExporter {
   private readonly exported: Counter;
   private readonly dropped: Record<DropReason, { inc(n?: number): void }>;
   private failureLogged = false;
+  private closing = false;
 
   constructor(private readonly o: ExporterOptions) {
     const registers = [o.registry];
@@ -70,9 +73,10 @@ export class OtlpHttpExporter {
     }
   }
 
-  /** Stops the timer and sends what is left (once, within the export timeout). */
+  /** Stops the timer and sends what is left, each batch within 2 s: a hanging collector must not hold up shutdown. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.closing = true;
     await this.flush();
   }
 
@@ -82,7 +86,7 @@ export class OtlpHttpExporter {
         method: 'POST',
         headers: { 'content-type': 'application/x-protobuf' },
         body: encodeExport(this.o.resource, batch),
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        signal: AbortSignal.timeout(this.closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs),
       });
       const body = new Uint8Array(await rsp.arrayBuffer());
       if (!rsp.ok) throw new Error(`collector answered HTTP ${rsp.status}`);
