@@ -15,11 +15,15 @@ import { createLogger } from '@weft/common/log';
 import { startMesh, metricValue, CLIENT_ID, SERVER_ID, type Mesh } from '../testing/mesh.js';
 import { Jaeger, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '../testing/jaeger.js';
 import { endpoint } from '../discovery/discovery.js';
+import { create } from '@bufbuild/protobuf';
+import { destination } from '@weft/api';
 import { OtlpHttpExporter } from './exporter.js';
 import { SpanRecord } from './span.js';
 import type { TraceConfig } from './config.js';
 
 const WEB = 'web.test.svc:80';
+/** A retryable route: the app fails the first attempt of each request (503), the proxy retries. */
+const FLAKY = 'flaky.test.svc:80';
 const GRPC = 'echo.test.svc:8080';
 
 let jaeger: Jaeger;
@@ -44,7 +48,14 @@ const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 before(async () => {
   jaeger = await Jaeger.start();
   app = http.createServer((req, res) => {
-    received.set(String(req.headers['x-test-id']), req.headers);
+    const id = String(req.headers['x-test-id']);
+    // Retried requests: the first attempt fails, so the client proxy's retry layer sends it again.
+    if (req.headers['x-fail-first'] === '1' && !received.has(id)) {
+      received.set(id, req.headers);
+      res.writeHead(503).end('try again');
+      return;
+    }
+    received.set(id, req.headers);
     res.end('ok');
   });
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
@@ -55,6 +66,14 @@ before(async () => {
     serverConfig: { tracing: tracing(jaeger.otlpUrl, { resource: { 'service.name': 'server', 'k8s.namespace.name': 'test', 'k8s.pod.name': 'server-pod' } }) },
   });
   mesh.discovery.set(WEB, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  mesh.discovery.set(FLAKY, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  mesh.profiles.set(
+    FLAKY,
+    create(destination.DestinationProfileSchema, {
+      routes: [{ name: 'flaky', matches: [{ path: { kind: { case: 'prefix', value: '/' } } }], isRetryable: true }],
+      retryBudget: { retryRatio: 1, minRetriesPerSecond: 100, ttl: { seconds: 600n, nanos: 0 } },
+    }),
+  );
 
   grpcServer = new grpc.Server();
   grpcServer.addService(ECHO, {
@@ -82,10 +101,10 @@ const ECHO = {
 } satisfies grpc.ServiceDefinition;
 
 /** GET through the client proxy (explicit mode: routed by Host). */
-function get(proxyPort: number, headers: Record<string, string>): Promise<{ status: number; id: string }> {
+function get(proxyPort: number, headers: Record<string, string>, host = WEB): Promise<{ status: number; id: string }> {
   const id = hex(4);
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: proxyPort, path: '/things?x=1', headers: { host: WEB, 'x-test-id': id, ...headers } }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port: proxyPort, path: '/things?x=1', headers: { host, 'x-test-id': id, ...headers } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode!, id }));
     });
@@ -169,6 +188,21 @@ test('a sampled HTTP/1 call gives one trace tree in Jaeger: client app → clien
   assert.equal(tag(serverProxy, 'network.protocol.version'), '1.1');
   assert.equal(processTag(trace, clientProxy, 'k8s.namespace.name'), 'test');
   assert.equal(processTag(trace, serverProxy, 'k8s.pod.name'), 'server-pod');
+});
+
+test('a retried request is one client span with http.request.resend_count, and each attempt a server span under it', { timeout: 60_000 }, async () => {
+  const traceId = hex(16);
+  const caller = hex(8);
+  const { status } = await get(mesh.client.ports.outbound, { traceparent: `00-${traceId}-${caller}-01`, 'x-fail-first': '1' }, FLAKY);
+  assert.equal(status, 200, 'the retry answered');
+  const trace = await jaeger.waitForTrace(traceId, 3);
+  const clients = byParent(trace, caller);
+  assert.equal(clients.length, 1, 'one client span for the request, whatever the attempts');
+  const client = clients[0]!;
+  assert.equal(tag(client, 'http.request.resend_count'), 1);
+  assert.equal(tag(client, 'http.response.status_code'), 200);
+  const attempts = byParent(trace, client.spanID);
+  assert.deepEqual(attempts.map((s) => tag(s, 'http.response.status_code')).sort(), [200, 503], 'each attempt is a server span under the client span');
 });
 
 test('B3 single in: W3C and B3 out to the app, same trace, spans in Jaeger under the B3 parent', { timeout: 60_000 }, async () => {
