@@ -22,15 +22,18 @@ const done = Promise.resolve({ status: 200, headers: {}, body: { once() {} }, tr
 const inner = () => done;
 const tracer = new Tracer(0, { push() {} });
 const svc = traceLayer({ tracer, kind: 'client', localIdentity: 'x' })(inner);
-const cases = {
-  'w3c unsampled': { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', 'content-type': 'text/plain' },
-  'b3 deny': { b3: '0' },
-  'b3 multi unsampled': { 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '0' },
-  'no context at rate 0': { accept: '*/*' },
-};
+// A rate of 1e-9: Math.random() is drawn for every request and (in practice) never samples.
+const drawn = traceLayer({ tracer: new Tracer(1e-9, { push() {} }), kind: 'client', localIdentity: 'x' })(inner);
+const cases = [
+  ['w3c unsampled', svc, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', 'content-type': 'text/plain' }],
+  ['b3 deny', svc, { b3: '0' }],
+  ['b3 multi unsampled', svc, { 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '0' }],
+  ['no context at rate 0', svc, { accept: '*/*' }],
+  ['no context, a random draw that does not sample', drawn, { accept: '*/*' }],
+];
 const N = 1000000;
 const out = {};
-for (const [name, headers] of Object.entries(cases)) {
+for (const [name, svc, headers] of cases) {
   const req = { headers, method: 'GET', scheme: 'http', path: '/', authority: 'a:80', version: 'HTTP/1.1', startedAt: 0, conn: { client: { ip: '127.0.0.1', port: 1 }, tls: {} } };
   for (let i = 0; i < 20000; i++) svc(req); // warm up (JIT)
   globalThis.gc();
