@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export const CHART_VERSION = '0.2.0';
+export const CHART_VERSION = '0.3.0';
 
 export const APP_VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
