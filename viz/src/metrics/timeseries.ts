@@ -73,11 +73,15 @@ export async function queryTimeSeries(prometheus: RangeQuerier, q: TimeSeriesQue
   const plan = planRange(windowSeconds, await prometheus.scrapeIntervalSeconds(), (q.now ?? new Date()).getTime() / 1000);
   const r = `${plan.rateIntervalSeconds}s`;
   const m = sel.matchers;
-  const rate = (metric: string, extra = '') => `rate(${metric}{${[m, extra].filter(Boolean).join(',')}}[${r}])`;
+  const selector = (metric: string, extra: string) => `${metric}{${[m, extra].filter(Boolean).join(',')}}[${r}]`;
+  const rate = (metric: string, extra = '') => `rate(${selector(metric, extra)})`;
+  const samples = (metric: string, extra: string) => `count_over_time(${selector(metric, extra)})`;
   const latency = (quantile: number) => `histogram_quantile(${quantile}, sum by (le) (${rate('response_latency_ms_bucket')}))`;
   const queries = [
-    // `or (all × 0)`: an object whose every response failed is 0 %, not a gap.
-    `(sum(${rate('response_total', 'classification="success"')}) or sum(${rate('response_total')}) * 0) / sum(${rate('response_total')})`,
+    // `or (all × 0)`: an object whose every response failed is 0 %, not a gap — but only while no success sample is in
+    // the rate window. A success series that has just appeared has one sample and no rate yet: that point is unknown
+    // (a gap), not 0 %.
+    `(sum(${rate('response_total', 'classification="success"')}) or (sum(${rate('response_total')}) * 0 unless on() count(${samples('response_total', 'classification="success"')}))) / sum(${rate('response_total')})`,
     `sum(${rate('request_total')})`,
     latency(0.5),
     latency(0.95),
