@@ -4,7 +4,10 @@
 // registry; brings up the control plane and a real node (kubelet, containerd,
 // runc, CNI plugins, the loopback registry, cluster DNS, kube-proxy); pushes
 // weft's images (`npm run images -- --push`) and packages its charts
-// (`helm package`); runs every scenario against it with WEFT_E2E_KUBECONFIG
+// (`helm package`); builds the previous release's images and charts from its
+// own commit (test/e2e/previous-release.json, lib/previous-release.mjs; cached
+// by commit) and pushes them next to this release's for the upgrade scenario;
+// runs every scenario against it with WEFT_E2E_KUBECONFIG
 // set; and tears everything down, also after a failure or a signal, then
 // checks nothing is left (processes, shims, mounts, cgroups, veths, chains,
 // netns, sysctls).
@@ -30,6 +33,7 @@ import { sweepPidFile, tail } from './lib/procs.mjs';
 import { ensureRealNodeBinaries } from './lib/real-node-build.mjs';
 import { RealNodeCluster, realNodeUnavailable, realNodeVersions, sweepRealNode, buildStaticBinaries } from './lib/real-node.mjs';
 import { runAgainst } from './lib/scenarios.mjs';
+import { ensurePreviousRelease, publishPreviousRelease, previousReleaseUnavailable } from './lib/previous-release.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -67,6 +71,18 @@ const helmVersion = existsSync(helm) ? spawnSync(helm, ['version', '--short'], {
 log(`e2e: versions: Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, cert-manager ${versions['cert-manager']}, helm ${helmVersion} (binaries ready in ${elapsed(buildStart)})`);
 const rnVersions = controlPlaneOnly ? undefined : realNodeVersions(bins.kubelet, bins.registry);
 if (rnVersions) log(`e2e real node: versions: kubelet ${rnVersions.kubelet}, containerd ${rnVersions.containerd}, runc ${rnVersions.runc}, CNI plugins ${rnVersions.cni}, registry ${rnVersions.registry}`);
+// The previous release's charts and images, built from its own commit (cold: npm ci, tsc, images; warm: cache hit).
+// Missing history is reported, not fatal here: the upgrade scenario fails on it with this reason.
+let previousBuild;
+if (!controlPlaneOnly) {
+  const why = previousReleaseUnavailable();
+  if (why) log(`e2e: previous release not available: ${why}`);
+  else {
+    const t = Date.now();
+    previousBuild = ensurePreviousRelease((l) => process.stdout.write(l));
+    log(`e2e: previous release weft ${previousBuild.release.version} (${previousBuild.release.commit.slice(0, 7)}, charts ${previousBuild.release.chartVersion}) ready in ${elapsed(t)}`);
+  }
+}
 if (argv.includes('--build-only')) process.exit(0);
 
 // 2. leftovers of a run that died without its teardown
@@ -147,6 +163,16 @@ function publishWeft() {
   log(`e2e: helm package: ${Object.values(charts).map((c) => basename(c)).join(', ')}`);
 }
 
+/** The previous release's images pushed next to this one's (same repositories, its own tag); its packaged charts from the cache. */
+async function publishPrevious() {
+  if (!previousBuild) return;
+  const t = Date.now();
+  const target = `${cluster.registry}/weft`;
+  cluster.previousRelease = await publishPreviousRelease(previousBuild, target, (l) => process.stdout.write(l));
+  cluster.writeState();
+  log(`e2e: previous release ${cluster.previousRelease.version}: images pushed to ${target} (tag ${cluster.previousRelease.tag}) in ${elapsed(t)}; charts ${Object.values(cluster.previousRelease.charts).map((c) => basename(c)).join(', ')}`);
+}
+
 /** Every scenario file (s<N>…test.mjs) of the three scenario directories. */
 function scenarios() {
   const dirs = [here, join(here, 'real-node'), join(here, 'real-node', 'weft')];
@@ -164,7 +190,10 @@ try {
     throw err;
   }
   log(`e2e: environment ${controlPlaneOnly ? '(control plane only, no node)' : 'with the real node'} up in ${elapsed(upStart)}: WEFT_E2E_KUBECONFIG=${cluster.adminKubeconfig}`);
-  if (!controlPlaneOnly) publishWeft();
+  if (!controlPlaneOnly) {
+    publishWeft();
+    await publishPrevious();
+  }
   exitCode = await runAgainst(cluster, {
     argv,
     scenarios,

@@ -359,6 +359,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     Object.assign(state, {
       node: this.withNode ? REAL_NODE : null,
       charts: this.charts ?? null,
+      // The previous release (test/e2e/previous-release.json) as published next to this one: { version, registry, tag, images, charts } or why it is missing.
+      previousRelease: this.previousRelease ?? null,
       realNode: this.withNode ? { name: REAL_NODE, registry: this.registry, images: this.images, imageDigests: this.imageDigests, weftImages: this.weftImages, versions: this.rnVersions, podLogsDir: join(this.rnDir, 'pod-logs'), containerdSock: CONTAINERD_SOCK } : null,
     });
     writeFileSync(this.statePath, JSON.stringify(state, null, 2));

@@ -36,6 +36,18 @@ export function imageValues(env) {
   return [`image.registry=${w.registry}`, `image.tag=${w.tag}`];
 }
 
+/**
+ * The previous release (test/e2e/previous-release.json) as run.mjs published it:
+ * { version, chartVersion, commit, registry, tag, images, charts: { crds, controlPlane, viz } }.
+ */
+export function previousRelease(env) {
+  const p = stateOf(env).previousRelease;
+  if (!p) throw new Error('the previous release was not published in this environment (run.mjs printed why: its commit missing from the clone\'s history?)');
+  const missing = Object.values(p.charts).filter((c) => !existsSync(c));
+  if (missing.length) throw new Error(`previous release charts missing: ${missing.join(', ')}`);
+  return p;
+}
+
 export async function certificateReady(kube, path, timeoutMs = 120_000) {
   return waitFor(`${path} Ready`, async () => {
     const c = await kube.get(path);
