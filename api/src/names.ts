@@ -47,10 +47,22 @@ export const WEBHOOK_CONFIG = 'weft-proxy-injector-webhook-config';
 /** weft-viz's client certificate for the proxies' tap servers (the weft-viz chart's default). */
 export const VIZ_TAP_SECRET = 'weft-viz-tap-tls';
 
-/** API groups and version of weft's CRDs. */
+/** API groups and versions of weft's CRDs (docs/crds.md). */
 export const PROFILE_GROUP = 'weft.io';
 export const POLICY_GROUP = 'policy.weft.io';
-export const CRD_VERSION = 'v1alpha1';
+/** The version every weft client reads and writes, and the storage version. */
+export const CRD_VERSION = 'v1beta1';
+/** Still served, deprecated, with the same schema (conversion None); removed once clusters migrated their storage (`weft crds migrate`). */
+export const CRD_DEPRECATED_VERSION = 'v1alpha1';
+/** weft's CRDs; each is named `<plural>.<group>`. */
+export const WEFT_CRDS = [
+  { group: PROFILE_GROUP, kind: 'ServiceProfile', plural: 'serviceprofiles' },
+  { group: POLICY_GROUP, kind: 'Server', plural: 'servers' },
+  { group: POLICY_GROUP, kind: 'AuthorizationPolicy', plural: 'authorizationpolicies' },
+  { group: POLICY_GROUP, kind: 'MeshTLSAuthentication', plural: 'meshtlsauthentications' },
+  { group: POLICY_GROUP, kind: 'NetworkAuthentication', plural: 'networkauthentications' },
+] as const;
+export type WeftCrd = (typeof WEFT_CRDS)[number];
 /** The Gateway API group (HTTPRoute, GRPCRoute, ReferenceGrant) and the controller name weft writes in route status. */
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const ROUTE_CONTROLLER_NAME = 'weft.io/destination';

@@ -1,6 +1,7 @@
 /** The weft-crds chart: weft's CustomResourceDefinitions. */
 import { defineChart } from '../chart/definition.js';
 import { labelHelpers, objectLabels } from '../chart/labels.js';
+import { CRD_DEPRECATED_VERSION, CRD_VERSION, WEFT_CRDS, type WeftCrd } from '@weft/api/names';
 import { CHART_VERSION } from '../chart/versions.js';
 import type { WeftChart } from '../chart/weft-chart.js';
 import { truthy, when } from '../template/expr.js';
@@ -32,6 +33,38 @@ interface CrdProps {
   readonly columns: { name: string; type: string; jsonPath: string }[];
 }
 
+/** What each of WEFT_CRDS adds to its name: short names, schema and printer columns. */
+const CRD_DETAILS: Record<WeftCrd['kind'], Omit<CrdProps, 'group' | 'kind' | 'plural'>> = {
+  ServiceProfile: { shortNames: ['sp'], spec: serviceProfileSpec, columns: [{ name: 'RetryRatio', type: 'number', jsonPath: '.spec.retryBudget.retryRatio' }] },
+  Server: { shortNames: ['srv'], spec: serverSpec, columns: [{ name: 'Port', type: 'string', jsonPath: '.spec.port' }, { name: 'Protocol', type: 'string', jsonPath: '.spec.proxyProtocol' }] },
+  AuthorizationPolicy: { shortNames: ['authzpol'], spec: authorizationPolicySpec, columns: [{ name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' }, { name: 'Kind', type: 'string', jsonPath: '.spec.targetRef.kind' }] },
+  MeshTLSAuthentication: { shortNames: ['meshtlsauthn'], spec: meshTLSAuthenticationSpec, columns: [] },
+  NetworkAuthentication: { shortNames: ['netauthn'], spec: networkAuthenticationSpec, columns: [] },
+};
+
+/**
+ * The served versions (docs/crds.md): CRD_VERSION is stored; the previous
+ * CRD_DEPRECATED_VERSION stays served, deprecated, until every cluster has
+ * rewritten its objects (`weft crds migrate`). One schema for both: a field
+ * that changes shape would need a conversion webhook.
+ */
+export function crdVersions(p: Pick<CrdProps, 'group' | 'kind' | 'spec' | 'columns'>): Record<string, unknown>[] {
+  const schema = { openAPIV3Schema: { type: 'object', required: ['spec'], properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: p.spec } } };
+  const additionalPrinterColumns = [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }];
+  return [
+    { name: CRD_VERSION, served: true, storage: true, schema, additionalPrinterColumns },
+    {
+      name: CRD_DEPRECATED_VERSION,
+      served: true,
+      storage: false,
+      deprecated: true,
+      deprecationWarning: `${p.group}/${CRD_DEPRECATED_VERSION} ${p.kind} is deprecated; use ${p.group}/${CRD_VERSION} ${p.kind}`,
+      schema,
+      additionalPrinterColumns,
+    },
+  ];
+}
+
 function addCrd(c: WeftChart, v: RefsOf<typeof crdsValues>, p: CrdProps): void {
   c.add(`${p.plural}.yaml`, {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -45,15 +78,9 @@ function addCrd(c: WeftChart, v: RefsOf<typeof crdsValues>, p: CrdProps): void {
         group: p.group,
         scope: 'Namespaced',
         names: { kind: p.kind, listKind: `${p.kind}List`, plural: p.plural, singular: p.kind.toLowerCase(), shortNames: p.shortNames, categories: ['weft'] },
-        versions: [
-          {
-            name: 'v1alpha1',
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', required: ['spec'], properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: p.spec } } },
-            additionalPrinterColumns: [...p.columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
-          },
-        ],
+        versions: crdVersions(p),
+        // Both versions share one schema, so the API server only rewrites apiVersion between them.
+        conversion: { strategy: 'None' },
       },
     },
   });
@@ -71,11 +98,7 @@ MeshTLSAuthentication and NetworkAuthentication (policy.weft.io). Install weft-c
 `,
   examples: {},
   build(c, v) {
-    addCrd(c, v, { group: 'weft.io', kind: 'ServiceProfile', plural: 'serviceprofiles', shortNames: ['sp'], spec: serviceProfileSpec, columns: [{ name: 'RetryRatio', type: 'number', jsonPath: '.spec.retryBudget.retryRatio' }] });
-    addCrd(c, v, { group: 'policy.weft.io', kind: 'Server', plural: 'servers', shortNames: ['srv'], spec: serverSpec, columns: [{ name: 'Port', type: 'string', jsonPath: '.spec.port' }, { name: 'Protocol', type: 'string', jsonPath: '.spec.proxyProtocol' }] });
-    addCrd(c, v, { group: 'policy.weft.io', kind: 'AuthorizationPolicy', plural: 'authorizationpolicies', shortNames: ['authzpol'], spec: authorizationPolicySpec, columns: [{ name: 'Target', type: 'string', jsonPath: '.spec.targetRef.name' }, { name: 'Kind', type: 'string', jsonPath: '.spec.targetRef.kind' }] });
-    addCrd(c, v, { group: 'policy.weft.io', kind: 'MeshTLSAuthentication', plural: 'meshtlsauthentications', shortNames: ['meshtlsauthn'], spec: meshTLSAuthenticationSpec, columns: [] });
+    for (const crd of WEFT_CRDS) addCrd(c, v, { ...crd, ...CRD_DETAILS[crd.kind] });
     addGatewayApiCrds(c, truthy(v.gatewayAPI.install), objectLabels(CHART, 'crds'), truthy(v.keepOnUninstall));
-    addCrd(c, v, { group: 'policy.weft.io', kind: 'NetworkAuthentication', plural: 'networkauthentications', shortNames: ['netauthn'], spec: networkAuthenticationSpec, columns: [] });
   },
 });
