@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { incomingSampling, injectContext, parseContext, Sampling, traceparentSampled } from './context.js';
-import { collectorUrl, parseSampling, traceConfig } from './config.js';
-import { ConfigError } from '@weft/common/errors';
-import { Tracer } from './tracer.js';
+import { Tracer, traceparentOf } from './tracer.js';
 import type { SpanRecord } from './span.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -48,14 +46,14 @@ test('B3 single in: W3C and B3 single out, same trace, our span as the parent; a
   const ctx = parseContext({ b3: `${SPAN}-${SPAN}-1` })!;
   assert.equal(ctx.traceId, `${'0'.repeat(16)}${SPAN}`);
   assert.equal(ctx.parentSpanId, SPAN);
-  const out = injectContext({ b3: `${SPAN}-${SPAN}-1`, other: 'kept' }, ctx, ctx.traceId, 'aaaaaaaaaaaaaaaa');
+  const out = injectContext<Record<string, string>>({ b3: `${SPAN}-${SPAN}-1`, other: 'kept' }, ctx, ctx.traceId, 'aaaaaaaaaaaaaaaa');
   assert.equal(out.traceparent, `00-${ctx.traceId}-aaaaaaaaaaaaaaaa-01`);
   assert.equal(out.b3, `${SPAN}-aaaaaaaaaaaaaaaa-1-${SPAN}`);
   assert.equal(out.other, 'kept');
 });
 
 test('B3 multi in: the multi headers are written back with our span, and W3C added', () => {
-  const h = { 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN, 'x-b3-sampled': '1' };
+  const h: Record<string, string> = { 'x-b3-traceid': TRACE, 'x-b3-spanid': SPAN, 'x-b3-sampled': '1' };
   const ctx = parseContext(h)!;
   const out = injectContext(h, ctx, ctx.traceId, 'bbbbbbbbbbbbbbbb');
   assert.deepEqual(
@@ -94,16 +92,19 @@ test('the tracer keeps the caller\'s decision whatever its own rate, and samples
   assert.equal(all.openParent(opened.headers), undefined);
 });
 
-test('bad tracing settings are refused with the variable named', () => {
-  assert.equal(collectorUrl('jaeger.weft-jaeger:4318'), 'http://jaeger.weft-jaeger:4318/v1/traces');
-  assert.equal(collectorUrl('https://otel.example/custom/path'), 'https://otel.example/custom/path');
-  assert.throws(() => collectorUrl('jaeger'), (e: unknown) => e instanceof ConfigError && /WEFT_PROXY_TRACE_COLLECTOR.*no port/.test(e.message));
-  assert.throws(() => collectorUrl('grpc://x:4317'), /only http and https/);
-  assert.throws(() => parseSampling('2'), /WEFT_PROXY_TRACE_SAMPLING="2"/);
-  assert.throws(() => parseSampling('lots'), ConfigError);
-  const pod = { namespace: 'ns', name: 'web-1', workloadKind: 'Deployment', workloadName: 'web', contextToken: '{"nodeName":"node-a"}' };
-  assert.equal(traceConfig({ collector: undefined, sampling: undefined, serviceName: undefined, queueSize: 1, flushIntervalMs: 1 }, pod), undefined);
-  const c = traceConfig({ collector: 'c:4318', sampling: '0.5', serviceName: undefined, queueSize: 10, flushIntervalMs: 100 }, pod)!;
-  assert.deepEqual(c.resource, { 'service.name': 'web', 'k8s.namespace.name': 'ns', 'k8s.pod.name': 'web-1', 'k8s.node.name': 'node-a', 'k8s.deployment.name': 'web' });
-  assert.equal(c.sampleRate, 0.5);
+test('a child span continues its parent\'s trace; without a parent the tracer\'s rate decides whether a trace starts', () => {
+  const spans: SpanRecord[] = [];
+  const none = new Tracer(0, { push: (s) => spans.push(s) });
+  const parent = none.start({ traceparent: `00-${TRACE}-${SPAN}-01` }, 'weft.identity.v1.Identity/Certify', 'server', 0).span;
+  const child = none.startChild(parent, 'POST', 'client')!;
+  assert.equal(child.traceId, TRACE);
+  assert.equal(child.parentSpanId, parent.spanId);
+  assert.equal(traceparentOf(child), `00-${TRACE}-${child.spanId}-01`);
+  assert.equal(none.startChild(undefined, 'GET', 'client'), undefined, 'rate 0: no root span');
+  const root = new Tracer(1, { push: () => undefined }).startChild(undefined, 'GET', 'client')!;
+  assert.equal(root.parentSpanId, undefined);
+  assert.match(root.traceId, /^[0-9a-f]{32}$/);
+  none.finish(child);
+  none.finish(child);
+  assert.deepEqual(spans, [child], 'a span is exported once');
 });

@@ -1,15 +1,19 @@
 /**
  * Trace context on the wire: W3C Trace Context (`traceparent`, `tracestate`)
- * and Zipkin B3, single (`b3`) and multiple (`x-b3-*`) headers. The proxy
- * reads the caller's context, and for a sampled request writes its own span
- * as the new parent in W3C form and, when the caller spoke B3, in the B3 form
- * it read. The sampling decision is the caller's whenever it made one.
+ * and Zipkin B3, single (`b3`) and multiple (`x-b3-*`) headers, as HTTP
+ * headers or gRPC metadata (lower-case names either way). A traced hop reads
+ * the caller's context, and for a sampled request writes its own span as the
+ * new parent in W3C form and, when the caller spoke B3, in the B3 form it
+ * read. The sampling decision is the caller's whenever it made one.
  *
  * `incomingSampling` is the per-request check when tracing is on: it reads
  * characters of header strings and allocates nothing, so requests that are
  * not sampled cost no garbage.
  */
-import type { Headers } from '../svc.js';
+
+/** Lower-case header (or gRPC metadata) names to values; only string values are read. */
+export type TraceHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+type Headers = TraceHeaders;
 
 export const TRACEPARENT = 'traceparent';
 export const TRACESTATE = 'tracestate';
@@ -159,12 +163,12 @@ export function parseContext(h: Headers): TraceContext | undefined {
 }
 
 /** The context our span hands on: W3C always (B3 in, W3C out), plus the caller's B3 form with our span as its span. */
-export function injectContext(h: Headers, ctx: TraceContext | undefined, traceId: string, spanId: string): Headers {
-  const out: Headers = { ...h, [TRACEPARENT]: `00-${traceId}-${spanId}-01` };
+export function injectContext<H extends Headers>(h: H, ctx: TraceContext | undefined, traceId: string, spanId: string): H {
+  const out: Record<string, unknown> = { ...h, [TRACEPARENT]: `00-${traceId}-${spanId}-01` };
   if (ctx === undefined) {
     // A trace we started: a tracestate without a traceparent belonged to no valid context (W3C §3.3.1.1).
     delete out[TRACESTATE];
-    return out;
+    return out as H;
   }
   if (ctx.b3 === 'single') {
     out[B3] = `${ctx.b3TraceId}-${spanId}-${ctx.debug ? 'd' : '1'}${ctx.parentSpanId ? `-${ctx.parentSpanId}` : ''}`;
@@ -176,5 +180,5 @@ export function injectContext(h: Headers, ctx: TraceContext | undefined, traceId
     if (ctx.debug) out[B3_FLAGS] = '1';
     else out[B3_SAMPLED] = '1';
   }
-  return out;
+  return out as H;
 }

@@ -3,18 +3,19 @@
  * (`POST <collector>/v1/traces`, `application/x-protobuf`). The queue is
  * bounded: when it is full, or an export fails, spans are dropped and
  * counted (`trace_spans_dropped_total{reason}`), never held — a slow or
- * absent collector costs the request path nothing. One export is in flight
+ * absent collector costs the request path nothing (the proxy's requests, a
+ * control-plane component's RPCs). One export is in flight
  * at a time; a full batch is sent at once, a partial one every flush
  * interval.
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '@weft/common/log';
-import { otlpTraceService } from '@weft/api';
+import type { Logger } from '../log.js';
 import type { SpanRecord } from './span.js';
-import { encodeExport } from './otlp.js';
+import { encodeExport, rejectedSpans } from './otlp.js';
 
 export interface ExporterOptions {
+  /** The instrumentation scope of every span: `weft-proxy`, `weft-identity`, ... */
+  readonly scope: string;
   /** The full OTLP/HTTP traces URL, e.g. `http://jaeger.weft-jaeger:4318/v1/traces`. */
   readonly url: string;
   /** Resource attributes of every span: service.name, k8s.namespace.name, k8s.pod.name, k8s.node.name, ... */
@@ -85,21 +86,19 @@ export class OtlpHttpExporter {
       const rsp = await fetch(this.o.url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-protobuf' },
-        body: encodeExport(this.o.resource, batch),
+        body: encodeExport(this.o.scope, this.o.resource, batch),
         signal: AbortSignal.timeout(this.closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs),
       });
       const body = new Uint8Array(await rsp.arrayBuffer());
       if (!rsp.ok) throw new Error(`collector answered HTTP ${rsp.status}`);
-      let rejected = 0;
-      if (body.length > 0 && (rsp.headers.get('content-type') ?? '').includes('protobuf')) {
-        rejected = Number(fromBinary(otlpTraceService.ExportTraceServiceResponseSchema, body).partialSuccess?.rejectedSpans ?? 0n);
-      }
+      const protobuf = body.length > 0 && (rsp.headers.get('content-type') ?? '').includes('protobuf');
+      const rejected = protobuf ? rejectedSpans(body) : 0;
       if (rejected > 0) this.dropped.rejected.inc(rejected);
       this.exported.inc(batch.length - rejected);
       this.failureLogged = false;
     } catch (err) {
       this.dropped.export_failed.inc(batch.length);
-      // Once per outage, not per batch: a collector that is down must not flood the proxy's log.
+      // Once per outage, not per batch: a collector that is down must not flood the log.
       if (!this.failureLogged) this.o.log.warn({ err, url: this.o.url, spans: batch.length }, 'span export failed; spans are dropped until the collector answers');
       this.failureLogged = true;
     }

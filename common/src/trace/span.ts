@@ -1,5 +1,5 @@
 /**
- * A finished (or finishing) span as the proxy records it: plain fields, no
+ * A finished (or finishing) span as a tracer records it: plain fields, no
  * protobuf objects on the request path. The exporter turns batches of them
  * into OTLP messages (trace/otlp.ts).
  */

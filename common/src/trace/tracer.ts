@@ -1,25 +1,36 @@
 /**
- * The proxy's tracer: decides whether a request is traced (the caller's
- * decision when it made one, else this proxy's sampling rate for a new
- * trace), opens spans with fresh ids under the caller's context, and hands
- * finished spans to the exporter. Spans still open are indexed by span id so
- * the endpoint stage can add what it learns (peer, identity, attempts) to
- * the request's client span.
+ * A tracer (the proxy's, or a control-plane component's): decides whether a
+ * request is traced (the caller's decision when it made one, else this
+ * process's sampling rate for a new trace), opens spans with fresh ids under
+ * the caller's context, and hands finished spans to the exporter. Spans still
+ * open are indexed by span id so the proxy's endpoint stage can add what it
+ * learns (peer, identity, attempts) to the request's client span.
+ *
+ * `activeSpan` carries the span a control-plane server is handling across its
+ * awaits, so the calls it makes (Kubernetes) become its children.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Headers } from '../svc.js';
-import { incomingSampling, injectContext, parseContext, Sampling, traceparentSampled, TRACEPARENT } from './context.js';
+import { incomingSampling, injectContext, parseContext, Sampling, traceparentSampled, TRACEPARENT, type TraceHeaders as Headers } from './context.js';
 import { SpanRecord, type SpanKind } from './span.js';
+
+/** The sampled span the current async context works for (set by the control plane's servers; the proxy does not use it). */
+export const activeSpan = new AsyncLocalStorage<SpanRecord>();
+
+/** The W3C `traceparent` naming `span` as the parent of the next hop (always sampled: only sampled spans exist). */
+export function traceparentOf(span: SpanRecord): string {
+  return `00-${span.traceId}-${span.spanId}-01`;
+}
 
 export interface SpanSink {
   push(span: SpanRecord): void;
 }
 
-export interface OpenedSpan {
+export interface OpenedSpan<H extends Headers = Headers> {
   readonly span: SpanRecord;
   /** The request's headers with our span as the parent (W3C, and the caller's B3 form). */
-  readonly headers: Headers;
+  readonly headers: H;
 }
 
 /** Open spans indexed at most; past it a span is still recorded, only the endpoint stage cannot find it. */
@@ -44,8 +55,20 @@ export class Tracer {
     return this.sampleRate >= 1 || (this.sampleRate > 0 && this.random() < this.sampleRate);
   }
 
+  /**
+   * Opens a span for an outgoing call under `parent` (same trace), or, without a parent, a new trace when this
+   * tracer's rate samples it. Undefined: not traced.
+   */
+  startChild(parent: SpanRecord | undefined, name: string, kind: SpanKind): SpanRecord | undefined {
+    if (parent === undefined && !(this.sampleRate >= 1 || (this.sampleRate > 0 && this.random() < this.sampleRate))) return undefined;
+    const span = new SpanRecord(parent?.traceId ?? newId(16), newId(8), parent?.spanId, name, kind, performance.timeOrigin + performance.now());
+    if (this.open.size < MAX_OPEN) this.open.set(span.spanId, span);
+    else this.unindexed.add(span);
+    return span;
+  }
+
   /** Opens a span for a sampled request that started at `startedAt` (performance.now()). */
-  start(h: Headers, name: string, kind: SpanKind, startedAt: number): OpenedSpan {
+  start<H extends Headers>(h: H, name: string, kind: SpanKind, startedAt: number): OpenedSpan<H> {
     const ctx = parseContext(h);
     const traceId = ctx?.traceId ?? newId(16);
     const span = new SpanRecord(traceId, newId(8), ctx?.parentSpanId, name, kind, performance.timeOrigin + startedAt);

@@ -9,8 +9,8 @@
  * they cost a few header reads and allocate nothing.
  */
 import type { Endpoint, HttpLayer, HttpRequest, HttpResponse, HttpService } from '../svc.js';
-import type { SpanKind, SpanRecord } from '../trace/span.js';
-import type { Tracer } from '../trace/tracer.js';
+import type { SpanKind, SpanRecord } from '@weft/common/trace/span';
+import type { Tracer } from '@weft/common/trace/tracer';
 import { isGrpc } from './timeout.js';
 
 export interface TraceLayerOptions {

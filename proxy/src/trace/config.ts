@@ -1,20 +1,11 @@
 /**
- * Tracing settings (docs/contracts.md, WEFT_PROXY_TRACE_*), validated once:
- * where spans go (OTLP/HTTP), how often a new trace is started, and the
- * resource that names this workload in the traces.
+ * The proxy's tracing settings (docs/contracts.md, WEFT_PROXY_TRACE_*),
+ * validated once with the shared parsers (common/src/trace/config.ts): the
+ * resource names this workload (service.name, its pod, node and owner).
  */
-import { ConfigError } from '@weft/common/errors';
+import { collectorUrl, DEFAULT_SAMPLING, parseSampling, type TraceConfig } from '@weft/common/trace/config';
 
-export interface TraceConfig {
-  /** The OTLP/HTTP traces URL (`.../v1/traces`). */
-  readonly collectorUrl: string;
-  /** Probability of starting a trace for a request that carries no sampling decision. */
-  readonly sampleRate: number;
-  /** service.name, k8s.namespace.name, k8s.pod.name, k8s.node.name, k8s.<kind>.name. */
-  readonly resource: Readonly<Record<string, string>>;
-  readonly maxQueue: number;
-  readonly flushIntervalMs: number;
-}
+export { collectorUrl, DEFAULT_SAMPLING, parseSampling, type TraceConfig };
 
 export interface TraceEnv {
   readonly collector: string | undefined;
@@ -31,27 +22,6 @@ export interface PodFacts {
   readonly workloadName: string;
   /** The destination context token (`{"ns","pod","nodeName"}`), for k8s.node.name. */
   readonly contextToken: string;
-}
-
-/** `host:port`, `http://host:port` or a full URL; a URL without a path gets the OTLP traces path. */
-export function collectorUrl(raw: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new ConfigError([`WEFT_PROXY_TRACE_COLLECTOR="${raw}" is not host:port or an http(s) URL`]);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError([`WEFT_PROXY_TRACE_COLLECTOR="${raw}": only http and https (OTLP/HTTP) are supported`]);
-  if (!url.port && !/^[a-z]+:\/\//i.test(raw)) throw new ConfigError([`WEFT_PROXY_TRACE_COLLECTOR="${raw}" has no port`]);
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/traces';
-  return url.toString();
-}
-
-export function parseSampling(raw: string): number {
-  const n = Number(raw.trim());
-  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new ConfigError([`WEFT_PROXY_TRACE_SAMPLING="${raw}" is not a probability between 0 and 1`]);
-  return n;
 }
 
 /** Undefined when no collector is set: tracing is off. */
@@ -73,8 +43,6 @@ export function traceConfig(e: TraceEnv, pod: PodFacts): TraceConfig | undefined
     flushIntervalMs: e.flushIntervalMs,
   };
 }
-
-export const DEFAULT_SAMPLING = 0.01;
 
 function nodeName(contextToken: string): string | undefined {
   try {

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { createLogger } from '@weft/common/log';
 import { startMesh, metricValue, CLIENT_ID, SERVER_ID, type Mesh } from '../testing/mesh.js';
-import { Jaeger, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '../testing/jaeger.js';
+import { Jaeger, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
 import { endpoint } from '../discovery/discovery.js';
 import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
