@@ -13,6 +13,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
 import { join } from 'node:path';
 import { controlPlaneChart } from './control-plane/chart.js';
 import { renderWithValues } from './synth.js';
@@ -32,7 +33,7 @@ const installed: [string, string][] = [];
 
 /** One of each weft resource, as docs/destination.md documents them. */
 const SAMPLE_RESOURCES = `
-apiVersion: weft.io/v1alpha1
+apiVersion: ${PROFILE_GROUP}/${CRD_VERSION}
 kind: ServiceProfile
 metadata: { name: web.demo.svc.cluster.local }
 spec:
@@ -45,24 +46,24 @@ spec:
   retryBudget: { retryRatio: 0.2, minRetriesPerSecond: 10, ttl: 10s }
   dstOverrides: [{ authority: web-v2.demo.svc.cluster.local:80, weight: 900 }]
 ---
-apiVersion: policy.weft.io/v1alpha1
+apiVersion: ${POLICY_GROUP}/${CRD_VERSION}
 kind: Server
 metadata: { name: web-http }
 spec: { podSelector: { matchLabels: { app: web } }, port: 8080, proxyProtocol: HTTP/1 }
 ---
-apiVersion: policy.weft.io/v1alpha1
+apiVersion: ${POLICY_GROUP}/${CRD_VERSION}
 kind: AuthorizationPolicy
 metadata: { name: web-authz }
 spec:
   targetRef: { group: policy.weft.io, kind: Server, name: web-http }
   requiredAuthenticationRefs: [{ group: policy.weft.io, kind: MeshTLSAuthentication, name: web-clients }]
 ---
-apiVersion: policy.weft.io/v1alpha1
+apiVersion: ${POLICY_GROUP}/${CRD_VERSION}
 kind: MeshTLSAuthentication
 metadata: { name: web-clients }
 spec: { identities: ["*"] }
 ---
-apiVersion: policy.weft.io/v1alpha1
+apiVersion: ${POLICY_GROUP}/${CRD_VERSION}
 kind: NetworkAuthentication
 metadata: { name: cluster }
 spec: { networks: [{ cidr: 10.0.0.0/8, except: [10.0.1.0/24] }] }
@@ -139,7 +140,7 @@ test('helm install with cert-manager certificates, then helm upgrade to changed 
   ok(kubectl(['apply', '-n', NS, '-f', '-'], SAMPLE_RESOURCES), 'documented weft resources');
   const columns = ok(kubectl(['get', 'servers.policy.weft.io', '-n', NS]), 'get servers').stdout.split('\n')[0]!;
   assert.match(columns, /NAME\s+PORT\s+PROTOCOL\s+AGE/);
-  const bad = kubectl(['apply', '-n', NS, '-f', '-'], 'apiVersion: policy.weft.io/v1alpha1\nkind: Server\nmetadata: {name: bad}\nspec: {podSelector: {}, port: 80, proxyProtocol: HTTP/3}\n');
+  const bad = kubectl(['apply', '-n', NS, '-f', '-'], `apiVersion: ${POLICY_GROUP}/${CRD_VERSION}\nkind: Server\nmetadata: {name: bad}\nspec: {podSelector: {}, port: 80, proxyProtocol: HTTP/3}\n`);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /spec\.proxyProtocol/);
 

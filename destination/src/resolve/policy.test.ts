@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { policy } from '@weft/api';
+import { CRD_VERSION, POLICY_GROUP } from '@weft/api/names';
 import { InvalidArgumentError } from '@weft/common/errors';
 import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../settings.js';
@@ -13,7 +14,7 @@ import type { CustomObject, PolicyKind } from '../model.js';
 const log = pino({ level: 'silent' });
 
 function obj(kind: PolicyKind, name: string, spec: unknown, namespace = 'demo', created?: string): CustomObject {
-  return { apiVersion: 'policy.weft.io/v1alpha1', kind, metadata: { name, namespace, ...(created ? { creationTimestamp: created as never } : {}) }, spec };
+  return { apiVersion: `${POLICY_GROUP}/${CRD_VERSION}`, kind, metadata: { name, namespace, ...(created ? { creationTimestamp: created as never } : {}) }, spec };
 }
 
 function setup(settings: Partial<MeshSettings> = {}): WatchHub {

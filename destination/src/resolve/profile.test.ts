@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
+import { CRD_VERSION, PROFILE_GROUP } from '@weft/api/names';
 import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { pod, service, settle } from '../testing/fixtures.js';
@@ -30,7 +31,7 @@ const profileSpec = {
 };
 
 function sp(spec: unknown, name = 'web.demo.svc.cluster.local'): CustomObject {
-  return { apiVersion: 'weft.io/v1alpha1', kind: 'ServiceProfile', metadata: { name, namespace: 'demo' }, spec };
+  return { apiVersion: `${PROFILE_GROUP}/${CRD_VERSION}`, kind: 'ServiceProfile', metadata: { name, namespace: 'demo' }, spec };
 }
 
 function setup(): WatchHub {

@@ -1,5 +1,5 @@
 /**
- * Validates a `ServiceProfile` spec (weft.io/v1alpha1, docs/destination.md)
+ * Validates a `ServiceProfile` spec (weft.io/v1beta1, docs/destination.md)
  * and converts it into the protobuf profile pieces. A bad spec fails as a
  * whole with a message naming the field, so a typo never half-applies.
  */

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
 import { pino } from 'pino';
 import type { destination } from '@weft/api';
+import { CRD_VERSION, POLICY_GROUP, PROFILE_GROUP } from '@weft/api/names';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { WatchHub } from '../watch-hub.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
@@ -123,12 +124,12 @@ test('ServiceProfile and policy objects under the weft-crds CRDs reach the resol
   d.watchProfile(`web.${ns}.svc.cluster.local:80`, (p) => profiles.push(p));
   await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { ports: [{ port: 80 }] } } });
   await custom.createNamespacedCustomObject({
-    group: 'weft.io',
-    version: 'v1alpha1',
+    group: PROFILE_GROUP,
+    version: CRD_VERSION,
     namespace: ns,
     plural: 'serviceprofiles',
     body: {
-      apiVersion: 'weft.io/v1alpha1',
+      apiVersion: `${PROFILE_GROUP}/${CRD_VERSION}`,
       kind: 'ServiceProfile',
       metadata: { name: `web.${ns}.svc.cluster.local` },
       spec: {
@@ -153,7 +154,7 @@ test('ServiceProfile and policy objects under the weft-crds CRDs reach the resol
     ['authorizationpolicies', 'AuthorizationPolicy', { targetRef: { group: 'policy.weft.io', kind: 'Server', name: 'web' }, requiredAuthenticationRefs: [{ group: 'policy.weft.io', kind: 'MeshTLSAuthentication', name: 'web' }] }],
   ];
   for (const [plural, kind, spec] of objects) {
-    await custom.createNamespacedCustomObject({ group: 'policy.weft.io', version: 'v1alpha1', namespace: ns, plural, body: { apiVersion: 'policy.weft.io/v1alpha1', kind, metadata: { name: 'web' }, spec } });
+    await custom.createNamespacedCustomObject({ group: POLICY_GROUP, version: CRD_VERSION, namespace: ns, plural, body: { apiVersion: `${POLICY_GROUP}/${CRD_VERSION}`, kind, metadata: { name: 'web' }, spec } });
   }
   await until('the policy objects to reach the cache', () => objects.every(([, kind]) => d.cache.policies(kind as never, ns).length === 1));
   for (const [, kind, spec] of objects) assert.deepEqual(d.cache.policies(kind as never, ns)[0]!.spec, spec, `${kind} spec survives the CRD schema`);

@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { CRD_VERSION, POLICY_GROUP } from '@weft/api/names';
 import { createLogger } from '@weft/common/log';
 import { startDestination, type DestinationController } from '@weft/destination/destination';
 import { MemorySource } from '@weft/destination/sources/memory';
@@ -40,7 +41,7 @@ let allowed: Proxy;
 let other: Proxy;
 
 function obj(kind: PolicyKind, name: string, spec: unknown): CustomObject {
-  return { apiVersion: 'policy.weft.io/v1alpha1', kind, metadata: { name, namespace: 'test' }, spec };
+  return { apiVersion: `${POLICY_GROUP}/${CRD_VERSION}`, kind, metadata: { name, namespace: 'test' }, spec };
 }
 
 async function closedPort(): Promise<number> {
