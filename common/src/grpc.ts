@@ -11,6 +11,8 @@ import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { compressionGzip, connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
 import { X509Certificate } from 'node:crypto';
+import type { Tracer } from './trace/tracer.js';
+import { serverTraceInterceptor } from './trace/grpc-server.js';
 
 export interface TlsMaterial {
   /** PEM trust anchors used to verify the peer. */
@@ -67,6 +69,8 @@ export interface GrpcServerOptions {
   readonly routes: (router: ConnectRouter) => void;
   /** Overrides of DEFAULT_GRPC_SERVER_LIMITS. */
   readonly limits?: Partial<GrpcServerLimits>;
+  /** Traces every RPC as a SERVER span (docs/tracing.md); undefined: tracing is off and no interceptor is installed. */
+  readonly tracer?: Tracer;
 }
 
 export interface GrpcServer {
@@ -84,6 +88,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
     readMaxBytes: limits.maxMessageBytes,
     // An empty list makes connect answer a compressed request with UNIMPLEMENTED; its gzip stops at readMaxBytes.
     acceptCompression: limits.acceptGzip ? [compressionGzip] : [],
+    interceptors: opts.tracer ? [serverTraceInterceptor(opts.tracer, (values) => {
+      const cert = values.get(peerCertificateKey);
+      return { address: values.get(peerAddressKey), identity: cert ? meshIdentity(cert) : undefined };
+    })] : [],
     contextValues: (req) => {
       const socket = ('stream' in req ? req.stream.session?.socket : req.socket) as TLSSocket | undefined;
       // Servers that do not require a client certificate still ask for one; one that failed verification
@@ -123,6 +131,12 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
         server.close(() => resolve());
       }),
   };
+}
+
+/** A mesh certificate's identity: its DNS SAN (`<sa>.<ns>.serviceaccount.identity.<ns>.<trust domain>`). */
+function meshIdentity(cert: X509Certificate): string | undefined {
+  const dns = cert.subjectAltName?.split(', ').find((n) => n.startsWith('DNS:'));
+  return dns?.slice(4);
 }
 
 /**

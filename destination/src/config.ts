@@ -3,6 +3,7 @@
  * (main.ts). docs/destination.md lists every variable.
  */
 import { env, loadConfig, ConfigError, LOG_LEVELS } from '@weft/common';
+import { controlPlaneTraceConfig, controlPlaneTraceSchema, type TraceConfig } from '@weft/common/trace/config';
 import { isCidr } from './resolve/policy.js';
 import { DEFAULT_INBOUND_POLICIES, DEFAULT_SETTINGS, type MeshSettings } from './settings.js';
 
@@ -31,6 +32,7 @@ const schema = {
   defaultInboundPolicy: env.oneOf('WEFT_DESTINATION_DEFAULT_INBOUND_POLICY', DEFAULT_INBOUND_POLICIES, DEFAULT_SETTINGS.defaultInboundPolicy),
   clusterNetworks: env.string('WEFT_DESTINATION_CLUSTER_NETWORKS', DEFAULT_SETTINGS.clusterNetworks.join(',')),
   proxyInboundPort: env.port('WEFT_DESTINATION_PROXY_INBOUND_PORT', DEFAULT_SETTINGS.proxyInboundPort),
+  ...controlPlaneTraceSchema('DESTINATION'),
 };
 
 export interface DestinationConfig {
@@ -46,6 +48,8 @@ export interface DestinationConfig {
   readonly filePollMs: number;
   readonly shutdownDrainMs: number;
   readonly settings: MeshSettings;
+  /** Undefined: tracing is off (WEFT_DESTINATION_TRACE_COLLECTOR unset). */
+  readonly tracing: TraceConfig | undefined;
 }
 
 export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationConfig {
@@ -54,6 +58,12 @@ export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationCon
   const clusterNetworks = c.clusterNetworks.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of clusterNetworks) if (!isCidr(n)) problems.push(`WEFT_DESTINATION_CLUSTER_NETWORKS: "${n}" is not a CIDR`);
   if (c.source === 'file' && !c.discoveryFile) problems.push('WEFT_DESTINATION_DISCOVERY_FILE is required when WEFT_DESTINATION_SOURCE=file');
+  let tracing: TraceConfig | undefined;
+  try {
+    tracing = controlPlaneTraceConfig('DESTINATION', 'destination', c);
+  } catch (err) {
+    problems.push(...(err as ConfigError).problems);
+  }
   if (problems.length) throw new ConfigError(problems);
   return {
     logLevel: c.logLevel,
@@ -76,5 +86,6 @@ export function loadDestinationConfig(source: NodeJS.ProcessEnv): DestinationCon
       clusterNetworks,
       proxyInboundPort: c.proxyInboundPort,
     },
+    tracing,
   };
 }

@@ -5,6 +5,8 @@
  * main.ts, the local demo and the e2e tests all start it through here.
  */
 import { startAdminServer, startGrpcServer, type AdminServer, type GrpcServer, type TlsMaterial } from '@weft/common';
+import type { Tracing } from '@weft/common/trace/tracing';
+import { Registry } from 'prom-client';
 import type { Logger } from '@weft/common/log';
 import { WatchHub } from './watch-hub.js';
 import { createMetrics } from './metrics.js';
@@ -24,6 +26,8 @@ export interface DestinationOptions {
   readonly policyPort?: number;
   /** Admin server port; omit for no admin server. */
   readonly adminPort?: number;
+  /** Traces the gRPC calls (docs/tracing.md); its span counters are served with destination's metrics. */
+  readonly tracing?: Tracing;
 }
 
 export interface DestinationController {
@@ -54,13 +58,13 @@ export async function startDestination(opts: DestinationOptions): Promise<Destin
   };
   try {
     if (opts.adminPort !== undefined) {
-      admin = await startAdminServer({ host, port: opts.adminPort, registry: metrics.registry, notReadyReason: () => notReady });
+      admin = await startAdminServer({ host, port: opts.adminPort, registry: opts.tracing ? Registry.merge([metrics.registry, opts.tracing.registry]) : metrics.registry, notReadyReason: () => notReady });
     }
     await opts.source.start(discovery.cache);
     stopRouteStatus = opts.source.publishRouteStatus?.(discovery.cache, settings, opts.log);
     servers.push(
-      await startGrpcServer({ host, port: opts.destinationPort ?? 8086, tls: opts.tls, requireClientCert: true, routes: destinationRoutes(discovery, metrics, opts.log) }),
-      await startGrpcServer({ host, port: opts.policyPort ?? 8090, tls: opts.tls, requireClientCert: true, routes: policyRoutes(discovery, metrics, opts.log) }),
+      await startGrpcServer({ host, port: opts.destinationPort ?? 8086, tls: opts.tls, requireClientCert: true, routes: destinationRoutes(discovery, metrics, opts.log), tracer: opts.tracing?.tracer }),
+      await startGrpcServer({ host, port: opts.policyPort ?? 8090, tls: opts.tls, requireClientCert: true, routes: policyRoutes(discovery, metrics, opts.log), tracer: opts.tracing?.tracer }),
     );
   } catch (err) {
     await close().catch(() => undefined);

@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createLogger, ConfigError, loadKubeConfig, watchFiles } from '@weft/common';
+import { Registry } from 'prom-client';
+import { startTracing } from '@weft/common/trace/tracing';
 import { loadDestinationConfig } from './config.js';
 import { startDestination } from './destination.js';
 import { FileSource } from './sources/file.js';
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger('destination', config.logLevel);
+  // The gRPC calls and the Kubernetes calls (lists behind the informers) as spans (docs/tracing.md).
+  const tracing = config.tracing ? startTracing(config.tracing, 'weft-destination', new Registry(), log) : undefined;
   const readTls = () => ({
     cert: readFileSync(config.tlsCertFile, 'utf8'),
     key: readFileSync(config.tlsKeyFile, 'utf8'),
@@ -30,7 +34,7 @@ async function main(): Promise<void> {
   const source =
     config.source.kind === 'file'
       ? new FileSource(config.source.path, log, config.settings.clusterDomain)
-      : new KubernetesSource(loadKubeConfig(config.source.kubeconfig ? { kubeconfig: config.source.kubeconfig } : {}), log);
+      : new KubernetesSource(loadKubeConfig({ kubeconfig: config.source.kubeconfig, tracer: tracing?.tracer }), log);
   const controller = await startDestination({
     source,
     tls: readTls(),
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
     destinationPort: config.destinationPort,
     policyPort: config.policyPort,
     adminPort: config.adminPort,
+    tracing,
   });
   // cert-manager renews the serving certificate and the kubelet swaps the mounted Secret's `..data`
   // symlink: follow the directories (watchFiles), not the first files' inodes, and keep serving the
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     watcher.close();
     await controller.close();
+    await tracing?.exporter.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -6,6 +6,7 @@
 import { ConfigError } from '@weft/common/errors';
 import { env, loadConfig, parseListenAddr, type ListenAddr } from '@weft/common/config';
 import { LOG_LEVELS } from '@weft/common/log';
+import { controlPlaneTraceConfig, controlPlaneTraceSchema, type TraceConfig } from '@weft/common/trace/config';
 import type { LevelWithSilent } from 'pino';
 import { ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP } from '@weft/api/names';
 import { DEFAULT_CERTIFY_RATE_LIMIT, type CertifyRateLimit } from './source-rate-limiter.js';
@@ -36,6 +37,8 @@ export interface IdentityConfig {
   readonly issuerKeyFile: string | undefined;
   readonly trustAnchorsFile: string | undefined;
   readonly kubeconfig: string | undefined;
+  /** Undefined: tracing is off (WEFT_IDENTITY_TRACE_COLLECTOR unset). */
+  readonly tracing: TraceConfig | undefined;
 }
 
 const schema = {
@@ -57,6 +60,7 @@ const schema = {
   issuerKeyFile: env.optionalString('WEFT_IDENTITY_ISSUER_KEY_FILE'),
   trustAnchorsFile: env.optionalString('WEFT_IDENTITY_TRUST_ANCHORS_FILE'),
   kubeconfig: env.optionalString('WEFT_IDENTITY_KUBECONFIG'),
+  ...controlPlaneTraceSchema('IDENTITY'),
 };
 
 /**
@@ -120,6 +124,12 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
       if (!value) problems.push(`${variable} is required when WEFT_IDENTITY_ISSUER_SOURCE=files`);
     }
   }
+  let tracing: TraceConfig | undefined;
+  try {
+    tracing = controlPlaneTraceConfig('IDENTITY', 'identity', raw);
+  } catch (err) {
+    problems.push(...(err as ConfigError).problems);
+  }
   if (problems.length > 0 || issuanceLifetimeMs === undefined || clockSkewMs === undefined) throw new ConfigError(problems);
   return {
     logLevel: raw.logLevel,
@@ -138,5 +148,6 @@ export function loadIdentityConfig(source: NodeJS.ProcessEnv): IdentityConfig {
     issuerKeyFile: raw.issuerKeyFile,
     trustAnchorsFile: raw.trustAnchorsFile,
     kubeconfig: raw.kubeconfig,
+    tracing,
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatDnsIdentity, type WorkloadIdentity } from '@weft/common/identity-name';
 import { startGrpcServer, type GrpcServer, type GrpcServerLimits, type TlsMaterial } from '@weft/common/grpc';
+import type { Tracer } from '@weft/common/trace/tracer';
 import { toPem } from '@weft/common/x509';
 import { ActiveIssuer, type IssuerState } from './active-issuer.js';
 import { Certifier } from './certifier.js';
@@ -56,6 +57,8 @@ export interface IdentityServiceOptions {
   readonly log: Logger;
   readonly registry: Registry;
   readonly now?: () => Date;
+  /** Traces each Certify call (docs/tracing.md); undefined: off. */
+  readonly tracer?: Tracer;
 }
 
 export interface IdentityService {
@@ -143,6 +146,7 @@ export async function startIdentityService(opts: IdentityServiceOptions): Promis
       requireClientCert: false,
       limits: CERTIFY_SERVER_LIMITS,
       routes: certifyRoutes(certifier, limiter, metrics, opts.log),
+      tracer: opts.tracer,
     });
   } catch (err) {
     clearTimeout(renewTimer);

@@ -11,6 +11,7 @@ import { createRegistry } from '@weft/common/metrics';
 import { startAdminServer, type AdminServer } from '@weft/common/admin';
 import { WeftError } from '@weft/common/errors';
 import { loadKubeConfig } from '@weft/common/k8s/client';
+import { startTracing, type Tracing } from '@weft/common/trace/tracing';
 import { requirePermissions } from './access-review.js';
 import { loadIdentityConfig, type IdentityConfig } from './config.js';
 import { fileIssuerSource, fileTrustSource } from './file-sources.js';
@@ -30,10 +31,13 @@ async function main(): Promise<void> {
   const registry = createRegistry('identity');
   let service: IdentityService | undefined;
   let admin: AdminServer | undefined;
+  // Certify calls and the Kubernetes calls they make (TokenReview) as spans (docs/tracing.md).
+  const tracing: Tracing | undefined = config.tracing ? startTracing(config.tracing, 'weft-identity', registry, log) : undefined;
 
   const shutdown = async (signal: string): Promise<void> => {
     log.info({ signal }, 'shutting down');
     await service?.close();
+    await tracing?.exporter.close();
     await admin?.close();
     process.exit(0);
   };
@@ -47,7 +51,7 @@ async function main(): Promise<void> {
       notReadyReason: () => (service ? service.notReadyReason() : 'no issuer loaded yet'),
     });
     log.info({ port: admin.port }, 'admin listening');
-    const kc = loadKubeConfig(config.kubeconfig ? { kubeconfig: config.kubeconfig } : {});
+    const kc = loadKubeConfig({ kubeconfig: config.kubeconfig, tracer: tracing?.tracer });
     const validator = new KubernetesTokenValidator(kc, log, config.tokenAudience);
     const fromKubernetes = config.issuerSource === 'kubernetes';
     const names = { secret: config.issuerSecret, configMap: config.trustRootsConfigMap };
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
       trustSource: fromKubernetes ? configMapTrustSource({ ...sourceOpts, name: config.trustRootsConfigMap }) : fileTrustSource({ file: config.trustAnchorsFile! }),
       log,
       registry,
+      tracer: tracing?.tracer,
     });
   } catch (err) {
     const known = err instanceof WeftError;

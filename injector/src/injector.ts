@@ -14,6 +14,8 @@ import { checkTrustAnchors, loadMeshConfig, type MeshConfig } from './mesh-confi
 import { NamespaceAnnotations } from './namespaces.js';
 import { DEFAULT_WEBHOOK_LIMITS, startWebhookServer } from './webhook-server.js';
 import { watchFiles } from './file-watch.js';
+import { startTracing } from '@weft/common/trace/tracing';
+import { loadInjectorTraceConfig } from './config.js';
 
 const serverSchema = {
   listen: env.listenAddr('WEFT_INJECTOR_LISTEN_ADDR', '0.0.0.0:8443'),
@@ -48,7 +50,10 @@ export interface RunningInjector {
 export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Promise<RunningInjector> {
   const cfg = loadConfig(serverSchema, source);
   log ??= createLogger('injector', cfg.logLevel);
-  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, context: cfg.kubeContext });
+  const traceConfig = loadInjectorTraceConfig(source);
+  const registry = createRegistry('injector');
+  const tracing = traceConfig ? startTracing(traceConfig, 'weft-injector', registry, log) : undefined;
+  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, context: cfg.kubeContext, tracer: tracing?.tracer });
 
   let kubernetesVersion = cfg.kubernetesVersion;
   if (kubernetesVersion === undefined) {
@@ -72,7 +77,6 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     }
   });
 
-  const registry = createRegistry('injector');
   const admissions = new Counter({
     name: 'injector_admission_total',
     help: 'AdmissionReview requests by result (injected, skipped, ignored, error, malformed, too-large, overloaded)',
@@ -102,6 +106,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     limits: { maxConcurrentReviews: cfg.maxConcurrentReviews },
     onAdmission: (result) => admissions.inc({ result }),
     onCertificateReload: (ok) => certReloads.inc({ ok: String(ok) }),
+    tracer: tracing?.tracer,
   });
   const admin = await startAdminServer({ host: cfg.adminListen.host, port: cfg.adminListen.port, registry, notReadyReason });
   log.info({ webhookPort: webhook.port, adminPort: admin.port }, 'injector serving');
@@ -117,6 +122,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
       await Promise.all([webhook.close(), admin.close()]);
       await nsStarted;
       await namespaces.stop();
+      await tracing?.exporter.close();
     },
   };
 }

@@ -7,12 +7,18 @@
  * hold is bounded: bodies (413 past `maxBodyBytes`), reviews in progress (429
  * past `maxConcurrentReviews`, answered before the body is read), open
  * connections, and how long headers and a whole request may take.
+ *
+ * With a tracer, each AdmissionReview is a SERVER span (`POST /inject`) under
+ * the API server's `traceparent` when it sends one (docs/tracing.md).
  */
 import https from 'node:https';
 import type http from 'node:http';
 import { createSecureContext } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { SpanRecord } from '@weft/common/trace/span';
+import { activeSpan, type Tracer } from '@weft/common/trace/tracer';
 import { ConfigError, WeftError } from '@weft/common/errors';
 import type { Logger } from '@weft/common/log';
 import { admit, parseAdmissionReview, MalformedAdmissionReview, type AdmissionContext, type AdmissionOutcome } from './admission.js';
@@ -55,6 +61,8 @@ export interface WebhookServerOptions {
   /** Called once per request to /inject with its result, for metrics. */
   readonly onAdmission?: (result: AdmissionOutcome['result'] | 'malformed' | 'too-large' | 'overloaded') => void;
   readonly onCertificateReload?: (ok: boolean) => void;
+  /** Traces each AdmissionReview; undefined: off. */
+  readonly tracer?: Tracer;
 }
 
 export interface WebhookServer {
@@ -144,6 +152,26 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const limits: WebhookLimits = { ...DEFAULT_WEBHOOK_LIMITS, ...opts.limits };
   let reviewsInProgress = 0;
 
+  /** The review's span, ended with the answer (whatever it is: a patch, 400, 413, 429). */
+  function traceReview(req: http.IncomingMessage, res: http.ServerResponse): SpanRecord | undefined {
+    const tracer = opts.tracer;
+    if (tracer === undefined || !tracer.sampled(req.headers)) return undefined;
+    const { span } = tracer.start(req.headers, 'POST /inject', 'server', performance.now());
+    span.set('http.request.method', req.method ?? 'POST');
+    span.set('http.route', '/inject');
+    span.set('url.path', '/inject');
+    span.set('client.address', req.socket.remoteAddress);
+    res.once('close', () => {
+      span.set('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) {
+        span.set('error.type', String(res.statusCode));
+        span.error = `HTTP ${res.statusCode}`;
+      }
+      tracer.finish(span);
+    });
+    return span;
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ready') {
@@ -153,6 +181,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     }
     if (path !== '/inject') throw new HttpError(404, `no route ${path}; the webhook serves POST /inject and GET /ready`);
     if (req.method !== 'POST') throw new HttpError(405, 'POST an AdmissionReview to /inject');
+    const span = traceReview(req, res);
     if (reviewsInProgress >= limits.maxConcurrentReviews) {
       // Answered before reading the body: shedding load must cost next to nothing.
       throw new HttpError(429, `more than ${limits.maxConcurrentReviews} admission reviews in progress; retry`, { 'retry-after': '1' });
@@ -170,7 +199,14 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       refuseBody(req, res, err.message, limits.maxBodyBytes);
       return;
     }
-    const outcome = await admit(parseAdmissionReview(body), opts.admission);
+    const request = parseAdmissionReview(body);
+    span?.set('weft.admission.operation', request.operation);
+    span?.set('weft.admission.kind', request.kind.kind);
+    span?.set('k8s.namespace.name', request.namespace);
+    // The namespace lookups and any Kubernetes call the decision makes are children of the review's span.
+    const outcome = span ? await activeSpan.run(span, () => admit(request, opts.admission)) : await admit(request, opts.admission);
+    span?.set('weft.admission.result', outcome.result);
+    span?.set('weft.injected', outcome.result === 'injected');
     opts.onAdmission?.(outcome.result);
     log.debug({ uid: outcome.review.response.uid, result: outcome.result, reason: outcome.reason }, 'admission');
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(outcome.review));

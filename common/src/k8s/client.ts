@@ -5,6 +5,8 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Tracer } from '../trace/tracer.js';
+import { TracedKubeConfig } from './tracing.js';
 
 export { k8s };
 
@@ -12,10 +14,12 @@ export interface KubeClientOptions {
   /** Path to a kubeconfig; in-cluster config when absent and running in a pod. */
   readonly kubeconfig?: string;
   readonly context?: string;
+  /** Traces every API call the config's clients make (k8s/tracing.ts); undefined: tracing is off. */
+  readonly tracer?: Tracer;
 }
 
 export function loadKubeConfig(opts: KubeClientOptions = {}): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = opts.tracer ? new TracedKubeConfig(opts.tracer) : new k8s.KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
