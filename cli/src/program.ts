@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { registerCheck } from './commands/check.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerCrds } from './commands/crds.js';
 import { registerDiagnostics } from './commands/diagnostics.js';
 import { registerIdentity } from './commands/identity.js';
 import { registerInject } from './commands/inject.js';
@@ -39,6 +40,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
   registerVersion(program);
   registerViz(program);
   registerDiagnostics(program);
+  registerCrds(program);
   registerCompletion(program);
   const args = argv.slice(2);
   if (args.length === 0 || args.some((a) => a === 'demo' || a === 'help' || a === '--help' || a === '-h')) {

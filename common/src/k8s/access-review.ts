@@ -12,6 +12,8 @@ export interface Permission {
   readonly verb: string;
   readonly group: string;
   readonly resource: string;
+  /** e.g. `status`; unset: the resource itself. */
+  readonly subresource?: string;
   /** Unset: cluster-wide. */
   readonly namespace?: string;
   readonly name?: string;
@@ -24,7 +26,7 @@ export interface AccessDenial {
 }
 
 export function describePermission(p: Permission): string {
-  const what = `${p.resource}${p.group ? `.${p.group}` : ''}${p.name ? `/${p.name}` : ''}`;
+  const what = `${p.resource}${p.group ? `.${p.group}` : ''}${p.name ? `/${p.name}` : ''}${p.subresource ? `/${p.subresource}` : ''}`;
   return `${p.verb} ${what}${p.namespace ? ` in namespace ${p.namespace}` : ' (cluster-wide)'}`;
 }
 
@@ -38,7 +40,7 @@ export async function findDenied(kc: k8s.KubeConfig, component: string, permissi
           body: {
             apiVersion: 'authorization.k8s.io/v1',
             kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, namespace: p.namespace, name: p.name } },
+            spec: { resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, subresource: p.subresource, namespace: p.namespace, name: p.name } },
           },
         });
       } catch (err) {
