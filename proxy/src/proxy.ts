@@ -15,7 +15,7 @@ import { createRegistry } from '@weft/common/metrics';
 import { startAdminServer, type AdminServer } from '@weft/common/admin';
 import { createGrpcClient, type GrpcServer } from '@weft/common/grpc';
 import { destination } from '@weft/api';
-import type { NewBalancer, SocketAddr } from './svc.js';
+import type { NewEndpointBalancer, SocketAddr } from './svc.js';
 import type { ProxyConfig } from './config.js';
 import { type LocalIdentity, CertifyingIdentity, type TlsCredentials } from './identity/local-identity.js';
 import type { Discovery } from './discovery/discovery.js';
@@ -31,7 +31,7 @@ import { inboundStack } from './inbound/stack.js';
 import { WatchedPolicies, type InboundPolicies } from './policy/policies.js';
 import { policyClientFactory } from './policy/policy-client.js';
 import { defaultPolicy } from './policy/server-policy.js';
-import { P2cBalancer } from './outbound/p2c.js';
+import { P2cEndpointBalancer } from './outbound/p2c.js';
 import { ProxyPorts } from './inbound/app-target.js';
 import { isLoopback } from './transport/loopback.js';
 import { Tracer } from './trace/tracer.js';
@@ -52,7 +52,7 @@ export interface ProxyOptions {
   readonly policies?: InboundPolicies;
   /** Default: the SO_ORIGINAL_DST addon (proxy/native) when built; `null` forces explicit mode (no lookup). */
   readonly originalDst?: OriginalDstLookup | null;
-  readonly newBalancer?: NewBalancer;
+  readonly newBalancer?: NewEndpointBalancer;
   readonly log?: Logger;
   /** Shutdown grace for in-flight requests (default 10 s). */
   readonly drainMs?: number;
@@ -120,7 +120,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   const outbound = outboundStack({
     log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts, tracer,
-    newBalancer: opts.newBalancer ?? (() => new P2cBalancer()),
+    newBalancer: opts.newBalancer ?? (() => new P2cEndpointBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
     maxHeaderSize: MAX_HEADER_SIZE,

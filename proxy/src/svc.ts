@@ -6,10 +6,13 @@
  * routing, retries, timeouts, authorization...). A `NewService` builds the
  * service for a target (`Logical` → `Concrete` → `Endpoint`), so layers read
  * typed parameters from the target instead of reaching into global config.
- * The stacks in `inbound/stack.ts` and `outbound/stack.ts` compose layers in
- * request order, top-down.
+ * The stacks in `inbound/stack.ts` and `outbound/stack.ts` are literal lists:
+ * `stack(...)` for the layers of one service, `newStack(...)` for the layers
+ * of one stage (one target type), the first listed being the outermost.
  */
 import type { Duplex, Readable } from 'node:stream';
+import type { RetryBudgetParams, RouteParams } from './profile/route-table.js';
+import type { RouteTargetMetrics } from './metrics/route-metrics.js';
 
 /** Handles one request. Rejections carry a WeftError whose code maps to the HTTP/gRPC status. */
 export type Service<Req, Rsp> = (req: Req) => Promise<Rsp>;
@@ -27,8 +30,28 @@ export function stack<Req, Rsp>(...layers: ReadonlyArray<Layer<Req, Rsp>>): (inn
 /** Builds (and usually caches) the service for one target. */
 export type NewService<T, Req, Rsp> = (target: T) => Service<Req, Rsp>;
 
-/** A layer over target-building services: `NewService<T>` in, `NewService<U>` out. */
+/** A layer over target-building services: `NewService<T>` in, `NewService<U>` out (a stage boundary when T ≠ U). */
 export type NewLayer<TInner, TOuter, Req, Rsp> = (inner: NewService<TInner, Req, Rsp>) => NewService<TOuter, Req, Rsp>;
+
+/**
+ * The layers of one stage (one target type), first listed outermost. List the stage's cache first: the layers below
+ * it then run once per target, when the target's service is built, and never per request.
+ */
+export function newStack<T, Req, Rsp>(
+  ...layers: ReadonlyArray<NewLayer<T, T, Req, Rsp>>
+): (inner: NewService<T, Req, Rsp>) => NewService<T, Req, Rsp> {
+  return (inner) => layers.reduceRight((svc, layer) => layer(svc), inner);
+}
+
+/** A layer that does not read the target, in a stage's list: applied to each target's service once, as it is built. */
+export function onService<T, Req, Rsp>(layer: Layer<Req, Rsp>): NewLayer<T, T, Req, Rsp> {
+  return (inner) => (target) => layer(inner(target));
+}
+
+/** A layer built for each target from the target's parameters, in a stage's list. */
+export function perTarget<T, Req, Rsp>(layerFor: (target: T) => Layer<Req, Rsp>): NewLayer<T, T, Req, Rsp> {
+  return (inner) => (target) => layerFor(target)(inner(target));
+}
 
 // ---------------------------------------------------------------------------
 // Addresses and identities
@@ -135,8 +158,19 @@ export interface HttpRequest {
   readonly startedAt: number;
   /** HTTP/1 `Upgrade` (e.g. `websocket`): the protocol the client asks to switch to; the response may carry the upgraded stream. */
   readonly upgrade?: string;
-  /** Outbound: the matched route's own weighted backends (Gateway API backendRefs), set by the route layer for the split layer. */
-  readonly backends?: WeightedBackends;
+  /** The route the request matched, set by the route layer for the layers below it; absent: the default route. */
+  readonly route?: MatchedRoute;
+  /** The request's absolute deadline (performance.now() scale), set by the deadline layer; absent: none. */
+  readonly deadline?: number;
+}
+
+/** A profile route as the layers below the route layer read it: bound once per route of the current profile. */
+export interface MatchedRoute {
+  readonly params: RouteParams;
+  /** The route's `route_*` metrics; undefined for unnamed routes. */
+  readonly metrics: RouteTargetMetrics | undefined;
+  /** The logical service's retry budget (from the same profile). */
+  readonly budget: RetryBudgetParams;
 }
 
 /** A weighted choice of logical backends (`host:port` authorities); `totalWeight` > 0. */
@@ -163,18 +197,18 @@ export interface HttpResponse {
 }
 
 /**
- * Balances requests or connections over a concrete service's endpoints
- * (proxy/src/balance: P2C over peak-EWMA, adapted in outbound/p2c.ts).
+ * Balances requests or connections over a concrete service's discovered endpoints (the stack's view; the P2C
+ * peak-EWMA `Balancer` of proxy/src/balance is adapted to it in outbound/p2c.ts).
  */
-export interface Balancer {
+export interface EndpointBalancer {
   /** Replaces the endpoint set (a discovery update). */
   update(endpoints: readonly Endpoint[]): void;
-  /** Chooses an endpoint, or undefined when none is available. */
-  pick(): BalancerLease | undefined;
+  /** Chooses an endpoint, or undefined when none is available (none ready, or all ejected by failure accrual). */
+  pick(): EndpointLease | undefined;
 }
 
 /** One pick; report the outcome exactly once (latency is measured from the pick). */
-export interface BalancerLease {
+export interface EndpointLease {
   readonly endpoint: Endpoint;
   /** Connection-level use: the connection is up (the connect time is the latency sample). */
   connected(): void;
@@ -182,7 +216,7 @@ export interface BalancerLease {
   done(ok: boolean): void;
 }
 
-export type NewBalancer = () => Balancer;
+export type NewEndpointBalancer = () => EndpointBalancer;
 
 export type HttpService = Service<HttpRequest, HttpResponse>;
 export type HttpLayer = Layer<HttpRequest, HttpResponse>;

@@ -1,18 +1,20 @@
 /**
  * The inbound proxy (port 4143): what arrives for the local application,
- * from peer proxies (mTLS) or unmeshed clients (plaintext). Read top-down,
- * this is the request path.
+ * from peer proxies (mTLS) or unmeshed clients (plaintext). Each stage is a
+ * literal list of layers, outermost first, as in the code below.
  *
- *   accept ─ original destination ─ detect protocol
- *   ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity
- *   │   ├ ALPN weft.h2  ─ HTTP/2 preface? http server (HTTP/1 restored from weft-orig-proto) : GOAWAY PROTOCOL_ERROR
- *   │   └ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
- *   ├ TLS for someone else (the app's own TLS) ─ opaque
- *   ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ http server
- *   └ opaque (silent for the detect timeout: counted in detect_timeout_total, logged once per port)
+ *   connection  accept ─ original destination ─ detect protocol
+ *               ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity ─ tcp metrics (client_id)
+ *               │   ├ ALPN weft.h2  ─ HTTP/2 preface? http server (HTTP/1 restored from weft-orig-proto) : GOAWAY PROTOCOL_ERROR
+ *               │   └ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
+ *               ├ TLS for someone else (the app's own TLS) ─ tcp metrics ─ opaque
+ *               ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ tcp metrics ─ http server
+ *               └ opaque (silent for the detect timeout: counted in detect_timeout_total, logged once per port) ─ tcp metrics
  *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
- *   http (HTTP/1 Upgrade too: on 101 the connections are joined): trace (server span, sampled requests) ─ authorize (port policy) ─ route metrics, gRPC deadline (whole exchange) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ application
- *   tcp:  authorize (port policy) ─ tcp metrics ─ application
+ *   per request (HTTP/1 Upgrade too: on 101 the connections are joined)
+ *               trace (server span) ─ authorize (port policy) ─ route (profile of the request's authority)
+ *               ─ route metrics ─ deadline (grpc-timeout) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ forward to app
+ *   opaque      authorize (port policy) ─ forward to app
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
@@ -22,7 +24,7 @@ import type { LocalIdentity } from '../identity/local-identity.js';
 import type { ProxyMetrics, Labels } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
-import { H2_PREFACE_REFUSAL, readH2Preface } from '../transport/detect.js';
+import { H2_PREFACE_REFUSAL, readH2Preface } from '../transport/sniff.js';
 import { writeUpgradeError, writeUpgradeResponse } from '../http/upgrade.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
@@ -37,7 +39,8 @@ import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
 import { terminateMeshTls } from '../layers/tls-terminate.js';
 import { authorizeHttp, authorizeTcp } from '../layers/authorize.js';
-import { inboundRoutes } from '../layers/route.js';
+import { inboundRoute, measureRoute } from '../layers/route.js';
+import { requestDeadline } from '../layers/timeout.js';
 import type { InboundPolicies } from '../policy/policies.js';
 import type { Profiles } from '../discovery/profiles.js';
 import { authzMetrics } from '../metrics/authz-metrics.js';
@@ -80,7 +83,9 @@ export function inboundStack(d: InboundDeps): InboundStack {
   const http: HttpService = stack(
     traceLayer({ tracer: d.tracer, kind: 'server', localIdentity: d.identity.name }),
     authorizeHttp(authz),
-    inboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
+    inboundRoute({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
+    measureRoute(),
+    requestDeadline({ routeTimeouts: false }),
     httpMetrics((req) => {
       const id = req.conn.tls.identity;
       return d.metrics.forHttp(`in|${req.authority}|${id ?? ''}`, () => httpLabels(req.authority, id));
@@ -90,7 +95,9 @@ export function inboundStack(d: InboundDeps): InboundStack {
   )(forwardToApp({ target, h1: d.h1, h2: d.h2 }));
 
   // ── Opaque TCP ──────────────────────────────────────────────────────────
-  const toApp: TcpService = authorizeTcp(authz)(tcpForwardToApp(target));
+  const toApp: TcpService = stack(
+    authorizeTcp(authz),
+  )(tcpForwardToApp(target));
   const tcp = (conn: TcpConn): void => {
     toApp(conn).catch((err: unknown) => d.log.debug({ err }, 'inbound TCP failed'));
   };

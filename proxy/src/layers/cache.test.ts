@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cached, type Disposable } from './cache.js';
+import { cache, type Disposable } from './cache.js';
 import type { Service } from '../svc.js';
 
 function counting() {
@@ -17,7 +17,7 @@ function counting() {
 
 test('a target is built once and reused', async () => {
   const c = counting();
-  const svc = cached((t: string) => t, c.inner);
+  const svc = cache<string, number, string>((t: string) => t)(c.inner);
   assert.equal(await svc('a')(1), 'a');
   assert.equal(await svc('a')(2), 'a');
   assert.deepEqual(c.built, ['a']);
@@ -25,7 +25,7 @@ test('a target is built once and reused', async () => {
 
 test('the cache holds at most maxTargets: a client naming endless targets cannot grow it, and evicted targets are disposed', () => {
   const c = counting();
-  const svc = cached((t: string) => t, c.inner, { maxTargets: 3, idleMs: 3_600_000 });
+  const svc = cache<string, number, string>((t: string) => t, { maxTargets: 3, idleMs: 3_600_000 })(c.inner);
   for (let i = 0; i < 1000; i++) svc(`t${i}`);
   assert.equal(c.built.length, 1000);
   assert.equal(c.disposed.length, 997);
@@ -37,7 +37,7 @@ test('the cache holds at most maxTargets: a client naming endless targets cannot
 
 test('idle targets are dropped when a new target arrives', () => {
   const c = counting();
-  const svc = cached((t: string) => t, c.inner, { maxTargets: 100, idleMs: 0 });
+  const svc = cache<string, number, string>((t: string) => t, { maxTargets: 100, idleMs: 0 })(c.inner);
   svc('a');
   svc('b');
   assert.deepEqual(c.disposed, ['a']);

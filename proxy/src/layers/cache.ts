@@ -8,7 +8,7 @@
  * endpoint set).
  */
 import { performance } from 'node:perf_hooks';
-import type { NewService } from '../svc.js';
+import type { NewLayer, NewService } from '../svc.js';
 
 export interface CacheLimits {
   readonly maxTargets: number;
@@ -30,7 +30,12 @@ interface Entry<S> {
 /** Refreshing an entry's place costs a Map delete + set; done at most once per this many ms per target. */
 const TOUCH_EVERY_MS = 1000;
 
-export function cached<T, Req, Rsp>(keyOf: (target: T) => string, inner: NewService<T, Req, Rsp>, limits: CacheLimits = DEFAULT_CACHE_LIMITS): NewService<T, Req, Rsp> {
+/** The first layer of each stage: one service per target key, built on first use. */
+export function cache<T, Req, Rsp>(keyOf: (target: T) => string, limits: CacheLimits = DEFAULT_CACHE_LIMITS): NewLayer<T, T, Req, Rsp> {
+  return (inner) => cachedServices(keyOf, inner, limits);
+}
+
+function cachedServices<T, Req, Rsp>(keyOf: (target: T) => string, inner: NewService<T, Req, Rsp>, limits: CacheLimits): NewService<T, Req, Rsp> {
   type Svc = ReturnType<NewService<T, Req, Rsp>>;
   // Map order is least recently used first.
   const entries = new Map<string, Entry<Svc>>();

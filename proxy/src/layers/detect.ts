@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
 import type { ConnMeta, Direction, TcpConn } from '../svc.js';
-import { detect } from '../transport/detect.js';
+import { sniff } from '../transport/sniff.js';
 
 export interface DetectedRoutes {
   http1(socket: Socket, meta: ConnMeta): void;
@@ -49,7 +49,7 @@ export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (so
       routes.opaque({ socket, meta });
       return;
     }
-    void detect(socket, opts.timeoutMs).then((d) => {
+    void sniff(socket, opts.timeoutMs).then((d) => {
       if (!d) {
         socket.destroy();
         return;

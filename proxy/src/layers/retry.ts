@@ -14,11 +14,11 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
-import type { HttpRequest, HttpResponse, HttpService } from '../svc.js';
-import { isRetryableGrpcStatus, isRetryableStatus, mayRetry, type RouteParams } from '../profile/route-table.js';
+import type { HttpRequest, HttpResponse, HttpService, MatchedRoute, NewLayer } from '../svc.js';
+import { isRetryableGrpcStatus, isRetryableStatus, mayRetry, type RetryBudgetParams } from '../profile/route-table.js';
 import type { RouteTargetMetrics } from '../metrics/route-metrics.js';
-import type { RetryBudget } from './retry-budget.js';
-import { callWithTimeout, deadlineOf, isGrpc, now, RequestTimeoutError, withRemaining } from './timeout.js';
+import { RetryBudget } from './retry-budget.js';
+import { isGrpc, now, RequestTimeoutError, withRemaining } from './timeout.js';
 
 /** Largest request body kept for replay. */
 export const MAX_REPLAY_BYTES = 64 * 1024;
@@ -95,54 +95,64 @@ function retryableError(err: unknown, req: HttpRequest): boolean {
 }
 
 /**
- * Sends a request along its route: deadline (total timeout, grpc-timeout),
- * per-attempt timeout, and retries within the budget.
+ * Retries per logical service (each holds its retry budget): a request on a retryable route is sent again after
+ * a failed attempt while its deadline (`req.deadline`, from the deadline layer above) allows.
  */
-export async function sendOnRoute(
-  inner: HttpService,
-  req: HttpRequest,
-  route: RouteParams,
-  budget: RetryBudget,
-  m: RouteTargetMetrics | undefined,
-): Promise<HttpResponse> {
-  const deadline = deadlineOf(req, route.totalTimeoutMs);
-  const attemptMs = route.timeoutMs > 0 ? route.timeoutMs : Infinity;
-  const grpc = isGrpc(req);
-  const retryable = mayRetry(route, req.method, grpc);
-  const watchGrpc = retryable && grpc && route.retryGrpcStatuses.size > 0;
+export function retry<T>(): NewLayer<T, T, HttpRequest, HttpResponse> {
+  return (inner) => (target) => {
+    const svc = inner(target);
+    let budget: RetryBudget | undefined;
+    const budgetFor = (p: RetryBudgetParams): RetryBudget => {
+      // A changed budget starts a fresh window (rare: a ServiceProfile edit).
+      if (!budget || budget.params !== p) budget = new RetryBudget(p);
+      return budget;
+    };
+    return (req) => {
+      const r = req.route;
+      if (!r) return svc(req);
+      const grpc = isGrpc(req);
+      if (!mayRetry(r.params, req.method, grpc)) return svc(req);
+      return withRetries(svc, req, r, grpc, budgetFor(r.budget));
+    };
+  };
+}
+
+async function withRetries(inner: HttpService, req: HttpRequest, r: MatchedRoute, grpc: boolean, budget: RetryBudget): Promise<HttpResponse> {
+  const route = r.params;
+  const m = r.metrics;
+  const deadline = req.deadline ?? Infinity;
+  const watchGrpc = grpc && route.retryGrpcStatuses.size > 0;
   let replayable: ReplayableBody | undefined;
   let first = req;
-  if (retryable) {
-    budget.deposit();
-    if (!req.bodyless) {
-      replayable = new ReplayableBody(req.body, MAX_REPLAY_BYTES);
-      first = { ...req, body: replayable.first() };
-    }
+  budget.deposit();
+  if (!req.bodyless) {
+    replayable = new ReplayableBody(req.body, MAX_REPLAY_BYTES);
+    first = { ...req, body: replayable.first() };
   }
   for (let attempt = 0; ; attempt++) {
-    const t = now();
-    if (t >= deadline) throw new RequestTimeoutError('request', deadline - req.startedAt);
-    const ms = Math.min(attemptMs, deadline - t);
-    const finalTimeout = ms !== attemptMs;
-    let areq = withRemaining(first, deadline, t);
-    if (attempt > 0) areq = { ...areq, body: replayable ? replayable.replay() : Readable.from([]) };
+    let areq = first;
+    if (attempt > 0) {
+      const t = now();
+      if (t >= deadline) throw new RequestTimeoutError('request', deadline - req.startedAt);
+      areq = { ...withRemaining(first, deadline, t), body: replayable ? replayable.replay() : Readable.from([]) };
+    }
     let rsp: HttpResponse;
     try {
-      rsp = await callWithTimeout(inner, areq, ms, finalTimeout ? 'request' : 'request attempt', route.idleTimeoutMs);
+      rsp = await inner(areq);
     } catch (err) {
-      // A total-deadline timeout is final; an attempt timeout may be retried within the total.
-      if (!canRetry(retryable, attempt, replayable) || !retryableError(err, req) || (err instanceof RequestTimeoutError && finalTimeout)) throw err;
+      // The deadline layer aborts `req.signal` when the whole exchange is over: that is final.
+      if (!canRetry(attempt, replayable) || !retryableError(err, req)) throw err;
       if (!takeRetry(budget, m)) throw err;
       continue;
     }
-    if (!canRetry(retryable, attempt, replayable) || req.signal.aborted) return rsp;
-    let retry = isRetryableStatus(route, rsp.status);
-    if (!retry && watchGrpc) {
+    if (!canRetry(attempt, replayable) || req.signal.aborted) return rsp;
+    let again = isRetryableStatus(route, rsp.status);
+    if (!again && watchGrpc) {
       let status = rsp.headers['grpc-status'];
       if (status === undefined) ({ status, rsp } = await grpcStatusBeforeData(rsp));
-      retry = isRetryableGrpcStatus(route, status);
+      again = isRetryableGrpcStatus(route, status);
     }
-    if (retry && !req.signal.aborted && takeRetry(budget, m)) {
+    if (again && !req.signal.aborted && takeRetry(budget, m)) {
       // The failed response is dropped; its stream is reset rather than read to the end.
       rsp.body.on('error', () => undefined);
       rsp.body.destroy();
@@ -186,8 +196,8 @@ function grpcStatusBeforeData(rsp: HttpResponse): Promise<{ status: string | und
   });
 }
 
-function canRetry(retryable: boolean, attempt: number, body: ReplayableBody | undefined): boolean {
-  return retryable && attempt < MAX_RETRIES && (body === undefined || body.complete);
+function canRetry(attempt: number, body: ReplayableBody | undefined): boolean {
+  return attempt < MAX_RETRIES && (body === undefined || body.complete);
 }
 
 function takeRetry(budget: RetryBudget, m: RouteTargetMetrics | undefined): boolean {

@@ -1,6 +1,6 @@
 /**
  * Outbound: traffic split. When the matched route names its own weighted
- * backends (Gateway API backendRefs, `req.backends`), or else the logical
+ * backends (Gateway API backendRefs, on `req.route`), or else the logical
  * service's profile has some (`dst_overrides`: canary, blue/green), each
  * request goes to one of them with probability weight / total; otherwise to
  * the logical service itself. Weights are read per request from the live profile, so a change
@@ -8,7 +8,7 @@
  * started: shifting weights never fails a request. Each backend is a
  * Concrete with its own discovery and balancer (built once, cached below).
  */
-import type { Concrete, Logical, NewHttp } from '../svc.js';
+import type { Concrete, HttpRequest, HttpResponse, Logical, NewLayer } from '../svc.js';
 import type { Profiles } from '../discovery/profiles.js';
 import { routeTableOf, type Backend } from '../profile/route-table.js';
 
@@ -22,13 +22,15 @@ export function pickBackend(backends: readonly Backend[], totalWeight: number, r
   return backends[backends.length - 1]!;
 }
 
-export function splitConcrete(profiles: Profiles, inner: NewHttp<Concrete>): NewHttp<Logical> {
-  return (logical) => {
+/** Per Logical: the Concrete backend of each request (the stage boundary Logical → Concrete). */
+export function split(profiles: Profiles): NewLayer<Concrete, Logical, HttpRequest, HttpResponse> {
+  return (inner) => (logical) => {
     const watch = profiles.watch(logical.authority);
     const self = inner({ logical, authority: logical.authority });
     return (req) => {
-      if (req.backends) {
-        const b = pickBackend(req.backends.list, req.backends.totalWeight, Math.random());
+      const own = req.route?.params.backends;
+      if (own) {
+        const b = pickBackend(own.list, own.totalWeight, Math.random());
         return b.authority === logical.authority ? self(req) : inner({ logical, authority: b.authority })(req);
       }
       const table = routeTableOf(watch.current());

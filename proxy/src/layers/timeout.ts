@@ -1,20 +1,23 @@
 /**
- * Request deadlines. A route's per-attempt timeout and total timeout, and a
- * gRPC client's `grpc-timeout`, become one absolute deadline per request,
- * and it covers the whole exchange: an attempt without response headers by
- * then fails with DEADLINE_EXCEEDED (504 for HTTP, grpc-status 4 for gRPC);
- * a response whose body has not ended by then is ended with that error (the
- * HTTP servers turn it into gRPC trailers, an RST_STREAM or a closed HTTP/1
- * connection). A route's idle timeout ends a stream on which no byte moved
- * either way for that long, the same way. The upstream stream is reset in
- * every case and the metrics count a failure. gRPC requests carry the
- * remaining time to the next hop in `grpc-timeout`, so the deadline holds
- * across the mesh.
+ * Request deadlines, as two layers. `requestDeadline`: a route's total
+ * timeout and a gRPC client's `grpc-timeout` become one absolute deadline
+ * per request (`req.deadline`), and it covers the whole exchange, retries
+ * included. `attemptTimeout`: a route's per-attempt timeout and idle
+ * timeout bound each attempt (below the retry layer, so a timed-out attempt
+ * may be retried while the deadline allows). An exchange without response
+ * headers in time fails with DEADLINE_EXCEEDED (504 for HTTP, grpc-status 4
+ * for gRPC); a response whose body has not ended in time is ended with that
+ * error (the HTTP servers turn it into gRPC trailers, an RST_STREAM or a
+ * closed HTTP/1 connection). The idle timeout ends a stream on which no
+ * byte moved either way for that long, the same way. The upstream stream is
+ * reset in every case and the metrics count a failure. gRPC requests carry
+ * the remaining time to the next hop in `grpc-timeout`, so the deadline
+ * holds across the mesh.
  */
 import { performance } from 'node:perf_hooks';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
-import type { HttpRequest, HttpResponse, HttpService } from '../svc.js';
+import type { HttpLayer, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 
 export class RequestTimeoutError extends WeftError {
   constructor(what: string, ms: number) {
@@ -53,6 +56,36 @@ export function deadlineOf(req: HttpRequest, totalTimeoutMs: number): number {
 export function withRemaining(req: HttpRequest, deadline: number, now: number): HttpRequest {
   if (deadline === Infinity || !isGrpc(req)) return req;
   return { ...req, headers: { ...req.headers, 'grpc-timeout': formatGrpcTimeout(deadline - now) } };
+}
+
+export interface DeadlineOptions {
+  /** Whether the matched route's total timeout counts (outbound); else only the client's grpc-timeout (inbound). */
+  readonly routeTimeouts: boolean;
+}
+
+/** The request's deadline over the whole exchange; the request below carries it (`req.deadline`, and in grpc-timeout). */
+export function requestDeadline(o: DeadlineOptions): HttpLayer {
+  return (inner) => (req) => {
+    const total = o.routeTimeouts ? (req.route?.params.totalTimeoutMs ?? 0) : 0;
+    if (total <= 0 && req.headers['grpc-timeout'] === undefined) return inner(req);
+    const deadline = deadlineOf(req, total);
+    if (deadline === Infinity) return inner(req);
+    const t = now();
+    if (t >= deadline) return Promise.reject(new RequestTimeoutError('request', deadline - req.startedAt));
+    const next: HttpRequest = isGrpc(req)
+      ? { ...req, deadline, headers: { ...req.headers, 'grpc-timeout': formatGrpcTimeout(deadline - t) } }
+      : { ...req, deadline };
+    return callWithTimeout(inner, next, deadline - t, 'request');
+  };
+}
+
+/** Each attempt bounded by the route's per-attempt timeout and idle timeout. */
+export function attemptTimeout(): HttpLayer {
+  return (inner) => (req) => {
+    const p = req.route?.params;
+    if (!p || (p.timeoutMs <= 0 && p.idleTimeoutMs <= 0)) return inner(req);
+    return callWithTimeout(inner, req, p.timeoutMs > 0 ? p.timeoutMs : Infinity, 'request attempt', p.idleTimeoutMs);
+  };
 }
 
 /**

@@ -1,25 +1,27 @@
 /**
  * The outbound proxy (port 4140): what the local application sends out.
- * Read top-down, this is the request path.
+ * Each stage is a literal list of layers, outermost first; the code below
+ * builds the stages from the endpoint up, and each list is this drawing.
  *
- *   accept ─ original destination (SO_ORIGINAL_DST) ─ tcp metrics (peer=src)
- *   └ detect protocol
- *     ├ HTTP/1, HTTP/2 ─ http server
- *     │   └ trace: client span (sampled requests), our span as the parent downstream
- *     │     logical target (orig dst, else Host/:authority)      per request
- *     │     └ route (profile) ─ deadline, idle (whole exchange) ─ retry (budget; HTTP and gRPC statuses)   per Logical
- *     │       └ split: weighted concrete backend                 per Logical
- *     │         └ discovery + P2C balancer                       per Concrete
- *     │           └ trace endpoint (peer, attempts) ─ http metrics (server_id, dst_*) ─ tap   per Endpoint
- *     │             └ endpoint client: mTLS HTTP/2 to the peer proxy, or plaintext
- *     └ TLS from the app, opaque (silent for the detect timeout: detect_timeout_total), Upgrade (WebSocket)
- *         └ logical (orig dst) ─ discovery + balancer ─ tcp endpoint (mTLS weft.tcp or plain)
+ *   connection   accept ─ original destination (SO_ORIGINAL_DST) ─ tcp metrics (peer=src) ─ detect protocol
+ *                ├ HTTP/1, HTTP/2 ─ http server ─ per request
+ *                └ TLS from the app, opaque (silent for the detect timeout: detect_timeout_total), Upgrade (WebSocket)
+ *                    ─ opaque per Concrete
+ *   per request  trace (client span, our span the parent downstream) ─ logical target (orig dst, else Host/:authority)
+ *   per Logical  cache ─ route (profile; the match rides on req.route) ─ route metrics ─ route filters
+ *                ─ deadline (total timeout, grpc-timeout) ─ retry (budget) ─ attempt timeout (per attempt, idle)
+ *                ─ split (weighted Concrete backend)
+ *   per Concrete cache ─ balance (discovery, P2C peak-EWMA) ─ failure accrual (outcome of each pick)
+ *   per Endpoint cache ─ trace endpoint (peer, attempts) ─ http metrics (server_id, dst_*) ─ tap
+ *                ─ endpoint client (mTLS HTTP/2 to the peer proxy, or plaintext)
+ *   opaque, per Concrete  cache ─ balance ─ failure accrual (connection level)
+ *   opaque, per Endpoint  cache ─ tcp endpoint (mTLS weft.tcp or plain; tcp metrics peer=dst)
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@weft/common/log';
-import type { Concrete, ConnMeta, Endpoint, HttpRequest, HttpService, Logical, NewBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
-import { stack } from '../svc.js';
+import type { Concrete, ConnMeta, Endpoint, HttpRequest, HttpResponse, HttpService, Logical, NewEndpointBalancer, NewHttp, NewTcp, SocketAddr, TcpConn, TcpService } from '../svc.js';
+import { newStack, onService, perTarget, stack } from '../svc.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { Profiles } from '../discovery/profiles.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
@@ -28,12 +30,14 @@ import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
-import { cached } from '../layers/cache.js';
+import { cache } from '../layers/cache.js';
 import { logicalFromRequest, normalizeAuthority } from '../layers/logical.js';
-import { outboundRoutes } from '../layers/route.js';
-import { splitConcrete } from '../layers/split.js';
+import { measureRoute, outboundRoute, routeFilters } from '../layers/route.js';
+import { requestDeadline, attemptTimeout } from '../layers/timeout.js';
+import { retry } from '../layers/retry.js';
+import { split } from '../layers/split.js';
 import { routeMetrics } from '../metrics/route-metrics.js';
-import { resolveEndpoints } from '../layers/resolve.js';
+import { balance, failureAccrual } from '../layers/balance.js';
 import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
 import { traceEndpoint, traceLayer } from '../layers/trace.js';
@@ -51,7 +55,7 @@ export interface OutboundDeps {
   readonly discovery: Discovery;
   /** Routing profiles per logical authority (GetProfile), for the route/retry/timeout/split layers of issue 9. */
   readonly profiles: Profiles;
-  readonly newBalancer: NewBalancer;
+  readonly newBalancer: NewEndpointBalancer;
   readonly metrics: ProxyMetrics;
   readonly tap: TapHub;
   readonly h1: Http1Client;
@@ -80,34 +84,46 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── HTTP ────────────────────────────────────────────────────────────────
   // The pooled mTLS sessions to peer proxies are not counted in tcp_* yet (endpointClient's `bindTcp`):
   // the netns test pins tcp_open_total{peer="dst"} to the opaque connection alone.
-  const endpoint: NewHttp<Endpoint> = cached(endpointKey, (ep) =>
-    stack(
-      traceEndpoint(d.tracer, ep),
-      httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority))),
-      tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
-    )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity })(ep)),
-  );
-  const concrete: NewHttp<Concrete> = cached(
-    (c) => c.authority,
-    resolveEndpoints(
-      { discovery: d.discovery, newBalancer: d.newBalancer, isFailure: (rsp) => rsp.status >= 500, clientGone: (req) => req.signal.aborted },
-      endpoint,
+  const endpoint: NewHttp<Endpoint> = newStack<Endpoint, HttpRequest, HttpResponse>(
+    cache(endpointKey),
+    perTarget((ep) => traceEndpoint(d.tracer, ep)),
+    perTarget((ep) => httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority)))),
+    onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
+  )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity }));
+
+  const concrete: NewHttp<Concrete> = newStack<Concrete, HttpRequest, HttpResponse>(
+    cache((c) => c.authority),
+  )(
+    balance<HttpRequest, HttpResponse>({ discovery: d.discovery, newBalancer: d.newBalancer })(
+      failureAccrual<HttpRequest, HttpResponse>({ isFailure: (rsp) => rsp.status >= 500, clientGone: (req) => req.signal.aborted })(endpoint),
     ),
   );
-  const logical: NewHttp<Logical> = cached(
-    (l) => l.authority,
-    outboundRoutes({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) })(splitConcrete(d.profiles, concrete)),
-  );
-  const http: HttpService = traceLayer({ tracer: d.tracer, kind: 'client', localIdentity: d.identity.name })(logicalFromRequest(logical));
+
+  const logical: NewHttp<Logical> = newStack<Logical, HttpRequest, HttpResponse>(
+    cache((l) => l.authority),
+    outboundRoute({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
+    onService(measureRoute()),
+    onService(routeFilters()),
+    onService(requestDeadline({ routeTimeouts: true })),
+    retry(),
+    onService(attemptTimeout()),
+  )(split(d.profiles)(concrete));
+
+  const http: HttpService = stack(
+    traceLayer({ tracer: d.tracer, kind: 'client', localIdentity: d.identity.name }),
+  )(logicalFromRequest(logical));
 
   // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────
-  const tcpToEndpoint: NewTcp<Endpoint> = cached(
-    endpointKey,
-    tcpEndpoint({ identity: d.identity, bind: dstTcpMetrics }),
-  );
-  const tcpConcrete: NewTcp<Concrete> = cached(
-    (c) => c.authority,
-    resolveEndpoints({ discovery: d.discovery, newBalancer: d.newBalancer, connectionLevel: true }, tcpToEndpoint),
+  const tcpEndpointOf: NewTcp<Endpoint> = newStack<Endpoint, TcpConn, void>(
+    cache(endpointKey),
+  )(tcpEndpoint({ identity: d.identity, bind: dstTcpMetrics }));
+
+  const tcpConcrete: NewTcp<Concrete> = newStack<Concrete, TcpConn, void>(
+    cache((c) => c.authority),
+  )(
+    balance<TcpConn, void>({ discovery: d.discovery, newBalancer: d.newBalancer })(
+      failureAccrual<TcpConn, void>({ connectionLevel: true })(tcpEndpointOf),
+    ),
   );
   const tcpLogical = (authority: string, origDst: SocketAddr | undefined): TcpService =>
     tcpConcrete({ logical: { authority, protocol: 'opaque', origDst }, authority });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { Mutator } from '@weft/common/testing/mutate';
-import { classify, clientHelloSni } from './detect.js';
+import { classify, clientHelloSni } from './sniff.js';
 import { endToEnd } from '../http/headers.js';
 import { httpAppTarget, ProxyPorts } from '../inbound/app-target.js';
 import type { ConnMeta, HttpRequest } from '../svc.js';

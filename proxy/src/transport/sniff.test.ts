@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { classify, clientHelloSni, detect } from './detect.js';
+import { classify, clientHelloSni, sniff } from './sniff.js';
 
 test('classifies HTTP/1 request lines, the HTTP/2 preface and opaque bytes', () => {
   assert.deepEqual(classify(Buffer.from('GET / HTTP/1.1\r\n')), { kind: 'http1' });
@@ -60,12 +60,12 @@ test('a silent client is opaque after the detection timeout, and the bytes read 
   const accepted = once(server, 'connection');
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [socket] = (await accepted) as [net.Socket];
-  assert.deepEqual(await detect(socket, 50), { kind: 'opaque', timedOut: true }, 'said nothing for the whole timeout');
+  assert.deepEqual(await sniff(socket, 50), { kind: 'opaque', timedOut: true }, 'said nothing for the whole timeout');
   // Bytes that arrive during detection are not lost.
   const second = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   const [s2] = (await once(server, 'connection')) as [net.Socket];
   second.write('GET /x HTTP/1.1\r\n');
-  assert.deepEqual(await detect(s2, 5000), { kind: 'http1' });
+  assert.deepEqual(await sniff(s2, 5000), { kind: 'http1' });
   s2.resume();
   const [data] = (await once(s2, 'data')) as [Buffer];
   assert.equal(data.toString(), 'GET /x HTTP/1.1\r\n');

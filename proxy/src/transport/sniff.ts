@@ -1,5 +1,6 @@
 /**
- * Protocol detection on an accepted connection: read the first bytes, decide
+ * Byte-level protocol sniffing for the detection stage (layers/detect.ts):
+ * read the first bytes of an accepted connection, decide
  * TLS / HTTP/2 / HTTP/1 / opaque, and put the bytes back (`unshift`) so the
  * chosen server reads the stream from its first byte. A peer that says
  * nothing for the detection timeout is treated as opaque TCP (server-speaks-
@@ -61,7 +62,7 @@ export function classify(buf: Buffer): Detected | undefined {
  * Reads until the protocol is known (or `timeoutMs` passes: opaque), then
  * un-reads what it read. Resolves undefined when the peer closed first.
  */
-export function detect(socket: Socket, timeoutMs: number): Promise<Detected | undefined> {
+export function sniff(socket: Socket, timeoutMs: number): Promise<Detected | undefined> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
     const finish = (result: Detected | undefined): void => {
