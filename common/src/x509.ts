@@ -1,49 +1,17 @@
 /**
  * X.509 helpers over Node's crypto.X509Certificate (which verifies ECDSA P-256
  * and RSA signatures natively) and @peculiar/x509 (for structured SAN
- * extraction). Used by identity, the proxy and `weft check`.
+ * extraction). Used by identity, viz and `weft check`. Everything but the SAN
+ * extraction lives in x509-chain.ts (no @peculiar/x509) and is re-exported here.
  */
 // @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata polyfill.
 import 'reflect-metadata';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import * as px509 from '@peculiar/x509';
-import { InvalidArgumentError } from './errors.js';
 
 px509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof px509.cryptoProvider.set>[0]);
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)\r?\n-----END \1-----/g;
-
-export interface PemBlock {
-  readonly label: string;
-  readonly der: Buffer;
-}
-
-/** Splits a PEM document into its blocks; rejects text that holds none. */
-export function parsePem(text: string): PemBlock[] {
-  const blocks: PemBlock[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    blocks.push({ label: m[1]!, der: Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64') });
-  }
-  return blocks;
-}
-
-export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
-}
-
-/** Parses every certificate of a PEM bundle; fails naming the bad block. */
-export function parseCertificateBundle(text: string, what = 'certificate bundle'): X509Certificate[] {
-  const blocks = parsePem(text).filter((b) => b.label === 'CERTIFICATE');
-  if (blocks.length === 0) throw new InvalidArgumentError(`${what} holds no PEM CERTIFICATE block`);
-  return blocks.map((b, i) => {
-    try {
-      return new X509Certificate(b.der);
-    } catch (err) {
-      throw new InvalidArgumentError(`${what}: certificate #${i + 1} is not valid X.509: ${(err as Error).message}`, { cause: err });
-    }
-  });
-}
+export * from './x509-chain.js';
 
 export interface SubjectAltNames {
   readonly dns: string[];
@@ -62,66 +30,4 @@ export function subjectAltNames(cert: X509Certificate | Uint8Array): SubjectAltN
     else if (name.type === 'ip') out.ip.push(name.value);
   }
   return out;
-}
-
-export function notBefore(cert: X509Certificate): Date {
-  return new Date(cert.validFrom);
-}
-
-export function notAfter(cert: X509Certificate): Date {
-  return new Date(cert.validTo);
-}
-
-/** Milliseconds until the certificate expires (negative when expired). */
-export function timeToExpiry(cert: X509Certificate, now = new Date()): number {
-  return notAfter(cert).getTime() - now.getTime();
-}
-
-export class ChainError extends InvalidArgumentError {}
-
-/**
- * Verifies `leaf` up to one of `anchors`, through `intermediates`, at `now`:
- * every link is issued by and signed with the next, every issuer is a CA, and
- * every certificate is within its validity. Returns the path, leaf first,
- * anchor last.
- */
-export function verifyChain(
-  leaf: X509Certificate,
-  intermediates: readonly X509Certificate[],
-  anchors: readonly X509Certificate[],
-  now = new Date(),
-): X509Certificate[] {
-  const path = [leaf];
-  let current = leaf;
-  for (let depth = 0; depth <= intermediates.length; depth++) {
-    checkValidity(current, now);
-    const anchor = anchors.find((a) => issuedBy(current, a));
-    if (anchor) {
-      checkValidity(anchor, now);
-      path.push(anchor);
-      return path;
-    }
-    const next = intermediates.find((c) => !path.includes(c) && issuedBy(current, c));
-    if (!next) {
-      throw new ChainError(`certificate "${current.subject.replace(/\n/g, ', ')}" is not signed by any trust anchor or intermediate`);
-    }
-    path.push(next);
-    current = next;
-  }
-  throw new ChainError('certificate chain does not end at a trust anchor');
-}
-
-function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-}
-
-function checkValidity(cert: X509Certificate, now: Date): void {
-  const subject = cert.subject.replace(/\n/g, ', ');
-  if (now < notBefore(cert)) throw new ChainError(`certificate "${subject}" is not valid before ${cert.validFrom}`);
-  if (now > notAfter(cert)) throw new ChainError(`certificate "${subject}" expired at ${cert.validTo}`);
-}
-
-/** Short SHA-256 fingerprint for logs and `weft check`. */
-export function fingerprint(cert: X509Certificate): string {
-  return cert.fingerprint256;
 }
