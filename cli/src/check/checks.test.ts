@@ -4,7 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 import { failed, runChecks, type CheckOptions, type CheckResult } from './checks.js';
-import type { ClusterReads, ControlPlaneDeployment, MeshedPod } from './cluster-reads.js';
+import type { ClusterReads, ControlPlaneDeployment, CrdVersions, MeshedPod } from './cluster-reads.js';
+import { CRD_DEPRECATED_VERSION, CRD_VERSION, WEFT_CRDS } from '@weft/api/names';
 import { CLI_VERSION } from '../version.js';
 
 const pki = new TestPki();
@@ -40,7 +41,12 @@ interface Cluster {
   /** tls.crt of weft-viz-tap-tls, undefined = no Secret; vizInstalled = its namespace exists. */
   tapPem: string | undefined;
   vizInstalled: boolean;
+  /** weft's CRDs by name; a missing name is not installed. */
+  crds: Map<string, CrdVersions>;
 }
+
+const crdNames = WEFT_CRDS.map((c) => `${c.plural}.${c.group}`);
+const crdsAt = (storageVersion: string, storedVersions: string[]) => new Map(crdNames.map((n) => [n, { storageVersion, storedVersions }]));
 
 function healthy(): Cluster {
   return {
@@ -53,6 +59,7 @@ function healthy(): Cluster {
     destinationPem: destinationCert.cert + issuer.cert,
     tapPem: tapCert.cert + issuer.cert,
     vizInstalled: true,
+    crds: crdsAt(CRD_VERSION, [CRD_VERSION]),
   };
 }
 
@@ -75,6 +82,7 @@ function reads(c: Cluster): ClusterReads {
     },
     webhookCaBundles: async (name) => (name === 'weft-proxy-injector-webhook-config' ? [c.webhookBundle] : undefined),
     meshedPods: async () => c.pods,
+    crd: async (name) => c.crds.get(name),
   };
 }
 
@@ -241,4 +249,33 @@ test('anchor rotation phases: proxies missing the new anchor, then proxies still
   // All in step: ok.
   const done = find(await runChecks(reads({ ...healthy(), pods: [pod('a', anchor.cert)] }), opts()), /proxies trust the current trust anchors/);
   assert.equal(done.status, 'ok');
+});
+
+test('CRDs whose storedVersions still name v1alpha1 are warned about, with the migration command as the fix', async () => {
+  const c = { ...healthy(), crds: crdsAt(CRD_VERSION, [CRD_DEPRECATED_VERSION, CRD_VERSION]) };
+  c.crds.set('servers.policy.weft.io', { storageVersion: CRD_VERSION, storedVersions: [CRD_VERSION] });
+  const results = await runChecks(reads(c), opts());
+  const r = find(results, /every weft custom resource is stored at v1beta1/);
+  assert.equal(r.status, 'warn');
+  assert.match(r.message!, /serviceprofiles\.weft\.io \[v1alpha1, v1beta1\]/);
+  assert.doesNotMatch(r.message!, /servers\.policy\.weft\.io/);
+  assert.match(r.message!, /may still be stored at v1alpha1 in etcd/);
+  assert.match(r.fix!, /^weft crds migrate/);
+  assert.equal(failed(results), false, 'a warning, not a failure');
+  assert.equal(find(results, /weft CRDs are installed and store new objects at v1beta1/).status, 'ok');
+});
+
+test('CRDs missing, or still storing at v1alpha1 (weft-crds not upgraded), fail with the helm command', async () => {
+  const c = healthy();
+  c.crds.delete('networkauthentications.policy.weft.io');
+  const missing = find(await runChecks(reads(c), opts()), /weft CRDs are installed/);
+  assert.equal(missing.status, 'fail');
+  assert.match(missing.message!, /CRDs not installed: networkauthentications\.policy\.weft\.io$/);
+  assert.match(missing.fix!, /helm install weft-crds/);
+  const old = await runChecks(reads({ ...healthy(), crds: crdsAt(CRD_DEPRECATED_VERSION, [CRD_DEPRECATED_VERSION]) }), opts());
+  const r = find(old, /weft CRDs are installed/);
+  assert.equal(r.status, 'fail');
+  assert.match(r.message!, /serviceprofiles\.weft\.io stores at v1alpha1.*this release reads and writes v1beta1/);
+  assert.match(r.fix!, /helm upgrade weft-crds/);
+  assert.ok(!old.some((x) => /every weft custom resource is stored/.test(x.description)), 'no migration advice before the upgrade');
 });

@@ -6,9 +6,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { parseCertificateBundle, timeToExpiry, verifyChain } from '@weft/common/x509';
-import type { ClusterReads, MeshedPod } from './cluster-reads.js';
+import type { ClusterReads, CrdVersions, MeshedPod } from './cluster-reads.js';
 import {
-  CONTROL_PLANE_DEPLOYMENTS, DESTINATION_SECRET, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,
+  CONTROL_PLANE_DEPLOYMENTS, CRD_VERSION, WEFT_CRDS, DESTINATION_SECRET, EXPIRY_WARNING_DAYS, ISSUER_SECRET, MIN_KUBERNETES, NATIVE_SIDECAR_KUBERNETES,
   TRUST_ROOTS_CONFIGMAP, TRUST_ROOTS_KEY, VIZ_TAP_SECRET, WEBHOOK_CONFIG, WEBHOOK_SECRET,
 } from './names.js';
 
@@ -143,6 +143,33 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
         if (d.ready < d.desired) throw fail(`Deployment ${ns}/${name} has ${d.ready}/${d.desired} ready replicas`, `kubectl -n ${ns} describe deploy/${name}; kubectl -n ${ns} logs deploy/${name}`);
       });
     }
+  }
+
+  // ---- weft's CRDs: served at this release's version, every object stored at it (docs/crds.md) ----
+  const crds: Array<[string, CrdVersions | undefined]> = [];
+  const crdsCurrent = await run.check('weft-crds', `weft CRDs are installed and store new objects at ${CRD_VERSION}`, async () => {
+    for (const c of WEFT_CRDS) crds.push([`${c.plural}.${c.group}`, await reads.crd(`${c.plural}.${c.group}`)]);
+    const missing = crds.filter(([, v]) => !v).map(([name]) => name);
+    if (missing.length) throw fail(`CRDs not installed: ${missing.join(', ')}`, 'install the weft-crds chart before the control plane: helm install weft-crds weft-crds (docs/install.md)');
+    const older = crds.filter(([, v]) => v!.storageVersion !== CRD_VERSION);
+    if (older.length) {
+      throw fail(
+        `${older.map(([name, v]) => `${name} stores at ${v!.storageVersion ?? 'no version'}`).join(', ')}; this release reads and writes ${CRD_VERSION}`,
+        'upgrade the weft-crds chart to this release: helm upgrade weft-crds weft-crds (docs/crds.md)',
+      );
+    }
+  });
+  if (crdsCurrent) {
+    await run.check('weft-crds', `every weft custom resource is stored at ${CRD_VERSION} (CRD status.storedVersions)`, () => {
+      const pending = crds.filter(([, v]) => v!.storedVersions.some((s) => s !== CRD_VERSION));
+      if (pending.length) {
+        const old = [...new Set(pending.flatMap(([, v]) => v!.storedVersions.filter((s) => s !== CRD_VERSION)))].join(', ');
+        throw warn(
+          `storedVersions of ${pending.map(([name, v]) => `${name} [${v!.storedVersions.join(', ')}]`).join(', ')}: objects written before the upgrade may still be stored at ${old} in etcd, and a later release cannot drop ${old} until they are rewritten`,
+          `weft crds migrate (rewrites them at ${CRD_VERSION} and sets storedVersions to [${CRD_VERSION}]; docs/crds.md)`,
+        );
+      }
+    });
   }
 
   // ---- identity: trust anchors and issuer ----

@@ -28,6 +28,14 @@ export interface MeshedPod {
   readonly trustAnchorsPem?: string;
 }
 
+/** What `weft check` reads of a CustomResourceDefinition. */
+export interface CrdVersions {
+  /** The version new writes are encoded at. */
+  readonly storageVersion: string | undefined;
+  /** `status.storedVersions`: every version objects may still be encoded at in etcd. */
+  readonly storedVersions: readonly string[];
+}
+
 export interface ClusterReads {
   serverVersion(): Promise<ServerVersion>;
   /** SelfSubjectAccessReview for the current user. */
@@ -42,10 +50,12 @@ export interface ClusterReads {
   webhookCaBundles(name: string): Promise<string[] | undefined>;
   /** Pods injected by the control plane in `controlNamespace`. */
   meshedPods(controlNamespace: string): Promise<MeshedPod[]>;
+  /** The CRD `name`'s versions, or undefined when it is not installed. */
+  crd(name: string): Promise<CrdVersions | undefined>;
 }
 
 /** Reads for when no kubeconfig could be loaded: every call fails with why. */
 export function unreachableReads(reason: Error): ClusterReads {
   const no = () => Promise.reject(reason);
-  return { serverVersion: no, canI: no, namespaceExists: no, deployments: no, configMap: no, secret: no, webhookCaBundles: no, meshedPods: no };
+  return { serverVersion: no, canI: no, namespaceExists: no, deployments: no, configMap: no, secret: no, webhookCaBundles: no, meshedPods: no, crd: no };
 }

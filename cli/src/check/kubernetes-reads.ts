@@ -23,6 +23,7 @@ export function kubernetesReads(kc: k8s.KubeConfig): ClusterReads {
   const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const version = kc.makeApiClient(k8s.VersionApi);
+  const apiext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   return {
     async serverVersion() {
       const v = await version.getCode();
@@ -70,6 +71,11 @@ export function kubernetesReads(kc: k8s.KubeConfig): ClusterReads {
           trustAnchorsPem: [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find((c) => c.name === PROXY_CONTAINER)?.env?.find((e) => e.name === PROXY_TRUST_ANCHORS_ENV)?.value,
         };
       });
+    },
+    async crd(name) {
+      const crd = await orUndefined(apiext.readCustomResourceDefinition({ name }));
+      if (!crd) return undefined;
+      return { storageVersion: crd.spec.versions.find((v) => v.storage)?.name, storedVersions: crd.status?.storedVersions ?? [] };
     },
   };
 }

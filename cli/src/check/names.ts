@@ -8,6 +8,8 @@ export {
   VIZ_TAP_SECRET,
   WEBHOOK_CONFIG,
   WEBHOOK_SECRET,
+  CRD_VERSION,
+  WEFT_CRDS,
 } from '@weft/api/names';
 /** Certificates expiring within this many days are warned about. */
 export const EXPIRY_WARNING_DAYS = 60;
