@@ -4,9 +4,11 @@
  * around routing and retries — under the caller's trace context, and hands
  * the request on with this span as the parent (W3C `traceparent`, plus the
  * caller's B3 form). `traceEndpoint`, at the endpoint stage, adds the chosen
- * peer and counts resends on the request's client span. Without a tracer
- * both return the inner service itself; for a request that is not sampled
- * they cost a few header reads and allocate nothing.
+ * peer and counts resends on the request's client span. `traceRoute`, below
+ * the inbound route layer, names the matched route (`http.route`) on the
+ * server span; outbound, `traceEndpoint` does it for the client span. Without
+ * a tracer they return the inner service itself; for a request that is not
+ * sampled they cost a few header reads and allocate nothing.
  */
 import type { Endpoint, HttpLayer, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import type { SpanKind, SpanRecord } from '@weft/common/trace/span';
@@ -37,6 +39,7 @@ export function traceEndpoint(tracer: Tracer | undefined, ep: Endpoint): HttpLay
     return (req) => {
       const span = tracer.openParent(req.headers);
       if (span !== undefined) {
+        setRoute(span, req);
         attempts.set(span, (attempts.get(span) ?? 0) + 1);
         span.set('network.peer.address', peer);
         span.set('network.peer.port', ep.addr.port);
@@ -46,6 +49,33 @@ export function traceEndpoint(tracer: Tracer | undefined, ep: Endpoint): HttpLay
       return inner(req);
     };
   };
+}
+
+/** Below the route layer: the route the request matched goes on the span that the request's `traceparent` names (ours). */
+export function traceRoute(tracer: Tracer | undefined): HttpLayer {
+  return (inner) => {
+    if (tracer === undefined) return inner;
+    return (req) => {
+      if (req.route !== undefined) {
+        const span = tracer.openParent(req.headers);
+        if (span !== undefined) setRoute(span, req);
+      }
+      return inner(req);
+    };
+  };
+}
+
+/**
+ * `http.route`: the matched route's name as the route metrics label it (`rt_route`: a ServiceProfile route's name,
+ * often its path template; an HTTPRoute or GRPCRoute rule's name). An HTTP span is then named `{method} {http.route}`
+ * (OpenTelemetry HTTP conventions); a gRPC span keeps its `package.Service/Method` name.
+ */
+function setRoute(span: SpanRecord, req: HttpRequest): void {
+  const name = req.route?.params.name;
+  if (!name) return;
+  span.set('http.route', name);
+  span.set('weft.route_kind', req.route!.params.kind);
+  if (!isGrpc(req)) span.name = `${req.method} ${name}`;
 }
 
 /** Attempts per client span (the first, plus resends by the retry layer). */
@@ -58,7 +88,7 @@ async function traced(tracer: Tracer, o: TraceLayerOptions, inner: HttpService, 
   const grpc = isGrpc(req);
   const q = req.path.indexOf('?');
   const path = q < 0 ? req.path : req.path.slice(0, q);
-  // gRPC: `package.Service/Method`; HTTP: the method (no route template is known to the proxy).
+  // gRPC: `package.Service/Method`; HTTP: the method, `{method} {http.route}` once a route matched (setRoute).
   const name = grpc ? path.slice(1) : req.method;
   const { span, headers } = tracer.start(req.headers, name, o.kind, req.startedAt);
   requestAttributes(span, req, path, grpc, o);

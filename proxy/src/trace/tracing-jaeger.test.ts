@@ -201,6 +201,9 @@ test('a retried request is one client span with http.request.resend_count, and e
   const client = clients[0]!;
   assert.equal(tag(client, 'http.request.resend_count'), 1);
   assert.equal(tag(client, 'http.response.status_code'), 200);
+  // The profile route the request matched: http.route, and the span named `{method} {http.route}`.
+  assert.equal(tag(client, 'http.route'), 'flaky');
+  assert.equal(client.operationName, 'GET flaky');
   const attempts = byParent(trace, client.spanID);
   assert.deepEqual(attempts.map((s) => tag(s, 'http.response.status_code')).sort(), [200, 503], 'each attempt is a server span under the client span');
 });
