@@ -39,6 +39,21 @@ export function imageRef(global: ImageValues, own: ComponentImage, appVersion: E
 
 export type EnvVar = { name: string; value: Expr | string } | { name: string; valueFrom: Record<string, unknown> };
 
+/** A setting taken from the pod rather than from values (`fieldRef`). */
+export interface EnvFrom {
+  readonly valueFrom: Record<string, unknown>;
+}
+
+/**
+ * A component's settings as `<prefix>_<NAME>` environment variables (the names its config parser reads, e.g.
+ * `WEFT_DESTINATION_PORT`), in the order given.
+ */
+export function settingsEnv(prefix: string, settings: Readonly<Record<string, Expr | string | EnvFrom>>): EnvVar[] {
+  return Object.entries(settings).map(([key, v]) =>
+    typeof v === 'object' && 'valueFrom' in v ? { name: `${prefix}_${key}`, valueFrom: v.valueFrom } : { name: `${prefix}_${key}`, value: v },
+  );
+}
+
 export interface WorkloadProps {
   readonly chartName: string;
   readonly component: string;

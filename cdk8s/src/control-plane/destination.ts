@@ -8,7 +8,7 @@ import { and, not, orDefault, pipe, truthy, v as typed, when } from '../template
 import { ISSUER_SHA_ANNOTATION, NOT_AFTER_ANNOTATION, destinationGenerated, destinationPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
-import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
+import { deployment, podDisruptionBudget, service, serviceAccount, settingsEnv } from '../chart/workload.js';
 import type { WeftChart } from '../chart/weft-chart.js';
 import { CHART, DESTINATION_SECRET, TRUST_ROOTS_DIR, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
 
@@ -59,22 +59,22 @@ export function addDestination(c: WeftChart, v: Values): void {
     replicas: d.replicas,
     image: image(v, d.image),
     pullPolicy: v.image.pullPolicy,
-    env: [
-      { name: 'WEFT_DESTINATION_LOG_LEVEL', value: v.logLevel },
-      { name: 'WEFT_DESTINATION_SOURCE', value: 'kubernetes' },
-      { name: 'WEFT_DESTINATION_LISTEN_HOST', value: '0.0.0.0' },
-      { name: 'WEFT_DESTINATION_PORT', value: '8086' },
-      { name: 'WEFT_DESTINATION_POLICY_PORT', value: '8090' },
-      { name: 'WEFT_DESTINATION_ADMIN_PORT', value: '9996' },
-      { name: 'WEFT_DESTINATION_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` },
-      { name: 'WEFT_DESTINATION_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` },
-      { name: 'WEFT_DESTINATION_TRUST_ANCHORS_FILE', value: `${TRUST_ROOTS_DIR}/ca-bundle.crt` },
-      { name: 'WEFT_DESTINATION_CONTROL_NAMESPACE', valueFrom: fieldRef('metadata.namespace') },
-      { name: 'WEFT_DESTINATION_CLUSTER_DOMAIN', value: v.clusterDomain },
-      { name: 'WEFT_DESTINATION_TRUST_DOMAIN', value: v.identityTrustDomain },
-      { name: 'WEFT_DESTINATION_DEFAULT_INBOUND_POLICY', value: d.defaultInboundPolicy },
-      { name: 'WEFT_DESTINATION_CLUSTER_NETWORKS', value: d.clusterNetworks },
-    ],
+    env: settingsEnv('WEFT_DESTINATION', {
+      LOG_LEVEL: v.logLevel,
+      SOURCE: 'kubernetes',
+      LISTEN_HOST: '0.0.0.0',
+      PORT: '8086',
+      POLICY_PORT: '8090',
+      ADMIN_PORT: '9996',
+      TLS_CERT_FILE: `${TLS_DIR}/tls.crt`,
+      TLS_KEY_FILE: `${TLS_DIR}/tls.key`,
+      TRUST_ANCHORS_FILE: `${TRUST_ROOTS_DIR}/ca-bundle.crt`,
+      CONTROL_NAMESPACE: { valueFrom: fieldRef('metadata.namespace') },
+      CLUSTER_DOMAIN: v.clusterDomain,
+      TRUST_DOMAIN: v.identityTrustDomain,
+      DEFAULT_INBOUND_POLICY: d.defaultInboundPolicy,
+      CLUSTER_NETWORKS: d.clusterNetworks,
+    }),
     ports: [
       { name: 'grpc', containerPort: 8086 },
       { name: 'policy-grpc', containerPort: 8090 },

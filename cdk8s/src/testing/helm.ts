@@ -6,7 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { parseAllDocuments, stringify } from 'yaml';
+import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const HELM = join(ROOT, '.bin', 'helm');
@@ -55,4 +57,27 @@ export function parseStream(text: string): Record<string, unknown>[] {
 export function objectKey(o: Record<string, unknown>): string {
   const md = (o.metadata ?? {}) as { name?: string; namespace?: string };
   return `${String(o.kind)}/${md.namespace ?? ''}/${md.name ?? ''}`;
+}
+
+/** A trust anchor and the issuer it signed, with the names the charts expect; see `testIssuer`. */
+export interface TestIssuer {
+  readonly pki: TestPki;
+  readonly anchor: CertAndKey;
+  readonly issuer: CertAndKey;
+}
+
+/**
+ * For a test file: before its tests, checks the tools and makes a throwaway trust anchor and issuer (openssl);
+ * after them, removes the files. The returned object is filled in once the tests run.
+ */
+export function testIssuer(): TestIssuer {
+  const certs = {} as { pki: TestPki; anchor: CertAndKey; issuer: CertAndKey };
+  before(() => {
+    ensureTools();
+    certs.pki = new TestPki();
+    certs.anchor = certs.pki.cert({ subject: '/CN=root.identity.weft.cluster.local', ca: true });
+    certs.issuer = certs.pki.cert({ subject: '/CN=identity.weft.cluster.local', ca: true, issuer: certs.anchor });
+  });
+  after(() => certs.pki.dispose());
+  return certs;
 }

@@ -5,7 +5,7 @@ import { labelHelpers, objectLabels, selectorLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { CHART_VERSION } from '../chart/versions.js';
 import type { WeftChart } from '../chart/weft-chart.js';
-import { deployment, imageRef, podDisruptionBudget, serviceAccount } from '../chart/workload.js';
+import { deployment, imageRef, podDisruptionBudget, serviceAccount, settingsEnv } from '../chart/workload.js';
 import { addTapTls } from './tap-tls.js';
 import { chart, concat, pipe, release, required, truthy, v as typed, when } from '../template/expr.js';
 import { helpers } from '../template/helpers.js';
@@ -71,19 +71,19 @@ function addViz(c: WeftChart, v: V): void {
     replicas: v.viz.replicas,
     image: imageRef(v.image, v.viz.image, chart.appVersion),
     pullPolicy: v.image.pullPolicy,
-    env: [
-      { name: 'WEFT_VIZ_LOG_LEVEL', value: v.logLevel },
-      { name: 'WEFT_VIZ_PROMETHEUS_URL', value: promUrl as never },
-      { name: 'WEFT_VIZ_API_LISTEN_ADDR', value: '0.0.0.0:8085' },
-      { name: 'WEFT_VIZ_TAP_LISTEN_ADDR', value: '0.0.0.0:8088' },
-      { name: 'WEFT_VIZ_WEB_LISTEN_ADDR', value: '0.0.0.0:8084' },
-      { name: 'WEFT_VIZ_TRUST_ANCHORS_FILE', value: `${TRUST}/ca-bundle.crt` },
-      { name: 'WEFT_VIZ_TAP_CERT_FILE', value: `${TAP_TLS}/tls.crt` },
-      { name: 'WEFT_VIZ_TAP_KEY_FILE', value: `${TAP_TLS}/tls.key` },
-      { name: 'WEFT_VIZ_TAP_AUTH', value: v.viz.tapAuth },
-      { name: 'WEFT_VIZ_CONTROL_NAMESPACE', value: v.controlPlaneNamespace },
-      { name: 'WEFT_VIZ_TRUST_DOMAIN', value: v.identityTrustDomain },
-    ],
+    env: settingsEnv('WEFT_VIZ', {
+      LOG_LEVEL: v.logLevel,
+      PROMETHEUS_URL: promUrl as never,
+      API_LISTEN_ADDR: '0.0.0.0:8085',
+      TAP_LISTEN_ADDR: '0.0.0.0:8088',
+      WEB_LISTEN_ADDR: '0.0.0.0:8084',
+      TRUST_ANCHORS_FILE: `${TRUST}/ca-bundle.crt`,
+      TAP_CERT_FILE: `${TAP_TLS}/tls.crt`,
+      TAP_KEY_FILE: `${TAP_TLS}/tls.key`,
+      TAP_AUTH: v.viz.tapAuth,
+      CONTROL_NAMESPACE: v.controlPlaneNamespace,
+      TRUST_DOMAIN: v.identityTrustDomain,
+    }),
     ports: [
       { name: 'api', containerPort: 8085 },
       { name: 'tap', containerPort: 8088 },

@@ -4,34 +4,24 @@
  * identity proxies accept, the tap ClusterRoles are shipped (one aggregated
  * into `admin`), and without a certificate source the chart refuses to render.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
-import { ROOT, ensureTools, helm, parseStream } from '../testing/helm.js';
+import { ROOT, helm, parseStream, testIssuer } from '../testing/helm.js';
 
 const CHART = join(ROOT, 'charts', 'weft-viz');
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-let pki: TestPki;
-let anchor: CertAndKey;
-let issuer: CertAndKey;
-before(() => {
-  ensureTools();
-  pki = new TestPki();
-  anchor = pki.cert({ subject: '/CN=root.identity.weft.cluster.local', ca: true });
-  issuer = pki.cert({ subject: '/CN=identity.weft.cluster.local', ca: true, issuer: anchor });
-});
-after(() => pki.dispose());
+const certs = testIssuer();
 
 test("with the issuer's PEMs the chart signs viz's tap client certificate: it verifies against the anchors as weft-viz's identity", () => {
-  const r = helm(['template', 'weft-viz', CHART, '-n', 'weft-viz', '--set-file', `identityTrustAnchorsPEM=${anchor.certPath},identity.issuer.tls.crtPEM=${issuer.certPath},identity.issuer.tls.keyPEM=${issuer.keyPath}`]);
+  const r = helm(['template', 'weft-viz', CHART, '-n', 'weft-viz', '--set-file', `identityTrustAnchorsPEM=${certs.anchor.certPath},identity.issuer.tls.crtPEM=${certs.issuer.certPath},identity.issuer.tls.keyPEM=${certs.issuer.keyPath}`]);
   assert.equal(r.status, 0, r.stderr);
   const objs = parseStream(r.stdout) as Obj[];
   const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'weft-viz-tap-tls')!;
-  const crt = pki.file('tap.crt', secret.stringData['tls.crt']);
-  assert.match(pki.verify(crt, anchor.certPath, crt, 'sslclient'), /OK/);
+  const crt = certs.pki.file('tap.crt', secret.stringData['tls.crt']);
+  assert.match(certs.pki.verify(crt, certs.anchor.certPath, crt, 'sslclient'), /OK/);
   assert.match(execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], { input: secret.stringData['tls.crt'] }).toString(), /DNS:weft-viz\.weft-viz\.serviceaccount\.identity\.weft\.cluster\.local/);
   const deployment = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'weft-viz')!;
   assert.deepEqual(deployment.spec.template.spec.volumes.find((v: Obj) => v.name === 'tap-tls').secret, { secretName: 'weft-viz-tap-tls' });
@@ -41,7 +31,7 @@ test("with the issuer's PEMs the chart signs viz's tap client certificate: it ve
 });
 
 test('with a cert-manager issuer the chart renders the tap Certificate instead, for the same identity', () => {
-  const r = helm(['template', 'weft-viz', CHART, '-n', 'obs', '--set-file', `identityTrustAnchorsPEM=${anchor.certPath}`, '--set', 'viz.tapTls.issuerRef.name=weft-trust-anchor']);
+  const r = helm(['template', 'weft-viz', CHART, '-n', 'obs', '--set-file', `identityTrustAnchorsPEM=${certs.anchor.certPath}`, '--set', 'viz.tapTls.issuerRef.name=weft-trust-anchor']);
   assert.equal(r.status, 0, r.stderr);
   const objs = parseStream(r.stdout) as Obj[];
   assert.equal(objs.find((o) => o.kind === 'Secret'), undefined);
@@ -52,7 +42,7 @@ test('with a cert-manager issuer the chart renders the tap Certificate instead, 
 });
 
 test('without a source for the tap certificate the chart refuses to render, naming the values', () => {
-  const r = helm(['template', 'weft-viz', CHART, '-n', 'weft-viz', '--set-file', `identityTrustAnchorsPEM=${anchor.certPath}`]);
+  const r = helm(['template', 'weft-viz', CHART, '-n', 'weft-viz', '--set-file', `identityTrustAnchorsPEM=${certs.anchor.certPath}`]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /tap client certificate has no source: .*identity\.issuer\.tls\.crtPEM.*viz\.tapTls\.issuerRef\.name.*viz\.tapTls\.externalSecret=true/);
 });
