@@ -1,6 +1,6 @@
 /**
  * Jaeger all-in-one (OTLP receiver, in-memory store, query API) for the
- * tracing test: the binary is built from the module pinned in
+ * tracing tests (the proxy's and the control plane's): the binary is built from the module pinned in
  * test/e2e/tools/jaeger/go.mod and cached by version
  * (test/e2e/lib/jaeger-build.mjs; CI builds it before the tests), started on
  * free loopback ports, and queried back through its HTTP API.
@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+// common/dist/testing → the repository root.
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
 /** The cached Jaeger binary, built (cold: minutes) when missing. */
@@ -32,6 +33,10 @@ export interface JaegerSpan {
   readonly traceID: string;
   readonly spanID: string;
   readonly operationName: string;
+  /** Epoch microseconds. */
+  readonly startTime: number;
+  /** Microseconds. */
+  readonly duration: number;
   readonly references: ReadonlyArray<{ refType: string; spanID: string; traceID: string }>;
   readonly tags: ReadonlyArray<{ key: string; type: string; value: unknown }>;
   readonly processID: string;
@@ -125,6 +130,15 @@ exporters:
     if (!rsp.ok) throw new Error(`Jaeger query answered ${rsp.status}: ${await rsp.text()}`);
     const body = (await rsp.json()) as { data?: JaegerTrace[] };
     return body.data?.[0];
+  }
+
+  /** The traces holding spans of `service` (optionally one operation), newest first. */
+  async traces(service: string, operation?: string): Promise<JaegerTrace[]> {
+    const q = new URLSearchParams({ service, limit: '100', lookback: '1h' });
+    if (operation !== undefined) q.set('operation', operation);
+    const rsp = await fetch(`${this.queryUrl}/api/traces?${q}`);
+    if (!rsp.ok) throw new Error(`Jaeger query answered ${rsp.status}: ${await rsp.text()}`);
+    return ((await rsp.json()) as { data?: JaegerTrace[] }).data ?? [];
   }
 
   /** Polls until the trace holds at least `spans` spans (Jaeger batches what it receives). */
