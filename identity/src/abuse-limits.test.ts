@@ -3,7 +3,7 @@
 // connection cannot hold more streams than the cap, and a flood from one
 // source is cut off before it reaches the token validator; each time an
 // honest Certify is served right after.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -19,23 +19,17 @@ import {
   splitEnvelopes,
   type GrpcTarget,
 } from '@weft/common/testing/grpc-wire';
-import { TestPki } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import { MAX_CSR_BYTES } from './csr.js';
-import { CERTIFY_SERVER_LIMITS, type IdentityService, type IdentityServiceOptions } from './identity-service.js';
+import { CERTIFY_SERVER_LIMITS, type IdentityServiceOptions } from './identity-service.js';
 import { generateLocalCa } from './local-ca.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
-import { startTestIdentity } from './testing/serve.js';
+import { startTestIdentity, testFiles } from './testing/serve.js';
 import { opensslCsr } from './testing/openssl-csr.js';
 import { waitFor } from '@weft/common/poll';
 import { MAX_TOKEN_BYTES, type ServiceAccountToken } from './token-validator.js';
 
-const pki = new TestPki();
-const services: IdentityService[] = [];
-after(async () => {
-  await Promise.all(services.map((s) => s.close()));
-  pki.dispose();
-});
+const { pki, services } = testFiles();
 
 const WEB = 'web.demo.serviceaccount.identity.weft.cluster.local';
 const CERTIFY_PATH = '/weft.identity.v1.Identity/Certify';

@@ -2,27 +2,22 @@
 // CSR, calls Certify over a real TLS gRPC connection, and gets a leaf openssl
 // accepts; refusals arrive as gRPC statuses; the issuer rotates without a
 // failed call and without forgetting a working issuer.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
-import { TestPki, type CertAndKey } from '@weft/common/testing/pki';
+import type { CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import type { IdentityService, IdentityServiceOptions } from './identity-service.js';
-import { startTestIdentity } from './testing/serve.js';
+import { startTestIdentity, testFiles } from './testing/serve.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
 import { LEVEL } from './testing/log-capture.js';
 import { opensslCsr } from './testing/openssl-csr.js';
 
-const pki = new TestPki();
-const services: IdentityService[] = [];
-after(async () => {
-  await Promise.all(services.map((s) => s.close()));
-  pki.dispose();
-});
+const { pki, services } = testFiles();
 
 const WEB = 'web.demo.serviceaccount.identity.weft.cluster.local';
 const material = (c: CertAndKey): IssuerMaterial => ({ certPem: c.cert, keyPem: c.key });

@@ -4,7 +4,9 @@
  * weft), issuer and trust anchors from memory, a fake TokenReview and a
  * captured log.
  */
+import { after } from 'node:test';
 import type { Registry } from 'prom-client';
+import { TestPki } from '@weft/common/testing/pki';
 import { createRegistry } from '@weft/common/metrics';
 import { startIdentityService, type IdentityService, type IdentityServiceOptions } from '../identity-service.js';
 import type { IssuerMaterial } from '../issuer.js';
@@ -48,4 +50,21 @@ export async function startTestIdentity<V extends FakeTokenValidator = FakeToken
     validator,
   });
   return { service, validator, issuerSource, trustSource, records, registry };
+}
+
+/** A test file's PKI and the identity services it started; see `testFiles`. */
+export interface TestFiles {
+  readonly pki: TestPki;
+  /** Push each started service: all are closed after the file's tests. */
+  readonly services: IdentityService[];
+}
+
+/** For a test file: a throwaway PKI and a list of services, closed and removed after its tests. */
+export function testFiles(): TestFiles {
+  const files: TestFiles = { pki: new TestPki(), services: [] };
+  after(async () => {
+    await Promise.all(files.services.map((s) => s.close()));
+    files.pki.dispose();
+  });
+  return files;
 }
