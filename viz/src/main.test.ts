@@ -2,12 +2,13 @@
 // with every problem named; a good configuration serves all three listeners.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TestPki } from '@weft/common/testing/pki';
 import { workloadOf } from './kubernetes-targets.js';
+import { startViz } from './testing/viz-process.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const pki = new TestPki();
@@ -58,33 +59,15 @@ test('viz starts from its environment with a proxy list file and serves API, tap
   const leaf = pki.cert({ subject: '/CN=viz', issuer: anchor, dns: ['viz.weft-viz.serviceaccount.identity.weft.cluster.local'] });
   const proxies = pki.file('proxies.yaml', 'proxies:\n  - {name: web-1, namespace: shop, workload: deploy/web, adminAddr: "127.0.0.1:9", tapAddr: "127.0.0.1:9", identity: web.shop.serviceaccount.identity.weft.cluster.local}\n');
   const token = pki.file('token', 's3cret\n');
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      PATH: process.env.PATH,
-      WEFT_VIZ_PROMETHEUS_URL: 'http://127.0.0.1:9',
-      WEFT_VIZ_API_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_TAP_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_WEB_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_PROXIES_FILE: proxies,
-      WEFT_VIZ_TRUST_ANCHORS_FILE: anchor.certPath,
-      WEFT_VIZ_TAP_CERT_FILE: leaf.certPath,
-      WEFT_VIZ_TAP_KEY_FILE: leaf.keyPath,
-      WEFT_VIZ_TAP_AUTH: 'token',
-      WEFT_VIZ_TAP_TOKEN_FILE: token,
-      WEFT_VIZ_NAMESPACE: 'mesh-obs',
-      WEFT_VIZ_ALLOWED_HOSTS: 'viz.example.com',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => child.kill('SIGKILL'));
-  const started = await new Promise<{ api: string; tap: string; web: string }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.includes('viz started'));
-      if (line) resolve(JSON.parse(line) as { api: string; tap: string; web: string });
-    });
-    child.once('exit', (code) => reject(new Error(`viz exited with ${code}: ${out}`)));
+  const started = await startViz(t, {
+    WEFT_VIZ_PROXIES_FILE: proxies,
+    WEFT_VIZ_TRUST_ANCHORS_FILE: anchor.certPath,
+    WEFT_VIZ_TAP_CERT_FILE: leaf.certPath,
+    WEFT_VIZ_TAP_KEY_FILE: leaf.keyPath,
+    WEFT_VIZ_TAP_AUTH: 'token',
+    WEFT_VIZ_TAP_TOKEN_FILE: token,
+    WEFT_VIZ_NAMESPACE: 'mesh-obs',
+    WEFT_VIZ_ALLOWED_HOSTS: 'viz.example.com',
   });
   const proxiesRes = (await (await fetch(`${started.api}/api/v1/proxies?namespace=shop`)).json()) as { proxies: Array<{ name: string }> };
   assert.deepEqual(proxiesRes.proxies.map((p) => p.name), ['web-1']);
@@ -100,7 +83,7 @@ test('viz starts from its environment with a proxy list file and serves API, tap
   const broken = await fetch(`${started.api}/api/v1/proxies`);
   assert.equal(broken.status, 400);
   assert.match(((await broken.json()) as { error: { message: string } }).error.message, /is not valid JSON\/YAML/);
-  child.kill('SIGTERM');
+  started.child.kill('SIGTERM');
 });
 
 test('a pod\'s workload is its controller: a ReplicaSet\'s Deployment, a StatefulSet, a DaemonSet', () => {

@@ -2,16 +2,14 @@
 // (`..data` symlink): viz must present each new certificate to the proxies' tap servers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '@weft/common/poll';
 import { TestPki } from '@weft/common/testing/pki';
 import { AtomicDir } from '@weft/common/testing/atomic-dir';
+import { startViz } from './testing/viz-process.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const IDENTITY = 'web.shop.serviceaccount.identity.weft.cluster.local';
 
 test('viz presents each renewed tap client certificate to a proxy after two kubelet symlink swaps', async (t) => {
@@ -47,32 +45,14 @@ test('viz presents each renewed tap client certificate to a proxy after two kube
     `proxies:\n  - {name: web-1, namespace: shop, workload: deploy/web, adminAddr: "127.0.0.1:9", tapAddr: "${tapAddr}", identity: ${IDENTITY}}\n`,
   );
 
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      PATH: process.env.PATH,
-      WEFT_VIZ_PROMETHEUS_URL: 'http://127.0.0.1:9',
-      WEFT_VIZ_API_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_TAP_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_WEB_LISTEN_ADDR: '127.0.0.1:0',
-      WEFT_VIZ_PROXIES_FILE: proxies,
-      WEFT_VIZ_TRUST_ANCHORS_FILE: vol.path('ca.crt'),
-      WEFT_VIZ_TAP_CERT_FILE: vol.path('tls.crt'),
-      WEFT_VIZ_TAP_KEY_FILE: vol.path('tls.key'),
-      WEFT_VIZ_TAP_AUTH: 'loopback',
-      // One hour: a reload seen here comes from the directory watch.
-      WEFT_VIZ_FILE_POLL_INTERVAL: '1h',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => child.kill('SIGKILL'));
-  const started = await new Promise<{ tap: string }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.includes('viz started'));
-      if (line) resolve(JSON.parse(line) as { tap: string });
-    });
-    child.once('exit', (code) => reject(new Error(`viz exited with ${code}: ${out}`)));
+  const started = await startViz(t, {
+    WEFT_VIZ_PROXIES_FILE: proxies,
+    WEFT_VIZ_TRUST_ANCHORS_FILE: vol.path('ca.crt'),
+    WEFT_VIZ_TAP_CERT_FILE: vol.path('tls.crt'),
+    WEFT_VIZ_TAP_KEY_FILE: vol.path('tls.key'),
+    WEFT_VIZ_TAP_AUTH: 'loopback',
+    // One hour: a reload seen here comes from the directory watch.
+    WEFT_VIZ_FILE_POLL_INTERVAL: '1h',
   });
   // One tap call: viz connects to the proxy with its current certificate; the stream ends with an error line.
   const tapOnce = async (): Promise<string | undefined> => {
@@ -90,5 +70,5 @@ test('viz presents each renewed tap client certificate to a proxy after two kube
     vol.write({ 'tls.crt': next.cert, 'tls.key': next.key, 'ca.crt': anchor.cert });
     await waitFor(`viz to present viz-${n}`, async () => ((await tapOnce()) === `CN=viz-${n}` ? true : undefined), { timeoutMs: 30_000 });
   }
-  child.kill('SIGTERM');
+  started.child.kill('SIGTERM');
 });
