@@ -145,12 +145,16 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
   assert.notEqual(prev.version, N.tag, 'this tree is a new release: root package.json version differs from previous-release.json');
 
   // Before: N-1 everywhere, and the policy deciding already.
-  for (const [pod, container, image, imageID] of await controlPlaneImages()) {
+  const cpBefore = await controlPlaneImages();
+  assert.ok(cpBefore.length >= 3, `control-plane containers: ${JSON.stringify(cpBefore)}`);
+  for (const [pod, container, image, imageID] of cpBefore) {
     if (!image.includes('/weft/')) continue;
     const name = image.split('/').pop().split(':')[0];
     assert.ok(imageID.endsWith(digestOf(prev, name)), `before: ${pod}/${container} runs ${imageID}, N-1's ${name} is ${digestOf(prev, name)}`);
   }
-  for (const p of await podsOf(NS)) assert.equal(proxyImage(p), prevProxy, `before: ${p.metadata.name}'s proxy`);
+  const podsBefore = await podsOf(NS);
+  assert.equal(podsBefore.length, 4, `web x2, client, caller: ${podsBefore.map((p) => p.metadata.name)}`);
+  for (const p of podsBefore) assert.equal(proxyImage(p), prevProxy, `before: ${p.metadata.name}'s proxy`);
   const clientId = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
   const first = await callWeb('caller', '/before');
   assert.equal(first.status, '200', `caller -> web before the upgrade: ${first.status} ${first.body}`);
@@ -211,8 +215,11 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
   const crds = JSON.parse(env.helm(['list', '-o', 'json'])).find((r) => r.name === 'weft-crds');
   assert.equal(crds.app_version, N.tag);
 
-  // Rolled workloads and pods created now: N's proxy.
-  for (const p of await podsOf(NS, 'app in (web,client)')) assert.equal(proxyImage(p), nProxy, `${p.metadata.name} after the rollout`);
+  // Rolled workloads and pods created now: N's proxy; the caller, never recreated, carried the loop on N-1's proxy throughout.
+  const rolled = await podsOf(NS, 'app in (web,client)');
+  assert.equal(rolled.length, 3, `web x2 and client after the rollout: ${rolled.map((p) => p.metadata.name)}`);
+  for (const p of rolled) assert.equal(proxyImage(p), nProxy, `${p.metadata.name} after the rollout`);
+  assert.equal(proxyImage(await env.kube.get(`/api/v1/namespaces/${NS}/pods/caller`)), prevProxy, "the caller's proxy is still N-1's");
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'other', 'other'));
   const other = await podReady(env, NS, 'other');
   assert.equal(proxyImage(other), nProxy, 'a pod created after the upgrade');
