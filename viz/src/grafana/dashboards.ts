@@ -58,14 +58,19 @@ export const TOP_LINE: DashboardSpec = {
   ],
 };
 
+/** The namespace and deployment pickers, over the series of `metric`. */
+function workloadPickers(metric: string): DashboardSpec['variables'] {
+  return [
+    { name: 'namespace', query: `label_values(${metric}, namespace)` },
+    { name: 'deployment', query: `label_values(${metric}{namespace="$namespace"}, deployment)` },
+  ];
+}
+
 export const WORKLOAD: DashboardSpec = {
   uid: 'weft-workload',
   title: 'weft / workload',
   description: 'One deployment: golden metrics of what it serves, who calls it, what it calls and its TCP connections.',
-  variables: [
-    { name: 'namespace', query: 'label_values(request_total, namespace)' },
-    { name: 'deployment', query: 'label_values(request_total{namespace="$namespace"}, deployment)' },
-  ],
+  variables: workloadPickers('request_total'),
   panels: [
     { title: 'Success rate', type: 'stat', unit: 'percentunit', w: 6, targets: [{ expr: sr(`${inbound},${wl}`, 'deployment'), legend: 'success' }] },
     { title: 'Request rate', type: 'stat', unit: 'reqps', w: 6, targets: [{ expr: rps(`${inbound},${wl}`, 'deployment'), legend: 'rps' }] },
@@ -88,11 +93,7 @@ export const ROUTE: DashboardSpec = {
   uid: 'weft-route',
   title: 'weft / route',
   description: 'Per-route golden metrics of one deployment (route_* series with rt_route).',
-  variables: [
-    { name: 'namespace', query: 'label_values(route_request_total, namespace)' },
-    { name: 'deployment', query: 'label_values(route_request_total{namespace="$namespace"}, deployment)' },
-    { name: 'route', query: 'label_values(route_request_total{namespace="$namespace",deployment="$deployment"}, rt_route)' },
-  ],
+  variables: [...workloadPickers('route_request_total'), { name: 'route', query: 'label_values(route_request_total{namespace="$namespace",deployment="$deployment"}, rt_route)' }],
   panels: [
     { title: 'Success rate by route', type: 'timeseries', unit: 'percentunit', w: 12, targets: [{ expr: ratio('route_response_total', rt, 'rt_route'), legend: '{{rt_route}}' }] },
     { title: 'Request rate by route', type: 'timeseries', unit: 'reqps', w: 12, targets: [{ expr: `sum by (rt_route) (rate(route_request_total{${rt}}[${RI}]))`, legend: '{{rt_route}}' }] },
