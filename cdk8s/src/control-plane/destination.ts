@@ -10,7 +10,7 @@ import { objectLabels } from '../chart/labels.js';
 import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount, settingsEnv } from '../chart/workload.js';
 import type { WeftChart } from '../chart/weft-chart.js';
-import { CHART, DESTINATION_SECRET, TRUST_ROOTS_DIR, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
+import { CHART, DESTINATION_SECRET, TRUST_ROOTS_DIR, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, tracingEnv, type Values } from './shared.js';
 
 const TLS_DIR = '/var/run/weft/destination/tls';
 
@@ -74,7 +74,7 @@ export function addDestination(c: WeftChart, v: Values): void {
       TRUST_DOMAIN: v.identityTrustDomain,
       DEFAULT_INBOUND_POLICY: d.defaultInboundPolicy,
       CLUSTER_NETWORKS: d.clusterNetworks,
-    }),
+    }).concat(tracingEnv(v, 'WEFT_DESTINATION')),
     ports: [
       { name: 'grpc', containerPort: 8086 },
       { name: 'policy-grpc', containerPort: 8090 },

@@ -9,7 +9,7 @@ import { objectLabels } from '../chart/labels.js';
 import { clusterRole, namespacedRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
 import type { WeftChart } from '../chart/weft-chart.js';
-import { CHART, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, fieldRef, image, trustRootsChecksum, type Values } from './shared.js';
+import { CHART, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, fieldRef, image, trustRootsChecksum, tracingEnv, type Values } from './shared.js';
 
 export const TRUST_ANCHORS_REQUIRED =
   'identityTrustAnchorsPEM is required: pass the PEM of your trust anchor(s), e.g. --set-file identityTrustAnchorsPEM=ca.crt, or set identity.externalCA=true when the weft-identity-trust-roots ConfigMap is managed outside the chart (trust-manager)';
@@ -76,6 +76,7 @@ export function addIdentity(c: WeftChart, v: Values): void {
       { name: 'WEFT_IDENTITY_ISSUANCE_LIFETIME', value: id.issuer.issuanceLifetime },
       { name: 'WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE', value: id.issuer.clockSkewAllowance },
       { name: 'WEFT_IDENTITY_TOKEN_AUDIENCE', value: 'identity.weft.io' },
+      ...tracingEnv(v, 'WEFT_IDENTITY'),
     ],
     ports: [
       { name: 'grpc', containerPort: 8080 },

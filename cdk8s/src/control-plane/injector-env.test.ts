@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadMeshConfig, MESH_CONFIG_VARIABLES, type MeshConfig } from '@weft/injector/mesh-config';
+import { loadInjectorTraceConfig } from '@weft/injector/config';
 import { renderWithValues } from '../synth.js';
 import { controlPlaneChart } from './chart.js';
 import { PROXY_VALUE_ENV } from './injector.js';
@@ -14,7 +15,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 const anchor = { identityTrustAnchorsPEM: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', certManager: { create: true } };
 const sources = { trustAnchorsPem: 'anchors', kubernetesVersion: 'v1.31.0' };
 
-/** The injector container's env as the kubelet would give it (the namespace from the downward API). */
+/** The injector container's env as the kubelet would give it (namespace, pod and node names from the downward API). */
 function injectorEnv(values: unknown = {}): Record<string, string> {
   const objs = renderWithValues(controlPlaneChart, [anchor, values], { name: 'weft', namespace: 'weft' }) as Obj[];
   const dep = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'weft-injector')!;
@@ -22,6 +23,8 @@ function injectorEnv(values: unknown = {}): Record<string, string> {
   for (const e of dep.spec.template.spec.containers[0].env as Obj[]) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[e.name] = 'weft';
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = 'weft-injector-0';
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env[e.name] = 'node-a';
     else assert.fail(`unexpected env source ${JSON.stringify(e)}`);
   }
   return env;
@@ -73,4 +76,13 @@ test('the values that are not under proxy.* reach the injector too: trust domain
   assert.equal(m.allowProxyImageOverride, true);
   assert.equal(m.tapClientId, 'weft-viz.viz.serviceaccount.identity.weft.example.org');
   assert.equal(m.imagePullPolicy, 'Always');
+});
+
+test("controlPlaneTracing reaches the injector's own tracing (not the proxies'), with its pod and node as the resource; empty leaves it off", () => {
+  assert.equal(loadInjectorTraceConfig(injectorEnv()), undefined);
+  const t = loadInjectorTraceConfig(injectorEnv({ controlPlaneTracing: { collector: 'weft-jaeger.weft-viz:4318', sampling: '0.5' } }))!;
+  assert.equal(t.collectorUrl, 'http://weft-jaeger.weft-viz:4318/v1/traces');
+  assert.equal(t.sampleRate, 0.5);
+  assert.deepEqual(t.resource, { 'service.name': 'injector', 'k8s.namespace.name': 'weft', 'k8s.pod.name': 'weft-injector-0', 'k8s.node.name': 'node-a' });
+  assert.equal(loadMeshConfig(injectorEnv({ controlPlaneTracing: { collector: 'weft-jaeger.weft-viz:4318' } }), sources).proxy.traceCollector, undefined, 'the proxies are not traced by it');
 });

@@ -13,7 +13,7 @@ import { clusterRole } from '../chart/rbac.js';
 import { deployment, podDisruptionBudget, service, serviceAccount } from '../chart/workload.js';
 import type { WeftChart } from '../chart/weft-chart.js';
 import { serviceAddr } from './identity.js';
-import { CHART, TRUST_ROOTS_DIR, WEBHOOK_SECRET, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, type Values } from './shared.js';
+import { CHART, TRUST_ROOTS_DIR, WEBHOOK_SECRET, fieldRef, image, trustRootsChecksum, trustRootsMount, trustRootsVolume, tracingEnv, type Values } from './shared.js';
 
 const TLS_DIR = '/var/run/weft/injector/tls';
 const WEBHOOK_FILE = 'injector-webhook.yaml';
@@ -145,6 +145,7 @@ export function addInjector(c: WeftChart, v: Values): void {
       { name: 'WEFT_INJECTOR_DEFAULT_INBOUND_POLICY', value: v.destination.defaultInboundPolicy },
       { name: 'WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE', value: concat`${pi.allowProxyImageOverride}` },
       { name: 'WEFT_INJECTOR_VIZ_NAMESPACE', value: pi.vizNamespace },
+      ...tracingEnv(v, 'WEFT_INJECTOR'),
     ],
     ports: [
       { name: 'webhook', containerPort: 8443 },

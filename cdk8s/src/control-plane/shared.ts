@@ -2,6 +2,7 @@
 import { chart, not, pipe, truthy, v as typed, when, type Expr } from '../template/expr.js';
 import type { RefsOf } from '../values/model.js';
 import { imageRef, type ComponentImage, type SchedulingValues } from '../chart/workload.js';
+import type { EnvVar } from '../chart/workload.js';
 import type { ControlPlaneValues } from './values.js';
 import { DESTINATION_SECRET, ISSUER_SECRET, TRUST_ROOTS_CONFIGMAP, WEBHOOK_SECRET } from '@weft/api/names';
 
@@ -21,6 +22,20 @@ export function image(v: Values, own: ComponentImage): Expr {
 }
 
 export const fieldRef = (fieldPath: string) => ({ fieldRef: { fieldPath } });
+
+/**
+ * A component's own tracing (`controlPlaneTracing`, read by common/src/trace/config.ts as `WEFT_<PREFIX>_TRACE_*`):
+ * empty values leave it off / at its default rate; the pod's namespace, name and node name the spans' resource.
+ */
+export function tracingEnv(v: Values, prefix: string): EnvVar[] {
+  return [
+    { name: `${prefix}_TRACE_COLLECTOR`, value: v.controlPlaneTracing.collector },
+    { name: `${prefix}_TRACE_SAMPLING`, value: v.controlPlaneTracing.sampling },
+    { name: `${prefix}_POD_NAMESPACE`, valueFrom: fieldRef('metadata.namespace') },
+    { name: `${prefix}_POD_NAME`, valueFrom: fieldRef('metadata.name') },
+    { name: `${prefix}_NODE_NAME`, valueFrom: fieldRef('spec.nodeName') },
+  ];
+}
 
 /** The trust-roots ConfigMap mounted read-only; kubelet refreshes it in place on rotation. */
 export const trustRootsVolume = { name: 'trust-roots', configMap: { name: TRUST_ROOTS_CONFIGMAP } };

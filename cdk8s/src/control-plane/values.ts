@@ -113,6 +113,10 @@ export const controlPlaneValues = group('weft-control-plane values', {
     traceSampling: str({ default: '', description: 'Probability (0 to 1) of a proxy starting a trace for a request that carries no sampling decision; empty: the proxy\'s default. A pod\'s `config.weft.io/trace-sampling` wins.', pattern: '^$|^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
     nativeSidecar: oneOf(['auto', 'enabled', 'disabled'] as const, { default: 'auto', description: '`auto`: the proxy is a native sidecar (init container with `restartPolicy: Always`) on Kubernetes 1.29+, else the first container; `enabled`/`disabled` force it. A pod\'s `config.weft.io/proxy-native-sidecar` wins.' }),
   }),
+  controlPlaneTracing: group('Tracing of the control plane itself: identity, destination and the injector send spans of their gRPC calls, admission reviews and Kubernetes API calls (docs/tracing.md). Separate from `proxy.traceCollector`, which is for the proxies.', {
+    collector: str({ default: '', description: 'OTLP/HTTP collector the control-plane components send spans to (`host:port` or an http(s) URL); empty: no control-plane tracing.', pattern: '^$|^https?://\\S+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}$' }),
+    sampling: str({ default: '', description: 'Probability (0 to 1) of a component starting a trace for a call that carries no sampling decision; empty: the components\' default (0.01). A caller\'s sampled `traceparent` is always followed.', pattern: '^$|^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
+  }),
   certManager: group('Let the chart render cert-manager Issuers and Certificates (needs cert-manager).', {
     create: bool({ default: false, description: 'Render the Issuer/Certificate objects for the identity issuer and the webhook.' }),
     trustAnchorSecret: str({ default: 'weft-trust-anchor', description: 'Secret (in the release namespace) holding the trust anchor certificate and key the CA Issuer signs the identity issuer with; you create it.', pattern: '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$' }),
