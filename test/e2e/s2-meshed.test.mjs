@@ -13,10 +13,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { readyPods as waitReadyPods, deleteNamespaces } from './lib/pods.mjs';
+import { notRunning, waitFor } from './lib/env.mjs';
+import { readyPods as waitReadyPods } from './lib/pods.mjs';
+import { cleanUp, echoThrough, nodeEnv, webService } from './lib/scenario-setup.mjs';
 import { trafficLoop as podTrafficLoop } from './lib/traffic.mjs';
-import { WEFT_NS, chartPaths, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { WEFT_NS, chartPaths, installWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
 const skipAll = notRunning;
@@ -26,17 +27,12 @@ let installed = [];
 /** The injected server pod of the first test, for the traffic test. */
 let serverPod;
 
-before(async () => {
-  if (skip) return;
-  env = loadEnv();
-  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
+before(() => {
+  if (!skip) env = nodeEnv();
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed);
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
@@ -99,10 +95,7 @@ test('an injected pod gets its certificate from identity through a real TokenRev
 test('HTTP between meshed pods is mTLS: the server sees the client identity, and proxy metrics show it', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   if (!serverPod) return t.skip('no injected server pod (previous test failed)');
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, NS);
   await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', labels: { app: 'client' } },
@@ -111,18 +104,8 @@ test('HTTP between meshed pods is mTLS: the server sees the client identity, and
   await readyPods(NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
   const inClient = await env.podNet(NS, 'client');
   const clientId = `client.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
-  let last = '';
   // The app sends plaintext to the Service name; its proxy (iptables redirect) does the rest.
-  const body = await waitFor('a meshed request from client to web', () => {
-    const r = spawnSync(inClient[0], [...inClient.slice(1), 'curl', '-s', '--max-time', '10', `http://web.${NS}.svc.cluster.local/mtls`], { encoding: 'utf8' });
-    last = `${r.status} ${r.stdout}${r.stderr}`;
-    if (r.status !== 0) return undefined;
-    const b = JSON.parse(r.stdout);
-    return b.path === '/mtls' ? b : undefined;
-  }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
-    err.message += `\n  last curl: ${last}`;
-    throw err;
-  });
+  const body = await echoThrough(inClient, `http://web.${NS}.svc.cluster.local/mtls`, '/mtls');
   assert.equal(body.pod, serverPod.metadata.name);
   assert.equal(body.clientId, clientId, 'the server-side proxy authenticated the client by its certificate');
 

@@ -11,10 +11,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { podSummary, readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
+import { notRunning, waitFor } from './lib/env.mjs';
+import { podSummary, readyPods as waitReadyPods, echoPod } from './lib/pods.mjs';
+import { cleanUp, nodeEnv, webService } from './lib/scenario-setup.mjs';
 import { trafficLoop } from './lib/traffic.mjs';
-import { WEFT_NS, chartPaths, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { WEFT_NS, chartPaths, installWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s5-upgrade';
 const ROLLOUT_LABEL = ['weft-e2e-rollout', 's5'];
@@ -25,18 +26,13 @@ let env;
 let installed = [];
 let traffic;
 
-before(async () => {
-  if (skip) return;
-  env = loadEnv();
-  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
+before(() => {
+  if (!skip) env = nodeEnv();
 });
 
 after(async () => {
-  if (!env) return;
   traffic?.stop();
-  await deleteNamespaces(env.kube, [NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed);
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
@@ -56,10 +52,7 @@ test('helm upgrade (destination replicas, pod label, default inbound policy) is 
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, annotations: { 'weft.io/inject': 'enabled' } } });
   await waitFor('default ServiceAccount', () => env.kube.getOrNull(`/api/v1/namespaces/${NS}/serviceaccounts/default`), { timeoutMs: 60_000 });
   await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
-  const svc = await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  const svc = await webService(env, NS);
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'web'));
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'client', 'client'));
   await readyPods(NS, 'app=web', 1, 'the injected server pod Ready', 180_000);

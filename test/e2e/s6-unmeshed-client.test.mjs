@@ -9,9 +9,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { loadEnv, notRunning, waitFor } from './lib/env.mjs';
-import { readyPods as waitReadyPods, echoPod, deleteNamespaces } from './lib/pods.mjs';
-import { WEFT_NS, installWeft, uninstallWeft } from './lib/weft-install.mjs';
+import { notRunning, waitFor } from './lib/env.mjs';
+import { readyPods as waitReadyPods, echoPod } from './lib/pods.mjs';
+import { cleanUp, nodeEnv, webService } from './lib/scenario-setup.mjs';
+import { WEFT_NS, installWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
 const PLAIN_NS = 'weft-e2e-s6-plain';
@@ -25,17 +26,12 @@ let serverPod;
 let webUrl;
 let plainNetns;
 
-before(async () => {
-  if (skip) return;
-  env = loadEnv();
-  assert.ok(env.state.node, `no node in this environment: ${env.state.nodeSkipReason}`);
+before(() => {
+  if (!skip) env = nodeEnv();
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [PLAIN_NS, MESHED_NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  if (env) await cleanUp(env, [PLAIN_NS, MESHED_NS], installed);
 });
 
 const readyPods = (ns, selector, n, what, timeoutMs) => waitReadyPods(env.kube, ns, selector, n, what, timeoutMs);
@@ -67,10 +63,7 @@ test('an unmeshed client pod reaches a meshed server in plaintext: inbound, tls=
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PLAIN_NS } });
   for (const ns of [MESHED_NS, PLAIN_NS]) await waitFor(`default ServiceAccount in ${ns}`, () => env.kube.getOrNull(`/api/v1/namespaces/${ns}/serviceaccounts/default`), { timeoutMs: 60_000 });
   await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod(env.echoImage, 'web'));
-  await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, MESHED_NS);
   await env.kube.create(`/api/v1/namespaces/${PLAIN_NS}/pods`, echoPod(env.echoImage, 'plain'));
 
   [serverPod] = await readyPods(MESHED_NS, 'app=web', 1, 'the injected server pod Ready', 180_000);

@@ -6,21 +6,8 @@
 // (.ci/run builds it before npm test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { freePort, startDemo } from '../testing/demo-process.js';
 
-const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 interface Span {
   spanID: string;
@@ -50,26 +37,12 @@ function chain(t: Trace): string[] | undefined {
 
 test('weft demo --tracing shows each request as one trace through every proxy in Jaeger, and stops Jaeger with the demo', { timeout: 300_000 }, async () => {
   const [jaegerPort, prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const demo = spawn(
-    process.execPath,
-    [WEFT, 'demo', '--mode', 'loopback', '--tracing', '--jaeger-port', String(jaegerPort), '--failure-rate', '0', '--rps', '20', '--duration', '60',
-      '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  demo.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
+  const demo = await startDemo(['--mode', 'loopback', '--tracing', '--jaeger-port', String(jaegerPort), '--failure-rate', '0', '--rps', '20', '--duration', '60',
+    '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)]);
   try {
     const deadline = Date.now() + 240_000;
-    while (!out.includes('weft demo is running')) {
-      assert.ok(demo.exitCode === null, `weft demo exited early:\n${err}`);
-      assert.ok(Date.now() < deadline, `weft demo did not start:\n${err}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
     const ui = `http://127.0.0.1:${jaegerPort}`;
-    assert.match(out, new RegExp(`traces\\s+${ui.replace(/[.]/g, '\\.')}`), 'prints the Jaeger URL');
+    assert.match(demo.out(), new RegExp(`traces\\s+${ui.replace(/[.]/g, '\\.')}`), 'prints the Jaeger URL');
     const want = ['traffic:client', 'web:server', 'web:client', 'authors:server', 'authors:client', 'books:server'];
     let seen: string[][] = [];
     for (;;) {
@@ -77,13 +50,13 @@ test('weft demo --tracing shows each request as one trace through every proxy in
       const traces = ((await rsp.json()) as { data: Trace[] | null }).data ?? [];
       seen = traces.map((t) => chain(t) ?? ['not one chain']);
       if (seen.some((c) => c.join(' ') === want.join(' '))) break;
-      assert.ok(Date.now() < deadline, `no trace ${want.join(' → ')} in Jaeger; saw ${JSON.stringify(seen.slice(0, 5))}\n${err}`);
+      assert.ok(Date.now() < deadline, `no trace ${want.join(' → ')} in Jaeger; saw ${JSON.stringify(seen.slice(0, 5))}\n${demo.err()}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
   } finally {
-    if (demo.exitCode === null) demo.kill('SIGINT');
+    if (demo.child.exitCode === null) demo.child.kill('SIGINT');
   }
-  assert.equal(await exited, 0, err);
+  assert.equal(await demo.exited, 0, demo.err());
   // Jaeger went with the demo.
   await assert.rejects(fetch(`http://127.0.0.1:${jaegerPort}/api/services`));
 });

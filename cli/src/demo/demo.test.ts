@@ -10,26 +10,14 @@ import { existsSync } from 'node:fs';
 import { waitFor } from '@weft/common/poll';
 import { CHROMIUM, screenshotDashboard } from '@weft/viz/testing/dashboard-screenshots';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { freePort, startDemo, WEFT_BIN } from '../testing/demo-process.js';
 
-const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 const FAILURE_RATE = 0.25;
 const isRoot = process.getuid?.() === 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 function weft(args: string[]): unknown {
-  return JSON.parse(execFileSync(process.execPath, [WEFT, ...args], { encoding: 'utf8', timeout: 30_000 }));
+  return JSON.parse(execFileSync(process.execPath, [WEFT_BIN, ...args], { encoding: 'utf8', timeout: 30_000 }));
 }
 
 /**
@@ -74,24 +62,11 @@ test('the local demo on loopback (not root) serves traffic on all three services
 async function runDemo(mode: 'netns' | 'loopback', t: TestContext): Promise<void> {
   const before = footprint(undefined);
   const [prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const demo = spawn(
-    process.execPath,
-    [WEFT, 'demo', '--mode', mode, '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
-      '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  demo.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
+  const demo = await startDemo(['--mode', mode, '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
+    '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)]);
+  const out = demo.out();
   try {
     const deadline = Date.now() + 240_000;
-    while (!out.includes('weft demo is running')) {
-      assert.ok(demo.exitCode === null, `weft demo exited early:\n${err}`);
-      assert.ok(Date.now() < deadline, `weft demo did not start:\n${err}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
     assert.match(out, /SHA-256 [0-9A-F:]{95}/, 'prints the throwaway anchor fingerprint');
     assert.match(out, mode === 'netns' ? /network namespaces \+ iptables interception/ : /loopback, explicit proxy ports/);
     const api = `--api-addr=http://127.0.0.1:${apiPort}`;
@@ -102,7 +77,7 @@ async function runDemo(mode: 'netns' | 'loopback', t: TestContext): Promise<void
       rows = (weft(['viz', 'stat', 'deploy', '-n', 'demo', '-o', 'json', '--time-window', '1m', api]) as { rows: StatRow[] }).rows;
       const books = rows.find((r) => r.name === 'books');
       if (books && books.requests >= 400) break;
-      assert.ok(Date.now() < deadline, `not enough traffic reached books: ${JSON.stringify(rows)}\n${err}`);
+      assert.ok(Date.now() < deadline, `not enough traffic reached books: ${JSON.stringify(rows)}\n${demo.err()}`);
       await new Promise((r) => setTimeout(r, 2000));
     }
     for (const name of ['web', 'authors', 'books']) {
@@ -147,10 +122,11 @@ async function runDemo(mode: 'netns' | 'loopback', t: TestContext): Promise<void
       for (const path of shots) t.diagnostic(`screenshot: ${path}`);
     } else t.diagnostic(`${CHROMIUM} is not installed: no dashboard screenshots`);
   } finally {
-    demo.kill('SIGINT');
-    const code = await exited;
-    assert.equal(code, 0, `weft demo did not stop cleanly:\n${err}`);
+    demo.child.kill('SIGINT');
+    const code = await demo.exited;
+    assert.equal(code, 0, `weft demo did not stop cleanly:\n${demo.err()}`);
   }
+  const err = demo.err();
   assert.match(err, /nothing left behind/);
   const tag = /pod namespaces (\S+)-<pod>/.exec(err)?.[1];
   if (mode === 'netns') assert.ok(tag, `the demo did not name its pod namespaces:\n${err}`);

@@ -82,30 +82,26 @@ test(
         body,
       });
     const parentRefs = [{ group: '', kind: 'Service', name: 'web', port: 80 }];
-    await create('httproutes', {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'canary', namespace: ns },
-      spec: {
-        parentRefs,
-        rules: [
-          {
-            matches: [{ path: { type: 'PathPrefix', value: '/books' }, headers: [{ name: 'x-canary', value: '1' }] }],
-            timeouts: { request: '3s' },
-            backendRefs: [
-              { name: 'web', port: 80, weight: 90 },
-              { name: 'web-v2', port: 80, weight: 10 },
-            ],
-          },
-          {
-            backendRefs: [
-              { name: 'web', port: 80, weight: 90 },
-              { name: 'web-v2', port: 80, weight: 10 },
-            ],
-          },
-        ],
+    /** An HTTPRoute in the test namespace attached to web:80 (or to `parents`). */
+    const httpRoute = (name: string, rules: unknown[], parents: unknown[] = parentRefs) =>
+      create('httproutes', {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name, namespace: ns },
+        spec: { parentRefs: parents, rules },
+      });
+    const canarySplit = [
+      { name: 'web', port: 80, weight: 90 },
+      { name: 'web-v2', port: 80, weight: 10 },
+    ];
+    await httpRoute('canary', [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/books' }, headers: [{ name: 'x-canary', value: '1' }] }],
+        timeouts: { request: '3s' },
+        backendRefs: canarySplit,
       },
-    });
+      { backendRefs: canarySplit },
+    ]);
     const current = () => profiles.at(-1);
     await waitFor('the HTTPRoute on the GetProfile stream', () => (current()?.routes.length ?? 0) >= 2 || undefined, { timeoutMs: 60_000 });
     const first = current()!.routes[0]!;
@@ -146,27 +142,19 @@ test(
 
     await statusIs('httproutes', 'canary', 'Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs');
 
-    await create('httproutes', {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'shaped', namespace: ns },
-      spec: {
-        parentRefs,
-        rules: [
-          {
-            matches: [{ path: { type: 'PathPrefix', value: '/api' }, queryParams: [{ name: 'v', value: '2' }] }],
-            filters: [
-              { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-version', value: '2' }] } },
-              { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } },
-            ],
-          },
-          {
-            matches: [{ path: { type: 'Exact', value: '/moved' } }],
-            filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }],
-          },
+    await httpRoute('shaped', [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/api' }, queryParams: [{ name: 'v', value: '2' }] }],
+        filters: [
+          { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-version', value: '2' }] } },
+          { type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } },
         ],
       },
-    });
+      {
+        matches: [{ path: { type: 'Exact', value: '/moved' } }],
+        filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }],
+      },
+    ]);
     await statusIs('httproutes', 'shaped', 'Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs');
     await waitFor(
       'the filtered routes on the GetProfile stream',
@@ -185,15 +173,7 @@ test(
       '# gateway api: HTTPRoute shaped (query match, header modifier, URL rewrite, redirect) accepted and on the GetProfile stream',
     );
 
-    await create('httproutes', {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'mirror', namespace: ns },
-      spec: {
-        parentRefs,
-        rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web-v2', port: 80 } } }] }],
-      },
-    });
+    await httpRoute('mirror', [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web-v2', port: 80 } } }] }]);
     await statusIs('httproutes', 'mirror', 'Accepted=False/UnsupportedValue ResolvedRefs=True/ResolvedRefs');
     console.log('# gateway api: status says why RequestMirror is not applied (Accepted=False/UnsupportedValue)');
 
@@ -219,15 +199,11 @@ test(
       namespace: ns,
       body: { metadata: { name: 'geo' }, spec: { ports: [{ name: 'http', port: 80 }] } },
     });
-    await create('httproutes', {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'to-eu', namespace: ns },
-      spec: {
-        parentRefs: [{ group: '', kind: 'Service', name: 'geo' }],
-        rules: [{ backendRefs: [{ name: 'web-eu', namespace: other, port: 80 }] }],
-      },
-    });
+    await httpRoute(
+      'to-eu',
+      [{ backendRefs: [{ name: 'web-eu', namespace: other, port: 80 }] }],
+      [{ group: '', kind: 'Service', name: 'geo' }],
+    );
     await statusIs('httproutes', 'to-eu', 'Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted');
     await create('referencegrants', {
       apiVersion: 'gateway.networking.k8s.io/v1beta1',

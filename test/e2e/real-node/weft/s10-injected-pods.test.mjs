@@ -16,10 +16,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
-import { deleteNamespaces, echoPod } from '../../lib/pods.mjs';
-import { containerCgroupDir, containerInfo, containerLog, containerPid, controlPlaneReady, meshedNamespace, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
-import { WEFT_NS, installWeft, uninstallWeft } from '../../lib/weft-install.mjs';
+import { notRunning, waitFor } from '../../lib/env.mjs';
+import { echoPod } from '../../lib/pods.mjs';
+import { containerCgroupDir, containerInfo, containerLog, containerPid, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
+import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario-setup.mjs';
+import { WEFT_NS } from '../../lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s10';
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
@@ -28,25 +29,15 @@ let installed = [];
 
 before(async () => {
   if (notRunning) return;
-  env = loadEnv();
-  assert.ok(env.state.realNode?.weftImages, 'no real node with weft images: run `npm run test:e2e`');
-  ({ releases: installed } = await installWeft(env));
-  await controlPlaneReady(env);
-  await meshedNamespace(env, NS);
-  await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'job' } });
+  env = realNodeEnv();
+  installed = await meshedWeft(env, NS, 'job');
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'web'));
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, NS);
   await podReady(env, NS, 'web');
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed);
 });
 
 test('a pod with every config.weft.io override is accepted by the kubelet and runs with those values', { skip: notRunning }, async () => {

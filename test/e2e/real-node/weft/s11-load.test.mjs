@@ -15,10 +15,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
-import { deleteNamespaces, echoPod, readyPods } from '../../lib/pods.mjs';
-import { containerCgroupDir, containerPid, controlPlaneReady, meshedNamespace, podReady, readCgroup } from '../../lib/node-pods.mjs';
-import { installWeft, uninstallWeft } from '../../lib/weft-install.mjs';
+import { notRunning, waitFor } from '../../lib/env.mjs';
+import { echoPod, readyPods } from '../../lib/pods.mjs';
+import { containerCgroupDir, containerPid, podReady, readCgroup } from '../../lib/node-pods.mjs';
+import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario-setup.mjs';
 
 const NS = 'weft-e2e-s11';
 const loadMain = new URL('../../lib/load.mjs', import.meta.url).pathname;
@@ -28,22 +28,15 @@ let installed = [];
 
 before(async () => {
   if (notRunning) return;
-  env = loadEnv();
-  assert.ok(env.state.realNode?.weftImages, 'no real node with weft images: run `npm run test:e2e`');
-  ({ releases: installed } = await installWeft(env));
-  await controlPlaneReady(env);
-  await meshedNamespace(env, NS);
-  await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
+  env = realNodeEnv();
+  installed = await meshedWeft(env, NS, 'client');
   const web = echoPod(env.echoImage, 'web');
   web.spec.containers[0].readinessProbe = { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 1 };
   await env.kube.create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
     spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: web.spec } },
   });
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, NS);
   // GETs to web are retryable (5xx and connection failures, within the default retry budget).
   await env.kube.create(`/apis/weft.io/v1alpha1/namespaces/${NS}/serviceprofiles`, {
     apiVersion: 'weft.io/v1alpha1', kind: 'ServiceProfile', metadata: { name: `web.${NS}.svc.cluster.local` },
@@ -55,10 +48,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed);
 });
 
 /** Starts lib/load.mjs in the client pod's network; `result()` resolves its JSON line, `stop()` ends it early. */

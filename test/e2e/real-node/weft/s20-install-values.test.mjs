@@ -18,7 +18,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
-import { deleteNamespaces, echoPod, readyPods } from '../../lib/pods.mjs';
+import { echoPod, readyPods } from '../../lib/pods.mjs';
+import { cleanUp, webService } from '../../lib/scenario-setup.mjs';
 import { controlPlaneReady, meshedNamespace, podLogs, podReady } from '../../lib/node-pods.mjs';
 import { trafficLoop } from '../../lib/traffic.mjs';
 import { WEFT_NS, chartPaths, imageValues } from '../../lib/weft-install.mjs';
@@ -72,26 +73,13 @@ before(async () => {
     spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: web.metadata, spec: web.spec } },
   });
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, echoPod(env.echoImage, 'client', 'client'));
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, NS);
   await readyPods(env.kube, NS, 'app=web', 1, 'web Ready', 180_000);
   await podReady(env, NS, 'client');
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  for (const [release, ns] of [...installed].reverse()) {
-    try {
-      env.helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '2m']);
-    } catch (err) {
-      console.log(`# helm uninstall ${release}: ${err.message}`);
-    }
-  }
-  await deleteNamespaces(env.kube, [VIZ_NS, WEFT_NS]);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed, [VIZ_NS]);
 });
 
 test('the issuer from values, generated webhook/destination/tap certificates: all chain where they must', { skip: notRunning }, async () => {

@@ -27,7 +27,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
-import { deleteNamespaces, echoPod, readyPods } from '../../lib/pods.mjs';
+import { echoPod, readyPods } from '../../lib/pods.mjs';
+import { cleanUp, webService } from '../../lib/scenario-setup.mjs';
 import { containerLog, controlPlaneReady, meshedNamespace, podLogs, podReady } from '../../lib/node-pods.mjs';
 import { trafficLoop } from '../../lib/traffic.mjs';
 import { WEFT_NS, chartPaths, imageValues } from '../../lib/weft-install.mjs';
@@ -117,7 +118,7 @@ before(async () => {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' },
     spec: { replicas: 2, strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, selector: { matchLabels: { app: 'web' } }, template: { metadata: web.metadata, spec: web.spec } },
   });
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+  await webService(env, NS);
   await env.kube.create(`/apis/weft.io/v1alpha1/namespaces/${NS}/serviceprofiles`, {
     apiVersion: 'weft.io/v1alpha1', kind: 'ServiceProfile', metadata: { name: `web.${NS}.svc.cluster.local` },
     spec: { routes: [{ name: 'GET /', matches: [{ method: 'GET', path: { prefix: '/' } }], isRetryable: true }] },
@@ -126,17 +127,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  for (const [release, ns] of [...installed].reverse()) {
-    try {
-      env.helm(['uninstall', release, '-n', ns, '--wait', '--timeout', '2m']);
-    } catch (err) {
-      console.log(`# helm uninstall ${release}: ${err.message}`);
-    }
-  }
-  await deleteNamespaces(env.kube, [WEFT_NS]);
-  env.kube.close();
+  if (env) await cleanUp(env, [NS], installed);
 });
 
 test('trust-anchor rotation with the issuer in values: every step with 0 failed meshed requests, weft check following the phases', { skip: notRunning }, async () => {

@@ -15,11 +15,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadEnv, notRunning, waitFor } from '../../lib/env.mjs';
-import { deleteNamespaces, echoPod } from '../../lib/pods.mjs';
-import { controlPlaneReady, meshedNamespace, podLogs, podReady } from '../../lib/node-pods.mjs';
+import { notRunning, waitFor } from '../../lib/env.mjs';
+import { echoPod } from '../../lib/pods.mjs';
+import { podLogs, podReady } from '../../lib/node-pods.mjs';
+import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario-setup.mjs';
 import { HOST_IP } from '../../lib/node-net.mjs';
-import { WEFT_NS, installWeft, uninstallWeft } from '../../lib/weft-install.mjs';
+import { WEFT_NS } from '../../lib/weft-install.mjs';
 import { ensureJaeger } from '../../lib/jaeger-build.mjs';
 
 const NS = 'weft-e2e-s24';
@@ -42,8 +43,7 @@ function freePort(host) {
 
 before(async () => {
   if (notRunning) return;
-  env = loadEnv();
-  assert.ok(env.state.realNode?.weftImages, 'no real node with weft images: run `npm run test:e2e`');
+  env = realNodeEnv();
   const { paths } = await ensureJaeger((l) => process.stderr.write(l));
   const [otlp, query, grpc] = [await freePort(HOST_IP), await freePort('127.0.0.1'), await freePort('127.0.0.1')];
   dir = mkdtempSync(join(tmpdir(), 'weft-e2e-jaeger-'));
@@ -65,26 +65,18 @@ before(async () => {
   queryUrl = `http://127.0.0.1:${query}`;
   await waitFor('Jaeger ready', async () => (await globalThis.fetch(`${queryUrl}/api/services`)).ok, { timeoutMs: 60_000, intervalMs: 500 });
 
-  ({ releases: installed } = await installWeft(env));
-  await controlPlaneReady(env);
-  await meshedNamespace(env, NS);
-  await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'caller' } });
+  installed = await meshedWeft(env, NS, 'caller');
   const web = echoPod(env.echoImage, 'web');
   // The server follows the caller's decision: its own rate is 0.
   web.metadata.annotations = { 'config.weft.io/trace-collector': collector, 'config.weft.io/trace-sampling': '0' };
   await env.kube.create(`/api/v1/namespaces/${NS}/pods`, web);
-  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
-    apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
-  });
+  await webService(env, NS);
   await podReady(env, NS, 'web');
 });
 
 after(async () => {
   if (!env) return;
-  await deleteNamespaces(env.kube, [NS]);
-  await uninstallWeft(env, installed);
-  env.kube.close();
+  await cleanUp(env, [NS], installed);
   if (jaeger && jaeger.exitCode === null) {
     const gone = new Promise((resolve) => jaeger.once('exit', resolve));
     jaeger.kill('SIGTERM');

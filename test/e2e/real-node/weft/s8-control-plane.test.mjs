@@ -6,11 +6,12 @@
 // and the proxy as real containers) talk mTLS through a ClusterIP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadEnv, waitFor } from '../../lib/env.mjs';
 import { installWeft, uninstallWeft, chartsMissing, WEFT_NS } from '../../lib/weft-install.mjs';
+import { echoThrough } from '../../lib/scenario-setup.mjs';
 
 const MESH_NS = 'weft-e2e-real-mesh';
 const env = process.env.WEFT_E2E_KUBECONFIG ? loadEnv() : undefined;
@@ -97,17 +98,7 @@ test('s8: weft control plane on the real node from the pushed images', async (t)
       const tasks = execFileSync('/usr/bin/ctr', ['--address', rn.containerdSock, '-n', 'k8s.io', 'tasks', 'ls'], { encoding: 'utf8' });
       const pid = tasks.split('\n').find((l) => l.startsWith(id))?.split(/\s+/)[1];
       assert.ok(pid, `task of ${id}`);
-      let last = '';
-      const body = await waitFor('a meshed request from client to web', () => {
-        const r = spawnSync('nsenter', [`--net=/proc/${pid}/ns/net`, 'curl', '-s', '--max-time', '10', `http://${svc.spec.clusterIP}/mtls`], { encoding: 'utf8' });
-        last = `${r.status} ${r.stdout}${r.stderr}`;
-        if (r.status !== 0) return undefined;
-        const b = JSON.parse(r.stdout);
-        return b.path === '/mtls' ? b : undefined;
-      }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
-        err.message += `\n  last curl: ${last}`;
-        throw err;
-      });
+      const body = await echoThrough(['nsenter', `--net=/proc/${pid}/ns/net`], `http://${svc.spec.clusterIP}/mtls`, '/mtls');
       assert.equal(body.pod, 'web');
       assert.equal(body.clientId, `client.${MESH_NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`, 'the server-side proxy authenticated the client by its certificate');
       console.log(`# client → ${svc.spec.clusterIP} → web over mTLS, client id ${body.clientId}`);
