@@ -13,7 +13,7 @@
  *   target (inbound/app-target.ts): the application port — never one of the proxy's own — on the pod address reached
  *   per request (HTTP/1 Upgrade too: on 101 the connections are joined)
  *               trace (server span) ─ authorize (port policy) ─ route (profile of the request's authority)
- *               ─ route metrics ─ deadline (grpc-timeout) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ forward to app
+ *               ─ trace route (http.route on the server span) ─ route metrics ─ deadline (grpc-timeout) ─ http metrics (client_id) ─ tap ─ weft-client-id ─ forward to app
  *   opaque      authorize (port policy) ─ forward to app
  */
 import type { Socket } from 'node:net';
@@ -30,7 +30,7 @@ import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
-import { traceLayer } from '../layers/trace.js';
+import { traceLayer, traceRoute } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
 import { clientIdentity } from '../layers/client-identity.js';
 import { forwardToApp } from '../layers/forward-to-app.js';
@@ -84,6 +84,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
     traceLayer({ tracer: d.tracer, kind: 'server', localIdentity: d.identity.name }),
     authorizeHttp(authz),
     inboundRoute({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
+    traceRoute(d.tracer),
     measureRoute(),
     requestDeadline({ routeTimeouts: false }),
     httpMetrics((req) => {

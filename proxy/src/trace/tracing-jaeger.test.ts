@@ -206,6 +206,10 @@ test('a retried request is one client span with http.request.resend_count, and e
   assert.equal(client.operationName, 'GET flaky');
   const attempts = byParent(trace, client.spanID);
   assert.deepEqual(attempts.map((s) => tag(s, 'http.response.status_code')).sort(), [200, 503], 'each attempt is a server span under the client span');
+  for (const a of attempts) {
+    assert.equal(tag(a, 'http.route'), 'flaky', 'the server proxy matched the same route inbound');
+    assert.equal(a.operationName, 'GET flaky');
+  }
 });
 
 test('B3 single in: W3C and B3 out to the app, same trace, spans in Jaeger under the B3 parent', { timeout: 60_000 }, async () => {
