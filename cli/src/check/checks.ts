@@ -127,25 +127,7 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
     return run.results;
   }
 
-  // ---- control plane ----
-  const present = await run.check('weft-existence', `control plane namespace "${ns}" exists`, async () => {
-    if (!(await reads.namespaceExists(ns))) throw fail(`namespace "${ns}" does not exist`, 'install weft: weft install | kubectl apply -f - (or helm install weft-control-plane), or pass --weft-namespace');
-  }, { stopOnFail: true });
-  let controlPlaneVersion: string | undefined;
-  if (present) {
-    const deployments = await reads.deployments(ns);
-    for (const name of CONTROL_PLANE_DEPLOYMENTS) {
-      await run.check('weft-existence', `${name} is running and ready`, () => {
-        const d = deployments.find((x) => x.name === name);
-        if (!d) throw fail(`Deployment ${ns}/${name} does not exist`, `re-install the control plane chart; kubectl -n ${ns} get deploy`);
-        controlPlaneVersion ??= d.version;
-        if (d.desired === 0) throw fail(`Deployment ${ns}/${name} is scaled to 0`, `kubectl -n ${ns} scale deploy/${name} --replicas=1`);
-        if (d.ready < d.desired) throw fail(`Deployment ${ns}/${name} has ${d.ready}/${d.desired} ready replicas`, `kubectl -n ${ns} describe deploy/${name}; kubectl -n ${ns} logs deploy/${name}`);
-      });
-    }
-  }
-
-  // ---- weft's CRDs: served at this release's version, every object stored at it (docs/crds.md) ----
+  // ---- weft's CRDs (installed before the control plane): served at this release's version, every object stored at it (docs/crds.md) ----
   const crds: Array<[string, CrdVersions | undefined]> = [];
   const crdsCurrent = await run.check('weft-crds', `weft CRDs are installed and store new objects at ${CRD_VERSION}`, async () => {
     for (const c of WEFT_CRDS) crds.push([`${c.plural}.${c.group}`, await reads.crd(`${c.plural}.${c.group}`)]);
@@ -170,6 +152,24 @@ export async function runChecks(reads: ClusterReads, o: CheckOptions): Promise<C
         );
       }
     });
+  }
+
+  // ---- control plane ----
+  const present = await run.check('weft-existence', `control plane namespace "${ns}" exists`, async () => {
+    if (!(await reads.namespaceExists(ns))) throw fail(`namespace "${ns}" does not exist`, 'install weft: weft install | kubectl apply -f - (or helm install weft-control-plane), or pass --weft-namespace');
+  }, { stopOnFail: true });
+  let controlPlaneVersion: string | undefined;
+  if (present) {
+    const deployments = await reads.deployments(ns);
+    for (const name of CONTROL_PLANE_DEPLOYMENTS) {
+      await run.check('weft-existence', `${name} is running and ready`, () => {
+        const d = deployments.find((x) => x.name === name);
+        if (!d) throw fail(`Deployment ${ns}/${name} does not exist`, `re-install the control plane chart; kubectl -n ${ns} get deploy`);
+        controlPlaneVersion ??= d.version;
+        if (d.desired === 0) throw fail(`Deployment ${ns}/${name} is scaled to 0`, `kubectl -n ${ns} scale deploy/${name} --replicas=1`);
+        if (d.ready < d.desired) throw fail(`Deployment ${ns}/${name} has ${d.ready}/${d.desired} ready replicas`, `kubectl -n ${ns} describe deploy/${name}; kubectl -n ${ns} logs deploy/${name}`);
+      });
+    }
   }
 
   // ---- identity: trust anchors and issuer ----

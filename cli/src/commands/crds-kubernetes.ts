@@ -45,6 +45,15 @@ export function kubernetesCrdStore(kc: k8s.KubeConfig): CrdStore {
         fail(err, `reading CRD ${name}`, `get customresourcedefinitions/${name}`);
       }
     },
+    async storageVersionHash(c) {
+      try {
+        const r = await custom.getAPIResources({ group: c.group, version: CRD_VERSION });
+        return r.resources.find((x) => x.name === c.plural)?.storageVersionHash;
+      } catch (err) {
+        if (status(err) === 404) return undefined;
+        fail(err, `discovery of ${c.group}/${CRD_VERSION}`, `get /apis/${c.group}/${CRD_VERSION}`);
+      }
+    },
     async list(c, token, limit) {
       try {
         const r = (await custom.listClusterCustomObject({ ...ref(c), limit, _continue: token })) as { items?: StoredObject[]; metadata?: { continue?: string } };

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { CRD_DEPRECATED_VERSION, CRD_VERSION, POLICY_GROUP, PROFILE_GROUP, WEFT_CRDS, type WeftCrd } from '@weft/api/names';
 import { PermissionDeniedError } from '@weft/common/errors';
 import {
-  ListExpiredError, crdName, describeMigration, migrateCrd, migrateCrds, migrationPermissions,
+  ListExpiredError, crdName, describeMigration, migrateCrd, migrateCrds, migrationPermissions, storageVersionHash,
   type CrdState, type CrdStore, type StoredObject,
 } from './crds-migrate.js';
 
 const PROFILES = WEFT_CRDS.find((c) => c.kind === 'ServiceProfile')!;
 const SERVERS = WEFT_CRDS.find((c) => c.kind === 'Server')!;
-const OPTS = { pageSize: 2, attempts: 3 };
+const OPTS = { pageSize: 2, attempts: 3, settleMs: 5000, sleep: async () => undefined };
 
 interface Row { obj: StoredObject; storedAt: string; rv: number }
 
@@ -54,6 +54,17 @@ class MemoryApi implements CrdStore {
   async crd(name: string): Promise<CrdState | undefined> {
     const c = this.crds.get(name);
     return c && { storageVersion: c.storage, storedVersions: [...c.storedVersions], resourceVersion: String(c.rv) };
+  }
+
+  /** Discovery lags a CRD update by this many reads (the API server applies CRD changes asynchronously). */
+  discoveryLag = 0;
+
+  async storageVersionHash(crd: WeftCrd): Promise<string | undefined> {
+    if (this.discoveryLag > 0) {
+      this.discoveryLag--;
+      return storageVersionHash(crd.group, CRD_DEPRECATED_VERSION, crd.kind);
+    }
+    return storageVersionHash(crd.group, this.crds.get(crdName(crd))!.storage, crd.kind);
   }
 
   async list(crd: WeftCrd, token: string | undefined, limit: number) {
@@ -253,4 +264,23 @@ test('the permissions the migration needs: get and status patch of each CRD, lis
     { verb: 'update', group: 'weft.io', resource: 'serviceprofiles' },
   ]);
   assert.equal(migrationPermissions().length, 5 * WEFT_CRDS.length);
+});
+
+test('rewrites wait until discovery shows the new storage version, and give up with advice when it never does', async () => {
+  const api = new MemoryApi();
+  api.install(PROFILES);
+  api.add(PROFILES, 'a', 'p');
+  api.discoveryLag = 3;
+  let slept = 0;
+  const r = await migrateCrd(api, PROFILES, { ...OPTS, sleep: async () => void slept++ });
+  assert.deepEqual([r.outcome, slept, api.storedAt(PROFILES)], ['migrated', 3, [CRD_VERSION]]);
+
+  const stuck = new MemoryApi();
+  stuck.install(SERVERS);
+  stuck.add(SERVERS, 'a', 'web');
+  stuck.discoveryLag = 1000;
+  const s = await migrateCrd(stuck, SERVERS, OPTS);
+  assert.equal(s.outcome, 'failed');
+  assert.match(s.message!, /does not yet report v1beta1 as the storage version of servers\.policy\.weft\.io.*run the migration again/);
+  assert.deepEqual([stuck.writes, stuck.statusWrites], [0, 0]);
 });

@@ -11,6 +11,7 @@
  * The API calls sit behind `CrdStore`, so the procedure runs on in-memory
  * objects in unit tests and on the API server for users (crds-kubernetes.ts).
  */
+import { createHash } from 'node:crypto';
 import { CRD_VERSION, WEFT_CRDS, type WeftCrd } from '@weft/api/names';
 import type { Permission } from '@weft/common/k8s/access-review';
 
@@ -39,6 +40,8 @@ export class ListExpiredError extends Error {}
 export interface CrdStore {
   /** The CRD `name`, or undefined when it is not installed. */
   crd(name: string): Promise<CrdState | undefined>;
+  /** The `storageVersionHash` API discovery gives for `crd`'s resource at CRD_VERSION (undefined when not listed). */
+  storageVersionHash(crd: WeftCrd): Promise<string | undefined>;
   /** One page of every object of `crd`, all namespaces, read at CRD_VERSION. */
   list(crd: WeftCrd, continueToken: string | undefined, limit: number): Promise<ListPage>;
   /** The object as it is now, or undefined when it was deleted. */
@@ -54,9 +57,26 @@ export interface MigrationOptions {
   readonly pageSize: number;
   /** Attempts per object (and for the CRD status) when a write conflicts. */
   readonly attempts: number;
+  /** How long to wait for the API server to take up a new storage version (see storageVersionHash). */
+  readonly settleMs: number;
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
-export const DEFAULT_MIGRATION_OPTIONS: MigrationOptions = { pageSize: 500, attempts: 5 };
+export const DEFAULT_MIGRATION_OPTIONS: MigrationOptions = {
+  pageSize: 500,
+  attempts: 5,
+  settleMs: 30_000,
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+};
+
+/**
+ * Discovery's `storageVersionHash` of a resource stored at group/version
+ * (k8s.io/apiserver's discovery.StorageVersionHash): the first 8 bytes of
+ * sha256("<group>/<version>/<kind>"), base64.
+ */
+export function storageVersionHash(group: string, version: string, kind: string): string {
+  return createHash('sha256').update(`${group}/${version}/${kind}`).digest().subarray(0, 8).toString('base64');
+}
 
 export interface CrdMigration {
   /** `<plural>.<group>`. */
@@ -121,6 +141,16 @@ export async function migrateCrd(store: CrdStore, crd: WeftCrd, o: MigrationOpti
     });
   }
   if (storedOnlyAt(state)) return result('current');
+
+  // The API server applies a CRD update asynchronously: until discovery shows
+  // the new storage version's hash, a rewrite could still be encoded at the old one.
+  const want = storageVersionHash(crd.group, CRD_VERSION, crd.kind);
+  for (let waited = 0; (await store.storageVersionHash(crd)) !== want; waited += 1000) {
+    if (waited >= o.settleMs) {
+      return result('failed', { message: `the API server does not yet report ${CRD_VERSION} as the storage version of ${name} (discovery's storageVersionHash is not ${want}): run the migration again in a minute` });
+    }
+    await o.sleep(1000);
+  }
 
   let rewritten = 0;
   let gone = 0;

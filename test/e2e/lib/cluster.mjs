@@ -76,6 +76,8 @@ export class Cluster {
       '--unsafe-no-fsync',
       '--log-level=warn',
     ]);
+    // Recorded in env.json: tests read raw keys through etcd's v3 JSON gateway (how a CRD's objects are stored).
+    this.etcdUrl = `http://127.0.0.1:${etcdClient}`;
     await waitFor('etcd /health', async () => {
       this.sup.assertAlive(etcd);
       const r = await fetch(`http://127.0.0.1:${etcdClient}/health`);
@@ -238,6 +240,7 @@ export class Cluster {
     writeFileSync(this.statePath, JSON.stringify({
       kubeconfig: this.adminKubeconfig,
       server: this.server,
+      etcdUrl: this.etcdUrl,
       caFile: this.pki.caCert,
       versions: this.versions,
       node: null, // a node's subclass names it
