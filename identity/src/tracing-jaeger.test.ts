@@ -162,7 +162,7 @@ test('caller → identity SERVER span → Kubernetes TokenReview CLIENT span, on
   const tracing = startTracing(settings(jaeger.otlpUrl, 0), 'weft-identity', new Registry(), log);
   const admin = loadKubeConfig({ kubeconfig: e2eKubeconfig! });
   const core = admin.makeApiClient(k8s.CoreV1Api);
-  const namespace = `weft-trace-${hex(4)}`;
+  const namespace = `wt-${hex(2)}`; // short: the identity is the CSR's CN (at most 64 characters)
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   stops.push(() => core.deleteNamespace({ name: namespace }));
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'web' } } });
