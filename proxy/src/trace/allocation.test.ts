@@ -16,7 +16,7 @@ test('without a tracer the trace layers are not in the path at all', () => {
 });
 
 const CHILD = `
-const { traceLayer } = await import(${JSON.stringify(new URL('../layers/trace.js', import.meta.url).href)});
+const { traceLayer, traceRoute } = await import(${JSON.stringify(new URL('../layers/trace.js', import.meta.url).href)});
 const { Tracer } = await import(${JSON.stringify(new URL('./tracer.js', import.meta.url).href)});
 const done = Promise.resolve({ status: 200, headers: {}, body: { once() {} }, trailers() {} });
 const inner = () => done;
@@ -24,17 +24,20 @@ const tracer = new Tracer(0, { push() {} });
 const svc = traceLayer({ tracer, kind: 'client', localIdentity: 'x' })(inner);
 // A rate of 1e-9: Math.random() is drawn for every request and (in practice) never samples.
 const drawn = traceLayer({ tracer: new Tracer(1e-9, { push() {} }), kind: 'client', localIdentity: 'x' })(inner);
+// Below the route layer: a request on a named route whose trace is not sampled.
+const routed = traceRoute(tracer)(inner);
 const cases = [
   ['w3c unsampled', svc, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', 'content-type': 'text/plain' }],
   ['b3 deny', svc, { b3: '0' }],
   ['b3 multi unsampled', svc, { 'x-b3-traceid': '4bf92f3577b34da6a3ce929d0e0e4736', 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '0' }],
   ['no context at rate 0', svc, { accept: '*/*' }],
   ['no context, a random draw that does not sample', drawn, { accept: '*/*' }],
+  ['route layer, w3c unsampled', routed, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' }],
 ];
 const N = 1000000;
 const out = {};
 for (const [name, svc, headers] of cases) {
-  const req = { headers, method: 'GET', scheme: 'http', path: '/', authority: 'a:80', version: 'HTTP/1.1', startedAt: 0, conn: { client: { ip: '127.0.0.1', port: 1 }, tls: {} } };
+  const req = { headers, method: 'GET', scheme: 'http', path: '/', authority: 'a:80', version: 'HTTP/1.1', startedAt: 0, conn: { client: { ip: '127.0.0.1', port: 1 }, tls: {} }, route: { params: { name: 'books', kind: 'HTTPRoute' } } };
   for (let i = 0; i < 20000; i++) svc(req); // warm up (JIT)
   globalThis.gc();
   const before = process.memoryUsage().heapUsed;
