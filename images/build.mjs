@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { IMAGES } from './catalogue.mjs';
 import { ensureCrane } from './lib/crane.mjs';
 import { baseLayer, iptablesLayer, nodeLayer } from './lib/layers.mjs';
 import { writeImage, writeIndex } from './lib/oci.mjs';
@@ -64,6 +63,8 @@ export async function buildImages({
   useCache = true,
   log = (l) => process.stderr.write(l),
 } = {}) {
+  // Loaded here, after `tsc -b`: the proxy's entrypoint takes its Node flags from the injector's compiled proxy-spec.
+  const { IMAGES } = await import('./catalogue.mjs');
   const version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version;
   const revision = git(['rev-parse', 'HEAD']);
   const selected = IMAGES.filter((i) => only.length === 0 || only.includes(i.name));

@@ -6,6 +6,7 @@
 // and relative lookups the code makes from import.meta.url resolve.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROXY_NODE_FLAGS } from '../injector/dist/proxy-spec.js';
 import { bundle, packagesOf } from './lib/bundle.mjs';
 import { CONTROL_PLANE_UID, NONROOT_UID, PROXY_UID } from './lib/layers.mjs';
 
@@ -53,7 +54,8 @@ export const IMAGES = [
     name: 'proxy',
     user: PROXY_UID,
     iptables: true,
-    entrypoint: [NODE, '/app/proxy/dist/main.js'],
+    // The sidecar's Node flags, as the injector writes them (pods run the injector's command; this is for `run` by hand).
+    entrypoint: [NODE, ...PROXY_NODE_FLAGS, '/app/proxy/dist/main.js'],
     async app() {
       const addon = join(repo, ADDON);
       if (!existsSync(addon)) throw new Error(`images: ${ADDON} is not built: run \`npm run build:native -w proxy\``);

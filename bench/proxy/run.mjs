@@ -21,15 +21,22 @@
 // and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
 // pinned to CPU 1, the load generator and the backend to CPU 0. weft runs as
-// the image ships it: one file bundled by images/lib/bundle.mjs (idle RSS
-// depends on it); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled.
+// a pod runs it: one file bundled by images/lib/bundle.mjs, with the Node
+// flags the injector writes (PROXY_NODE_FLAGS; idle RSS and RSS under load
+// depend on both); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled,
+// WEFT_BENCH_NODE_FLAGS (space-separated) replaces the flags.
+// Memory: weft_rss_idle_mib 1 s after the hop proxy started, weft_rss_2000_rps_mib
+// its peak while serving 2,000 rps for FIXED_SECONDS (before any full-speed
+// load; _end_mib: at the end of it), weft_rss_load_mib its peak under wrk at
+// full speed, weft_memory where the RSS goes (process.memoryUsage()) idle and
+// after the 2,000 rps.
 // The last line printed is one JSON object (format: docs/interception.md).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
+import { PROXY_NODE_FLAGS, cpuMicros, fixedRate, freePort, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const FIXED_RATES = [1000, 200];
@@ -44,9 +51,7 @@ const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
-const children = [];
-const pinCpu = cpus().length > 1;
-const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
+const NODE_FLAGS = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? [...PROXY_NODE_FLAGS] : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
 function need(tool, args = ['-V']) {
@@ -55,52 +60,6 @@ function need(tool, args = ['-V']) {
     console.error(`bench:proxy needs ${tool} (Debian: wrk, nghttp2-client, haproxy); install it or run \`bash ci/system-deps.sh\` as root`);
     process.exit(2);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function start(name, argv, readyLine) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 30_000);
-    child.on('exit', (code) => reject(new Error(`${name} exited ${code}:\n${out}`)));
-    const check = () => {
-      const m = readyLine ? out.match(readyLine) : [''];
-      if (m) {
-        clearTimeout(timer);
-        child.stdout.off('data', check);
-        resolve({ child, match: m });
-      }
-    };
-    child.stdout.on('data', check);
-    if (!readyLine) check();
-  });
-}
-
-async function waitPort(port, child) {
-  for (let i = 0; i < 300; i++) {
-    if (child && child.exitCode !== null) throw new Error(`process for port ${port} exited with ${child.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listening on ${port}`);
 }
 
 function haproxyConfig(port, backendPort, h2) {
@@ -122,51 +81,16 @@ async function haproxy(name, cpu, port, backendPort, h2 = false) {
 }
 
 let weftEntry;
-/** The bench proxy as the image ships weft: bundled into one file with the image build's own settings. */
-async function weftProxyEntry() {
-  const source = new URL('./weft-proxy.mjs', import.meta.url).pathname;
-  if (process.env.WEFT_BENCH_UNBUNDLED === '1') return source;
-  const { bundle } = await import('../../images/lib/bundle.mjs');
-  const path = join(dir, 'weft-proxy.bundle.mjs');
-  writeFileSync(path, (await bundle(source)).code);
-  return path;
-}
-
+/** One bench proxy as a pod runs weft: bundled as the image ships it, with the injector's Node flags. */
 async function weft(name, spec) {
-  weftEntry ??= await weftProxyEntry();
-  const { child, match } = await start(name, onCpu(1, [process.execPath, weftEntry, JSON.stringify(spec)]), /READY (\{.*\})/);
-  return { pid: child.pid, ports: JSON.parse(match[1]) };
+  weftEntry ??= await weftProxyEntry(dir, { bundled: process.env.WEFT_BENCH_UNBUNDLED !== '1' });
+  return startWeft(name, weftEntry, spec, NODE_FLAGS);
 }
 
 /** A Node helper of the bench (gRPC backend, TCP sink) on the load generator's CPU; resolves with the port it printed. */
 async function helper(name, script, args = []) {
   const { child, match } = await start(name, onCpu(0, [process.execPath, new URL(script, import.meta.url).pathname, ...args]), /READY (\d+)/);
   return { pid: child.pid, port: Number(match[1]) };
-}
-
-/** CPU time (user + system) a process has used, in microseconds. */
-function cpuMicros(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (USER_HZ = 100 on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-function rssMiB(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** Runs a load generator without blocking the event loop (the RSS sampler keeps ticking). */
-function run(argv) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} failed (${code}): ${stderr || stdout}`))));
-  });
 }
 
 /** Max throughput: wrk, one thread, keep-alive connections. */
@@ -189,23 +113,8 @@ async function h2Throughput(port) {
   return { rps: Number(m[1]), requests: Number(done[2]) };
 }
 
-/** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients sharing the rate, per-request log. */
-async function fixedRateLatency(port, rate) {
-  const logFile = join(dir, `h2load-${port}-${rate}.log`);
-  const clients = 10;
-  const n = rate * FIXED_SECONDS;
-  await run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(rate / clients), '-n', String(n), '-H', `:authority: ${SERVICE}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
-  const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t'));
-  const ok = rows.filter((r) => r[1] === '200');
-  if (ok.length < n * 0.99) throw new Error(`h2load: only ${ok.length}/${n} requests succeeded`);
-  // The first second warms connections and JIT; measure the rest.
-  const t0 = Math.min(...ok.map((r) => Number(r[0])));
-  const lat = ok.filter((r) => Number(r[0]) - t0 > 1e6).map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
-  const at = (q) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
-  return { p50_ms: round(at(0.5)), p99_ms: round(at(0.99)) };
-}
-
-const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+/** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients sharing the rate, per-request log (lib.mjs). */
+const fixedRateLatency = (port, rate) => fixedRate({ port, rate, seconds: FIXED_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-${port}-${rate}.log`) });
 
 /** Throughput (with CPU per request of `pids`, the proxies under test), then latency at each fixed rate. */
 async function scenario(name, port, pids = []) {
@@ -294,11 +203,7 @@ async function tcpScenario(name, port, pids = []) {
   return result;
 }
 
-function cleanup() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
 
 need('wrk', ['-v']);
@@ -341,11 +246,12 @@ const hop = await weft('weft-hop', {
 });
 await new Promise((r) => setTimeout(r, 1000));
 const rssIdle = rssMiB(hop.pid);
-let rssLoad = rssIdle;
-const sampler = setInterval(() => (rssLoad = Math.max(rssLoad, rssMiB(hop.pid))), 200);
-const weftHop = await scenario('weft_hop', hop.ports.outbound, [hop.pid]);
-clearInterval(sampler);
-rssLoad = Math.max(rssLoad, rssMiB(hop.pid));
+const memoryIdle = await hop.memory();
+// The issue's "RSS under load": the peak while serving 2,000 rps, before full speed has grown the heap.
+log(`weft_hop: ${FIXED_SECONDS}s at 2000 rps, peak RSS`);
+const rss2000 = await fixedRate({ port: hop.ports.outbound, rate: 2000, seconds: FIXED_SECONDS, authority: SERVICE, logFile: join(dir, 'rss-2000.log'), pid: hop.pid });
+const memory2000 = await hop.memory();
+const { result: weftHop, peak: rssLoad } = await peakRss(hop.pid, () => scenario('weft_hop', hop.ports.outbound, [hop.pid]));
 const h2WeftHop = await h2Scenario('weft_hop', hop.ports.outbound, [hop.pid]);
 const grpcWeftHop = await grpcScenario('weft_hop', hop.ports.outbound, [hop.pid]);
 
@@ -455,8 +361,12 @@ const result = {
     ratio_1_proxy_vs_haproxy: round(tcp.weft_1_proxy.mib_per_s / tcp.haproxy.mib_per_s, 3),
     ratio_2_proxies_vs_haproxy: round(tcp.weft_2_proxies.mib_per_s / tcp.haproxy.mib_per_s, 3),
   },
+  weft_node_flags: NODE_FLAGS,
   weft_rss_idle_mib: round(rssIdle, 1),
+  weft_rss_2000_rps_mib: rss2000.rss_peak_mib,
+  weft_rss_2000_rps_end_mib: rss2000.rss_end_mib,
   weft_rss_load_mib: round(rssLoad, 1),
+  weft_memory: { idle: memoryIdle, at_2000_rps: memory2000 },
   ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),
   ratio_mesh_vs_haproxy: round(weftMesh.rps / viaHaproxy.rps, 3),
   ratio_h2_hop_vs_haproxy: round(h2WeftHop.rps / h2Haproxy.rps, 3),

@@ -9,6 +9,7 @@ import { formatDnsIdentity } from '@weft/common/identity-name';
 import { INIT_CONTAINER, PROXY_CONTAINER, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, XTABLES_VOLUME } from './annotations.js';
 import type { MeshConfig, ProxySettings } from './mesh-config.js';
 import { formatPortList } from './ports.js';
+import { parseQuantity } from './quantity.js';
 
 export { PROXY_PORTS, PROXY_UID };
 
@@ -24,6 +25,31 @@ export interface ProxyTarget {
 }
 
 const image = (s: ProxySettings): string => `${s.image}:${s.version}`;
+
+/**
+ * Node options for the proxy, sized for a sidecar (each measured side by side
+ * with bench/proxy/ab.mjs; docs/proxy.md "Performance"). The bench runs the
+ * proxy with exactly these, so its memory figures are a pod's.
+ */
+export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/** What Node needs outside the old generation (binary, compiled code, young generation, socket and TLS buffers). */
+const NON_HEAP_MIB = 64;
+const MIN_OLD_SPACE_MIB = 32;
+
+/**
+ * The proxy's command: `node`, the sidecar flags and, under a memory limit, an
+ * old generation capped below it, so V8 collects harder as it nears the limit
+ * instead of growing into an OOM kill.
+ */
+export function proxyCommand(memoryLimit: string | undefined): string[] {
+  const flags = [...PROXY_NODE_FLAGS];
+  const bytes = memoryLimit === undefined ? undefined : parseQuantity(memoryLimit);
+  if (bytes !== undefined && bytes > 0) {
+    flags.push(`--max-old-space-size=${Math.max(MIN_OLD_SPACE_MIB, Math.floor(bytes / 2 ** 20) - NON_HEAP_MIB)}`);
+  }
+  return ['node', ...flags, 'proxy/dist/main.js'];
+}
 
 /**
  * A postStart hook that blocks the app containers until the proxy's admin
@@ -110,7 +136,7 @@ export function proxyContainer(mesh: MeshConfig, t: ProxyTarget): k8s.V1Containe
     name: PROXY_CONTAINER,
     image: image(s),
     imagePullPolicy: mesh.imagePullPolicy,
-    command: ['node', 'proxy/dist/main.js'],
+    command: proxyCommand(s.memoryLimit),
     env: proxyEnv(mesh, t),
     ports: [
       { name: 'weft-proxy', containerPort: PROXY_PORTS.inbound },

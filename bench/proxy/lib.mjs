@@ -1,0 +1,191 @@
+// What the proxy benches (run.mjs, ab.mjs) share: child processes pinned to a
+// CPU, ports, load-generator runs, /proc readings, and the weft proxy started
+// the way a pod starts it — bundled into one file as the image ships it and
+// with the Node flags the injector writes (PROXY_NODE_FLAGS).
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { PROXY_NODE_FLAGS } from '@weft/injector/proxy-spec';
+
+export { PROXY_NODE_FLAGS };
+
+/** Every process a bench starts; killed when the bench exits. */
+export const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+const pinCpu = cpus().length > 1;
+/** `argv` pinned to one CPU (the proxy under test on 1, load generators and backends on 0) when there are two. */
+export const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
+
+export const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Starts a long-running process; resolves once its stdout matches `readyLine` (at once without one). */
+export function start(name, argv, readyLine) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 30_000);
+    child.on('exit', (code) => reject(new Error(`${name} exited ${code}:\n${out}`)));
+    const check = () => {
+      const m = readyLine ? out.match(readyLine) : [''];
+      if (m) {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        resolve({ child, match: m });
+      }
+    };
+    child.stdout.on('data', check);
+    if (!readyLine) check();
+  });
+}
+
+export async function waitPort(port, child) {
+  for (let i = 0; i < 300; i++) {
+    if (child && child.exitCode !== null) throw new Error(`process for port ${port} exited with ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+/** Runs a load generator to completion without blocking the event loop (RSS samplers keep ticking); resolves with its stdout. */
+export function run(argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} failed (${code}): ${stderr || stdout}`))));
+  });
+}
+
+/** CPU time (user + system) a process has used, in microseconds. */
+export function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (USER_HZ = 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+export function rssMiB(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * Samples the RSS of `pid` every 200 ms while `work` runs; resolves with work's result, the peak and the RSS at the
+ * end in MiB (the peak is often a start-of-load transient: the first requests' JIT compilation and heap growth).
+ */
+export async function peakRss(pid, work) {
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 200);
+  try {
+    const result = await work();
+    const end = rssMiB(pid);
+    return { result, peak: Math.max(peak, end), end };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/**
+ * Latency, and with `pid` the RSS (peak and at the end) of that process, at a fixed rate: h2load over HTTP/1.1, 10 clients sharing `rate`, per-request log; the first
+ * second (connections, JIT) is left out of the latencies. Throws when fewer than 99 % of the requests succeeded.
+ */
+export async function fixedRate({ port, rate, seconds, authority, logFile, pid }) {
+  const clients = 10;
+  const n = rate * seconds;
+  const load = () => run(onCpu(0, ['h2load', '--h1', '-c', String(clients), '--rps', String(rate / clients), '-n', String(n), '-H', `:authority: ${authority}`, `--log-file=${logFile}`, `http://127.0.0.1:${port}/`]));
+  const { peak, end } = pid ? await peakRss(pid, load) : { result: await load() };
+  const ok = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t')).filter((r) => r[1] === '200');
+  if (ok.length < n * 0.99) throw new Error(`h2load: only ${ok.length}/${n} requests succeeded`);
+  const t0 = Math.min(...ok.map((r) => Number(r[0])));
+  const lat = ok.filter((r) => Number(r[0]) - t0 > 1e6).map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
+  const at = (q) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
+  return { p50_ms: round(at(0.5)), p99_ms: round(at(0.99)), ...(pid ? { rss_peak_mib: round(peak, 1), rss_end_mib: round(end, 1) } : {}) };
+}
+
+const WEFT_PROXY = new URL('./weft-proxy.mjs', import.meta.url).pathname;
+
+/**
+ * The file a bench runs for one weft proxy build: weft-proxy.mjs bundled by the image build's own bundler
+ * (images/lib/bundle.mjs) into `dir`. `dist` names another build's proxy/dist (an A/B baseline; its imports resolve
+ * through the node_modules next to it); `bundled: false` runs weft-proxy.mjs as compiled instead.
+ */
+export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
+  let source = WEFT_PROXY;
+  if (dist) {
+    // The same harness with its literal imports pointed at the other build, so the bundler follows them.
+    source = join(dist, '..', 'bench-weft-proxy.mjs');
+    writeFileSync(
+      source,
+      readFileSync(WEFT_PROXY, 'utf8')
+        .replace("import('@weft/proxy/testing/mesh')", `import(${JSON.stringify(join(dist, 'testing/mesh.js'))})`)
+        .replace("import('@weft/proxy')", `import(${JSON.stringify(join(dist, 'index.js'))})`),
+    );
+  }
+  if (!bundled) return source;
+  const { bundle } = await import('../../images/lib/bundle.mjs');
+  const path = join(dir, `weft-proxy.${dist ? 'base' : 'new'}.bundle.mjs`);
+  writeFileSync(path, (await bundle(source)).code);
+  return path;
+}
+
+/**
+ * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1, with `flags` before the script
+ * (default: the injector's). Resolves with its pid and ports once it printed READY.
+ */
+export async function startWeft(name, entry, spec, flags = PROXY_NODE_FLAGS) {
+  const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
+  const { child, match } = await start(name, onCpu(1, argv), /READY (\{.*\})/);
+  return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };
+}
+
+/** `node --import` this into a measured proxy: SIGUSR2 then prints its memory (memoryOf). */
+export const MEMORY_PROBE = new URL('./memory-probe.mjs', import.meta.url).pathname;
+
+const mib = (bytes) => round(bytes / 2 ** 20, 1);
+
+/** A proxy's process.memoryUsage() in MiB (SIGUSR2 → MEMORY_PROBE's line), and after a full GC with --expose-gc. */
+export function memoryOf(child) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the proxy printed no MEMORY line')), 10_000);
+    const onData = (d) => {
+      out += d;
+      const m = /MEMORY (\{.*\})\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      const u = JSON.parse(m[1]);
+      const inMiB = (x) => ({ rss: mib(x.rss), heap_total: mib(x.heapTotal), heap_used: mib(x.heapUsed), external: mib(x.external), array_buffers: mib(x.arrayBuffers) });
+      resolve({ ...inMiB(u), ...(u.afterGc ? { after_gc: inMiB(u.afterGc) } : {}) });
+    };
+    child.stdout.on('data', onData);
+    child.kill('SIGUSR2');
+  });
+}
