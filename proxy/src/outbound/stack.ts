@@ -84,6 +84,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── HTTP ────────────────────────────────────────────────────────────────
   // The pooled mTLS sessions to peer proxies are not counted in tcp_* yet (endpointClient's `bindTcp`):
   // the netns test pins tcp_open_total{peer="dst"} to the opaque connection alone.
+  // per Endpoint
   const endpoint: NewHttp<Endpoint> = newStack<Endpoint, HttpRequest, HttpResponse>(
     cache(endpointKey),
     perTarget((ep) => traceEndpoint(d.tracer, ep)),
@@ -91,6 +92,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
   )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity }));
 
+  // per Concrete: balance and failure accrual are the stage boundary to per Endpoint (a pick per request).
   const concrete: NewHttp<Concrete> = newStack<Concrete, HttpRequest, HttpResponse>(
     cache((c) => c.authority),
   )(
@@ -99,6 +101,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     ),
   );
 
+  // per Logical: split is the stage boundary to per Concrete.
   const logical: NewHttp<Logical> = newStack<Logical, HttpRequest, HttpResponse>(
     cache((l) => l.authority),
     outboundRoute({ profiles: d.profiles, metrics: routeMetrics(d.metrics.registry) }),
@@ -109,6 +112,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     onService(attemptTimeout()),
   )(split(d.profiles)(concrete));
 
+  // per request: the logical target is the stage boundary to per Logical.
   const http: HttpService = stack(
     traceLayer({ tracer: d.tracer, kind: 'client', localIdentity: d.identity.name }),
   )(logicalFromRequest(logical));
