@@ -13,8 +13,9 @@
 //      that carries the traffic loop through every step;
 //   3. under the loop: `helm upgrade weft-crds`, then `helm upgrade weft`
 //      with the documented flags (docs/install.md "Upgrade"; what
-//      `--reuse-values` alone renders is compared and printed first), the
-//      control plane on N's images; then web and client rolled (what
+//      `--reuse-values` alone renders is compared and printed first) and a
+//      changed value (destination.replicas=2), the control plane on N's
+//      images; then web and client rolled (what
 //      `kubectl rollout restart` does), so their proxies move to N;
 //   4. afterwards: 0 failed requests across all of it; every control-plane
 //      pod runs N's image digests; rolled and new pods carry N's proxy; the
@@ -169,24 +170,37 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
     mark('helm upgrade weft-crds');
     env.helm(['upgrade', 'weft-crds', N.charts.crds, '--wait', '--timeout', '3m']);
 
-    // What `--reuse-values` alone would do: Helm reuses the previous release's values *and its chart's defaults*, so
-    // defaults new in N never apply. Rendered side by side with the documented flag and printed; users run the latter.
-    const render = (flag) => JSON.parse(env.helm(['upgrade', 'weft', N.charts.controlPlane, '-n', WEFT_NS, flag, '--dry-run=server', '-o', 'json'])).manifest;
-    const reuse = render('--reuse-values').split('\n');
-    const reset = render('--reset-then-reuse-values').split('\n');
-    const onlyReuse = reuse.filter((l) => !reset.includes(l));
-    const onlyReset = reset.filter((l) => !reuse.includes(l));
-    console.log(`# s21: --reuse-values renders ${reuse.length} lines, --reset-then-reuse-values ${reset.length}; ${onlyReuse.length} lines only with --reuse-values, ${onlyReset.length} only with --reset-then-reuse-values`);
-    for (const l of onlyReuse.slice(0, 10)) console.log(`#   --reuse-values only: ${l.trim()}`);
-    for (const l of onlyReset.slice(0, 10)) console.log(`#   --reset-then-reuse-values only: ${l.trim()}`);
+    // What `--reuse-values` alone would do: Helm reuses the previous release's values *and its chart's defaults*, so a
+    // value new in N is missing from the render and a changed default keeps its old value. Rendered beside the
+    // documented flag and printed (it may fail to render: that is what a user would meet); users run the documented one.
+    const render = (flag) => {
+      try {
+        return { manifest: JSON.parse(env.helm(['upgrade', 'weft', N.charts.controlPlane, '-n', WEFT_NS, flag, '--set', 'destination.replicas=2', '--dry-run=server', '-o', 'json'])).manifest.split('\n') };
+      } catch (err) {
+        return { error: (err.stderr || err.message).trim() };
+      }
+    };
+    const reuse = render('--reuse-values');
+    const reset = render('--reset-then-reuse-values');
+    assert.ok(reset.manifest, `the documented upgrade renders: ${reset.error}`);
+    if (reuse.error) console.log(`# s21: --reuse-values does not render: ${reuse.error.replace(/\s+/g, ' ')}`);
+    else {
+      const onlyReuse = reuse.manifest.filter((l) => !reset.manifest.includes(l));
+      const onlyReset = reset.manifest.filter((l) => !reuse.manifest.includes(l));
+      console.log(`# s21: --reuse-values renders ${reuse.manifest.length} lines, --reset-then-reuse-values ${reset.manifest.length}; ${onlyReuse.length} lines only with --reuse-values, ${onlyReset.length} only with --reset-then-reuse-values`);
+      for (const l of onlyReuse.slice(0, 10)) console.log(`#   --reuse-values only: ${l.trim()}`);
+      for (const l of onlyReset.slice(0, 10)) console.log(`#   --reset-then-reuse-values only: ${l.trim()}`);
+    }
 
     mark('helm upgrade weft');
-    env.helm(['upgrade', 'weft', N.charts.controlPlane, '-n', WEFT_NS, '--reset-then-reuse-values', '--wait', '--timeout', '4m']);
+    // A value changes in the same command (what `-f my-changes.yaml` does): the install's values must survive it.
+    env.helm(['upgrade', 'weft', N.charts.controlPlane, '-n', WEFT_NS, '--reset-then-reuse-values', '--set', 'destination.replicas=2', '--wait', '--timeout', '4m']);
     await waitFor("every control-plane pod on N's images", async () => {
       const imgs = await controlPlaneImages();
       return imgs.length >= 3 && imgs.filter(([, , image]) => image.includes('/weft/')).every(([, , image, imageID]) => imageID.endsWith(digestOf(N, image.split('/').pop().split(':')[0]))) ? imgs : undefined;
     }, { timeoutMs: 240_000 });
     await controlPlaneReady(env);
+    await readyPods(env.kube, WEFT_NS, 'app.kubernetes.io/name=weft-destination', 2, 'two destination replicas Ready', 240_000);
 
     mark('rollout restart web');
     await rolloutRestart('web', 2);
@@ -212,6 +226,11 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
   const release = JSON.parse(env.helm(['list', '-n', WEFT_NS, '-o', 'json'])).find((r) => r.name === 'weft');
   assert.equal(release.app_version, N.tag);
   assert.equal(release.revision, '2');
+  const values = JSON.parse(env.helm(['get', 'values', 'weft', '-n', WEFT_NS, '-o', 'json']));
+  assert.equal(values.destination?.replicas, 2, 'the value changed in the upgrade');
+  assert.equal(values.certManager?.create, true, 'install values kept');
+  assert.equal(values.image?.registry, prev.registry, 'install values kept');
+  assert.match(values.identityTrustAnchorsPEM ?? '', /BEGIN CERTIFICATE/, 'install values kept');
   const crds = JSON.parse(env.helm(['list', '-o', 'json'])).find((r) => r.name === 'weft-crds');
   assert.equal(crds.app_version, N.tag);
 
