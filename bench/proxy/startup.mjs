@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// The proxy as a pod starts it, for its start-up time and idle memory:
+//   node bench/proxy/startup.mjs
+// The image's bundle of proxy/dist/main.js (images/lib/bundle.mjs, with the SO_ORIGINAL_DST addon where the image
+// puts it) runs with the injector's command (proxyCommand: PROXY_NODE_FLAGS and the old-generation cap of the
+// chart's default 256Mi limit) and a pod's environment, certifying against a real identity service (identity's test
+// server: a local CA and a fake TokenReview). Destination and policy point at a closed port — there is no control
+// plane here — so the proxy keeps retrying them, as in a pod whose control plane is not up yet.
+// Each of WEFT_BENCH_ROUNDS (3) starts is pinned to CPU 1. Reported: time to /ready (the first certificate held) and
+// the CPU time the proxy used until then (steadier on a shared machine than the wall clock), then 3 s later VmRSS and
+// process.memoryUsage(); the bundle's size and how many modules went into it. Medians over the starts.
+// WEFT_BENCH_UNBUNDLED=1 runs proxy/dist/main.js as compiled; WEFT_BENCH_NODE_FLAGS (space-separated) replaces the
+// flags. Last line: JSON.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { proxyCommand } from '@weft/injector/proxy-spec';
+import { generateLocalCa } from '@weft/identity/local-ca';
+import { startTestIdentity } from '@weft/identity/testing/serve';
+import { bundle } from '../../images/lib/bundle.mjs';
+import { MEMORY_PROBE, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
+
+const repo = new URL('../..', import.meta.url).pathname;
+const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
+const IDENTITY = 'web.demo.serviceaccount.identity.weft.cluster.local';
+const log = (msg) => process.stderr.write(`startup: ${msg}\n`);
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-startup-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+process.on('SIGINT', () => process.exit(130));
+
+// The image's layout: the bundle at app/proxy/dist/main.js, the addon at app/native/build/Release/ (images/catalogue.mjs).
+let main = join(repo, 'proxy/dist/main.js');
+let bundleInfo;
+if (process.env.WEFT_BENCH_UNBUNDLED !== '1') {
+  const b = await bundle(main);
+  mkdirSync(join(dir, 'app/proxy/dist'), { recursive: true });
+  mkdirSync(join(dir, 'app/native/build/Release'), { recursive: true });
+  writeFileSync(join(dir, 'app/package.json'), '{"type":"module"}\n');
+  main = join(dir, 'app/proxy/dist/main.js');
+  writeFileSync(main, b.code);
+  copyFileSync(join(repo, 'proxy/native/build/Release/weft_original_dst.node'), join(dir, 'app/native/build/Release/weft_original_dst.node'));
+  bundleInfo = { bytes: b.code.length, modules: b.inputs.length };
+}
+const command = proxyCommand('256Mi');
+const flags = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? command.slice(1, -1) : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+
+const ca = await generateLocalCa();
+const { service, validator } = await startTestIdentity({ issuer: ca.issuer, anchorPem: ca.anchorPem });
+const tokenFile = join(dir, 'token');
+writeFileSync(tokenFile, validator.issue('demo', 'web'));
+const closed = await freePort();
+
+async function startOnce(i) {
+  const [admin, outbound, inbound, tap] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env = {
+    PATH: process.env.PATH,
+    WEFT_PROXY_LOG_LEVEL: 'warn',
+    WEFT_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${outbound}`,
+    WEFT_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${inbound}`,
+    WEFT_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${admin}`,
+    WEFT_PROXY_TAP_LISTEN_ADDR: `127.0.0.1:${tap}`,
+    WEFT_PROXY_IDENTITY_SVC_ADDR: `127.0.0.1:${service.port}`,
+    WEFT_PROXY_IDENTITY_SVC_NAME: service.serverName,
+    WEFT_PROXY_IDENTITY_TRUST_ANCHORS: ca.anchorPem,
+    WEFT_PROXY_IDENTITY_TOKEN_FILE: tokenFile,
+    WEFT_PROXY_IDENTITY_LOCAL_NAME: IDENTITY,
+    WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${closed}`,
+    WEFT_PROXY_DESTINATION_SVC_NAME: 'destination',
+    WEFT_PROXY_POLICY_SVC_ADDR: `127.0.0.1:${closed}`,
+    WEFT_PROXY_POD_NAMESPACE: 'demo',
+    WEFT_PROXY_POD_NAME: `web-${i}`,
+  };
+  const started = process.hrtime.bigint();
+  const argv = onCpu(1, [process.execPath, ...flags, '--import', MEMORY_PROBE, main]);
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  let readyMs;
+  let readyCpuMs;
+  for (let t = 0; readyMs === undefined; t++) {
+    if (child.exitCode !== null) throw new Error(`the proxy exited ${child.exitCode}:\n${out}`);
+    if (t > 1500) throw new Error(`the proxy was not ready after 30 s:\n${out}`);
+    const res = await globalThis.fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined);
+    if (res?.status === 200) {
+      readyMs = Number(process.hrtime.bigint() - started) / 1e6;
+      readyCpuMs = cpuMicros(child.pid) / 1000;
+    }
+    else await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  const result = { ready_ms: round(readyMs, 0), cpu_ms_to_ready: round(readyCpuMs, 0), rss_mib: round(rssMiB(child.pid), 1), memory: await memoryOf(child) };
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  log(`start ${i + 1}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+const runs = [];
+for (let i = 0; i < ROUNDS; i++) runs.push(await startOnce(i));
+await service.close();
+console.log(
+  JSON.stringify({
+    flags,
+    bundled: bundleInfo !== undefined,
+    ...(bundleInfo ? { bundle_bytes: bundleInfo.bytes, bundle_modules: bundleInfo.modules } : {}),
+    ready_ms: median(runs.map((r) => r.ready_ms)),
+    cpu_ms_to_ready: median(runs.map((r) => r.cpu_ms_to_ready)),
+    rss_idle_mib: median(runs.map((r) => r.rss_mib)),
+    runs,
+  }),
+);
+process.exit(0);
