@@ -220,6 +220,12 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
       statuses.forEach((s, i) => s !== '200' && console.log(`#   request ${i}: ${s}`));
       console.log(podLogs(env, NS, 'caller', 80).replace(/^/gm, '# '));
     }
+    {
+      // Whether the caller's proxy retried (the route is retryable), and how its responses went.
+      const net = await env.podNet(NS, 'caller');
+      const metrics = spawnSync(net[0], [...net.slice(1), 'curl', '-s', '--max-time', '10', 'http://127.0.0.1:4191/metrics'], { encoding: 'utf8' }).stdout ?? '';
+      console.log(metrics.split('\n').filter((l) => /^(retry_|route_response_total)/.test(l) && !/ 0$/.test(l)).join('\n').replace(/^/gm, '# metrics '));
+    }
     assert.equal(failed.length, 0, `failed requests during the upgrade: ${failed.join(',')}`);
   }
 
