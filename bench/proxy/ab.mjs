@@ -5,7 +5,7 @@
 //   mkdir -p /tmp/weft-base/proxy && cp -r proxy/dist proxy/package.json /tmp/weft-base/proxy/ \
 //     && ln -sfn "$PWD/node_modules" /tmp/weft-base/node_modules
 // `current` runs this build on both sides, for comparing flags: WEFT_AB_FLAGS_BASE and WEFT_AB_FLAGS_NEW
-// (space-separated Node options; default: the injector's PROXY_NODE_FLAGS on both sides). Each build is bundled
+// (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides). Each build is bundled
 // into one file as the image ships it (WEFT_AB_UNBUNDLED_BASE=1 / WEFT_AB_UNBUNDLED_NEW=1 run a side as compiled).
 // Both builds run side by side on the same backend (HAProxy's static 200, CPU 0), pinned to CPU 1; each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { PROXY_NODE_FLAGS, cpuMicros, fixedRate, median, onCpu, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry, freePort } from './lib.mjs';
+import { POD_NODE_FLAGS, cpuMicros, fixedRate, median, onCpu, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry, freePort } from './lib.mjs';
 
 const baselineArg = process.argv[2];
 if (!baselineArg) {
@@ -25,7 +25,7 @@ if (!baselineArg) {
   process.exit(2);
 }
 const baseline = baselineArg === 'current' ? undefined : resolve(baselineArg);
-const flagsOf = (v) => (v === undefined ? [...PROXY_NODE_FLAGS] : v.split(/\s+/).filter(Boolean));
+const flagsOf = (v) => (v === undefined ? [...POD_NODE_FLAGS] : v.split(/\s+/).filter(Boolean));
 const FLAGS = { base: flagsOf(process.env.WEFT_AB_FLAGS_BASE), new: flagsOf(process.env.WEFT_AB_FLAGS_NEW) };
 const RSS_RATE = 2000;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);

@@ -1,15 +1,20 @@
 // What the proxy benches (run.mjs, ab.mjs) share: child processes pinned to a
 // CPU, ports, load-generator runs, /proc readings, and the weft proxy started
 // the way a pod starts it — bundled into one file as the image ships it and
-// with the Node flags the injector writes (PROXY_NODE_FLAGS).
+// with the Node flags the injector writes (POD_NODE_FLAGS).
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { PROXY_NODE_FLAGS } from '@weft/injector/proxy-spec';
+import { proxyCommand } from '@weft/injector/proxy-spec';
 
-export { PROXY_NODE_FLAGS };
+/**
+ * The Node flags of an injected proxy under the chart's default memory limit (proxy.memoryLimit 256Mi): the sidecar
+ * flags and the old-generation cap. Both shape the RSS under load (without the cap the old generation grows to ~35
+ * MiB before its first full collection).
+ */
+export const POD_NODE_FLAGS = proxyCommand('256Mi').slice(1, -1);
 
 /** Every process a bench starts; killed when the bench exits. */
 export const children = [];
@@ -159,7 +164,7 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
  * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1, with `flags` before the script
  * (default: the injector's). Resolves with its pid and ports once it printed READY.
  */
-export async function startWeft(name, entry, spec, flags = PROXY_NODE_FLAGS) {
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS) {
   const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
   const { child, match } = await start(name, onCpu(1, argv), /READY (\{.*\})/);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };

@@ -22,7 +22,7 @@
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
 // pinned to CPU 1, the load generator and the backend to CPU 0. weft runs as
 // a pod runs it: one file bundled by images/lib/bundle.mjs, with the Node
-// flags the injector writes (PROXY_NODE_FLAGS; idle RSS and RSS under load
+// flags the injector writes (POD_NODE_FLAGS; idle RSS and RSS under load
 // depend on both); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled,
 // WEFT_BENCH_NODE_FLAGS (space-separated) replaces the flags.
 // Memory: weft_rss_idle_mib 1 s after the hop proxy started, weft_rss_2000_rps_mib
@@ -36,7 +36,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { PROXY_NODE_FLAGS, cpuMicros, fixedRate, freePort, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { POD_NODE_FLAGS, cpuMicros, fixedRate, freePort, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const FIXED_RATES = [1000, 200];
@@ -51,7 +51,7 @@ const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
-const NODE_FLAGS = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? [...PROXY_NODE_FLAGS] : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+const NODE_FLAGS = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? [...POD_NODE_FLAGS] : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
 function need(tool, args = ['-V']) {

@@ -15,11 +15,10 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { proxyCommand } from '@weft/injector/proxy-spec';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
 import { bundle } from '../../images/lib/bundle.mjs';
-import { MEMORY_PROBE, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
+import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -43,8 +42,7 @@ if (process.env.WEFT_BENCH_UNBUNDLED !== '1') {
   copyFileSync(join(repo, 'proxy/native/build/Release/weft_original_dst.node'), join(dir, 'app/native/build/Release/weft_original_dst.node'));
   bundleInfo = { bytes: b.code.length, modules: b.inputs.length };
 }
-const command = proxyCommand('256Mi');
-const flags = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? command.slice(1, -1) : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+const flags = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? POD_NODE_FLAGS : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
 
 const ca = await generateLocalCa();
 const { service, validator } = await startTestIdentity({ issuer: ca.issuer, anchorPem: ca.anchorPem });
