@@ -44,6 +44,8 @@ export interface RunningInjector {
   /** How long to keep serving after SIGTERM (main.ts). */
   readonly shutdownDrainMs: number;
   mesh(): MeshConfig;
+  /** SIGTERM: answer on, closing each webhook connection after its answer, so callers move to a live pod. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function startInjector(source: NodeJS.ProcessEnv, log?: Logger): Pr
     log,
     shutdownDrainMs: cfg.shutdownDrainMs,
     mesh: () => mesh,
+    drain: () => webhook.drain(),
     async close() {
       anchorsWatch.close();
       await Promise.all([webhook.close(), admin.close()]);

@@ -25,6 +25,7 @@ try {
       // SIGTERM (the kubelet) races the Service's endpoint removal: keep answering until calls stop coming here.
       const drainMs = signal === 'SIGTERM' ? injector.shutdownDrainMs : 0;
       if (drainMs > 0) injector.log.info({ signal, drainMs }, 'draining: answering until the Service stops sending calls here');
+      injector.drain();
       setTimeout(() => {
         injector.log.info({ signal }, 'shutting down');
         void injector.close().then(() => process.exit(0));

@@ -188,3 +188,51 @@ test('a rotated certificate is served without a restart', async () => {
   }
   assert.equal((await request('GET', '/ready', undefined, ca2.cert)).status, 200);
 });
+
+test('after drain() each answer closes its connection and idle ones close at once, so the API server dials a live pod', { timeout: 30_000 }, async () => {
+  const leaf = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost'], issuer: ca });
+  const drained = await startWebhookServer({
+    host: '127.0.0.1',
+    port: 0,
+    certFile: pki.file('drain.crt', leaf.cert),
+    keyFile: pki.file('drain.key', leaf.key),
+    certPollMs: 100,
+    admission: { mesh: () => mesh, namespaceAnnotations: async () => namespaces.meshed! },
+    notReadyReason: () => undefined,
+    log: createLogger('injector-test', 'silent'),
+  });
+  // A kept-alive client, as the API server's webhook client is.
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const post = (): Promise<{ status: number; connection: string | undefined; reused: boolean; socket: net.Socket }> =>
+    new Promise((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: drained.port, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert, agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, reused: req.reusedSocket, socket: req.socket! }));
+        },
+      );
+      req.on('error', reject);
+      req.end(review(wirePod(), 'meshed'));
+    });
+  try {
+    const first = await post();
+    const second = await post();
+    assert.equal(first.status, 200);
+    assert.equal(first.connection, 'keep-alive');
+    assert.ok(second.reused, 'before drain() the connection is reused');
+    const idleClosed = new Promise<void>((resolve) => (second.socket.destroyed ? resolve() : second.socket.once('close', () => resolve())));
+    drained.drain();
+    await idleClosed;
+    const during = await post();
+    assert.equal(during.status, 200, 'still answering while draining');
+    assert.equal(during.connection, 'close');
+    assert.equal(during.reused, false, 'the idle connection was closed by drain()');
+    const next = await post();
+    assert.equal(next.status, 200);
+    assert.equal(next.reused, false, 'each answer while draining closed its connection');
+  } finally {
+    agent.destroy();
+    await drained.close();
+  }
+});

@@ -67,6 +67,13 @@ export interface WebhookServerOptions {
 
 export interface WebhookServer {
   readonly port: number;
+  /**
+   * After SIGTERM: keep answering, but close each connection after its answer (and idle ones now). The API server
+   * keeps its webhook connection alive, so without this it would go on calling this terminating pod for the whole
+   * drain instead of reaching a live one through the Service; during an upgrade the old injector would write the
+   * old proxy version into pods created meanwhile.
+   */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -151,6 +158,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const { log } = opts;
   const limits: WebhookLimits = { ...DEFAULT_WEBHOOK_LIMITS, ...opts.limits };
   let reviewsInProgress = 0;
+  let draining = false;
 
   /** The review's span, ended with the answer (whatever it is: a patch, 400, 413, 429). */
   function traceReview(req: http.IncomingMessage, res: http.ServerResponse): SpanRecord | undefined {
@@ -176,7 +184,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/ready') {
       const reason = opts.notReadyReason();
-      res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' }).end(reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
+      res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain', ...(draining ? { connection: 'close' } : {}) }).end(reason === undefined ? 'ready\n' : `not ready: ${reason}\n`);
       return;
     }
     if (path !== '/inject') throw new HttpError(404, `no route ${path}; the webhook serves POST /inject and GET /ready`);
@@ -209,7 +217,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     span?.set('weft.injected', outcome.result === 'injected');
     opts.onAdmission?.(outcome.result);
     log.debug({ uid: outcome.review.response.uid, result: outcome.result, reason: outcome.reason }, 'admission');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(outcome.review));
+    res.writeHead(200, { 'content-type': 'application/json', ...(draining ? { connection: 'close' } : {}) }).end(JSON.stringify(outcome.review));
   }
 
   const server = https.createServer({ ...pair, minVersion: 'TLSv1.2' }, (req, res) => {
@@ -253,6 +261,10 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   });
   return {
     port: (server.address() as AddressInfo).port,
+    drain() {
+      draining = true;
+      server.closeIdleConnections();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         certWatch.close();
