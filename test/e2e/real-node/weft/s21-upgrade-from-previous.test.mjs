@@ -95,6 +95,16 @@ before(async () => {
   const dir = env.state.runDir ?? '/tmp';
   console.log(`# s21: N-1 = weft ${prev.version} (charts ${prev.chartVersion}, ${prev.commit.slice(0, 12)}), N = weft ${env.state.realNode.weftImages.tag}`);
 
+  // A fresh N-1 install: earlier scenarios of the run leave weft's CRDs behind (helm.sh/resource-policy: keep), at N's
+  // versions, which N-1's chart cannot take back (a stored version cannot leave spec.versions).
+  const left = (await env.kube.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).items.filter((c) => c.metadata.annotations?.['meta.helm.sh/release-name'] === 'weft-crds');
+  for (const c of left) await env.kube.delete(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
+  await waitFor("earlier scenarios' weft CRDs gone", async () => {
+    const names = new Set((await env.kube.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions')).items.map((c) => c.metadata.name));
+    return left.every((c) => !names.has(c.metadata.name)) ? true : undefined;
+  }, { timeoutMs: 120_000 });
+  if (left.length) console.log(`# s21: removed ${left.length} weft CRDs earlier scenarios kept`);
+
   // 1. N-1's docs/install.md, section 1 and path B, with its images from the node's registry.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 's21-ca.key', '-out', 's21-ca.crt', '-days', '3650', '-subj', '/CN=root.identity.weft.cluster.local',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { cwd: dir, stdio: 'pipe' });
@@ -201,6 +211,11 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
     }, { timeoutMs: 240_000 });
     await controlPlaneReady(env);
     await readyPods(env.kube, WEFT_NS, 'app.kubernetes.io/name=weft-destination', 2, 'two destination replicas Ready', 240_000);
+    // `kubectl -n weft wait --for=delete pod -l app.kubernetes.io/version=<N-1>` (docs/install.md): a terminating N-1
+    // injector keeps answering the API server's kept-alive webhook connection while it drains, and writes N-1's proxy
+    // into pods created then (seen: a rolled web pod with proxy 0.1.0).
+    const oldSelector = encodeURIComponent(`app.kubernetes.io/part-of=weft,app.kubernetes.io/version=${prev.version}`);
+    await waitFor("N-1's control-plane pods gone", async () => ((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/pods?labelSelector=${oldSelector}`)).items.length === 0 ? true : undefined), { timeoutMs: 120_000 });
 
     mark('rollout restart web');
     await rolloutRestart('web', 2);
