@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { PROXY_NODE_FLAGS, proxyCommand } from '../../injector/dist/proxy-spec.js';
 import { buildImages } from '../build.mjs';
 
 function runcUnavailable() {
@@ -80,6 +81,16 @@ test('proxy: the entrypoint runs as UID 2102 and refuses to start with a ConfigE
   const r = run(bundle);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^weft-proxy: invalid configuration/m);
+  assert.match(r.stderr, /WEFT_PROXY_IDENTITY_SVC_ADDR is required but not set/);
+});
+
+test("proxy: the entrypoint carries the sidecar's Node flags, and the injector's command (node, flags, old-generation cap) runs the same program", () => {
+  needs();
+  const { config } = unpack('proxy');
+  assert.deepEqual(config.Entrypoint, ['/usr/local/bin/node', ...PROXY_NODE_FLAGS, '/app/proxy/dist/main.js']);
+  // The image's node accepts every flag (a flag it does not know stops it before the proxy's own configuration check).
+  const r = run(unpack('proxy', { args: proxyCommand('256Mi') }).bundle);
+  assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /WEFT_PROXY_IDENTITY_SVC_ADDR is required but not set/);
 });
 
