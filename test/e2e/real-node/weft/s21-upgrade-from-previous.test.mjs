@@ -11,7 +11,7 @@
 //      mesh TLS, and a ServiceProfile whose GET route is retryable; a
 //      `client` Deployment; a bare `caller` pod (ServiceAccount client)
 //      that carries the traffic loop through every step;
-//   3. under the loop: `helm upgrade weft-crds`, then `helm upgrade weft`
+//   3. under the loop: `helm upgrade weft-crds`, `weft crds migrate`, then `helm upgrade weft`
 //      with the documented flags (docs/install.md "Upgrade"; what
 //      `--reuse-values` alone renders is compared and printed first) and a
 //      changed value (destination.replicas=2), the control plane on N's
@@ -179,6 +179,11 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
 
     mark('helm upgrade weft-crds');
     env.helm(['upgrade', 'weft-crds', N.charts.crds, '--wait', '--timeout', '3m']);
+    // The storage migration docs/install.md lists after the CRDs (docs/crds.md), under the same loop.
+    mark('weft crds migrate');
+    const migrate = spawnSync(process.execPath, [join(env.repoRoot, 'cli/dist/main.js'), 'crds', 'migrate', '--kubeconfig', env.kubeconfig], { encoding: 'utf8', timeout: 180_000 });
+    console.log(`# s21: weft crds migrate (exit ${migrate.status}):\n${`${migrate.stdout}${migrate.stderr}`.trim().replace(/^/gm, '#   ')}`);
+    assert.equal(migrate.status, 0, 'weft crds migrate');
 
     // What `--reuse-values` alone would do: Helm reuses the previous release's values *and its chart's defaults*, so a
     // value new in N is missing from the render and a changed default keeps its old value. Rendered beside the
@@ -278,6 +283,8 @@ test('helm upgrade from the previous release to this one: 0 failed meshed reques
     const crd = await env.kube.get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`);
     const served = crd.spec.versions.filter((v) => v.served).map((v) => v.name);
     assert.ok(served.length > 0, `${plural}.${group} serves ${served}`);
+    const storage = crd.spec.versions.find((v) => v.storage).name;
+    assert.deepEqual(crd.status.storedVersions, [storage], `${plural}.${group}: after weft crds migrate etcd holds only ${storage}`);
     for (const version of served) {
       const got = await env.kube.get(`/apis/${group}/${version}/namespaces/${NS}/${plural}/${obj.metadata.name}`);
       assert.equal(got.apiVersion, `${group}/${version}`);
