@@ -29,11 +29,14 @@ const RI = '$__rate_interval';
 /**
  * Successes / responses. Without a success series the division would have no
  * result and a failing object would vanish from the panel instead of showing
- * 0 %: `or (all × 0)` supplies the zero.
+ * 0 %: `or (all × 0)` supplies the zero — only while no success sample is in
+ * the window, so a success series that has just appeared (no rate yet) is a
+ * gap, not a false 0 % (as the viz API's time series, docs/viz.md).
  */
 const ratio = (metric: string, sel: string, by: string) => {
   const all = `sum by (${by}) (rate(${metric}{${sel}}[${RI}]))`;
-  return `(sum by (${by}) (rate(${metric}{${sel},classification="success"}[${RI}])) or ${all} * 0) / ${all}`;
+  const success = `${metric}{${sel},classification="success"}[${RI}]`;
+  return `(sum by (${by}) (rate(${success})) or (${all} * 0 unless on(${by}) count by (${by}) (count_over_time(${success})))) / ${all}`;
 };
 const sr = (sel: string, by: string) => ratio('response_total', sel, by);
 const rps = (sel: string, by: string) => `sum by (${by}) (rate(request_total{${sel}}[${RI}]))`;
@@ -48,7 +51,7 @@ export const TOP_LINE: DashboardSpec = {
   description: 'The whole mesh: success rate, request rate and latency, per namespace and per deployment.',
   variables: [],
   panels: [
-    { title: 'Mesh success rate', type: 'stat', unit: 'percentunit', w: 8, targets: [{ expr: `(sum(rate(response_total{${inbound},classification="success"}[${RI}])) or sum(rate(response_total{${inbound}}[${RI}])) * 0) / sum(rate(response_total{${inbound}}[${RI}]))`, legend: 'success' }] },
+    { title: 'Mesh success rate', type: 'stat', unit: 'percentunit', w: 8, targets: [{ expr: ratio('response_total', inbound, ''), legend: 'success' }] },
     { title: 'Mesh request rate', type: 'stat', unit: 'reqps', w: 8, targets: [{ expr: `sum(rate(request_total{${inbound}}[${RI}]))`, legend: 'rps' }] },
     { title: 'Meshed pods', type: 'stat', unit: 'short', w: 8, targets: [{ expr: 'count(up{job="weft-proxy"} == 1)', legend: 'pods' }] },
     { title: 'Success rate by namespace', type: 'timeseries', unit: 'percentunit', w: 12, targets: [{ expr: sr(inbound, 'namespace'), legend: '{{namespace}}' }] },
