@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks CI runs before the tests: lint, formatting of generated code,
-# and that generated files (protobuf TS) are current.
+# that generated files (protobuf TS) are current, and one release version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx eslint .
 npm run gen:check -w api
+node ci/versions.mjs
