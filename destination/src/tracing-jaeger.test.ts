@@ -4,7 +4,7 @@
 // first update and reaches Jaeger while the stream stays open; the caller's
 // mesh identity is on it. With WEFT_E2E_KUBECONFIG (the e2e environment's
 // real API server, `.ci/run`) the lists behind the informers are CLIENT spans.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -13,7 +13,7 @@ import { destination } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { loadKubeConfig } from '@weft/common/k8s/client';
 import { TestPki } from '@weft/common/testing/pki';
-import { Jaeger, parentOf, tag, type JaegerTrace } from '@weft/common/testing/jaeger';
+import { jaegerForFile, parentOf, tag, type JaegerTrace } from '@weft/common/testing/jaeger';
 import { startTracing, type Tracing } from '@weft/common/trace/tracing';
 import { startDestination, type DestinationController } from './destination.js';
 import { MemorySource } from './sources/memory.js';
@@ -28,24 +28,14 @@ const pki = new TestPki();
 const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
 const serving = pki.cert({ subject: '/CN=destination', issuer: anchor, dns: [DESTINATION_ID] });
 const caller = pki.cert({ subject: '/CN=web', issuer: anchor, dns: [WEB_ID] });
-let jaeger: Jaeger;
-const stops: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  jaeger = await Jaeger.start();
-});
-
-after(async () => {
-  for (const stop of stops.reverse()) await stop();
-  await jaeger?.stop();
-  pki.dispose();
-});
+const file = jaegerForFile();
+after(() => pki.dispose());
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
 async function start(source: DiscoverySource, tracing: Tracing): Promise<DestinationController> {
   const controller = await startDestination({ source, log, tls: { ca: anchor.cert, cert: serving.cert, key: serving.key }, destinationPort: 0, policyPort: 0, adminPort: 0, tracing });
-  stops.push(() => controller.close(), () => tracing.exporter.close());
+  file.defer(() => controller.close(), () => tracing.exporter.close());
   return controller;
 }
 
@@ -58,7 +48,7 @@ test('a Get stream is one SERVER span from its open to its first update, under t
   source.apply('Service', service('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
   source.apply('Pod', pod('web-1', { ip: '10.1.0.1', meshed: true, serviceAccount: 'web', owner: 'deployment/web', labels: { app: 'web' } }));
   source.apply('EndpointSlice', slice('web-a', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }]));
-  const tracing = tracingTo(jaeger.otlpUrl, 0);
+  const tracing = tracingTo(file.jaeger.otlpUrl, 0);
   const controller = await start(source, tracing);
   const client = createGrpcClient(destination.Destination, { baseUrl: `https://127.0.0.1:${controller.destinationPort}`, ca: anchor.cert, cert: caller.cert, key: caller.key, serverName: DESTINATION_ID });
   const traceId = hex(16);
@@ -71,7 +61,7 @@ test('a Get stream is one SERVER span from its open to its first update, under t
     source.apply('EndpointSlice', slice('web-a', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }, { ip: '10.1.0.2' }]));
     assert.equal(((await it.next()).value as destination.Update).update.case, 'add');
     await tracing.exporter.flush();
-    const trace: JaegerTrace = await jaeger.waitForTrace(traceId, 1);
+    const trace: JaegerTrace = await file.jaeger.waitForTrace(traceId, 1);
     assert.equal(trace.spans.length, 1, trace.spans.map((s) => s.operationName).join(', '));
     const span = trace.spans[0]!;
     assert.equal(parentOf(span), parent);
@@ -95,7 +85,7 @@ const skipReason = e2eKubeconfig ? false : 'WEFT_E2E_KUBECONFIG is not set (no r
 if (skipReason) console.log(`# skipping the Kubernetes list tracing test: ${skipReason}`);
 
 test("the informers' lists and the start-up access reviews are Kubernetes CLIENT spans with status, server and resource (real API server)", { skip: skipReason, timeout: 300_000 }, async () => {
-  const tracing = tracingTo(jaeger.otlpUrl, 1);
+  const tracing = tracingTo(file.jaeger.otlpUrl, 1);
   const kc = loadKubeConfig({ kubeconfig: e2eKubeconfig!, tracer: tracing.tracer });
   await start(new KubernetesSource(kc, log), tracing);
   await tracing.exporter.flush();
@@ -108,7 +98,7 @@ test("the informers' lists and the start-up access reviews are Kubernetes CLIENT
   ] as const) {
     let traces: JaegerTrace[] = [];
     const deadline = Date.now() + 20_000;
-    while ((traces = await jaeger.traces('destination', operation)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while ((traces = await file.jaeger.traces('destination', operation)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const span = traces[0]?.spans.find((s) => s.operationName === operation);
     assert.ok(span, `a span ${operation} in Jaeger`);
     assert.equal(tag(span, 'span.kind'), 'client');

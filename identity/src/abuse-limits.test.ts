@@ -24,7 +24,7 @@ import { MAX_CSR_BYTES } from './csr.js';
 import { CERTIFY_SERVER_LIMITS, type IdentityServiceOptions } from './identity-service.js';
 import { generateLocalCa } from './local-ca.js';
 import { FakeTokenValidator } from './testing/fake-token-validator.js';
-import { startTestIdentity, testFiles } from './testing/serve.js';
+import { callOutcome, startTestIdentity, testFiles } from './testing/serve.js';
 import { opensslCsr } from './testing/openssl-csr.js';
 import { waitFor } from '@weft/common/poll';
 import { MAX_TOKEN_BYTES, type ServiceAccountToken } from './token-validator.js';
@@ -71,15 +71,7 @@ async function start(extra: Omit<Partial<IdentityServiceOptions>, 'validator'> =
   return { service, validator, registry, target, client, certifyWeb, honestBody };
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    assert.ok(err instanceof ConnectError, String(err));
-    return Code[err.code];
-  }
-}
+const code = callOutcome;
 
 /** The subject of the leaf in a raw Certify answer. */
 function leafSubject(body: Buffer | undefined): string {

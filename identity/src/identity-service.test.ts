@@ -6,13 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { Code, ConnectError } from '@connectrpc/connect';
 import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import type { CertAndKey } from '@weft/common/testing/pki';
 import { certify } from './client.js';
 import type { IdentityService, IdentityServiceOptions } from './identity-service.js';
-import { startTestIdentity, testFiles } from './testing/serve.js';
+import { callOutcome, startTestIdentity, testFiles } from './testing/serve.js';
 import { IssuerError, type IssuerMaterial } from './issuer.js';
 import { LEVEL } from './testing/log-capture.js';
 import { opensslCsr } from './testing/openssl-csr.js';
@@ -89,15 +88,7 @@ test('refusals reach the client as UNAUTHENTICATED, PERMISSION_DENIED and INVALI
   const { service, validator, registry } = await start(anchor.cert, issuer);
   const client = createGrpcClient(api.Identity, { baseUrl: `https://127.0.0.1:${service.port}`, ca: anchor.cert, serverName: service.serverName });
   const csr = opensslCsr(pki, { key: 'ec', subject: `/CN=${WEB}` }).der;
-  const code = async (p: Promise<unknown>) => {
-    try {
-      await p;
-      return 'ok';
-    } catch (err) {
-      assert.ok(err instanceof ConnectError, String(err));
-      return Code[err.code];
-    }
-  };
+  const code = callOutcome;
   const token = (t: string) => new TextEncoder().encode(t);
   assert.equal(await code(client.certify({ identity: WEB, token: token('forged'), certificateSigningRequest: csr })), 'Unauthenticated');
   const adminToken = validator.issue('demo', 'admin');

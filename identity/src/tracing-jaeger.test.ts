@@ -5,7 +5,7 @@
 // e2e environment's real API server, `.ci/run`) the token is a real pod-bound
 // ServiceAccount token and the TokenReview it costs is a CLIENT span under
 // the Certify span.
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,7 @@ import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { TestPki } from '@weft/common/testing/pki';
-import { Jaeger, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
+import { jaegerForFile, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
 import { OtlpHttpExporter } from '@weft/common/trace/exporter';
 import { SpanRecord } from '@weft/common/trace/span';
 import { startTracing, type Tracing } from '@weft/common/trace/tracing';
@@ -31,18 +31,8 @@ const pki = new TestPki();
 const anchor = pki.cert({ subject: '/CN=root.weft', ca: true });
 const issuer = pki.cert({ subject: '/CN=issuer', ca: true, issuer: anchor });
 const { log } = captureLog();
-let jaeger: Jaeger;
-const stops: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  jaeger = await Jaeger.start();
-});
-
-after(async () => {
-  for (const stop of stops.reverse()) await stop();
-  await jaeger?.stop();
-  pki.dispose();
-});
+const file = jaegerForFile();
+after(() => pki.dispose());
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 const identityOf = (ns: string, sa: string) => `${sa}.${ns}.serviceaccount.identity.weft.cluster.local`;
@@ -64,7 +54,7 @@ async function startIdentity(validator: TokenValidator, tracing: Tracing): Promi
     registry: tracing.registry,
     tracer: tracing.tracer,
   });
-  stops.push(() => service.close(), () => tracing.exporter.close());
+  file.defer(() => service.close(), () => tracing.exporter.close());
   const client = createGrpcClient(api.Identity, { baseUrl: `https://127.0.0.1:${service.port}`, ca: anchor.cert, serverName: service.serverName });
   return { service, client };
 }
@@ -76,7 +66,7 @@ function certify(client: ReturnType<typeof createGrpcClient<typeof api.Identity>
 
 /** The caller's own span, exported as an instrumented client would, so Jaeger shows the whole tree. */
 async function exportCaller(traceId: string, spanId: string, startMs: number): Promise<void> {
-  const exporter = new OtlpHttpExporter({ scope: 'test', url: jaeger.otlpUrl, resource: { 'service.name': 'caller' }, maxQueue: 10, maxBatch: 10, flushIntervalMs: 60_000, timeoutMs: 5000, registry: new Registry(), log });
+  const exporter = new OtlpHttpExporter({ scope: 'test', url: file.jaeger.otlpUrl, resource: { 'service.name': 'caller' }, maxQueue: 10, maxBatch: 10, flushIntervalMs: 60_000, timeoutMs: 5000, registry: new Registry(), log });
   const span = new SpanRecord(traceId, spanId, undefined, 'certify', 'client', startMs);
   span.endMs = performance.timeOrigin + performance.now();
   exporter.push(span);
@@ -88,7 +78,7 @@ const service = (t: JaegerTrace, s: JaegerSpan): string | undefined => t.process
 const kind = (s: JaegerSpan): unknown => tag(s, 'span.kind');
 
 test('a sampled Certify call is a SERVER span under the caller, with the RPC attributes and identity as the resource', { timeout: 120_000 }, async () => {
-  const tracing = startTracing(settings(jaeger.otlpUrl), 'weft-identity', new Registry(), log);
+  const tracing = startTracing(settings(file.jaeger.otlpUrl), 'weft-identity', new Registry(), log);
   const validator = new FakeTokenValidator();
   const { client } = await startIdentity(validator, tracing);
   const traceId = hex(16);
@@ -101,7 +91,7 @@ test('a sampled Certify call is a SERVER span under the caller, with the RPC att
   await exportCaller(traceId, caller, startMs);
   await tracing.exporter.flush();
 
-  const trace = await jaeger.waitForTrace(traceId, 2);
+  const trace = await file.jaeger.waitForTrace(traceId, 2);
   const server = trace.spans.find((s) => parentOf(s) === caller && service(trace, s) === 'identity');
   assert.ok(server, `identity's span under the caller: ${trace.spans.map((s) => `${service(trace, s)}:${s.operationName}`).join(', ')}`);
   assert.ok(byId(trace, caller), "the caller's span is in the same trace");
@@ -117,13 +107,13 @@ test('a sampled Certify call is a SERVER span under the caller, with the RPC att
   assert.equal(process.tags.find((t) => t.key === 'k8s.pod.name')?.value, 'weft-identity-0');
   assert.equal(tag(server, 'otel.scope.name'), 'weft-identity');
 
-  const refused = (await jaeger.waitForTrace(refusedTrace, 1)).spans[0]!;
+  const refused = (await file.jaeger.waitForTrace(refusedTrace, 1)).spans[0]!;
   assert.equal(tag(refused, 'rpc.grpc.status_code'), Code.Unauthenticated);
   assert.equal(tag(refused, 'error'), undefined, 'a refused token is not a server error');
 });
 
 test('an unsampled call leaves no span, and a call without context is traced at the rate of identity (0 here)', { timeout: 120_000 }, async () => {
-  const tracing = startTracing(settings(jaeger.otlpUrl, 0), 'weft-identity', new Registry(), log);
+  const tracing = startTracing(settings(file.jaeger.otlpUrl, 0), 'weft-identity', new Registry(), log);
   const validator = new FakeTokenValidator();
   const { client } = await startIdentity(validator, tracing);
   const unsampled = hex(16);
@@ -133,8 +123,8 @@ test('an unsampled call leaves no span, and a call without context is traced at 
   const sampled = hex(16);
   await certify(client, identityOf('demo', 'web'), validator.issue('demo', 'web'), { traceparent: `00-${sampled}-${hex(8)}-01` });
   await tracing.exporter.flush();
-  await jaeger.waitForTrace(sampled, 1);
-  assert.equal(await jaeger.trace(unsampled), undefined);
+  await file.jaeger.waitForTrace(sampled, 1);
+  assert.equal(await file.jaeger.trace(unsampled), undefined);
   const text = await tracing.registry.metrics();
   assert.match(text, /^trace_spans_exported_total 1$/m, 'one span exported: the sampled call only');
 });
@@ -159,12 +149,12 @@ const skipReason = e2eKubeconfig ? false : 'WEFT_E2E_KUBECONFIG is not set (no r
 if (skipReason) console.log(`# skipping the real TokenReview tracing test: ${skipReason}`);
 
 test('caller → identity SERVER span → Kubernetes TokenReview CLIENT span, one trace in Jaeger (real API server)', { skip: skipReason, timeout: 300_000 }, async () => {
-  const tracing = startTracing(settings(jaeger.otlpUrl, 0), 'weft-identity', new Registry(), log);
+  const tracing = startTracing(settings(file.jaeger.otlpUrl, 0), 'weft-identity', new Registry(), log);
   const admin = loadKubeConfig({ kubeconfig: e2eKubeconfig! });
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const namespace = `wt-${hex(2)}`; // short: the identity is the CSR's CN (at most 64 characters)
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  stops.push(() => core.deleteNamespace({ name: namespace }));
+  file.defer(() => core.deleteNamespace({ name: namespace }));
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'web' } } });
   const pod = await core.createNamespacedPod({
     namespace,
@@ -188,7 +178,7 @@ test('caller → identity SERVER span → Kubernetes TokenReview CLIENT span, on
   await exportCaller(traceId, caller, startMs);
   await tracing.exporter.flush();
 
-  const trace = await jaeger.waitForTrace(traceId, 3);
+  const trace = await file.jaeger.waitForTrace(traceId, 3);
   const server = trace.spans.find((s) => parentOf(s) === caller && service(trace, s) === 'identity');
   assert.ok(server, trace.spans.map((s) => `${service(trace, s)}:${s.operationName}`).join(', '));
   const reviews = trace.spans.filter((s) => parentOf(s) === server.spanID);

@@ -68,14 +68,27 @@ function get(port: number, path: string): Promise<number> {
   });
 }
 
-test('tap.Observe over mTLS streams matching request events with method, path and status', { timeout: 60_000 }, async () => {
-  const app = http.createServer((req, res) => res.end('ok'));
+/** An app on loopback behind a client and a server proxy (mTLS between them), reachable as web.test.svc. */
+async function meshedApp(handler: http.RequestListener): Promise<{ mesh: Awaited<ReturnType<typeof startMesh>>; close(): Promise<void> }> {
+  const app = http.createServer(handler);
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   const appPort = (app.address() as AddressInfo).port;
   const mesh = await startMesh({ appPort });
+  mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  return {
+    mesh,
+    async close() {
+      await mesh.close();
+      app.close();
+    },
+  };
+}
+
+test('tap.Observe over mTLS streams matching request events with method, path and status', { timeout: 60_000 }, async () => {
+  const served = await meshedApp((req, res) => res.end('ok'));
+  const { mesh } = served;
   try {
-    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
     const tapPort = await mesh.server.tapPort;
     const viewer = mesh.pki.leaf(TAP_ID);
     const client = createGrpcClient(tap.Tap, { baseUrl: `https://127.0.0.1:${tapPort}`, ca: mesh.pki.root.cert, cert: viewer.cert, key: viewer.key, serverName: SERVER_ID });
@@ -105,8 +118,7 @@ test('tap.Observe over mTLS streams matching request events with method, path an
     assert.equal(events[0]!.clientIdentity, CLIENT_ID);
     assert.equal(events[0]!.tls, true);
   } finally {
-    await mesh.close();
-    app.close();
+    await served.close();
   }
 });
 
@@ -115,16 +127,12 @@ test('shutdown lets an in-flight request finish, and accepts no new connections'
   const gotRequest = new Promise<void>((r) => (arrived = r));
   let release: () => void = () => undefined;
   const released = new Promise<void>((r) => (release = r));
-  const app = http.createServer((req, res) => {
+  const served = await meshedApp((req, res) => {
     arrived();
     void released.then(() => res.end('finished'));
   });
-  app.listen(0, '127.0.0.1');
-  await once(app, 'listening');
-  const appPort = (app.address() as AddressInfo).port;
-  const mesh = await startMesh({ appPort });
+  const { mesh } = served;
   try {
-    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
     const response = new Promise<string>((resolve, reject) => {
       http
         .get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/slow', agent: false, headers: { host: 'web.test.svc' } }, (res) => {
@@ -142,8 +150,7 @@ test('shutdown lets an in-flight request finish, and accepts no new connections'
     await closing;
   } finally {
     release();
-    await mesh.close();
-    app.close();
+    await served.close();
   }
 });
 

@@ -5,6 +5,7 @@
  * (test/e2e/lib/jaeger-build.mjs; CI builds it before the tests), started on
  * free loopback ports, and queried back through its HTTP API.
  */
+import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -174,4 +175,32 @@ export function tag(span: JaegerSpan, key: string): unknown {
 /** The span's parent span id (CHILD_OF reference), if any. */
 export function parentOf(span: JaegerSpan): string | undefined {
   return span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+}
+
+/** A test file's Jaeger, and what its tests started that must stop before it. */
+export interface JaegerForFile {
+  /** The running Jaeger (from the file's `before` hook on). */
+  readonly jaeger: Jaeger;
+  /** Stopped after the file's tests, last deferred first, before Jaeger itself. */
+  defer(...stops: Array<() => Promise<unknown>>): void;
+}
+
+/** One Jaeger for a test file: started before its tests, stopped after them and after what they `defer`red. */
+export function jaegerForFile(): JaegerForFile {
+  let running: Jaeger | undefined;
+  const stops: Array<() => Promise<unknown>> = [];
+  before(async () => {
+    running = await Jaeger.start();
+  });
+  after(async () => {
+    for (const stop of stops.reverse()) await stop();
+    await running?.stop();
+  });
+  return {
+    get jaeger(): Jaeger {
+      if (!running) throw new Error('Jaeger is not started: use it inside a test');
+      return running;
+    },
+    defer: (...more) => void stops.push(...more),
+  };
 }

@@ -13,6 +13,8 @@ import type { IssuerMaterial } from '../issuer.js';
 import { MemorySource } from '../sources.js';
 import { FakeTokenValidator } from './fake-token-validator.js';
 import { captureLog, type LogRecord } from './log-capture.js';
+import assert from 'node:assert/strict';
+import { Code, ConnectError } from '@connectrpc/connect';
 
 export interface TestIdentityOptions<V extends FakeTokenValidator> extends Omit<Partial<IdentityServiceOptions>, 'validator'> {
   readonly issuer: IssuerMaterial;
@@ -67,4 +69,15 @@ export function testFiles(): TestFiles {
     files.pki.dispose();
   });
   return files;
+}
+
+/** How a call ended: `ok`, or the name of its gRPC code (any other error fails the test). */
+export async function callOutcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (err) {
+    assert.ok(err instanceof ConnectError, String(err));
+    return Code[err.code];
+  }
 }

@@ -5,21 +5,15 @@
 import { InvalidArgumentError } from '@weft/common/errors';
 import type { ResourceRef } from '../resource.js';
 import { checkWindow, labelOf, quote, windowIncrease } from './promql.js';
-import { finiteOrNull, type Querier } from './stat.js';
+import { finiteOrNull, type GoldenMetrics, type Querier } from './stat.js';
 
-export interface RouteRow {
+export interface RouteRow extends GoldenMetrics {
   readonly namespace: string;
   /** The object serving the route (e.g. the deployment name). */
   readonly name: string;
   readonly route: string;
   /** Where the route came from: ServiceProfile, HTTPRoute or GRPCRoute (`route_kind`); empty from proxies that predate it. */
   readonly kind: string;
-  readonly requests: number;
-  readonly successRate: number | null;
-  readonly rps: number;
-  readonly latencyMsP50: number | null;
-  readonly latencyMsP95: number | null;
-  readonly latencyMsP99: number | null;
 }
 
 export interface RoutesQuery {

@@ -10,13 +10,8 @@ export interface Querier {
   query(promql: string): Promise<Sample[]>;
 }
 
-export interface StatRow {
-  readonly namespace: string;
-  readonly kind: ResourceKind;
-  readonly name: string;
-  /** Pods of the object whose proxy Prometheus scrapes, and how many are up (null for services). */
-  readonly meshedPods: number | null;
-  readonly totalPods: number | null;
+/** The golden metrics of one row (an object, a route) over the window. */
+export interface GoldenMetrics {
   /** Requests observed in the window (exact counter increase). */
   readonly requests: number;
   /** Successful responses / all responses in the window; null without responses. */
@@ -25,6 +20,15 @@ export interface StatRow {
   readonly latencyMsP50: number | null;
   readonly latencyMsP95: number | null;
   readonly latencyMsP99: number | null;
+}
+
+export interface StatRow extends GoldenMetrics {
+  readonly namespace: string;
+  readonly kind: ResourceKind;
+  readonly name: string;
+  /** Pods of the object whose proxy Prometheus scrapes, and how many are up (null for services). */
+  readonly meshedPods: number | null;
+  readonly totalPods: number | null;
   readonly tcpConnections: number;
 }
 
