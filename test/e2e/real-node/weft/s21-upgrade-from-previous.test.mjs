@@ -47,8 +47,13 @@ const POLICY = [
   ['weft.io/v1alpha1', 'serviceprofiles', { kind: 'ServiceProfile', metadata: { name: `web.${NS}.svc.cluster.local` }, spec: { routes: [{ name: 'GET /', matches: [{ method: 'GET', path: { prefix: '/' } }], isRetryable: true }] } }],
 ];
 
+// The workloads shut down as Kubernetes asks of a served app: a preStop pause (the kubelet's sleep action) keeps the
+// app answering while its endpoint's removal reaches the callers, so a rollout is not a race between the app's exit
+// and that removal (which no proxy can win for a request already on its way: the echo app exits at SIGTERM).
 const deployment = (name, replicas, sa) => {
   const pod = echoPod(env.echoImage, name, sa);
+  pod.spec.terminationGracePeriodSeconds = 10;
+  pod.spec.containers[0].lifecycle = { preStop: { sleep: { seconds: 3 } } };
   return {
     apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
     spec: { replicas, strategy: { rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, selector: { matchLabels: { app: name } }, template: { metadata: pod.metadata, spec: pod.spec } },
