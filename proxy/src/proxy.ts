@@ -90,7 +90,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     new CertifyingIdentity(
       c.identity.localName,
       c.identity.trustAnchors,
-      // Loaded only when certifying: identity's client pulls in the X.509 and Kubernetes libraries.
+      // Loaded only when certifying (a proxy given its certificate, as in tests and benches, never loads the client).
       () => import('./identity/certify.js').then((m) => m.certifyWithIdentityService(c.identity)),
       log,
     );
