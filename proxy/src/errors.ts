@@ -38,3 +38,19 @@ export class BadRequestError extends WeftError {
     super('INVALID_ARGUMENT', message);
   }
 }
+
+/** The `weft-proxy-error` value of a 503 whose request never reached the application (nothing was delivered). */
+export const APP_UNREACHABLE = 'app-unreachable';
+
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** Whether an error (or its causes) says a connection was never established, so no request byte was sent. */
+export function neverConnected(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && NOT_CONNECTED.has(code)) return true;
+    const errors = (e as { errors?: unknown }).errors;
+    if (Array.isArray(errors) && errors.length > 0 && errors.every((x) => neverConnected(x))) return true;
+  }
+  return false;
+}

@@ -162,6 +162,8 @@ export interface HttpRequest {
   readonly route?: MatchedRoute;
   /** The request's absolute deadline (performance.now() scale), set by the deadline layer; absent: none. */
   readonly deadline?: number;
+  /** A copy of the body kept for replays by the retry layer; a not-delivered request is re-sent with it. */
+  readonly replayable?: { readonly complete: boolean; replay(): Readable };
 }
 
 /** A profile route as the layers below the route layer read it: bound once per route of the current profile. */
@@ -194,6 +196,8 @@ export interface HttpResponse {
   cutOff?(): boolean;
   /** A `101 Switching Protocols` answer to an upgrade: the application's connection, bytes it already sent after its head. */
   readonly upgraded?: { readonly socket: Duplex; readonly head: Buffer };
+  /** The `weft-proxy-error` header the HTTP/2 peer answered with (dropped from `headers`); trusted only from a meshed peer proxy. */
+  readonly proxyError?: string;
 }
 
 /**
@@ -204,7 +208,7 @@ export interface EndpointBalancer {
   /** Replaces the endpoint set (a discovery update). */
   update(endpoints: readonly Endpoint[]): void;
   /** Chooses an endpoint, or undefined when none is available (none ready, or all ejected by failure accrual). */
-  pick(): EndpointLease | undefined;
+  pick(avoid?: ReadonlySet<string>): EndpointLease | undefined;
 }
 
 /** One pick; report the outcome exactly once (latency is measured from the pick). */

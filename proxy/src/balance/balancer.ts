@@ -183,8 +183,11 @@ export class Balancer<T> {
    * to weight, the one with the lower cost wins, cost = latency estimate ×
    * (pending + 1) / weight. Returns undefined when no endpoint is available
    * (none, all draining or all ejected): the caller fails fast (503).
+   *
+   * `avoid` (keys of endpoints a request just failed to reach) are skipped while another endpoint is
+   * available; when only avoided ones are left, they are picked as usual (a retry has nowhere else to go).
    */
-  pick(): Lease<T> | undefined {
+  pick(avoid?: ReadonlySet<string>): Lease<T> | undefined {
     const now = this.now();
     const avail = this.scratch;
     avail.length = 0;
@@ -194,6 +197,7 @@ export class Balancer<T> {
       avail.push(e);
       total += e.weight;
     }
+    if (avoid !== undefined && avoid.size > 0) total = this.without(avail, total, avoid);
     if (avail.length === 0) return undefined;
     let chosen: Entry<T>;
     if (avail.length === 1) {
@@ -206,6 +210,22 @@ export class Balancer<T> {
     avail.length = 0;
     chosen.pending++;
     return new LeaseImpl(this, chosen, now);
+  }
+
+  /** Drops avoided entries from `avail` in place unless that would leave none; returns the remaining total weight. */
+  private without(avail: Entry<T>[], total: number, avoid: ReadonlySet<string>): number {
+    let others = 0;
+    for (const e of avail) if (!avoid.has(e.key)) others++;
+    if (others === 0 || others === avail.length) return total;
+    let n = 0;
+    let kept = 0;
+    for (const e of avail) {
+      if (avoid.has(e.key)) continue;
+      avail[n++] = e;
+      kept += e.weight;
+    }
+    avail.length = n;
+    return kept;
   }
 
   /** @internal records a latency sample for a lease. */

@@ -73,6 +73,7 @@ export class H2Pool {
           status,
           headers: endToEnd(headers),
           body: stream,
+          proxyError: headers['weft-proxy-error'] as string | undefined,
           trailers: () => trailers,
           resetCode: () => (stream.rstCode === undefined || stream.rstCode === 0 ? undefined : stream.rstCode),
           // A reset while our request was still going may follow a complete response (a server stopping an upload);

@@ -15,6 +15,7 @@ import type { Logger } from '@weft/common/log';
 import { WeftError } from '@weft/common/errors';
 import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import { endToEnd, ORIG_PROTO } from './headers.js';
+import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -160,14 +161,14 @@ export class HttpServer {
           // e.g. a header value HTTP/1 cannot carry: fail this response only.
           this.opts.log.debug({ err }, 'cannot write HTTP/1 response');
           rsp.body.destroy();
-          this.writeH1Error(res, err);
+          this.writeH1Error(res, err, meta.direction);
         }
       },
-      (err: unknown) => this.writeH1Error(res, err),
+      (err: unknown) => this.writeH1Error(res, err, meta.direction),
     );
   }
 
-  private writeH1Error(res: http.ServerResponse, err: unknown): void {
+  private writeH1Error(res: http.ServerResponse, err: unknown, direction: ConnMeta['direction']): void {
     if (res.destroyed || res.writableEnded) return;
     const status = err instanceof WeftError ? err.httpStatus : 502;
     if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
@@ -176,7 +177,7 @@ export class HttpServer {
       return;
     }
     const body = `${(err as Error).message}\n`;
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'weft-proxy-error': '1' });
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'weft-proxy-error': proxyErrorMarker(err, direction) });
     res.end(body);
   }
 
@@ -228,11 +229,11 @@ export class HttpServer {
           if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
         }
       },
-      (err: unknown) => this.writeH2Error(stream, err, grpc),
+      (err: unknown) => this.writeH2Error(stream, err, grpc, meta.direction),
     );
   }
 
-  private writeH2Error(stream: http2.ServerHttp2Stream, err: unknown, grpc: boolean): void {
+  private writeH2Error(stream: http2.ServerHttp2Stream, err: unknown, grpc: boolean, direction: ConnMeta['direction']): void {
     if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
     if (stream.destroyed || stream.closed) return;
     if (stream.headersSent) {
@@ -244,10 +245,10 @@ export class HttpServer {
     // gRPC clients read errors from grpc-status, not the HTTP status (a trailers-only response).
     if (grpc) {
       const code = err instanceof WeftError ? err.grpcStatus : 14;
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message), 'weft-proxy-error': '1' }, { endStream: true });
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message), 'weft-proxy-error': proxyErrorMarker(err, direction) }, { endStream: true });
       return;
     }
-    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': '1' });
+    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': proxyErrorMarker(err, direction) });
     stream.end(`${message}\n`);
   }
 }
@@ -316,6 +317,16 @@ class ResetBudget {
     this.tokens--;
     return true;
   }
+}
+
+/**
+ * The `weft-proxy-error` value: `app-unreachable` when the inbound proxy could not connect to the application at
+ * all (the request was not delivered; a caller's proxy may send it elsewhere), else `1`. Decided on the error path
+ * only, so a request that succeeds pays nothing. An application cannot forge it: weft-* response headers from the
+ * application are dropped (endToEnd in the clients).
+ */
+function proxyErrorMarker(err: unknown, direction: ConnMeta['direction']): string {
+  return direction === 'inbound' && err instanceof EndpointError && neverConnected(err) ? APP_UNREACHABLE : '1';
 }
 
 /** Inbound HTTP/2 from a peer proxy keeps weft's own headers (orig-proto, dst-port); from anyone else they are dropped. */

@@ -4,15 +4,20 @@
  * inbound port over mTLS, on one multiplexed HTTP/2 session per peer;
  * HTTP/1 requests travel as HTTP/2 marked `weft-orig-proto: HTTP/1.1` and the
  * application port travels in `weft-dst-port`. Unmeshed endpoints get
- * plaintext in the client's own HTTP version.
+ * plaintext in the client's own HTTP version. `httpRedispatch` below says
+ * which failed attempts never reached an application (balance.ts re-sends
+ * them on another endpoint).
  */
-import type { Endpoint, Headers, NewHttp } from '../svc.js';
+import type { Endpoint, Headers, HttpRequest, HttpResponse, NewHttp } from '../svc.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import type { H2Pool, H2Peer } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import { ALPN_H2, connectMesh } from '../transport/tls.js';
 import { UnavailableError } from '@weft/common/errors';
+import { APP_UNREACHABLE, neverConnected } from '../errors.js';
+import type { Redispatch } from './balance.js';
+import { now } from './timeout.js';
 import type { TcpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { countConnection } from './tcp-metrics.js';
 
@@ -53,3 +58,35 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
     return (req) => (req.version === 'HTTP/2' ? deps.h2.request(h2c, req) : deps.h1.request(ep.addr, req));
   };
 }
+
+/** Attempts after the first, at most, for a request that was not delivered (its own bound; not the route's retries). */
+export const MAX_REDISPATCH = 2;
+
+/**
+ * HTTP requests that never reached an application are sent again on another endpoint, on every route and for
+ * every method: the connection to the endpoint (or its proxy) could not be made, so nothing was sent; or a meshed
+ * peer proxy (its answer came over mTLS) said `weft-proxy-error: app-unreachable`, i.e. it could not connect to its
+ * application. An unmeshed endpoint's own `weft-proxy-error` is not believed. The request must be replayable: no
+ * body, or a body the retry layer kept whole (up to MAX_REPLAY_BYTES); and its deadline must not have passed.
+ */
+export const httpRedispatch: Redispatch<HttpRequest, HttpResponse> = {
+  max: MAX_REDISPATCH,
+  notDelivered(ep: Endpoint, rsp: HttpResponse | undefined, err: unknown): boolean {
+    if (rsp === undefined) return neverConnected(err);
+    return rsp.status === 503 && rsp.proxyError === APP_UNREACHABLE && ep.identity !== undefined && ep.inboundPort !== undefined;
+  },
+  again(req: HttpRequest): HttpRequest | undefined {
+    if (req.signal.aborted) return undefined;
+    if (req.deadline !== undefined && now() >= req.deadline) return undefined;
+    if (req.bodyless) return req;
+    const body = req.replayable;
+    return body?.complete ? { ...req, body: body.replay() } : undefined;
+  },
+  discard(rsp: HttpResponse): void {
+    rsp.body.on('error', () => undefined);
+    rsp.body.destroy();
+  },
+  counted(req: HttpRequest): void {
+    req.route?.metrics?.retries.inc();
+  },
+};

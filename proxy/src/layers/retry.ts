@@ -11,6 +11,10 @@
  * retried only when no response data came before it (trailers-only, or
  * trailers right after the headers): what reached the client is never
  * sent twice.
+ *
+ * Every request with a body keeps that copy, on any route: a request that was not delivered (the endpoint refused
+ * the connection, or its proxy answered that the application was unreachable) is re-sent on another endpoint by
+ * the balance layer (balance.ts `redispatch`), outside the route's retry policy and budget.
  */
 import { PassThrough, Readable } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
@@ -67,6 +71,9 @@ export class ReplayableBody {
       out.end();
     });
     this.src.once('error', (err) => out.destroy(err));
+    // As on the server's own stream: a client's reset reaches the attempt through the abort signal and the
+    // consumer's stream, so an error on this copy is not one more unhandled 'error' event.
+    out.on('error', ignore);
     // An attempt that gave up on the body must not stall the client's upload: keep reading (for the replay copy).
     out.once('close', () => {
       out.off('drain', resume);
@@ -85,6 +92,8 @@ export class ReplayableBody {
     return Readable.from(this.chunks);
   }
 }
+
+function ignore(): void {}
 
 /** Whether a failed attempt may be tried again: connection-level failures and attempt timeouts, not the client going away. */
 function retryableError(err: unknown, req: HttpRequest): boolean {
@@ -109,12 +118,22 @@ export function retry<T>(): NewLayer<T, T, HttpRequest, HttpResponse> {
     };
     return (req) => {
       const r = req.route;
-      if (!r) return svc(req);
+      if (!r) return svc(withReplayCopy(req));
       const grpc = isGrpc(req);
-      if (!mayRetry(r.params, req.method, grpc)) return svc(req);
+      if (!mayRetry(r.params, req.method, grpc)) return svc(withReplayCopy(req));
       return withRetries(svc, req, r, grpc, budgetFor(r.budget));
     };
   };
+}
+
+/**
+ * A request on a route that is not retried still keeps a copy of a small body: a request that was not delivered
+ * (balance.ts `redispatch`) is re-sent with it on any route. A bodyless request is passed on unchanged.
+ */
+function withReplayCopy(req: HttpRequest): HttpRequest {
+  if (req.bodyless || req.replayable !== undefined) return req;
+  const replayable = new ReplayableBody(req.body, MAX_REPLAY_BYTES);
+  return { ...req, body: replayable.first(), replayable };
 }
 
 async function withRetries(inner: HttpService, req: HttpRequest, r: MatchedRoute, grpc: boolean, budget: RetryBudget): Promise<HttpResponse> {
@@ -127,7 +146,7 @@ async function withRetries(inner: HttpService, req: HttpRequest, r: MatchedRoute
   budget.deposit();
   if (!req.bodyless) {
     replayable = new ReplayableBody(req.body, MAX_REPLAY_BYTES);
-    first = { ...req, body: replayable.first() };
+    first = { ...req, body: replayable.first(), replayable };
   }
   for (let attempt = 0; ; attempt++) {
     let areq = first;

@@ -16,7 +16,7 @@ export class P2cEndpointBalancer implements EndpointBalancer {
     this.p2c.replace(endpoints.map((endpoint) => ({ key: `${endpoint.addr.ip}:${endpoint.addr.port}`, weight: endpoint.weight, endpoint })));
   }
 
-  pick(): EndpointLease | undefined {
-    return this.p2c.pick();
+  pick(avoid?: ReadonlySet<string>): EndpointLease | undefined {
+    return this.p2c.pick(avoid);
   }
 }

@@ -11,7 +11,8 @@
  *   per Logical  cache ─ route (profile; the match rides on req.route) ─ route metrics ─ route filters
  *                ─ deadline (total timeout, grpc-timeout) ─ retry (budget) ─ attempt timeout (per attempt, idle)
  *                ─ split (weighted Concrete backend)
- *   per Concrete cache ─ balance (discovery, P2C peak-EWMA) ─ failure accrual (outcome of each pick)
+ *   per Concrete cache ─ balance (discovery, P2C peak-EWMA) ─ failure accrual (outcome of each pick;
+ *                a request that was not delivered is sent again on another endpoint)
  *   per Endpoint cache ─ trace endpoint (peer, attempts) ─ http metrics (server_id, dst_*) ─ tap
  *                ─ endpoint client (mTLS HTTP/2 to the peer proxy, or plaintext)
  *   opaque, per Concrete  cache ─ balance ─ failure accrual (connection level)
@@ -42,7 +43,7 @@ import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
 import { traceEndpoint, traceLayer } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
-import { endpointClient } from '../layers/endpoint-client.js';
+import { endpointClient, httpRedispatch } from '../layers/endpoint-client.js';
 import { tcpEndpoint } from '../layers/tcp-endpoint.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
@@ -97,7 +98,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     cache((c) => c.authority),
   )(
     balance<HttpRequest, HttpResponse>({ discovery: d.discovery, newBalancer: d.newBalancer })(
-      failureAccrual<HttpRequest, HttpResponse>({ isFailure: (rsp) => rsp.status >= 500, clientGone: (req) => req.signal.aborted })(endpoint),
+      failureAccrual<HttpRequest, HttpResponse>({ isFailure: (rsp) => rsp.status >= 500, clientGone: (req) => req.signal.aborted, redispatch: httpRedispatch })(endpoint),
     ),
   );
 
