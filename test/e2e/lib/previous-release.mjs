@@ -130,7 +130,11 @@ export function ensurePreviousRelease(log = (l) => process.stderr.write(l), rele
 export async function publishPreviousRelease(build, registry, log = (l) => process.stderr.write(l)) {
   const out = join(build.dir, build.images.out);
   const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
-  const images = Object.entries(build.images.images).map(([name, i]) => ({ name, ref: i.ref, digest: i.digest }));
+  // weft's own images only: N-1's build also made the e2e workload image (weft-e2e/echo), whose tag is not versioned,
+  // so pushing it would replace this run's echo image in the registry under the same name.
+  const images = Object.entries(build.images.images)
+    .filter(([name]) => !name.startsWith('weft-e2e/'))
+    .map(([name, i]) => ({ name, ref: i.ref, digest: i.digest }));
   for (const i of images) {
     if (!index.manifests.some((m) => m.digest === i.digest)) throw new Error(`previous release: ${i.ref} (${i.digest}) is not in ${out}`);
   }
