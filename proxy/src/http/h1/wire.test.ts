@@ -1,0 +1,149 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChunkedDecoder, H1ParseError, MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, chunkHeader, invalidHeaderValue, isToken, parseResponseHead } from './wire.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+test('parseResponseHead: status, version, lower-case names, repeated headers as arrays, OWS trimmed, end after the head', () => {
+  const raw = b('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nset-cookie:  b=2 \t\r\nX-Empty:\r\n\r\nBODY');
+  const head = parseResponseHead(raw)!;
+  assert.equal(head.status, 200);
+  assert.equal(head.version, '1.1');
+  assert.deepEqual({ ...head.headers }, { 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-empty': '' });
+  assert.equal(raw.toString('latin1', head.end), 'BODY');
+});
+
+test('parseResponseHead: HTTP/1.0, no reason phrase, obs-text in a value, a start offset', () => {
+  const raw = b('xxHTTP/1.0 204\r\nX-V: caf\xe9\r\n\r\n');
+  const head = parseResponseHead(raw, 2)!;
+  assert.equal(head.status, 204);
+  assert.equal(head.version, '1.0');
+  assert.equal(head.headers['x-v'], 'caf\xe9');
+  assert.equal(head.end, raw.length);
+});
+
+test('parseResponseHead: undefined while the head is incomplete, at every split point', () => {
+  const raw = b('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n');
+  for (let i = 0; i < raw.length; i++) assert.equal(parseResponseHead(raw.subarray(0, i)), undefined, `prefix of ${i} bytes`);
+  assert.equal(parseResponseHead(raw)!.status, 103);
+});
+
+test('parseResponseHead refuses malformed heads with H1ParseError naming the problem', () => {
+  const cases: [string, RegExp][] = [
+    ['HTTP/1.1 200 OK\nA: b\r\n\r\n', /bare LF/],
+    ['HTTP/1.1 200 OK\r\nA: b\n\r\n', /bare LF/],
+    ['HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n', /bare CR/],
+    ['HTTP/1.1 2000 OK\r\n\r\n', /bad status line/],
+    ['HTTP/1.1 20 OK\r\n\r\n', /bad status line/],
+    ['HTTP/2.0 200 OK\r\n\r\n', /bad status line/],
+    ['HTTP/1.1 099 OK\r\n\r\n', /bad status line/],
+    ['http/1.1 200 OK\r\n\r\n', /bad status line/],
+    ['HTTP/1.1  200 OK\r\n\r\n', /bad status line/],
+    ['HTTP/1.1 200 O\x01K\r\n\r\n', /reason phrase/],
+    ['HTTP/1.1 200 OK\r\nBad Name: v\r\n\r\n', /invalid header name/],
+    ['HTTP/1.1 200 OK\r\nName : v\r\n\r\n', /invalid header name/],
+    ['HTTP/1.1 200 OK\r\n: v\r\n\r\n', /invalid header name/],
+    ['HTTP/1.1 200 OK\r\nNoColon\r\n\r\n', /invalid header name/],
+    ['HTTP/1.1 200 OK\r\nA: v\x00w\r\n\r\n', /invalid character in the value of A/],
+    ['HTTP/1.1 200 OK\r\nA: v\x7f\r\n\r\n', /invalid character/],
+    ['HTTP/1.1 200 OK\r\nA: v\r\n  folded\r\n\r\n', /obsolete line folding/],
+  ];
+  for (const [raw, why] of cases) assert.throws(() => parseResponseHead(b(raw)), (err: Error) => err instanceof H1ParseError && why.test(err.message), JSON.stringify(raw));
+});
+
+test('parseResponseHead refuses a head larger than the bound, complete or not', () => {
+  const big = `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_HEAD_BYTES)}\r\n\r\n`;
+  assert.throws(() => parseResponseHead(b(big)), /larger than/);
+  assert.throws(() => parseResponseHead(b(big.slice(0, MAX_HEAD_BYTES + 10))), /larger than/);
+  // Just under the bound is fine.
+  const ok = `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_HEAD_BYTES - 30)}\r\n\r\n`;
+  assert.equal(parseResponseHead(b(ok))!.headers.x!.length, MAX_HEAD_BYTES - 30);
+});
+
+function decode(parts: string[]): { data: string; dec: ChunkedDecoder; rest: string } {
+  let data = '';
+  const dec = new ChunkedDecoder((c) => (data += c.toString('latin1')));
+  let rest = '';
+  for (const p of parts) {
+    const buf = b(p);
+    const used = dec.feed(buf);
+    if (used < buf.length) rest += buf.toString('latin1', used);
+  }
+  return { data, dec, rest };
+}
+
+test('ChunkedDecoder: data, extensions ignored, trailers filtered, the bytes after the body left to the caller', () => {
+  const wire = '5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0\r\nX-Sum: 42\r\nConnection: close\r\nWeft-Client-Id: spoof\r\nContent-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\n';
+  const whole = decode([wire]);
+  assert.equal(whole.data, 'hello world');
+  assert.ok(whole.dec.done);
+  assert.deepEqual({ ...whole.dec.trailers() }, { 'x-sum': '42' });
+  assert.equal(whole.rest, 'HTTP/1.1 200 OK\r\n');
+  // The same bytes fed one at a time give the same result.
+  const bytewise = decode([...wire]);
+  assert.equal(bytewise.data, 'hello world');
+  assert.deepEqual({ ...bytewise.dec.trailers() }, { 'x-sum': '42' });
+  assert.equal(bytewise.rest, 'HTTP/1.1 200 OK\r\n');
+});
+
+test('ChunkedDecoder: no trailers → undefined; feed returns the index after the final CRLF; upper-case hex', () => {
+  const dec = new ChunkedDecoder(() => undefined);
+  const buf = b('A\r\n0123456789\r\n0\r\n\r\nNEXT');
+  assert.equal(dec.feed(buf), buf.length - 4);
+  assert.ok(dec.done);
+  assert.equal(dec.trailers(), undefined);
+  assert.equal(dec.feed(b('more')), 0, 'nothing is consumed once done');
+});
+
+test('ChunkedDecoder: not done until the trailer section ends', () => {
+  const { dec } = decode(['3\r\nabc\r\n0\r\nX-A: 1\r\n']);
+  assert.equal(dec.done, false);
+});
+
+test('ChunkedDecoder refuses malformed bodies with H1ParseError', () => {
+  const cases: [string, RegExp][] = [
+    ['g\r\n', /not a hex number/],
+    ['-1\r\n', /not a hex number/],
+    ['0x5\r\n', /invalid character after the chunk size/],
+    ['+5\r\n', /not a hex number/],
+    ['5\nhello\r\n', /invalid character after the chunk size/],
+    ['5\rhello\r\n', /bare CR/],
+    ['5 \r\nhello\r\n', /invalid character after the chunk size/],
+    ['5\r\nhelloXX0\r\n\r\n', /not followed by CRLF/],
+    ['5\r\nhello\rX', /not followed by CRLF/],
+    ['5\r\nhello\n0\r\n\r\n', /not followed by CRLF/],
+    ['00000000000000001\r\n', /more than 16 hex digits/],
+    ['FFFFFFFFFFFFFFFF\r\n', /too large/],
+    ['5;a\x00\r\n', /chunk extension/],
+    ['0\r\nX: 1\n\r\n', /bare LF/],
+    ['0\r\nBad Name: 1\r\n\r\n', /invalid header name/],
+    ['0\r\nX: a\x01\r\n\r\n', /invalid character/],
+    [`5;${'e'.repeat(MAX_CHUNK_LINE_BYTES)}\r\n`, /longer than/],
+    [`0\r\n${'X: 1\r\n'.repeat(MAX_CHUNK_LINE_BYTES / 6 + 1)}\r\n`, /trailer section larger/],
+    [`0\r\nX: ${'1'.repeat(MAX_CHUNK_LINE_BYTES)}`, /trailer section larger/],
+  ];
+  for (const [raw, why] of cases) {
+    assert.throws(() => decode([raw]), (err: Error) => err instanceof H1ParseError && why.test(err.message), JSON.stringify(raw.slice(0, 40)));
+    // Split byte by byte, the same verdict.
+    assert.throws(() => decode([...raw]), (err: Error) => err instanceof H1ParseError && why.test(err.message), `bytewise ${JSON.stringify(raw.slice(0, 40))}`);
+  }
+});
+
+test('ChunkedDecoder: 16 hex digits within the safe-integer range are accepted; data arrives as views of the fed buffer', () => {
+  const seen: Buffer[] = [];
+  const dec = new ChunkedDecoder((c) => seen.push(c));
+  const buf = b('000000000000000a\r\n0123456789\r\n');
+  assert.equal(dec.feed(buf), buf.length);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0]!.buffer, buf.buffer, 'no copy');
+  assert.equal(seen[0]!.toString(), '0123456789');
+});
+
+test('writer checks: chunkHeader, invalidHeaderValue, isToken', () => {
+  assert.equal(chunkHeader(255), 'ff\r\n');
+  assert.equal(chunkHeader(0), '0\r\n');
+  for (const bad of ['a\r\nb', 'a\nb', 'a\rb', 'a\x00b', 'a\x7fb', 'a\x1bb', 'caf\u0113']) assert.ok(invalidHeaderValue(bad), JSON.stringify(bad));
+  for (const good of ['', 'a b\tc', 'caf\xe9', '!~"(),/:;<=>?@[\\]{}']) assert.equal(invalidHeaderValue(good), false, JSON.stringify(good));
+  assert.ok(isToken('GET') && isToken('x-custom_1.~'));
+  for (const bad of ['', 'a b', 'a:b', 'a\r\n', 'caf\xe9', '(x)']) assert.equal(isToken(bad), false, JSON.stringify(bad));
+});

@@ -1,0 +1,323 @@
+/**
+ * HTTP/1.1 wire pieces shared by weft's raw-socket HTTP/1 server and client
+ * (RFC 9112): response-head parsing, the chunked body decoder and the checks
+ * a writer needs. Pure code over Buffers, no sockets. Strict by design: a
+ * proxy that accepts what the next hop reads differently (bare LF, obs-fold,
+ * odd chunk sizes) is a request-smuggling vector, so all of it is refused.
+ */
+import type { Headers } from '../../svc.js';
+import { endToEnd } from '../headers.js';
+
+/** Malformed HTTP/1 input; the message says what was wrong. */
+export class H1ParseError extends Error {
+  constructor(message: string) {
+    super(`malformed HTTP/1: ${message}`);
+    this.name = 'H1ParseError';
+  }
+}
+
+/** Largest response head (status line + header lines) accepted. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** Largest chunk-size line, and largest trailer section, accepted. */
+export const MAX_CHUNK_LINE_BYTES = 16 * 1024;
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+
+/** tchar (RFC 9110 §5.6.2): the characters of a header name or method. */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN[c] = 1;
+/** field-vchar, SP and HTAB (RFC 9110 §5.5): the characters of a header value, obs-text included. */
+const FIELD = new Uint8Array(256);
+FIELD[HTAB] = 1;
+for (let c = 0x20; c <= 0x7e; c++) FIELD[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) FIELD[c] = 1;
+/** Hex digit values, -1 for anything else. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) HEX[0x41 + c] = HEX[0x61 + c] = 10 + c;
+
+/** `${hex}\r\n`, the line before a chunk of `n` bytes. */
+export function chunkHeader(n: number): string {
+  return `${n.toString(16)}\r\n`;
+}
+/** The line that follows the data of every chunk. */
+export const CRLF = '\r\n';
+/** The last chunk and an empty trailer section: the end of a chunked body without trailers. */
+export const LAST_CHUNK = '0\r\n\r\n';
+
+/**
+ * Whether a header value cannot be written as is: CR, LF, NUL or another control character except HTAB (a
+ * response-splitting vector), or a character above U+00FF (headers are written as latin1, it would be mangled).
+ */
+export function invalidHeaderValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== HTAB) || c === 0x7f || c > 0xff) return true;
+  }
+  return false;
+}
+
+/** Whether a string is a token (a header name or a method). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff || TOKEN[c] === 0) return false;
+  }
+  return true;
+}
+
+export interface ResponseHead {
+  readonly status: number;
+  readonly version: '1.0' | '1.1';
+  /** As received: lower-case names, repeated headers as arrays (hop-by-hop ones included). */
+  readonly headers: Record<string, string | string[]>;
+  /** The index in the buffer just after the head's final CRLF. */
+  readonly end: number;
+}
+
+/**
+ * Parses a response head starting at `start`: undefined while it is incomplete (no empty line yet), else the head.
+ * Throws H1ParseError on a bad status line, a bare LF or CR, an invalid header name or value, obs-fold, or a head
+ * larger than MAX_HEAD_BYTES.
+ */
+export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefined {
+  const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
+  let eol = lineEnd(buf, start, limit);
+  if (eol < 0) return incomplete(buf, start);
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing SP before an empty reason is tolerated.
+  const lineLen = eol - 1 - start;
+  if (
+    lineLen < 12 ||
+    buf[start] !== 0x48 || buf[start + 1] !== 0x54 || buf[start + 2] !== 0x54 || buf[start + 3] !== 0x50 ||
+    buf[start + 4] !== 0x2f || buf[start + 5] !== 0x31 || buf[start + 6] !== 0x2e ||
+    (buf[start + 7] !== 0x30 && buf[start + 7] !== 0x31) || buf[start + 8] !== SP ||
+    !isDigit(buf[start + 9]!) || !isDigit(buf[start + 10]!) || !isDigit(buf[start + 11]!) ||
+    (lineLen > 12 && buf[start + 12] !== SP) || buf[start + 9] === 0x30
+  ) {
+    throw new H1ParseError(`bad status line ${JSON.stringify(buf.toString('latin1', start, Math.min(eol - 1, start + 64)))}`);
+  }
+  for (let i = start + 13; i < eol - 1; i++) if (FIELD[buf[i]!] === 0) throw new H1ParseError('invalid character in the reason phrase');
+  const version = buf[start + 7] === 0x31 ? '1.1' : '1.0';
+  const status = (buf[start + 9]! - 0x30) * 100 + (buf[start + 10]! - 0x30) * 10 + (buf[start + 11]! - 0x30);
+  const headers: Record<string, string | string[]> = Object.create(null);
+  let pos = eol + 1;
+  for (;;) {
+    eol = lineEnd(buf, pos, limit);
+    if (eol < 0) return incomplete(buf, start);
+    if (eol === pos + 1) return { status, version, headers, end: eol + 1 };
+    parseFieldLine(buf, pos, eol - 1, headers);
+    pos = eol + 1;
+  }
+}
+
+/** Parses one trailer or header line `buf[from, to)` (without its CRLF) into `into`. */
+function parseFieldLine(buf: Buffer, from: number, to: number, into: Record<string, string | string[]>): void {
+  const first = buf[from]!;
+  if (first === SP || first === HTAB) throw new H1ParseError('obsolete line folding');
+  let colon = from;
+  while (colon < to && TOKEN[buf[colon]!] === 1) colon++;
+  if (colon === from || colon === to || buf[colon] !== 0x3a) throw new H1ParseError(`invalid header name ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 64)))}`);
+  let vs = colon + 1;
+  let ve = to;
+  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  for (let i = vs; i < ve; i++) if (FIELD[buf[i]!] === 0) throw new H1ParseError(`invalid character in the value of ${buf.toString('latin1', from, colon)}`);
+  const name = lowerName(buf, from, colon);
+  const value = buf.toString('latin1', vs, ve);
+  const prev = into[name];
+  if (prev === undefined) into[name] = value;
+  else if (typeof prev === 'string') into[name] = [prev, value];
+  else prev.push(value);
+}
+
+/** The index of the LF ending the line at `from` (checked to follow a CR), or -1 when there is none before `limit`. */
+function lineEnd(buf: Buffer, from: number, limit: number): number {
+  const lf = buf.indexOf(LF, from);
+  if (lf < 0 || lf >= limit) return -1;
+  if (lf === from || buf[lf - 1] !== CR) throw new H1ParseError('bare LF line ending');
+  const cr = buf.indexOf(CR, from);
+  if (cr !== lf - 1) throw new H1ParseError('bare CR');
+  return lf;
+}
+
+function incomplete(buf: Buffer, start: number): undefined {
+  if (buf.length - start >= MAX_HEAD_BYTES) throw new H1ParseError(`response head larger than ${MAX_HEAD_BYTES} bytes`);
+  return undefined;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** The common header names, so parsing them allocates no string. */
+const KNOWN = new Map<string, string>();
+for (const n of ['content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server', 'etag', 'cache-control', 'vary', 'location', 'set-cookie', 'trailer', 'grpc-status', 'grpc-message', 'last-modified', 'content-encoding', 'expires', 'accept-ranges', 'age']) KNOWN.set(n, n);
+
+function lowerName(buf: Buffer, from: number, to: number): string {
+  let upper = false;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) {
+      upper = true;
+      break;
+    }
+  }
+  const raw = buf.toString('latin1', from, to);
+  const name = upper ? raw.toLowerCase() : raw;
+  return KNOWN.get(name) ?? name;
+}
+
+// ---------------------------------------------------------------------------
+// Chunked transfer coding (RFC 9112 §7.1)
+
+const enum Chunk {
+  Size,
+  SizeWs,
+  Ext,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  Trailers,
+  Done,
+}
+
+/**
+ * An incremental, strict decoder of a chunked body: `feed` the bytes as they arrive; the data goes to `onData`
+ * (views into the fed buffers, not copies). Chunk sizes are hex digits only (at most 16, a safe integer),
+ * extensions after `;` are ignored, every line ends in CRLF; a size line or the trailer section over
+ * MAX_CHUNK_LINE_BYTES is refused. Throws H1ParseError.
+ */
+export class ChunkedDecoder {
+  private state = Chunk.Size;
+  private size = 0;
+  private digits = 0;
+  private lineBytes = 0;
+  /** An unfinished trailer line carried over to the next `feed`, and the bytes of the section's finished lines. */
+  private partial: Buffer | undefined;
+  private sectionBytes = 0;
+  private fields: Record<string, string | string[]> | undefined;
+
+  constructor(private readonly onData: (chunk: Buffer) => void) {}
+
+  get done(): boolean {
+    return this.state === Chunk.Done;
+  }
+
+  /** Trailer fields (lower-case names; hop-by-hop, framing and weft's own dropped); undefined when none. Valid once done. */
+  trailers(): Headers | undefined {
+    if (this.fields === undefined) return undefined;
+    const out = endToEnd(this.fields);
+    // Framing fields are not allowed in trailers (RFC 9110 §6.5.1).
+    delete out['content-length'];
+    for (const _ in out) return out;
+    return undefined;
+  }
+
+  /**
+   * Consumes bytes of `buf`: returns how many, i.e. all of them unless the body ended inside `buf`, in which case
+   * the index just after the final CRLF (the rest belongs to whatever follows the body).
+   */
+  feed(buf: Buffer): number {
+    let i = 0;
+    const n = buf.length;
+    while (i < n) {
+      switch (this.state) {
+        case Chunk.Data: {
+          const take = Math.min(this.size, n - i);
+          this.size -= take;
+          this.onData(take === n && i === 0 ? buf : buf.subarray(i, i + take));
+          i += take;
+          if (this.size === 0) this.state = Chunk.DataCr;
+          continue;
+        }
+        case Chunk.Trailers:
+          return this.feedTrailers(buf, i);
+        case Chunk.Done:
+          return i;
+      }
+      const c = buf[i++]!;
+      if (++this.lineBytes > MAX_CHUNK_LINE_BYTES) throw new H1ParseError(`chunk size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
+      switch (this.state) {
+        case Chunk.Size: {
+          const h = HEX[c]!;
+          if (h >= 0) {
+            if (++this.digits > 16) throw new H1ParseError('chunk size has more than 16 hex digits');
+            this.size = this.size * 16 + h;
+            if (this.size > Number.MAX_SAFE_INTEGER) throw new H1ParseError('chunk size too large');
+          } else if (this.digits === 0) throw new H1ParseError('chunk size is not a hex number');
+          else if (c === CR) this.state = Chunk.SizeLf;
+          else if (c === 0x3b /* ; */) this.state = Chunk.Ext;
+          else if (c === SP || c === HTAB) this.state = Chunk.SizeWs;
+          else throw new H1ParseError('invalid character after the chunk size');
+          break;
+        }
+        case Chunk.SizeWs:
+          // BWS is allowed only before a chunk extension.
+          if (c === 0x3b) this.state = Chunk.Ext;
+          else if (c !== SP && c !== HTAB) throw new H1ParseError('invalid character after the chunk size');
+          break;
+        case Chunk.Ext:
+          if (c === CR) this.state = Chunk.SizeLf;
+          else if (FIELD[c] === 0) throw new H1ParseError('invalid character in a chunk extension');
+          break;
+        case Chunk.SizeLf:
+          if (c !== LF) throw new H1ParseError('bare CR in a chunk size line');
+          this.lineBytes = 0;
+          this.digits = 0;
+          if (this.size === 0) {
+            this.state = Chunk.Trailers;
+            return this.feedTrailers(buf, i);
+          }
+          this.state = Chunk.Data;
+          break;
+        case Chunk.DataCr:
+          if (c !== CR) throw new H1ParseError('chunk data not followed by CRLF');
+          this.state = Chunk.DataLf;
+          break;
+        case Chunk.DataLf:
+          if (c !== LF) throw new H1ParseError('chunk data not followed by CRLF');
+          this.lineBytes = 0;
+          this.state = Chunk.Size;
+          break;
+      }
+    }
+    return i;
+  }
+
+  /** The trailer section from `buf[from]` on: field lines, then an empty line. */
+  private feedTrailers(buf: Buffer, from: number): number {
+    let data = buf;
+    let pos = from;
+    let base = 0; // index in `buf` = index in `data` + base
+    if (this.partial !== undefined) {
+      data = Buffer.concat([this.partial, buf.subarray(from)]);
+      pos = 0;
+      base = from - this.partial.length;
+      this.partial = undefined;
+    }
+    for (;;) {
+      const eol = lineEnd(data, pos, data.length);
+      if (eol < 0) {
+        if (this.sectionBytes + data.length - pos > MAX_CHUNK_LINE_BYTES) throw new H1ParseError(`trailer section larger than ${MAX_CHUNK_LINE_BYTES} bytes`);
+        if (pos < data.length) this.partial = Buffer.from(data.subarray(pos));
+        return buf.length;
+      }
+      this.sectionBytes += eol + 1 - pos;
+      if (this.sectionBytes > MAX_CHUNK_LINE_BYTES) throw new H1ParseError(`trailer section larger than ${MAX_CHUNK_LINE_BYTES} bytes`);
+      if (eol === pos + 1) {
+        this.state = Chunk.Done;
+        return eol + 1 + base;
+      }
+      parseFieldLine(data, pos, eol - 1, (this.fields ??= Object.create(null) as Record<string, string | string[]>));
+      pos = eol + 1;
+    }
+  }
+}
