@@ -16,6 +16,7 @@ import { WeftError } from '@weft/common/errors';
 import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import { endToEnd, ORIG_PROTO } from './headers.js';
 import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
+import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -50,6 +51,8 @@ export interface HttpServerOptions {
    * carries them to the endpoint as opaque TCP. `socket` is the client's connection, positioned after the request head.
    */
   readonly onUpgrade: (req: HttpRequest, socket: Duplex) => void;
+  /** Serve every HTTP/1 connection with Node's HTTP server (the proxy's own HTTP/1 server off: tests, comparisons). */
+  readonly nodeOnly?: boolean;
 }
 
 export class HttpServer {
@@ -60,6 +63,9 @@ export class HttpServer {
   private pendingMeta: ConnMeta | undefined;
   private pendingSocket: Socket | undefined;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/1 connections served by the proxy's own HTTP/1 server (h1/server-conn.ts) rather than Node's. */
+  private readonly fastConns = new Set<H1ServerConn>();
+  private readonly fastOpts: H1ConnOptions;
 
   constructor(
     private readonly service: HttpService,
@@ -108,9 +114,27 @@ export class HttpServer {
       s.on('error', (err) => this.opts.log.debug({ err }, 'http2 session error'));
     });
     this.h2.on('stream', (stream, headers) => this.onH2Stream(stream, headers));
+    this.fastOpts = {
+      service,
+      headersTimeoutMs: opts.headersTimeoutMs,
+      handOff: (socket, meta, buffered) => this.serveWithNode(socket, meta, buffered),
+      errorReply: (err, meta) => this.errorReply(err, meta.direction),
+      goneReason: () => new StreamReset(NGHTTP2_CANCEL),
+    };
   }
 
+  /**
+   * HTTP/1: served by the proxy's own server (h1/server-conn.ts) while requests stay in its strict subset; the first
+   * one outside it hands the connection to Node's server (`nodeOnly` skips the proxy's own).
+   */
   serveHttp1(socket: Socket, meta: ConnMeta): void {
+    if (this.opts.nodeOnly) this.serveWithNode(socket, meta, undefined);
+    else new H1ServerConn(socket, meta, this.fastOpts, this.fastConns);
+    socket.resume();
+  }
+
+  private serveWithNode(socket: Socket, meta: ConnMeta, buffered: Buffer | undefined): void {
+    if (buffered !== undefined) socket.unshift(buffered);
     this.h1Conns.set(socket, new H1Conn(socket, meta, this.opts.headersTimeoutMs));
     this.h1.emit('connection', socket);
     socket.resume();
@@ -130,11 +154,13 @@ export class HttpServer {
   /** Asks HTTP/2 clients to stop (GOAWAY) and closes idle HTTP/1 connections; in-flight requests finish. */
   drain(): void {
     for (const s of this.sessions) s.close();
+    for (const c of this.fastConns) c.drain();
     this.h1.closeIdleConnections();
   }
 
   destroy(): void {
     for (const s of this.sessions) s.destroy();
+    for (const c of this.fastConns) c.destroy();
     this.h1.closeAllConnections();
   }
 
@@ -170,15 +196,23 @@ export class HttpServer {
 
   private writeH1Error(res: http.ServerResponse, err: unknown, direction: ConnMeta['direction']): void {
     if (res.destroyed || res.writableEnded) return;
-    const status = err instanceof WeftError ? err.httpStatus : 502;
-    if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    const body = `${(err as Error).message}\n`;
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'weft-proxy-error': proxyErrorMarker(err, direction) });
-    res.end(body);
+    const reply = this.errorReply(err, direction);
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) });
+    res.end(reply.body);
+  }
+
+  /** The HTTP/1 answer to a failed request: the error's status, its message, and `weft-proxy-error`. */
+  private errorReply(err: unknown, direction: ConnMeta['direction']): { status: number; headers: Headers; body: string } {
+    if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
+    return {
+      status: err instanceof WeftError ? err.httpStatus : 502,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': proxyErrorMarker(err, direction) },
+      body: `${(err as Error).message}\n`,
+    };
   }
 
   private onH1Upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -99,8 +99,8 @@ export function attemptTimeout(): HttpLayer {
 export function callWithTimeout(inner: HttpService, req: HttpRequest, ms: number, what: string, idleMs = 0): Promise<HttpResponse> {
   if (ms === Infinity && idleMs <= 0) return inner(req);
   const ac = new AbortController();
-  const x = new BoundedExchange(ac, now(), ms, idleMs, what);
-  let attempt: HttpRequest = { ...req, signal: AbortSignal.any([req.signal, ac.signal]) };
+  const x = new BoundedExchange(ac, req.signal, now(), ms, idleMs, what);
+  let attempt: HttpRequest = { ...req, signal: ac.signal };
   if (idleMs > 0 && !req.bodyless) attempt = { ...attempt, body: watchBytes(req.body, x, false) };
   return new Promise<HttpResponse>((resolve, reject) => {
     x.pending = reject;
@@ -136,8 +136,14 @@ class BoundedExchange {
   private timer: NodeJS.Timeout | undefined;
   private readonly endAt: number;
 
+  /**
+   * The attempt's signal follows the client's through one listener, removed when the exchange is over. (Not
+   * `AbortSignal.any`: Node 20 keeps every signal derived that way on its source until the source aborts, and an
+   * HTTP/1 connection's signal lives as long as the connection — one entry per request, never freed.)
+   */
   constructor(
     private readonly ac: AbortController,
+    private readonly client: AbortSignal,
     start: number,
     private readonly ms: number,
     private readonly idleMs: number,
@@ -145,8 +151,14 @@ class BoundedExchange {
   ) {
     this.last = start;
     this.endAt = start + ms;
+    if (client.aborted) ac.abort(client.reason);
+    else client.addEventListener('abort', this.follow, { once: true });
     this.arm(start);
   }
+
+  private readonly follow = (): void => {
+    this.ac.abort(this.client.reason);
+  };
 
   private arm(t: number): void {
     const at = this.idleMs > 0 ? Math.min(this.endAt, this.last + this.idleMs) : this.endAt;
@@ -165,6 +177,7 @@ class BoundedExchange {
 
   private fail(err: RequestTimeoutError): void {
     this.over = true;
+    this.client.removeEventListener('abort', this.follow);
     // Reset upstream first (RST_STREAM CANCEL / connection close), then end what the client reads with the error.
     this.ac.abort(err);
     if (this.rsp) this.rsp.body.destroy(err);
@@ -174,6 +187,7 @@ class BoundedExchange {
   finish(): void {
     this.over = true;
     clearTimeout(this.timer);
+    this.client.removeEventListener('abort', this.follow);
   }
 
   /** Headers arrived: the same timer now bounds the body, which ends the exchange when it ends or closes. */
