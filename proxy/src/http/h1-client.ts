@@ -1,76 +1,668 @@
 /**
  * Sends an HttpRequest over HTTP/1.1 and returns the response as an
- * HttpResponse. Used for the last hop to an HTTP/1 application and for
- * unmeshed HTTP/1 endpoints. undici's keep-alive pools (one per address)
- * cost far less CPU per request than node:http's client.
+ * HttpResponse: the last hop to an HTTP/1 application and unmeshed HTTP/1
+ * endpoints. Raw sockets and weft's own wire code (h1/wire.ts) instead of
+ * undici: the protocol engine and its stream/promise plumbing were most of
+ * the CPU of a proxied request (docs/proxy.md, Performance).
  *
- * undici (with its WebAssembly HTTP parser) adds ~20 MiB RSS, so it is
- * loaded on the first HTTP/1 request, not at start: an idle proxy, or one
- * whose traffic is all HTTP/2 or opaque, never pays for it.
+ * One keep-alive pool per `ip:port`: idle connections are reused newest
+ * first, at most MAX_CONNECTIONS_PER_ADDRESS are open and further requests
+ * wait in order. One request per connection at a time (no pipelining).
+ * Per request: one Exchange (it is also the abort listener), one response
+ * body stream, one promise; no timers (idle connections are swept by one
+ * timer per client).
  */
-import { PassThrough } from 'node:stream';
-import type { Agent } from 'undici';
+import net from 'node:net';
+import { Readable } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
+import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 
-const MAX_CONNECTIONS_PER_ORIGIN = 128;
+/** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
+const MAX_CONNECTIONS_PER_ADDRESS = 128;
+/** An idle connection is closed after this many seconds (sooner when the server announces a shorter keep-alive). */
+const IDLE_SECONDS = 10;
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Methods a request may be re-sent with when a reused connection turned out to be closed (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Errors of a reused connection the server closed while our request was on its way (the keep-alive race). */
+const STALE = new Set(['ECONNRESET', 'EPIPE']);
 
 export class Http1Client {
-  private undici: Undici | undefined;
-  private loading: Promise<Undici> | undefined;
+  private readonly byAddr = new WeakMap<SocketAddr, Pool>();
+  private readonly pools = new Map<string, Pool>();
   private closed = false;
-  private readonly origins = new Map<string, string>();
-
-  private load(): Promise<Undici> {
-    return (this.loading ??= import('undici').then((mod) => {
-      // At most MAX_CONNECTIONS_PER_ORIGIN sockets per address: a flood of streams on one client connection queues
-      // here instead of becoming thousands of connections to the application.
-      const agent = new mod.Agent({ keepAliveTimeout: 10_000, pipelining: 1, connections: MAX_CONNECTIONS_PER_ORIGIN, connect: { noDelay: true } });
-      if (this.closed) void agent.destroy();
-      return (this.undici = { agent, RequestAbortedError: mod.errors.RequestAbortedError });
-    }));
-  }
+  /** Seconds counted by the idle sweeper; an idle connection remembers the count it went idle at. */
+  tick = 0;
+  private sweeper: NodeJS.Timeout | undefined;
 
   /** `extraHeaders` are added for the application (e.g. the client's identity). */
-  async request(addr: SocketAddr, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
-    const key = `${addr.ip}:${addr.port}`;
-    let origin = this.origins.get(key);
-    if (!origin) this.origins.set(key, (origin = `http://${addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip}:${addr.port}`));
-    const headers: Record<string, string | string[]> = extraHeaders ? { ...req.headers, ...extraHeaders } : { ...req.headers };
-    headers.host = req.authority;
-    delete headers.te; // `te: trailers` is an HTTP/2 (gRPC) signal; HTTP/1 servers do not need it
-    const undici = this.undici ?? (await this.load());
+  request(addr: SocketAddr, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
+    let pool = this.byAddr.get(addr);
+    if (pool === undefined || pool.removed) pool = this.pool(addr);
+    if (this.closed) return Promise.reject(new EndpointError(pool.key, new Error('HTTP/1 client closed')));
+    if (req.signal.aborted) return Promise.reject(new EndpointError(pool.key, new Error('client went away')));
+    let head: string;
     try {
-      const res = await undici.agent.request({
-        origin,
-        path: req.path,
-        method: req.method as 'GET',
-        headers,
-        // undici destroys a body stream it has consumed; the request body is our server's stream (destroying it would kill the response), so hand over a copy.
-        body: req.bodyless ? undefined : req.body.pipe(new PassThrough()),
-        signal: req.signal,
-      });
-      return {
-        status: res.statusCode,
-        headers: endToEnd(res.headers as Record<string, string | string[] | undefined>),
-        body: res.body,
-        trailers: () => (Object.keys(res.trailers).length > 0 ? (res.trailers as Headers) : undefined),
-        resetCode: () => undefined,
-      };
+      head = requestHead(req, extraHeaders);
     } catch (err) {
-      if (err instanceof undici.RequestAbortedError || req.signal.aborted) throw new EndpointError(key, new Error('client went away'));
-      throw new EndpointError(key, err);
+      return Promise.reject(new EndpointError(pool.key, err));
     }
+    const p = pool;
+    return new Promise<HttpResponse>((resolve, reject) => p.dispatch(new Exchange(p, req, head, resolve, reject)));
   }
 
   close(): void {
     this.closed = true;
-    if (this.undici) void this.undici.agent.destroy();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    for (const pool of this.pools.values()) pool.close();
+    this.pools.clear();
+  }
+
+  private pool(addr: SocketAddr): Pool {
+    const key = `${addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip}:${addr.port}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) this.pools.set(key, (pool = new Pool(this, key, addr.ip, addr.port)));
+    this.byAddr.set(addr, pool);
+    return pool;
+  }
+
+  /** A pool with no connection and no waiting request is forgotten (addresses come and go with pods). */
+  forget(pool: Pool): void {
+    pool.removed = true;
+    if (this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
+  }
+
+  /** Starts the once-a-second idle sweep (an unref'd timer: idle connections never keep the process alive). */
+  watchIdle(): void {
+    if (this.sweeper !== undefined || this.closed) return;
+    this.sweeper = setInterval(() => this.sweep(), 1000);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    this.tick++;
+    let idle = 0;
+    for (const pool of this.pools.values()) idle += pool.sweep(this.tick);
+    if (idle === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 }
 
-interface Undici {
-  readonly agent: Agent;
-  readonly RequestAbortedError: abstract new (...args: never[]) => Error;
+/** The connections to one address. */
+class Pool {
+  /** Idle connections, oldest first; reuse takes the newest (warm, least likely to have been closed by the server). */
+  readonly idle: Conn[] = [];
+  /** Requests waiting for a connection, in arrival order. */
+  readonly waiting: Exchange[] = [];
+  open = 0;
+  removed = false;
+
+  constructor(
+    readonly client: Http1Client,
+    readonly key: string,
+    readonly ip: string,
+    readonly port: number,
+  ) {}
+
+  dispatch(x: Exchange): void {
+    for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
+      if (!conn.socket.destroyed && conn.socket.readable) return conn.start(x);
+      conn.socket.destroy();
+    }
+    if (this.open < MAX_CONNECTIONS_PER_ADDRESS) return this.connect().start(x);
+    x.queued = true;
+    this.waiting.push(x);
+  }
+
+  connect(): Conn {
+    this.open++;
+    return new Conn(this);
+  }
+
+  /** A connection finished an exchange cleanly and can carry another. */
+  release(conn: Conn): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) {
+      next.queued = false;
+      return conn.start(next);
+    }
+    conn.goIdle(this.client.tick);
+    this.idle.push(conn);
+    this.client.watchIdle();
+  }
+
+  /** A connection closed: it frees a slot for a waiting request. */
+  closed(conn: Conn): void {
+    this.open--;
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Starts waiting requests on free slots; forgets the pool once it is empty. */
+  drain(): void {
+    while (this.waiting.length > 0 && this.open < MAX_CONNECTIONS_PER_ADDRESS) {
+      const next = this.waiting.shift()!;
+      next.queued = false;
+      this.connect().start(next);
+    }
+    if (this.open === 0 && this.waiting.length === 0) this.client.forget(this);
+  }
+
+  unqueue(x: Exchange): void {
+    const i = this.waiting.indexOf(x);
+    if (i >= 0) this.waiting.splice(i, 1);
+    x.queued = false;
+  }
+
+  /** Closes connections idle for longer than their limit; returns how many stay idle. */
+  sweep(tick: number): number {
+    while (this.idle.length > 0 && tick - this.idle[0]!.idleSince > this.idle[0]!.idleLimit) this.idle.shift()!.socket.destroy();
+    return this.idle.length;
+  }
+
+  close(): void {
+    for (const conn of this.idle.splice(0)) conn.socket.destroy();
+    for (const x of this.waiting.splice(0)) x.fail(new Error('HTTP/1 client closed'));
+    this.removed = true;
+  }
+}
+
+const enum Framing {
+  /** HEAD, 204, 304, or a zero length. */
+  None,
+  Length,
+  Chunked,
+  /** Delimited by the server closing the connection. */
+  Close,
+}
+
+/** One connection to the application: carries one exchange at a time. */
+class Conn {
+  readonly socket: net.Socket;
+  x: Exchange | undefined;
+  /** Bytes of a response head that has not arrived whole. */
+  private pending: Buffer | undefined;
+  private framing = Framing.None;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private reusable = false;
+  /** Exchanges started on this connection. */
+  uses = 0;
+  idleSince = 0;
+  idleLimit = IDLE_SECONDS;
+  private keepAliveSeen: string | undefined;
+  private paused = false;
+  private connected = false;
+  private error: Error | undefined;
+
+  constructor(readonly pool: Pool) {
+    const s = (this.socket = net.connect({ host: pool.ip, port: pool.port, noDelay: true }));
+    s.setTimeout(CONNECT_TIMEOUT_MS);
+    s.on('connect', () => {
+      this.connected = true;
+      s.setTimeout(0);
+    });
+    s.on('timeout', () => this.fail(Object.assign(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
+    s.on('data', (chunk: Buffer) => this.onData(chunk));
+    s.on('end', () => this.onEnd());
+    s.on('error', (err) => (this.error ??= err));
+    s.on('close', () => this.onClose());
+  }
+
+  start(x: Exchange): void {
+    this.x = x;
+    x.conn = this;
+    x.reused = this.uses++ > 0;
+    const s = this.socket;
+    if (x.reused) s.ref();
+    if (x.req.bodyless) {
+      s.write(x.head, 'latin1');
+      x.requestDone = true;
+      return;
+    }
+    // The head and whatever body is already buffered leave in one write.
+    s.cork();
+    s.write(x.head, 'latin1');
+    x.sendBody(s);
+    s.uncork();
+  }
+
+  goIdle(tick: number): void {
+    this.idleSince = tick;
+    if (this.paused) this.resume();
+    this.socket.unref();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** Ends the connection because of `err`; the exchange on it (if any) fails with it when the socket has closed. */
+  fail(err: Error): void {
+    this.error ??= err;
+    this.socket.destroy();
+  }
+
+  /** Ends the connection without failing anything (the exchange is over or detached). */
+  drop(): void {
+    this.x = undefined;
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const x = this.x;
+    // Bytes on an idle connection, or after a response ended: the server is not speaking HTTP/1 as we are.
+    if (x === undefined || x.phase === Phase.Done) return this.drop();
+    x.gotBytes = true;
+    if (x.phase === Phase.Body) return this.onBody(x, chunk);
+    let buf = chunk;
+    if (this.pending !== undefined) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    let start = 0;
+    for (;;) {
+      let head: ResponseHead | undefined;
+      try {
+        head = parseResponseHead(buf, start);
+      } catch (err) {
+        return this.fail(err as Error);
+      }
+      if (head === undefined) {
+        this.pending = start === 0 ? buf : Buffer.from(buf.subarray(start));
+        return;
+      }
+      start = head.end;
+      if (head.status >= 200) {
+        if (!this.respond(x, head)) return;
+        break;
+      }
+      // 100 Continue, 103 Early Hints: interim, the response follows. A 101 was never asked for.
+      if (head.status === 101) return this.fail(new H1ParseError('unexpected 101 Switching Protocols'));
+    }
+    if (this.framing === Framing.None) this.complete(x, start < buf.length);
+    else if (start < buf.length) this.onBody(x, start === 0 ? buf : buf.subarray(start));
+  }
+
+  /** A final response head: decides its framing and hands the response over. False: the connection failed. */
+  private respond(x: Exchange, head: ResponseHead): boolean {
+    const h = head.headers;
+    const conn = h.connection;
+    const close = conn !== undefined && hasToken(conn, 'close');
+    this.reusable = head.version === '1.1' ? !close : conn !== undefined && !close && hasToken(conn, 'keep-alive');
+    const ka = h['keep-alive'];
+    if (this.reusable && typeof ka === 'string' && ka !== this.keepAliveSeen) {
+      // Close before the server does (it announced how long it keeps an idle connection): `timeout=5` → 3 s here.
+      this.keepAliveSeen = ka;
+      const m = /(?:^|[\s,])timeout\s*=\s*(\d+)/i.exec(ka);
+      if (m) this.idleLimit = Math.min(IDLE_SECONDS, Number(m[1]) - 2);
+      if (this.idleLimit < 1) this.reusable = false;
+    }
+    const te = h['transfer-encoding'];
+    const cl = h['content-length'];
+    if (x.req.method === 'HEAD' || head.status === 204 || head.status === 304) this.framing = Framing.None;
+    else if (te !== undefined) {
+      // The last coding decides (RFC 9112 §6.3); with Content-Length too the message is suspect: never reuse the connection.
+      if (lastCodingIsChunked(te)) {
+        this.framing = Framing.Chunked;
+        this.decoder = new ChunkedDecoder((chunk) => x.deliver(chunk));
+        if (cl !== undefined) this.reusable = false;
+      } else this.framing = Framing.Close;
+    } else if (cl !== undefined) {
+      const n = contentLength(cl);
+      if (n < 0) {
+        this.fail(new H1ParseError(`invalid content-length ${JSON.stringify(cl)}`));
+        return false;
+      }
+      this.framing = n === 0 ? Framing.None : Framing.Length;
+      this.remaining = n;
+    } else this.framing = Framing.Close;
+    if (this.framing === Framing.Close) this.reusable = false;
+    x.respond(head.status, h);
+    return true;
+  }
+
+  private onBody(x: Exchange, buf: Buffer): void {
+    switch (this.framing) {
+      case Framing.Length: {
+        const take = Math.min(this.remaining, buf.length);
+        this.remaining -= take;
+        x.deliver(take === buf.length ? buf : buf.subarray(0, take));
+        if (this.remaining === 0) this.complete(x, take < buf.length);
+        return;
+      }
+      case Framing.Chunked: {
+        const decoder = this.decoder!;
+        let used: number;
+        try {
+          used = decoder.feed(buf);
+        } catch (err) {
+          return this.fail(err as Error);
+        }
+        if (decoder.done) {
+          x.trailerFields = decoder.trailers();
+          this.decoder = undefined;
+          this.complete(x, used < buf.length);
+        }
+        return;
+      }
+      case Framing.Close:
+        x.deliver(buf);
+        return;
+      case Framing.None:
+        return this.drop();
+    }
+  }
+
+  /** The response arrived whole: the body ends; the connection carries the next request, if it can. */
+  private complete(x: Exchange, extraBytes: boolean): void {
+    this.x = undefined;
+    x.conn = undefined;
+    const requestDone = x.requestDone;
+    x.finish();
+    x.body!.push(null);
+    if (extraBytes || !this.reusable || !requestDone) this.socket.destroy();
+    else this.pool.release(this);
+  }
+
+  private onEnd(): void {
+    const x = this.x;
+    if (x !== undefined && x.phase === Phase.Body && this.framing === Framing.Close) this.complete(x, false);
+    // Anything else: the server closed; the socket closes (no half-open connections) and onClose decides.
+  }
+
+  private onClose(): void {
+    const pool = this.pool;
+    pool.closed(this);
+    const x = this.x;
+    this.x = undefined;
+    if (x !== undefined && x.phase !== Phase.Done) {
+      const err = this.error ?? new Error(this.connected ? 'connection closed before the response ended' : 'connection closed before it was established');
+      x.conn = undefined;
+      if (x.phase === Phase.Head && x.reused && !x.gotBytes && !x.retried && x.req.bodyless && IDEMPOTENT.has(x.req.method) && (this.error === undefined || STALE.has((this.error as NodeJS.ErrnoException).code ?? ''))) {
+        // The server closed the idle connection as we reused it: nothing was processed; once, on a new connection.
+        x.retried = true;
+        pool.connect().start(x);
+      } else x.fail(err);
+    }
+    pool.drain();
+  }
+}
+
+const enum Phase {
+  Queued,
+  /** Sent (or sending); no final response head yet. */
+  Head,
+  /** The response was handed over; its body is arriving. */
+  Body,
+  Done,
+}
+
+/** One request and its response. It is the abort listener of the request's signal (`handleEvent`). */
+class Exchange {
+  phase = Phase.Head;
+  queued = false;
+  conn: Conn | undefined;
+  reused = false;
+  retried = false;
+  gotBytes = false;
+  requestDone = false;
+  body: ResponseBody | undefined;
+  trailerFields: Headers | undefined;
+  private sender: BodySender | undefined;
+
+  constructor(
+    readonly pool: Pool,
+    readonly req: HttpRequest,
+    readonly head: string,
+    private readonly resolve: (rsp: HttpResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    req.signal.addEventListener('abort', this);
+  }
+
+  /** The request's signal aborted: the client went away. */
+  handleEvent(): void {
+    this.fail(new Error('client went away'));
+  }
+
+  /** Ends the exchange with `err`: the promise rejects, or the body errors; the connection (if any) is closed. */
+  fail(err: Error): void {
+    if (this.phase === Phase.Done) return;
+    const phase = this.phase;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.finish();
+    if (this.queued) this.pool.unqueue(this);
+    if (conn !== undefined) conn.drop();
+    const wrapped = new EndpointError(this.pool.key, err);
+    if (phase === Phase.Body) this.body!.destroy(wrapped);
+    else this.reject(wrapped);
+  }
+
+  /** Over: no more abort listening, no more request body. */
+  finish(): void {
+    this.phase = Phase.Done;
+    this.req.signal.removeEventListener('abort', this);
+    if (this.sender !== undefined) {
+      this.sender.stop();
+      this.sender = undefined;
+    }
+  }
+
+  respond(status: number, raw: Record<string, string | string[]>): void {
+    this.phase = Phase.Body;
+    const body = (this.body = new ResponseBody(this));
+    this.resolve({ status, headers: endToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset });
+  }
+
+  /** Response body bytes. */
+  deliver(chunk: Buffer): void {
+    if (!this.body!.push(chunk)) this.conn?.pause();
+  }
+
+  /** The consumer wants more of the response body. */
+  readMore(): void {
+    this.conn?.resume();
+  }
+
+  /** The response body was destroyed before it arrived whole: cut the exchange (the connection cannot be reused). */
+  bodyDestroyed(): void {
+    if (this.phase !== Phase.Body) return;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.finish();
+    conn?.drop();
+  }
+
+  /** Starts sending the request body on `socket` (called with the socket corked, right after the head). */
+  sendBody(socket: net.Socket): void {
+    const cl = this.req.headers['content-length'];
+    this.sender = new BodySender(this, socket, typeof cl === 'string' ? Number(cl) : -1);
+    this.sender.start();
+  }
+
+  /** The whole request body was written. */
+  bodySent(): void {
+    this.requestDone = true;
+    this.sender = undefined;
+  }
+}
+
+/**
+ * Copies the request body to the connection: read while the socket takes it, wait for `drain` when it does not
+ * (backpressure); chunk-encoded unless the request declared its length. The body is the server's stream: it is
+ * read, never destroyed (that would cut the client's connection).
+ */
+class BodySender {
+  private waitingDrain = false;
+  private readonly body: Readable;
+
+  constructor(
+    private readonly x: Exchange,
+    private readonly socket: net.Socket,
+    /** Bytes still due by the content-length; -1: chunked. */
+    private left: number,
+  ) {
+    this.body = x.req.body;
+  }
+
+  start(): void {
+    const body = this.body;
+    if (body.readableEnded) return this.ended();
+    body.on('readable', this.pump);
+    body.on('end', this.ended);
+    body.on('error', this.failed);
+    this.pump();
+  }
+
+  stop(): void {
+    const body = this.body;
+    body.off('readable', this.pump);
+    body.off('end', this.ended);
+    body.off('error', this.failed);
+    this.socket.off('drain', this.drained);
+  }
+
+  private readonly pump = (): void => {
+    if (this.waitingDrain) return;
+    const s = this.socket;
+    const body = this.body;
+    let chunk: Buffer | string | null;
+    while ((chunk = body.read() as Buffer | string | null) !== null) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (buf.length === 0) continue;
+      if (this.left < 0) {
+        s.write(chunkHeader(buf.length), 'latin1');
+        s.write(buf);
+        s.write(CRLF, 'latin1');
+      } else {
+        if (buf.length > this.left) return this.x.fail(new Error('request body longer than its content-length'));
+        this.left -= buf.length;
+        s.write(buf);
+      }
+      if (s.writableNeedDrain) {
+        this.waitingDrain = true;
+        s.once('drain', this.drained);
+        return;
+      }
+    }
+  };
+
+  private readonly drained = (): void => {
+    this.waitingDrain = false;
+    this.pump();
+  };
+
+  private readonly ended = (): void => {
+    if (this.left > 0) return this.x.fail(new Error('request body shorter than its content-length'));
+    if (this.left < 0) this.socket.write(LAST_CHUNK, 'latin1');
+    this.stop();
+    this.x.bodySent();
+  };
+
+  private readonly failed = (err: Error): void => {
+    this.x.fail(err);
+  };
+}
+
+/** The response body: pushed from the connection, pausing it when the reader falls behind. */
+class ResponseBody extends Readable {
+  constructor(private readonly x: Exchange) {
+    super();
+  }
+
+  override _read(): void {
+    this.x.readMore();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.x.bodyDestroyed();
+    callback(err);
+  }
+}
+
+function noReset(): undefined {
+  return undefined;
+}
+
+/** The request line and headers, validated: a value with CR, LF or NUL would split the request (response splitting). */
+function requestHead(req: HttpRequest, extra: Headers | undefined): string {
+  if (!isToken(req.method)) throw new Error(`invalid method ${JSON.stringify(req.method)}`);
+  if (invalidPath(req.path)) throw new Error(`invalid request target ${JSON.stringify(req.path)}`);
+  if (invalidHeaderValue(req.authority)) throw new Error('invalid character in the authority');
+  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n`;
+  const headers = req.headers;
+  for (const name in headers) {
+    // `te: trailers` is an HTTP/2 (gRPC) signal; HTTP/1 servers do not need it.
+    if (name === 'te' || name === 'host' || name === 'transfer-encoding' || (extra !== undefined && extra[name] !== undefined)) continue;
+    head = addHeader(head, name, headers[name]!);
+  }
+  if (extra !== undefined) for (const name in extra) head = addHeader(head, name, extra[name]!);
+  if (!req.bodyless && headers['content-length'] === undefined) head += 'transfer-encoding: chunked\r\n';
+  return head + CRLF;
+}
+
+function addHeader(head: string, name: string, value: string | string[]): string {
+  if (!isToken(name)) throw new Error(`invalid header name ${JSON.stringify(name)}`);
+  if (typeof value === 'string') {
+    if (invalidHeaderValue(value)) throw new Error(`invalid character in the value of header ${name}`);
+    return `${head}${name}: ${value}\r\n`;
+  }
+  for (const v of value) {
+    if (invalidHeaderValue(v)) throw new Error(`invalid character in the value of header ${name}`);
+    head = `${head}${name}: ${v}\r\n`;
+  }
+  return head;
+}
+
+/** A request target must not contain whitespace or control characters, nor characters latin1 cannot carry. */
+function invalidPath(path: string): boolean {
+  if (path.length === 0) return true;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c > 0xff) return true;
+  }
+  return false;
+}
+
+function hasToken(value: string | string[], token: string): boolean {
+  const all = typeof value === 'string' ? value : value.join(',');
+  if (all.length === token.length) return all.toLowerCase() === token;
+  return all.toLowerCase().split(',').some((t) => t.trim() === token);
+}
+
+function lastCodingIsChunked(te: string | string[]): boolean {
+  const all = typeof te === 'string' ? te : te.join(',');
+  const i = all.lastIndexOf(',');
+  return all.slice(i + 1).trim().toLowerCase() === 'chunked';
+}
+
+/** The body length from Content-Length: repeated values must agree (RFC 9112 §6.3); -1 when invalid. */
+function contentLength(cl: string | string[]): number {
+  const values = typeof cl === 'string' ? [cl] : cl;
+  let n = -1;
+  for (const v of values) {
+    for (const part of v.split(',')) {
+      const t = part.trim();
+      if (!/^\d{1,15}$/.test(t)) return -1;
+      const m = Number(t);
+      if (n >= 0 && m !== n) return -1;
+      n = m;
+    }
+  }
+  return n;
 }
