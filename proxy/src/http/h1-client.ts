@@ -15,6 +15,7 @@
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
+import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
@@ -434,13 +435,17 @@ class Exchange {
     req.signal.addEventListener('abort', this);
   }
 
-  /** The request's signal aborted: the client went away. */
+  /**
+   * The request's signal aborted: the client went away, or a layer above gave up. A body already handed over ends
+   * with the layer's own error when it gave one (e.g. a deadline), so metrics count why the stream ended.
+   */
   handleEvent(): void {
-    this.fail(new Error('client went away'));
+    const reason: unknown = this.req.signal.reason;
+    this.fail(new Error('client went away'), this.phase === Phase.Body && reason instanceof WeftError ? reason : undefined);
   }
 
   /** Ends the exchange with `err`: the promise rejects, or the body errors; the connection (if any) is closed. */
-  fail(err: Error): void {
+  fail(err: Error, bodyErr?: Error): void {
     if (this.phase === Phase.Done) return;
     const phase = this.phase;
     const conn = this.conn;
@@ -449,7 +454,7 @@ class Exchange {
     if (this.queued) this.pool.unqueue(this);
     if (conn !== undefined) conn.drop();
     const wrapped = new EndpointError(this.pool.key, err);
-    if (phase === Phase.Body) this.body!.destroy(wrapped);
+    if (phase === Phase.Body) this.body!.destroy(bodyErr ?? wrapped);
     else this.reject(wrapped);
   }
 
