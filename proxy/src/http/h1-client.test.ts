@@ -602,3 +602,25 @@ test('idle connections do not keep the process alive', async () => {
   assert.equal(code, 0, 'exited on its own with an idle connection open');
   assert.equal(up.seen.length, 1);
 });
+
+test('close() ends idle and busy connections and fails waiting and in-flight requests', async (t) => {
+  let open = 0;
+  let hangs = false;
+  const up = await upstream((req, res) => {
+    if (req.url === '/hang') hangs = true;
+    else res.end('ok');
+  });
+  up.server.on('connection', (s: net.Socket) => (open++, s.on('close', () => open--)));
+  t.after(() => up.close());
+  const client = new Http1Client();
+  const addr = at(up.port);
+  // Two at once: two connections, both idle afterwards; then one of them is busy with a request that hangs.
+  for (const rsp of await Promise.all([client.request(addr, request('/a')), client.request(addr, request('/b'))])) assert.equal(await text(rsp.body), 'ok');
+  const hanging = client.request(addr, request('/hang'));
+  while (!hangs) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(open, 2);
+  client.close();
+  await assert.rejects(hanging, (err: Error) => err instanceof EndpointError && /client closed/.test(err.message));
+  while (open > 0) await new Promise((r) => setTimeout(r, 10));
+  await assert.rejects(client.request(addr, request('/after')), /client closed/);
+});

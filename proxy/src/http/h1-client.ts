@@ -100,6 +100,8 @@ class Pool {
   readonly idle: Conn[] = [];
   /** Requests waiting for a connection, in arrival order. */
   readonly waiting: Exchange[] = [];
+  /** Every open connection, busy or idle (for close()). */
+  private readonly conns = new Set<Conn>();
   open = 0;
   removed = false;
 
@@ -122,11 +124,14 @@ class Pool {
 
   connect(): Conn {
     this.open++;
-    return new Conn(this);
+    const conn = new Conn(this);
+    this.conns.add(conn);
+    return conn;
   }
 
   /** A connection finished an exchange cleanly and can carry another. */
   release(conn: Conn): void {
+    if (this.removed) return conn.drop(); // the client was closed
     const next = this.waiting.shift();
     if (next !== undefined) {
       next.queued = false;
@@ -140,6 +145,7 @@ class Pool {
   /** A connection closed: it frees a slot for a waiting request. */
   closed(conn: Conn): void {
     this.open--;
+    this.conns.delete(conn);
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
   }
@@ -167,9 +173,10 @@ class Pool {
   }
 
   close(): void {
-    for (const conn of this.idle.splice(0)) conn.socket.destroy();
-    for (const x of this.waiting.splice(0)) x.fail(new Error('HTTP/1 client closed'));
     this.removed = true;
+    for (const x of this.waiting.splice(0)) x.fail(new Error('HTTP/1 client closed'));
+    this.idle.length = 0;
+    for (const conn of this.conns) conn.fail(new Error('HTTP/1 client closed'));
   }
 }
 
