@@ -624,3 +624,48 @@ test('close() ends idle and busy connections and fails waiting and in-flight req
   while (open > 0) await new Promise((r) => setTimeout(r, 10));
   await assert.rejects(client.request(addr, request('/after')), /client closed/);
 });
+
+test('requestVia: connections the target opens (bytes written ahead of the first request), pooled by key; errors name the label', async (t) => {
+  const preambles: string[] = [];
+  const server = net.createServer((socket) => {
+    let buf = '';
+    let greeted = false;
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (!greeted) {
+        const nl = buf.indexOf('\n');
+        if (nl < 0) return;
+        preambles.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        greeted = true;
+      }
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const path = buf.slice(0, end).split(' ')[1]!;
+        buf = buf.slice(end + 4);
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const client = new Http1Client();
+  t.after(() => (client.close(), server.close()));
+  let connects = 0;
+  const target = {
+    key: `via:${port}`,
+    label: `peer ${port}`,
+    connect: () => {
+      connects++;
+      const s = net.connect({ host: '127.0.0.1', port, noDelay: true });
+      s.write('PREAMBLE 8080\n');
+      return s;
+    },
+  };
+  assert.equal(await text((await client.requestVia(target, request('/a'))).body), '/a');
+  assert.equal(await text((await client.requestVia({ ...target }, request('/b'))).body), '/b');
+  assert.equal(connects, 1, 'the same key shares the pool');
+  assert.deepEqual(preambles, ['PREAMBLE 8080']);
+  const refused = { key: 'via:refused', label: 'peer refused', connect: () => net.connect({ host: '127.0.0.1', port: 1 }) };
+  await assert.rejects(client.requestVia(refused, request('/x')), (err: Error) => err instanceof EndpointError && /endpoint peer refused failed/.test(err.message) && neverConnected(err));
+});

@@ -30,9 +30,20 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 /** Errors of a reused connection the server closed while our request was on its way (the keep-alive race). */
 const STALE = new Set(['ECONNRESET', 'EPIPE']);
 
+/**
+ * A destination reached through connections the caller opens (e.g. mesh mTLS to a peer proxy): one pool per `key`.
+ * `connect` returns a socket connecting (writes before it is up are sent once it is); `label` names it in errors.
+ */
+export interface H1Target {
+  readonly key: string;
+  readonly label: string;
+  connect(): net.Socket;
+}
+
 export class Http1Client {
-  private readonly byAddr = new WeakMap<SocketAddr, Pool>();
+  private readonly byAddr = new WeakMap<SocketAddr | H1Target, Pool>();
   private readonly pools = new Map<string, Pool>();
+  readonly readBuffer = Buffer.allocUnsafe(64 * 1024);
   private closed = false;
   /** Seconds counted by the idle sweeper; an idle connection remembers the count it went idle at. */
   tick = 0;
@@ -41,17 +52,27 @@ export class Http1Client {
   /** `extraHeaders` are added for the application (e.g. the client's identity). */
   request(addr: SocketAddr, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
     let pool = this.byAddr.get(addr);
-    if (pool === undefined || pool.removed) pool = this.pool(addr);
-    if (this.closed) return Promise.reject(new EndpointError(pool.key, new Error('HTTP/1 client closed')));
-    if (req.signal.aborted) return Promise.reject(new EndpointError(pool.key, new Error('client went away')));
+    if (pool === undefined || pool.removed) pool = this.pool(addr, `${addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip}:${addr.port}`, undefined);
+    return this.send(pool, req, extraHeaders);
+  }
+
+  /** The same over connections `target.connect()` opens. */
+  requestVia(target: H1Target, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
+    let pool = this.byAddr.get(target);
+    if (pool === undefined || pool.removed) pool = this.pool(target, target.key, target);
+    return this.send(pool, req, extraHeaders);
+  }
+
+  private send(pool: Pool, req: HttpRequest, extraHeaders: Headers | undefined): Promise<HttpResponse> {
+    if (this.closed) return Promise.reject(new EndpointError(pool.label, new Error('HTTP/1 client closed')));
+    if (req.signal.aborted) return Promise.reject(new EndpointError(pool.label, new Error('client went away')));
     let head: string;
     try {
       head = requestHead(req, extraHeaders);
     } catch (err) {
-      return Promise.reject(new EndpointError(pool.key, err));
+      return Promise.reject(new EndpointError(pool.label, err));
     }
-    const p = pool;
-    return new Promise<HttpResponse>((resolve, reject) => p.dispatch(new Exchange(p, req, head, resolve, reject)));
+    return new Promise<HttpResponse>((resolve, reject) => pool.dispatch(new Exchange(pool, req, head, resolve, reject)));
   }
 
   close(): void {
@@ -62,11 +83,13 @@ export class Http1Client {
     this.pools.clear();
   }
 
-  private pool(addr: SocketAddr): Pool {
-    const key = `${addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip}:${addr.port}`;
+  private pool(dst: SocketAddr | H1Target, key: string, target: H1Target | undefined): Pool {
     let pool = this.pools.get(key);
-    if (pool === undefined) this.pools.set(key, (pool = new Pool(this, key, addr.ip, addr.port)));
-    this.byAddr.set(addr, pool);
+    if (pool === undefined) {
+      pool = target ? new Pool(this, key, target.label, target) : new Pool(this, key, key, undefined, (dst as SocketAddr).ip, (dst as SocketAddr).port);
+      this.pools.set(key, pool);
+    }
+    this.byAddr.set(dst, pool);
     return pool;
   }
 
@@ -108,8 +131,12 @@ class Pool {
   constructor(
     readonly client: Http1Client,
     readonly key: string,
-    readonly ip: string,
-    readonly port: number,
+    /** Names the destination in errors. */
+    readonly label: string,
+    /** Connections come from here; else plain TCP to ip:port. */
+    readonly target: H1Target | undefined,
+    readonly ip = '',
+    readonly port = 0,
   ) {}
 
   dispatch(x: Exchange): void {
@@ -207,16 +234,27 @@ class Conn {
   private paused = false;
   private connected = false;
   private error: Error | undefined;
+  /** Reads are views of the client's shared buffer (copied when kept), not buffers of their own. */
+  private readonly sharedReads: boolean;
 
   constructor(readonly pool: Pool) {
-    const s = (this.socket = net.connect({ host: pool.ip, port: pool.port, noDelay: true }));
+    let s: net.Socket;
+    if (pool.target !== undefined) {
+      s = this.socket = pool.target.connect();
+      s.on('data', (chunk: Buffer) => this.onData(chunk));
+      this.sharedReads = false;
+    } else {
+      // Reads land in one buffer shared by the client's connections (each read is handled before the next): no
+      // allocation per read; response bytes are copied out only when they become body chunks.
+      s = this.socket = net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread: { buffer: pool.client.readBuffer, callback: (n) => this.onRead(n) } });
+      this.sharedReads = true;
+    }
     s.setTimeout(CONNECT_TIMEOUT_MS);
     s.on('connect', () => {
       this.connected = true;
       s.setTimeout(0);
     });
     s.on('timeout', () => this.fail(Object.assign(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
-    s.on('data', (chunk: Buffer) => this.onData(chunk));
     s.on('end', () => this.onEnd());
     s.on('error', (err) => (this.error ??= err));
     s.on('close', () => this.onClose());
@@ -270,6 +308,12 @@ class Conn {
     this.socket.destroy();
   }
 
+  private onRead(n: number): boolean {
+    this.onData(this.pool.client.readBuffer.subarray(0, n));
+    return !this.paused;
+  }
+
+  /** `chunk` may be a view of the shared read buffer, valid during this call only. */
   private onData(chunk: Buffer): void {
     const x = this.x;
     // Bytes on an idle connection, or after a response ended: the server is not speaking HTTP/1 as we are.
@@ -290,7 +334,7 @@ class Conn {
         return this.fail(err as Error);
       }
       if (head === undefined) {
-        this.pending = start === 0 ? buf : Buffer.from(buf.subarray(start));
+        this.pending = Buffer.from(buf.subarray(start));
         return;
       }
       start = head.end;
@@ -326,7 +370,7 @@ class Conn {
       // The last coding decides (RFC 9112 §6.3); with Content-Length too the message is suspect: never reuse the connection.
       if (lastCodingIsChunked(te)) {
         this.framing = Framing.Chunked;
-        this.decoder = new ChunkedDecoder((chunk) => x.deliver(chunk));
+        this.decoder = new ChunkedDecoder((chunk) => this.deliver(x, chunk));
         if (cl !== undefined) this.reusable = false;
       } else this.framing = Framing.Close;
     } else if (cl !== undefined) {
@@ -348,7 +392,7 @@ class Conn {
       case Framing.Length: {
         const take = Math.min(this.remaining, buf.length);
         this.remaining -= take;
-        x.deliver(take === buf.length ? buf : buf.subarray(0, take));
+        this.deliver(x, take === buf.length ? buf : buf.subarray(0, take));
         if (this.remaining === 0) this.complete(x, take < buf.length);
         return;
       }
@@ -368,11 +412,16 @@ class Conn {
         return;
       }
       case Framing.Close:
-        x.deliver(buf);
+        this.deliver(x, buf);
         return;
       case Framing.None:
         return this.drop();
     }
+  }
+
+  /** Response body bytes for the reader; paused while the reader is behind. */
+  private deliver(x: Exchange, chunk: Buffer): void {
+    if (!x.body!.push(this.sharedReads ? Buffer.from(chunk) : chunk)) this.pause();
   }
 
   /** The response arrived whole: the body ends; the connection carries the next request, if it can. */
@@ -389,7 +438,8 @@ class Conn {
   private onEnd(): void {
     const x = this.x;
     if (x !== undefined && x.phase === Phase.Body && this.framing === Framing.Close) this.complete(x, false);
-    // Anything else: the server closed; the socket closes (no half-open connections) and onClose decides.
+    // Anything else: the server closed early; onClose decides what that means for the exchange.
+    else this.socket.destroy();
   }
 
   private onClose(): void {
@@ -460,7 +510,7 @@ class Exchange {
     this.finish();
     if (this.queued) this.pool.unqueue(this);
     if (conn !== undefined) conn.drop();
-    const wrapped = new EndpointError(this.pool.key, err);
+    const wrapped = new EndpointError(this.pool.label, err);
     if (phase === Phase.Body) this.body!.destroy(bodyErr ?? wrapped);
     else this.reject(wrapped);
   }
@@ -479,11 +529,6 @@ class Exchange {
     this.phase = Phase.Body;
     const body = (this.body = new ResponseBody(this));
     this.resolve({ status, headers: endToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset });
-  }
-
-  /** Response body bytes. */
-  deliver(chunk: Buffer): void {
-    if (!this.body!.push(chunk)) this.conn?.pause();
   }
 
   /** The consumer wants more of the response body. */
@@ -665,6 +710,19 @@ function lastCodingIsChunked(te: string | string[]): boolean {
 
 /** The body length from Content-Length: repeated values must agree (RFC 9112 §6.3); -1 when invalid. */
 function contentLength(cl: string | string[]): number {
+  if (typeof cl === 'string' && cl.length > 0 && cl.length <= 15) {
+    let n = 0;
+    for (let i = 0; i < cl.length; i++) {
+      const d = cl.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) return contentLengthList(cl);
+      n = n * 10 + d;
+    }
+    return n;
+  }
+  return contentLengthList(cl);
+}
+
+function contentLengthList(cl: string | string[]): number {
   const values = typeof cl === 'string' ? [cl] : cl;
   let n = -1;
   for (const v of values) {
