@@ -250,10 +250,14 @@ class Conn {
       this.sharedReads = true;
     }
     s.setTimeout(CONNECT_TIMEOUT_MS);
-    s.on('connect', () => {
+    const up = (): void => {
+      if (this.connected) return;
       this.connected = true;
       s.setTimeout(0);
-    });
+    };
+    s.once('connect', up);
+    // A TLS socket over a socket of its own may only report its handshake.
+    if (pool.target !== undefined) s.once('secureConnect', up);
     s.on('timeout', () => this.fail(Object.assign(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
     s.on('end', () => this.onEnd());
     s.on('error', (err) => (this.error ??= err));
