@@ -4,7 +4,8 @@
 //   direct     wrk → backend
 //   haproxy    wrk → HAProxy (HTTP mode, 1 thread) → backend
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
-//   weft_mesh  wrk → weft client proxy ══mTLS/HTTP2══▶ weft server proxy → backend
+//   weft_mesh  wrk → weft client proxy ══mTLS, HTTP/1.1 on pooled weft.tcp══▶ weft server proxy → backend
+//   weft_mesh_http2  the same, HTTP/1 carried inside the proxies' HTTP/2 session (WEFT_PROXY_MESH_HTTP1=http2)
 //   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
 //   grpc       unary gRPC calls (h2load, 10 connections x 10 streams, POST with a gRPC frame) to an h2c backend
 //              answering one message and grpc-status in trailers: direct, HAProxy (h2), weft hop, weft mesh;
@@ -264,6 +265,14 @@ const client = await weft('weft-client', {
   ],
 });
 const weftMesh = await scenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
+// The same mesh with HTTP/1 carried inside the HTTP/2 session between the proxies (WEFT_PROXY_MESH_HTTP1=http2)
+// instead of HTTP/1.1 on pooled weft.tcp connections: the two transports side by side.
+const clientH2 = await weft('weft-client-http2', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, meshHttp1: 'http2',
+  routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+});
+const weftMeshHttp2 = await scenario('weft_mesh_http2', clientH2.ports.outbound, [clientH2.pid, server.pid]);
+process.kill(clientH2.pid, 'SIGTERM');
 const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 
 // Opaque TCP: the sink's port is declared opaque (no detection), as config.weft.io/opaque-ports would.
@@ -347,6 +356,7 @@ const result = {
   haproxy: viaHaproxy,
   weft_hop: weftHop,
   weft_mesh: weftMesh,
+  weft_mesh_http2: weftMeshHttp2,
   h2: { direct: h2Direct, haproxy: h2Haproxy, weft_hop: h2WeftHop },
   grpc: {
     direct: grpcDirect,
@@ -370,6 +380,11 @@ const result = {
   ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),
   ratio_mesh_vs_haproxy: round(weftMesh.rps / viaHaproxy.rps, 3),
   ratio_h2_hop_vs_haproxy: round(h2WeftHop.rps / h2Haproxy.rps, 3),
+  // The same comparisons by CPU time per request (HAProxy's over weft's, both proxies for the mesh): steadier than rps
+  // on a shared machine, where the load generator and HAProxy's own rps swing with the neighbours.
+  cpu_ratio_hop_vs_haproxy: round(viaHaproxy.cpu_us_per_req / weftHop.cpu_us_per_req, 3),
+  cpu_ratio_mesh_vs_haproxy: round(viaHaproxy.cpu_us_per_req / weftMesh.cpu_us_per_req, 3),
+  ratio_mesh_http1_vs_http2: round(weftMesh.rps / weftMeshHttp2.rps, 3),
   // A mesh hop is one call through both proxies (client side and server side).
   added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
   added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),

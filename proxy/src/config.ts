@@ -8,6 +8,10 @@ import { env, loadConfig, parseListenAddr, type ListenAddr } from '@weft/common/
 import { ConfigError } from '@weft/common/errors';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { traceConfig, type TraceConfig } from './trace/config.js';
+import type { MeshHttp1 } from './layers/endpoint-client.js';
+
+/** How HTTP/1 requests travel between proxies (docs/proxy.md "Between proxies"). */
+const MESH_HTTP1: readonly MeshHttp1[] = ['http1', 'http2'];
 
 export type { ListenAddr };
 
@@ -40,6 +44,8 @@ export interface ProxyConfig {
   readonly inboundPorts: readonly number[];
   readonly defaultInboundPolicy: (typeof INBOUND_POLICIES)[number];
   readonly detectTimeoutMs: number;
+  /** How HTTP/1 requests travel to peer proxies: HTTP/1.1 over pooled `weft.tcp` mTLS, or inside the HTTP/2 session. */
+  readonly meshHttp1: MeshHttp1;
   /** Where the inbound proxy reaches the application (the pod's loopback). */
   readonly appHost: string;
   /** Explicit mode (no iptables): the application port for inbound connections without an original destination. */
@@ -76,6 +82,7 @@ const schema = {
   inboundPorts: env.portList('WEFT_PROXY_INBOUND_PORTS'),
   defaultInboundPolicy: env.oneOf('WEFT_PROXY_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
   detectTimeoutMs: env.duration('WEFT_PROXY_DETECT_TIMEOUT', '10s'),
+  meshHttp1: env.oneOf('WEFT_PROXY_MESH_HTTP1', MESH_HTTP1, 'http1'),
   appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
   tapClientId: env.optionalString('WEFT_PROXY_TAP_CLIENT_ID'),
   shutdownEndpoint: env.bool('WEFT_PROXY_SHUTDOWN_ENDPOINT_ENABLED', false),
@@ -121,6 +128,7 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
     inboundPorts: c.inboundPorts,
     defaultInboundPolicy: c.defaultInboundPolicy,
     detectTimeoutMs: c.detectTimeoutMs,
+    meshHttp1: c.meshHttp1,
     appHost: c.appHost,
     inboundAppPort,
     tapClientId: c.tapClientId || undefined,

@@ -122,6 +122,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts, tracer,
     newBalancer: opts.newBalancer ?? (() => new P2cEndpointBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
+    meshHttp1: c.meshHttp1,
     headersTimeoutMs: opts.headersTimeoutMs ?? 10_000,
     maxHeaderSize: MAX_HEADER_SIZE,
   });

@@ -532,7 +532,10 @@ class Exchange {
   respond(status: number, raw: Record<string, string | string[]>): void {
     this.phase = Phase.Body;
     const body = (this.body = new ResponseBody(this));
-    this.resolve({ status, headers: endToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset });
+    const rsp: HttpResponse = { status, headers: endToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset };
+    // A peer proxy's error marker (dropped from `headers` with every weft-* field); trusted only from a meshed peer (httpRedispatch).
+    const marker = raw['weft-proxy-error'];
+    this.resolve(typeof marker === 'string' ? { ...rsp, proxyError: marker } : rsp);
   }
 
   /** The consumer wants more of the response body. */

@@ -1,19 +1,24 @@
 /**
  * Outbound, last layer: sends a request to the chosen endpoint. A meshed
  * endpoint (discovery gave an identity) is reached through its proxy's
- * inbound port over mTLS, on one multiplexed HTTP/2 session per peer;
- * HTTP/1 requests travel as HTTP/2 marked `weft-orig-proto: HTTP/1.1` and the
- * application port travels in `weft-dst-port`. Unmeshed endpoints get
- * plaintext in the client's own HTTP version. `httpRedispatch` below says
- * which failed attempts never reached an application (balance.ts re-sends
- * them on another endpoint).
+ * inbound port over mTLS: HTTP/2 (and gRPC) on one multiplexed HTTP/2 session
+ * per peer (ALPN `weft.h2`, the application port in `weft-dst-port`); HTTP/1
+ * requests as HTTP/1.1 on a keep-alive pool of `weft.tcp` connections per
+ * peer and application port (the port in the connection's header; the peer's
+ * inbound detects HTTP/1 and serves it with the client's identity), or, with
+ * `meshHttp1: 'http2'`, on the HTTP/2 session marked
+ * `weft-orig-proto: HTTP/1.1`. Unmeshed endpoints get plaintext in the
+ * client's own HTTP version. `httpRedispatch` below says which failed
+ * attempts never reached an application (balance.ts re-sends them on another
+ * endpoint).
  */
 import type { Endpoint, Headers, HttpRequest, HttpResponse, NewHttp } from '../svc.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import type { H2Pool, H2Peer } from '../http/h2-client.js';
-import type { Http1Client } from '../http/h1-client.js';
+import type { H1Target, Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
-import { ALPN_H2, connectMesh } from '../transport/tls.js';
+import { ALPN_H2, ALPN_TCP, connectMesh } from '../transport/tls.js';
+import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { UnavailableError } from '@weft/common/errors';
 import { APP_UNREACHABLE, neverConnected } from '../errors.js';
 import type { Redispatch } from './balance.js';
@@ -27,7 +32,12 @@ export interface EndpointClientDeps {
   readonly identity: LocalIdentity;
   /** TCP metrics (`peer="dst"`) for the mTLS connections to peer proxies. */
   readonly bindTcp?: (ep: Endpoint) => TcpTargetMetrics;
+  /** How HTTP/1 requests travel to a peer proxy: as HTTP/1.1 over pooled `weft.tcp` mTLS (default), or inside the HTTP/2 session. */
+  readonly meshHttp1?: MeshHttp1;
 }
+
+/** How HTTP/1 requests travel between proxies (`WEFT_PROXY_MESH_HTTP1`). */
+export type MeshHttp1 = 'http1' | 'http2';
 
 export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
   return (ep) => {
@@ -49,9 +59,23 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
       };
       const asH2: Headers = { [DST_PORT]: String(port) };
       const asH1: Headers = { [DST_PORT]: String(port), [ORIG_PROTO]: 'HTTP/1.1' };
+      const h1Peer: H1Target | undefined =
+        deps.meshHttp1 === 'http2'
+          ? undefined
+          : {
+              key: `mesh:${host}:${inboundPort}|${identity}|${port}`,
+              label: `${host}:${inboundPort} (${identity})`,
+              connect: () => {
+                const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors });
+                // Written ahead of the first request, and sent with it once the handshake is done.
+                socket.write(encodeOpaqueHeader(port));
+                return socket;
+              },
+            };
       return (req) => {
         if (!deps.identity.current()) return Promise.reject(new UnavailableError('weft: no certificate yet; cannot reach meshed endpoints'));
-        return deps.h2.request(peer, req, req.version === 'HTTP/1.1' ? asH1 : asH2);
+        if (req.version === 'HTTP/2') return deps.h2.request(peer, req, asH2);
+        return h1Peer ? deps.h1.requestVia(h1Peer, req) : deps.h2.request(peer, req, asH1);
       };
     }
     const h2c: H2Peer = { key: `h2c:${host}:${port}`, label: `${host}:${port}`, origin: `http://${host}:${port}` };

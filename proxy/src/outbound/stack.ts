@@ -43,7 +43,7 @@ import { httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
 import { traceEndpoint, traceLayer } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
-import { endpointClient, httpRedispatch } from '../layers/endpoint-client.js';
+import { endpointClient, httpRedispatch, type MeshHttp1 } from '../layers/endpoint-client.js';
 import { tcpEndpoint } from '../layers/tcp-endpoint.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
@@ -64,6 +64,8 @@ export interface OutboundDeps {
   /** This proxy's own labels (namespace, pod, workload) for tap events. */
   readonly localMeta: Record<string, string>;
   readonly detectTimeoutMs: number;
+  /** How HTTP/1 requests travel to peer proxies (endpoint-client.ts). */
+  readonly meshHttp1: MeshHttp1;
   readonly opaquePorts: ReadonlySet<number>;
   readonly headersTimeoutMs: number;
   readonly maxHeaderSize: number;
@@ -91,7 +93,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
     perTarget((ep) => traceEndpoint(d.tracer, ep)),
     perTarget((ep) => httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority)))),
     onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
-  )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity }));
+  )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity, meshHttp1: d.meshHttp1 }));
 
   // per Concrete: balance and failure accrual are the stage boundary to per Endpoint (a pick per request).
   const concrete: NewHttp<Concrete> = newStack<Concrete, HttpRequest, HttpResponse>(

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { endpoint } from './discovery/discovery.js';
+import type { MeshHttp1 } from './layers/endpoint-client.js';
+
+/** A stand-in peer proxy: mTLS with the server's certificate; records each connection's ALPN and bytes, answers HTTP/1 200s. */
+async function fakePeer(mesh: Mesh): Promise<{ port: number; conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[]; close(): void }> {
+  const leaf = mesh.pki.leaf(SERVER_ID);
+  const conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[] = [];
+  const server = tls.createServer({ cert: leaf.cert, key: leaf.key, ca: mesh.pki.root.cert, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['weft.h2', 'weft.tcp'] }, (socket) => {
+    const chunks: Buffer[] = [];
+    const san = socket.getPeerCertificate().subjectaltname ?? '';
+    conns.push({ alpn: socket.alpnProtocol, bytes: () => Buffer.concat(chunks), clientId: /DNS:([^,]+)/.exec(san)?.[1] });
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      // One answer per request head seen (the requests here have no body).
+      const heads = Buffer.concat(chunks).toString('latin1').split('\r\n\r\n').length - 1;
+      const answered = (socket as unknown as { answered?: number }).answered ?? 0;
+      for (let i = answered; i < heads; i++) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      (socket as unknown as { answered?: number }).answered = heads;
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, conns, close: () => server.close() };
+}
+
+function get(port: number, path: string, agent: http.Agent, host = 'peer.test.svc'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent, headers: { host } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
+  test(`WEFT_PROXY_MESH_HTTP1=${mode}: the wire between proxies`, { timeout: 60_000 }, async (t) => {
+    const mesh = await startMesh({ clientConfig: { meshHttp1: mode } });
+    t.after(() => mesh.close());
+    const peer = await fakePeer(mesh);
+    t.after(() => peer.close());
+    mesh.discovery.set('peer.test.svc:80', [endpoint('127.0.0.1', 8080, { identity: SERVER_ID, inboundPort: peer.port })]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    if (mode === 'http1') {
+      for (const path of ['/a', '/b', '/c']) assert.deepEqual(await get(mesh.client.ports.outbound, path, agent), { status: 200, body: 'ok' });
+      // One pooled connection carried all three: ALPN weft.tcp, the port header (version 1, port 8080), then HTTP/1.1 heads.
+      assert.equal(peer.conns.length, 1);
+      const [conn] = peer.conns;
+      assert.equal(conn!.alpn, 'weft.tcp');
+      assert.equal(conn!.clientId, CLIENT_ID);
+      const bytes = conn!.bytes();
+      assert.deepEqual([...bytes.subarray(0, 3)], [1, 8080 >> 8, 8080 & 0xff]);
+      const heads = bytes.subarray(3).toString('latin1').split('\r\n\r\n').filter(Boolean);
+      assert.deepEqual(heads.map((h) => h.split('\r\n')[0]), ['GET /a HTTP/1.1', 'GET /b HTTP/1.1', 'GET /c HTTP/1.1']);
+      for (const h of heads) {
+        assert.match(h, /\r\nhost: peer\.test\.svc\r\n|^host: peer\.test\.svc/im);
+        assert.doesNotMatch(h, /weft-/i, 'no weft-* header travels: the port is in the connection header');
+      }
+    } else {
+      // Inside the HTTP/2 session: ALPN weft.h2 (this stand-in does not speak HTTP/2, so the request fails).
+      const r = await get(mesh.client.ports.outbound, '/a', agent);
+      assert.equal(r.status, 503);
+      assert.ok(peer.conns.length >= 1);
+      assert.equal(peer.conns[0]!.alpn, 'weft.h2');
+    }
+  });
+
+  test(`WEFT_PROXY_MESH_HTTP1=${mode}: HTTP/1 through two proxies — identity, Host, bodies both ways, 40 concurrent requests`, { timeout: 60_000 }, async (t) => {
+    const seen: { version: string; host: string | undefined; clientId: string | undefined; body: string }[] = [];
+    const app = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        seen.push({ version: req.httpVersion, host: req.headers.host, clientId: req.headers['weft-client-id'] as string | undefined, body });
+        if (req.url === '/chunked') {
+          res.writeHead(200, { trailer: 'x-sum' });
+          res.write(`${body}-`);
+          res.addTrailers({ 'x-sum': String(body.length) });
+          setImmediate(() => res.end('end'));
+          return;
+        }
+        res.end(`echo:${body}`);
+      });
+    });
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    t.after(() => app.close());
+    const appPort = (app.address() as AddressInfo).port;
+    const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: mode } });
+    t.after(() => mesh.close());
+    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 40 });
+    t.after(() => agent.destroy());
+    const post = (i: number, path = '/echo') =>
+      new Promise<{ status: number; body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, method: 'POST', agent, headers: { host: 'web.test.svc' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, trailers: res.trailers }));
+        });
+        req.on('error', reject);
+        // Chunked (no length) for odd i, sized for even.
+        if (i % 2 === 0) req.setHeader('content-length', Buffer.byteLength(`body-${i}`));
+        req.write(`body-${i}`);
+        req.end();
+      });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => post(i)));
+    results.forEach((r, i) => assert.deepEqual({ status: r.status, body: r.body }, { status: 200, body: `echo:body-${i}` }));
+    assert.equal(seen.length, 40);
+    for (const s of seen) assert.deepEqual({ version: s.version, host: s.host, clientId: s.clientId }, { version: '1.1', host: 'web.test.svc', clientId: CLIENT_ID });
+    const chunked = await post(1, '/chunked');
+    assert.equal(chunked.body, 'body-1-end');
+    assert.equal(chunked.trailers['x-sum'], '6');
+  });
+}
+
