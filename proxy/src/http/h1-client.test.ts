@@ -669,3 +669,19 @@ test('requestVia: connections the target opens (bytes written ahead of the first
   const refused = { key: 'via:refused', label: 'peer refused', connect: () => net.connect({ host: '127.0.0.1', port: 1 }) };
   await assert.rejects(client.requestVia(refused, request('/x')), (err: Error) => err instanceof EndpointError && /endpoint peer refused failed/.test(err.message) && neverConnected(err));
 });
+
+test('an idle connection is closed by the client before the keep-alive timeout the server announced', async (t) => {
+  let clientEnded!: () => void;
+  const ended = new Promise<void>((r) => (clientEnded = r));
+  const up = await rawUpstream((path, socket) => {
+    // `timeout=3`: the client keeps the connection at most 1 s idle (2 s before the server would close it).
+    socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=3\r\nContent-Length: 2\r\n\r\nok');
+    socket.once('end', () => clientEnded());
+  });
+  const client = new Http1Client();
+  t.after(() => (client.close(), up.close()));
+  assert.equal(await text((await client.request(at(up.port), request('/'))).body), 'ok');
+  await ended;
+  assert.equal(await text((await client.request(at(up.port), request('/'))).body), 'ok');
+  assert.equal(up.conns(), 2, 'the next request opened a new connection');
+});
