@@ -195,8 +195,14 @@ class Pool {
 
   /** Closes connections idle for longer than their limit; returns how many stay idle. */
   sweep(tick: number): number {
-    while (this.idle.length > 0 && tick - this.idle[0]!.idleSince > this.idle[0]!.idleLimit) this.idle.shift()!.socket.destroy();
-    return this.idle.length;
+    const idle = this.idle;
+    let kept = 0;
+    for (const conn of idle) {
+      if (tick - conn.idleSince > conn.idleLimit) conn.socket.destroy();
+      else idle[kept++] = conn;
+    }
+    idle.length = kept;
+    return kept;
   }
 
   close(): void {
@@ -435,7 +441,8 @@ class Conn {
     const requestDone = x.requestDone;
     x.finish();
     x.body!.push(null);
-    if (extraBytes || !this.reusable || !requestDone) this.socket.destroy();
+    // (Destroyed already when the reader destroyed the body while it was being pushed.)
+    if (extraBytes || !this.reusable || !requestDone || this.socket.destroyed) this.socket.destroy();
     else this.pool.release(this);
   }
 
@@ -454,7 +461,7 @@ class Conn {
     if (x !== undefined && x.phase !== Phase.Done) {
       const err = this.error ?? new Error(this.connected ? 'connection closed before the response ended' : 'connection closed before it was established');
       x.conn = undefined;
-      if (x.phase === Phase.Head && x.reused && !x.gotBytes && !x.retried && x.req.bodyless && IDEMPOTENT.has(x.req.method) && (this.error === undefined || STALE.has((this.error as NodeJS.ErrnoException).code ?? ''))) {
+      if (x.phase === Phase.Head && x.reused && !x.gotBytes && !x.retried && !pool.removed && x.req.bodyless && IDEMPOTENT.has(x.req.method) && (this.error === undefined || STALE.has((this.error as NodeJS.ErrnoException).code ?? ''))) {
         // The server closed the idle connection as we reused it: nothing was processed; once, on a new connection.
         x.retried = true;
         pool.connect().start(x);
