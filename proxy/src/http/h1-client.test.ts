@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { once, getEventListeners, setMaxListeners } from 'node:events';
+import { once, getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Http1Client } from './h1-client.js';
+import { watcherCount } from './abort-watch.js';
 import type { Headers, HttpRequest, SocketAddr } from '../svc.js';
 import { EndpointError, neverConnected } from '../errors.js';
 
@@ -560,25 +561,37 @@ test('a queued request whose client goes away leaves the queue', async (t) => {
   await Promise.all(first.slice(1));
 });
 
-test('one signal shared by many requests: no abort listener is left once each exchange is over', async (t) => {
+test('one signal shared by many requests: one abort listener for all of them, no watcher left once each exchange is over', async (t) => {
   const up = await upstream((req, res) => {
     if (req.url === '/chunked') {
       res.write('a');
       res.end('b');
-    } else res.end('x');
+    } else if (req.url === '/hang') res.write('partial');
+    else res.end('x');
   });
   const client = new Http1Client();
   t.after(() => (client.close(), up.close()));
   const ac = new AbortController();
-  setMaxListeners(100, ac.signal); // 20 requests at once below
   for (let i = 0; i < 50; i++) {
     const rsp = await client.request(at(up.port), request(i % 2 ? '/chunked' : '/sized', { signal: ac.signal }));
     await text(rsp.body);
   }
-  assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+  assert.equal(watcherCount(ac.signal), 0);
   const rsps = await Promise.all(Array.from({ length: 20 }, () => client.request(at(up.port), request('/sized', { signal: ac.signal }))));
   await Promise.all(rsps.map((r) => text(r.body)));
-  assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 1);
+  assert.equal(watcherCount(ac.signal), 0);
+  // The shared signal still reaches an exchange in flight: its body fails, the others were over.
+  const hanging = await client.request(at(up.port), request('/hang', { signal: ac.signal }));
+  assert.equal(watcherCount(ac.signal), 1);
+  const failed = text(hanging.body).then(
+    () => 'ended',
+    (err: Error) => err.message,
+  );
+  ac.abort();
+  assert.match(await failed, /client went away/);
+  assert.equal(watcherCount(ac.signal), 0);
 });
 
 test('idle connections do not keep the process alive', async () => {

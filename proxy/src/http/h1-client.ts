@@ -18,6 +18,7 @@ import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
+import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 
 /** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
@@ -480,8 +481,8 @@ const enum Phase {
   Done,
 }
 
-/** One request and its response. It is the abort listener of the request's signal (`handleEvent`). */
-class Exchange {
+/** One request and its response; it watches the request's signal (`aborted`). */
+class Exchange implements AbortWatcher {
   phase = Phase.Head;
   queued = false;
   conn: Conn | undefined;
@@ -500,14 +501,14 @@ class Exchange {
     private readonly resolve: (rsp: HttpResponse) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    req.signal.addEventListener('abort', this);
+    watchAbort(req.signal, this);
   }
 
   /**
    * The request's signal aborted: the client went away, or a layer above gave up. A body already handed over ends
    * with the layer's own error when it gave one (e.g. a deadline), so metrics count why the stream ended.
    */
-  handleEvent(): void {
+  aborted(): void {
     const reason: unknown = this.req.signal.reason;
     this.fail(new Error('client went away'), this.phase === Phase.Body && reason instanceof WeftError ? reason : undefined);
   }
@@ -529,7 +530,7 @@ class Exchange {
   /** Over: no more abort listening, no more request body. */
   finish(): void {
     this.phase = Phase.Done;
-    this.req.signal.removeEventListener('abort', this);
+    unwatchAbort(this.req.signal, this);
     if (this.sender !== undefined) {
       this.sender.stop();
       this.sender = undefined;

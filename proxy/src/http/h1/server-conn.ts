@@ -18,7 +18,6 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../../svc.js';
-import { endToEnd } from '../headers.js';
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type RequestHead } from './request-head.js';
 import { ChunkedDecoder, chunkHeader, CRLF, invalidHeaderValue, isToken } from './wire.js';
 
@@ -37,6 +36,10 @@ export interface H1ConnOptions {
 /** The body of every request that has none: already ended. Shared, so nothing may listen on it. */
 const NO_BODY: Readable = Readable.from([]);
 NO_BODY.resume();
+
+/** A response's first bytes up to this size are written with its head as one latin1 string; larger ones as one buffer. */
+const ONE_STRING_MAX = 16 * 1024;
+const CRLF_BYTES = Buffer.from(CRLF, 'latin1');
 
 /** Buffered bytes of pipelined requests past which the socket stops reading until the current one is answered. */
 const MAX_BUFFERED = 4 * MAX_FAST_HEAD;
@@ -177,7 +180,7 @@ export class H1ServerConn {
       scheme: 'http',
       authority: head.host,
       path: head.target,
-      headers: endToEnd(head.fields),
+      headers: head.headers,
       body,
       bodyless: framing.kind === 'none',
       version: 'HTTP/1.1',
@@ -270,23 +273,41 @@ export class H1ServerConn {
       this.onError(err);
       return;
     }
-    socket.cork();
-    socket.write(head, 'latin1');
+    const body = rsp.body;
     if (noBody) {
-      rsp.body.on('error', ignore);
-      rsp.body.resume();
-      socket.uncork();
+      socket.write(head, 'latin1');
+      body.on('error', ignore);
+      body.resume();
       this.responded();
       return;
     }
     this.rsp = rsp;
-    const body = rsp.body;
+    // What the upstream already sent (a small response is often all here) goes out with the head in one write.
+    const first = body.readableLength > 0 && !body.readableFlowing ? (body.read() as Buffer | string | null) : null;
+    const merged = first !== null && first.length > 0;
+    if (merged) this.writeWithHead(head, typeof first === 'string' ? Buffer.from(first) : first);
+    else {
+      socket.cork();
+      socket.write(head, 'latin1');
+    }
     body.on('data', this.onRspData);
     body.once('end', this.onRspEnd);
     body.on('error', this.onRspError);
-    // The body's first chunks flow on the next tick: they go out with the head in one write.
-    process.nextTick(uncork, socket);
+    // Otherwise the body's first chunks flow on the next tick: they go out with the head in one write.
+    if (!merged) process.nextTick(uncork, socket);
   };
+
+  /** The response head and the body's first bytes as one write (one string when small: no writev, no corking). */
+  private writeWithHead(head: string, chunk: Buffer): void {
+    const socket = this.socket;
+    let ok: boolean;
+    if (chunk.length > ONE_STRING_MAX) {
+      const start = Buffer.from(this.chunked ? head + chunkHeader(chunk.length) : head, 'latin1');
+      ok = socket.write(Buffer.concat(this.chunked ? [start, chunk, CRLF_BYTES] : [start, chunk]));
+    } else if (this.chunked) ok = socket.write(`${head}${chunkHeader(chunk.length)}${chunk.toString('latin1')}\r\n`, 'latin1');
+    else ok = socket.write(head + chunk.toString('latin1'), 'latin1');
+    if (!ok) this.rsp?.body.pause();
+  }
 
   private responseHead(rsp: HttpResponse, noBody: boolean): string {
     const headers = rsp.headers;
