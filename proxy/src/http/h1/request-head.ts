@@ -4,7 +4,14 @@
  * connection is then handed, bytes untouched, to Node's HTTP server, which answers it exactly as it always did
  * (400/431 for malformed input, HTTP/1.0, `Expect`, `Upgrade`, absolute-form targets, duplicate fields, obs-text).
  * So this parser may only accept what Node's would accept with the same meaning; when in doubt it declines.
+ *
+ * The head is scanned byte by byte, once, and every field goes straight into the request's end-to-end headers
+ * (what `endToEnd` in ../headers.ts keeps): one string per value, one per field name (none for common names), so a
+ * request costs the proxy little garbage.
  */
+import type { Headers } from '../../svc.js';
+import { endToEnd } from '../headers.js';
+import { TOKEN } from './wire.js';
 
 /** A head this parser does not serve; the connection goes to Node's HTTP server with the bytes as they came. */
 export const UNSUPPORTED = Symbol('unsupported head');
@@ -14,22 +21,17 @@ export const MAX_FAST_HEAD = 16 * 1024;
 /** More header fields than this go to Node's server. */
 const MAX_FIELDS = 100;
 
-/** Methods served here; any other token (or CONNECT) goes to Node's server, which knows llhttp's full list. */
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
-/** origin-form: `/` then RFC 3986 path and query characters (no fragment, no space, no non-ASCII). */
-const ORIGIN_FORM = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
-/** A field name (token) followed by `:`; the value: visible ASCII, SP and HTAB only. */
-const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([\t\x20-\x7e]*?)[ \t]*$/;
-const DIGITS = /^[0-9]{1,15}$/;
-
 /** How the request body is delimited. */
 export type Framing = { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
 
 export interface RequestHead {
   readonly method: string;
   readonly target: string;
-  /** Field names lower-cased; each name at most once. */
-  readonly fields: Record<string, string>;
+  /**
+   * The end-to-end fields, as `endToEnd` gives them: names lower-cased, each at most once; hop-by-hop fields, those
+   * `Connection` names and weft's own (`weft-*`) left out, `te: trailers` kept.
+   */
+  readonly headers: Headers;
   readonly host: string;
   readonly framing: Framing;
   /** The client asked to close the connection after this exchange (`Connection: close`). */
@@ -41,6 +43,90 @@ export interface RequestHead {
 const NONE: Framing = { kind: 'none' };
 const CHUNKED: Framing = { kind: 'chunked' };
 
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const SLASH = 0x2f;
+
+/** origin-form after its `/`: RFC 3986 path and query characters (no fragment, no space, no non-ASCII). */
+const ORIGIN = new Uint8Array(256);
+for (const c of "-._~!$&'()*+,;=:@/?%") ORIGIN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) ORIGIN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) ORIGIN[c] = ORIGIN[c + 0x20] = 1;
+/** A field value's characters served here: visible ASCII, SP and HTAB (obs-text and controls go to Node's server). */
+const VALUE = new Uint8Array(256);
+VALUE[HTAB] = 1;
+for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
+/** Bytes with ASCII capitals lower-cased. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+
+const HTTP11 = bytes(' HTTP/1.1\r\n');
+
+/** What the parser does with a field beyond putting it in the headers. */
+const enum Role {
+  Plain,
+  Host,
+  Connection,
+  TransferEncoding,
+  ContentLength,
+  Te,
+  /** `Upgrade`, `Expect`: served by Node's server. */
+  Declined,
+}
+
+interface KnownName {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly role: Role;
+  /** For a field `endToEnd` leaves out: its bit in the parser's set of the ones seen (a second one is declined). */
+  readonly dropBit: number;
+}
+
+/** The field names requests commonly carry, found without allocating a string, by length and first and last byte. */
+const KNOWN: (KnownName[] | undefined)[] = new Array(256);
+const knownSlot = (length: number, first: number, last: number): number => (length * 31 + first * 7 + last) & 255;
+{
+  const roles: Record<string, Role> = {
+    host: Role.Host,
+    connection: Role.Connection,
+    'transfer-encoding': Role.TransferEncoding,
+    'content-length': Role.ContentLength,
+    te: Role.Te,
+    upgrade: Role.Declined,
+    expect: Role.Declined,
+  };
+  const common = [
+    'keep-alive', 'proxy-connection', 'http2-settings', 'user-agent', 'accept', 'accept-encoding', 'accept-language',
+    'content-type', 'cookie', 'referer', 'origin', 'authorization', 'cache-control', 'pragma', 'if-none-match',
+    'if-modified-since', 'range', 'dnt', 'priority', 'upgrade-insecure-requests', 'sec-fetch-site', 'sec-fetch-mode',
+    'sec-fetch-user', 'sec-fetch-dest', 'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'x-request-id',
+    'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'traceparent', 'tracestate', 'b3',
+    'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'grpc-timeout', 'content-encoding',
+  ];
+  let bit = 1;
+  for (const name of [...Object.keys(roles), ...common]) {
+    // Which fields are hop-by-hop is asked of endToEnd itself, so the two never disagree.
+    const dropped = !(name in endToEnd({ [name]: 'x' }));
+    if (dropped && bit === 1 << 30) throw new Error('too many known hop-by-hop field names');
+    const entry: KnownName = { name, bytes: bytes(name), role: roles[name] ?? Role.Plain, dropBit: dropped ? bit : 0 };
+    if (dropped) bit <<= 1;
+    (KNOWN[knownSlot(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1))] ??= []).push(entry);
+  }
+}
+
+const CLOSE = bytes('close');
+const KEEP_ALIVE = bytes('keep-alive');
+const UPGRADE = bytes('upgrade');
+const CHUNKED_BYTES = bytes('chunked');
+const TRAILERS = bytes('trailers');
+
+/** Field names that are not KNOWN are lower-cased here first, so each costs one string. */
+const SCRATCH = Buffer.allocUnsafeSlow(MAX_FAST_HEAD);
+
 /**
  * Parses the head at the start of `buf`: `undefined` while it is incomplete (and still short enough to be served
  * here), UNSUPPORTED for anything outside the subset above.
@@ -49,47 +135,205 @@ export function parseRequestHead(buf: Buffer): RequestHead | undefined | typeof 
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return buf.length > MAX_FAST_HEAD || !plausible(buf) ? UNSUPPORTED : undefined;
   if (end + 4 > MAX_FAST_HEAD) return UNSUPPORTED;
-  const lines = buf.toString('latin1', 0, end).split('\r\n');
-  const first = lines[0]!;
-  const sp1 = first.indexOf(' ');
-  const sp2 = first.indexOf(' ', sp1 + 1);
-  if (sp1 <= 0 || sp2 < 0 || first.length - sp2 !== 9 || !first.endsWith(' HTTP/1.1')) return UNSUPPORTED;
-  const method = first.slice(0, sp1);
-  const target = first.slice(sp1 + 1, sp2);
-  if (!METHODS.has(method) || !ORIGIN_FORM.test(target)) return UNSUPPORTED;
-  if (lines.length - 1 > MAX_FIELDS) return UNSUPPORTED;
-  const fields: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    // A bare CR or LF is left inside a line by the split; a leading SP/HTAB is obs-fold: both are Node's to refuse.
-    const m = FIELD.exec(lines[i]!);
-    if (m === null) return UNSUPPORTED;
-    const name = m[1]!.toLowerCase();
-    if (fields[name] !== undefined) return UNSUPPORTED;
-    fields[name] = m[2]!;
+  // Every check below reads at most up to buf[end], a CR: scans stop there without bounds checks.
+
+  // request-line = method SP origin-form SP "HTTP/1.1" CRLF
+  let sp1 = 0;
+  while (sp1 < 8 && buf[sp1] !== SP) sp1++;
+  const method = methodOf(buf, sp1);
+  if (method === undefined || buf[sp1 + 1] !== SLASH) return UNSUPPORTED;
+  let sp2 = sp1 + 2;
+  while (ORIGIN[buf[sp2]!] === 1) sp2++;
+  for (let i = 0; i < HTTP11.length; i++) if (buf[sp2 + i] !== HTTP11[i]) return UNSUPPORTED;
+  // A request line alone has no Host.
+  if (sp2 + 9 === end) return UNSUPPORTED;
+  const target = sp2 === sp1 + 2 ? '/' : buf.toString('latin1', sp1 + 1, sp2);
+
+  const headers: Headers = {};
+  let host: string | undefined;
+  let dropped = 0;
+  let droppedOther: Set<string> | undefined;
+  let connFrom = -1;
+  let connTo = -1;
+  let chunked = false;
+  let length = -1;
+  let fields = 0;
+  for (let p = sp2 + HTTP11.length; ; ) {
+    if (++fields > MAX_FIELDS) return UNSUPPORTED;
+    // field-line = field-name ":" OWS field-value OWS; a line starting with SP/HTAB (obs-fold) has no name.
+    let colon = p;
+    while (TOKEN[buf[colon]!] === 1) colon++;
+    if (colon === p || buf[colon] !== COLON) return UNSUPPORTED;
+    let eol = colon + 1;
+    while (VALUE[buf[eol]!] === 1) eol++;
+    // Anything but the CRLF ending the line (a bare CR or LF, NUL, obs-text) is Node's to refuse.
+    if (eol !== end && (buf[eol] !== CR || buf[eol + 1] !== LF)) return UNSUPPORTED;
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+
+    const known = knownName(buf, p, colon);
+    if (known !== undefined) {
+      if (known.dropBit !== 0) {
+        if ((dropped & known.dropBit) !== 0) return UNSUPPORTED;
+        dropped |= known.dropBit;
+      } else if (headers[known.name] !== undefined) return UNSUPPORTED;
+      switch (known.role) {
+        case Role.Plain:
+          if (known.dropBit === 0) headers[known.name] = buf.toString('latin1', vs, ve);
+          break;
+        case Role.Host:
+          if (ve === vs) return UNSUPPORTED;
+          host = buf.toString('latin1', vs, ve);
+          break;
+        case Role.Connection:
+          connFrom = vs;
+          connTo = ve;
+          break;
+        case Role.TransferEncoding:
+          if (!equalsLower(buf, vs, ve, CHUNKED_BYTES)) return UNSUPPORTED;
+          chunked = true;
+          break;
+        case Role.ContentLength: {
+          // 1 to 15 digits: always a safe integer.
+          if (ve === vs || ve - vs > 15) return UNSUPPORTED;
+          let n = 0;
+          for (let i = vs; i < ve; i++) {
+            const d = buf[i]! - 0x30;
+            if (d < 0 || d > 9) return UNSUPPORTED;
+            n = n * 10 + d;
+          }
+          length = n;
+          if (known.dropBit === 0) headers[known.name] = buf.toString('latin1', vs, ve);
+          break;
+        }
+        case Role.Te:
+          // The one hop-by-hop field that travels: gRPC needs it (case-sensitive, as endToEnd keeps it).
+          if (equalsExact(buf, vs, ve, TRAILERS)) headers.te = 'trailers';
+          break;
+        case Role.Declined:
+          return UNSUPPORTED;
+      }
+    } else {
+      const name = lowerName(buf, p, colon);
+      if (name.startsWith('weft-')) {
+        // weft's own inter-proxy fields: a client must not be able to set them.
+        if (droppedOther?.has(name)) return UNSUPPORTED;
+        (droppedOther ??= new Set()).add(name);
+      } else {
+        // `!== undefined` also declines `constructor` and `__proto__`, which a plain object already has.
+        if (headers[name] !== undefined) return UNSUPPORTED;
+        headers[name] = buf.toString('latin1', vs, ve);
+      }
+    }
+    if (eol === end) break;
+    p = eol + 2;
   }
-  const host = fields.host;
-  if (host === undefined || host === '' || fields.upgrade !== undefined || fields.expect !== undefined) return UNSUPPORTED;
+  if (host === undefined) return UNSUPPORTED;
+
   let close = false;
-  const connection = fields.connection;
-  if (connection !== undefined) {
-    for (const token of connection.toLowerCase().split(',')) {
-      const t = token.trim();
-      if (t === 'close') close = true;
-      else if (t === 'upgrade') return UNSUPPORTED;
+  if (connFrom >= 0) {
+    let others = false;
+    for (let s = connFrom; s <= connTo; ) {
+      let e = s;
+      while (e < connTo && buf[e] !== COMMA) e++;
+      let a = s;
+      let z = e;
+      while (a < z && (buf[a] === SP || buf[a] === HTAB)) a++;
+      while (z > a && (buf[z - 1] === SP || buf[z - 1] === HTAB)) z--;
+      if (equalsLower(buf, a, z, CLOSE)) close = true;
+      else if (equalsLower(buf, a, z, UPGRADE)) return UNSUPPORTED;
+      else if (z > a && !equalsLower(buf, a, z, KEEP_ALIVE)) others = true;
+      s = e + 1;
+    }
+    // The fields `Connection` names are hop-by-hop too (rare beyond close and keep-alive, which is one already).
+    if (others) {
+      for (const token of buf.toString('latin1', connFrom, connTo).toLowerCase().split(',')) {
+        const t = token.trim();
+        if (t !== 'te' && Object.hasOwn(headers, t)) delete headers[t];
+      }
+    } else if (close && headers.close !== undefined) delete headers.close;
+  }
+
+  let framing = NONE;
+  if (chunked) {
+    if (length >= 0) return UNSUPPORTED;
+    framing = CHUNKED;
+  } else if (length > 0) framing = { kind: 'length', length };
+  return { method, target, headers, host, framing, close, size: end + 4 };
+}
+
+/** The method of `buf[0, n)` if it is one served here: any other token (or CONNECT) goes to Node's server. */
+function methodOf(buf: Buffer, n: number): string | undefined {
+  const c0 = buf[0];
+  switch (n) {
+    case 3:
+      if (c0 === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) return 'GET';
+      if (c0 === 0x50 && buf[1] === 0x55 && buf[2] === 0x54) return 'PUT';
+      return undefined;
+    case 4:
+      if (c0 === 0x48 && buf[1] === 0x45 && buf[2] === 0x41 && buf[3] === 0x44) return 'HEAD';
+      if (c0 === 0x50 && buf[1] === 0x4f && buf[2] === 0x53 && buf[3] === 0x54) return 'POST';
+      return undefined;
+    case 5:
+      return matches(buf, 0, PATCH) ? 'PATCH' : undefined;
+    case 6:
+      return matches(buf, 0, DELETE) ? 'DELETE' : undefined;
+    case 7:
+      return matches(buf, 0, OPTIONS) ? 'OPTIONS' : undefined;
+    default:
+      return undefined;
+  }
+}
+const PATCH = bytes('PATCH');
+const DELETE = bytes('DELETE');
+const OPTIONS = bytes('OPTIONS');
+
+function knownName(buf: Buffer, from: number, to: number): KnownName | undefined {
+  const n = to - from;
+  const slot = KNOWN[knownSlot(n, LOWER[buf[from]!]!, LOWER[buf[to - 1]!]!)];
+  if (slot === undefined) return undefined;
+  for (let k = 0; k < slot.length; k++) {
+    const known = slot[k]!;
+    if (equalsLower(buf, from, to, known.bytes)) return known;
+  }
+  return undefined;
+}
+
+function lowerName(buf: Buffer, from: number, to: number): string {
+  let upper = false;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) {
+      upper = true;
+      break;
     }
   }
-  const te = fields['transfer-encoding'];
-  const cl = fields['content-length'];
-  let framing = NONE;
-  if (te !== undefined) {
-    if (cl !== undefined || te.toLowerCase() !== 'chunked') return UNSUPPORTED;
-    framing = CHUNKED;
-  } else if (cl !== undefined) {
-    if (!DIGITS.test(cl)) return UNSUPPORTED;
-    const length = Number(cl);
-    if (length > 0) framing = { kind: 'length', length };
-  }
-  return { method, target, fields, host, framing, close, size: end + 4 };
+  if (!upper) return buf.toString('latin1', from, to);
+  const n = to - from;
+  for (let i = 0; i < n; i++) SCRATCH[i] = LOWER[buf[from + i]!]!;
+  return SCRATCH.toString('latin1', 0, n);
+}
+
+/** Whether `buf[from, to)` with ASCII capitals lower-cased is `lower`. */
+function equalsLower(buf: Buffer, from: number, to: number, lower: Uint8Array): boolean {
+  if (to - from !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if (LOWER[buf[from + i]!] !== lower[i]) return false;
+  return true;
+}
+
+function equalsExact(buf: Buffer, from: number, to: number, want: Uint8Array): boolean {
+  return to - from === want.length && matches(buf, from, want);
+}
+
+function matches(buf: Buffer, from: number, want: Uint8Array): boolean {
+  for (let i = 0; i < want.length; i++) if (buf[from + i] !== want[i]) return false;
+  return true;
+}
+
+function bytes(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 }
 
 /**
@@ -100,9 +344,9 @@ function plausible(buf: Buffer): boolean {
   const n = Math.min(buf.length, 8);
   for (let i = 0; i < n; i++) {
     const c = buf[i]!;
-    if (c === 0x20) break;
+    if (c === SP) break;
     if (c < 0x41 || c > 0x5a) return false;
   }
-  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) if (i === 0 || buf[i - 1] !== 0x0d) return false;
+  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (i === 0 || buf[i - 1] !== CR) return false;
   return true;
 }

@@ -26,8 +26,8 @@ const LF = 10;
 const SP = 32;
 const HTAB = 9;
 
-/** tchar (RFC 9110 §5.6.2): the characters of a header name or method. */
-const TOKEN = new Uint8Array(256);
+/** tchar (RFC 9110 §5.6.2): the characters of a header name or method (1 for a tchar, else 0). */
+export const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~") TOKEN[c.charCodeAt(0)] = 1;
 for (let c = 0x30; c <= 0x39; c++) TOKEN[c] = 1;
 for (let c = 0x41; c <= 0x5a; c++) TOKEN[c] = 1;
