@@ -12,8 +12,13 @@ export interface AbortWatcher {
 
 const watchers = new WeakMap<AbortSignal, Set<AbortWatcher>>();
 
+/** What a watcher leaves to stop watching: `delete(w)` (no lookup of the signal's watchers). */
+export interface Watching {
+  delete(w: AbortWatcher): boolean;
+}
+
 /** Calls `w.aborted()` when `signal` aborts, unless unwatched first. The signal must not have aborted yet. */
-export function watchAbort(signal: AbortSignal, w: AbortWatcher): void {
+export function watchAbort(signal: AbortSignal, w: AbortWatcher): Watching {
   let set = watchers.get(signal);
   if (set === undefined) {
     const all = (set = new Set());
@@ -29,10 +34,7 @@ export function watchAbort(signal: AbortSignal, w: AbortWatcher): void {
     );
   }
   set.add(w);
-}
-
-export function unwatchAbort(signal: AbortSignal, w: AbortWatcher): void {
-  watchers.get(signal)?.delete(w);
+  return set;
 }
 
 /** How many watchers `signal` has (tests: an exchange that is over no longer watches). */

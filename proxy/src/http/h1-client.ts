@@ -18,7 +18,7 @@ import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { endToEnd } from './headers.js';
-import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch.js';
+import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 
 /** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
@@ -493,6 +493,7 @@ class Exchange implements AbortWatcher {
   body: ResponseBody | undefined;
   trailerFields: Headers | undefined;
   private sender: BodySender | undefined;
+  private readonly watching: Watching;
 
   constructor(
     readonly pool: Pool,
@@ -501,7 +502,7 @@ class Exchange implements AbortWatcher {
     private readonly resolve: (rsp: HttpResponse) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    watchAbort(req.signal, this);
+    this.watching = watchAbort(req.signal, this);
   }
 
   /**
@@ -530,7 +531,7 @@ class Exchange implements AbortWatcher {
   /** Over: no more abort listening, no more request body. */
   finish(): void {
     this.phase = Phase.Done;
-    unwatchAbort(this.req.signal, this);
+    this.watching.delete(this);
     if (this.sender !== undefined) {
       this.sender.stop();
       this.sender = undefined;

@@ -63,5 +63,27 @@ function target(port: number | undefined, conn: ConnMeta, o: AppTargetOptions): 
   if (port === undefined) return { refused: 'no application port (no original destination and no default)' };
   if (port < 1 || port > 65535) return { refused: `port ${port} is not a port` };
   if (o.proxyPorts.has(port)) return { refused: `port ${port} is the proxy's own port` };
-  return { addr: { ip: conn.local.ip === '' || isLoopback(conn.local.ip) ? o.appHost : conn.local.ip, port } };
+  return appTarget(conn.local.ip === '' || isLoopback(conn.local.ip) ? o.appHost : conn.local.ip, port);
+}
+
+/**
+ * The same target object for the same address every time: the HTTP clients key their connection pools by the
+ * address object first (no per-request key string or pool lookup), and nothing is allocated per request. The pod
+ * has one or two addresses and a few application ports; past the cap targets are simply not shared.
+ */
+const targets = new Map<string, Map<number, AppTarget>>();
+const MAX_SHARED_TARGETS = 4096;
+let shared = 0;
+
+function appTarget(ip: string, port: number): AppTarget {
+  let byPort = targets.get(ip);
+  let t = byPort?.get(port);
+  if (t !== undefined) return t;
+  t = { addr: { ip, port } };
+  if (shared < MAX_SHARED_TARGETS) {
+    if (byPort === undefined) targets.set(ip, (byPort = new Map()));
+    byPort.set(port, t);
+    shared++;
+  }
+  return t;
 }

@@ -28,7 +28,7 @@ import { H2_PREFACE_REFUSAL, readH2Preface } from '../transport/sniff.js';
 import { writeUpgradeError, writeUpgradeResponse } from '../http/upgrade.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
-import { httpMetrics } from '../layers/http-metrics.js';
+import { bindLast, httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
 import { traceLayer, traceRoute } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
@@ -87,10 +87,7 @@ export function inboundStack(d: InboundDeps): InboundStack {
     traceRoute(d.tracer),
     measureRoute(),
     requestDeadline({ routeTimeouts: false }),
-    httpMetrics((req) => {
-      const id = req.conn.tls.identity;
-      return d.metrics.forHttp(`in|${req.authority}|${id ?? ''}`, () => httpLabels(req.authority, id));
-    }),
+    httpMetrics(bindLast((authority, id) => d.metrics.forHttp(`in|${authority}|${id ?? ''}`, () => httpLabels(authority, id)))),
     tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta }),
     clientIdentity(),
   )(forwardToApp({ target, h1: d.h1, h2: d.h2 }));

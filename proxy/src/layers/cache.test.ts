@@ -42,3 +42,25 @@ test('idle targets are dropped when a new target arrives', () => {
   svc('b');
   assert.deepEqual(c.disposed, ['a']);
 });
+
+test('reused targets: a target object seen before is found without its key; after its eviction it is built again', () => {
+  const built: string[] = [];
+  const keys: string[] = [];
+  const inner = (t: { name: string }): Service<number, string> => {
+    built.push(t.name);
+    return async () => t.name;
+  };
+  const svc = cache<{ name: string }, number, string>((t) => (keys.push(t.name), t.name), { maxTargets: 2, idleMs: 3_600_000 }, { reusedTargets: true })(inner);
+  const a = { name: 'a' };
+  const s1 = svc(a);
+  assert.equal(svc(a), s1);
+  assert.deepEqual(keys, ['a']); // the second lookup did not compute the key
+  // Another object with the same key shares the service (discovery may hand out a new object for the same endpoint).
+  assert.equal(svc({ name: 'a' }), s1);
+  assert.deepEqual(built, ['a']);
+  // Two more targets evict `a` (the least recently used): its object no longer finds the disposed service.
+  svc({ name: 'b' });
+  svc({ name: 'c' });
+  assert.notEqual(svc(a), s1);
+  assert.deepEqual(built, ['a', 'b', 'c', 'a']);
+});

@@ -21,13 +21,18 @@ export interface ForwardToAppOptions {
 
 export function forwardToApp(opts: ForwardToAppOptions): HttpService {
   const peers = new Map<string, H2Peer>();
+  // App targets are shared objects (app-target.ts): found by identity first, without a key string.
+  const byAddr = new WeakMap<SocketAddr, H2Peer>();
   const h2Peer = (addr: SocketAddr): H2Peer => {
+    let p = byAddr.get(addr);
+    if (p !== undefined) return p;
     const key = `app:${addr.ip}:${addr.port}`;
-    let p = peers.get(key);
+    p = peers.get(key);
     if (!p) {
       const host = addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip;
       peers.set(key, (p = { key, label: `app ${host}:${addr.port}`, origin: `http://${host}:${addr.port}` }));
     }
+    byAddr.set(addr, p);
     return p;
   };
   return (req) => {

@@ -10,25 +10,70 @@ import type { HttpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { streamError } from '../metrics/route-metrics.js';
 
 export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): HttpLayer {
-  return (inner) => async (req) => {
+  return (inner) => (req) => {
     const m = bind(req);
     m.requests.inc();
-    let rsp: HttpResponse;
-    try {
-      rsp = await inner(req);
-    } catch (err) {
-      m.response(0, undefined, true, (err as { code?: string }).code ?? 'error').inc();
-      throw err;
+    return inner(req).then(
+      (rsp) => {
+        m.latency(rsp.status).observe(performance.now() - req.startedAt);
+        const counted = new CountResponse(m, rsp);
+        rsp.body.on('end', counted.end);
+        rsp.body.on('error', counted.error);
+        return rsp;
+      },
+      (err: unknown) => {
+        m.response(0, undefined, true, (err as { code?: string }).code ?? 'error').inc();
+        throw err;
+      },
+    );
+  };
+}
+
+/**
+ * A metrics binding for `httpMetrics` that looks its children up again only when a request's authority or client
+ * identity differs from the previous request's (most requests through a target repeat both): no key string per request.
+ */
+export function bindLast(bind: (authority: string, identity: string | undefined) => HttpTargetMetrics): (req: HttpRequest) => HttpTargetMetrics {
+  let authority: string | undefined;
+  let identity: string | undefined;
+  let last: HttpTargetMetrics | undefined;
+  return (req) => {
+    const id = req.conn.tls.identity;
+    if (last === undefined || req.authority !== authority || id !== identity) {
+      last = bind(req.authority, id);
+      authority = req.authority;
+      identity = id;
     }
-    m.latency(rsp.status).observe(performance.now() - req.startedAt);
-    const headerGrpc = rsp.headers['grpc-status'];
-    rsp.body.once('end', () => {
-      // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
-      if (rsp.cutOff?.()) return void m.response(rsp.status, undefined, true, 'stream').inc();
-      const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
-      m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
-    });
-    rsp.body.once('error', (err) => m.response(rsp.status, undefined, true, streamError(err)).inc());
-    return rsp;
+    return last;
+  };
+}
+
+/** Counts one response once its body ended or failed (one listener object per response, not one closure per event). */
+class CountResponse {
+  private done = false;
+  /** A gRPC status in the headers (trailers-only), read before the body runs. */
+  private readonly headerGrpc: string | undefined;
+
+  constructor(
+    private readonly m: HttpTargetMetrics,
+    private readonly rsp: HttpResponse,
+  ) {
+    this.headerGrpc = rsp.headers['grpc-status'] as string | undefined;
+  }
+
+  readonly end = (): void => {
+    if (this.done) return;
+    this.done = true;
+    const rsp = this.rsp;
+    // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
+    if (rsp.cutOff?.()) return void this.m.response(rsp.status, undefined, true, 'stream').inc();
+    const grpc = (rsp.trailers()?.['grpc-status'] ?? this.headerGrpc) as string | undefined;
+    this.m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
+  };
+
+  readonly error = (err: Error): void => {
+    if (this.done) return;
+    this.done = true;
+    this.m.response(this.rsp.status, undefined, true, streamError(err)).inc();
   };
 }

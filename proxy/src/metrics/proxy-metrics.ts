@@ -105,6 +105,8 @@ export class ProxyMetrics {
 export class HttpTargetMetrics {
   readonly requests: BoundCounter;
   private readonly responses = new Map<string, BoundCounter>();
+  /** Responses without a gRPC status or error, by status (negative: a failure). */
+  private readonly plain = new Map<number, BoundCounter>();
   private readonly latencies = new Map<number, BoundHistogram>();
 
   constructor(
@@ -122,16 +124,25 @@ export class HttpTargetMetrics {
 
   /** `status` 0 means the response never started (`error` names why). */
   response(status: number, grpcStatus: string | undefined, failure: boolean, error?: string): BoundCounter {
+    if (grpcStatus === undefined && error === undefined) {
+      // The common case, keyed by a number: no key string per response.
+      const k = failure ? -1 - status : status;
+      let c = this.plain.get(k);
+      if (!c) this.plain.set(k, (c = this.child(status, undefined, failure, undefined)));
+      return c;
+    }
     const key = `${status}|${grpcStatus ?? ''}|${failure ? 1 : 0}|${error ?? ''}`;
     let c = this.responses.get(key);
-    if (!c) {
-      const l: Labels = { ...this.labels, classification: failure ? 'failure' : 'success' };
-      if (status > 0) l.status_code = String(status);
-      if (grpcStatus !== undefined) l.grpc_status = grpcStatus;
-      if (error !== undefined) l.error = error;
-      this.responses.set(key, (c = new BoundCounter(this.families.responseTotal, l)));
-    }
+    if (!c) this.responses.set(key, (c = this.child(status, grpcStatus, failure, error)));
     return c;
+  }
+
+  private child(status: number, grpcStatus: string | undefined, failure: boolean, error: string | undefined): BoundCounter {
+    const l: Labels = { ...this.labels, classification: failure ? 'failure' : 'success' };
+    if (status > 0) l.status_code = String(status);
+    if (grpcStatus !== undefined) l.grpc_status = grpcStatus;
+    if (error !== undefined) l.error = error;
+    return new BoundCounter(this.families.responseTotal, l);
   }
 }
 

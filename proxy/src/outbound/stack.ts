@@ -31,7 +31,7 @@ import type { TapHub } from '../tap/tap-hub.js';
 import { HttpServer } from '../http/server.js';
 import type { H2Pool } from '../http/h2-client.js';
 import type { Http1Client } from '../http/h1-client.js';
-import { cache } from '../layers/cache.js';
+import { cache, DEFAULT_CACHE_LIMITS } from '../layers/cache.js';
 import { logicalFromRequest, normalizeAuthority } from '../layers/logical.js';
 import { measureRoute, outboundRoute, routeFilters } from '../layers/route.js';
 import { requestDeadline, attemptTimeout } from '../layers/timeout.js';
@@ -39,7 +39,7 @@ import { retry } from '../layers/retry.js';
 import { split } from '../layers/split.js';
 import { routeMetrics } from '../metrics/route-metrics.js';
 import { balance, failureAccrual } from '../layers/balance.js';
-import { httpMetrics } from '../layers/http-metrics.js';
+import { bindLast, httpMetrics } from '../layers/http-metrics.js';
 import { tapLayer } from '../layers/tap.js';
 import { traceEndpoint, traceLayer } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
@@ -89,9 +89,12 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // the netns test pins tcp_open_total{peer="dst"} to the opaque connection alone.
   // per Endpoint
   const endpoint: NewHttp<Endpoint> = newStack<Endpoint, HttpRequest, HttpResponse>(
-    cache(endpointKey),
+    cache(endpointKey, DEFAULT_CACHE_LIMITS, { reusedTargets: true }),
     perTarget((ep) => traceEndpoint(d.tracer, ep)),
-    perTarget((ep) => httpMetrics((req) => d.metrics.forHttp(`out|${endpointKey(ep)}|${req.authority}`, () => endpointLabels(ep, req.authority)))),
+    perTarget((ep) => {
+      const key = `out|${endpointKey(ep)}|`;
+      return httpMetrics(bindLast((authority) => d.metrics.forHttp(key + authority, () => endpointLabels(ep, authority))));
+    }),
     onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
   )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity, meshHttp1: d.meshHttp1 }));
 
