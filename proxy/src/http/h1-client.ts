@@ -26,6 +26,9 @@ const MAX_CONNECTIONS_PER_ADDRESS = 128;
 /** An idle connection is closed after this many seconds (sooner when the server announces a shorter keep-alive). */
 const IDLE_SECONDS = 10;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** A request body chunk up to this size is framed and written as one latin1 string. */
+const ONE_STRING_MAX = 16 * 1024;
+const CRLF_BYTES = Buffer.from(CRLF, 'latin1');
 /** Methods a request may be re-sent with when a reused connection turned out to be closed (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Errors of a reused connection the server closed while our request was on its way (the keep-alive race). */
@@ -619,9 +622,9 @@ class BodySender {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (buf.length === 0) continue;
       if (this.left < 0) {
-        s.write(chunkHeader(buf.length), 'latin1');
-        s.write(buf);
-        s.write(CRLF, 'latin1');
+        // One write per chunk: a string when small, else one buffer.
+        if (buf.length <= ONE_STRING_MAX) s.write(`${chunkHeader(buf.length)}${buf.toString('latin1')}${CRLF}`, 'latin1');
+        else s.write(Buffer.concat([Buffer.from(chunkHeader(buf.length), 'latin1'), buf, CRLF_BYTES]));
       } else {
         if (buf.length > this.left) return this.x.fail(new Error('request body longer than its content-length'));
         this.left -= buf.length;

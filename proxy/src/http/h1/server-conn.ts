@@ -329,11 +329,8 @@ export class H1ServerConn {
     let ok: boolean;
     if (this.chunked) {
       if (chunk.length === 0) return;
-      socket.cork();
-      socket.write(chunkHeader(chunk.length), 'latin1');
-      socket.write(chunk);
-      ok = socket.write(CRLF, 'latin1');
-      socket.uncork();
+      const framed = framedChunk(chunk);
+      ok = typeof framed === 'string' ? socket.write(framed, 'latin1') : socket.write(framed);
     } else ok = socket.write(chunk);
     if (!ok) this.rsp?.body.pause();
   };
@@ -430,6 +427,12 @@ function fieldLines(name: string, value: string | string[]): string {
     lines += `${name}: ${v}\r\n`;
   }
   return lines;
+}
+
+/** One chunk of a chunked body as one write: a string when small, else one buffer. */
+function framedChunk(chunk: Buffer): string | Buffer {
+  if (chunk.length <= ONE_STRING_MAX) return `${chunkHeader(chunk.length)}${chunk.toString('latin1')}\r\n`;
+  return Buffer.concat([Buffer.from(chunkHeader(chunk.length), 'latin1'), chunk, CRLF_BYTES]);
 }
 
 function uncork(socket: Socket): void {
