@@ -12,7 +12,7 @@
  */
 import type { Headers } from '../../svc.js';
 import { endToEnd } from '../headers.js';
-import { TOKEN } from './wire.js';
+import { hasUpper, TOKEN } from './wire.js';
 
 /** A head this parser does not serve; the connection goes to Node's HTTP server with the bytes as they came. */
 export const UNSUPPORTED = Symbol('unsupported head');
@@ -305,15 +305,7 @@ function knownName(buf: Buffer, from: number, to: number): KnownName | undefined
 }
 
 function lowerName(buf: Buffer, text: string, from: number, to: number): string {
-  let upper = false;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) {
-      upper = true;
-      break;
-    }
-  }
-  if (!upper) return text.slice(from, to);
+  if (!hasUpper(buf, from, to)) return text.slice(from, to);
   const n = to - from;
   for (let i = 0; i < n; i++) SCRATCH[i] = LOWER[buf[from + i]!]!;
   return SCRATCH.toString('latin1', 0, n);

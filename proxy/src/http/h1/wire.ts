@@ -160,17 +160,18 @@ function isDigit(c: number): boolean {
 const KNOWN = new Map<string, string>();
 for (const n of ['content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server', 'etag', 'cache-control', 'vary', 'location', 'set-cookie', 'trailer', 'grpc-status', 'grpc-message', 'last-modified', 'content-encoding', 'expires', 'accept-ranges', 'age']) KNOWN.set(n, n);
 
-function lowerName(buf: Buffer, from: number, to: number): string {
-  let upper = false;
+/** Whether `buf[from, to)` holds an upper-case ASCII letter. */
+export function hasUpper(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) {
-      upper = true;
-      break;
-    }
+    if (c >= 0x41 && c <= 0x5a) return true;
   }
+  return false;
+}
+
+function lowerName(buf: Buffer, from: number, to: number): string {
   const raw = buf.toString('latin1', from, to);
-  const name = upper ? raw.toLowerCase() : raw;
+  const name = hasUpper(buf, from, to) ? raw.toLowerCase() : raw;
   return KNOWN.get(name) ?? name;
 }
 
