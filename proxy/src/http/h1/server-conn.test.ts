@@ -118,6 +118,49 @@ test('keep-alive: requests on one connection, a sized response as the service fr
   assert.equal(seen[1]!.signal.aborted, false);
 });
 
+test('a body the upstream already sent goes out with the head in one write: sized and chunked, small and large, more chunks after it', async (t) => {
+  /** A response body with `first` already buffered when the service answers, then `later` chunks one tick apart. */
+  const buffered = (first: Buffer, later: Buffer[]): Readable => {
+    const body = new Readable({ read() {} });
+    body.push(first);
+    void (async () => {
+      for (const c of later) {
+        await new Promise((r) => setImmediate(r));
+        body.push(c);
+      }
+      body.push(null);
+    })();
+    return body;
+  };
+  const big = Buffer.alloc(40_000, 0x61); // above the size sent as one string
+  const s = await serve(async (req) => {
+    const rsp = (headers: HttpResponse['headers'], body: Readable, trailers?: HttpResponse['headers']): HttpResponse => ({ status: 200, headers, body, trailers: () => trailers, resetCode: () => undefined });
+    if (req.path === '/sized-small') return rsp({ 'content-length': '5' }, buffered(Buffer.from('hello'), []));
+    if (req.path === '/sized-big') return rsp({ 'content-length': String(big.length + 3) }, buffered(big, [Buffer.from('end')]));
+    if (req.path === '/chunked-small') return rsp({ trailer: 'x-n' }, buffered(Buffer.from('ab'), [Buffer.from('cde')]), { 'x-n': '2' });
+    return rsp({}, buffered(big, [Buffer.from('z')]));
+  });
+  t.after(() => s.close());
+  const c = new RawClient(s.port);
+  t.after(() => c.socket.destroy());
+  c.socket.write('GET /sized-small HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(await c.until('hello'), 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello');
+  c.socket.write('GET /sized-big HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(await c.until('aend'), `HTTP/1.1 200 OK\r\ncontent-length: ${big.length + 3}\r\n\r\n${big.toString('latin1')}end`);
+  c.socket.write('GET /chunked-small HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(await c.until('x-n: 2\r\n\r\n'), 'HTTP/1.1 200 OK\r\ntrailer: x-n\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\nx-n: 2\r\n\r\n');
+  c.socket.write('GET /chunked-big HTTP/1.1\r\nHost: a\r\n\r\n');
+  const hex = big.length.toString(16);
+  assert.equal(await c.until('z\r\n0\r\n\r\n'), `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${hex}\r\n${big.toString('latin1')}\r\n1\r\nz\r\n0\r\n\r\n`);
+  // And a real client reads the same responses.
+  const get = (path: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path, headers: { host: 'a' } }, (res) => void text(res).then(resolve, reject)).on('error', reject);
+    });
+  assert.equal((await get('/sized-big')).length, big.length + 3);
+  assert.equal(await get('/chunked-big'), `${big.toString('latin1')}z`);
+});
+
 test('request bodies: content-length and chunked arrive whole; pipelined requests after a body are answered in order', async (t) => {
   const s = await serve(async (req) => {
     const body = req.bodyless ? '' : await text(req.body);

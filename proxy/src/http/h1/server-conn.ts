@@ -300,12 +300,8 @@ export class H1ServerConn {
   /** The response head and the body's first bytes as one write (one string when small: no writev, no corking). */
   private writeWithHead(head: string, chunk: Buffer): void {
     const socket = this.socket;
-    let ok: boolean;
-    if (chunk.length > ONE_STRING_MAX) {
-      const start = Buffer.from(this.chunked ? head + chunkHeader(chunk.length) : head, 'latin1');
-      ok = socket.write(Buffer.concat(this.chunked ? [start, chunk, CRLF_BYTES] : [start, chunk]));
-    } else if (this.chunked) ok = socket.write(`${head}${chunkHeader(chunk.length)}${chunk.toString('latin1')}\r\n`, 'latin1');
-    else ok = socket.write(head + chunk.toString('latin1'), 'latin1');
+    const body = this.chunked ? framedChunk(chunk) : chunk.length <= ONE_STRING_MAX ? chunk.toString('latin1') : chunk;
+    const ok = typeof body === 'string' ? socket.write(head + body, 'latin1') : socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
     if (!ok) this.rsp?.body.pause();
   }
 
