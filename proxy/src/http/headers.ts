@@ -23,6 +23,9 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** The names the usual `Connection` values list, as the general case below would split them. */
+const COMMON_CONNECTION = new Map<string, ReadonlySet<string>>(['keep-alive', 'close', 'upgrade'].map((v) => [v, new Set([v])]));
+
 /** Marks an HTTP/1 request carried as HTTP/2 between proxies, so the far side restores HTTP/1 (value: `HTTP/1.1`). */
 export const ORIG_PROTO = HEADERS.origProto;
 /** The application port on the peer pod a mesh request is for (the peer's inbound proxy forwards there). */
@@ -38,7 +41,12 @@ export const CLIENT_ID = HEADERS.clientId;
 export function endToEnd(src: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Headers {
   const out: Headers = {};
   const conn = src.connection;
-  const named = typeof conn === 'string' && conn.length > 0 ? new Set(conn.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  let named: ReadonlySet<string> | undefined;
+  if (typeof conn === 'string' && conn.length > 0) {
+    // The common single values share a set instead of building one per message.
+    const lower = conn.toLowerCase();
+    named = COMMON_CONNECTION.get(lower) ?? new Set(lower.split(',').map((s) => s.trim()));
+  }
   for (const name in src) {
     const value = src[name];
     if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
