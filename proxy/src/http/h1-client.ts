@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
-import { endToEnd } from './headers.js';
+import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 
@@ -544,9 +544,10 @@ class Exchange implements AbortWatcher {
   respond(status: number, raw: Record<string, string | string[]>): void {
     this.phase = Phase.Body;
     const body = (this.body = new ResponseBody(this));
-    const rsp: HttpResponse = { status, headers: endToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset };
     // A peer proxy's error marker (dropped from `headers` with every weft-* field); trusted only from a meshed peer (httpRedispatch).
     const marker = raw['weft-proxy-error'];
+    // The parsed head is this exchange's own: hop-by-hop and weft-* fields are dropped from it, not copied around.
+    const rsp: HttpResponse = { status, headers: toEndToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset };
     this.resolve(typeof marker === 'string' ? { ...rsp, proxyError: marker } : rsp);
   }
 

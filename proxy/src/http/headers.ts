@@ -40,22 +40,31 @@ export const CLIENT_ID = HEADERS.clientId;
  */
 export function endToEnd(src: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Headers {
   const out: Headers = {};
-  const conn = src.connection;
-  let named: ReadonlySet<string> | undefined;
-  if (typeof conn === 'string' && conn.length > 0) {
-    // The common single values share a set instead of building one per message.
-    const lower = conn.toLowerCase();
-    named = COMMON_CONNECTION.get(lower) ?? new Set(lower.split(',').map((s) => s.trim()));
-  }
+  const named = connectionNames(src.connection);
   for (const name in src) {
     const value = src[name];
-    if (value === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
-    if (HOP_BY_HOP.has(name) || named?.has(name)) {
-      if (name === 'te' && value === 'trailers') out.te = value;
-      continue;
-    }
-    if (name.startsWith('weft-')) continue;
-    out[name] = value;
+    if (value !== undefined && kept(name, value, named)) out[name] = value;
   }
   return out;
+}
+
+/** The same as `endToEnd`, in place: for headers the caller owns (a head it has just parsed), so nothing is copied. */
+export function toEndToEnd(own: Record<string, string | string[]>): Headers {
+  const named = connectionNames(own.connection);
+  for (const name in own) if (!kept(name, own[name]!, named)) delete own[name];
+  return own;
+}
+
+function connectionNames(conn: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (typeof conn !== 'string' || conn.length === 0) return undefined;
+  // The common single values share a set instead of building one per message.
+  const lower = conn.toLowerCase();
+  return COMMON_CONNECTION.get(lower) ?? new Set(lower.split(',').map((s) => s.trim()));
+}
+
+function kept(name: string, value: string | string[], named: ReadonlySet<string> | undefined): boolean {
+  if (name.charCodeAt(0) === 58 /* ':' */) return false;
+  // `te: trailers` is the one hop-by-hop field that travels (gRPC needs it).
+  if (HOP_BY_HOP.has(name) || named?.has(name)) return name === 'te' && value === 'trailers';
+  return !name.startsWith('weft-');
 }
