@@ -14,6 +14,9 @@
 //              direct, HAProxy (mode tcp), one weft proxy (plain), two weft proxies (mTLS weft.tcp); MiB/s and CPU
 //              per MiB. Opaque TCP needs an original destination: the bench proxies report the sink as every
 //              connection's (iptables would in a pod)
+// Every scenario first runs its own load for WARMUP_SECONDS, not counted (HAProxy and
+// direct too): weft's JIT compiles its hot paths in the first seconds of load, which a
+// proxy in a pod does once in its life, so counting them measured the compiler.
 // Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at fixed
 // rates of 1,000 and 200 rps (per-request log), so latency is compared at equal
 // load. CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
@@ -40,6 +43,7 @@ import { TestPki } from '@weft/common/testing/pki';
 import { POD_NODE_FLAGS, cpuMicros, fixedRate, freePort, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
+const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
 const FIXED_RATES = [1000, 200];
 const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
 const CONNECTIONS = 32;
@@ -94,9 +98,9 @@ async function helper(name, script, args = []) {
   return { pid: child.pid, port: Number(match[1]) };
 }
 
-/** Max throughput: wrk, one thread, keep-alive connections. */
-async function throughput(port) {
-  const out = await run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${THROUGHPUT_SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
+/** Max throughput: wrk, one thread, keep-alive connections (`seconds`: the warm-up's, not counted). */
+async function throughput(port, seconds = THROUGHPUT_SECONDS) {
+  const out = await run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
@@ -105,8 +109,8 @@ async function throughput(port) {
 }
 
 /** Max HTTP/2 throughput: h2load with prior knowledge, 10 connections x 10 concurrent streams. */
-async function h2Throughput(port) {
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
+async function h2Throughput(port, seconds = THROUGHPUT_SECONDS) {
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
@@ -119,7 +123,8 @@ const fixedRateLatency = (port, rate) => fixedRate({ port, rate, seconds: FIXED_
 
 /** Throughput (with CPU per request of `pids`, the proxies under test), then latency at each fixed rate. */
 async function scenario(name, port, pids = []) {
-  log(`${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at each of ${FIXED_RATES.join(', ')} rps`);
+  log(`${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at each of ${FIXED_RATES.join(', ')} rps`);
+  if (WARMUP_SECONDS > 0) await throughput(port, WARMUP_SECONDS);
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const { rps, requests } = await throughput(port);
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
@@ -133,6 +138,7 @@ async function scenario(name, port, pids = []) {
 }
 
 async function h2Scenario(name, port, pids = []) {
+  if (WARMUP_SECONDS > 0) await h2Throughput(port, WARMUP_SECONDS);
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const { rps, requests } = await h2Throughput(port);
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
@@ -170,7 +176,8 @@ async function grpcCall(port) {
 async function grpcScenario(name, port, pids = []) {
   const check = await grpcCall(port);
   if (check.status !== 200 || check.grpcStatus !== '0') throw new Error(`gRPC ${name}: status ${check.status}, grpc-status ${check.grpcStatus}`);
-  log(`grpc ${name}: ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at 1000 calls/s`);
+  log(`grpc ${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at 1000 calls/s`);
+  if (WARMUP_SECONDS > 0) await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(WARMUP_SECONDS), ...grpcArgs(port)]));
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcArgs(port)]));
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
@@ -194,7 +201,8 @@ async function grpcScenario(name, port, pids = []) {
 // ── Opaque TCP ──────────────────────────────────────────────────────────
 /** One connection writing for TCP_SECONDS through `port`; MiB/s as counted by the sink, CPU per MiB of `pids`. */
 async function tcpScenario(name, port, pids = []) {
-  log(`tcp ${name}: ${TCP_SECONDS}s of one connection writing 64 KiB buffers`);
+  log(`tcp ${name}: ${WARMUP_SECONDS}s warm-up, ${TCP_SECONDS}s of one connection writing 64 KiB buffers`);
+  if (WARMUP_SECONDS > 0) await run(onCpu(0, [process.execPath, new URL('./tcp-load.mjs', import.meta.url).pathname, 'send', String(port), String(WARMUP_SECONDS)]));
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const out = JSON.parse(await run(onCpu(0, [process.execPath, new URL('./tcp-load.mjs', import.meta.url).pathname, 'send', String(port), String(TCP_SECONDS)])));
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
@@ -326,6 +334,7 @@ const spanCount = async (m, name) => {
   }
   return sum;
 };
+if (WARMUP_SECONDS > 0) for (const m of tracingMeshes) await throughput(m.c.ports.outbound, WARMUP_SECONDS);
 for (let round = 1; round <= TRACING_ROUNDS; round++) {
   for (const m of tracingMeshes) {
     log(`tracing ${m.label} (round ${round}/${TRACING_ROUNDS}): ${THROUGHPUT_SECONDS}s max throughput through the mesh`);
