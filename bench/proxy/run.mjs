@@ -29,7 +29,10 @@
 // flags the injector writes (POD_NODE_FLAGS; idle RSS and RSS under load
 // depend on both); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled,
 // WEFT_BENCH_NODE_FLAGS (space-separated) replaces the flags.
-// Memory: weft_rss_idle_mib 1 s after the hop proxy started, weft_rss_2000_rps_mib
+// Memory: weft_rss_start_mib 1 s after the hop proxy started; weft_rss_idle_mib after
+// IDLE_SECONDS without traffic (V8's memory reducer gives back the start-up's young
+// generation about 10 s after the allocations stop: the steady state of a sidecar that
+// idles; weft_memory.idle is taken then); weft_rss_2000_rps_mib
 // its peak while serving 2,000 rps for FIXED_SECONDS (before any full-speed
 // load; _end_mib: at the end of it), weft_rss_load_mib its peak under wrk at
 // full speed, weft_memory where the RSS goes (process.memoryUsage()) idle and
@@ -46,6 +49,7 @@ const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
 const FIXED_RATES = [1000, 200];
 const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
+const IDLE_SECONDS = Number(process.env.WEFT_BENCH_IDLE_SECONDS ?? 15);
 const CONNECTIONS = 32;
 const SERVICE = 'bench.svc';
 /** HTTP/2 scenarios address their own service, routed to the h2 backend. */
@@ -254,6 +258,9 @@ const hop = await weft('weft-hop', {
   ],
 });
 await new Promise((r) => setTimeout(r, 1000));
+const rssStart = rssMiB(hop.pid);
+log(`weft_hop: ${IDLE_SECONDS}s idle`);
+await new Promise((r) => setTimeout(r, (IDLE_SECONDS - 1) * 1000));
 const rssIdle = rssMiB(hop.pid);
 const memoryIdle = await hop.memory();
 // The issue's "RSS under load": the peak while serving 2,000 rps, before full speed has grown the heap.
@@ -381,6 +388,7 @@ const result = {
     ratio_2_proxies_vs_haproxy: round(tcp.weft_2_proxies.mib_per_s / tcp.haproxy.mib_per_s, 3),
   },
   weft_node_flags: NODE_FLAGS,
+  weft_rss_start_mib: round(rssStart, 1),
   weft_rss_idle_mib: round(rssIdle, 1),
   weft_rss_2000_rps_mib: rss2000.rss_peak_mib,
   weft_rss_2000_rps_end_mib: rss2000.rss_end_mib,
