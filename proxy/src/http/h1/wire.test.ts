@@ -60,6 +60,56 @@ test('parseResponseHead refuses a head larger than the bound, complete or not', 
   assert.equal(parseResponseHead(b(ok))!.headers.x!.length, MAX_HEAD_BYTES - 30);
 });
 
+test('parseResponseHead: names lower-cased whether common or not, in any case; the headers object has no prototype', () => {
+  const raw = b('HTTP/1.1 200 OK\r\nCONTENT-TYPE: a\r\nContent-Length: 1\r\nX-Backend-Zone: z\r\nx-cache: HIT\r\n__proto__: p\r\nConstructor: c\r\n\r\n');
+  const head = parseResponseHead(raw)!;
+  assert.deepEqual(Object.entries(head.headers), [['content-type', 'a'], ['content-length', '1'], ['x-backend-zone', 'z'], ['x-cache', 'HIT'], ['__proto__', 'p'], ['constructor', 'c']]);
+  assert.equal(Object.getPrototypeOf(head.headers), null);
+  // Near misses of common names (same length, first and last letter) keep their own spelling.
+  assert.deepEqual(Object.keys(parseResponseHead(b('HTTP/1.1 200 OK\r\nContent-Typf: a\r\nDaTe: d\r\nDace: e\r\n\r\n'))!.headers), ['content-typf', 'date', 'dace']);
+});
+
+test('parseResponseHead: hundreds of fields, then a small head: each parse stands alone', () => {
+  const many = Array.from({ length: 300 }, (_, i) => `X-${i % 5}: v${i}\r\n`).join('');
+  const head = parseResponseHead(b(`HTTP/1.1 200 OK\r\n${many}Last: end\r\n\r\n`))!;
+  assert.equal((head.headers['x-0'] as string[]).length, 60);
+  assert.deepEqual((head.headers['x-4'] as string[]).slice(0, 2), ['v4', 'v9']);
+  assert.equal(head.headers.last, 'end');
+  const smallRaw = b('HTTP/1.1 204 No Content\r\nA: 1\r\n\r\nBODY');
+  const small = parseResponseHead(smallRaw)!;
+  assert.deepEqual({ ...small.headers }, { a: '1' });
+  assert.equal(smallRaw.toString('latin1', small.end), 'BODY');
+});
+
+test('parseResponseHead judges lines in order: a bad line throws while the head is incomplete; the line being received is not judged', () => {
+  assert.throws(() => parseResponseHead(b('HTTP/1.1 200 OK\r\nBad Name: v\r\nA: b')), /invalid header name/);
+  assert.throws(() => parseResponseHead(b('HTTP/1.1 200 OK\r\nA: \x01\r\n')), /invalid character in the value of A/);
+  assert.equal(parseResponseHead(b('HTTP/1.1 200 OK\r\nA: b\r\nBad Name: \x01')), undefined);
+  assert.equal(parseResponseHead(b('HTTP/1.1 200 OK\r\nA: b\r\n  folded\r')), undefined);
+  assert.equal(parseResponseHead(b('HTTP/2.0 999 \x01')), undefined);
+  // Within a line, its ending is judged before its content.
+  assert.throws(() => parseResponseHead(b('HTTP/1.1 200 OK\r\nBad Name: v\rx\r\n\r\n')), /bare CR/);
+  assert.throws(() => parseResponseHead(b('HTTP/1.1 200 OK\r\n folded\n\r\n')), /bare LF/);
+  assert.throws(() => parseResponseHead(b('HTTP/2.0 200 OK\rX\r\n\r\n')), /bare CR/);
+  // And the status line before its reason phrase.
+  assert.throws(() => parseResponseHead(b('HTTP/1.1 2x0 O\x01K\r\n\r\n')), /bad status line "HTTP\/1.1 2x0 O\\u0001K"/);
+});
+
+test('parseResponseHead looks no further than MAX_HEAD_BYTES from the start', () => {
+  const raw = Buffer.alloc(MAX_HEAD_BYTES + 20, 0x61);
+  raw.write('HTTP/1.1 200 OK\r\nX: ', 0, 'latin1');
+  // A bare LF right at the bound is past what is read: the head is too large, not malformed.
+  raw[MAX_HEAD_BYTES] = 0x0a;
+  assert.throws(() => parseResponseHead(raw), /larger than/);
+  raw[MAX_HEAD_BYTES - 1] = 0x0a;
+  assert.throws(() => parseResponseHead(raw), /bare LF/);
+  // Exactly MAX_HEAD_BYTES after a start offset is accepted.
+  const head = `HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_HEAD_BYTES - 24)}\r\n\r\n`;
+  assert.equal(head.length, MAX_HEAD_BYTES);
+  assert.equal(parseResponseHead(b(`junk${head}`), 4)!.end, MAX_HEAD_BYTES + 4);
+  assert.throws(() => parseResponseHead(b(`junk${head.replace('X: ', 'X:  ')}`), 4), /larger than/);
+});
+
 function decode(parts: string[]): { data: string; dec: ChunkedDecoder; rest: string } {
   let data = '';
   const dec = new ChunkedDecoder((c) => (data += c.toString('latin1')));

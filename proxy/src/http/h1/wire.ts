@@ -82,15 +82,48 @@ export interface ResponseHead {
   readonly end: number;
 }
 
+const COLON = 0x3a;
+
+/** Bytes with ASCII capitals lower-cased. */
+const LOWER = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
+
+/**
+ * Where the field lines of the head being parsed are, four numbers a line: name start, colon, value start and end
+ * (OWS trimmed). Kept between calls and grown on demand, so a parse allocates nothing for it; the parser runs to
+ * completion without calling out, so one array serves every call.
+ */
+let spans = new Int32Array(4 * 32);
+
+/**
+ * Buffer's own latin1 decoder, which `toString('latin1', …)` calls after checking its arguments (undocumented, but
+ * the method Buffer itself is built on): the positions here are already checked.
+ */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
 /**
  * Parses a response head starting at `start`: undefined while it is incomplete (no empty line yet), else the head.
  * Throws H1ParseError on a bad status line, a bare LF or CR, an invalid header name or value, obs-fold, or a head
- * larger than MAX_HEAD_BYTES.
+ * larger than MAX_HEAD_BYTES. Lines are checked in order and each fully before the next, so an error is reported
+ * even while the head is still incomplete, and a line still being received is never judged.
+ *
+ * One pass over the bytes with the TOKEN and FIELD tables finds and checks every line and notes where its name and
+ * value are; the head's fields are then decoded once into one latin1 string and each value, and each name that is
+ * not a common one, is cut from it (a cut is JavaScript only, where a decode per field is a call into C++).
  */
 export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefined {
   const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
-  let eol = lineEnd(buf, start, limit);
-  if (eol < 0) return incomplete(buf, start);
+  // A status line of field characters ending in CRLF has no bare CR or LF; anything else goes to lineEnd, so the
+  // line's ending is judged before its content (and an unfinished line not at all).
+  let i = start;
+  while (i < limit && FIELD[buf[i]!] === 1) i++;
+  let eol: number;
+  const clean = buf[i] === CR && i + 1 < limit && buf[i + 1] === LF;
+  if (clean) eol = i + 1;
+  else {
+    eol = lineEnd(buf, start, limit);
+    if (eol < 0) return incomplete(buf, start);
+  }
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]; a missing SP before an empty reason is tolerated.
   const lineLen = eol - 1 - start;
   if (
@@ -103,48 +136,110 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
   ) {
     throw new H1ParseError(`bad status line ${JSON.stringify(buf.toString('latin1', start, Math.min(eol - 1, start + 64)))}`);
   }
-  for (let i = start + 13; i < eol - 1; i++) if (FIELD[buf[i]!] === 0) throw new H1ParseError('invalid character in the reason phrase');
+  if (!clean) for (let k = start + 13; k < eol - 1; k++) if (FIELD[buf[k]!] === 0) throw new H1ParseError('invalid character in the reason phrase');
   const version = buf[start + 7] === 0x31 ? '1.1' : '1.0';
   const status = (buf[start + 9]! - 0x30) * 100 + (buf[start + 10]! - 0x30) * 10 + (buf[start + 11]! - 0x30);
-  const headers: Record<string, string | string[]> = Object.create(null);
-  let pos = eol + 1;
+
+  let at = 0;
+  let pos = spans;
+  let p = eol + 1;
   for (;;) {
-    eol = lineEnd(buf, pos, limit);
-    if (eol < 0) return incomplete(buf, start);
-    if (eol === pos + 1) return { status, version, headers, end: eol + 1 };
-    parseFieldLine(buf, pos, eol - 1, headers);
-    pos = eol + 1;
+    // The empty line ending the head.
+    if (buf[p] === CR && p + 1 < limit && buf[p + 1] === LF) break;
+    // field-line = field-name ":" OWS field-value OWS CRLF, scanned in one go when it is well-formed.
+    let colon = p;
+    while (colon < limit && TOKEN[buf[colon]!] === 1) colon++;
+    let cr = -1;
+    if (colon !== p && colon < limit && buf[colon] === COLON) {
+      let e = colon + 1;
+      while (e < limit && FIELD[buf[e]!] === 1) e++;
+      if (buf[e] === CR && e + 1 < limit && buf[e + 1] === LF) cr = e;
+    }
+    if (cr < 0) {
+      // Incomplete, or something in this line is wrong: its ending is judged first, then its name, then its value.
+      const lf = lineEnd(buf, p, limit);
+      if (lf < 0) return incomplete(buf, start);
+      cr = lf - 1;
+      colon = fieldColon(buf, p, cr);
+    }
+    if (at === pos.length) {
+      const more = new Int32Array(pos.length * 2);
+      more.set(pos);
+      spans = pos = more;
+    }
+    const vs = valueStart(buf, colon + 1, cr);
+    pos[at] = p;
+    pos[at + 1] = colon;
+    pos[at + 2] = vs;
+    pos[at + 3] = valueEnd(buf, vs, cr);
+    at += 4;
+    p = cr + 2;
   }
+
+  const headers: Record<string, string | string[]> = Object.create(null);
+  if (at > 0) {
+    const base = pos[0]!;
+    const text = (buf as Latin1Buffer).latin1Slice(base, pos[at - 1]!);
+    for (let k = 0; k < at; k += 4) addField(headers, buf, text, base, pos[k]!, pos[k + 1]!, pos[k + 2]!, pos[k + 3]!);
+  }
+  return { status, version, headers, end: p + 2 };
 }
 
-/** Parses one trailer or header line `buf[from, to)` (without its CRLF) into `into`. */
-function parseFieldLine(buf: Buffer, from: number, to: number, into: Record<string, string | string[]>): void {
+/**
+ * The index of the LF ending the line at `from` (checked to follow a CR, with no other CR in the line), or -1 when
+ * there is none before `limit`.
+ */
+function lineEnd(buf: Buffer, from: number, limit: number): number {
+  let lf = from;
+  while (lf < limit && buf[lf] !== LF) lf++;
+  if (lf >= limit) return -1;
+  if (lf === from || buf[lf - 1] !== CR) throw new H1ParseError('bare LF line ending');
+  for (let k = from; k < lf - 1; k++) if (buf[k] === CR) throw new H1ParseError('bare CR');
+  return lf;
+}
+
+/** Checks the field line `buf[from, to)` (without its CRLF) and returns the index of its colon. */
+function fieldColon(buf: Buffer, from: number, to: number): number {
   const first = buf[from]!;
   if (first === SP || first === HTAB) throw new H1ParseError('obsolete line folding');
   let colon = from;
   while (colon < to && TOKEN[buf[colon]!] === 1) colon++;
-  if (colon === from || colon === to || buf[colon] !== 0x3a) throw new H1ParseError(`invalid header name ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 64)))}`);
-  let vs = colon + 1;
-  let ve = to;
-  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
-  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-  for (let i = vs; i < ve; i++) if (FIELD[buf[i]!] === 0) throw new H1ParseError(`invalid character in the value of ${buf.toString('latin1', from, colon)}`);
-  const name = lowerName(buf, from, colon);
-  const value = buf.toString('latin1', vs, ve);
+  if (colon === from || colon === to || buf[colon] !== COLON) throw new H1ParseError(`invalid header name ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 64)))}`);
+  // OWS is made of field characters too: checking the untrimmed value is checking the trimmed one.
+  for (let k = colon + 1; k < to; k++) if (FIELD[buf[k]!] === 0) throw new H1ParseError(`invalid character in the value of ${buf.toString('latin1', from, colon)}`);
+  return colon;
+}
+
+/** Where a value from `from` to `to` starts once leading OWS is skipped. */
+function valueStart(buf: Buffer, from: number, to: number): number {
+  while (from < to && (buf[from] === SP || buf[from] === HTAB)) from++;
+  return from;
+}
+
+/** Where a value from `from` to `to` ends once trailing OWS is dropped. */
+function valueEnd(buf: Buffer, from: number, to: number): number {
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HTAB)) to--;
+  return to;
+}
+
+/**
+ * Adds the field with name `buf[from, colon)` and value `buf[vs, ve)` to `into`; `text` holds those bytes decoded,
+ * from index `base` of `buf` on. A repeated name collects its values in an array, in order.
+ */
+function addField(into: Record<string, string | string[]>, buf: Buffer, text: string, base: number, from: number, colon: number, vs: number, ve: number): void {
+  const name = knownName(buf, from, colon) ?? lowerName(buf, text, base, from, colon);
+  const value = text.slice(vs - base, ve - base);
   const prev = into[name];
   if (prev === undefined) into[name] = value;
   else if (typeof prev === 'string') into[name] = [prev, value];
   else prev.push(value);
 }
 
-/** The index of the LF ending the line at `from` (checked to follow a CR), or -1 when there is none before `limit`. */
-function lineEnd(buf: Buffer, from: number, limit: number): number {
-  const lf = buf.indexOf(LF, from);
-  if (lf < 0 || lf >= limit) return -1;
-  if (lf === from || buf[lf - 1] !== CR) throw new H1ParseError('bare LF line ending');
-  const cr = buf.indexOf(CR, from);
-  if (cr !== lf - 1) throw new H1ParseError('bare CR');
-  return lf;
+/** Parses one trailer line `buf[from, to)` (without its CRLF) into `into`, with the checks of a head's field line. */
+function parseTrailerLine(buf: Buffer, from: number, to: number, into: Record<string, string | string[]>): void {
+  const colon = fieldColon(buf, from, to);
+  const vs = valueStart(buf, colon + 1, to);
+  addField(into, buf, buf.toString('latin1', from, to), from, from, colon, vs, valueEnd(buf, vs, to));
 }
 
 function incomplete(buf: Buffer, start: number): undefined {
@@ -156,9 +251,36 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** The common header names, so parsing them allocates no string. */
-const KNOWN = new Map<string, string>();
-for (const n of ['content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server', 'etag', 'cache-control', 'vary', 'location', 'set-cookie', 'trailer', 'grpc-status', 'grpc-message', 'last-modified', 'content-encoding', 'expires', 'accept-ranges', 'age']) KNOWN.set(n, n);
+/** The field names responses commonly carry, found in any case without allocating a string, by length and first and last byte. */
+const KNOWN: ({ readonly name: string; readonly bytes: Uint8Array }[] | undefined)[] = new Array(256);
+const knownSlot = (length: number, first: number, last: number): number => (length * 31 + first * 7 + last) & 255;
+for (const name of [
+  'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server', 'etag',
+  'cache-control', 'vary', 'location', 'set-cookie', 'trailer', 'grpc-status', 'grpc-message', 'grpc-encoding',
+  'grpc-accept-encoding', 'last-modified', 'content-encoding', 'expires', 'accept-ranges', 'age', 'pragma', 'via',
+  'link', 'alt-svc', 'content-range', 'content-disposition', 'content-language', 'retry-after', 'www-authenticate',
+  'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'x-xss-protection', 'x-powered-by',
+  'x-request-id', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
+  'access-control-allow-headers', 'access-control-expose-headers', 'content-security-policy', 'referrer-policy',
+  'traceparent', 'tracestate',
+]) {
+  (KNOWN[knownSlot(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1))] ??= []).push({ name, bytes: Uint8Array.from(name, (c) => c.charCodeAt(0)) });
+}
+
+/** The KNOWN name `buf[from, to)` is in any case, if it is one. */
+function knownName(buf: Buffer, from: number, to: number): string | undefined {
+  const n = to - from;
+  const slot = KNOWN[knownSlot(n, LOWER[buf[from]!]!, LOWER[buf[to - 1]!]!)];
+  if (slot === undefined) return undefined;
+  for (let k = 0; k < slot.length; k++) {
+    const known = slot[k]!.bytes;
+    if (known.length !== n) continue;
+    let i = 0;
+    while (i < n && LOWER[buf[from + i]!] === known[i]) i++;
+    if (i === n) return slot[k]!.name;
+  }
+  return undefined;
+}
 
 /** Whether `buf[from, to)` holds an upper-case ASCII letter. */
 export function hasUpper(buf: Buffer, from: number, to: number): boolean {
@@ -169,10 +291,10 @@ export function hasUpper(buf: Buffer, from: number, to: number): boolean {
   return false;
 }
 
-function lowerName(buf: Buffer, from: number, to: number): string {
-  const raw = buf.toString('latin1', from, to);
-  const name = hasUpper(buf, from, to) ? raw.toLowerCase() : raw;
-  return KNOWN.get(name) ?? name;
+/** A name that is not KNOWN: cut from `text`, lower-cased when it has a capital (a token is ASCII). */
+function lowerName(buf: Buffer, text: string, base: number, from: number, to: number): string {
+  const raw = text.slice(from - base, to - base);
+  return hasUpper(buf, from, to) ? raw.toLowerCase() : raw;
 }
 
 // ---------------------------------------------------------------------------
@@ -317,7 +439,7 @@ export class ChunkedDecoder {
         this.state = Chunk.Done;
         return eol + 1 + base;
       }
-      parseFieldLine(data, pos, eol - 1, (this.fields ??= Object.create(null) as Record<string, string | string[]>));
+      parseTrailerLine(data, pos, eol - 1, (this.fields ??= Object.create(null) as Record<string, string | string[]>));
       pos = eol + 1;
     }
   }
