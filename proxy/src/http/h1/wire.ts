@@ -118,7 +118,8 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
   let i = start;
   while (i < limit && FIELD[buf[i]!] === 1) i++;
   let eol: number;
-  const clean = buf[i] === CR && i + 1 < limit && buf[i + 1] === LF;
+  // (Bounds first: no read past the buffer, which would make V8 handle out-of-bounds loads on this path.)
+  const clean = i + 1 < limit && buf[i] === CR && buf[i + 1] === LF;
   if (clean) eol = i + 1;
   else {
     eol = lineEnd(buf, start, limit);
@@ -145,7 +146,7 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
   let p = eol + 1;
   for (;;) {
     // The empty line ending the head.
-    if (buf[p] === CR && p + 1 < limit && buf[p + 1] === LF) break;
+    if (p + 1 < limit && buf[p] === CR && buf[p + 1] === LF) break;
     // field-line = field-name ":" OWS field-value OWS CRLF, scanned in one go when it is well-formed.
     let colon = p;
     while (colon < limit && TOKEN[buf[colon]!] === 1) colon++;
@@ -153,7 +154,7 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
     if (colon !== p && colon < limit && buf[colon] === COLON) {
       let e = colon + 1;
       while (e < limit && FIELD[buf[e]!] === 1) e++;
-      if (buf[e] === CR && e + 1 < limit && buf[e + 1] === LF) cr = e;
+      if (e + 1 < limit && buf[e] === CR && buf[e + 1] === LF) cr = e;
     }
     if (cr < 0) {
       // Incomplete, or something in this line is wrong: its ending is judged first, then its name, then its value.
