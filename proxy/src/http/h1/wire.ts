@@ -96,12 +96,6 @@ for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 let spans = new Int32Array(4 * 32);
 
 /**
- * Buffer's own latin1 decoder, which `toString('latin1', …)` calls after checking its arguments (undocumented, but
- * the method Buffer itself is built on): the positions here are already checked.
- */
-type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
-
-/**
  * Parses a response head starting at `start`: undefined while it is incomplete (no empty line yet), else the head.
  * Throws H1ParseError on a bad status line, a bare LF or CR, an invalid header name or value, obs-fold, or a head
  * larger than MAX_HEAD_BYTES. Lines are checked in order and each fully before the next, so an error is reported
@@ -180,7 +174,7 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
   const headers: Record<string, string | string[]> = Object.create(null);
   if (at > 0) {
     const base = pos[0]!;
-    const text = (buf as Latin1Buffer).latin1Slice(base, pos[at - 1]!);
+    const text = buf.toString('latin1', base, pos[at - 1]!);
     for (let k = 0; k < at; k += 4) addField(headers, buf, text, base, pos[k]!, pos[k + 1]!, pos[k + 2]!, pos[k + 3]!);
   }
   return { status, version, headers, end: p + 2 };
