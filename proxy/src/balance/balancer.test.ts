@@ -2,19 +2,8 @@
 // weights, draining, failure accrual state machine, connection balancing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng as seeded } from '@weft/common/testing/mutate';
 import { Balancer, type Lease } from './balancer.js';
-
-/** Seeded PRNG (mulberry32) so every run draws the same numbers. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Discrete-event simulation: requests arrive every `intervalMs`, each endpoint answers after its latency. */
 function simulate(b: Balancer<string>, clock: { t: number }, requests: number, intervalMs: number, latency: (ep: string) => number): Map<string, number> {

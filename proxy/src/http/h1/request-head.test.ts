@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng as random } from '@weft/common/testing/mutate';
 import type { Headers } from '../../svc.js';
 import { endToEnd } from '../headers.js';
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type Framing, type RequestHead } from './request-head.js';
@@ -293,18 +294,6 @@ function picture(r: RequestHead | undefined | typeof UNSUPPORTED): unknown {
   if (r === UNSUPPORTED) return 'UNSUPPORTED';
   const headers: Headers = r.headers;
   return { ...r, headers: Object.entries(headers), proto: Object.getPrototypeOf(headers) === Object.prototype };
-}
-
-/** mulberry32: a small seeded generator, so every run tests the same heads. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function generator(seed: number): () => Buffer {

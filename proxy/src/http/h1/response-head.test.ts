@@ -8,6 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng as random } from '@weft/common/testing/mutate';
 import { ChunkedDecoder, H1ParseError, MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, TOKEN, hasUpper, parseResponseHead, type ResponseHead } from './wire.js';
 
 const SEED = process.env.WEFT_H1_DIFF_SEED === undefined ? 0x2e5b0d17 : Number(process.env.WEFT_H1_DIFF_SEED);
@@ -174,18 +175,6 @@ class Differential {
 
 // ---------------------------------------------------------------------------
 // Generated heads
-
-/** mulberry32: a small seeded generator, so every run with one seed tests the same heads. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Input {
   readonly buf: Buffer;
