@@ -236,3 +236,42 @@ test('after drain() each answer closes its connection and idle ones close at onc
     await drained.close();
   }
 });
+
+test('an idle kept-alive connection outlives Node\'s 5 s default, so the API server\'s next review never meets a closing socket', { timeout: 30_000 }, async () => {
+  // The API server keeps an idle webhook connection up to 90 s and sends its next review on it; a server that closed
+  // it first made that review fail with "connection reset by peer", and the pod was admitted without its proxy.
+  const leaf = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost'], issuer: ca });
+  const kept = await startWebhookServer({
+    host: '127.0.0.1',
+    port: 0,
+    certFile: pki.file('idle.crt', leaf.cert),
+    keyFile: pki.file('idle.key', leaf.key),
+    certPollMs: 100,
+    admission: { mesh: () => mesh, namespaceAnnotations: async () => namespaces.meshed! },
+    notReadyReason: () => undefined,
+    log: createLogger('injector-test', 'silent'),
+  });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const post = (): Promise<{ status: number; reused: boolean }> =>
+    new Promise((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: kept.port, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert, agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket }));
+        },
+      );
+      req.on('error', reject);
+      req.end(review(wirePod(), 'meshed'));
+    });
+  try {
+    assert.equal((await post()).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const later = await post();
+    assert.equal(later.status, 200);
+    assert.ok(later.reused, 'the review after 6 s idle went on the same connection: the server had not closed it');
+  } finally {
+    agent.destroy();
+    await kept.close();
+  }
+});

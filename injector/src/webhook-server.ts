@@ -35,6 +35,12 @@ export interface WebhookLimits {
   readonly headersTimeoutMs: number;
   /** Time to send a whole request; 30 s is the longest the API server waits for a webhook. */
   readonly requestTimeoutMs: number;
+  /**
+   * How long an idle kept-alive connection stays open. Longer than the API server keeps one (90 s, Go's idle
+   * connection timeout): a server that closes first races the API server's next review on that connection, which
+   * then fails ("connection reset by peer") and, under failurePolicy Ignore, admits the pod without its proxy.
+   */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_WEBHOOK_LIMITS: WebhookLimits = {
@@ -43,6 +49,7 @@ export const DEFAULT_WEBHOOK_LIMITS: WebhookLimits = {
   maxConnections: 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 120_000,
 };
 
 export interface WebhookServerOptions {
@@ -238,6 +245,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   server.maxConnections = limits.maxConnections;
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   // Garbage on the TLS port (port scans, plaintext HTTP) must not take the server down.
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
   server.on('clientError', (_err, socket) => socket.destroy());

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { notRunning, waitFor } from './lib/env.mjs';
 import { readyPods as waitReadyPods, echoPod } from './lib/pods.mjs';
 import { cleanUp, nodeEnv, webService } from './lib/scenario-setup.mjs';
+import { podLogs } from './lib/node-pods.mjs';
 import { WEFT_NS, installWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
@@ -99,7 +100,9 @@ test('default-inbound-policy all-authenticated: the unmeshed client gets 403, a 
   // A meshed client, certified before the policy changes so its success below is not a fresh-pod race.
   await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
   await env.kube.create(`/api/v1/namespaces/${MESHED_NS}/pods`, echoPod(env.echoImage, 'client', 'client'));
-  await readyPods(MESHED_NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
+  const [client] = await readyPods(MESHED_NS, 'app=client', 1, 'the injected client pod Ready', 180_000);
+  const clientContainers = [...(client.spec.initContainers ?? []), ...client.spec.containers].map((c) => c.name);
+  assert.ok(clientContainers.some((n) => /proxy/.test(n)), `the client is injected: ${clientContainers.join(', ')}`);
   const clientNetns = await env.podNet(MESHED_NS, 'client');
   const clientId = `client.${MESHED_NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`;
   let last;
@@ -107,7 +110,10 @@ test('default-inbound-policy all-authenticated: the unmeshed client gets 403, a 
     last = curlFrom(clientNetns, webUrl);
     return last.code === 200 && JSON.parse(last.body).clientId === clientId;
   }, { timeoutMs: 90_000, intervalMs: 1000 }).catch((err) => {
-    err.message += `\n  last curl: ${JSON.stringify(last)}`;
+    // Which way the client's requests went: its proxy's outbound counters say whether they went to the Service's
+    // original destination (discovery did not know it), to an endpoint without identity, or not through it at all.
+    const outbound = proxyMetrics(client.status.podIP, 'request_total').filter((l) => l.includes('direction="outbound"'));
+    err.message += `\n  last curl: ${JSON.stringify(last)}\n  client proxy outbound:\n${outbound.join('\n')}\n${podLogs(env, MESHED_NS, 'client', 40)}`;
     throw err;
   });
 
