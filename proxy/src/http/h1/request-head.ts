@@ -12,7 +12,7 @@
  */
 import type { Headers } from '../../svc.js';
 import { endToEnd } from '../headers.js';
-import { hasUpper, TOKEN } from './wire.js';
+import { hasUpper, LOWER, TOKEN } from './wire.js';
 
 /** A head this parser does not serve; the connection goes to Node's HTTP server with the bytes as they came. */
 export const UNSUPPORTED = Symbol('unsupported head');
@@ -61,9 +61,6 @@ for (let c = 0x41; c <= 0x5a; c++) ORIGIN[c] = ORIGIN[c + 0x20] = 1;
 const VALUE = new Uint8Array(256);
 VALUE[HTAB] = 1;
 for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
-/** Bytes with ASCII capitals lower-cased. */
-const LOWER = new Uint8Array(256);
-for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 
 const HTTP11 = bytes(' HTTP/1.1\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');

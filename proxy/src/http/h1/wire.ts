@@ -85,7 +85,7 @@ export interface ResponseHead {
 const COLON = 0x3a;
 
 /** Bytes with ASCII capitals lower-cased. */
-const LOWER = new Uint8Array(256);
+export const LOWER = new Uint8Array(256);
 for (let c = 0; c < 256; c++) LOWER[c] = c >= 0x41 && c <= 0x5a ? c + 0x20 : c;
 
 /**
