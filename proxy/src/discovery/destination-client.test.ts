@@ -149,3 +149,92 @@ test('a broken stream is reopened after 250 ms doubling up to 2 s, jittered to 5
   assert.deepEqual([0, 1, 2, 3, 4, 10, 60].map((a) => reconnectDelayMs(a, () => 1)), [250, 500, 1000, 2000, 2000, 2000, 2000]);
   assert.deepEqual([0, 3, 60].map((a) => reconnectDelayMs(a, () => 0)), [125, 1000, 1000]);
 });
+
+/** destination's own count of open streams of one API (destination_streams{api}), from its admin port. */
+async function destinationStreams(api: 'get' | 'profile'): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${dest.controller.adminPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`destination_streams{api="${api}"}`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('an endpoint stream nobody subscribes to any more is closed after the idle period, here and in destination; resolving again reopens it', { timeout: 60_000 }, async () => {
+  const d = new DestinationDiscovery(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'), 5_000, 100);
+  const authority = '10.96.0.10:80';
+  try {
+    const base = await destinationStreams('get');
+    const set = await d.resolve(authority);
+    const off = set.subscribe(() => undefined);
+    assert.equal(d.openStreams, 1);
+    await until('destination to count the stream', async () => (await destinationStreams('get')) === base + 1);
+    // Subscribed: several idle periods pass and the stream stays, still live.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(d.openStreams, 1, 'a subscribed stream stays open');
+    assert.equal(await d.resolve(authority), set, 'the same set while it is open');
+    off();
+    await until('the idle stream to close here', () => d.openStreams === 0);
+    await until('destination to drop the subscription', async () => (await destinationStreams('get')) === base);
+    const again = await d.resolve(authority);
+    assert.notEqual(again, set, 'a new stream after the idle close');
+    assert.deepEqual(again.endpoints.map((e) => e.addr.ip).sort(), set.endpoints.map((e) => e.addr.ip).sort(), 'the same endpoints from the new stream');
+    assert.equal(again.endpoints.find((e) => e.addr.ip === '10.1.0.1')?.identity, WEB_ID);
+  } finally {
+    d.close();
+  }
+  assert.equal(d.openStreams, 0, 'close() ends every stream');
+});
+
+test('a profile watch not read for a sweep period closes its stream, keeps its profile, and reopens on the next read', { timeout: 60_000 }, async () => {
+  const { DestinationProfiles } = await import('./profiles.js');
+  const authority = 'web.demo.svc.cluster.local:80';
+  const profiles = new DestinationProfiles(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'), 100);
+  try {
+    const base = await destinationStreams('profile');
+    const watch = profiles.watch(authority);
+    await until('the first profile', () => watch.current() !== undefined);
+    assert.equal(profiles.openStreams, 1);
+    // Read on every sweep: it stays open.
+    for (let i = 0; i < 6; i++) {
+      watch.current();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(profiles.openStreams, 1, 'a watch in use stays open');
+    await until('the unread watch to close', () => profiles.openStreams === 0);
+    await until('destination to drop the GetProfile subscription', async () => (await destinationStreams('profile')) === base);
+    const kept = watch.current();
+    assert.equal(kept?.fullyQualifiedName, 'web.demo.svc.cluster.local', 'the last profile is kept while the stream reopens');
+    assert.equal(profiles.openStreams, 1, 'the read reopened the stream');
+    // The reopened stream is live: a ServiceProfile change reaches the same watch.
+    source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [{ name: 'reopened', matches: [{ path: { prefix: '/' } }] }] } });
+    await until('the change through the reopened stream', () => watch.current()?.routes.some((r) => r.name === 'reopened') === true);
+  } finally {
+    profiles.close();
+  }
+});
+
+test('a closed profile watch read after another watch opened for its authority reads through that one', { timeout: 60_000 }, async () => {
+  const { DestinationProfiles } = await import('./profiles.js');
+  const authority = 'web.demo.svc.cluster.local:80';
+  const profiles = new DestinationProfiles(clientForTests, '{"ns":"demo"}', createLogger('t', 'silent'), 100);
+  try {
+    const old = profiles.watch(authority);
+    await until('the first profile', () => old.current() !== undefined);
+    await until('the unread watch to close', () => profiles.openStreams === 0);
+    const fresh = profiles.watch(authority);
+    assert.notEqual(fresh, old);
+    await until('the new watch\'s profile', () => fresh.current() !== undefined);
+    old.current();
+    assert.equal(profiles.openStreams, 1, 'no second stream for the same authority');
+    source.apply('ServiceProfile', { metadata: { name: 'web.demo.svc.cluster.local', namespace: 'demo' }, spec: { routes: [{ name: 'through', matches: [{ path: { prefix: '/' } }] }] } });
+    await until('the change seen through the old watch', () => old.current()?.routes.some((r) => r.name === 'through') === true);
+  } finally {
+    profiles.close();
+  }
+});

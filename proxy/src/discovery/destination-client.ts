@@ -28,9 +28,18 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
+/**
+ * How long an authority's stream stays open once nothing subscribes to its endpoints (the proxy's cache dropped the
+ * balancer of a target it no longer calls). Without it every authority a pod ever called, each pod IP a scraper
+ * visited, kept a stream here and a subscription in destination for the life of the pod.
+ */
+export const IDLE_STREAM_MS = 60_000;
+
 export class DestinationDiscovery implements Discovery {
   private readonly sets = new Map<string, Promise<EndpointSet>>();
-  private readonly abort = new AbortController();
+  /** One controller per open stream (not one signal shared by all, which every stream would add a listener to). */
+  private readonly streams = new Set<AbortController>();
+  private closed = false;
 
   constructor(
     /** Returns a client built with the current pod certificate (rebuilt after renewal). */
@@ -39,12 +48,14 @@ export class DestinationDiscovery implements Discovery {
     private readonly log: Logger,
     /** How long an unknown authority stays unknown before destination is asked again. */
     private readonly unknownTtlMs = 5_000,
+    /** How long a stream without subscribers stays open (IDLE_STREAM_MS). */
+    private readonly idleMs = IDLE_STREAM_MS,
   ) {}
 
   resolve(authority: string): Promise<EndpointSet> {
     let p = this.sets.get(authority);
     if (!p) {
-      p = this.watch(authority);
+      p = this.watch(authority, (done) => this.sets.get(authority) === done && this.sets.delete(authority));
       this.sets.set(authority, p);
       // Unreachable: forget at once, so the next request asks again. Unknown: remember for a few seconds, so a
       // client hammering a wrong name fails fast without opening a destination stream per request.
@@ -57,17 +68,41 @@ export class DestinationDiscovery implements Discovery {
   }
 
   close(): void {
-    this.abort.abort();
+    this.closed = true;
+    for (const c of this.streams) c.abort();
+    this.streams.clear();
   }
 
-  private watch(authority: string): Promise<EndpointSet> {
-    return new Promise((resolve, reject) => {
-      const set = new LiveEndpointSet();
+  /** Open streams (one per authority resolved and still subscribed, or idle for less than `idleMs`). */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Watches one authority; `forget(promise)` drops it from the resolved sets once its stream closed for idleness. */
+  private watch(authority: string, forget: (p: Promise<EndpointSet>) => void): Promise<EndpointSet> {
+    const abort = new AbortController();
+    if (this.closed) abort.abort();
+    else this.streams.add(abort);
+    const stop = (): void => {
+      abort.abort();
+      this.streams.delete(abort);
+    };
+    let idle: NodeJS.Timeout | undefined;
+    const set = new LiveEndpointSet((subscribers) => {
+      clearTimeout(idle);
+      idle = subscribers > 0 || abort.signal.aborted ? undefined : setTimeout(closeIdle, this.idleMs).unref();
+    });
+    const closeIdle = (): void => {
+      if (set.subscribers > 0) return;
+      stop();
+      forget(watched);
+    };
+    const watched = new Promise<EndpointSet>((resolve, reject) => {
       const byAddr = new Map<string, Endpoint>();
       let first = true;
       const run = async (attempt: number): Promise<void> => {
         try {
-          const stream = this.client().get({ scheme: 'k8s', path: authority, contextToken: this.contextToken }, { signal: this.abort.signal });
+          const stream = this.client().get({ scheme: 'k8s', path: authority, contextToken: this.contextToken }, { signal: abort.signal });
           // Each stream opens with destination's whole state for the authority (endpoint-translator.ts): on a
           // reopened stream that snapshot replaces what we held, or endpoints removed while the stream was
           // broken (pods replaced during a control-plane rollout) would be kept, and picked, for good.
@@ -93,12 +128,15 @@ export class DestinationDiscovery implements Discovery {
             if (first) {
               first = false;
               resolve(set);
+              // Nobody may subscribe (the request that asked went elsewhere): the idle clock starts now.
+              if (set.subscribers === 0) idle = setTimeout(closeIdle, this.idleMs).unref();
             }
           }
           throw new Error('destination closed the stream');
         } catch (err) {
-          if (this.abort.signal.aborted) return;
+          if (abort.signal.aborted) return;
           if (first) {
+            stop();
             if (err instanceof UnknownAuthorityError) reject(err);
             else if (err instanceof ConnectError && (err.code === Code.NotFound || err.code === Code.InvalidArgument)) reject(new UnknownAuthorityError(authority));
             else reject(new UnavailableError(`weft: discovery for "${authority}" failed: ${(err as Error).message}`, { cause: err }));
@@ -109,8 +147,10 @@ export class DestinationDiscovery implements Discovery {
           setTimeout(() => void run(attempt + 1), delay).unref();
         }
       };
-      void run(0);
+      if (abort.signal.aborted) reject(new UnavailableError(`weft: discovery for "${authority}": discovery closed`));
+      else void run(0);
     });
+    return watched;
   }
 }
 

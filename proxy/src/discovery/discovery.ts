@@ -25,8 +25,15 @@ export class LiveEndpointSet implements EndpointSet {
   private current: readonly Endpoint[] = [];
   private readonly listeners = new Set<(endpoints: readonly Endpoint[]) => void>();
 
+  /** `onSubscribers` hears the number of subscribers after each change (the discovery behind it closes unheard sets). */
+  constructor(private readonly onSubscribers?: (count: number) => void) {}
+
   get endpoints(): readonly Endpoint[] {
     return this.current;
+  }
+
+  get subscribers(): number {
+    return this.listeners.size;
   }
 
   replace(endpoints: readonly Endpoint[]): void {
@@ -36,7 +43,10 @@ export class LiveEndpointSet implements EndpointSet {
 
   subscribe(listener: (endpoints: readonly Endpoint[]) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.onSubscribers?.(this.listeners.size);
+    return () => {
+      if (this.listeners.delete(listener)) this.onSubscribers?.(this.listeners.size);
+    };
   }
 }
 
