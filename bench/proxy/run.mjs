@@ -19,7 +19,9 @@
 // proxy in a pod does once in its life, so counting them measured the compiler.
 // Throughput (rps) comes from wrk at full speed; p50/p99 from h2load at fixed
 // rates of 1,000 and 200 rps (per-request log), so latency is compared at equal
-// load. CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
+// load. h2load's 10 clients send together (bursts of 10 every 10 ms at 1,000
+// rps); the _spread fields measure 1,000 rps again from 10 independent
+// clients, each in its own phase (lib.mjs fixedRate). CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
 // over the throughput phase divided by the requests served. HTTP/2: h2load
 // with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
 // and weft's hop and mesh, to an h2 backend.
@@ -123,11 +125,12 @@ async function h2Throughput(port, seconds = THROUGHPUT_SECONDS) {
 }
 
 /** Latency at a fixed rate: h2load over HTTP/1.1, 10 clients sharing the rate, per-request log (lib.mjs). */
-const fixedRateLatency = (port, rate) => fixedRate({ port, rate, seconds: FIXED_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-${port}-${rate}.log`) });
+const fixedRateLatency = (port, rate, spread = false) =>
+  fixedRate({ port, rate, seconds: FIXED_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-${port}-${rate}${spread ? '-spread' : ''}.log`), spread });
 
 /** Throughput (with CPU per request of `pids`, the proxies under test), then latency at each fixed rate. */
 async function scenario(name, port, pids = []) {
-  log(`${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at each of ${FIXED_RATES.join(', ')} rps`);
+  log(`${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at each of ${FIXED_RATES.join(', ')} rps and at 1000 rps spread out`);
   if (WARMUP_SECONDS > 0) await throughput(port, WARMUP_SECONDS);
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const { rps, requests } = await throughput(port);
@@ -137,6 +140,9 @@ async function scenario(name, port, pids = []) {
     const { p50_ms, p99_ms } = await fixedRateLatency(port, rate);
     Object.assign(result, rate === 1000 ? { p50_ms, p99_ms } : { [`p50_ms_at_${rate}`]: p50_ms, [`p99_ms_at_${rate}`]: p99_ms });
   }
+  // 1,000 rps again, the requests arriving one at a time instead of in bursts of 10 (lib.mjs fixedRate).
+  const spread = await fixedRateLatency(port, 1000, true);
+  Object.assign(result, { p50_ms_spread: spread.p50_ms, p99_ms_spread: spread.p99_ms });
   log(`${name}: ${JSON.stringify(result)}`);
   return result;
 }
@@ -405,6 +411,8 @@ const result = {
   // A mesh hop is one call through both proxies (client side and server side).
   added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
   added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),
+  added_p50_ms_per_mesh_hop_spread: round(weftMesh.p50_ms_spread - direct.p50_ms_spread, 3),
+  added_p99_ms_per_mesh_hop_spread: round(weftMesh.p99_ms_spread - direct.p99_ms_spread, 3),
   tracing: {
     ...tracingResult,
     ratio_1pct_vs_off: round(tracingResult.sampled_1pct.rps / tracingResult.off.rps, 3),
