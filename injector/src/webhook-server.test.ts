@@ -189,32 +189,48 @@ test('a rotated certificate is served without a restart', async () => {
   assert.equal((await request('GET', '/ready', undefined, ca2.cert)).status, 200);
 });
 
-test('after drain() each answer closes its connection and idle ones close at once, so the API server dials a live pod', { timeout: 30_000 }, async () => {
+/** A webhook server of its own (its own certificate file), admitting every namespace as meshed. */
+async function ownServer(name: string): Promise<WebhookServer> {
   const leaf = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost'], issuer: ca });
-  const drained = await startWebhookServer({
+  return startWebhookServer({
     host: '127.0.0.1',
     port: 0,
-    certFile: pki.file('drain.crt', leaf.cert),
-    keyFile: pki.file('drain.key', leaf.key),
+    certFile: pki.file(`${name}.crt`, leaf.cert),
+    keyFile: pki.file(`${name}.key`, leaf.key),
     certPollMs: 100,
     admission: { mesh: () => mesh, namespaceAnnotations: async () => namespaces.meshed! },
     notReadyReason: () => undefined,
     log: createLogger('injector-test', 'silent'),
   });
+}
+
+interface KeptAliveReply {
+  status: number;
+  connection: string | undefined;
+  reused: boolean;
+  socket: net.Socket;
+}
+
+/** One review POSTed through `agent` (kept-alive, as the API server's webhook client is). */
+function postReview(agent: https.Agent, port: number): Promise<KeptAliveReply> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert, agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, reused: req.reusedSocket, socket: req.socket! }));
+      },
+    );
+    req.on('error', reject);
+    req.end(review(wirePod(), 'meshed'));
+  });
+}
+
+test('after drain() each answer closes its connection and idle ones close at once, so the API server dials a live pod', { timeout: 30_000 }, async () => {
+  const drained = await ownServer('drain');
   // A kept-alive client, as the API server's webhook client is.
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-  const post = (): Promise<{ status: number; connection: string | undefined; reused: boolean; socket: net.Socket }> =>
-    new Promise((resolve, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port: drained.port, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert, agent, headers: { 'content-type': 'application/json' } },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, reused: req.reusedSocket, socket: req.socket! }));
-        },
-      );
-      req.on('error', reject);
-      req.end(review(wirePod(), 'meshed'));
-    });
+  const post = (): Promise<KeptAliveReply> => postReview(agent, drained.port);
   try {
     const first = await post();
     const second = await post();
@@ -240,30 +256,9 @@ test('after drain() each answer closes its connection and idle ones close at onc
 test('an idle kept-alive connection outlives Node\'s 5 s default, so the API server\'s next review never meets a closing socket', { timeout: 30_000 }, async () => {
   // The API server keeps an idle webhook connection up to 90 s and sends its next review on it; a server that closed
   // it first made that review fail with "connection reset by peer", and the pod was admitted without its proxy.
-  const leaf = pki.cert({ subject: '/CN=weft-injector.weft.svc', dns: ['localhost'], issuer: ca });
-  const kept = await startWebhookServer({
-    host: '127.0.0.1',
-    port: 0,
-    certFile: pki.file('idle.crt', leaf.cert),
-    keyFile: pki.file('idle.key', leaf.key),
-    certPollMs: 100,
-    admission: { mesh: () => mesh, namespaceAnnotations: async () => namespaces.meshed! },
-    notReadyReason: () => undefined,
-    log: createLogger('injector-test', 'silent'),
-  });
+  const kept = await ownServer('idle');
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
-  const post = (): Promise<{ status: number; reused: boolean }> =>
-    new Promise((resolve, reject) => {
-      const req = https.request(
-        { host: '127.0.0.1', port: kept.port, servername: 'localhost', method: 'POST', path: '/inject', ca: ca.cert, agent, headers: { 'content-type': 'application/json' } },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode!, reused: req.reusedSocket }));
-        },
-      );
-      req.on('error', reject);
-      req.end(review(wirePod(), 'meshed'));
-    });
+  const post = (): Promise<KeptAliveReply> => postReview(agent, kept.port);
   try {
     assert.equal((await post()).status, 200);
     await new Promise((resolve) => setTimeout(resolve, 6_000));
