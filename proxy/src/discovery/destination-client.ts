@@ -88,10 +88,12 @@ export class DestinationDiscovery implements Discovery {
       this.streams.delete(abort);
     };
     let idle: NodeJS.Timeout | undefined;
-    const set = new LiveEndpointSet((subscribers) => {
+    // The idle clock runs while the set has no subscriber, and restarts each time it loses its last one.
+    const subscribersChanged = (subscribers: number): void => {
       clearTimeout(idle);
       idle = subscribers > 0 || abort.signal.aborted ? undefined : setTimeout(closeIdle, this.idleMs).unref();
-    });
+    };
+    const set = new LiveEndpointSet(subscribersChanged);
     const closeIdle = (): void => {
       if (set.subscribers > 0) return;
       stop();
@@ -129,7 +131,7 @@ export class DestinationDiscovery implements Discovery {
               first = false;
               resolve(set);
               // Nobody may subscribe (the request that asked went elsewhere): the idle clock starts now.
-              if (set.subscribers === 0) idle = setTimeout(closeIdle, this.idleMs).unref();
+              subscribersChanged(set.subscribers);
             }
           }
           throw new Error('destination closed the stream');
