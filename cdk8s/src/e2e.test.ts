@@ -74,6 +74,22 @@ function kubectl(args: string[], input?: string): { status: number; stdout: stri
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/**
+ * `kubectl wait --for=condition=<condition>` until it holds. kubectl fails at once, instead of waiting, while the
+ * object has no `.status.conditions` yet ("accessor error: <nil>"), which is how a just-created CRD or Certificate
+ * starts until its controller first writes its status: that answer is retried, any other failure is not.
+ */
+async function waitCondition(resource: string, condition: string, what: string, timeoutS: number, namespace?: string): Promise<void> {
+  const deadline = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const r = kubectl([...(namespace ? ['-n', namespace] : []), 'wait', `--for=condition=${condition}`, resource, `--timeout=${left}s`]);
+    if (r.status === 0) return;
+    if (!/accessor error: <nil>/.test(r.stderr) || Date.now() >= deadline) ok(r, what);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 function ok<T extends { status: number; stderr: string }>(r: T, what: string): T {
   assert.equal(r.status, 0, `${what}: ${r.stderr}`);
   return r;
@@ -133,7 +149,7 @@ test('helm install with cert-manager certificates, then helm upgrade to changed 
   ok(helm(['install', CRDS, join(ROOT, 'charts', 'weft-crds'), '-n', NS, '-f', crdValues, '--timeout', '3m'], env), 'install weft-crds');
   installed.push([CRDS, NS]);
   for (const crd of ['serviceprofiles.weft.io', 'servers.policy.weft.io', 'authorizationpolicies.policy.weft.io', 'meshtlsauthentications.policy.weft.io', 'networkauthentications.policy.weft.io']) {
-    ok(kubectl(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=90s']), `CRD ${crd}`);
+    await waitCondition(`crd/${crd}`, 'Established', `CRD ${crd}`, 90);
   }
 
   // The CRDs' OpenAPI schemas admit the documented resources and reject a wrong one naming the field.
@@ -147,7 +163,7 @@ test('helm install with cert-manager certificates, then helm upgrade to changed 
   const v1 = { identityTrustAnchorsPEM: root.crt, certManager: { create: true } };
   ok(helm(['install', CP, join(ROOT, 'charts', 'weft-control-plane'), '-n', NS, '-f', dirs.write('v1.yaml', v1), '--timeout', '3m'], env), 'install weft-control-plane');
   installed.push([CP, NS]);
-  ok(kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'certificate/weft-identity-issuer', '--timeout=120s']), 'identity issuer issued');
+  await waitCondition('certificate/weft-identity-issuer', 'Ready', 'identity issuer issued', 120, NS);
   const issuer = getJson(['-n', NS, 'secret', 'weft-identity-issuer'])!;
   assert.equal(issuer.type, 'kubernetes.io/tls');
   assert.equal(Buffer.from((issuer.data as Record<string, string>)['ca.crt']!, 'base64').toString().trim(), root.crt.trim(), 'signed by the trust anchor');
