@@ -11,6 +11,7 @@ import type { Headers, HttpRequest, HttpResponse } from '../svc.js';
 import { EndpointError } from '../errors.js';
 import { StreamReset } from './server.js';
 import { endToEnd } from './headers.js';
+import { BodyForward } from './forward.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -53,58 +54,99 @@ export class H2Pool {
   }
 
   request(peer: H2Peer, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
-    return new Promise((resolve, reject) => {
-      let stream: http2.ClientHttp2Stream;
-      try {
-        const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
-        for (const name in req.headers) headers[name] = req.headers[name];
-        if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
-        stream = this.session(peer).request(headers, { endStream: req.bodyless });
-      } catch (err) {
-        reject(new EndpointError(peer.label, err));
-        return;
-      }
-      let trailers: Headers | undefined;
-      let responded = false;
-      stream.once('response', (headers, flags) => {
-        responded = true;
-        const status = Number(headers[':status'] ?? 502);
-        resolve({
-          status,
-          headers: endToEnd(headers),
-          body: stream,
-          proxyError: headers['weft-proxy-error'] as string | undefined,
-          trailers: () => trailers,
-          resetCode: () => (stream.rstCode === undefined || stream.rstCode === 0 ? undefined : stream.rstCode),
-          // A reset while our request was still going may follow a complete response (a server stopping an upload);
-          // after our request was fully sent (writableFinished) it can only cut the response off.
-          cutOff: () => (req.bodyless || stream.writableFinished) && trailers === undefined && stream.rstCode !== undefined && stream.rstCode !== 0,
-        });
-        void flags;
-      });
-      stream.once('trailers', (t) => {
-        trailers = endToEnd(t);
-      });
-      stream.on('error', (err) => {
-        if (!responded) reject(new EndpointError(peer.label, err));
-      });
-      stream.once('close', () => {
-        req.signal.removeEventListener('abort', onAbort);
-        if (!responded) reject(new EndpointError(peer.label, new Error(`stream closed before a response (code ${stream.rstCode})`)));
-      });
-      const onAbort = (): void => {
-        // Propagate the client's RST_STREAM code upstream (gRPC cancellation).
-        const reason = req.signal.reason;
-        if (!stream.closed) stream.close(reason instanceof StreamReset ? reason.code : NGHTTP2_CANCEL);
-      };
-      if (req.signal.aborted) onAbort();
-      else req.signal.addEventListener('abort', onAbort, { once: true });
-      if (!req.bodyless) req.body.pipe(stream);
-    });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
+      for (const name in req.headers) headers[name] = req.headers[name];
+      if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
+      stream = this.session(peer).request(headers, { endStream: req.bodyless });
+    } catch (err) {
+      return Promise.reject(new EndpointError(peer.label, err));
+    }
+    return new Promise((resolve, reject) => new H2Exchange(peer.label, req, stream, resolve, reject));
   }
 
   close(): void {
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
+  }
+}
+
+/**
+ * One request's stream and its response. Its listeners and the response's accessors are its methods, bound once per
+ * request, not closures made per request: those are called once, late, and lose their optimised code at every full
+ * GC (docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
+ */
+class H2Exchange {
+  private trailerFields: Headers | undefined;
+  private responded = false;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly label: string,
+    private readonly req: HttpRequest,
+    private readonly stream: http2.ClientHttp2Stream,
+    private readonly resolve: (rsp: HttpResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    stream.once('response', this.response.bind(this));
+    stream.once('trailers', this.trailers.bind(this));
+    stream.on('error', this.error.bind(this));
+    stream.once('close', this.close.bind(this));
+    this.onAbort = this.abort.bind(this);
+    if (req.signal.aborted) this.abort();
+    else req.signal.addEventListener('abort', this.onAbort, { once: true });
+    if (!req.bodyless) new BodyForward(req.body, stream, true);
+  }
+
+  private response(headers: http2.IncomingHttpHeaders): void {
+    this.responded = true;
+    const stream = this.stream;
+    this.resolve({
+      status: Number(headers[':status'] ?? 502),
+      headers: endToEnd(headers),
+      body: stream,
+      proxyError: headers['weft-proxy-error'] as string | undefined,
+      trailers: this.trailersOf.bind(this),
+      resetCode: this.resetCode.bind(this),
+      cutOff: this.cutOff.bind(this),
+    });
+  }
+
+  private trailers(t: http2.IncomingHttpHeaders): void {
+    this.trailerFields = endToEnd(t);
+  }
+
+  private error(err: Error): void {
+    if (!this.responded) this.reject(new EndpointError(this.label, err));
+  }
+
+  private close(): void {
+    this.req.signal.removeEventListener('abort', this.onAbort);
+    if (!this.responded) this.reject(new EndpointError(this.label, new Error(`stream closed before a response (code ${this.stream.rstCode})`)));
+  }
+
+  /** Propagates the client's RST_STREAM code upstream (gRPC cancellation). */
+  private abort(): void {
+    const reason = this.req.signal.reason;
+    if (!this.stream.closed) this.stream.close(reason instanceof StreamReset ? reason.code : NGHTTP2_CANCEL);
+  }
+
+  private trailersOf(): Headers | undefined {
+    return this.trailerFields;
+  }
+
+  private resetCode(): number | undefined {
+    const code = this.stream.rstCode;
+    return code === undefined || code === 0 ? undefined : code;
+  }
+
+  /**
+   * A reset while our request was still going may follow a complete response (a server stopping an upload); after
+   * our request was fully sent (writableFinished) it can only cut the response off.
+   */
+  private cutOff(): boolean {
+    const stream = this.stream;
+    return (this.req.bodyless || stream.writableFinished) && this.trailerFields === undefined && stream.rstCode !== undefined && stream.rstCode !== 0;
   }
 }

@@ -17,6 +17,7 @@ import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '
 import { endToEnd, ORIG_PROTO } from './headers.js';
 import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
 import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
+import { BodyForward } from './forward.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -90,15 +91,19 @@ export class HttpServer {
       // Every stream gets an error handler the moment it exists: a stream refused or reset before the server's
       // 'stream' handler ran must not become an unhandled 'error' event (that ended the process under rapid reset).
       const resets = new ResetBudget();
+      // One close listener per session, not a closure per stream (the stream is `this`).
+      const { log } = this.opts;
+      const metaBySession = this.metaBySession;
+      const onStreamClose = function (this: http2.ServerHttp2Stream): void {
+        if (this.rstCode !== NGHTTP2_NO_ERROR && !this.headersSent && !resets.take() && !s.destroyed) {
+          log.warn({ client: metaBySession.get(s)?.client }, 'HTTP/2 client resets too many streams: GOAWAY');
+          s.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+          setTimeout(() => s.destroy(), H2_GOAWAY_GRACE_MS).unref();
+        }
+      };
       s.on('stream', (stream: http2.ServerHttp2Stream) => {
-        stream.on('error', () => undefined);
-        stream.once('close', () => {
-          if (stream.rstCode !== NGHTTP2_NO_ERROR && !stream.headersSent && !resets.take() && !s.destroyed) {
-            this.opts.log.warn({ client: this.metaBySession.get(s)?.client }, 'HTTP/2 client resets too many streams: GOAWAY');
-            s.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-            setTimeout(() => s.destroy(), H2_GOAWAY_GRACE_MS).unref();
-          }
-        });
+        stream.on('error', ignore);
+        stream.once('close', onStreamClose);
       });
       if (this.pendingMeta) this.metaBySession.set(s, this.pendingMeta);
       const socket = this.pendingSocket;
@@ -234,11 +239,9 @@ export class HttpServer {
       stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    stream.on('error', () => undefined); // resets surface through 'close' and the abort signal
-    const ac = new AbortController();
-    stream.once('close', () => {
-      if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) ac.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
-    });
+    stream.on('error', ignore); // resets surface through 'close' and the abort signal
+    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    const x = new ServerStreamExchange(stream, grpc, meta.direction, this.opts.log);
     const request: HttpRequest = {
       method: String(headers[':method'] ?? 'GET'),
       scheme: String(headers[':scheme'] ?? 'http'),
@@ -248,44 +251,76 @@ export class HttpServer {
       body: stream,
       bodyless: stream.endAfterHeaders,
       version: meta.tls.identity !== undefined && headers[ORIG_PROTO] === 'HTTP/1.1' ? 'HTTP/1.1' : 'HTTP/2',
-      signal: ac.signal,
+      signal: x.ac.signal,
       conn: meta,
       startedAt: performance.now(),
     };
-    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
-    this.service(request).then(
-      (rsp) => {
-        try {
-          writeH2Response(stream, rsp);
-        } catch (err) {
-          this.opts.log.debug({ err }, 'cannot write HTTP/2 response');
-          rsp.body.destroy();
-          if (!stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
-        }
-      },
-      (err: unknown) => this.writeH2Error(stream, err, grpc, meta.direction),
-    );
-  }
-
-  private writeH2Error(stream: http2.ServerHttp2Stream, err: unknown, grpc: boolean, direction: ConnMeta['direction']): void {
-    if (!(err instanceof WeftError)) this.opts.log.warn({ err }, 'unexpected proxy error');
-    if (stream.destroyed || stream.closed) return;
-    if (stream.headersSent) {
-      stream.close(NGHTTP2_INTERNAL_ERROR);
-      return;
-    }
-    const status = err instanceof WeftError ? err.httpStatus : 502;
-    const message = (err as Error).message;
-    // gRPC clients read errors from grpc-status, not the HTTP status (a trailers-only response).
-    if (grpc) {
-      const code = err instanceof WeftError ? err.grpcStatus : 14;
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message), 'weft-proxy-error': proxyErrorMarker(err, direction) }, { endStream: true });
-      return;
-    }
-    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': proxyErrorMarker(err, direction) });
-    stream.end(`${message}\n`);
+    this.service(request).then(x.onResponse, x.onError);
   }
 }
+
+/**
+ * One request stream on the HTTP/2 server: its abort signal (the client reset the stream or went away) and what
+ * answers it. The listeners are its methods, bound once per stream, not closures made per stream: those are called
+ * once, late, and lose their optimised code at every full GC (docs/proxy.md, "Garbage and recompilation on the
+ * HTTP/2 path").
+ */
+class ServerStreamExchange {
+  readonly ac = new AbortController();
+  readonly onResponse: (rsp: HttpResponse) => void;
+  readonly onError: (err: unknown) => void;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly grpc: boolean,
+    private readonly direction: ConnMeta['direction'],
+    private readonly log: Logger,
+  ) {
+    stream.once('close', this.closed.bind(this));
+    this.onResponse = this.respond.bind(this);
+    this.onError = this.fail.bind(this);
+  }
+
+  private closed(): void {
+    const stream = this.stream;
+    if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) this.ac.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
+  }
+
+  private respond(rsp: HttpResponse): void {
+    try {
+      writeH2Response(this.stream, rsp);
+    } catch (err) {
+      this.log.debug({ err }, 'cannot write HTTP/2 response');
+      rsp.body.destroy();
+      if (!this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  private fail(err: unknown): void {
+    writeH2Error(this.log, this.stream, err, this.grpc, this.direction);
+  }
+}
+
+function writeH2Error(log: Logger, stream: http2.ServerHttp2Stream, err: unknown, grpc: boolean, direction: ConnMeta['direction']): void {
+  if (!(err instanceof WeftError)) log.warn({ err }, 'unexpected proxy error');
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const status = err instanceof WeftError ? err.httpStatus : 502;
+  const message = (err as Error).message;
+  // gRPC clients read errors from grpc-status, not the HTTP status (a trailers-only response).
+  if (grpc) {
+    const code = err instanceof WeftError ? err.grpcStatus : 14;
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message), 'weft-proxy-error': proxyErrorMarker(err, direction) }, { endStream: true });
+    return;
+  }
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'weft-proxy-error': proxyErrorMarker(err, direction) });
+  stream.end(`${message}\n`);
+}
+
+function ignore(): void {}
 
 /**
  * An HTTP/1 connection the server was handed. Node enforces `headersTimeout` only for servers it listens with
@@ -423,42 +458,68 @@ function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): vo
     return;
   }
   const grpc = wantTrailers && typeof ct === 'string' && ct.startsWith('application/grpc');
-  // A gRPC response the proxy itself ends (a deadline, an idle stream) gets that status in its trailers.
-  let failure: WeftError | undefined;
-  if (wantTrailers) {
-    stream.once('wantTrailers', () => {
-      const trailers: http2.OutgoingHttpHeaders | undefined = failure
-        ? { 'grpc-status': String(failure.grpcStatus), 'grpc-message': encodeURIComponent(failure.message) }
-        : rsp.trailers();
-      try {
-        if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
-        else stream.close();
-      } catch {
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-      }
-    });
+  new H2ResponseBody(stream, rsp, grpc, wantTrailers);
+}
+
+/**
+ * The body of one response on an HTTP/2 server stream: copied without `pipe` (http/forward.ts), its end, errors and
+ * trailers handled by methods bound once per response rather than closures made per response (which lose their
+ * optimised code at every full GC: docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
+ */
+class H2ResponseBody {
+  /** A gRPC response the proxy itself ends (a deadline, an idle stream) gets that status in its trailers. */
+  private failure: WeftError | undefined;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly rsp: HttpResponse,
+    private readonly grpc: boolean,
+    wantTrailers: boolean,
+  ) {
+    if (wantTrailers) stream.once('wantTrailers', this.sendTrailers.bind(this));
+    new BodyForward(rsp.body, stream, false);
+    rsp.body.once('end', this.end.bind(this));
+    rsp.body.on('error', this.error.bind(this));
+    stream.once('close', this.closed.bind(this));
   }
-  rsp.body.pipe(stream, { end: false });
-  rsp.body.once('end', () => {
+
+  private sendTrailers(): void {
+    const stream = this.stream;
+    const failure = this.failure;
+    const trailers: http2.OutgoingHttpHeaders | undefined = failure
+      ? { 'grpc-status': String(failure.grpcStatus), 'grpc-message': encodeURIComponent(failure.message) }
+      : this.rsp.trailers();
+    try {
+      if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
+      else stream.close();
+    } catch {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  private end(): void {
     // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: pass the reset on instead.
-    if (rsp.cutOff?.()) resetStream(stream, rsp.resetCode() ?? NGHTTP2_CANCEL);
-    else stream.end();
-  });
-  rsp.body.on('error', (err) => {
+    if (this.rsp.cutOff?.()) resetStream(this.stream, this.rsp.resetCode() ?? NGHTTP2_CANCEL);
+    else this.stream.end();
+  }
+
+  private error(err: Error): void {
+    const stream = this.stream;
     if (stream.closed) return;
     if (err instanceof WeftError && err.code === 'DEADLINE_EXCEEDED') {
-      if (grpc) {
-        failure = err;
+      if (this.grpc) {
+        this.failure = err;
         stream.end();
       } else resetStream(stream, NGHTTP2_CANCEL);
       return;
     }
     // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
-    resetStream(stream, rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
-  });
-  stream.once('close', () => {
-    if (!rsp.body.readableEnded) rsp.body.destroy();
-  });
+    resetStream(stream, this.rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
+  }
+
+  private closed(): void {
+    if (!this.rsp.body.readableEnded) this.rsp.body.destroy();
+  }
 }
 
 /**

@@ -16,9 +16,7 @@ export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): Http
     return inner(req).then(
       (rsp) => {
         m.latency(rsp.status).observe(performance.now() - req.startedAt);
-        const counted = new CountResponse(m, rsp);
-        rsp.body.on('end', counted.end);
-        rsp.body.on('error', counted.error);
+        new CountResponse(m, rsp);
         return rsp;
       },
       (err: unknown) => {
@@ -48,7 +46,11 @@ export function bindLast(bind: (authority: string, identity: string | undefined)
   };
 }
 
-/** Counts one response once its body ended or failed (one listener object per response, not one closure per event). */
+/**
+ * Counts one response once its body ended or failed: one object per response whose listeners are its methods bound
+ * once (closures made per response are called once, late, and lose their optimised code at every full GC:
+ * docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
+ */
 class CountResponse {
   private done = false;
   /** A gRPC status in the headers (trailers-only), read before the body runs. */
@@ -59,9 +61,11 @@ class CountResponse {
     private readonly rsp: HttpResponse,
   ) {
     this.headerGrpc = rsp.headers['grpc-status'] as string | undefined;
+    rsp.body.on('end', this.end.bind(this));
+    rsp.body.on('error', this.error.bind(this));
   }
 
-  readonly end = (): void => {
+  private end(): void {
     if (this.done) return;
     this.done = true;
     const rsp = this.rsp;
@@ -69,11 +73,11 @@ class CountResponse {
     if (rsp.cutOff?.()) return void this.m.response(rsp.status, undefined, true, 'stream').inc();
     const grpc = (rsp.trailers()?.['grpc-status'] ?? this.headerGrpc) as string | undefined;
     this.m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
-  };
+  }
 
-  readonly error = (err: Error): void => {
+  private error(err: Error): void {
     if (this.done) return;
     this.done = true;
     this.m.response(this.rsp.status, undefined, true, streamError(err)).inc();
-  };
+  }
 }
