@@ -260,15 +260,21 @@ export class HttpServer {
 }
 
 /**
- * One request stream on the HTTP/2 server: its abort signal (the client reset the stream or went away) and what
- * answers it. The listeners are its methods, bound once per stream, not closures made per stream: those are called
- * once, late, and lose their optimised code at every full GC (docs/proxy.md, "Garbage and recompilation on the
- * HTTP/2 path").
+ * One request stream on the HTTP/2 server: its abort signal (the client reset the stream or went away), what answers
+ * it, and the response body copied onto it (without `pipe`: http/forward.ts). The listeners are its methods, bound
+ * once per stream, not closures made per stream: those are called once, late, and lose their optimised code at
+ * every full GC (docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
  */
 class ServerStreamExchange {
   readonly ac = new AbortController();
   readonly onResponse: (rsp: HttpResponse) => void;
   readonly onError: (err: unknown) => void;
+  /** The response whose body is being copied onto the stream. */
+  private rsp: HttpResponse | undefined;
+  /** The response is gRPC (its own content-type, not the request's). */
+  private grpcResponse = false;
+  /** A gRPC response the proxy itself ends (a deadline, an idle stream) gets that status in its trailers. */
+  private failure: WeftError | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -284,11 +290,13 @@ class ServerStreamExchange {
   private closed(): void {
     const stream = this.stream;
     if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) this.ac.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
+    const rsp = this.rsp;
+    if (rsp !== undefined && !rsp.body.readableEnded) rsp.body.destroy();
   }
 
   private respond(rsp: HttpResponse): void {
     try {
-      writeH2Response(this.stream, rsp);
+      this.write(rsp);
     } catch (err) {
       this.log.debug({ err }, 'cannot write HTTP/2 response');
       rsp.body.destroy();
@@ -298,6 +306,73 @@ class ServerStreamExchange {
 
   private fail(err: unknown): void {
     writeH2Error(this.log, this.stream, err, this.grpc, this.direction);
+  }
+
+  private write(rsp: HttpResponse): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) {
+      rsp.body.destroy();
+      return;
+    }
+    const ct = rsp.headers['content-type'];
+    const trailersOnly = rsp.headers['grpc-status'] !== undefined;
+    const wantTrailers = !trailersOnly && ((typeof ct === 'string' && ct.startsWith('application/grpc')) || rsp.headers.trailer !== undefined);
+    const headers: http2.OutgoingHttpHeaders = { ...rsp.headers, ':status': rsp.status };
+    try {
+      // gRPC trailers-only (every error status, empty streams): the status rides the one HEADERS frame, which must
+      // carry END_STREAM — gRPC clients read grpc-status from headers only then (else: "ended without gRPC status").
+      stream.respond(headers, trailersOnly ? { endStream: true } : { waitForTrailers: wantTrailers });
+    } catch {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+      rsp.body.destroy();
+      return;
+    }
+    if (trailersOnly) {
+      // Nothing may follow; let the (empty) upstream body end so metrics and tap see the response finish.
+      rsp.body.resume();
+      return;
+    }
+    this.grpcResponse = wantTrailers && typeof ct === 'string' && ct.startsWith('application/grpc');
+    if (wantTrailers) stream.once('wantTrailers', this.sendTrailers.bind(this));
+    new BodyForward(rsp.body, stream, false);
+    rsp.body.once('end', this.bodyEnded.bind(this));
+    rsp.body.on('error', this.bodyFailed.bind(this));
+    this.rsp = rsp;
+  }
+
+  private sendTrailers(): void {
+    const stream = this.stream;
+    const failure = this.failure;
+    const trailers: http2.OutgoingHttpHeaders | undefined = failure
+      ? { 'grpc-status': String(failure.grpcStatus), 'grpc-message': encodeURIComponent(failure.message) }
+      : this.rsp!.trailers();
+    try {
+      if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
+      else stream.close();
+    } catch {
+      stream.close(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  private bodyEnded(): void {
+    const rsp = this.rsp!;
+    // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: pass the reset on instead.
+    if (rsp.cutOff?.()) resetStream(this.stream, rsp.resetCode() ?? NGHTTP2_CANCEL);
+    else this.stream.end();
+  }
+
+  private bodyFailed(err: Error): void {
+    const stream = this.stream;
+    if (stream.closed) return;
+    if (err instanceof WeftError && err.code === 'DEADLINE_EXCEEDED') {
+      if (this.grpcResponse) {
+        this.failure = err;
+        stream.end();
+      } else resetStream(stream, NGHTTP2_CANCEL);
+      return;
+    }
+    // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
+    resetStream(stream, this.rsp!.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
   }
 }
 
@@ -432,94 +507,6 @@ function writeH1Response(res: http.ServerResponse, rsp: HttpResponse): void {
   res.once('close', () => {
     if (!rsp.body.readableEnded) rsp.body.destroy();
   });
-}
-
-function writeH2Response(stream: http2.ServerHttp2Stream, rsp: HttpResponse): void {
-  if (stream.destroyed || stream.closed) {
-    rsp.body.destroy();
-    return;
-  }
-  const ct = rsp.headers['content-type'];
-  const trailersOnly = rsp.headers['grpc-status'] !== undefined;
-  const wantTrailers = !trailersOnly && ((typeof ct === 'string' && ct.startsWith('application/grpc')) || rsp.headers.trailer !== undefined);
-  const headers: http2.OutgoingHttpHeaders = { ...rsp.headers, ':status': rsp.status };
-  try {
-    // gRPC trailers-only (every error status, empty streams): the status rides the one HEADERS frame, which must
-    // carry END_STREAM — gRPC clients read grpc-status from headers only then (else: "ended without gRPC status").
-    stream.respond(headers, trailersOnly ? { endStream: true } : { waitForTrailers: wantTrailers });
-  } catch {
-    stream.close(NGHTTP2_INTERNAL_ERROR);
-    rsp.body.destroy();
-    return;
-  }
-  if (trailersOnly) {
-    // Nothing may follow; let the (empty) upstream body end so metrics and tap see the response finish.
-    rsp.body.resume();
-    return;
-  }
-  const grpc = wantTrailers && typeof ct === 'string' && ct.startsWith('application/grpc');
-  new H2ResponseBody(stream, rsp, grpc, wantTrailers);
-}
-
-/**
- * The body of one response on an HTTP/2 server stream: copied without `pipe` (http/forward.ts), its end, errors and
- * trailers handled by methods bound once per response rather than closures made per response (which lose their
- * optimised code at every full GC: docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
- */
-class H2ResponseBody {
-  /** A gRPC response the proxy itself ends (a deadline, an idle stream) gets that status in its trailers. */
-  private failure: WeftError | undefined;
-
-  constructor(
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly rsp: HttpResponse,
-    private readonly grpc: boolean,
-    wantTrailers: boolean,
-  ) {
-    if (wantTrailers) stream.once('wantTrailers', this.sendTrailers.bind(this));
-    new BodyForward(rsp.body, stream, false);
-    rsp.body.once('end', this.end.bind(this));
-    rsp.body.on('error', this.error.bind(this));
-    stream.once('close', this.closed.bind(this));
-  }
-
-  private sendTrailers(): void {
-    const stream = this.stream;
-    const failure = this.failure;
-    const trailers: http2.OutgoingHttpHeaders | undefined = failure
-      ? { 'grpc-status': String(failure.grpcStatus), 'grpc-message': encodeURIComponent(failure.message) }
-      : this.rsp.trailers();
-    try {
-      if (trailers && Object.keys(trailers).length > 0) stream.sendTrailers(trailers);
-      else stream.close();
-    } catch {
-      stream.close(NGHTTP2_INTERNAL_ERROR);
-    }
-  }
-
-  private end(): void {
-    // Node ends an HTTP/2 stream the upstream reset with CANCEL as if it were complete: pass the reset on instead.
-    if (this.rsp.cutOff?.()) resetStream(this.stream, this.rsp.resetCode() ?? NGHTTP2_CANCEL);
-    else this.stream.end();
-  }
-
-  private error(err: Error): void {
-    const stream = this.stream;
-    if (stream.closed) return;
-    if (err instanceof WeftError && err.code === 'DEADLINE_EXCEEDED') {
-      if (this.grpc) {
-        this.failure = err;
-        stream.end();
-      } else resetStream(stream, NGHTTP2_CANCEL);
-      return;
-    }
-    // Propagate the upstream's RST_STREAM code (e.g. CANCEL) to our client.
-    resetStream(stream, this.rsp.resetCode() ?? NGHTTP2_INTERNAL_ERROR);
-  }
-
-  private closed(): void {
-    if (!this.rsp.body.readableEnded) this.rsp.body.destroy();
-  }
 }
 
 /**
