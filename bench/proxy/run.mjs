@@ -22,7 +22,8 @@
 // load. h2load's 10 clients send together (bursts of 10 every 10 ms at 1,000
 // rps); the _spread fields measure 1,000 rps again from 10 independent
 // clients, each in its own phase (lib.mjs fixedRate). CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
-// over the throughput phase divided by the requests served. HTTP/2: h2load
+// over the throughput phase divided by the requests served. The ratios to HAProxy come from paired rounds: HAProxy,
+// the hop and the mesh measured in turn in each round (below). HTTP/2: h2load
 // with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
 // and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
@@ -45,7 +46,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { POD_NODE_FLAGS, cpuMicros, fixedRate, freePort, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { POD_NODE_FLAGS, cpuMicros, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -296,6 +297,39 @@ const weftMeshHttp2 = await scenario('weft_mesh_http2', clientH2.ports.outbound,
 process.kill(clientH2.pid, 'SIGTERM');
 const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 
+// The throughput ratios, side by side in time: HAProxy, the hop and the mesh measured in turn, PAIRED_ROUNDS times,
+// the order reversed every other round. The scenarios above measure each path minutes apart, and on a shared machine
+// the speed of all of them (HAProxy's too) drifts by 2x in that time; within a round it drifts alike for the three.
+// ratio_*_vs_haproxy are the medians of the rounds' own ratios.
+const PAIRED_ROUNDS = Number(process.env.WEFT_BENCH_PAIRED_ROUNDS ?? 5);
+const PAIRED_SECONDS = Number(process.env.WEFT_BENCH_PAIRED_SECONDS ?? 4);
+if (!(PAIRED_ROUNDS >= 1)) throw new Error(`WEFT_BENCH_PAIRED_ROUNDS must be at least 1, not ${process.env.WEFT_BENCH_PAIRED_ROUNDS}`);
+const pairedPaths = [
+  { key: 'haproxy', port: haproxyPort, pids: [haproxyPid] },
+  { key: 'weft_hop', port: hop.ports.outbound, pids: [hop.pid] },
+  { key: 'weft_mesh', port: client.ports.outbound, pids: [client.pid, server.pid] },
+];
+const pairedRounds = [];
+for (let r = 0; r < PAIRED_ROUNDS; r++) {
+  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop and the mesh`);
+  const row = {};
+  for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
+    const cpu0 = p.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+    const { rps, requests } = await throughput(p.port, PAIRED_SECONDS);
+    const cpu = p.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+    row[p.key] = { rps: Math.round(rps), cpu_us_per_req: round(cpu / requests, 1) };
+  }
+  pairedRounds.push({
+    ...row,
+    ratio_hop_vs_haproxy: round(row.weft_hop.rps / row.haproxy.rps, 3),
+    ratio_mesh_vs_haproxy: round(row.weft_mesh.rps / row.haproxy.rps, 3),
+    cpu_ratio_hop_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_hop.cpu_us_per_req, 3),
+    cpu_ratio_mesh_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh.cpu_us_per_req, 3),
+  });
+  log(`paired round ${r + 1}: ${JSON.stringify(pairedRounds[r])}`);
+}
+const pairedMedian = (key) => median(pairedRounds.map((r) => r[key]));
+
 // Opaque TCP: the sink's port is declared opaque (no detection), as config.weft.io/opaque-ports would.
 const sink = await helper('tcp-sink', './tcp-load.mjs', ['sink']);
 const tcpHaproxyPort = await freePort();
@@ -400,13 +434,19 @@ const result = {
   weft_rss_2000_rps_end_mib: rss2000.rss_end_mib,
   weft_rss_load_mib: round(rssLoad, 1),
   weft_memory: { idle: memoryIdle, at_2000_rps: memory2000 },
-  ratio_hop_vs_haproxy: round(weftHop.rps / viaHaproxy.rps, 3),
-  ratio_mesh_vs_haproxy: round(weftMesh.rps / viaHaproxy.rps, 3),
+  // Medians of the paired rounds (above); the same ratios from the scenarios' own windows, minutes apart, as _apart.
+  ratio_hop_vs_haproxy: pairedMedian('ratio_hop_vs_haproxy'),
+  ratio_mesh_vs_haproxy: pairedMedian('ratio_mesh_vs_haproxy'),
   ratio_h2_hop_vs_haproxy: round(h2WeftHop.rps / h2Haproxy.rps, 3),
   // The same comparisons by CPU time per request (HAProxy's over weft's, both proxies for the mesh): steadier than rps
   // on a shared machine, where the load generator and HAProxy's own rps swing with the neighbours.
-  cpu_ratio_hop_vs_haproxy: round(viaHaproxy.cpu_us_per_req / weftHop.cpu_us_per_req, 3),
-  cpu_ratio_mesh_vs_haproxy: round(viaHaproxy.cpu_us_per_req / weftMesh.cpu_us_per_req, 3),
+  cpu_ratio_hop_vs_haproxy: pairedMedian('cpu_ratio_hop_vs_haproxy'),
+  cpu_ratio_mesh_vs_haproxy: pairedMedian('cpu_ratio_mesh_vs_haproxy'),
+  paired_rounds: pairedRounds,
+  ratio_hop_vs_haproxy_apart: round(weftHop.rps / viaHaproxy.rps, 3),
+  ratio_mesh_vs_haproxy_apart: round(weftMesh.rps / viaHaproxy.rps, 3),
+  cpu_ratio_hop_vs_haproxy_apart: round(viaHaproxy.cpu_us_per_req / weftHop.cpu_us_per_req, 3),
+  cpu_ratio_mesh_vs_haproxy_apart: round(viaHaproxy.cpu_us_per_req / weftMesh.cpu_us_per_req, 3),
   ratio_mesh_http1_vs_http2: round(weftMesh.rps / weftMeshHttp2.rps, 3),
   // A mesh hop is one call through both proxies (client side and server side).
   added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
