@@ -184,6 +184,7 @@ export interface WeightedBackends {
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Headers;
+  /** The response body; weft's HTTP/1 client's says when it arrived whole (`arrivedWhole`). */
   readonly body: Readable;
   /** Response trailers (gRPC status lives here); valid once `body` ended. */
   trailers(): Headers | undefined;
@@ -198,6 +199,22 @@ export interface HttpResponse {
   readonly upgraded?: { readonly socket: Duplex; readonly head: Buffer };
   /** The `weft-proxy-error` header the HTTP/2 peer answered with (dropped from `headers`); trusted only from a meshed peer proxy. */
   readonly proxyError?: string;
+}
+
+/**
+ * A body stream that knows when all of it has arrived: `arrived` turns true as its last bytes are pushed and its end
+ * is queued, so they all wait in the stream's buffer until read (weft's HTTP/1 client's response bodies).
+ */
+export interface ArrivingBody {
+  readonly arrived: boolean;
+}
+
+/**
+ * True when every byte of `body` is buffered in it and its end follows: a server may then write the response in one
+ * go instead of following the stream. A body a layer wrapped (another stream) does not say so, and is followed.
+ */
+export function arrivedWhole(body: Readable): boolean {
+  return (body as Partial<ArrivingBody>).arrived === true && !body.destroyed;
 }
 
 /**

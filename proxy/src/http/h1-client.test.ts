@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Http1Client } from './h1-client.js';
 import { watcherCount } from './abort-watch.js';
-import type { Headers, HttpRequest, SocketAddr } from '../svc.js';
+import { arrivedWhole, type Headers, type HttpRequest, type SocketAddr } from '../svc.js';
 import { EndpointError, neverConnected } from '../errors.js';
 
 async function upstream(handler: http.RequestListener, opts: http.ServerOptions = {}): Promise<{ port: number; server: http.Server; close(): void }> {
@@ -192,6 +192,32 @@ test('content-length, close-delimited and interim (100, 103) responses from raw 
   assert.equal(await text((await client.request(addr, request('/http10'))).body), 'old');
   assert.equal(await text((await client.request(addr, request('/cl'))).body), 'hello');
   assert.equal(up.conns(), 3, 'new connections after the close-delimited body and after HTTP/1.0');
+});
+
+test('a response that came whole with its head says so (arrivedWhole); one still arriving does not until its last byte', async (t) => {
+  const up = await rawUpstream((path, socket) => {
+    if (path === '/whole') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello');
+    else if (path === '/later') {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe');
+      setTimeout(() => socket.write('llo'), 20);
+    } else if (path === '/chunked') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  });
+  const client = new Http1Client();
+  t.after(() => (client.close(), up.close()));
+  const whole = await client.request(at(up.port), request('/whole'));
+  assert.equal(arrivedWhole(whole.body), true);
+  assert.equal(await text(whole.body), 'hello');
+  const later = await client.request(at(up.port), request('/later'));
+  assert.equal(arrivedWhole(later.body), false, 'three bytes are still on their way');
+  const [first] = (await once(later.body, 'data')) as [Buffer];
+  assert.equal(first.toString(), 'he');
+  await once(later.body, 'end');
+  const chunked = await client.request(at(up.port), request('/chunked'));
+  assert.equal(arrivedWhole(chunked.body), true, 'a chunked body that came whole, last chunk included');
+  assert.equal(await text(chunked.body), 'hello');
+  const failed = await client.request(at(up.port), request('/whole'));
+  failed.body.destroy();
+  assert.equal(arrivedWhole(failed.body), false, 'a destroyed body is not there to be written');
 });
 
 test('POST bodies: with content-length the bytes as they are, without it chunk-encoded; the server sees the exact bytes', async (t) => {

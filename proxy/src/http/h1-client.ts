@@ -14,7 +14,7 @@
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import type { Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
+import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { toEndToEnd } from './headers.js';
@@ -444,6 +444,7 @@ class Conn {
     x.conn = undefined;
     const requestDone = x.requestDone;
     x.finish();
+    x.body!.arrived = true;
     x.body!.push(null);
     // (Destroyed already when the reader destroyed the body while it was being pushed.)
     if (extraBytes || !this.reusable || !requestDone || this.socket.destroyed) this.socket.destroy();
@@ -657,7 +658,10 @@ class BodySender {
 }
 
 /** The response body: pushed from the connection, pausing it when the reader falls behind. */
-class ResponseBody extends Readable {
+class ResponseBody extends Readable implements ArrivingBody {
+  /** Every byte has been pushed, and the end (svc.ts `arrivedWhole`). */
+  arrived = false;
+
   constructor(private readonly x: Exchange) {
     super();
   }

@@ -161,6 +161,39 @@ test('a body the upstream already sent goes out with the head in one write: size
   assert.equal(await get('/chunked-big'), `${big.toString('latin1')}z`);
 });
 
+test('a sized body that arrived whole is written with its head and the response is done: it still ends for the layers counting it; pipelined requests follow in order', async (t) => {
+  /** A body whose bytes and end are all pushed, saying so as weft's HTTP/1 client's does (svc.ts arrivedWhole). */
+  const arrived = (text: string): Readable => {
+    const body = new Readable({ read() {} });
+    body.push(Buffer.from(text));
+    body.push(null);
+    return Object.assign(body, { arrived: true });
+  };
+  const bodies: Readable[] = [];
+  let ended = 0;
+  const s = await serve(async (req) => {
+    const body = req.path === '/streamed' ? new Readable({ read() {} }) : arrived(`whole ${req.path}`);
+    if (req.path === '/streamed') setImmediate(() => (body.push('late'), body.push(null)));
+    // As the metrics layer does: it counts the response when its body ends.
+    body.once('end', () => ended++);
+    bodies.push(body);
+    return { status: 200, headers: { 'content-length': String(req.path === '/streamed' ? 4 : 6 + req.path.length) }, body, trailers: () => undefined, resetCode: () => undefined };
+  });
+  t.after(() => s.close());
+  const c = new RawClient(s.port);
+  t.after(() => c.socket.destroy());
+  c.socket.write('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /streamed HTTP/1.1\r\nHost: a\r\n\r\nGET /bb HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(
+    await c.until('whole /bb'),
+    'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nwhole /a' + 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nlate' + 'HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nwhole /bb',
+  );
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ended, 3, 'every body ended, the ones written in one go too');
+  // The arrived bodies were read in one go, never followed; the streamed one was.
+  assert.deepEqual(bodies.map((b) => b.readableFlowing === true), [false, true, false]);
+  for (const b of bodies) assert.equal(getEventListeners(b, 'data').length, 0);
+});
+
 test('request bodies: content-length and chunked arrive whole; pipelined requests after a body are answered in order', async (t) => {
   const s = await serve(async (req) => {
     const body = req.bodyless ? '' : await text(req.body);

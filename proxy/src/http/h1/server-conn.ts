@@ -17,7 +17,7 @@ import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../../svc.js';
+import { arrivedWhole, type ConnMeta, type Headers, type HttpRequest, type HttpResponse, type HttpService } from '../../svc.js';
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type RequestHead } from './request-head.js';
 import { ChunkedDecoder, chunkHeader, CRLF, invalidHeaderValue, isToken } from './wire.js';
 
@@ -285,6 +285,14 @@ export class H1ServerConn {
     // What the upstream already sent (a small response is often all here) goes out with the head in one write.
     const first = body.readableLength > 0 && !body.readableFlowing ? (body.read() as Buffer | string | null) : null;
     const merged = first !== null && first.length > 0;
+    if (merged && !this.chunked && arrivedWhole(body) && body.readableLength === 0) {
+      // That was the whole body (a small response usually comes with its head): one write, and the response is out.
+      // The body still ends (on the next tick) for the layers that count it.
+      body.on('error', ignore);
+      this.writeWithHead(head, typeof first === 'string' ? Buffer.from(first) : first);
+      this.responded();
+      return;
+    }
     if (merged) this.writeWithHead(head, typeof first === 'string' ? Buffer.from(first) : first);
     else {
       socket.cork();
