@@ -17,6 +17,7 @@ import { notRunning, waitFor } from './lib/env.mjs';
 import { readyPods as waitReadyPods } from './lib/pods.mjs';
 import { cleanUp, echoThrough, nodeEnv, webService } from './lib/scenario-setup.mjs';
 import { trafficLoop as podTrafficLoop } from './lib/traffic.mjs';
+import { controlPlaneReady } from './lib/node-pods.mjs';
 import { WEFT_NS, chartPaths, installWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-meshed';
@@ -41,9 +42,7 @@ test('an injected pod gets its certificate from identity through a real TokenRev
   if (skip) return t.skip(skip);
   ({ releases: installed } = await installWeft(env));
   const anchorFile = env.writeFile('s2-anchor.pem', Buffer.from((await env.kube.get(`/api/v1/namespaces/${WEFT_NS}/secrets/weft-trust-anchor`)).data['tls.crt'], 'base64').toString());
-  for (const c of ['identity', 'destination', 'injector']) {
-    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
-  }
+  await controlPlaneReady(env);
 
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, annotations: { 'weft.io/inject': 'enabled' } } });
   await waitFor('default ServiceAccount', () => env.kube.getOrNull(`/api/v1/namespaces/${NS}/serviceaccounts/default`), { timeoutMs: 60_000 });

@@ -15,6 +15,7 @@ import { notRunning, waitFor } from './lib/env.mjs';
 import { podSummary, readyPods as waitReadyPods, echoPod } from './lib/pods.mjs';
 import { cleanUp, nodeEnv, webService } from './lib/scenario-setup.mjs';
 import { trafficLoop } from './lib/traffic.mjs';
+import { controlPlaneReady } from './lib/node-pods.mjs';
 import { WEFT_NS, chartPaths, installWeft } from './lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s5-upgrade';
@@ -46,9 +47,7 @@ function unmeshedStatus(clusterIP) {
 test('helm upgrade (destination replicas, pod label, default inbound policy) is live and fails no meshed request', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   ({ releases: installed } = await installWeft(env));
-  for (const c of ['identity', 'destination', 'injector']) {
-    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
-  }
+  await controlPlaneReady(env);
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, annotations: { 'weft.io/inject': 'enabled' } } });
   await waitFor('default ServiceAccount', () => env.kube.getOrNull(`/api/v1/namespaces/${NS}/serviceaccounts/default`), { timeoutMs: 60_000 });
   await env.kube.create(`/api/v1/namespaces/${NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { notRunning, waitFor } from './lib/env.mjs';
 import { readyPods as waitReadyPods, echoPod } from './lib/pods.mjs';
 import { cleanUp, nodeEnv, webService } from './lib/scenario-setup.mjs';
-import { podLogs } from './lib/node-pods.mjs';
+import { controlPlaneReady, podLogs } from './lib/node-pods.mjs';
 import { WEFT_NS, installWeft } from './lib/weft-install.mjs';
 
 const MESHED_NS = 'weft-e2e-s6-meshed';
@@ -56,9 +56,7 @@ const sampleValue = (line) => Number(line.slice(line.lastIndexOf(' ') + 1));
 test('an unmeshed client pod reaches a meshed server in plaintext: inbound, tls="no_identity", no client_id', { skip: skipAll }, async (t) => {
   if (skip) return t.skip(skip);
   ({ releases: installed } = await installWeft(env));
-  for (const c of ['identity', 'destination', 'injector']) {
-    await readyPods(WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 180_000);
-  }
+  await controlPlaneReady(env);
 
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: MESHED_NS, annotations: { 'weft.io/inject': 'enabled' } } });
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: PLAIN_NS } });

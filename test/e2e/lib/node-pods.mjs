@@ -79,11 +79,37 @@ export function containerCgroupDir(pid, controller) {
 
 export const readCgroup = (dir, file) => readFileSync(join(dir, file), 'utf8').trim();
 
-/** Waits until identity, destination and the injector each have a Ready pod (after installWeft). */
+/**
+ * Waits until identity, destination and the injector each have a Ready pod (after installWeft), and the API server's
+ * webhook calls reach the injector (injectorServing).
+ */
 export async function controlPlaneReady(env) {
   for (const c of ['identity', 'destination', 'injector']) {
     await readyPods(env.kube, WEFT_NS, `app.kubernetes.io/name=weft-${c}`, 1, `weft-${c} Ready`, 240_000);
   }
+  await injectorServing(env);
+}
+
+/**
+ * Waits until the API server's call to the injector webhook reaches the injector. A Ready injector pod is not enough:
+ * the API server calls the webhook through its Service, which kube-proxy routes only after the endpoint turned ready,
+ * and a call before that fails open (`failurePolicy: Ignore`), so a pod created then is admitted without a proxy.
+ * A server-side dry run of a pod that asks for injection says whether the webhook ran; nothing is created.
+ */
+export async function injectorServing(env) {
+  const probe = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'weft-e2e-webhook-probe', annotations: { 'weft.io/inject': 'enabled' } },
+    spec: { containers: [{ name: 'probe', image: env.echoImage }] },
+  };
+  let last;
+  await waitFor('the API server reaches the injector webhook (a dry-run pod comes back injected)', async () => {
+    last = await env.kube.create('/api/v1/namespaces/default/pods?dryRun=All', probe);
+    return last.metadata?.annotations?.['weft.io/inject-status'] === 'injected';
+  }, { timeoutMs: 180_000, intervalMs: 1000 }).catch((err) => {
+    if (last) err.message += `\n  last dry-run pod's containers: ${last.spec.containers.map((c) => c.name).join(', ')}`;
+    throw err;
+  });
 }
 
 /** A namespace the injector meshes (`weft.io/inject: enabled`), with its default ServiceAccount. */
