@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { loadEnv, waitFor } from '../../lib/env.mjs';
 import { installWeft, uninstallWeft, chartsMissing, WEFT_NS } from '../../lib/weft-install.mjs';
 import { echoThrough } from '../../lib/scenario-setup.mjs';
+import { injectorServing } from '../../lib/node-pods.mjs';
 
 const MESH_NS = 'weft-e2e-real-mesh';
 const env = process.env.WEFT_E2E_KUBECONFIG ? loadEnv() : undefined;
@@ -60,6 +61,7 @@ test('s8: weft control plane on the real node from the pushed images', async (t)
     });
 
     await t.test('meshed HTTP between injected pods on the real node is mTLS', async () => {
+      await injectorServing(env);
       await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: MESH_NS, annotations: { 'weft.io/inject': 'enabled' } } });
       await waitFor('default ServiceAccount', () => kube.getOrNull(`/api/v1/namespaces/${MESH_NS}/serviceaccounts/default`), { timeoutMs: 60_000 });
       await kube.create(`/api/v1/namespaces/${MESH_NS}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'client' } });
