@@ -184,7 +184,10 @@ export interface WeightedBackends {
 export interface HttpResponse {
   readonly status: number;
   readonly headers: Headers;
-  /** The response body; weft's HTTP/1 client's says when it arrived whole (`arrivedWhole`). */
+  /**
+   * The response body. weft's HTTP/1 client makes it on first read when the whole body came with the head (check
+   * `wholeBody(rsp)` in http/whole-body.ts before reading it), and says when a streamed one arrived whole (`arrivedWhole`).
+   */
   readonly body: Readable;
   /** Response trailers (gRPC status lives here); valid once `body` ended. */
   trailers(): Headers | undefined;

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Http1Client } from './h1-client.js';
 import { watcherCount } from './abort-watch.js';
+import { wholeBody } from './whole-body.js';
 import { arrivedWhole, type Headers, type HttpRequest, type SocketAddr } from '../svc.js';
 import { EndpointError, neverConnected } from '../errors.js';
 
@@ -218,6 +219,38 @@ test('a response that came whole with its head says so (arrivedWhole); one still
   const failed = await client.request(at(up.port), request('/whole'));
   failed.body.destroy();
   assert.equal(arrivedWhole(failed.body), false, 'a destroyed body is not there to be written');
+});
+
+test('a response whose whole body came with its head is handed over without a stream until a reader asks for one', async (t) => {
+  const up = await rawUpstream((path, socket) => {
+    if (path === '/whole') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello');
+    else if (path === '/empty') socket.write('HTTP/1.1 204 No Content\r\n\r\n');
+    else if (path === '/later') {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe');
+      setTimeout(() => socket.write('llo'), 20);
+    } else if (path === '/chunked') socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+  });
+  const client = new Http1Client();
+  t.after(() => (client.close(), up.close()));
+  const whole = await client.request(at(up.port), request('/whole'));
+  assert.equal(wholeBody(whole), 'hello', 'the bytes, as one latin1 string');
+  assert.equal(whole.trailers(), undefined);
+  // A layer's spread copy reads `body`: the stream is made then, already ended, and everyone follows it from there.
+  const copy = { ...whole, headers: { ...whole.headers, 'x-b': '2' } };
+  assert.equal(wholeBody(whole), undefined, 'once a stream exists, the bytes are only in it');
+  assert.equal(arrivedWhole(copy.body), true);
+  assert.equal(await text(copy.body), 'hello');
+  assert.equal(whole.body, copy.body, 'one stream for the response and its copies');
+  const empty = await client.request(at(up.port), request('/empty'));
+  assert.equal(wholeBody(empty), '');
+  assert.equal(await text(empty.body), '');
+  const later = await client.request(at(up.port), request('/later'));
+  assert.equal(wholeBody(later), undefined, 'three bytes were still on their way: a stream');
+  assert.equal(await text(later.body), 'hello');
+  const chunked = await client.request(at(up.port), request('/chunked'));
+  assert.equal(wholeBody(chunked), undefined, 'chunked bodies are streamed');
+  assert.equal(await text(chunked.body), 'hello');
+  assert.equal(up.conns(), 1, 'the connection carried every exchange');
 });
 
 test('POST bodies: with content-length the bytes as they are, without it chunk-encoded; the server sees the exact bytes', async (t) => {

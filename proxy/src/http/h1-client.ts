@@ -8,9 +8,10 @@
  * One keep-alive pool per `ip:port`: idle connections are reused newest
  * first, at most MAX_CONNECTIONS_PER_ADDRESS are open and further requests
  * wait in order. One request per connection at a time (no pipelining).
- * Per request: one Exchange (it is also the abort listener), one response
- * body stream, one promise; no timers (idle connections are swept by one
- * timer per client).
+ * Per request: one Exchange (it is also the abort listener), one promise, and
+ * a response body stream unless the whole body came with the head
+ * (whole-body.ts); no timers (idle connections are swept by one timer per
+ * client).
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -19,6 +20,7 @@ import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
+import { wholeResponse, type WholeBytes } from './whole-body.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 
 /** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
@@ -353,18 +355,26 @@ class Conn {
       }
       start = head.end;
       if (head.status >= 200) {
-        if (!this.respond(x, head)) return;
+        if (!this.frame(x, head)) return;
+        // The whole body came with the head (a small response usually does): handed over without a stream.
+        const rest = buf.length - start;
+        if (this.framing === Framing.None || (this.framing === Framing.Length && this.remaining <= rest)) {
+          const n = this.framing === Framing.None ? 0 : this.remaining;
+          this.remaining = 0;
+          x.respondWhole(head.status, head.headers, n === 0 ? '' : n <= ONE_STRING_MAX ? buf.toString('latin1', start, start + n) : Buffer.from(buf.subarray(start, start + n)));
+          return this.complete(x, start + n < buf.length);
+        }
+        x.respond(head.status, head.headers);
         break;
       }
       // 100 Continue, 103 Early Hints: interim, the response follows. A 101 was never asked for.
       if (head.status === 101) return this.fail(new H1ParseError('unexpected 101 Switching Protocols'));
     }
-    if (this.framing === Framing.None) this.complete(x, start < buf.length);
-    else if (start < buf.length) this.onBody(x, start === 0 ? buf : buf.subarray(start));
+    if (start < buf.length) this.onBody(x, start === 0 ? buf : buf.subarray(start));
   }
 
-  /** A final response head: decides its framing and hands the response over. False: the connection failed. */
-  private respond(x: Exchange, head: ResponseHead): boolean {
+  /** A final response head: decides its framing. False: the connection failed. */
+  private frame(x: Exchange, head: ResponseHead): boolean {
     const h = head.headers;
     const conn = h.connection;
     const close = conn !== undefined && hasToken(conn, 'close');
@@ -397,7 +407,6 @@ class Conn {
       this.remaining = n;
     } else this.framing = Framing.Close;
     if (this.framing === Framing.Close) this.reusable = false;
-    x.respond(head.status, h);
     return true;
   }
 
@@ -444,9 +453,12 @@ class Conn {
     x.conn = undefined;
     const requestDone = x.requestDone;
     x.finish();
-    x.body!.arrived = true;
-    x.body!.push(null);
-    // (Destroyed already when the reader destroyed the body while it was being pushed.)
+    const body = x.body;
+    if (body !== undefined) {
+      body.arrived = true;
+      // (Destroyed already when the reader destroyed the body while it was being pushed.)
+      body.push(null);
+    }
     if (extraBytes || !this.reusable || !requestDone || this.socket.destroyed) this.socket.destroy();
     else this.pool.release(this);
   }
@@ -542,14 +554,20 @@ class Exchange implements AbortWatcher {
     }
   }
 
+  /** The response head arrived; its body follows as a stream. */
   respond(status: number, raw: Record<string, string | string[]>): void {
     this.phase = Phase.Body;
     const body = (this.body = new ResponseBody(this));
-    // A peer proxy's error marker (dropped from `headers` with every weft-* field); trusted only from a meshed peer (httpRedispatch).
-    const marker = raw['weft-proxy-error'];
+    const marker = proxyErrorOf(raw);
     // The parsed head is this exchange's own: hop-by-hop and weft-* fields are dropped from it, not copied around.
-    const rsp: HttpResponse = { status, headers: toEndToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset };
-    this.resolve(typeof marker === 'string' ? { ...rsp, proxyError: marker } : rsp);
+    this.resolve({ status, headers: toEndToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset, proxyError: marker });
+  }
+
+  /** The response head arrived with all of its body (`bytes`): no stream unless a reader asks for one (whole-body.ts). */
+  respondWhole(status: number, raw: Record<string, string | string[]>, bytes: WholeBytes): void {
+    this.phase = Phase.Body;
+    const marker = proxyErrorOf(raw);
+    this.resolve(wholeResponse(status, toEndToEnd(raw), bytes, marker));
   }
 
   /** The consumer wants more of the response body. */
@@ -678,6 +696,12 @@ class ResponseBody extends Readable implements ArrivingBody {
 
 function noReset(): undefined {
   return undefined;
+}
+
+/** A peer proxy's error marker (dropped from `headers` with every weft-* field); trusted only from a meshed peer (httpRedispatch). */
+function proxyErrorOf(raw: Record<string, string | string[]>): string | undefined {
+  const marker = raw['weft-proxy-error'];
+  return typeof marker === 'string' ? marker : undefined;
 }
 
 /** The request line and headers, validated: a value with CR, LF or NUL would split the request (response splitting). */

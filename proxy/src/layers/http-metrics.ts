@@ -1,13 +1,15 @@
 /**
  * Golden HTTP metrics: request_total on arrival, response_latency_ms at
  * response headers, response_total (status, gRPC status, classification)
- * once the response body ended or failed. 5xx, non-zero grpc-status and
+ * once the response body ended or failed (at once for a body that arrived
+ * whole with its head: http/whole-body.ts). 5xx, non-zero grpc-status and
  * broken streams are failures.
  */
 import { performance } from 'node:perf_hooks';
 import type { HttpLayer, HttpRequest, HttpResponse } from '../svc.js';
 import type { HttpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { streamError } from '../metrics/route-metrics.js';
+import { wholeBody } from '../http/whole-body.js';
 
 export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): HttpLayer {
   return (inner) => (req) => {
@@ -16,7 +18,9 @@ export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): Http
     return inner(req).then(
       (rsp) => {
         m.latency(rsp.status).observe(performance.now() - req.startedAt);
-        new CountResponse(m, rsp);
+        // A body that arrived whole with the head has ended: counted now, without waiting on a stream.
+        if (wholeBody(rsp) !== undefined) countWhole(m, rsp);
+        else new CountResponse(m, rsp);
         return rsp;
       },
       (err: unknown) => {
@@ -44,6 +48,11 @@ export function bindLast(bind: (authority: string, identity: string | undefined)
     }
     return last;
   };
+}
+
+function countWhole(m: HttpTargetMetrics, rsp: HttpResponse): void {
+  const grpc = rsp.headers['grpc-status'] as string | undefined;
+  m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
 }
 
 /**

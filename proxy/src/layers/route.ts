@@ -15,6 +15,7 @@ import type { Profiles, ProfileWatch } from '../discovery/profiles.js';
 import { DEFAULT_ROUTE, routeTableOf, type RouteParams, type RouteTable } from '../profile/route-table.js';
 import { streamError, type RouteMetrics, type RouteTargetMetrics } from '../metrics/route-metrics.js';
 import { normalizeAuthority } from './logical.js';
+import { wholeBody } from '../http/whole-body.js';
 
 export interface RouteDeps {
   readonly profiles: Profiles;
@@ -110,6 +111,11 @@ function measured(
     (rsp) => {
       m.latency(rsp.status).observe(performance.now() - req.startedAt);
       const headerGrpc = rsp.headers['grpc-status'];
+      if (wholeBody(rsp) !== undefined) {
+        // The body arrived whole with the head: it has ended.
+        m.response(rsp.status, route.isFailure(rsp.status) || (headerGrpc !== undefined && headerGrpc !== '0')).inc();
+        return rsp;
+      }
       rsp.body.once('end', () => {
         // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
         if (rsp.cutOff?.()) return void m.response(rsp.status, true, 'stream').inc();

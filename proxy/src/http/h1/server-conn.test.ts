@@ -8,6 +8,7 @@ import { createLogger } from '@weft/common/log';
 import { HttpServer } from '../server.js';
 import type { HttpRequest, HttpResponse, HttpService } from '../../svc.js';
 import { callWithTimeout } from '../../layers/timeout.js';
+import { wholeBody, wholeResponse } from '../whole-body.js';
 
 /** An HttpServer (the proxy's HTTP/1 path, Node's server behind it) fed the connections of a loopback listener. */
 async function serve(service: HttpService, opts: { headersTimeoutMs?: number; nodeOnly?: boolean } = {}): Promise<{ port: number; server: HttpServer; close(): void }> {
@@ -192,6 +193,34 @@ test('a sized body that arrived whole is written with its head and the response 
   // The arrived bodies were read in one go, never followed; the streamed one was.
   assert.deepEqual(bodies.map((b) => b.readableFlowing === true), [false, true, false]);
   for (const b of bodies) assert.equal(getEventListeners(b, 'data').length, 0);
+});
+
+test('a response with its whole body held (no stream) is written with its head in one write; HEAD gets the head only', async (t) => {
+  const big = Buffer.alloc(20 * 1024, 0x62);
+  const answered: HttpResponse[] = [];
+  const s = await serve(async (req) => {
+    const rsp =
+      req.path === '/big'
+        ? wholeResponse(200, { 'content-length': String(big.length) }, big, undefined)
+        : req.path === '/empty'
+          ? wholeResponse(204, {}, '', undefined)
+          : wholeResponse(200, { 'content-length': '5', 'x-a': '1' }, 'hello', undefined);
+    answered.push(rsp);
+    return rsp;
+  });
+  t.after(() => s.close());
+  const c = new RawClient(s.port);
+  t.after(() => c.socket.destroy());
+  const writes: string[] = [];
+  c.socket.on('data', (d: string) => writes.push(d));
+  c.socket.write('GET /small HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(await c.until('hello'), 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello');
+  assert.equal(writes.length, 1, 'head and body arrived together');
+  c.socket.write('HEAD /small HTTP/1.1\r\nHost: a\r\n\r\nGET /empty HTTP/1.1\r\nHost: a\r\n\r\nGET /big HTTP/1.1\r\nHost: a\r\n\r\n');
+  const got = await c.until('b'.repeat(big.length));
+  assert.equal(got, 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\n' + 'HTTP/1.1 204 No Content\r\n\r\n' + `HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n${big.toString('latin1')}`);
+  assert.equal(answered.length, 4);
+  for (const rsp of answered) assert.notEqual(wholeBody(rsp), undefined, 'the server wrote the held bytes without making a stream');
 });
 
 test('request bodies: content-length and chunked arrive whole; pipelined requests after a body are answered in order', async (t) => {

@@ -20,6 +20,7 @@ import type { Socket } from 'node:net';
 import { arrivedWhole, type ConnMeta, type Headers, type HttpRequest, type HttpResponse, type HttpService } from '../../svc.js';
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type RequestHead } from './request-head.js';
 import { ChunkedDecoder, chunkHeader, CRLF, invalidHeaderValue, isToken } from './wire.js';
+import { wholeBody } from '../whole-body.js';
 
 /** What the HTTP server tells its connections. */
 export interface H1ConnOptions {
@@ -257,9 +258,12 @@ export class H1ServerConn {
 
   private readonly onResponse = (rsp: HttpResponse): void => {
     const socket = this.socket;
+    const whole = wholeBody(rsp);
     if (socket.destroyed || !this.inflight) {
-      rsp.body.on('error', ignore);
-      rsp.body.destroy();
+      if (whole === undefined) {
+        rsp.body.on('error', ignore);
+        rsp.body.destroy();
+      }
       return;
     }
     const noBody = this.method === 'HEAD' || rsp.status === 204 || rsp.status === 304 || rsp.status < 200;
@@ -268,9 +272,19 @@ export class H1ServerConn {
       head = this.responseHead(rsp, noBody);
     } catch (err) {
       // e.g. a header value HTTP/1 cannot carry: fail this response only.
-      rsp.body.on('error', ignore);
-      rsp.body.destroy();
+      if (whole === undefined) {
+        rsp.body.on('error', ignore);
+        rsp.body.destroy();
+      }
       this.onError(err);
+      return;
+    }
+    if (whole !== undefined && !this.chunked) {
+      // The whole body came with the upstream's head and no layer made a stream of it: one write, and it is out.
+      if (noBody || whole.length === 0) socket.write(head, 'latin1');
+      else if (typeof whole === 'string') socket.write(head + whole, 'latin1');
+      else socket.write(Buffer.concat([Buffer.from(head, 'latin1'), whole]));
+      this.responded();
       return;
     }
     const body = rsp.body;

@@ -1,0 +1,80 @@
+/**
+ * Responses whose body arrived whole with their head, kept without a stream until someone asks for `body`.
+ *
+ * Most small HTTP/1 responses arrive in one read: head and body together. A Readable for such a body costs more than
+ * the rest of its proxying (its construction, the push of its bytes and end, the ticks that emit `end` and `close`,
+ * the listeners of the layers that wait for them). weft's HTTP/1 client hands such a response over with its bytes
+ * held here; `wholeBody(rsp)` offers them to the layers and the server, which count and write the response without a
+ * stream. The first read of `rsp.body` (a layer that wraps or follows the body, the HTTP/2 server, a spread copy of the
+ * response) makes the stream, already ended and saying so (`arrivedWhole`); from then on `wholeBody` is undefined and
+ * everyone follows the stream, as for any response.
+ */
+import { Readable } from 'node:stream';
+import type { ArrivingBody, Headers, HttpResponse } from '../svc.js';
+
+const WHOLE = Symbol('weft.wholeBody');
+
+/** A body's bytes as the HTTP/1 client kept them: a latin1 string when small (written as one string), else a buffer. */
+export type WholeBytes = string | Buffer;
+
+class Held {
+  private stream: ArrivedBody | undefined;
+
+  constructor(private readonly bytes: WholeBytes) {}
+
+  /** The bytes, while no stream has been made of them. */
+  unstreamed(): WholeBytes | undefined {
+    return this.stream === undefined ? this.bytes : undefined;
+  }
+
+  body(): Readable {
+    if (this.stream === undefined) {
+      const s = (this.stream = new ArrivedBody());
+      if (this.bytes.length > 0) s.push(typeof this.bytes === 'string' ? Buffer.from(this.bytes, 'latin1') : this.bytes);
+      s.push(null);
+    }
+    return this.stream;
+  }
+}
+
+/** A stream made of a whole body: its bytes and end are pushed before anyone reads it. */
+class ArrivedBody extends Readable implements ArrivingBody {
+  readonly arrived = true;
+
+  override _read(): void {}
+}
+
+/**
+ * A response whose whole body is `bytes`. The object is a plain one with `body` as an own getter, so a layer's spread
+ * copy (`{ ...rsp, headers }`) reads it, makes the stream, and carries it on.
+ */
+export function wholeResponse(status: number, headers: Headers, bytes: WholeBytes, proxyError: string | undefined): HttpResponse {
+  const held = new Held(bytes);
+  return {
+    status,
+    headers,
+    get body(): Readable {
+      return held.body();
+    },
+    trailers: noTrailers,
+    resetCode: noReset,
+    proxyError,
+    [WHOLE]: held,
+  } as HttpResponse;
+}
+
+/**
+ * The response's whole body, when it arrived with its head and no one has made a stream of it: the response is
+ * complete, and may be counted and written without following `body`. Undefined: follow `body`.
+ */
+export function wholeBody(rsp: HttpResponse): WholeBytes | undefined {
+  return (rsp as { [WHOLE]?: Held })[WHOLE]?.unstreamed();
+}
+
+function noTrailers(): undefined {
+  return undefined;
+}
+
+function noReset(): undefined {
+  return undefined;
+}
