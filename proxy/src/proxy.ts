@@ -79,7 +79,7 @@ const MAX_HEADER_SIZE = 64 * 1024;
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const c = opts.config;
   const log = opts.log ?? createLogger('proxy', c.logLevel);
-  const registry = createRegistry('proxy');
+  const registry = createRegistry('proxy', 'scrape');
   const own: Record<string, string> = { component: 'proxy', namespace: c.pod.namespace, pod: c.pod.name };
   if (c.pod.workloadKind && c.pod.workloadName) own[c.pod.workloadKind] = c.pod.workloadName;
   registry.setDefaultLabels(own);
