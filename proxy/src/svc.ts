@@ -187,6 +187,7 @@ export interface HttpResponse {
   /**
    * The response body. weft's HTTP/1 client makes it on first read when the whole body came with the head (check
    * `wholeBody(rsp)` in http/whole-body.ts before reading it), and says when a streamed one arrived whole (`arrivedWhole`).
+   * It may be a getter, which a spread does not copy: a layer copying a response names it, `{ ...rsp, body: rsp.body }`.
    */
   readonly body: Readable;
   /** Response trailers (gRPC status lives here); valid once `body` ended. */

@@ -5,14 +5,12 @@
  * the rest of its proxying (its construction, the push of its bytes and end, the ticks that emit `end` and `close`,
  * the listeners of the layers that wait for them). weft's HTTP/1 client hands such a response over with its bytes
  * held here; `wholeBody(rsp)` offers them to the layers and the server, which count and write the response without a
- * stream. The first read of `rsp.body` (a layer that wraps or follows the body, the HTTP/2 server, a spread copy of the
- * response) makes the stream, already ended and saying so (`arrivedWhole`); from then on `wholeBody` is undefined and
- * everyone follows the stream, as for any response.
+ * stream. The first read of `rsp.body` (a layer that wraps or follows the body, the HTTP/2 server, a layer's copy of
+ * the response) makes the stream, already ended and saying so (`arrivedWhole`); from then on `wholeBody` is undefined
+ * and everyone follows the stream, as for any response.
  */
 import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpResponse } from '../svc.js';
-
-const WHOLE = Symbol('weft.wholeBody');
 
 /** A body's bytes as the HTTP/1 client kept them: a latin1 string when small (written as one string), else a buffer. */
 export type WholeBytes = string | Buffer;
@@ -45,22 +43,28 @@ class ArrivedBody extends Readable implements ArrivingBody {
 }
 
 /**
- * A response whose whole body is `bytes`. The object is a plain one with `body` as an own getter, so a layer's spread
- * copy (`{ ...rsp, headers }`) reads it, makes the stream, and carries it on.
+ * A response whose whole body is `bytes`. `body` is a getter (of the class: an object literal with a getter costs ~20x
+ * more to make), so a spread copy does not carry it: a layer copying a response names it (`{ ...rsp, body: rsp.body }`),
+ * which makes the stream, as svc.ts says.
  */
 export function wholeResponse(status: number, headers: Headers, bytes: WholeBytes, proxyError: string | undefined): HttpResponse {
-  const held = new Held(bytes);
-  return {
-    status,
-    headers,
-    get body(): Readable {
-      return held.body();
-    },
-    trailers: noTrailers,
-    resetCode: noReset,
-    proxyError,
-    [WHOLE]: held,
-  } as HttpResponse;
+  return new WholeResponse(status, headers, new Held(bytes), proxyError);
+}
+
+class WholeResponse implements HttpResponse {
+  readonly trailers = noTrailers;
+  readonly resetCode = noReset;
+
+  constructor(
+    readonly status: number,
+    readonly headers: Headers,
+    readonly held: Held,
+    readonly proxyError: string | undefined,
+  ) {}
+
+  get body(): Readable {
+    return this.held.body();
+  }
 }
 
 /**
@@ -68,7 +72,7 @@ export function wholeResponse(status: number, headers: Headers, bytes: WholeByte
  * complete, and may be counted and written without following `body`. Undefined: follow `body`.
  */
 export function wholeBody(rsp: HttpResponse): WholeBytes | undefined {
-  return (rsp as { [WHOLE]?: Held })[WHOLE]?.unstreamed();
+  return rsp instanceof WholeResponse ? rsp.held.unstreamed() : undefined;
 }
 
 function noTrailers(): undefined {

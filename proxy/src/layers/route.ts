@@ -77,7 +77,7 @@ export function routeFilters(): HttpLayer {
     if (!f) return inner(req);
     if (f.redirect) return Promise.resolve(f.redirect(req));
     const sent = inner(f.request ? f.request(req) : req);
-    return f.response ? sent.then((rsp) => ({ ...rsp, headers: f.response!(rsp.headers) })) : sent;
+    return f.response ? sent.then((rsp) => ({ ...rsp, body: rsp.body, headers: f.response!(rsp.headers) })) : sent;
   };
 }
 
