@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { once, getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -251,6 +252,31 @@ test('a response whose whole body came with its head is handed over without a st
   assert.equal(wholeBody(chunked), undefined, 'chunked bodies are streamed');
   assert.equal(await text(chunked.body), 'hello');
   assert.equal(up.conns(), 1, 'the connection carried every exchange');
+});
+
+test('an idle pooled connection stays referenced for less than two idle sweeps, then no longer keeps the process alive', async (t) => {
+  const up = await upstream((_req, res) => res.end('pong'));
+  t.after(() => up.close());
+  // A process that makes one request and leaves the client open: it must exit by itself once the connection is idle.
+  const script = `
+    const { Http1Client } = await import(${JSON.stringify(new URL('./h1-client.js', import.meta.url).href)});
+    const { Readable } = await import('node:stream');
+    const client = new Http1Client();
+    const req = { method: 'GET', scheme: 'http', authority: 'up', path: '/', headers: {}, body: Readable.from([]), bodyless: true,
+      version: 'HTTP/1.1', signal: new AbortController().signal, conn: {}, startedAt: 0 };
+    const rsp = await client.request({ ip: '127.0.0.1', port: ${up.port} }, req);
+    let text = '';
+    for await (const c of rsp.body) text += c;
+    process.stdout.write(text);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  const killer = setTimeout(() => child.kill(), 30_000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(killer);
+  assert.equal(out, 'pong');
+  assert.equal(code, 0, 'the process exited on its own, with the idle connection still pooled');
 });
 
 test('POST bodies: with content-length the bytes as they are, without it chunk-encoded; the server sees the exact bytes', async (t) => {

@@ -105,7 +105,7 @@ export class Http1Client {
     if (this.pools.get(pool.key) === pool) this.pools.delete(pool.key);
   }
 
-  /** Starts the once-a-second idle sweep (an unref'd timer: idle connections never keep the process alive). */
+  /** Starts the once-a-second idle sweep (an unref'd timer: an idle connection keeps the process alive until a sweep unrefs it). */
   watchIdle(): void {
     if (this.sweeper !== undefined || this.closed) return;
     this.sweeper = setInterval(() => this.sweep(), 1000);
@@ -199,13 +199,19 @@ class Pool {
     x.queued = false;
   }
 
-  /** Closes connections idle for longer than their limit; returns how many stay idle. */
+  /**
+   * Closes connections idle for longer than their limit, and lets go of (unrefs) the others once they have been idle
+   * since an earlier sweep; returns how many stay idle.
+   */
   sweep(tick: number): number {
     const idle = this.idle;
     let kept = 0;
     for (const conn of idle) {
       if (tick - conn.idleSince > conn.idleLimit) conn.socket.destroy();
-      else idle[kept++] = conn;
+      else {
+        if (tick > conn.idleSince) conn.unref();
+        idle[kept++] = conn;
+      }
     }
     idle.length = kept;
     return kept;
@@ -241,6 +247,8 @@ class Conn {
   /** Exchanges started on this connection. */
   uses = 0;
   idleSince = 0;
+  /** The socket keeps the process alive (busy, or idle for less than a sweep). */
+  private refd = true;
   idleLimit = IDLE_SECONDS;
   private keepAliveSeen: string | undefined;
   private paused = false;
@@ -281,7 +289,10 @@ class Conn {
     x.conn = this;
     x.reused = this.uses++ > 0;
     const s = this.socket;
-    if (x.reused) s.ref();
+    if (!this.refd) {
+      this.refd = true;
+      s.ref();
+    }
     if (x.req.bodyless) {
       s.write(x.head, 'latin1');
       x.requestDone = true;
@@ -294,9 +305,20 @@ class Conn {
     s.uncork();
   }
 
+  /**
+   * Idle in the pool. The socket stays referenced until the next idle sweep unrefs it (`unref`): a connection taken
+   * again within the second, as under load, costs no ref/unref pair per request (through TLS, each is a call into
+   * the TLS handle).
+   */
   goIdle(tick: number): void {
     this.idleSince = tick;
     if (this.paused) this.resume();
+  }
+
+  /** Idle since a sweep ago: it no longer keeps the process alive. */
+  unref(): void {
+    if (!this.refd) return;
+    this.refd = false;
     this.socket.unref();
   }
 
