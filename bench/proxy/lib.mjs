@@ -96,8 +96,8 @@ export function cpuMicros(pid) {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
-export function rssMiB(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+export function rssMiB(pid, field = 'VmRSS') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -208,7 +208,10 @@ export function memoryOf(child) {
       child.stdout.off('data', onData);
       const u = JSON.parse(m[1]);
       const inMiB = (x) => ({ rss: mib(x.rss), heap_total: mib(x.heapTotal), heap_used: mib(x.heapUsed), external: mib(x.external), array_buffers: mib(x.arrayBuffers) });
-      resolve({ ...inMiB(u), ...(u.afterGc ? { after_gc: inMiB(u.afterGc) } : {}) });
+      // The RSS split: anonymous pages are the process's own (heap, V8's spaces, buffers); file pages are mostly the
+      // node binary's, read-only and shared with every process that maps the same file.
+      const split = { rss_anon: round(rssMiB(child.pid, 'RssAnon'), 1), rss_file: round(rssMiB(child.pid, 'RssFile'), 1) };
+      resolve({ ...inMiB(u), ...split, ...(u.afterGc ? { after_gc: inMiB(u.afterGc) } : {}) });
     };
     child.stdout.on('data', onData);
     child.kill('SIGUSR2');

@@ -40,6 +40,8 @@
 // load; _end_mib: at the end of it), weft_rss_load_mib its peak under wrk at
 // full speed, weft_memory where the RSS goes (process.memoryUsage()) idle and
 // after the 2,000 rps.
+// machine_stalls: while the hop idles, an idle process pinned to each CPU counts the times the machine took the CPU
+// away for more than 3 ms (stall-probe.mjs), the floor under the p99s.
 // The last line printed is one JSON object (format: docs/interception.md).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -266,8 +268,14 @@ const hop = await weft('weft-hop', {
 });
 await new Promise((r) => setTimeout(r, 1000));
 const rssStart = rssMiB(hop.pid);
-log(`weft_hop: ${IDLE_SECONDS}s idle`);
-await new Promise((r) => setTimeout(r, (IDLE_SECONDS - 1) * 1000));
+log(`weft_hop: ${IDLE_SECONDS}s idle (and the machine's stalls on each CPU meanwhile)`);
+// While nothing runs: how often the machine takes each CPU away (stall-probe.mjs), the floor under the tails below.
+const STALL_PROBE = new URL('./stall-probe.mjs', import.meta.url).pathname;
+const probeSeconds = Math.max(1, IDLE_SECONDS - 3);
+const [stallsCpu0, stallsCpu1] = (
+  await Promise.all([0, 1].map((cpu) => run(onCpu(cpu, [process.execPath, STALL_PROBE, String(probeSeconds)]))))
+).map((out) => JSON.parse(out));
+await new Promise((r) => setTimeout(r, (IDLE_SECONDS - 1 - probeSeconds) * 1000));
 const rssIdle = rssMiB(hop.pid);
 const memoryIdle = await hop.memory();
 // The issue's "RSS under load": the peak while serving 2,000 rps, before full speed has grown the heap.
@@ -453,6 +461,9 @@ const result = {
   added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),
   added_p50_ms_per_mesh_hop_spread: round(weftMesh.p50_ms_spread - direct.p50_ms_spread, 3),
   added_p99_ms_per_mesh_hop_spread: round(weftMesh.p99_ms_spread - direct.p99_ms_spread, 3),
+  // Stalls of more than 3 ms seen by an idle process pinned to each CPU (load generators and backends: CPU 0, proxies:
+  // CPU 1) while the hop idled: a request that crosses a stalled CPU waits it out, whatever the proxy does.
+  machine_stalls: { cpu0: stallsCpu0, cpu1: stallsCpu1 },
   tracing: {
     ...tracingResult,
     ratio_1pct_vs_off: round(tracingResult.sampled_1pct.rps / tracingResult.off.rps, 3),
