@@ -6,6 +6,8 @@
 // every request that crosses that CPU at the time, so a few stalls a second show up in a p99 at 1,000 rps.
 // Prints one JSON line: ticks, stalls_over_3ms, stalls_per_s, stalled_ms_per_s (time lost beyond 1 ms in them),
 // max_ms.
+import { performance } from 'node:perf_hooks';
+
 const seconds = Number(process.argv[2] ?? 10);
 const STALL_MS = 3;
 const gaps = [];
