@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpLayer, HttpRequest, HttpResponse } from '../svc.js';
 import type { HttpTargetMetrics } from '../metrics/proxy-metrics.js';
-import { streamError } from '../metrics/route-metrics.js';
+import { grpcFailed, streamError } from '../metrics/route-metrics.js';
 import { wholeBody } from '../http/whole-body.js';
 
 export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): HttpLayer {
@@ -52,7 +52,7 @@ export function bindLast(bind: (authority: string, identity: string | undefined)
 
 function countWhole(m: HttpTargetMetrics, rsp: HttpResponse): void {
   const grpc = rsp.headers['grpc-status'] as string | undefined;
-  m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
+  m.response(rsp.status, grpc, rsp.status >= 500 || grpcFailed(grpc)).inc();
 }
 
 /**
@@ -81,7 +81,7 @@ class CountResponse {
     // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
     if (rsp.cutOff?.()) return void this.m.response(rsp.status, undefined, true, 'stream').inc();
     const grpc = (rsp.trailers()?.['grpc-status'] ?? this.headerGrpc) as string | undefined;
-    this.m.response(rsp.status, grpc, rsp.status >= 500 || (grpc !== undefined && grpc !== '0')).inc();
+    this.m.response(rsp.status, grpc, rsp.status >= 500 || grpcFailed(grpc)).inc();
   }
 
   private error(err: Error): void {

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { HttpLayer, HttpRequest, HttpResponse, Logical, MatchedRoute, NewLayer } from '../svc.js';
 import type { Profiles, ProfileWatch } from '../discovery/profiles.js';
 import { DEFAULT_ROUTE, routeTableOf, type RouteParams, type RouteTable } from '../profile/route-table.js';
-import { streamError, type RouteMetrics, type RouteTargetMetrics } from '../metrics/route-metrics.js';
+import { grpcFailed, streamError, type RouteMetrics, type RouteTargetMetrics } from '../metrics/route-metrics.js';
 import { normalizeAuthority } from './logical.js';
 import { wholeBody } from '../http/whole-body.js';
 
@@ -110,17 +110,17 @@ function measured(
   return pending.then(
     (rsp) => {
       m.latency(rsp.status).observe(performance.now() - req.startedAt);
-      const headerGrpc = rsp.headers['grpc-status'];
+      const headerGrpc = rsp.headers['grpc-status'] as string | undefined;
       if (wholeBody(rsp) !== undefined) {
         // The body arrived whole with the head: it has ended.
-        m.response(rsp.status, route.isFailure(rsp.status) || (headerGrpc !== undefined && headerGrpc !== '0')).inc();
+        m.response(rsp.status, route.isFailure(rsp.status) || grpcFailed(headerGrpc)).inc();
         return rsp;
       }
       rsp.body.once('end', () => {
         // An HTTP/2 stream reset with CANCEL also ends (Node's client): a broken stream, not a response.
         if (rsp.cutOff?.()) return void m.response(rsp.status, true, 'stream').inc();
         const grpc = (rsp.trailers()?.['grpc-status'] ?? headerGrpc) as string | undefined;
-        m.response(rsp.status, route.isFailure(rsp.status) || (grpc !== undefined && grpc !== '0')).inc();
+        m.response(rsp.status, route.isFailure(rsp.status) || grpcFailed(grpc)).inc();
       });
       rsp.body.once('error', (err) => m.response(rsp.status, true, streamError(err)).inc());
       return rsp;

@@ -111,6 +111,11 @@ export function routeMetrics(registry: Registry): RouteMetrics {
   return m;
 }
 
+/** A gRPC response failed: its grpc-status (trailers, else headers) is present and not OK. */
+export function grpcFailed(grpcStatus: string | undefined): boolean {
+  return grpcStatus !== undefined && grpcStatus !== '0';
+}
+
 /** The `error` label of a response whose body failed: the proxy's own error code (e.g. DEADLINE_EXCEEDED), else `stream`. */
 export function streamError(err: unknown): string {
   return err instanceof WeftError ? err.code : 'stream';
