@@ -4,6 +4,7 @@ import http from 'node:http';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
 import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
 import type { MeshHttp1 } from './layers/endpoint-client.js';
@@ -126,5 +127,52 @@ for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
     assert.equal(chunked.body, 'body-1-end');
     assert.equal(chunked.trailers['x-sum'], '6');
   });
+  test(`WEFT_PROXY_MESH_HTTP1=${mode}: 16 MiB of random bytes through two proxies to a slow reader: every byte in order, the app waits`, { timeout: 120_000 }, async (t) => {
+    const MiB = 1024 * 1024;
+    // Distinct blocks: a read buffer reused before its bytes were copied out would show as a wrong digest.
+    const blocks = Array.from({ length: 256 }, () => randomBytes(64 * 1024));
+    const sent = createHash('sha256');
+    for (const b of blocks) sent.update(b);
+    let appWaited = false;
+    const app = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(16 * MiB) });
+      let i = 0;
+      const more = (): void => {
+        while (i < blocks.length) {
+          if (!res.write(blocks[i++])) {
+            appWaited = true;
+            return void res.once('drain', more);
+          }
+        }
+        res.end();
+      };
+      more();
+    });
+    app.listen(0, '127.0.0.1');
+    await once(app, 'listening');
+    t.after(() => app.close());
+    const appPort = (app.address() as AddressInfo).port;
+    const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: mode } });
+    t.after(() => mesh.close());
+    mesh.discovery.set('big.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/big', agent, headers: { host: 'big.test.svc' } }, resolve).on('error', reject);
+    });
+    assert.equal(res.statusCode, 200);
+    const got = createHash('sha256');
+    let n = 0;
+    for await (const c of res) {
+      got.update(c as Buffer);
+      n += (c as Buffer).length;
+      // A pause every MiB or so: the proxies' buffers fill and the app must wait.
+      if (n % MiB < (c as Buffer).length) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(n, 16 * MiB);
+    assert.equal(got.digest('hex'), sent.digest('hex'));
+    assert.ok(appWaited, 'the app had to wait for the slow reader');
+    // The connection is whole afterwards: the next request on it succeeds.
+    assert.equal((await get(mesh.client.ports.outbound, '/small', agent, 'big.test.svc')).status, 200);
+  });
 }
-

@@ -734,9 +734,9 @@ test('requestVia: connections the target opens (bytes written ahead of the first
   const target = {
     key: `via:${port}`,
     label: `peer ${port}`,
-    connect: () => {
+    connect: (onread: net.OnReadOpts) => {
       connects++;
-      const s = net.connect({ host: '127.0.0.1', port, noDelay: true });
+      const s = net.connect({ host: '127.0.0.1', port, noDelay: true, onread });
       s.write('PREAMBLE 8080\n');
       return s;
     },
@@ -745,7 +745,7 @@ test('requestVia: connections the target opens (bytes written ahead of the first
   assert.equal(await text((await client.requestVia({ ...target }, request('/b'))).body), '/b');
   assert.equal(connects, 1, 'the same key shares the pool');
   assert.deepEqual(preambles, ['PREAMBLE 8080']);
-  const refused = { key: 'via:refused', label: 'peer refused', connect: () => net.connect({ host: '127.0.0.1', port: 1 }) };
+  const refused = { key: 'via:refused', label: 'peer refused', connect: (onread: net.OnReadOpts) => net.connect({ host: '127.0.0.1', port: 1, onread }) };
   await assert.rejects(client.requestVia(refused, request('/x')), (err: Error) => err instanceof EndpointError && /endpoint peer refused failed/.test(err.message) && neverConnected(err));
 });
 

@@ -14,6 +14,7 @@
  * client).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
@@ -38,12 +39,13 @@ const STALE = new Set(['ECONNRESET', 'EPIPE']);
 
 /**
  * A destination reached through connections the caller opens (e.g. mesh mTLS to a peer proxy): one pool per `key`.
- * `connect` returns a socket connecting (writes before it is up are sent once it is); `label` names it in errors.
+ * `connect` returns a socket connecting (writes before it is up are sent once it is) that reads into `onread`
+ * (net.connect's and tls.connect's option); `label` names it in errors.
  */
 export interface H1Target {
   readonly key: string;
   readonly label: string;
-  connect(): net.Socket;
+  connect(onread: net.OnReadOpts): net.Socket;
 }
 
 export class Http1Client {
@@ -254,30 +256,18 @@ class Conn {
   private paused = false;
   private connected = false;
   private error: Error | undefined;
-  /** Reads are views of the client's shared buffer (copied when kept), not buffers of their own. */
-  private readonly sharedReads: boolean;
 
   constructor(readonly pool: Pool) {
-    let s: net.Socket;
-    if (pool.target !== undefined) {
-      s = this.socket = pool.target.connect();
-      s.on('data', (chunk: Buffer) => this.onData(chunk));
-      this.sharedReads = false;
-    } else {
-      // Reads land in one buffer shared by the client's connections (each read is handled before the next): no
-      // allocation per read; response bytes are copied out only when they become body chunks.
-      s = this.socket = net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread: { buffer: pool.client.readBuffer, callback: (n) => this.onRead(n) } });
-      this.sharedReads = true;
-    }
+    // Reads land in one buffer shared by the client's connections (each read is handled before the next): no
+    // allocation per read; response bytes are copied out only when they become body chunks.
+    const onread = { buffer: pool.client.readBuffer, callback: (n: number) => this.onRead(n) };
+    const s = (this.socket = pool.target !== undefined ? pool.target.connect(onread) : net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }));
     s.setTimeout(CONNECT_TIMEOUT_MS);
-    const up = (): void => {
-      if (this.connected) return;
+    // Up once connected; over TLS, once the handshake is done.
+    s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       s.setTimeout(0);
-    };
-    s.once('connect', up);
-    // A TLS socket over a socket of its own may only report its handshake.
-    if (pool.target !== undefined) s.once('secureConnect', up);
+    });
     s.on('timeout', () => this.fail(Object.assign(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
     s.on('end', () => this.onEnd());
     s.on('error', (err) => (this.error ??= err));
@@ -466,7 +456,7 @@ class Conn {
 
   /** Response body bytes for the reader; paused while the reader is behind. */
   private deliver(x: Exchange, chunk: Buffer): void {
-    if (!x.body!.push(this.sharedReads ? Buffer.from(chunk) : chunk)) this.pause();
+    if (!x.body!.push(Buffer.from(chunk))) this.pause();
   }
 
   /** The response arrived whole: the body ends; the connection carries the next request, if it can. */

@@ -65,8 +65,8 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
           : {
               key: `mesh:${host}:${inboundPort}|${identity}|${port}`,
               label: `${host}:${inboundPort} (${identity})`,
-              connect: () => {
-                const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors });
+              connect: (onread) => {
+                const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, onread);
                 // Written ahead of the first request, and sent with it once the handshake is done.
                 socket.write(encodeOpaqueHeader(port));
                 return socket;

@@ -5,7 +5,7 @@
  * requests carried as HTTP/2) or `weft.tcp` (opaque TCP behind a 3-byte
  * header naming the application port, see opaque-header.ts).
  */
-import net from 'node:net';
+import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import { ALPN_TCP } from '@weft/api/names';
@@ -53,18 +53,31 @@ export function clientSecureContext(creds: TlsCredentials, anchors: string): tls
   return context;
 }
 
-/** Opens mTLS to a peer proxy's inbound port, verifying it is `identity`. */
-export function connectMesh(o: MeshConnectOptions): tls.TLSSocket {
-  // The raw socket allows half-open so an opaque stream's FIN in one direction does not close the other. No Nagle:
-  // small frames (HTTP/2 HEADERS, WINDOW_UPDATE) must not wait for the ACK of the previous write.
-  const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true, noDelay: true });
-  return tls.connect({
-    socket,
+/**
+ * Opens mTLS to a peer proxy's inbound port, verifying it is `identity`. With `onread`, decrypted bytes land in its
+ * buffer and go to its callback instead of through the socket's Readable side (net.Socket's `onread`: no Buffer and
+ * no stream machinery per read).
+ */
+export function connectMesh(o: MeshConnectOptions, onread?: OnReadOpts): tls.TLSSocket {
+  // TLS makes the TCP socket itself (it applies `onread` only to a socket of its own). Half-open, so an opaque
+  // stream's FIN in one direction does not close the other.
+  // (`allowHalfOpen` and `onread` are honoured by tls.connect, which hands them to the TLSSocket, but missing from
+  // its option type.)
+  const options: tls.ConnectionOptions & { readonly allowHalfOpen: boolean; readonly onread: OnReadOpts | undefined } = {
+    host: o.host,
+    port: o.port,
+    allowHalfOpen: true,
+    onread,
     // SNI names the identity we want; the peer's inbound uses it to tell mesh TLS from the app's own TLS.
     servername: o.identity,
     secureContext: clientSecureContext(o.creds, o.anchors),
     minVersion: 'TLSv1.3',
     ALPNProtocols: [o.alpn],
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.identity, cert),
-  });
+  };
+  const socket = tls.connect(options);
+  // No Nagle: small frames (HTTP/2 HEADERS, WINDOW_UPDATE) must not wait for the ACK of the previous write. Set on
+  // the TCP handle before it connects; applied as its socket opens.
+  socket.setNoDelay(true);
+  return socket;
 }
