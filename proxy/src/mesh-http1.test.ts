@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import tls from 'node:tls';
@@ -43,6 +43,20 @@ function get(port: number, path: string, agent: http.Agent, host = 'peer.test.sv
       })
       .on('error', reject);
   });
+}
+
+/** `app` listening behind a two-proxy mesh as `authority`, and a keep-alive agent for the client proxy's outbound. */
+async function behindMesh(t: TestContext, app: http.Server, authority: string, mode: MeshHttp1, maxSockets: number): Promise<{ mesh: Mesh; agent: http.Agent }> {
+  app.listen(0, '127.0.0.1');
+  await once(app, 'listening');
+  t.after(() => app.close());
+  const appPort = (app.address() as AddressInfo).port;
+  const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: mode } });
+  t.after(() => mesh.close());
+  mesh.discovery.set(authority, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  t.after(() => agent.destroy());
+  return { mesh, agent };
 }
 
 for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
@@ -96,15 +110,7 @@ for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
         res.end(`echo:${body}`);
       });
     });
-    app.listen(0, '127.0.0.1');
-    await once(app, 'listening');
-    t.after(() => app.close());
-    const appPort = (app.address() as AddressInfo).port;
-    const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: mode } });
-    t.after(() => mesh.close());
-    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 40 });
-    t.after(() => agent.destroy());
+    const { mesh, agent } = await behindMesh(t, app, 'web.test.svc:80', mode, 40);
     const post = (i: number, path = '/echo') =>
       new Promise<{ status: number; body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
         const req = http.request({ host: '127.0.0.1', port: mesh.client.ports.outbound, path, method: 'POST', agent, headers: { host: 'web.test.svc' } }, (res) => {
@@ -148,15 +154,7 @@ for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
       };
       more();
     });
-    app.listen(0, '127.0.0.1');
-    await once(app, 'listening');
-    t.after(() => app.close());
-    const appPort = (app.address() as AddressInfo).port;
-    const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: mode } });
-    t.after(() => mesh.close());
-    mesh.discovery.set('big.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    t.after(() => agent.destroy());
+    const { mesh, agent } = await behindMesh(t, app, 'big.test.svc:80', mode, 1);
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/big', agent, headers: { host: 'big.test.svc' } }, resolve).on('error', reject);
     });
