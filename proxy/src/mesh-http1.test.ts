@@ -140,7 +140,8 @@ for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
     const sent = createHash('sha256');
     for (const b of blocks) sent.update(b);
     let appWaited = false;
-    const app = http.createServer((_req, res) => {
+    const app = http.createServer((req, res) => {
+      if (req.url !== '/big') return void res.end('ok');
       res.writeHead(200, { 'content-length': String(16 * MiB) });
       let i = 0;
       const more = (): void => {
