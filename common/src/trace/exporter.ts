@@ -60,13 +60,18 @@ export class OtlpHttpExporter {
     if (this.queue.length >= this.o.maxBatch && this.sending === undefined) void this.flush();
   }
 
-  /** Sends what is queued, one batch at a time; resolves when the queue was emptied (or the exports failed). */
+  /**
+   * Sends what is queued, one batch at a time; resolves when every span
+   * queued before the call is exported or counted as dropped — including a
+   * batch the timer already took and is still sending.
+   */
   async flush(): Promise<void> {
-    while (this.queue.length > 0) {
+    for (;;) {
       if (this.sending) {
         await this.sending;
         continue;
       }
+      if (this.queue.length === 0) return;
       const batch = this.queue.length <= this.o.maxBatch ? this.queue : this.queue.slice(0, this.o.maxBatch);
       this.queue = batch === this.queue ? [] : this.queue.slice(this.o.maxBatch);
       this.sending = this.send(batch).finally(() => (this.sending = undefined));
