@@ -3,6 +3,11 @@
 // in the bundle: images carry no node_modules and no dev dependencies.
 import { build } from 'esbuild';
 
+// The bundle's free `Headers` references (the gRPC clients' and servers' metadata, Connect) resolve to weft's
+// WHATWG Headers class instead of Node's global, whose first read loads Node's whole fetch implementation and
+// compiles its WebAssembly parser: ~5 MiB of an idle proxy (common/src/web-headers.ts, docs/proxy.md).
+const WEB_HEADERS = new URL('../../common/dist/web-headers.js', import.meta.url).pathname;
+
 // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
 const BANNER = "import { createRequire as __weftCreateRequire } from 'node:module';\nconst require = __weftCreateRequire(import.meta.url);";
 
@@ -17,6 +22,7 @@ export async function bundle(entry, { shebang } = {}) {
     write: false,
     outfile: 'out.js',
     banner: { js: BANNER },
+    inject: [WEB_HEADERS],
     // Whitespace and syntax only: identifiers (class names in errors and logs) stay readable.
     minifyWhitespace: true,
     minifySyntax: true,
