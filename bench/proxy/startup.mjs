@@ -9,6 +9,9 @@
 // Each of WEFT_BENCH_ROUNDS (3) starts is pinned to CPU 1. Reported: time to /ready (the first certificate held) and
 // the CPU time the proxy used until then (steadier on a shared machine than the wall clock), then 3 s later VmRSS and
 // process.memoryUsage(); the bundle's size and how many modules went into it. Medians over the starts.
+// One more start with `--trace-opt` added lists the functions V8's optimizing compiler (TurboFan) compiled from start
+// to the idle reading (`optimized_at_start`): with the pod's flags, none (docs/proxy.md, eleventh pass) — one is
+// enough to page the compiler's code in, ~4 MiB of idle RSS.
 // WEFT_BENCH_UNBUNDLED=1 runs proxy/dist/main.js as compiled; WEFT_BENCH_NODE_FLAGS (space-separated) replaces the
 // flags. Last line: JSON.
 import { spawn } from 'node:child_process';
@@ -50,7 +53,7 @@ const tokenFile = join(dir, 'token');
 writeFileSync(tokenFile, validator.issue('demo', 'web'));
 const closed = await freePort();
 
-async function startOnce(i) {
+async function startOnce(i, extraFlags = []) {
   const [admin, outbound, inbound, tap] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env = {
     PATH: process.env.PATH,
@@ -71,7 +74,7 @@ async function startOnce(i) {
     WEFT_PROXY_POD_NAME: `web-${i}`,
   };
   const started = process.hrtime.bigint();
-  const argv = onCpu(1, [process.execPath, ...flags, '--import', MEMORY_PROBE, main]);
+  const argv = onCpu(1, [process.execPath, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
   const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
@@ -91,14 +94,23 @@ async function startOnce(i) {
   }
   await new Promise((r) => setTimeout(r, 3000));
   const result = { ready_ms: round(readyMs, 0), cpu_ms_to_ready: round(readyCpuMs, 0), rss_mib: round(rssMiB(child.pid), 1), memory: await memoryOf(child) };
+  const printed = out; // up to the idle reading
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   log(`start ${i + 1}: ${JSON.stringify(result)}`);
-  return result;
+  return { result, printed };
+}
+
+/** The functions TurboFan compiled in one start, from its `--trace-opt` lines (an OSR compile is marked so). */
+function optimizedIn(out) {
+  const names = [];
+  for (const m of out.matchAll(/^\[completed optimizing 0x[0-9a-f]+ <JSFunction ([^ >]*)[^\]]*\(target TURBOFAN\)( OSR)?/gm)) names.push(m[1] + (m[2] ? ' (OSR)' : ''));
+  return names;
 }
 
 const runs = [];
-for (let i = 0; i < ROUNDS; i++) runs.push(await startOnce(i));
+for (let i = 0; i < ROUNDS; i++) runs.push((await startOnce(i)).result);
+const traced = await startOnce(ROUNDS, ['--trace-opt']);
 await service.close();
 console.log(
   JSON.stringify({
@@ -108,6 +120,7 @@ console.log(
     ready_ms: median(runs.map((r) => r.ready_ms)),
     cpu_ms_to_ready: median(runs.map((r) => r.cpu_ms_to_ready)),
     rss_idle_mib: median(runs.map((r) => r.rss_mib)),
+    optimized_at_start: optimizedIn(traced.printed),
     runs,
   }),
 );
