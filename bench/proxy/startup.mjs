@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
+import { podEnv } from '@weft/proxy/testing/pod-env';
 import { bundle } from '../../images/lib/bundle.mjs';
 import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
 
@@ -55,24 +56,13 @@ const closed = await freePort();
 
 async function startOnce(i, extraFlags = []) {
   const [admin, outbound, inbound, tap] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = {
-    PATH: process.env.PATH,
-    WEFT_PROXY_LOG_LEVEL: 'warn',
-    WEFT_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${outbound}`,
-    WEFT_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${inbound}`,
-    WEFT_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${admin}`,
-    WEFT_PROXY_TAP_LISTEN_ADDR: `127.0.0.1:${tap}`,
-    WEFT_PROXY_IDENTITY_SVC_ADDR: `127.0.0.1:${service.port}`,
-    WEFT_PROXY_IDENTITY_SVC_NAME: service.serverName,
-    WEFT_PROXY_IDENTITY_TRUST_ANCHORS: ca.anchorPem,
-    WEFT_PROXY_IDENTITY_TOKEN_FILE: tokenFile,
-    WEFT_PROXY_IDENTITY_LOCAL_NAME: IDENTITY,
-    WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${closed}`,
-    WEFT_PROXY_DESTINATION_SVC_NAME: 'destination',
-    WEFT_PROXY_POLICY_SVC_ADDR: `127.0.0.1:${closed}`,
-    WEFT_PROXY_POD_NAMESPACE: 'demo',
-    WEFT_PROXY_POD_NAME: `web-${i}`,
-  };
+  const env = podEnv({
+    ports: { admin, outbound, inbound, tap },
+    identity: { port: service.port, serverName: service.serverName, anchorPem: ca.anchorPem, tokenFile, localName: IDENTITY },
+    controlPlanePort: closed,
+    namespace: 'demo',
+    pod: `web-${i}`,
+  });
   const started = process.hrtime.bigint();
   const argv = onCpu(1, [process.execPath, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
   const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });

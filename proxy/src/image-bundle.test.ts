@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
 import { freePort } from '@weft/common/testing/jaeger';
+import { podEnv } from './testing/pod-env.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(repo, 'proxy/dist/main.js');
@@ -45,24 +46,13 @@ async function fetchLoadedOnceReady(main: string): Promise<boolean> {
   const tokenFile = join(dir, `token-${Math.random().toString(36).slice(2)}`);
   writeFileSync(tokenFile, validator.issue('demo', 'web'));
   const [admin, outbound, inbound, tap, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = {
-    PATH: process.env['PATH'],
-    WEFT_PROXY_LOG_LEVEL: 'warn',
-    WEFT_PROXY_OUTBOUND_LISTEN_ADDR: `127.0.0.1:${outbound}`,
-    WEFT_PROXY_INBOUND_LISTEN_ADDR: `127.0.0.1:${inbound}`,
-    WEFT_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${admin}`,
-    WEFT_PROXY_TAP_LISTEN_ADDR: `127.0.0.1:${tap}`,
-    WEFT_PROXY_IDENTITY_SVC_ADDR: `127.0.0.1:${service.port}`,
-    WEFT_PROXY_IDENTITY_SVC_NAME: service.serverName,
-    WEFT_PROXY_IDENTITY_TRUST_ANCHORS: ca.anchorPem,
-    WEFT_PROXY_IDENTITY_TOKEN_FILE: tokenFile,
-    WEFT_PROXY_IDENTITY_LOCAL_NAME: IDENTITY,
-    WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${closed}`,
-    WEFT_PROXY_DESTINATION_SVC_NAME: 'destination',
-    WEFT_PROXY_POLICY_SVC_ADDR: `127.0.0.1:${closed}`,
-    WEFT_PROXY_POD_NAMESPACE: 'demo',
-    WEFT_PROXY_POD_NAME: 'web-0',
-  };
+  const env = podEnv({
+    ports: { admin, outbound, inbound, tap },
+    identity: { port: service.port, serverName: service.serverName, anchorPem: ca.anchorPem, tokenFile, localName: IDENTITY },
+    controlPlanePort: closed,
+    namespace: 'demo',
+    pod: 'web-0',
+  });
   const child = spawn(process.execPath, ['--import', PROBE, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => child.kill('SIGKILL'));
   let out = '';
