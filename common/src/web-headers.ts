@@ -1,11 +1,11 @@
 /**
  * The WHATWG `Headers` class (https://fetch.spec.whatwg.org/#headers-class,
- * guard "none"), for the proxy's image bundle: Node's own `Headers` global is
- * a getter that loads Node's whole fetch implementation the first time it is
+ * guard "none"), for weft's image bundles: Node's own `Headers` global is a
+ * getter that loads Node's whole fetch implementation the first time it is
  * read — its JavaScript and the HTTP/1 parser's WebAssembly, compiled — and
  * the proxy reads it only because its gRPC clients (Connect) build request
  * and response metadata with `new Headers()`. That load was ~5 MiB of an idle
- * proxy's RSS. images/lib/bundle.mjs points the bundle's free `Headers`
+ * proxy's RSS. images/lib/bundle.mjs points every bundle's free `Headers`
  * references here (esbuild `inject`); Node's global is left alone, and the
  * code the tests run unbundled uses Node's. web-headers.test.ts checks this
  * class against Node's on the same operations, including the refusals.
@@ -50,7 +50,7 @@ function checkedValue(value: unknown, name: string, method: string): string {
 type Init = Iterable<Iterable<unknown>> | Record<string, unknown>;
 
 export class WebHeaders {
-  /** Lower-case name → combined value; `set-cookie` values are kept apart in `cookies`. */
+  /** Lower-case name → combined value; `set-cookie` values are also kept one by one in `#cookies`. */
   readonly #fields = new Map<string, string>();
   #cookies: string[] = [];
 
