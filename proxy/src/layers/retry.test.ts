@@ -106,6 +106,36 @@ test('the first attempt gets the body as it streams; a replay exists only once i
   assert.equal(over.complete, false);
 });
 
+test("the first attempt's body holds the client's body back while unread, and one the attempt gave up on keeps the copy going", { timeout: 10_000 }, async () => {
+  const src = new PassThrough();
+  const body = new ReplayableBody(src, 1 << 20);
+  const first = body.first();
+  // Nobody reads the attempt's body: once it holds its high-water mark, the client's body stops flowing.
+  while (src.write(Buffer.alloc(4096))) await new Promise(setImmediate);
+  await new Promise(setImmediate);
+  assert.equal(src.readableFlowing, false, "the client's body is paused while the attempt's is full");
+  // Reading the attempt's body lets the client's flow again.
+  first.resume();
+  await once(src, 'drain');
+  assert.equal(src.readableFlowing, true);
+  // The attempt gives up (its connection failed): the rest of the client's body still reaches the copy.
+  first.pause();
+  while (src.write(Buffer.alloc(4096))) await new Promise(setImmediate);
+  first.destroy();
+  src.end('end');
+  await once(src, 'end');
+  assert.equal(body.complete, true, 'the copy got the whole body');
+  assert.equal((await text(body.replay())).endsWith('end'), true);
+
+  // The client's body failing fails the attempt's body with the same error.
+  const broken = new PassThrough();
+  const attempt = new ReplayableBody(broken, 10).first();
+  const closed = new Promise((resolve) => attempt.once('close', resolve));
+  broken.destroy(new Error('client reset'));
+  await closed;
+  assert.equal(attempt.errored?.message, 'client reset');
+});
+
 function send(authority: string, path: string, opts: { method?: string; body?: Buffer; id?: string } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = { host: authority };

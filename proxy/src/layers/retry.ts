@@ -16,7 +16,7 @@
  * the connection, or its proxy answered that the application was unreachable) is re-sent on another endpoint by
  * the balance layer (balance.ts `redispatch`), outside the route's retry policy and budget.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
 import type { HttpRequest, HttpResponse, HttpService, MatchedRoute, NewLayer } from '../svc.js';
 import { isRetryableGrpcStatus, isRetryableStatus, mayRetry, type RetryBudgetParams } from '../profile/route-table.js';
@@ -33,7 +33,8 @@ export const MAX_RETRIES = 3;
  * A request body streamed to the first attempt while a copy is kept (up to
  * `limit` bytes) for replays. The first attempt is not delayed, so streaming
  * calls keep streaming; a replay is possible only once the client's body
- * ended within the limit.
+ * ended within the limit. The copy holds the client's chunks themselves, not
+ * copies of their bytes.
  */
 export class ReplayableBody {
   private readonly chunks: Buffer[] = [];
@@ -46,40 +47,9 @@ export class ReplayableBody {
     private readonly limit: number,
   ) {}
 
-  /** The body for the first attempt. */
+  /** The body for the first attempt (once). */
   first(): Readable {
-    const out = new PassThrough();
-    const resume = (): void => {
-      this.src.resume();
-    };
-    this.src.on('data', (chunk: Buffer) => {
-      if (!this.overflow) {
-        this.size += chunk.length;
-        if (this.size > this.limit) {
-          this.overflow = true;
-          this.chunks.length = 0;
-        } else this.chunks.push(chunk);
-      }
-      if (out.destroyed) return;
-      if (!out.write(chunk)) {
-        this.src.pause();
-        out.once('drain', resume);
-      }
-    });
-    this.src.once('end', () => {
-      this.ended = true;
-      out.end();
-    });
-    this.src.once('error', (err) => out.destroy(err));
-    // As on the server's own stream: a client's reset reaches the attempt through the abort signal and the
-    // consumer's stream, so an error on this copy is not one more unhandled 'error' event.
-    out.on('error', ignore);
-    // An attempt that gave up on the body must not stall the client's upload: keep reading (for the replay copy).
-    out.once('close', () => {
-      out.off('drain', resume);
-      this.src.resume();
-    });
-    return out;
+    return new FirstAttemptBody(this.src, this);
   }
 
   /** Whether the whole body is held: it ended within the limit. */
@@ -90,6 +60,71 @@ export class ReplayableBody {
   /** A fresh copy of the whole body (only when `complete`). */
   replay(): Readable {
     return Readable.from(this.chunks);
+  }
+
+  /** A chunk of the client's body arrived: kept while the body is within the limit. */
+  keep(chunk: Buffer): void {
+    if (this.overflow) return;
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.overflow = true;
+      this.chunks.length = 0;
+    } else this.chunks.push(chunk);
+  }
+
+  /** The client's body ended. */
+  end(): void {
+    this.ended = true;
+  }
+}
+
+/**
+ * The first attempt's body: the client's chunks pushed on as they arrive, each shown to the copy first, at the
+ * attempt's pace (the client's body pauses while this one is full and resumes when the attempt reads). One
+ * Readable, not a PassThrough: every gRPC call and every request with a body goes through one, and a transform
+ * stage costs a writable side and its callbacks per chunk (docs/proxy.md, issue 17, twelfth pass). Its listeners
+ * are its methods, bound once (http/forward.ts says why).
+ */
+class FirstAttemptBody extends Readable {
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.srcEnd.bind(this);
+  private readonly onError = this.srcError.bind(this);
+
+  constructor(
+    private readonly src: Readable,
+    private readonly copy: ReplayableBody,
+  ) {
+    super();
+    src.on('data', this.onData);
+    src.once('end', this.onEnd);
+    src.once('error', this.onError);
+    // As on the server's own stream: a client's reset reaches the attempt through the abort signal and the
+    // consumer's stream, so an error on this body is not one more unhandled 'error' event.
+    this.on('error', ignore);
+  }
+
+  override _read(): void {
+    this.src.resume();
+  }
+
+  /** An attempt that gave up on the body must not stall the client's upload: the client's body keeps flowing (for the copy). */
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.src.resume();
+    callback(err);
+  }
+
+  private data(chunk: Buffer): void {
+    this.copy.keep(chunk);
+    if (!this.destroyed && !this.push(chunk)) this.src.pause();
+  }
+
+  private srcEnd(): void {
+    this.copy.end();
+    if (!this.destroyed) this.push(null);
+  }
+
+  private srcError(err: Error): void {
+    this.destroy(err);
   }
 }
 
