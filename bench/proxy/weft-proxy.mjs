@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // One weft proxy process for the benchmark, in explicit mode (no iptables):
-// static identity from files, static discovery from the spec. Prints one
+// static identity from files, static discovery from the spec, static profiles
+// (every authority on the default route: no GetProfile stream to a control
+// plane that is not there, reopened every 1-2 s under load). Prints one
 // `READY {"outbound":…,"inbound":…,"admin":…}` line, runs until SIGTERM.
 //
 //   node [--expose-gc] weft-proxy.mjs '<json spec>'
@@ -18,7 +20,7 @@ import { createLogger } from '@weft/common/log';
 const spec = JSON.parse(process.argv[2]);
 // Literal specifiers for this build, so the bench can bundle this file the way the image bundles weft.
 const from = (path, thisBuild) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : thisBuild());
-const { startProxy, StaticIdentity, StaticDiscovery, endpoint } = await from('index.js', () => import('@weft/proxy'));
+const { startProxy, StaticIdentity, StaticDiscovery, StaticProfiles, endpoint } = await from('index.js', () => import('@weft/proxy'));
 const { testConfig } = await from('testing/mesh.js', () => import('@weft/proxy/testing/mesh'));
 
 const identity = new StaticIdentity(spec.name, readFileSync(spec.anchors, 'utf8'), { cert: readFileSync(spec.cert, 'utf8'), key: readFileSync(spec.key, 'utf8') });
@@ -30,6 +32,7 @@ const proxy = await startProxy({
   config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, opaquePorts: spec.opaquePorts ?? [], ...(spec.meshHttp1 ? { meshHttp1: spec.meshHttp1 } : {}), tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
   identity,
   discovery,
+  profiles: new StaticProfiles(),
   originalDst: spec.origDst ? () => spec.origDst : null,
   log: createLogger('proxy', 'warn'),
   drainMs: 200,
