@@ -10,7 +10,8 @@
 // Both builds run side by side on the same backend (HAProxy's static 200, CPU 0), pinned to CPU 1; each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
 // two-proxy mesh (mTLS between the proxies), then h2load (prior knowledge, 10 connections x 10 streams) through the hop
-// to an HTTP/2 backend (HAProxy's h2 mode, CPU 0). On a busy shared machine absolute numbers swing; the ratios of
+// to an HTTP/2 backend (HAProxy's h2 mode, CPU 0), and unary gRPC calls the same way (h2load POSTs of one gRPC message)
+// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers. On a busy shared machine absolute numbers swing; the ratios of
 // rps and of CPU time per request (/proc/<pid>/stat) within a round are what to compare. Idle RSS is read after
 // start-up with one forced GC; the hop's peak RSS at 2,000 rps (h2load, 10 s) is read before any full-speed load.
 // Last line: JSON.
@@ -33,6 +34,7 @@ const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
 const SERVICE = 'bench.svc';
 const H2_SERVICE = 'h2.bench.svc';
+const GRPC_SERVICE = 'grpc.bench.svc';
 const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
@@ -57,9 +59,9 @@ async function load(port, pids) {
 }
 
 /** h2load at full speed for SECONDS through the hop to the HTTP/2 backend; rps and CPU µs per request of `pids`. */
-async function loadH2(port, pids) {
+async function loadH2(port, pids, args = ['-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]) {
   const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(SECONDS), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(SECONDS), ...args]));
   const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -67,6 +69,9 @@ async function loadH2(port, pids) {
   if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load: ${done[3]} failed, ${done[4]} errored:\n${out}`);
   return { rps: Number(m[1]), cpu_us_per_req: cpu / Number(done[2]) };
 }
+
+/** Unary gRPC calls at full speed for SECONDS through the hop (h2load, 10 connections x 10 streams); calls/s and CPU µs per call. */
+const loadGrpc = (port, pids) => loadH2(port, pids, ['-d', grpcRequestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${GRPC_SERVICE}`, `http://127.0.0.1:${port}/bench.Echo/Unary`]);
 
 /** Latency at 1,000 rps (h2load over HTTP/1.1, 10 clients): p50/p99 in ms, the first second left out. */
 const latency = (port) => fixedRate({ port, rate: 1000, seconds: Math.max(3, SECONDS), authority: SERVICE, logFile: join(dir, `lat-${port}.log`) });
@@ -90,6 +95,11 @@ const h2Cfg = join(dir, 'backend-h2.cfg');
 writeFileSync(h2Cfg, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend backend\n  bind 127.0.0.1:${h2BackendPort} proto h2\n  http-request return status 200 content-type text/plain string "ok"\n`);
 const { child: haproxyH2 } = await start('backend-h2', onCpu(0, ['haproxy', '-db', '-f', h2Cfg]));
 await waitPort(h2BackendPort, haproxyH2);
+const { match: grpcReady } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
+const grpcBackendPort = Number(grpcReady[1]);
+// gRPC message framing: not compressed, 4-byte length, the message (protobuf field 1 = "hi").
+const grpcRequestFile = join(dir, 'grpc-request.bin');
+writeFileSync(grpcRequestFile, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
 
 const procs = {};
 for (const b of ['base', 'new']) {
@@ -97,6 +107,7 @@ for (const b of ['base', 'new']) {
   const hop = await weft(b, `${b}-hop`, { ...certs(clientCert, CLIENT_ID), routes: [
     { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort },
     { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: h2BackendPort },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: grpcBackendPort },
   ] });
   const server = await weft(b, `${b}-server`, { ...certs(serverCert, SERVER_ID), appPort: backendPort });
   const client = await weft(b, `${b}-client`, {
@@ -119,8 +130,9 @@ for (const b of ['base', 'new']) {
   await load(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
   await load(procs[b].client.ports.outbound, [procs[b].client.pid]);
   await loadH2(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
+  await loadGrpc(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
 }
-const rounds = { hop: { base: [], new: [] }, mesh: { base: [], new: [] }, h2_hop: { base: [], new: [] } };
+const rounds = { hop: { base: [], new: [] }, mesh: { base: [], new: [] }, h2_hop: { base: [], new: [] }, grpc_hop: { base: [], new: [] } };
 for (let i = 0; i < ROUNDS; i++) {
   // ABBA order, so a drift in machine load does not favour the build that always goes first.
   for (const b of i % 2 === 0 ? ['base', 'new'] : ['new', 'base']) {
@@ -128,9 +140,10 @@ for (let i = 0; i < ROUNDS; i++) {
     rounds.hop[b].push(await load(p.hop.ports.outbound, [p.hop.pid]));
     rounds.mesh[b].push(await load(p.client.ports.outbound, [p.client.pid, p.server.pid]));
     rounds.h2_hop[b].push(await loadH2(p.hop.ports.outbound, [p.hop.pid]));
+    rounds.grpc_hop[b].push(await loadGrpc(p.hop.ports.outbound, [p.hop.pid]));
   }
   const of = (k) => ({ base: rounds[k].base[i], new: rounds[k].new[i] });
-  log(`round ${i + 1}: ${JSON.stringify({ hop: of('hop'), mesh: of('mesh'), h2_hop: of('h2_hop') })}`);
+  log(`round ${i + 1}: ${JSON.stringify({ hop: of('hop'), mesh: of('mesh'), h2_hop: of('h2_hop'), grpc_hop: of('grpc_hop') })}`);
 }
 
 const lat = { hop: { base: [], new: [] }, mesh: { base: [], new: [] } };
@@ -153,6 +166,7 @@ console.log(
     hop: summary(rounds.hop),
     mesh: summary(rounds.mesh),
     h2_hop: summary(rounds.h2_hop),
+    grpc_hop: summary(rounds.grpc_hop),
     latency_at_1000_rps: lat,
     flags: FLAGS,
     rss_idle_mib: { base: procs.base.rss_idle_mib, new: procs.new.rss_idle_mib },
