@@ -11,9 +11,10 @@
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
 // two-proxy mesh (mTLS between the proxies), then h2load (prior knowledge, 10 connections x 10 streams) through the hop
 // to an HTTP/2 backend (HAProxy's h2 mode, CPU 0), and unary gRPC calls the same way (h2load POSTs of one gRPC message)
-// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers. On a busy shared machine absolute numbers swing; the ratios of
-// rps and of CPU time per request (/proc/<pid>/stat) within a round are what to compare. Idle RSS is read after
-// start-up with one forced GC; the hop's peak RSS at 2,000 rps (h2load, 10 s) is read before any full-speed load.
+// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers. On a busy
+// shared machine absolute numbers swing; the ratios of rps and of CPU time per request (/proc/<pid>/stat) within a
+// round are what to compare. Idle RSS is read after start-up with one forced GC; the hop's peak RSS at 2,000 rps
+// (h2load, 10 s) is read before any full-speed load.
 // Last line: JSON.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
