@@ -16,11 +16,11 @@
 // round are what to compare. Idle RSS is read after start-up with one forced GC; the hop's peak RSS at 2,000 rps
 // (h2load, 10 s) is read before any full-speed load.
 // Last line: JSON.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { POD_NODE_FLAGS, cpuMicros, fixedRate, median, onCpu, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry, freePort } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
 
 const baselineArg = process.argv[2];
 if (!baselineArg) {
@@ -33,11 +33,6 @@ const FLAGS = { base: flagsOf(process.env.WEFT_AB_FLAGS_BASE), new: flagsOf(proc
 const RSS_RATE = 2000;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
-const SERVICE = 'bench.svc';
-const H2_SERVICE = 'h2.bench.svc';
-const GRPC_SERVICE = 'grpc.bench.svc';
-const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
-const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-ab-'));
 const log = (msg) => process.stderr.write(`ab: ${msg}\n`);
@@ -49,30 +44,11 @@ async function weft(b, name, spec) {
 }
 
 /** wrk at full speed for SECONDS; rps and CPU µs per request of `pids`. */
-async function load(port, pids) {
-  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
-  const out = await run(onCpu(0, ['wrk', '-t1', '-c32', `-d${SECONDS}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
-  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), cpu_us_per_req: cpu / requests };
-}
-
-/** h2load at full speed for SECONDS through the hop to the HTTP/2 backend; rps and CPU µs per request of `pids`. */
-async function loadH2(port, pids, args = ['-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]) {
-  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(SECONDS), ...args]));
-  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
-  const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
-  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
-  if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
-  if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load: ${done[3]} failed, ${done[4]} errored:\n${out}`);
-  return { rps: Number(m[1]), cpu_us_per_req: cpu / Number(done[2]) };
-}
-
-/** Unary gRPC calls at full speed for SECONDS through the hop (h2load, 10 connections x 10 streams); calls/s and CPU µs per call. */
-const loadGrpc = (port, pids) => loadH2(port, pids, ['-d', grpcRequestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${GRPC_SERVICE}`, `http://127.0.0.1:${port}/bench.Echo/Unary`]);
+const load = (port, pids) => wrkLoad(port, pids, { seconds: SECONDS, authority: SERVICE });
+/** h2load at full speed for SECONDS through the hop to the HTTP/2 backend. */
+const loadH2 = (port, pids) => h2Load(pids, { seconds: SECONDS, args: ['-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`] });
+/** Unary gRPC calls at full speed for SECONDS through the hop (h2load, 10 connections x 10 streams). */
+const loadGrpc = (port, pids) => h2Load(pids, { seconds: SECONDS, args: grpcArgs(backend.grpcRequest, GRPC_SERVICE, port) });
 
 /** Latency at 1,000 rps (h2load over HTTP/1.1, 10 clients): p50/p99 in ms, the first second left out. */
 const latency = (port) => fixedRate({ port, rate: 1000, seconds: Math.max(3, SECONDS), authority: SERVICE, logFile: join(dir, `lat-${port}.log`) });
@@ -86,34 +62,20 @@ const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root })
 const clientCert = leaf(CLIENT_ID);
 const serverCert = leaf(SERVER_ID);
 
-const backendPort = await freePort();
-const cfg = join(dir, 'backend.cfg');
-writeFileSync(cfg, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend backend\n  bind 127.0.0.1:${backendPort}\n  http-request return status 200 content-type text/plain string "ok"\n`);
-const { child: haproxy } = await start('backend', onCpu(0, ['haproxy', '-db', '-f', cfg]));
-await waitPort(backendPort, haproxy);
-const h2BackendPort = await freePort();
-const h2Cfg = join(dir, 'backend-h2.cfg');
-writeFileSync(h2Cfg, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend backend\n  bind 127.0.0.1:${h2BackendPort} proto h2\n  http-request return status 200 content-type text/plain string "ok"\n`);
-const { child: haproxyH2 } = await start('backend-h2', onCpu(0, ['haproxy', '-db', '-f', h2Cfg]));
-await waitPort(h2BackendPort, haproxyH2);
-const { match: grpcReady } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
-const grpcBackendPort = Number(grpcReady[1]);
-// gRPC message framing: not compressed, 4-byte length, the message (protobuf field 1 = "hi").
-const grpcRequestFile = join(dir, 'grpc-request.bin');
-writeFileSync(grpcRequestFile, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
+const backend = await backends(dir);
 
 const procs = {};
 for (const b of ['base', 'new']) {
   const certs = (c, name) => ({ name, cert: c.certPath, key: c.keyPath, anchors: root.certPath });
   const hop = await weft(b, `${b}-hop`, { ...certs(clientCert, CLIENT_ID), routes: [
-    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort },
-    { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: h2BackendPort },
-    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: grpcBackendPort },
+    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1 },
+    { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: backend.h2 },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: backend.grpc },
   ] });
-  const server = await weft(b, `${b}-server`, { ...certs(serverCert, SERVER_ID), appPort: backendPort });
+  const server = await weft(b, `${b}-server`, { ...certs(serverCert, SERVER_ID), appPort: backend.http1 });
   const client = await weft(b, `${b}-client`, {
     ...certs(clientCert, CLIENT_ID),
-    routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+    routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1, identity: SERVER_ID, inboundPort: server.ports.inbound }],
   });
   procs[b] = { hop, server, client, rss_idle_mib: round(rssMiB(hop.pid), 1) };
 }

@@ -1,4 +1,4 @@
-// What the proxy benches (run.mjs, ab.mjs) share: child processes pinned to a
+// What the proxy benches (run.mjs, ab.mjs, ceiling.mjs) share: child processes pinned to a
 // CPU, ports, load-generator runs, /proc readings, and the weft proxy started
 // the way a pod starts it — bundled into one file as the image ships it and
 // with the Node flags the injector writes (POD_NODE_FLAGS).
@@ -25,6 +25,13 @@ process.on('exit', () => {
 const pinCpu = cpus().length > 1;
 /** `argv` pinned to one CPU (the proxy under test on 1, load generators and backends on 0) when there are two. */
 export const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
+
+/** The authorities the benches route (HTTP/1, HTTP/2 and gRPC backends) and the two proxies' mesh identities. */
+export const SERVICE = 'bench.svc';
+export const H2_SERVICE = 'h2.bench.svc';
+export const GRPC_SERVICE = 'grpc.bench.svc';
+export const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
+export const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
 export const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -216,4 +223,55 @@ export function memoryOf(child) {
     child.stdout.on('data', onData);
     child.kill('SIGUSR2');
   });
+}
+
+/** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps and CPU µs per request of `pids`. */
+export async function wrkLoad(port, pids, { seconds, authority }) {
+  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
+  const out = await run(onCpu(0, ['wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Host: ${authority}`, `http://127.0.0.1:${port}/`]));
+  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), cpu_us_per_req: cpu / requests };
+}
+
+/**
+ * h2load at full speed (prior knowledge, 10 connections x 10 streams) for `seconds`, `args` ending with the URL; rps
+ * and CPU µs per request of `pids`. Throws when a request failed or errored.
+ */
+export async function h2Load(pids, { seconds, args }) {
+  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), ...args]));
+  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+  const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
+  if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load: ${done[3]} failed, ${done[4]} errored:\n${out}`);
+  return { rps: Number(m[1]), cpu_us_per_req: cpu / Number(done[2]) };
+}
+
+/** h2load's arguments for unary gRPC calls (POSTs of one gRPC message) to `authority` through `port`. */
+export const grpcArgs = (requestFile, authority, port) => ['-d', requestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${authority}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
+
+/**
+ * The backends on CPU 0: HAProxy answering a static 200 itself over HTTP/1 (`http1`) and over h2c (`h2`), and
+ * grpc-backend.mjs (`grpc`); `grpcRequest` is a file with one gRPC request message for h2load.
+ */
+export async function backends(dir) {
+  const haproxy = async (name, proto) => {
+    const port = await freePort();
+    const cfg = join(dir, `${name}.cfg`);
+    writeFileSync(cfg, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend backend\n  bind 127.0.0.1:${port}${proto}\n  http-request return status 200 content-type text/plain string "ok"\n`);
+    const { child } = await start(name, onCpu(0, ['haproxy', '-db', '-f', cfg]));
+    await waitPort(port, child);
+    return port;
+  };
+  const http1 = await haproxy('backend', '');
+  const h2 = await haproxy('backend-h2', ' proto h2');
+  const { match } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
+  // gRPC message framing: not compressed, 4-byte length, the message (protobuf field 1 = "hi").
+  const grpcRequest = join(dir, 'grpc-request.bin');
+  writeFileSync(grpcRequest, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
+  return { http1, h2, grpc: Number(match[1]), grpcRequest };
 }

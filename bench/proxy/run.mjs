@@ -48,7 +48,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { POD_NODE_FLAGS, cpuMicros, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -56,13 +56,7 @@ const FIXED_RATES = [1000, 200];
 const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
 const IDLE_SECONDS = Number(process.env.WEFT_BENCH_IDLE_SECONDS ?? 15);
 const CONNECTIONS = 32;
-const SERVICE = 'bench.svc';
-/** HTTP/2 scenarios address their own service, routed to the h2 backend. */
-const H2_SERVICE = 'h2.bench.svc';
-const GRPC_SERVICE = 'grpc.bench.svc';
 const TCP_SECONDS = Number(process.env.WEFT_BENCH_TCP_SECONDS ?? 4);
-const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
-const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
 const NODE_FLAGS = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? [...POD_NODE_FLAGS] : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
