@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// How close weft's proxy comes to what Node itself allows, in one run: for each scenario the least a Node proxy does
+// (bench/proxy/minimal/) and weft run side by side on the same backends, in paired rounds (the order alternating, so
+// a drift in machine load favours neither):
+//   http1_hop  wrk → minimal/http1-forward.mjs (head re-serialized, responses copied)  | weft's hop → HAProxy's 200
+//   mesh       wrk → minimal/tls-pipe.mjs client ══mTLS══▶ tls-pipe.mjs server (bytes only, no HTTP)
+//                                                           | weft client ══mTLS══▶ weft server → the same backend
+//   h2_hop     h2load (10 connections x 10 streams) → minimal/h2-forward.mjs          | weft's hop → HAProxy's h2 mode
+//   grpc_hop   h2load unary gRPC calls → minimal/h2-forward.mjs                       | weft's hop → grpc-backend.mjs
+// The proxies (both processes of a mesh) run on CPU 1, load and backends on CPU 0; the minimal ones with the same
+// Node flags as a pod's proxy (POD_NODE_FLAGS) and weft bundled as the image ships it. Per scenario and round: rps and
+// CPU µs per request of the proxy processes (/proc/<pid>/stat); `rps_ratio` and `cpu_ratio` are the medians over the
+// rounds of weft / node. `npm run bench:proxy` compares weft with HAProxy; this says how much of the gap is Node's.
+// WEFT_BENCH_ROUNDS (default 3), WEFT_BENCH_SECONDS (default 5). Last line: JSON.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestPki } from '@weft/common/testing/pki';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, grpcArgs, h2Load, median, onCpu, round, start, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
+
+const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-ceiling-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+process.on('SIGINT', () => process.exit(130));
+const log = (msg) => process.stderr.write(`ceiling: ${msg}\n`);
+
+/** A minimal Node proxy (bench/proxy/minimal/<script>) on CPU 1 with a pod's Node flags; its pid and port. */
+async function minimal(script, args) {
+  const argv = [process.execPath, ...POD_NODE_FLAGS, new URL(`./minimal/${script}`, import.meta.url).pathname, ...args.map(String)];
+  const { child, match } = await start(script, onCpu(1, argv), /READY (\d+)/);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.on('exit', (code, signal) => log(`${script} ${args[0]} exited (${code ?? signal}): ${stderr}`));
+  return { pid: child.pid, port: Number(match[1]) };
+}
+
+const backend = await backends(dir);
+const pki = new TestPki();
+const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
+const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
+const clientCert = leaf(CLIENT_ID);
+const serverCert = leaf(SERVER_ID);
+
+// Node's side.
+const http1Forward = await minimal('http1-forward.mjs', [backend.http1]);
+const pipeServer = await minimal('tls-pipe.mjs', ['server', backend.http1, serverCert.certPath, serverCert.keyPath, root.certPath]);
+const pipeClient = await minimal('tls-pipe.mjs', ['client', pipeServer.port, clientCert.certPath, clientCert.keyPath, root.certPath]);
+const h2Forward = await minimal('h2-forward.mjs', [backend.h2]);
+const grpcForward = await minimal('h2-forward.mjs', [backend.grpc]);
+
+// weft's side.
+const entry = await weftProxyEntry(dir);
+const certs = (c, name) => ({ name, cert: c.certPath, key: c.keyPath, anchors: root.certPath });
+const hop = await startWeft('weft-hop', entry, {
+  ...certs(clientCert, CLIENT_ID),
+  routes: [
+    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1 },
+    { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: backend.h2 },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: backend.grpc },
+  ],
+});
+const server = await startWeft('weft-server', entry, { ...certs(serverCert, SERVER_ID), appPort: backend.http1 });
+const client = await startWeft('weft-client', entry, {
+  ...certs(clientCert, CLIENT_ID),
+  routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+});
+pki.dispose();
+
+const wrk = (port, pids) => wrkLoad(port, pids, { seconds: SECONDS, authority: SERVICE });
+const h2 = (port, pids) => h2Load(pids, { seconds: SECONDS, args: ['-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`] });
+const grpc = (port, pids) => h2Load(pids, { seconds: SECONDS, args: grpcArgs(backend.grpcRequest, GRPC_SERVICE, port) });
+const scenarios = {
+  http1_hop: { node: () => wrk(http1Forward.port, [http1Forward.pid]), weft: () => wrk(hop.ports.outbound, [hop.pid]) },
+  mesh: { node: () => wrk(pipeClient.port, [pipeClient.pid, pipeServer.pid]), weft: () => wrk(client.ports.outbound, [client.pid, server.pid]) },
+  h2_hop: { node: () => h2(h2Forward.port, [h2Forward.pid]), weft: () => h2(hop.ports.outbound, [hop.pid]) },
+  grpc_hop: { node: () => grpc(grpcForward.port, [grpcForward.pid]), weft: () => grpc(hop.ports.outbound, [hop.pid]) },
+};
+
+// Warm-up (JIT, connection pools), not counted.
+for (const s of Object.values(scenarios)) for (const side of ['node', 'weft']) await s[side]();
+
+const rounds = Object.fromEntries(Object.keys(scenarios).map((k) => [k, { node: [], weft: [] }]));
+for (let i = 0; i < ROUNDS; i++) {
+  for (const side of i % 2 === 0 ? ['node', 'weft'] : ['weft', 'node']) {
+    for (const [k, s] of Object.entries(scenarios)) rounds[k][side].push(await s[side]());
+  }
+  log(`round ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(rounds).map(([k, r]) => [k, { node: r.node[i], weft: r.weft[i] }])))}`);
+}
+
+const summary = (r) => ({
+  rps: { node: r.node.map((x) => Math.round(x.rps)), weft: r.weft.map((x) => Math.round(x.rps)) },
+  cpu_us_per_req: { node: r.node.map((x) => round(x.cpu_us_per_req, 1)), weft: r.weft.map((x) => round(x.cpu_us_per_req, 1)) },
+  rps_ratio: round(median(r.weft.map((x, i) => x.rps / r.node[i].rps))),
+  cpu_ratio: round(median(r.weft.map((x, i) => x.cpu_us_per_req / r.node[i].cpu_us_per_req))),
+});
+console.log(JSON.stringify(Object.fromEntries(Object.entries(rounds).map(([k, r]) => [k, summary(r)]))));
+process.exit(0);
