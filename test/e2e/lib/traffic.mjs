@@ -1,6 +1,7 @@
 // A meshed traffic loop: from inside a pod (lib/pod-exec.mjs prefix), one
 // curl at a time every `intervalS`, each HTTP status (000 = no response)
-// appended to a file; the scenarios count the statuses that are not 200.
+// appended to a file with the time it was sent; the scenarios count the
+// statuses that are not 200.
 // The Service name is resolved once, at the start, through the pod's
 // resolv.conf and the cluster DNS, then pinned (`curl --resolve`): every
 // counted request goes to the same cluster IP with the same Host header as
@@ -18,10 +19,11 @@ export function trafficLoop(podNet, url, statusFile, { intervalS = 0.2, maxTimeS
   const script = [
     `ip=$(getent ahostsv4 '${hostname}' | head -n 1 | cut -d ' ' -f 1)`,
     `[ -n "$ip" ] || { echo "000 6 could not resolve ${hostname}" >> '${statusFile}'; exit 1; }`,
-    `while :; do curl -s -o /dev/null -w '%{http_code} %{exitcode} %{errormsg}\\n' --resolve "${pin}:$ip" --max-time ${maxTimeS} '${url}' >> '${statusFile}'; sleep ${intervalS}; done`,
+    // Each line ends with the time the request was sent (UTC), to match a failure with the node's and pods' logs.
+    `while :; do t=$(date -u +%T.%3N); curl -s -o /dev/null -w "%{http_code} %{exitcode} %{errormsg} (sent $t)\\n" --resolve "${pin}:$ip" --max-time ${maxTimeS} '${url}' >> '${statusFile}'; sleep ${intervalS}; done`,
   ].join('\n');
   const loop = spawn(podNet[0], [...podNet.slice(1), 'sh', '-c', script], { stdio: 'ignore', detached: true });
-  // '200' for a success; '000 28 Operation timed out …' for a failure.
+  // '200' for a success; '000 28 Operation timed out … (sent 01:27:56.812)' for a failure.
   const statuses = () => readFileSync(statusFile, 'utf8').split('\n').filter(Boolean).map((l) => (l.startsWith('200 0') ? '200' : l.trim()));
   let stopped;
   return {

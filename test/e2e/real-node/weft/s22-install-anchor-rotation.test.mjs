@@ -85,7 +85,12 @@ async function underLoop(step, { name, net }, fn) {
     // Whether the step broke the caller's destination stream (the case this scenario is about).
     const broke = (containerLog(env, NS, name, 'weft-proxy').match(/destination stream broke/g) ?? []).length;
     console.log(`# s22 ${step}: ${statuses.length} meshed requests, ${failed.length} failed; ${name}'s destination streams broke ${broke} times`);
-    if (failed.length > 0) console.log(podLogs(env, NS, name, 60).replace(/^/gm, '# '));
+    if (failed.length > 0) {
+      console.log(podLogs(env, NS, name, 60).replace(/^/gm, '# '));
+      // The servers' side: the proxy logs of the web pods still there (a failure's line says when it was sent).
+      const webs = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dweb`)).items ?? [];
+      for (const p of webs) console.log(podLogs(env, NS, p.metadata.name, 40).replace(/^/gm, '# '));
+    }
     assert.equal(failed.length, 0, `${step}: failed requests ${failed.join(',')}`);
   }
 }
