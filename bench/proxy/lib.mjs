@@ -251,6 +251,13 @@ export async function h2Load(pids, { seconds, args }) {
   return { rps: Number(m[1]), cpu_us_per_req: cpu / Number(done[2]) };
 }
 
+/** Writes the gRPC request h2load sends into `dir`: one length-prefixed message (not compressed, 4 bytes: protobuf field 1 = "hi"). */
+export function grpcRequestFile(dir) {
+  const path = join(dir, 'grpc-request.bin');
+  writeFileSync(path, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
+  return path;
+}
+
 /** h2load's arguments for unary gRPC calls (POSTs of one gRPC message) to `authority` through `port`. */
 export const grpcArgs = (requestFile, authority, port) => ['-d', requestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${authority}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
 
@@ -270,8 +277,5 @@ export async function backends(dir) {
   const http1 = await haproxy('backend', '');
   const h2 = await haproxy('backend-h2', ' proto h2');
   const { match } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
-  // gRPC message framing: not compressed, 4-byte length, the message (protobuf field 1 = "hi").
-  const grpcRequest = join(dir, 'grpc-request.bin');
-  writeFileSync(grpcRequest, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
-  return { http1, h2, grpc: Number(match[1]), grpcRequest };
+  return { http1, h2, grpc: Number(match[1]), grpcRequest: grpcRequestFile(dir) };
 }

@@ -48,7 +48,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -155,10 +155,8 @@ async function h2Scenario(name, port, pids = []) {
 }
 
 // ── gRPC ────────────────────────────────────────────────────────────────
-const grpcRequestFile = join(dir, 'grpc-request.bin');
-// One length-prefixed message (uncompressed, 4 bytes: protobuf field 1 = "hi").
-writeFileSync(grpcRequestFile, Buffer.from([0, 0, 0, 0, 4, 0x0a, 0x02, 0x68, 0x69]));
-const grpcArgs = (port) => ['-d', grpcRequestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${GRPC_SERVICE}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
+const grpcRequest = grpcRequestFile(dir);
+const grpcTo = (port) => grpcArgs(grpcRequest, GRPC_SERVICE, port);
 
 /** One call the way a gRPC client sees it: HTTP 200 and grpc-status 0 in trailers (h2load checks only the HTTP status). */
 async function grpcCall(port) {
@@ -172,7 +170,7 @@ async function grpcCall(port) {
       stream.on('trailers', (t) => resolve({ status, grpcStatus: t['grpc-status'] }));
       stream.on('error', reject);
       stream.resume();
-      stream.end(readFileSync(grpcRequestFile));
+      stream.end(readFileSync(grpcRequest));
     });
   } finally {
     session.close();
@@ -184,9 +182,9 @@ async function grpcScenario(name, port, pids = []) {
   const check = await grpcCall(port);
   if (check.status !== 200 || check.grpcStatus !== '0') throw new Error(`gRPC ${name}: status ${check.status}, grpc-status ${check.grpcStatus}`);
   log(`grpc ${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at 1000 calls/s`);
-  if (WARMUP_SECONDS > 0) await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(WARMUP_SECONDS), ...grpcArgs(port)]));
+  if (WARMUP_SECONDS > 0) await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(WARMUP_SECONDS), ...grpcTo(port)]));
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcArgs(port)]));
+  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcTo(port)]));
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -195,7 +193,7 @@ async function grpcScenario(name, port, pids = []) {
   const result = { rps: Math.round(Number(m[1])), ...(pids.length ? { cpu_us_per_req: round(cpu / Number(done[2]), 1) } : {}) };
   const logFile = join(dir, `grpc-${name}.log`);
   const n = 1000 * FIXED_SECONDS;
-  await run(onCpu(0, ['h2load', '-c', '10', '-m', '1', '--rps', '100', '-n', String(n), `--log-file=${logFile}`, ...grpcArgs(port)]));
+  await run(onCpu(0, ['h2load', '-c', '10', '-m', '1', '--rps', '100', '-n', String(n), `--log-file=${logFile}`, ...grpcTo(port)]));
   const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t')).filter((r) => r[1] === '200');
   if (rows.length < n * 0.99) throw new Error(`h2load (gRPC ${name}): only ${rows.length}/${n} calls succeeded`);
   const t0 = Math.min(...rows.map((r) => Number(r[0])));
