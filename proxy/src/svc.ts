@@ -13,6 +13,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { RetryBudgetParams, RouteParams } from './profile/route-table.js';
 import type { RouteTargetMetrics } from './metrics/route-metrics.js';
+import type { RequestSignal } from './http/request-signal.js';
 
 /** Handles one request. Rejections carry a WeftError whose code maps to the HTTP/gRPC status. */
 export type Service<Req, Rsp> = (req: Req) => Promise<Rsp>;
@@ -152,7 +153,7 @@ export interface HttpRequest {
   /** The version the client spoke; restored at the far proxy (HTTP/1 is carried as HTTP/2 between proxies). */
   readonly version: HttpVersion;
   /** Aborted when the client cancels (HTTP/2 RST_STREAM or connection loss); inner calls stop. */
-  readonly signal: AbortSignal;
+  readonly signal: RequestSignal;
   readonly conn: ConnMeta;
   /** Monotonic start time (performance.now()), for latency metrics and tap. */
   readonly startedAt: number;

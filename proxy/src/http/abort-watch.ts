@@ -5,12 +5,14 @@
  * garbage it leaves, were a visible share of a proxied request's CPU).
  */
 
+import type { RequestSignal } from './request-signal.js';
+
 export interface AbortWatcher {
   /** The signal aborted (called once, after the watcher was removed). */
   aborted(): void;
 }
 
-const watchers = new WeakMap<AbortSignal, Watchers>();
+const watchers = new WeakMap<RequestSignal, Watchers>();
 
 /** What a watcher leaves to stop watching: `delete(w)` (no lookup of the signal's watchers). */
 export interface Watching {
@@ -54,7 +56,7 @@ class Watchers implements Watching {
 }
 
 /** Calls `w.aborted()` when `signal` aborts, unless unwatched first. The signal must not have aborted yet. */
-export function watchAbort(signal: AbortSignal, w: AbortWatcher): Watching {
+export function watchAbort(signal: RequestSignal, w: AbortWatcher): Watching {
   let all = watchers.get(signal);
   if (all === undefined) {
     watchers.set(signal, (all = new Watchers()));
@@ -65,6 +67,6 @@ export function watchAbort(signal: AbortSignal, w: AbortWatcher): Watching {
 }
 
 /** How many watchers `signal` has (tests: an exchange that is over no longer watches). */
-export function watcherCount(signal: AbortSignal): number {
+export function watcherCount(signal: RequestSignal): number {
   return watchers.get(signal)?.size ?? 0;
 }

@@ -18,6 +18,7 @@ import { endToEnd, ORIG_PROTO } from './headers.js';
 import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
 import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
 import { BodyForward } from './forward.js';
+import { StreamSignal } from './request-signal.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -251,7 +252,7 @@ export class HttpServer {
       body: stream,
       bodyless: stream.endAfterHeaders,
       version: meta.tls.identity !== undefined && headers[ORIG_PROTO] === 'HTTP/1.1' ? 'HTTP/1.1' : 'HTTP/2',
-      signal: x.ac.signal,
+      signal: x.signal,
       conn: meta,
       startedAt: performance.now(),
     };
@@ -266,7 +267,7 @@ export class HttpServer {
  * every full GC (docs/proxy.md, "Garbage and recompilation on the HTTP/2 path").
  */
 class ServerStreamExchange {
-  readonly ac = new AbortController();
+  readonly signal = new StreamSignal();
   readonly onResponse: (rsp: HttpResponse) => void;
   readonly onError: (err: unknown) => void;
   /** The response whose body is being copied onto the stream. */
@@ -289,7 +290,7 @@ class ServerStreamExchange {
 
   private closed(): void {
     const stream = this.stream;
-    if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) this.ac.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
+    if (stream.rstCode !== NGHTTP2_NO_ERROR || !stream.writableFinished) this.signal.abort(new StreamReset(stream.rstCode || NGHTTP2_CANCEL));
     const rsp = this.rsp;
     if (rsp !== undefined && !rsp.body.readableEnded) rsp.body.destroy();
   }

@@ -34,8 +34,14 @@ export function requestUpgrade(addr: SocketAddr, req: HttpRequest): Promise<Http
       path: req.path,
       agent: false,
       headers: { ...req.headers, host: req.authority, connection: 'upgrade', upgrade: req.upgrade ?? '' },
-      signal: req.signal,
     });
+    // The client went away before the application answered: the request to it goes too.
+    const onAbort = (): void => void out.destroy(new Error('client went away'));
+    if (req.signal.aborted) onAbort();
+    else {
+      req.signal.addEventListener('abort', onAbort, { once: true });
+      out.once('close', () => req.signal.removeEventListener('abort', onAbort));
+    }
     out.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       const headers = endToEnd(res.headers);
       if (res.headers.upgrade !== undefined) headers.upgrade = res.headers.upgrade;

@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { WeftError } from '@weft/common/errors';
 import type { HttpLayer, HttpRequest, HttpResponse, HttpService } from '../svc.js';
+import { StreamSignal, type RequestSignal } from '../http/request-signal.js';
 
 export class RequestTimeoutError extends WeftError {
   constructor(what: string, ms: number) {
@@ -98,9 +99,9 @@ export function attemptTimeout(): HttpLayer {
  */
 export function callWithTimeout(inner: HttpService, req: HttpRequest, ms: number, what: string, idleMs = 0): Promise<HttpResponse> {
   if (ms === Infinity && idleMs <= 0) return inner(req);
-  const ac = new AbortController();
-  const x = new BoundedExchange(ac, req.signal, now(), ms, idleMs, what);
-  let attempt: HttpRequest = { ...req, signal: ac.signal };
+  const signal = new StreamSignal();
+  const x = new BoundedExchange(signal, req.signal, now(), ms, idleMs, what);
+  let attempt: HttpRequest = { ...req, signal };
   if (idleMs > 0 && !req.bodyless) attempt = { ...attempt, body: watchBytes(req.body, x, false) };
   return new Promise<HttpResponse>((resolve, reject) => {
     x.pending = reject;
@@ -142,8 +143,8 @@ class BoundedExchange {
    * HTTP/1 connection's signal lives as long as the connection — one entry per request, never freed.)
    */
   constructor(
-    private readonly ac: AbortController,
-    private readonly client: AbortSignal,
+    private readonly attempt: StreamSignal,
+    private readonly client: RequestSignal,
     start: number,
     private readonly ms: number,
     private readonly idleMs: number,
@@ -151,13 +152,13 @@ class BoundedExchange {
   ) {
     this.last = start;
     this.endAt = start + ms;
-    if (client.aborted) ac.abort(client.reason);
+    if (client.aborted) attempt.abort(client.reason);
     else client.addEventListener('abort', this.follow, { once: true });
     this.arm(start);
   }
 
   private readonly follow = (): void => {
-    this.ac.abort(this.client.reason);
+    this.attempt.abort(this.client.reason);
   };
 
   private arm(t: number): void {
@@ -179,7 +180,7 @@ class BoundedExchange {
     this.over = true;
     this.client.removeEventListener('abort', this.follow);
     // Reset upstream first (RST_STREAM CANCEL / connection close), then end what the client reads with the error.
-    this.ac.abort(err);
+    this.attempt.abort(err);
     if (this.rsp) this.rsp.body.destroy(err);
     else this.pending?.(err);
   }
