@@ -25,8 +25,9 @@ export class BodyForward {
     this.onDstClose = this.dstClose.bind(this);
     this.onEnd = end ? this.end.bind(this) : noop;
     src.on('data', this.onData);
-    if (end) src.once('end', this.onEnd);
-    dst.once('close', this.onDstClose);
+    // `on`, not `once` (each is emitted once): `once` wraps the listener in a closure per body.
+    if (end) src.on('end', this.onEnd);
+    dst.on('close', this.onDstClose);
     // As `pipe`: a body paused before (nobody reading it) flows now.
     if (src.readableFlowing !== true) src.resume();
   }

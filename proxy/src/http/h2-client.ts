@@ -89,10 +89,11 @@ class H2Exchange {
     private readonly resolve: (rsp: HttpResponse) => void,
     private readonly reject: (err: unknown) => void,
   ) {
-    stream.once('response', this.response.bind(this));
-    stream.once('trailers', this.trailers.bind(this));
+    // `on`, not `once`: a stream emits each of these once, and `once` wraps every listener in a closure of its own.
+    stream.on('response', this.response.bind(this));
+    stream.on('trailers', this.trailers.bind(this));
     stream.on('error', this.error.bind(this));
-    stream.once('close', this.close.bind(this));
+    stream.on('close', this.close.bind(this));
     this.onAbort = this.abort.bind(this);
     if (req.signal.aborted) this.abort();
     else req.signal.addEventListener('abort', this.onAbort, { once: true });

@@ -104,7 +104,7 @@ export class HttpServer {
       };
       s.on('stream', (stream: http2.ServerHttp2Stream) => {
         stream.on('error', ignore);
-        stream.once('close', onStreamClose);
+        stream.on('close', onStreamClose);
       });
       if (this.pendingMeta) this.metaBySession.set(s, this.pendingMeta);
       const socket = this.pendingSocket;
@@ -283,7 +283,8 @@ class ServerStreamExchange {
     private readonly direction: ConnMeta['direction'],
     private readonly log: Logger,
   ) {
-    stream.once('close', this.closed.bind(this));
+    // `on`, not `once`, for the events a stream emits once: `once` wraps every listener in a closure of its own.
+    stream.on('close', this.closed.bind(this));
     this.onResponse = this.respond.bind(this);
     this.onError = this.fail.bind(this);
   }
@@ -334,9 +335,9 @@ class ServerStreamExchange {
       return;
     }
     this.grpcResponse = wantTrailers && typeof ct === 'string' && ct.startsWith('application/grpc');
-    if (wantTrailers) stream.once('wantTrailers', this.sendTrailers.bind(this));
+    if (wantTrailers) stream.on('wantTrailers', this.sendTrailers.bind(this));
     new BodyForward(rsp.body, stream, false);
-    rsp.body.once('end', this.bodyEnded.bind(this));
+    rsp.body.on('end', this.bodyEnded.bind(this));
     rsp.body.on('error', this.bodyFailed.bind(this));
     this.rsp = rsp;
   }
