@@ -78,25 +78,26 @@ export async function startViz(opts: VizOptions): Promise<Viz> {
   const tap = tapHttpRoutes(deps);
   const all = new Map([...api, ...tap]);
   const hosts = new AllowedHosts(opts.allowedHosts);
-  const servers = await Promise.all([
+  const started = await Promise.allSettled([
     listen(dispatch(api, hosts), opts.api ?? { host: '127.0.0.1', port: 8085 }),
     listen(dispatch(tap, hosts), opts.tap ?? { host: '127.0.0.1', port: 8088 }),
     listen(dispatch(all, hosts, staticFiles()), opts.web ?? { host: '127.0.0.1', port: 8084 }),
   ]);
-  return {
-    apiUrl: servers[0].url,
-    tapUrl: servers[1].url,
-    webUrl: servers[2].url,
-    close: async () => {
-      await Promise.all(
-        servers.map(
-          ({ server }) =>
-            new Promise<void>((resolve) => {
-              server.closeAllConnections();
-              server.close(() => resolve());
-            }),
-        ),
-      );
-    },
-  };
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const close = (): Promise<void> => Promise.all(servers.map(({ server }) => closeServer(server))).then(() => undefined);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    // One port could not be had (in use, not allowed): the ones that listened close too, so nothing keeps the
+    // process up half-started.
+    await close();
+    throw failed.reason;
+  }
+  return { apiUrl: servers[0]!.url, tapUrl: servers[1]!.url, webUrl: servers[2]!.url, close };
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }
