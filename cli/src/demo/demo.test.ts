@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
-import { freePort, startDemo, WEFT_BIN } from '../testing/demo-process.js';
+import { canListen, freePort, startDemo, WEFT_BIN } from '../testing/demo-process.js';
 
 const FAILURE_RATE = 0.25;
 const isRoot = process.getuid?.() === 0;
@@ -159,9 +159,5 @@ test('a port the demo cannot listen on: it says which, exits 1 at once, and leav
   assert.match(err, new RegExp(`weft: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${apiPort}`));
   assert.deepEqual(footprint(undefined), before, 'the demo left processes behind');
   // The ports viz did get were let go with the rest.
-  for (const port of [tapPort, dashboardPort]) {
-    const again = net.createServer().listen(port, '127.0.0.1');
-    await once(again, 'listening');
-    await new Promise<void>((resolve) => again.close(() => resolve()));
-  }
+  for (const port of [tapPort, dashboardPort]) assert.ok(await canListen(port), `port ${port} is still taken`);
 });

@@ -35,7 +35,8 @@ function ephemeralLow(): number {
   return low;
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Whether a listener can have `port` on loopback now (tried, then let go). */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
