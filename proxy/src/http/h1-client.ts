@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
+import { boundConnect } from '../transport/connect-bound.js';
 import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
@@ -28,7 +29,6 @@ import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHea
 const MAX_CONNECTIONS_PER_ADDRESS = 128;
 /** An idle connection is closed after this many seconds (sooner when the server announces a shorter keep-alive). */
 const IDLE_SECONDS = 10;
-const CONNECT_TIMEOUT_MS = 10_000;
 /** A request body chunk up to this size is framed and written as one latin1 string. */
 const ONE_STRING_MAX = 16 * 1024;
 const CRLF_BYTES = Buffer.from(CRLF, 'latin1');
@@ -40,7 +40,8 @@ const STALE = new Set(['ECONNRESET', 'EPIPE']);
 /**
  * A destination reached through connections the caller opens (e.g. mesh mTLS to a peer proxy): one pool per `key`.
  * `connect` returns a socket connecting (writes before it is up are sent once it is) that reads into `onread`
- * (net.connect's and tls.connect's option); `label` names it in errors.
+ * (net.connect's and tls.connect's option), with its establishment bounded (transport/connect-bound.ts, as
+ * connectMesh does); `label` names it in errors.
  */
 export interface H1Target {
   readonly key: string;
@@ -261,14 +262,13 @@ class Conn {
     // Reads land in one buffer shared by the client's connections (each read is handled before the next): no
     // allocation per read; response bytes are copied out only when they become body chunks.
     const onread = { buffer: pool.client.readBuffer, callback: (n: number) => this.onRead(n) };
-    const s = (this.socket = pool.target !== undefined ? pool.target.connect(onread) : net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }));
-    s.setTimeout(CONNECT_TIMEOUT_MS);
+    // Establishing is bounded by the target (connectMesh) or here (boundConnect): an address that went away does not refuse.
+    const s = (this.socket =
+      pool.target !== undefined ? pool.target.connect(onread) : boundConnect(net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }), pool.label));
     // Up once connected; over TLS, once the handshake is done.
     s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
       this.connected = true;
-      s.setTimeout(0);
     });
-    s.on('timeout', () => this.fail(Object.assign(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
     s.on('end', () => this.onEnd());
     s.on('error', (err) => (this.error ??= err));
     s.on('close', () => this.onClose());

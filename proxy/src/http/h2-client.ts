@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse } from '../svc.js';
 import { EndpointError } from '../errors.js';
+import { boundConnect } from '../transport/connect-bound.js';
 import { StreamReset } from './server.js';
 import { endToEnd } from './headers.js';
 import { BodyForward } from './forward.js';
@@ -28,7 +29,7 @@ export interface H2Peer {
 /** An h2c connection without Nagle: small frames (HEADERS, WINDOW_UPDATE) must not wait for the previous ACK. */
 function cleartext(authority: URL): Duplex {
   const host = authority.hostname.startsWith('[') ? authority.hostname.slice(1, -1) : authority.hostname;
-  return net.connect({ host, port: Number(authority.port || 80), noDelay: true });
+  return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host);
 }
 
 export class H2Pool {

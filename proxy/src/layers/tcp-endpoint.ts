@@ -10,6 +10,7 @@ import type { Endpoint, NewTcp } from '../svc.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import type { TcpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { ALPN_TCP, connectMesh } from '../transport/tls.js';
+import { boundConnect } from '../transport/connect-bound.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { pipeBoth } from '../transport/pipe.js';
 import { countConnection } from './tcp-metrics.js';
@@ -36,7 +37,7 @@ export function tcpEndpoint(deps: TcpEndpointDeps): NewTcp<Endpoint> {
         tlsSocket.write(encodeOpaqueHeader(ep.addr.port));
         upstream = tlsSocket;
       } else {
-        upstream = net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true });
+        upstream = boundConnect(net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true }), `${ep.addr.ip}:${ep.addr.port}`);
       }
       countConnection(upstream, m);
       await pipeBoth(conn.socket, upstream);
