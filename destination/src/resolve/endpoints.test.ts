@@ -130,6 +130,19 @@ test('churn: scale up and down streams only the difference', async () => {
   assert.equal(got.length, 3);
 });
 
+test('churn: a pod being deleted leaves at once, before its EndpointSlice marks it not ready', async () => {
+  const d = cluster();
+  const got = watch(d, 'web.demo.svc.cluster.local:80');
+  d.cache.apply('Pod', pod('web-2', { ip: '10.1.0.2', owner: 'deployment/web', ports: [{ name: 'http', containerPort: 8080 }], deletionTimestamp: new Date() }));
+  await settle();
+  assert.equal(got[1]?.update.case, 'remove');
+  assert.deepEqual(addrs((got[1]!.update.value as destination.AddrSet).addrs), ['10.1.0.2:8080']);
+  // The slice catching up changes nothing more.
+  d.cache.apply('EndpointSlice', slice('web-abc', 'web', [{ name: 'http', port: 8080 }], [{ ip: '10.1.0.1', pod: 'web-1' }, { ip: '10.1.0.2', pod: 'web-2', ready: false }]));
+  await settle();
+  assert.equal(got.length, 2);
+});
+
 test('churn: a second slice adds endpoints; deleting it removes them', async () => {
   const d = cluster();
   const got = watch(d, 'web.demo.svc.cluster.local:80');

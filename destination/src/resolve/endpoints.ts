@@ -87,6 +87,10 @@ function serviceEndpoints(cache: ClusterCache, svc: Service, port: number, hostn
       // A slice naming a pod we do not (or no longer) know: skip it rather than
       // announce it without its identity, which would downgrade mTLS to plaintext.
       if (ref && !pod) continue;
+      // A pod being deleted is terminating, as its slice will say too (ready: false), but only once the
+      // EndpointSlice controller has written it: the pod's own update comes first, as the kubelet stops it. Its
+      // address may be gone a moment later, and a caller still picking it would wait out a connect bound.
+      if (pod?.metadata?.deletionTimestamp) continue;
       for (const ip of e.addresses ?? []) {
         const p = slicePort ?? targetPortOf(svcPort, pod) ?? port;
         const ep = pod ? endpointFor(pod, ip, p, settings, svcOpaque) : bareEndpoint(ip, p, settings);

@@ -15,6 +15,8 @@ export interface PodOptions {
   readonly ports?: { name?: string; containerPort: number }[];
   readonly hostIP?: string;
   readonly probes?: { port: number | string; path: string }[];
+  /** Set when the pod is being deleted (terminating). */
+  readonly deletionTimestamp?: Date;
 }
 
 export function pod(name: string, o: PodOptions): Pod {
@@ -32,7 +34,7 @@ export function pod(name: string, o: PodOptions): Pod {
   }
   const probe = o.probes?.[0];
   return {
-    metadata: { name, namespace: o.namespace ?? 'demo', labels, annotations: { ...o.annotations }, ownerReferences },
+    metadata: { name, namespace: o.namespace ?? 'demo', labels, annotations: { ...o.annotations }, ownerReferences, deletionTimestamp: o.deletionTimestamp },
     spec: {
       serviceAccountName: o.serviceAccount ?? 'default',
       containers: [
