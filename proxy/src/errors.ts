@@ -3,6 +3,7 @@
  * gRPC status the client receives (common/src/errors.ts), in one place.
  */
 import { WeftError } from '@weft/common/errors';
+import { ConnectTimeoutError } from '@weft/common/connect-bound';
 
 /** Discovery does not know the authority: fail fast instead of hanging (503). */
 export class UnknownAuthorityError extends WeftError {
@@ -42,24 +43,12 @@ export class BadRequestError extends WeftError {
 /** The `weft-proxy-error` value of a 503 whose request never reached the application (nothing was delivered). */
 export const APP_UNREACHABLE = 'app-unreachable';
 
-/**
- * A connection that was not established in time (transport/connect-bound.ts): the peer never answered the TCP
- * connect, or never finished the mTLS handshake. No request byte reached an application.
- */
-export class ConnectTimeoutError extends Error {
-  readonly code = 'ETIMEDOUT';
-
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConnectTimeoutError';
-  }
-}
-
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /** Whether an error (or its causes) says a connection was never established, so no request byte was sent. */
 export function neverConnected(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    // Not established within its bound (@weft/common/connect-bound): no request byte reached an application.
     if (e instanceof ConnectTimeoutError) return true;
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== undefined && NOT_CONNECTED.has(code)) return true;

@@ -12,7 +12,7 @@
 // that just went away, which a caller that has not yet seen the endpoint's
 // removal still picks. Its SYNs get no answer (here: a stopped listener whose
 // accept queue is full, so the kernel drops them); the connect is bounded
-// (transport/connect-bound.ts) and the request goes to the other endpoint,
+// (@weft/common/connect-bound) and the request goes to the other endpoint,
 // over HTTP/1 and over HTTP/2 (whose sessions had no bound before).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ import { once } from 'node:events';
 import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from './testing/mesh.js';
-import { silentPort, type SilentPort } from './testing/silent-port.js';
+import { silentPort, type SilentPort } from '@weft/common/testing/silent-port';
 import { endpoint } from './discovery/discovery.js';
 import { MAX_REPLAY_BYTES } from './layers/retry.js';
 

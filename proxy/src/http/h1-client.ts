@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
-import { boundConnect } from '../transport/connect-bound.js';
+import { boundConnect } from '@weft/common/connect-bound';
 import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
@@ -40,7 +40,7 @@ const STALE = new Set(['ECONNRESET', 'EPIPE']);
 /**
  * A destination reached through connections the caller opens (e.g. mesh mTLS to a peer proxy): one pool per `key`.
  * `connect` returns a socket connecting (writes before it is up are sent once it is) that reads into `onread`
- * (net.connect's and tls.connect's option), with its establishment bounded (transport/connect-bound.ts, as
+ * (net.connect's and tls.connect's option), with its establishment bounded (@weft/common/connect-bound, as
  * connectMesh does); `label` names it in errors.
  */
 export interface H1Target {

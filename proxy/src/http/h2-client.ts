@@ -9,7 +9,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse } from '../svc.js';
 import { EndpointError } from '../errors.js';
-import { boundConnect } from '../transport/connect-bound.js';
+import { boundConnect } from '@weft/common/connect-bound';
 import { StreamReset } from './server.js';
 import { endToEnd } from './headers.js';
 import { BodyForward } from './forward.js';

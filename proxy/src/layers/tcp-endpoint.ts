@@ -10,7 +10,7 @@ import type { Endpoint, NewTcp } from '../svc.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import type { TcpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { ALPN_TCP, connectMesh } from '../transport/tls.js';
-import { boundConnect } from '../transport/connect-bound.js';
+import { boundConnect } from '@weft/common/connect-bound';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { pipeBoth } from '../transport/pipe.js';
 import { countConnection } from './tcp-metrics.js';

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import { ALPN_TCP } from '@weft/api/names';
 import type { TlsCredentials } from '../identity/local-identity.js';
-import { boundConnect } from './connect-bound.js';
+import { boundConnect } from '@weft/common/connect-bound';
 
 export const ALPN_H2 = 'weft.h2';
 export { ALPN_TCP };
@@ -80,6 +80,6 @@ export function connectMesh(o: MeshConnectOptions, onread?: OnReadOpts): tls.TLS
   // No Nagle: small frames (HTTP/2 HEADERS, WINDOW_UPDATE) must not wait for the ACK of the previous write. Set on
   // the TCP handle before it connects; applied as its socket opens.
   socket.setNoDelay(true);
-  // A peer whose address went away does not refuse: bound the connect and the handshake (connect-bound.ts).
+  // A peer whose address went away does not refuse: bound the connect and the handshake (@weft/common/connect-bound).
   return boundConnect(socket, `${o.host}:${o.port} (${o.identity})`);
 }

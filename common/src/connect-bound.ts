@@ -1,21 +1,31 @@
 /**
- * Bounds on establishing a connection to an endpoint: the TCP connect, then
- * (for mesh mTLS) the handshake. A connection that is not up in time is
- * destroyed with a ConnectTimeoutError, which says nothing was delivered, so
- * the balance layer sends the request to another endpoint (balance.ts
- * `redispatch`) and failure accrual counts the failure.
+ * Bounds on establishing a connection: the TCP connect, then (for TLS) the
+ * handshake. A connection that is not up in time is destroyed with a
+ * ConnectTimeoutError: nothing was sent over it.
  *
- * Why the TCP bound is short: a pod's address that just went away does not
- * refuse. A caller that has not yet seen the endpoint's removal (destination's
- * update is still on its way) sends its SYN to a neighbour entry that stays
- * valid for up to ~30 s after the pod's last packet; nobody answers, and the
- * kernel keeps retrying for about two minutes. Between pods the SYN-ACK comes
- * from the peer's kernel within milliseconds, whatever its process is doing,
- * so one second unanswered means the address is gone.
+ * Why bounds at all: an address that went away does not refuse. A pod's
+ * address is gone a moment after the pod stops, and a client that has not
+ * yet seen it leave (the proxy's endpoints, a Service rule not yet updated)
+ * sends SYNs to a neighbour entry that stays valid for up to ~30 s after the
+ * pod's last packet; nobody answers, and the kernel keeps retrying for about
+ * two minutes. The proxy bounds its connects to endpoints at 1 s (the SYN-ACK
+ * comes from the peer's kernel within milliseconds whatever its process is
+ * doing; proxy/src/errors.ts counts the timeout as not delivered), the
+ * control-plane clients theirs at 10 s (grpc.ts: a name to resolve, a
+ * Service between).
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { ConnectTimeoutError } from '../errors.js';
+
+/** A connection not established within its bound: the peer never answered the TCP connect, or never finished the TLS handshake. */
+export class ConnectTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectTimeoutError';
+  }
+}
 
 export interface ConnectBounds {
   /** How long a TCP connect may stay unanswered. */
@@ -24,6 +34,7 @@ export interface ConnectBounds {
   readonly handshakeMs: number;
 }
 
+/** The proxy's bounds on connections to endpoints. */
 export const CONNECT_BOUNDS: ConnectBounds = { connectMs: 1_000, handshakeMs: 10_000 };
 
 /** Arms the bounds on a socket that is connecting (net.connect, tls.connect); returns it. */
