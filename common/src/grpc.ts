@@ -5,11 +5,12 @@
  * handlers, and bounds what one caller can make it read and hold (limits).
  */
 import http2 from 'node:http2';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import tls, { type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { listen } from './listen.js';
+import { boundConnect, type ConnectBounds } from './connect-bound.js';
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
-import { compressionGzip, connectNodeAdapter, createGrpcTransport } from '@connectrpc/connect-node';
+import { compressionGzip, connectNodeAdapter, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { X509Certificate } from 'node:crypto';
 import type { Tracer } from './trace/tracer.js';
 import { serverTraceInterceptor } from './trace/grpc-server.js';
@@ -156,18 +157,68 @@ export interface GrpcClientOptions {
   readonly key?: string;
   /** The name the server certificate must carry (e.g. the control plane's identity). */
   readonly serverName: string;
+  /** CONTROL_PLANE_LIVENESS unless set (tests). */
+  readonly liveness?: ConnectionLiveness;
 }
 
+/**
+ * How a client finds out that its connection is dead. Control-plane streams are long-lived and mostly quiet (a
+ * proxy's destination and policy watches): a server that vanished without closing them (its node died, its address
+ * is gone) would leave them open and silent for good, the proxy holding stale endpoints and policies. While a stream
+ * is open, an HTTP/2 PING goes out after `pingIntervalMs` without data from the server, and no answer within
+ * `pingTimeoutMs` closes the connection and fails its streams, which their owners reopen (with backoff, through the
+ * Service to a live server). Establishing a connection is bounded too (connect-bound.ts): a Service rule not yet
+ * updated can send the SYN to a pod that is gone.
+ */
+export interface ConnectionLiveness {
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly connect: ConnectBounds;
+}
+
+export const CONTROL_PLANE_LIVENESS: ConnectionLiveness = { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, connect: { connectMs: 10_000, handshakeMs: 10_000 } };
+
 export function createGrpcClient<S extends DescService>(service: S, opts: GrpcClientOptions): Client<S> {
-  const transport = createGrpcTransport({
-    baseUrl: opts.baseUrl,
-    nodeOptions: {
+  const liveness = opts.liveness ?? CONTROL_PLANE_LIVENESS;
+  // The TLS connection is ours (Node would make the same one from these options), to bound its establishment.
+  const createConnection = (authority: URL): TLSSocket => {
+    const host = authority.hostname.startsWith('[') ? authority.hostname.slice(1, -1) : authority.hostname;
+    const socket = tls.connect({
+      host,
+      port: Number(authority.port || 443),
+      servername: opts.serverName,
       ca: opts.ca,
       ...(opts.cert ? { cert: opts.cert } : {}),
       ...(opts.key ? { key: opts.key } : {}),
-      servername: opts.serverName,
       minVersion: 'TLSv1.3',
-    },
-  });
-  return createClient(service, transport);
+      ALPNProtocols: ['h2'],
+    });
+    return boundConnect(socket, authority.host, liveness.connect);
+  };
+  const sessions = new KeptSessions(opts.baseUrl, { pingIntervalMs: liveness.pingIntervalMs, pingTimeoutMs: liveness.pingTimeoutMs }, { createConnection });
+  return createClient(service, createGrpcTransport({ baseUrl: opts.baseUrl, sessionManager: sessions }));
+}
+
+/**
+ * connect-node's session manager, with one more `error` listener on each session it carries a stream on. When a
+ * keepalive PING goes unanswered it destroys the session with an error that Node emits when the socket has closed,
+ * after the manager has moved on and removed its own listeners: unheard, that error is an uncaught exception, which
+ * stops a weft process. The streams fail with errors of their own, which their owners handle.
+ */
+class KeptSessions extends Http2SessionManager {
+  private readonly heard = new WeakSet<http2.Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager['request']>): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session && !this.heard.has(session)) {
+      this.heard.add(session);
+      session.on('error', ignoreSessionError);
+    }
+    return stream;
+  }
+}
+
+function ignoreSessionError(): void {
+  // Reported through the session's streams (see KeptSessions).
 }
