@@ -21,7 +21,13 @@
 // caught between the old pod's app exiting (the echo app stops accepting at
 // SIGTERM) and the caller learning the removal is answered 503 by the dying
 // pod's proxy (measured: 1 of 133 in one run, with the destination stream
-// intact) — a race of every rolling restart, not of the rotation.
+// intact) — a race of every rolling restart, not of the rotation. Another:
+// the old pod's address is gone about a second after its SIGTERM (the echo
+// app and an idle proxy exit at once), and a caller that has not yet seen
+// the removal connects to it; nobody answers, so without the proxy's 1 s
+// connect bound (docs/proxy.md "Requests that were not delivered") the
+// request hung past curl's 5 s (1 of ~210 in some runs; a packet capture on
+// the node's bridge showed the caller's SYNs to that address unanswered).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
