@@ -3,7 +3,7 @@
 // the way a pod starts it — bundled into one file as the image ships it and
 // with the Node flags the injector writes (POD_NODE_FLAGS).
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -165,9 +165,12 @@ const WEFT_PROXY = new URL('./weft-proxy.mjs', import.meta.url).pathname;
 
 /**
  * The file a bench runs for one weft proxy build: weft-proxy.mjs bundled by the image build's own bundler
- * (images/lib/bundle.mjs) into `dir`. `dist` names another build's proxy/dist (an A/B baseline; its imports resolve
+ * (images/lib/bundle.mjs) into `dir`, next to a copy of the native addon as the image lays them out. `dist` names another build's proxy/dist (an A/B baseline; its imports resolve
  * through the node_modules next to it); `bundled: false` runs weft-proxy.mjs as compiled instead.
  */
+/** The proxy's native addon, as built by `npm ci` (proxy/native/build.mjs). */
+const NATIVE_ADDON = 'proxy/native/build/Release/weft_original_dst.node';
+
 export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
   let source = WEFT_PROXY;
   if (dist) {
@@ -182,7 +185,12 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
   }
   if (!bundled) return source;
   const { bundle } = await import('../../images/lib/bundle.mjs');
-  const path = join(dir, `weft-proxy.${dist ? 'base' : 'new'}.bundle.mjs`);
+  // Laid out as in the image: the bundle in app/proxy/dist, the native addon where it looks for it from there.
+  const app = join(dir, dist ? 'base' : 'new');
+  mkdirSync(join(app, 'proxy', 'dist'), { recursive: true });
+  mkdirSync(join(app, 'native', 'build', 'Release'), { recursive: true });
+  copyFileSync(new URL(`../../${NATIVE_ADDON}`, import.meta.url), join(app, NATIVE_ADDON.replace(/^proxy\//, '')));
+  const path = join(app, 'proxy', 'dist', 'weft-proxy.bundle.mjs');
   writeFileSync(path, (await bundle(source)).code);
   return path;
 }

@@ -39,7 +39,8 @@
 // its peak while serving 2,000 rps for FIXED_SECONDS (before any full-speed
 // load; _end_mib: at the end of it), weft_rss_load_mib its peak under wrk at
 // full speed, weft_memory where the RSS goes (process.memoryUsage()) idle and
-// after the 2,000 rps.
+// after the 2,000 rps; weft_rss_idle_after_load_mib the hop's RSS at the end, idle
+// again after every full-speed scenario it served, _anon_: its anonymous part.
 // machine_stalls: while the hop idles, an idle process pinned to each CPU counts the times the machine took the CPU
 // away for more than 3 ms (stall-probe.mjs), the floor under the p99s.
 // The last line printed is one JSON object (format: docs/interception.md).
@@ -406,6 +407,10 @@ for (const m of tracingMeshes) {
   for (const p of [m.c, m.s]) process.kill(p.pid, 'SIGTERM');
 }
 pki.dispose();
+// The hop again, idle since the paired rounds (the TCP and tracing scenarios ran on other proxies, minutes): what a
+// proxy keeps once it has served HTTP/1, HTTP/2 and gRPC at full speed.
+const rssIdleAfterLoad = rssMiB(hop.pid);
+const rssAnonIdleAfterLoad = rssMiB(hop.pid, 'RssAnon');
 
 const result = {
   direct,
@@ -433,6 +438,8 @@ const result = {
   weft_rss_2000_rps_mib: rss2000.rss_peak_mib,
   weft_rss_2000_rps_end_mib: rss2000.rss_end_mib,
   weft_rss_load_mib: round(rssLoad, 1),
+  weft_rss_idle_after_load_mib: round(rssIdleAfterLoad, 1),
+  weft_rss_anon_idle_after_load_mib: round(rssAnonIdleAfterLoad, 1),
   weft_memory: { idle: memoryIdle, at_2000_rps: memory2000 },
   // Medians of the paired rounds (above); the same ratios from the scenarios' own windows, minutes apart, as _apart.
   ratio_hop_vs_haproxy: pairedMedian('ratio_hop_vs_haproxy'),

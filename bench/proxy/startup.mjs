@@ -8,7 +8,8 @@
 // plane here — so the proxy keeps retrying them, as in a pod whose control plane is not up yet.
 // Each of WEFT_BENCH_ROUNDS (3) starts is pinned to CPU 1. Reported: time to /ready (the first certificate held) and
 // the CPU time the proxy used until then (steadier on a shared machine than the wall clock), then 3 s later VmRSS and
-// process.memoryUsage(); the bundle's size and how many modules went into it. Medians over the starts.
+// process.memoryUsage() (rss_idle_mib), and VmRSS 3 s after it gave back its executable's start-up pages
+// (rss_released_mib: RELEASE_AFTER_READY_MS after /ready, docs/proxy.md); the bundle's size and how many modules went into it. Medians over the starts.
 // One more start with `--trace-opt` added lists the functions V8's optimizing compiler (TurboFan) compiled from start
 // to the idle reading (`optimized_at_start`): with the pod's flags, none (docs/proxy.md, eleventh pass) — one is
 // enough to page the compiler's code in, ~4 MiB of idle RSS.
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
 import { podEnv } from '@weft/proxy/testing/pod-env';
+import { RELEASE_AFTER_READY_MS } from '@weft/proxy/native/startup-pages';
 import { bundle } from '../../images/lib/bundle.mjs';
 import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
 
@@ -85,6 +87,9 @@ async function startOnce(i, extraFlags = []) {
   await new Promise((r) => setTimeout(r, 3000));
   const result = { ready_ms: round(readyMs, 0), cpu_ms_to_ready: round(readyCpuMs, 0), rss_mib: round(rssMiB(child.pid), 1), memory: await memoryOf(child) };
   const printed = out; // up to the idle reading
+  // 3 s after the proxy gave back its executable's start-up pages (RELEASE_AFTER_READY_MS after /ready).
+  await new Promise((r) => setTimeout(r, RELEASE_AFTER_READY_MS));
+  result.rss_released_mib = round(rssMiB(child.pid), 1);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   log(`start ${i + 1}: ${JSON.stringify(result)}`);
@@ -110,6 +115,7 @@ console.log(
     ready_ms: median(runs.map((r) => r.ready_ms)),
     cpu_ms_to_ready: median(runs.map((r) => r.cpu_ms_to_ready)),
     rss_idle_mib: median(runs.map((r) => r.rss_mib)),
+    rss_released_mib: median(runs.map((r) => r.rss_released_mib)),
     optimized_at_start: optimizedIn(traced.printed),
     runs,
   }),

@@ -20,7 +20,8 @@ import { createLogger } from '@weft/common/log';
 const spec = JSON.parse(process.argv[2]);
 // Literal specifiers for this build, so the bench can bundle this file the way the image bundles weft.
 const from = (path, thisBuild) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : thisBuild());
-const { startProxy, StaticIdentity, StaticDiscovery, StaticProfiles, endpoint } = await from('index.js', () => import('@weft/proxy'));
+const weft = await from('index.js', () => import('@weft/proxy'));
+const { startProxy, StaticIdentity, StaticDiscovery, StaticProfiles, endpoint } = weft;
 const { testConfig } = await from('testing/mesh.js', () => import('@weft/proxy/testing/mesh'));
 
 const identity = new StaticIdentity(spec.name, readFileSync(spec.anchors, 'utf8'), { cert: readFileSync(spec.cert, 'utf8'), key: readFileSync(spec.key, 'utf8') });
@@ -41,5 +42,7 @@ if (globalThis.gc) {
   await new Promise((r) => setTimeout(r, 200));
   globalThis.gc();
 }
+// As main.js does in a pod (a baseline build from before it has no such step).
+weft.releaseStartupPagesWhenReady?.(identity, createLogger('proxy', 'warn'));
 process.stdout.write(`READY ${JSON.stringify(proxy.ports)}\n`);
 process.once('SIGTERM', () => void proxy.shutdown().then(() => process.exit(0)));

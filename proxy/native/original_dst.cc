@@ -1,4 +1,7 @@
-// weft_original_dst: the destination a connection had before iptables REDIRECT
+// weft_original_dst, the proxy's native addon (it also holds
+// releaseExecutablePages, startup_pages.cc).
+//
+// getOriginalDst: the destination a connection had before iptables REDIRECT
 // rewrote it, read from conntrack with getsockopt(SO_ORIGINAL_DST) for IPv4 and
 // getsockopt(IP6T_SO_ORIGINAL_DST) for IPv6. Node has no API for this and the
 // option returns a sockaddr, not an integer, hence a native addon.
@@ -6,6 +9,8 @@
 // Plain Node-API (C ABI), so the binary does not depend on V8's C++ API and
 // keeps working across Node patch releases.
 #include <node_api.h>
+
+#include "startup_pages.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -93,6 +98,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "getOriginalDst", NAPI_AUTO_LENGTH, GetOriginalDst, nullptr, &fn);
   napi_set_named_property(env, exports, "getOriginalDst", fn);
+  napi_create_function(env, "releaseExecutablePages", NAPI_AUTO_LENGTH, weft::ReleaseExecutablePages, nullptr, &fn);
+  napi_set_named_property(env, exports, "releaseExecutablePages", fn);
   return exports;
 }
 

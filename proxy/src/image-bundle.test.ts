@@ -3,11 +3,13 @@
 // Node's fetch implementation: the bundle's `Headers` is weft's
 // (common/src/web-headers.ts), and Node's global, whose first read loads all
 // of Node's fetch code and compiles its WebAssembly, is never read. The same
-// main.js unbundled reads Node's global, and the check sees it.
+// main.js unbundled reads Node's global, and the check sees it. Once ready, the
+// bundled proxy gives back its executable's start-up pages
+// (native/startup-pages.ts) and serves on.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,39 +40,79 @@ async function bundledMain(): Promise<string> {
   return main;
 }
 
-/** Starts `main` as a pod would against a real identity service, waits for /ready (a certificate held), and asks the probe. */
-async function fetchLoadedOnceReady(main: string): Promise<boolean> {
+interface PodProxy {
+  readonly child: ChildProcess;
+  readonly admin: number;
+  output(): string;
+}
+
+/** Starts `main` as a pod would against a real identity service and waits for /ready (a certificate held). */
+async function startAsPod(main: string, logLevel = 'warn'): Promise<PodProxy> {
   const ca = await generateLocalCa();
   const { service, validator } = await startTestIdentity({ issuer: ca.issuer, anchorPem: ca.anchorPem });
   after(() => service.close());
   const tokenFile = join(dir, `token-${Math.random().toString(36).slice(2)}`);
   writeFileSync(tokenFile, validator.issue('demo', 'web'));
   const [admin, outbound, inbound, tap, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const env = podEnv({
-    ports: { admin, outbound, inbound, tap },
-    identity: { port: service.port, serverName: service.serverName, anchorPem: ca.anchorPem, tokenFile, localName: IDENTITY },
-    controlPlanePort: closed,
-    namespace: 'demo',
-    pod: 'web-0',
-  });
+  const env = {
+    ...podEnv({
+      ports: { admin, outbound, inbound, tap },
+      identity: { port: service.port, serverName: service.serverName, anchorPem: ca.anchorPem, tokenFile, localName: IDENTITY },
+      controlPlanePort: closed,
+      namespace: 'demo',
+      pod: 'web-0',
+    }),
+    WEFT_PROXY_LOG_LEVEL: logLevel,
+  };
   const child = spawn(process.execPath, ['--import', PROBE, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => child.kill('SIGKILL'));
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   for (;;) {
     assert.equal(child.exitCode, null, `the proxy exited:\n${out}`);
     const rsp = await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined);
     if (rsp?.status === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  child.kill('SIGUSR2');
-  while (!/FETCH_LOADED=(true|false)/.test(out)) {
-    assert.equal(child.exitCode, null, `the proxy exited:\n${out}`);
+  return { child, admin, output: () => out };
+}
+
+/** Once `proxy` has written `pattern`, or exited (a failure). */
+async function untilOutput(proxy: PodProxy, pattern: RegExp): Promise<void> {
+  while (!pattern.test(proxy.output())) {
+    assert.equal(proxy.child.exitCode, null, `the proxy exited:\n${proxy.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  child.kill('SIGTERM');
-  return /FETCH_LOADED=true/.test(out);
+}
+
+/** Whether Node's fetch implementation is loaded once the proxy is ready. */
+async function fetchLoadedOnceReady(main: string): Promise<boolean> {
+  const proxy = await startAsPod(main);
+  proxy.child.kill('SIGUSR2');
+  await untilOutput(proxy, /FETCH_LOADED=(true|false)/);
+  proxy.child.kill('SIGTERM');
+  return /FETCH_LOADED=true/.test(proxy.output());
+}
+
+/** KiB of the executable's read-only, unmodified mappings resident in `pid` (what releasing start-up pages unmaps). */
+function residentExecutableKb(pid: number): number {
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  let current = false;
+  let kb = 0;
+  let rss = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      current = m[2] === exe && !m[1]!.includes('w');
+      continue;
+    }
+    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (!field || !current) continue;
+    if (field[1] === 'Rss') rss = Number(field[2]);
+    else if (Number(field[2]) === 0) kb += rss; // Anonymous follows Rss in each mapping's block
+  }
+  return kb;
 }
 
 test("bundled as in the image, the proxy certifies over gRPC without loading Node's fetch implementation", { timeout: 120_000 }, async () => {
@@ -79,4 +121,19 @@ test("bundled as in the image, the proxy certifies over gRPC without loading Nod
 
 test("unbundled, the same proxy reads Node's Headers global and so loads Node's fetch implementation (the check above can see it)", { timeout: 120_000 }, async () => {
   assert.equal(await fetchLoadedOnceReady(MAIN), true);
+});
+
+test('once ready, the proxy as the image runs it gives back its executable\'s start-up pages and serves on', { timeout: 120_000 }, async (t) => {
+  if (process.platform !== 'linux') return t.skip('Linux only');
+  const proxy = await startAsPod(await bundledMain(), 'info'); // the release is logged at info
+  const atReady = residentExecutableKb(proxy.child.pid!);
+  await untilOutput(proxy, /start-up pages of the executable released/);
+  const released = residentExecutableKb(proxy.child.pid!);
+  assert.ok(released < atReady / 2, `the executable's read-only pages resident: ${atReady} kB when ready, ${released} kB after the release`);
+  // Its admin port answers on code paged back in, and the log says how much was released.
+  assert.equal((await fetch(`http://127.0.0.1:${proxy.admin}/ready`)).status, 200);
+  assert.match(await (await fetch(`http://127.0.0.1:${proxy.admin}/metrics`)).text(), /process_resident_memory_bytes/);
+  const line = proxy.output().split('\n').find((l) => l.includes('start-up pages of the executable released'))!;
+  assert.ok((JSON.parse(line) as { residentMiB: number }).residentMiB > 0, line);
+  proxy.child.kill('SIGTERM');
 });

@@ -6,3 +6,4 @@ export { StaticDiscovery, endpoint, type Discovery, type EndpointSet } from './d
 export { DestinationDiscovery } from './discovery/destination-client.js';
 export { StaticProfiles, DestinationProfiles, type Profiles, type ProfileWatch, type Profile } from './discovery/profiles.js';
 export * from './svc.js';
+export { releaseStartupPages, releaseStartupPagesWhenReady, type ReleasedPages } from './native/startup-pages.js';

@@ -7,6 +7,7 @@ import { createLogger } from '@weft/common/log';
 import { ConfigError } from '@weft/common/errors';
 import { parseProxyEnv } from './config.js';
 import { startProxy } from './proxy.js';
+import { releaseStartupPagesWhenReady } from './native/startup-pages.js';
 
 async function main(): Promise<void> {
   let config;
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fatal('uncaught exception: exiting'));
   process.on('unhandledRejection', fatal('unhandled rejection: exiting'));
   const proxy = await startProxy({ config, log });
+  releaseStartupPagesWhenReady(proxy.identity, log);
   const stop = (signal: string): void => {
     log.info({ signal }, 'shutting down');
     void proxy.shutdown();

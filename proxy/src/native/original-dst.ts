@@ -1,56 +1,18 @@
 /**
  * The original destination of a connection that iptables REDIRECTed to the
- * proxy (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST), through the small native
- * addon in proxy/native. The addon is loaded on first use, so importing this
- * module never fails; `nativeAddonProblem()` lets the proxy refuse to start
+ * proxy (SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST), through the proxy's native
+ * addon (./addon.ts). `nativeAddonProblem()` lets the proxy refuse to start
  * with a clear message when interception is expected but the addon is absent.
  */
-import { createRequire } from 'node:module';
 import { isIPv4 } from 'node:net';
 import type { Socket } from 'node:net';
-import { FailedPreconditionError } from '@weft/common/errors';
+import { loadNativeAddon } from './addon.js';
+
+export { NativeAddonMissingError, nativeAddonProblem } from './addon.js';
 
 export interface OriginalDst {
   readonly address: string;
   readonly port: number;
-}
-
-interface OriginalDstAddon {
-  getOriginalDst(fd: number, family: 4 | 6): OriginalDst;
-}
-
-/** Relative to dist/native/ (and src/native/): proxy/native/build/Release. */
-const ADDON_PATH = '../../native/build/Release/weft_original_dst.node';
-
-export class NativeAddonMissingError extends FailedPreconditionError {}
-
-let addon: OriginalDstAddon | undefined;
-let loadError: NativeAddonMissingError | undefined;
-
-function load(): OriginalDstAddon {
-  if (addon) return addon;
-  if (loadError) throw loadError;
-  try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as OriginalDstAddon;
-    return addon;
-  } catch (err) {
-    loadError = new NativeAddonMissingError(
-      `the SO_ORIGINAL_DST addon (proxy/native) is not built or cannot load: ${(err as Error).message}. ` +
-        'Build it with `npm run build:native -w proxy` (needs a C++ compiler, make, python3 and the Node headers).',
-      { cause: err },
-    );
-    throw loadError;
-  }
-}
-
-/** Why the addon cannot be used, or undefined when it loads. */
-export function nativeAddonProblem(): NativeAddonMissingError | undefined {
-  try {
-    load();
-    return undefined;
-  } catch (err) {
-    return err as NativeAddonMissingError;
-  }
 }
 
 interface HandleWithFd {
@@ -82,7 +44,7 @@ function connectionFamily(localAddress: string | undefined): 4 | 6 | undefined {
  * Throws NativeAddonMissingError when the addon is not built.
  */
 export function originalDst(socket: Socket): OriginalDst | undefined {
-  const native = load();
+  const native = loadNativeAddon();
   const fd = socketFd(socket);
   const family = connectionFamily(socket.localAddress);
   if (fd === undefined || family === undefined) return undefined;
