@@ -7,7 +7,9 @@
 //     live where the kernel enforces them (the proxy's cgroup memory limit and
 //     CPU quota), in the containers (weft-init's skipped ports, the proxy's
 //     log level, image) and in the mesh (the per-pod default inbound policy
-//     refuses an unmeshed caller).
+//     refuses an unmeshed caller); once ready, the proxy in its container has
+//     given back its executable's start-up pages (its log says so, and its
+//     node binary's resident read-only pages, read from the host, are fewer).
 // (b) A meshed Job: weft-init is a real init container whose OCI spec holds
 //     only CAP_NET_ADMIN and CAP_NET_RAW; the proxy is a native sidecar
 //     (restartPolicy Always) started before the app; the app's first request
@@ -16,6 +18,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { notRunning, waitFor } from '../../lib/env.mjs';
 import { echoPod } from '../../lib/pods.mjs';
 import { containerCgroupDir, containerInfo, containerLog, containerPid, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
@@ -23,6 +26,28 @@ import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario
 import { WEFT_NS } from '../../lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s10';
+
+/** MiB of `pid`'s executable resident in its read-only mappings, read from the host. */
+function executableReadOnlyRssMiB(pid) {
+  // /proc/<pid>/exe and the paths in /proc/<pid>/smaps are both rendered from the reader's root: the same string.
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  let current = false;
+  let found = false;
+  let kb = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      current = !m[1].includes('w') && m[2] === exe;
+      found ||= current;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && current) kb += Number(rss[1]);
+  }
+  if (!found) throw new Error(`no read-only mapping of ${exe} in /proc/${pid}/smaps`);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
 let env;
 let installed = [];
@@ -98,8 +123,20 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   // proxy-log-format=plain: the proxy's own log lines (the kubelet's CRI log) read `<time> <LEVEL> proxy: <message>`.
   assert.match(containerLog(env, NS, 'overrides', 'weft-proxy'), /^\d{4}-\d\d-\d\dT\S+ (INFO|DEBUG) [\w.-]+: /m, 'plain log lines');
 
-  // The kernel enforces the resource overrides: the proxy container's own cgroups.
   const pid = containerPid(env, proxyStatus.containerID);
+  // In its container, once ready, the proxy gives back its executable's start-up pages (docs/proxy.md, fourteenth
+  // pass): logged with how much was resident, and its node binary's read-only mappings hold less than that after.
+  let released;
+  await waitFor('the proxy logs the release of its start-up pages', () => {
+    released = /start-up pages of the executable released.*residentMiB[=:"\s]+([\d.]+)/.exec(containerLog(env, NS, 'overrides', 'weft-proxy'));
+    return released;
+  }, { timeoutMs: 60_000, intervalMs: 500 });
+  const exeRss = executableReadOnlyRssMiB(pid);
+  assert.ok(exeRss < Number(released[1]), `resident read-only pages of the proxy's node binary: ${released[1]} MiB at the release, ${exeRss} MiB now`);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)[1]);
+
+  // The kernel enforces the resource overrides: the proxy container's own cgroups.
   const mem = containerCgroupDir(pid, 'memory');
   assert.equal(Number(readCgroup(mem, 'memory.limit_in_bytes')), 192 * 1024 * 1024, `${mem}/memory.limit_in_bytes`);
   const cpu = containerCgroupDir(pid, 'cpu');
@@ -114,6 +151,7 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     throw err;
   });
   console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403`);
+  console.log(`# proxy released ${released[1]} MiB of start-up pages (${exeRss} MiB of its binary resident after); RSS ${(kb('VmRSS') / 1024).toFixed(1)} MiB (anonymous ${(kb('RssAnon') / 1024).toFixed(1)})`);
 });
 
 test('a meshed Job: weft-init with only NET_ADMIN/NET_RAW, the proxy a native sidecar started first, the Job completes', { skip: notRunning }, async () => {
