@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
 import { freePort } from '@weft/common/testing/jaeger';
 import { podEnv } from './testing/pod-env.js';
+import { releasableResidentKb } from './testing/smaps.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(repo, 'proxy/dist/main.js');
@@ -95,26 +96,6 @@ async function fetchLoadedOnceReady(main: string): Promise<boolean> {
   return /FETCH_LOADED=true/.test(proxy.output());
 }
 
-/** KiB of the executable's read-only, unmodified mappings resident in `pid` (what releasing start-up pages unmaps). */
-function residentExecutableKb(pid: number): number {
-  const exe = readlinkSync(`/proc/${pid}/exe`);
-  let current = false;
-  let kb = 0;
-  let rss = 0;
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (m) {
-      current = m[2] === exe && !m[1]!.includes('w');
-      continue;
-    }
-    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
-    if (!field || !current) continue;
-    if (field[1] === 'Rss') rss = Number(field[2]);
-    else if (Number(field[2]) === 0) kb += rss; // Anonymous follows Rss in each mapping's block
-  }
-  return kb;
-}
-
 test("bundled as in the image, the proxy certifies over gRPC without loading Node's fetch implementation", { timeout: 120_000 }, async () => {
   assert.equal(await fetchLoadedOnceReady(await bundledMain()), false);
 });
@@ -126,9 +107,9 @@ test("unbundled, the same proxy reads Node's Headers global and so loads Node's 
 test('once ready, the proxy as the image runs it gives back its executable\'s start-up pages and serves on', { timeout: 120_000 }, async (t) => {
   if (process.platform !== 'linux') return t.skip('Linux only');
   const proxy = await startAsPod(await bundledMain(), 'info'); // the release is logged at info
-  const atReady = residentExecutableKb(proxy.child.pid!);
+  const atReady = releasableResidentKb(proxy.child.pid!);
   await untilOutput(proxy, /start-up pages of the executable released/);
-  const released = residentExecutableKb(proxy.child.pid!);
+  const released = releasableResidentKb(proxy.child.pid!);
   assert.ok(released < atReady / 2, `the executable's read-only pages resident: ${atReady} kB when ready, ${released} kB after the release`);
   // Its admin port answers on code paged back in, and the log says how much was released.
   assert.equal((await fetch(`http://127.0.0.1:${proxy.admin}/ready`)).status, 200);

@@ -18,7 +18,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { notRunning, waitFor } from '../../lib/env.mjs';
 import { echoPod } from '../../lib/pods.mjs';
 import { containerCgroupDir, containerInfo, containerLog, containerPid, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
@@ -26,28 +26,6 @@ import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario
 import { WEFT_NS } from '../../lib/weft-install.mjs';
 
 const NS = 'weft-e2e-s10';
-
-/** MiB of `pid`'s executable resident in its read-only mappings, read from the host. */
-function executableReadOnlyRssMiB(pid) {
-  // /proc/<pid>/exe and the paths in /proc/<pid>/smaps are both rendered from the reader's root: the same string.
-  const exe = readlinkSync(`/proc/${pid}/exe`);
-  let current = false;
-  let found = false;
-  let kb = 0;
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (m) {
-      current = !m[1].includes('w') && m[2] === exe;
-      found ||= current;
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss && current) kb += Number(rss[1]);
-  }
-  if (!found) throw new Error(`no read-only mapping of ${exe} in /proc/${pid}/smaps`);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
 let env;
 let installed = [];
@@ -131,7 +109,8 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     released = /start-up pages of the executable released.*residentMiB[=:"\s]+([\d.]+)/.exec(containerLog(env, NS, 'overrides', 'weft-proxy'));
     return released;
   }, { timeoutMs: 60_000, intervalMs: 500 });
-  const exeRss = executableReadOnlyRssMiB(pid);
+  const { releasableResidentKb } = await import(`${repoRoot}proxy/dist/testing/smaps.js`);
+  const exeRss = Math.round(releasableResidentKb(pid) / 102.4) / 10;
   assert.ok(exeRss < Number(released[1]), `resident read-only pages of the proxy's node binary: ${released[1]} MiB at the release, ${exeRss} MiB now`);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)[1]);
