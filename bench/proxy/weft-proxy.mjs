@@ -42,7 +42,9 @@ if (globalThis.gc) {
   await new Promise((r) => setTimeout(r, 200));
   globalThis.gc();
 }
-// As main.js does in a pod (a baseline build from before it has no such step).
-weft.releaseStartupPagesWhenReady?.(identity, createLogger('proxy', 'warn'));
+// As main.js does in a pod (a baseline build from before them has no such steps).
+const podLog = createLogger('proxy', 'warn');
+weft.releaseStartupPagesWhenReady?.(identity, podLog);
+weft.watchIdleMemory?.(podLog);
 process.stdout.write(`READY ${JSON.stringify(proxy.ports)}\n`);
 process.once('SIGTERM', () => void proxy.shutdown().then(() => process.exit(0)));

@@ -5,11 +5,12 @@
 // of Node's fetch code and compiles its WebAssembly, is never read. The same
 // main.js unbundled reads Node's global, and the check sees it. Once ready, the
 // bundled proxy gives back its executable's start-up pages
-// (native/startup-pages.ts) and serves on.
+// (native/startup-pages.ts) and serves on; quiet again after work, it gives
+// back what the work grew (idle-memory.ts).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,5 +117,32 @@ test('once ready, the proxy as the image runs it gives back its executable\'s st
   assert.match(await (await fetch(`http://127.0.0.1:${proxy.admin}/metrics`)).text(), /process_resident_memory_bytes/);
   const line = proxy.output().split('\n').find((l) => l.includes('start-up pages of the executable released'))!;
   assert.ok((JSON.parse(line) as { residentMiB: number }).residentMiB > 0, line);
+  proxy.child.kill('SIGTERM');
+});
+
+/** The CPU time `pid` used so far, ms (/proc/<pid>/stat: user and system clock ticks, 100 a second). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+test('quiet again after work, the proxy as the image runs it gives back the memory the work grew', { timeout: 120_000 }, async (t) => {
+  if (process.platform !== 'linux') return t.skip('Linux only');
+  const proxy = await startAsPod(await bundledMain(), 'debug'); // what it gave back is logged at debug
+  await untilOutput(proxy, /start-up pages of the executable released/);
+  // Work: scrapes of its metrics until the proxy used over a second of CPU (WORK_CPU_MS) since it started.
+  const pid = proxy.child.pid!;
+  while (cpuMs(pid) < 1_500) {
+    await Promise.all(Array.from({ length: 8 }, async () => (await fetch(`http://127.0.0.1:${proxy.admin}/metrics`)).text()));
+  }
+  // Then nothing: within two check periods (IDLE_CHECK_MS), one whole period was quiet.
+  await untilOutput(proxy, /quiet after work: memory given back/);
+  const line = proxy.output().split('\n').find((l) => l.includes('quiet after work: memory given back'))!;
+  const given = JSON.parse(line) as { workCpuMs: number; newSpaceMiB: [number, number]; releasedMiB: number };
+  assert.ok(given.workCpuMs >= 1_000, line);
+  assert.ok(given.newSpaceMiB[1] < given.newSpaceMiB[0], `the young generation shrank: ${line}`);
+  assert.ok(given.releasedMiB > 0, `the executable's pages the work ran were unmapped again: ${line}`);
+  // It serves on.
+  assert.equal((await fetch(`http://127.0.0.1:${proxy.admin}/ready`)).status, 200);
   proxy.child.kill('SIGTERM');
 });

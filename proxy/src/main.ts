@@ -8,6 +8,7 @@ import { ConfigError } from '@weft/common/errors';
 import { parseProxyEnv } from './config.js';
 import { startProxy } from './proxy.js';
 import { releaseStartupPagesWhenReady } from './native/startup-pages.js';
+import { watchIdleMemory } from './idle-memory.js';
 
 async function main(): Promise<void> {
   let config;
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', fatal('unhandled rejection: exiting'));
   const proxy = await startProxy({ config, log });
   releaseStartupPagesWhenReady(proxy.identity, log);
+  watchIdleMemory(log);
   const stop = (signal: string): void => {
     log.info({ signal }, 'shutting down');
     void proxy.shutdown();
