@@ -5,7 +5,8 @@
 //   mkdir -p /tmp/weft-base/proxy && cp -r proxy/dist proxy/package.json /tmp/weft-base/proxy/ \
 //     && ln -sfn "$PWD/node_modules" /tmp/weft-base/node_modules
 // `current` runs this build on both sides, for comparing flags: WEFT_AB_FLAGS_BASE and WEFT_AB_FLAGS_NEW
-// (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides). Each build is bundled
+// (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides), and
+// WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW (space-separated NAME=value added to a side's environment). Each build is bundled
 // into one file as the image ships it (WEFT_AB_UNBUNDLED_BASE=1 / WEFT_AB_UNBUNDLED_NEW=1 run a side as compiled).
 // Both builds run side by side on the same backend (HAProxy's static 200, CPU 0), pinned to CPU 1; each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
@@ -30,6 +31,8 @@ if (!baselineArg) {
 const baseline = baselineArg === 'current' ? undefined : resolve(baselineArg);
 const flagsOf = (v) => (v === undefined ? [...POD_NODE_FLAGS] : v.split(/\s+/).filter(Boolean));
 const FLAGS = { base: flagsOf(process.env.WEFT_AB_FLAGS_BASE), new: flagsOf(process.env.WEFT_AB_FLAGS_NEW) };
+const envOf = (v) => Object.fromEntries((v ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const ENV = { base: envOf(process.env.WEFT_AB_ENV_BASE), new: envOf(process.env.WEFT_AB_ENV_NEW) };
 const RSS_RATE = 2000;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -40,7 +43,7 @@ const entries = {};
 /** One proxy of build `b` ('base' or 'new') with its flags; --expose-gc lets it collect once before READY. */
 async function weft(b, name, spec) {
   entries[b] ??= await weftProxyEntry(dir, { dist: b === 'base' ? baseline : undefined, bundled: process.env[`WEFT_AB_UNBUNDLED_${b.toUpperCase()}`] !== '1' });
-  return startWeft(name, entries[b], spec, ['--expose-gc', ...FLAGS[b]]);
+  return startWeft(name, entries[b], spec, ['--expose-gc', ...FLAGS[b]], ENV[b]);
 }
 
 /** wrk at full speed for SECONDS; rps and CPU µs per request of `pids`. */

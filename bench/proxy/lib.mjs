@@ -47,9 +47,9 @@ export function freePort() {
   });
 }
 
-/** Starts a long-running process; resolves once its stdout matches `readyLine` (at once without one). */
-export function start(name, argv, readyLine) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a long-running process (`env` added to this one's); resolves once its stdout matches `readyLine` (at once without one). */
+export function start(name, argv, readyLine, env = {}) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -163,14 +163,14 @@ export async function fixedRate({ port, rate, seconds, authority, logFile, pid, 
 
 const WEFT_PROXY = new URL('./weft-proxy.mjs', import.meta.url).pathname;
 
+/** The proxy's native addon, as built by `npm ci` (proxy/native/build.mjs). */
+const NATIVE_ADDON = 'proxy/native/build/Release/weft_original_dst.node';
+
 /**
  * The file a bench runs for one weft proxy build: weft-proxy.mjs bundled by the image build's own bundler
  * (images/lib/bundle.mjs) into `dir`, next to a copy of the native addon as the image lays them out. `dist` names another build's proxy/dist (an A/B baseline; its imports resolve
  * through the node_modules next to it); `bundled: false` runs weft-proxy.mjs as compiled instead.
  */
-/** The proxy's native addon, as built by `npm ci` (proxy/native/build.mjs). */
-const NATIVE_ADDON = 'proxy/native/build/Release/weft_original_dst.node';
-
 export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
   let source = WEFT_PROXY;
   if (dist) {
@@ -197,11 +197,11 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
 
 /**
  * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1, with `flags` before the script
- * (default: the injector's). Resolves with its pid and ports once it printed READY.
+ * (default: the injector's) and `env` added to the environment. Resolves with its pid and ports once it printed READY.
  */
-export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS) {
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}) {
   const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
-  const { child, match } = await start(name, onCpu(1, argv), /READY (\{.*\})/);
+  const { child, match } = await start(name, onCpu(1, argv), /READY (\{.*\})/, env);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };
 }
 
