@@ -22,6 +22,8 @@ const spec = JSON.parse(process.argv[2]);
 const from = (path, thisBuild) => (spec.dist ? import(pathToFileURL(`${spec.dist}/${path}`).href) : thisBuild());
 const weft = await from('index.js', () => import('@weft/proxy'));
 const { startProxy, StaticIdentity, StaticDiscovery, StaticProfiles, endpoint } = weft;
+// As main.js does first (a baseline build from before it has no such step).
+weft.installAsyncBind?.();
 const { testConfig } = await from('testing/mesh.js', () => import('@weft/proxy/testing/mesh'));
 
 const identity = new StaticIdentity(spec.name, readFileSync(spec.anchors, 'utf8'), { cert: readFileSync(spec.cert, 'utf8'), key: readFileSync(spec.key, 'utf8') });

@@ -7,4 +7,5 @@ export { DestinationDiscovery } from './discovery/destination-client.js';
 export { StaticProfiles, DestinationProfiles, type Profiles, type ProfileWatch, type Profile } from './discovery/profiles.js';
 export * from './svc.js';
 export { releaseStartupPages, releaseStartupPagesWhenReady, type ReleasedPages } from './native/startup-pages.js';
+export { installAsyncBind } from './async-bind.js';
 export { watchIdleMemory, reduceIdleMemory, type IdleMemoryWatch, type IdleReduction } from './idle-memory.js';

@@ -9,8 +9,10 @@ import { parseProxyEnv } from './config.js';
 import { startProxy } from './proxy.js';
 import { releaseStartupPagesWhenReady } from './native/startup-pages.js';
 import { watchIdleMemory } from './idle-memory.js';
+import { installAsyncBind } from './async-bind.js';
 
 async function main(): Promise<void> {
+  installAsyncBind();
   let config;
   try {
     config = parseProxyEnv(process.env);
