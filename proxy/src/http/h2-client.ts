@@ -32,6 +32,14 @@ function cleartext(authority: URL): Duplex {
   return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host);
 }
 
+/**
+ * Every option `request` fills in, so Node's copy of them keeps its shape: given only `endStream`, it adds the
+ * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
+ * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
+ */
+const BODYLESS: http2.ClientSessionRequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
+const WITH_BODY: http2.ClientSessionRequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
+
 export class H2Pool {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
 
@@ -60,7 +68,7 @@ export class H2Pool {
       const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
       for (const name in req.headers) headers[name] = req.headers[name];
       if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
-      stream = this.session(peer).request(headers, { endStream: req.bodyless });
+      stream = this.session(peer).request(headers, req.bodyless ? BODYLESS : WITH_BODY);
     } catch (err) {
       return Promise.reject(new EndpointError(peer.label, err));
     }

@@ -36,6 +36,11 @@ const H2_RESETS_PER_SECOND = 20;
 const H2_GOAWAY_GRACE_MS = 1000;
 
 /** Why a request was aborted: the client reset its stream (code) or went away. */
+/** `respond`'s options with every field Node reads, so its copy of them keeps its shape (h2-client.ts says why). */
+const TRAILERS_ONLY: http2.ServerStreamResponseOptions = { endStream: true, waitForTrailers: false };
+const WITH_TRAILERS: http2.ServerStreamResponseOptions = { endStream: false, waitForTrailers: true };
+const WITHOUT_TRAILERS: http2.ServerStreamResponseOptions = { endStream: false, waitForTrailers: false };
+
 export class StreamReset extends Error {
   constructor(readonly code: number) {
     super(`stream reset by client (code ${code})`);
@@ -323,7 +328,7 @@ class ServerStreamExchange {
     try {
       // gRPC trailers-only (every error status, empty streams): the status rides the one HEADERS frame, which must
       // carry END_STREAM — gRPC clients read grpc-status from headers only then (else: "ended without gRPC status").
-      stream.respond(headers, trailersOnly ? { endStream: true } : { waitForTrailers: wantTrailers });
+      stream.respond(headers, trailersOnly ? TRAILERS_ONLY : wantTrailers ? WITH_TRAILERS : WITHOUT_TRAILERS);
     } catch {
       stream.close(NGHTTP2_INTERNAL_ERROR);
       rsp.body.destroy();
