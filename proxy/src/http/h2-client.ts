@@ -32,13 +32,15 @@ function cleartext(authority: URL): Duplex {
   return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host);
 }
 
+/** `request`'s options (`silent` is one of them, although Node's type declarations leave it out). */
+type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boolean };
 /**
  * Every option `request` fills in, so Node's copy of them keeps its shape: given only `endStream`, it adds the
  * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
  * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
  */
-const BODYLESS: http2.ClientSessionRequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
-const WITH_BODY: http2.ClientSessionRequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
+const BODYLESS: RequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
+const WITH_BODY: RequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
 
 export class H2Pool {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();

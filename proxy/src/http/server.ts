@@ -245,7 +245,7 @@ export class HttpServer {
       stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    stream.on('error', ignore); // resets surface through 'close' and the abort signal
+    // (Its 'error' listener is the session's, added as the stream appeared: resets surface through 'close' and the abort signal.)
     const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
     const x = new ServerStreamExchange(stream, grpc, meta.direction, this.opts.log);
     const request: HttpRequest = {
