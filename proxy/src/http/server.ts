@@ -35,12 +35,12 @@ const H2_RESETS_PER_SECOND = 20;
 /** How long an abusive connection has to read its GOAWAY before it is destroyed. */
 const H2_GOAWAY_GRACE_MS = 1000;
 
-/** Why a request was aborted: the client reset its stream (code) or went away. */
 /** `respond`'s options with every field Node reads, so its copy of them keeps its shape (h2-client.ts says why). */
 const TRAILERS_ONLY: http2.ServerStreamResponseOptions = { endStream: true, waitForTrailers: false };
 const WITH_TRAILERS: http2.ServerStreamResponseOptions = { endStream: false, waitForTrailers: true };
 const WITHOUT_TRAILERS: http2.ServerStreamResponseOptions = { endStream: false, waitForTrailers: false };
 
+/** Why a request was aborted: the client reset its stream (code) or went away. */
 export class StreamReset extends Error {
   constructor(readonly code: number) {
     super(`stream reset by client (code ${code})`);
