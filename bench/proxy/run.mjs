@@ -23,7 +23,8 @@
 // rps); the _spread fields measure 1,000 rps again from 10 independent
 // clients, each in its own phase (lib.mjs fixedRate). CPU per request is the proxy processes' utime+stime (/proc/<pid>/stat)
 // over the throughput phase divided by the requests served. The ratios to HAProxy come from paired rounds: HAProxy,
-// the hop and the mesh measured in turn in each round (below). HTTP/2: h2load
+// the hop and the mesh measured in turn in each round (below); the latency a mesh hop adds, from paired rounds of
+// direct and the mesh. HTTP/2: h2load
 // with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
 // and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
@@ -331,6 +332,33 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
 }
 const pairedMedian = (key) => median(pairedRounds.map((r) => r[key]));
 
+// The added latency, side by side in time too: direct and the mesh at 1,000 rps (in bursts of 10, then spread out),
+// LATENCY_ROUNDS times for LATENCY_SECONDS each, the order reversed every other round. One stall of the machine in one
+// 10 s window moves a p99 by milliseconds (the direct path's p99 above it once, which made a mesh hop's "added" p99
+// negative); added_*_ms_per_mesh_hop are the medians of the rounds' own differences.
+const LATENCY_ROUNDS = Number(process.env.WEFT_BENCH_LATENCY_ROUNDS ?? 3);
+const LATENCY_SECONDS = Number(process.env.WEFT_BENCH_LATENCY_SECONDS ?? 6);
+if (!(LATENCY_ROUNDS >= 1)) throw new Error(`WEFT_BENCH_LATENCY_ROUNDS must be at least 1, not ${process.env.WEFT_BENCH_LATENCY_ROUNDS}`);
+const latencyPaths = [
+  { key: 'direct', port: backendPort },
+  { key: 'weft_mesh', port: client.ports.outbound },
+];
+const latencyRounds = [];
+for (let r = 0; r < LATENCY_ROUNDS; r++) {
+  log(`paired latency round ${r + 1}/${LATENCY_ROUNDS}: ${LATENCY_SECONDS}s at 1000 rps in bursts, then spread out, direct and through the mesh`);
+  const row = {};
+  for (const p of r % 2 === 0 ? latencyPaths : [...latencyPaths].reverse()) {
+    const at = (spread) => fixedRate({ port: p.port, rate: 1000, seconds: LATENCY_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-paired-${p.key}-${r}${spread ? '-spread' : ''}.log`), spread });
+    const bursts = await at(false);
+    const spread = await at(true);
+    row[p.key] = { p50_ms: bursts.p50_ms, p99_ms: bursts.p99_ms, p50_ms_spread: spread.p50_ms, p99_ms_spread: spread.p99_ms };
+  }
+  const added = (k) => round(row.weft_mesh[k] - row.direct[k], 3);
+  latencyRounds.push({ ...row, added_p50_ms: added('p50_ms'), added_p99_ms: added('p99_ms'), added_p50_ms_spread: added('p50_ms_spread'), added_p99_ms_spread: added('p99_ms_spread') });
+  log(`paired latency round ${r + 1}: ${JSON.stringify(latencyRounds[r])}`);
+}
+const latencyMedian = (key) => median(latencyRounds.map((r) => r[key]));
+
 // Opaque TCP: the sink's port is declared opaque (no detection), as config.weft.io/opaque-ports would.
 const sink = await helper('tcp-sink', './tcp-load.mjs', ['sink']);
 const tcpHaproxyPort = await freePort();
@@ -455,11 +483,15 @@ const result = {
   cpu_ratio_hop_vs_haproxy_apart: round(viaHaproxy.cpu_us_per_req / weftHop.cpu_us_per_req, 3),
   cpu_ratio_mesh_vs_haproxy_apart: round(viaHaproxy.cpu_us_per_req / weftMesh.cpu_us_per_req, 3),
   ratio_mesh_http1_vs_http2: round(weftMesh.rps / weftMeshHttp2.rps, 3),
-  // A mesh hop is one call through both proxies (client side and server side).
-  added_p50_ms_per_mesh_hop: round(weftMesh.p50_ms - direct.p50_ms, 3),
-  added_p99_ms_per_mesh_hop: round(weftMesh.p99_ms - direct.p99_ms, 3),
-  added_p50_ms_per_mesh_hop_spread: round(weftMesh.p50_ms_spread - direct.p50_ms_spread, 3),
-  added_p99_ms_per_mesh_hop_spread: round(weftMesh.p99_ms_spread - direct.p99_ms_spread, 3),
+  // A mesh hop is one call through both proxies (client side and server side). Medians of the paired latency rounds;
+  // the same from the scenarios' own windows, minutes apart, as _apart.
+  added_p50_ms_per_mesh_hop: latencyMedian('added_p50_ms'),
+  added_p99_ms_per_mesh_hop: latencyMedian('added_p99_ms'),
+  added_p50_ms_per_mesh_hop_spread: latencyMedian('added_p50_ms_spread'),
+  added_p99_ms_per_mesh_hop_spread: latencyMedian('added_p99_ms_spread'),
+  latency_rounds: latencyRounds,
+  added_p50_ms_per_mesh_hop_apart: round(weftMesh.p50_ms - direct.p50_ms, 3),
+  added_p99_ms_per_mesh_hop_apart: round(weftMesh.p99_ms - direct.p99_ms, 3),
   // Stalls of more than 3 ms seen by an idle process pinned to each CPU (load generators and backends: CPU 0, proxies:
   // CPU 1) while the hop idled: a request that crosses a stalled CPU waits it out, whatever the proxy does.
   machine_stalls: { cpu0: stallsCpu0, cpu1: stallsCpu1 },
