@@ -17,7 +17,8 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from '@weft/common/log';
-import { releaseStartupPages } from './native/startup-pages.js';
+import { NativeAddonMissingError } from './native/addon.js';
+import { releaseStartupPages, releasedMiB } from './native/startup-pages.js';
 
 /**
  * How often the proxy looks at its CPU time. Longer than the 5 s over which V8 measures its allocation rate: V8
@@ -101,13 +102,15 @@ export function reduceIdleMemory(): IdleReduction {
   const before = newSpaceMiB();
   collectGarbage();
   const after = newSpaceMiB();
-  let releasedMiB: number | undefined;
+  let released: number | undefined;
   try {
-    releasedMiB = Math.round((releaseStartupPages().residentBytes / 2 ** 20) * 10) / 10;
-  } catch {
-    // No addon: the start-up release already said so once; the collection alone still helps.
+    released = releasedMiB(releaseStartupPages());
+  } catch (err) {
+    // No addon: the start-up release already said so once, and the collection alone still helps. Anything else
+    // (madvise refused) is the watch's to log.
+    if (!(err instanceof NativeAddonMissingError)) throw err;
   }
-  return { newSpaceMiB: [before, after], ...(releasedMiB === undefined ? {} : { releasedMiB }) };
+  return { newSpaceMiB: [before, after], ...(released === undefined ? {} : { releasedMiB: released }) };
 }
 
 let collect: (() => void) | undefined;

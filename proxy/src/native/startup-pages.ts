@@ -20,6 +20,11 @@ export interface ReleasedPages {
   readonly residentBytes: number;
 }
 
+/** What was resident of the released pages, in MiB to one decimal (as the logs give it). */
+export function releasedMiB(released: ReleasedPages): number {
+  return Math.round((released.residentBytes / 2 ** 20) * 10) / 10;
+}
+
 /** Unmaps the executable's read-only file pages now. Throws NativeAddonMissingError without the addon. */
 export function releaseStartupPages(): ReleasedPages {
   return loadNativeAddon().releaseExecutablePages();
@@ -41,7 +46,7 @@ export function releaseStartupPagesWhenReady(identity: Pick<LocalIdentity, 'curr
       try {
         const released = releaseStartupPages();
         log.info(
-          { mappings: released.mappings, residentMiB: Math.round((released.residentBytes / 2 ** 20) * 10) / 10 },
+          { mappings: released.mappings, residentMiB: releasedMiB(released) },
           'start-up pages of the executable released',
         );
       } catch (err) {
