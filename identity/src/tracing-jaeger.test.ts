@@ -15,7 +15,8 @@ import { identity as api } from '@weft/api';
 import { createGrpcClient } from '@weft/common/grpc';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { TestPki } from '@weft/common/testing/pki';
-import { jaegerForFile, freePort, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
+import { jaegerForFile, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
+import { refusedPort } from '@weft/common/testing/refused-port';
 import { OtlpHttpExporter } from '@weft/common/trace/exporter';
 import { SpanRecord } from '@weft/common/trace/span';
 import { startTracing, type Tracing } from '@weft/common/trace/tracing';
@@ -130,7 +131,7 @@ test('an unsampled call leaves no span, and a call without context is traced at 
 });
 
 test('with the collector down Certify answers, and the dropped spans are counted', { timeout: 120_000 }, async () => {
-  const down = `http://127.0.0.1:${await freePort()}/v1/traces`;
+  const down = `http://127.0.0.1:${await refusedPort()}/v1/traces`;
   const tracing = startTracing(settings(down, 1), 'weft-identity', new Registry(), log);
   const validator = new FakeTokenValidator();
   const { client } = await startIdentity(validator, tracing);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
 import { freePort } from '@weft/common/testing/jaeger';
+import { refusedPort } from '@weft/common/testing/refused-port';
 import { podEnv } from './testing/pod-env.js';
 import { releasableResidentKb } from './testing/smaps.js';
 
@@ -55,7 +56,7 @@ async function startAsPod(main: string, logLevel = 'warn'): Promise<PodProxy> {
   after(() => service.close());
   const tokenFile = join(dir, `token-${Math.random().toString(36).slice(2)}`);
   writeFileSync(tokenFile, validator.issue('demo', 'web'));
-  const [admin, outbound, inbound, tap, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [admin, outbound, inbound, tap, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await refusedPort()];
   const env = {
     ...podEnv({
       ports: { admin, outbound, inbound, tap },

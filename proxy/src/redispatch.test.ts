@@ -24,6 +24,7 @@ import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { silentPort, type SilentPort } from '@weft/common/testing/silent-port';
+import { refusedPort } from '@weft/common/testing/refused-port';
 import { endpoint } from './discovery/discovery.js';
 import { MAX_REPLAY_BYTES } from './layers/retry.js';
 
@@ -51,14 +52,6 @@ let app2Port: number;
 /** Requests the application received, per path. */
 const seen = new Map<string, number>();
 
-async function freeClosedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 function answer(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -85,7 +78,7 @@ before(async () => {
   app2 = http2.createServer(answer);
   await new Promise<void>((r) => app2.listen(0, '127.0.0.1', r));
   app2Port = (app2.address() as net.AddressInfo).port;
-  closedPort = await freeClosedPort();
+  closedPort = await refusedPort();
   mesh = await startMesh({ appPort });
   const inbound = mesh.server.ports.inbound;
   const live = endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: inbound });

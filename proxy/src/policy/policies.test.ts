@@ -7,7 +7,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { CRD_VERSION, POLICY_GROUP } from '@weft/api/names';
@@ -16,6 +15,7 @@ import { startDestination, type DestinationController } from '@weft/destination/
 import { MemorySource } from '@weft/destination/sources/memory';
 import { pod } from '@weft/destination/testing/fixtures';
 import type { CustomObject, PolicyKind } from '@weft/destination/model';
+import { refusedPort } from '@weft/common/testing/refused-port';
 import { TestMeshPki, testConfig, metricValue, CLIENT_ID, SERVER_ID } from '../testing/mesh.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import { StaticDiscovery, endpoint } from '../discovery/discovery.js';
@@ -42,14 +42,6 @@ let other: Proxy;
 
 function obj(kind: PolicyKind, name: string, spec: unknown): CustomObject {
   return { apiVersion: `${POLICY_GROUP}/${CRD_VERSION}`, kind, metadata: { name, namespace: 'test' }, spec };
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 before(async () => {
@@ -110,7 +102,7 @@ before(async () => {
   });
   fallback = await startProxy({
     ...common,
-    config: serverConfig(app2Port, await closedPort(), 'server-pod', 'all-authenticated'),
+    config: serverConfig(app2Port, await refusedPort(), 'server-pod', 'all-authenticated'),
     identity: pki.identity(SERVER_ID),
   });
   allowed = await startProxy({ ...common, config: testConfig(CLIENT_ID), identity: pki.identity(CLIENT_ID) });
