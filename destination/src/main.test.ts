@@ -1,22 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@weft/common/poll';
 import { TestPki } from '@weft/common/testing/pki';
 import { AtomicDir } from '@weft/common/testing/atomic-dir';
+import { unusedPort } from '@weft/common/testing/ports';
 import { servedCertificate } from '@weft/common/testing/served-certificate';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('destination serves each renewed certificate after two kubelet symlink swaps of its mounted Secret', async (t) => {
   const pki = new TestPki();
@@ -34,7 +26,7 @@ test('destination serves each renewed certificate after two kubelet symlink swap
   const first = serving(1);
   tlsVol.write({ 'tls.crt': first.cert, 'tls.key': first.key });
   rootsVol.write({ 'ca-bundle.crt': anchor.cert });
-  const [port, policyPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, policyPort, adminPort] = [await unusedPort(), await unusedPort(), await unusedPort()];
   const child = spawn(process.execPath, [MAIN], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

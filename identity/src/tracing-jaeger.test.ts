@@ -16,7 +16,7 @@ import { createGrpcClient } from '@weft/common/grpc';
 import { k8s, loadKubeConfig } from '@weft/common/k8s/client';
 import { TestPki } from '@weft/common/testing/pki';
 import { jaegerForFile, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
-import { refusedPort } from '@weft/common/testing/refused-port';
+import { unusedPort } from '@weft/common/testing/ports';
 import { OtlpHttpExporter } from '@weft/common/trace/exporter';
 import { SpanRecord } from '@weft/common/trace/span';
 import { startTracing, type Tracing } from '@weft/common/trace/tracing';
@@ -131,7 +131,7 @@ test('an unsampled call leaves no span, and a call without context is traced at 
 });
 
 test('with the collector down Certify answers, and the dropped spans are counted', { timeout: 120_000 }, async () => {
-  const down = `http://127.0.0.1:${await refusedPort()}/v1/traces`;
+  const down = `http://127.0.0.1:${await unusedPort()}/v1/traces`;
   const tracing = startTracing(settings(down, 1), 'weft-identity', new Registry(), log);
   const validator = new FakeTokenValidator();
   const { client } = await startIdentity(validator, tracing);

@@ -16,8 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateLocalCa } from '@weft/identity/local-ca';
 import { startTestIdentity } from '@weft/identity/testing/serve';
-import { freePort } from '@weft/common/testing/jaeger';
-import { refusedPort } from '@weft/common/testing/refused-port';
+import { unusedPort } from '@weft/common/testing/ports';
 import { podEnv } from './testing/pod-env.js';
 import { releasableResidentKb } from './testing/smaps.js';
 
@@ -56,7 +55,7 @@ async function startAsPod(main: string, logLevel = 'warn'): Promise<PodProxy> {
   after(() => service.close());
   const tokenFile = join(dir, `token-${Math.random().toString(36).slice(2)}`);
   writeFileSync(tokenFile, validator.issue('demo', 'web'));
-  const [admin, outbound, inbound, tap, closed] = [await freePort(), await freePort(), await freePort(), await freePort(), await refusedPort()];
+  const [admin, outbound, inbound, tap, closed] = [await unusedPort(), await unusedPort(), await unusedPort(), await unusedPort(), await unusedPort()];
   const env = {
     ...podEnv({
       ports: { admin, outbound, inbound, tap },

@@ -24,7 +24,7 @@ import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { silentPort, type SilentPort } from '@weft/common/testing/silent-port';
-import { refusedPort } from '@weft/common/testing/refused-port';
+import { unusedPort } from '@weft/common/testing/ports';
 import { endpoint } from './discovery/discovery.js';
 import { MAX_REPLAY_BYTES } from './layers/retry.js';
 
@@ -78,7 +78,7 @@ before(async () => {
   app2 = http2.createServer(answer);
   await new Promise<void>((r) => app2.listen(0, '127.0.0.1', r));
   app2Port = (app2.address() as net.AddressInfo).port;
-  closedPort = await refusedPort();
+  closedPort = await unusedPort();
   mesh = await startMesh({ appPort });
   const inbound = mesh.server.ports.inbound;
   const live = endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: inbound });

@@ -6,7 +6,8 @@
 // (.ci/run builds it before npm test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, startDemo } from '../testing/demo-process.js';
+import { unusedPort } from '@weft/common/testing/ports';
+import { startDemo } from '../testing/demo-process.js';
 
 
 interface Span {
@@ -36,7 +37,7 @@ function chain(t: Trace): string[] | undefined {
 }
 
 test('weft demo --tracing shows each request as one trace through every proxy in Jaeger, and stops Jaeger with the demo', { timeout: 300_000 }, async () => {
-  const [jaegerPort, prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [jaegerPort, prometheusPort, apiPort, tapPort, dashboardPort] = [await unusedPort(), await unusedPort(), await unusedPort(), await unusedPort(), await unusedPort()];
   const demo = await startDemo(['--mode', 'loopback', '--tracing', '--jaeger-port', String(jaegerPort), '--failure-rate', '0', '--rps', '20', '--duration', '60',
     '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)]);
   try {

@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { once } from 'node:events';
-import { canListen, freePort, startDemo, WEFT_BIN } from '../testing/demo-process.js';
+import { canListen, unusedPort } from '@weft/common/testing/ports';
+import { startDemo, WEFT_BIN } from '../testing/demo-process.js';
 
 const FAILURE_RATE = 0.25;
 const isRoot = process.getuid?.() === 0;
@@ -63,7 +64,7 @@ test('the local demo on loopback (not root) serves traffic on all three services
 
 async function runDemo(mode: 'netns' | 'loopback', t: TestContext): Promise<void> {
   const before = footprint(undefined);
-  const [prometheusPort, apiPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [prometheusPort, apiPort, tapPort, dashboardPort] = [await unusedPort(), await unusedPort(), await unusedPort(), await unusedPort()];
   const demo = await startDemo(['--mode', mode, '--failure-rate', String(FAILURE_RATE), '--latency-ms', '5', '--rps', '25',
     '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)]);
   const out = demo.out();
@@ -149,7 +150,7 @@ test('a port the demo cannot listen on: it says which, exits 1 at once, and leav
   await once(held, 'listening');
   t.after(() => held.close());
   const apiPort = (held.address() as net.AddressInfo).port;
-  const [prometheusPort, tapPort, dashboardPort] = [await freePort(), await freePort(), await freePort()];
+  const [prometheusPort, tapPort, dashboardPort] = [await unusedPort(), await unusedPort(), await unusedPort()];
   const child = spawn(process.execPath, [WEFT_BIN, 'demo', '--mode', 'loopback', '--rps', '5',
     '--prometheus-port', String(prometheusPort), '--api-port', String(apiPort), '--tap-port', String(tapPort), '--dashboard-port', String(dashboardPort)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -8,9 +8,9 @@
 import { after, before } from 'node:test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unusedPort } from './ports.js';
 
 // common/dist/testing → the repository root.
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -20,14 +20,6 @@ export function jaegerBinary(): string {
   const r = spawnSync(process.execPath, [join(ROOT, 'test/e2e/lib/jaeger-build.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`building Jaeger failed (exit ${r.status}); see test/e2e/lib/jaeger-build.mjs`);
   return (JSON.parse(r.stdout) as { paths: { jaeger: string } }).paths.jaeger;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
 }
 
 export interface JaegerSpan {
@@ -60,7 +52,7 @@ export class Jaeger {
   ) {}
 
   static async start(bin = jaegerBinary()): Promise<Jaeger> {
-    const [otlp, http, grpc] = [await freePort(), await freePort(), await freePort()];
+    const [otlp, http, grpc] = [await unusedPort(), await unusedPort(), await unusedPort()];
     const dir = mkdtempSync(join(tmpdir(), 'weft-jaeger-'));
     const config = join(dir, 'config.yaml');
     writeFileSync(

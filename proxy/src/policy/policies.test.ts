@@ -15,7 +15,7 @@ import { startDestination, type DestinationController } from '@weft/destination/
 import { MemorySource } from '@weft/destination/sources/memory';
 import { pod } from '@weft/destination/testing/fixtures';
 import type { CustomObject, PolicyKind } from '@weft/destination/model';
-import { refusedPort } from '@weft/common/testing/refused-port';
+import { unusedPort } from '@weft/common/testing/ports';
 import { TestMeshPki, testConfig, metricValue, CLIENT_ID, SERVER_ID } from '../testing/mesh.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import { StaticDiscovery, endpoint } from '../discovery/discovery.js';
@@ -102,7 +102,7 @@ before(async () => {
   });
   fallback = await startProxy({
     ...common,
-    config: serverConfig(app2Port, await refusedPort(), 'server-pod', 'all-authenticated'),
+    config: serverConfig(app2Port, await unusedPort(), 'server-pod', 'all-authenticated'),
     identity: pki.identity(SERVER_ID),
   });
   allowed = await startProxy({ ...common, config: testConfig(CLIENT_ID), identity: pki.identity(CLIENT_ID) });

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { createLogger } from '@weft/common/log';
 import { startMesh, metricValue, CLIENT_ID, SERVER_ID, type Mesh } from '../testing/mesh.js';
-import { refusedPort } from '@weft/common/testing/refused-port';
+import { unusedPort } from '@weft/common/testing/ports';
 import { Jaeger, parentOf, tag, type JaegerSpan, type JaegerTrace } from '@weft/common/testing/jaeger';
 import { endpoint } from '../discovery/discovery.js';
 import { create } from '@bufbuild/protobuf';
@@ -288,7 +288,7 @@ test('an unsampled request is passed on untouched and leaves no span; no context
 });
 
 test('with the collector down requests succeed, and the spans dropped are counted on /metrics', { timeout: 60_000 }, async () => {
-  const dead = `http://127.0.0.1:${await refusedPort()}/v1/traces`;
+  const dead = `http://127.0.0.1:${await unusedPort()}/v1/traces`;
   const appPort = (app.address() as AddressInfo).port;
   const down = await startMesh({ appPort, clientConfig: { tracing: tracing(dead, { sampleRate: 1 }) }, serverConfig: { tracing: tracing(dead, { sampleRate: 1 }) } });
   try {

@@ -4,9 +4,9 @@
  * by `stop()`.
  */
 import { waitFor } from '@weft/common/poll';
+import { unusedPort } from '@weft/common/testing/ports';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrometheusClient } from '../metrics/prometheus.js';
@@ -17,17 +17,6 @@ export interface TestPrometheus {
   /** Waits until every `weft-proxy` target was scraped after `since`. */
   scrapedAfter(since: Date, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls the real condition until it holds (common's waitFor, 100 ms apart). */
@@ -43,7 +32,7 @@ export async function startPrometheus(configYaml: string, expectedTargets: numbe
   let url = '';
   let stderr = '';
   for (let attempt = 0; attempt < 3 && !url; attempt++) {
-    const port = await freePort();
+    const port = await unusedPort();
     const p = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
