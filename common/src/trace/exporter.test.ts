@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../log.js';
 import { OtlpHttpExporter } from './exporter.js';
 import { SpanRecord } from './span.js';
+import { unusedPort } from '../testing/ports.js';
 
 const metric = async (registry: Registry, line: RegExp): Promise<number> => {
   const m = line.exec(await registry.metrics());
@@ -55,11 +56,7 @@ test('flush waits for the batch the timer is already sending, not only for what 
 });
 
 test('with the collector down, flush resolves with every span counted as dropped', async () => {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve)); // nothing listens there now
+  const port = await unusedPort(); // nothing listens there
   const registry = new Registry();
   const exporter = new OtlpHttpExporter({
     scope: 'test',

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { once, getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import { unusedPort } from '@weft/common/testing/ports';
 import { Http1Client } from './h1-client.js';
 import { watcherCount } from './abort-watch.js';
 import { wholeBody } from './whole-body.js';
@@ -419,12 +420,7 @@ test('a reused connection closed under a request: a bodyless GET is re-sent once
 });
 
 test('ECONNREFUSED keeps its code, so the request counts as never delivered', async (t) => {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
+  const port = await unusedPort();
   const client = new Http1Client();
   t.after(() => client.close());
   const err = await client.request(at(port), request('/')).then(() => assert.fail('answered'), (e: unknown) => e);
