@@ -98,9 +98,15 @@ export function run(argv) {
 
 /** CPU time (user + system) a process has used, in microseconds. */
 export function cpuMicros(pid) {
+  const { user, sys } = cpuSplitMicros(pid);
+  return user + sys;
+}
+
+/** The CPU time of `pid` so far in user space and in the kernel (syscalls, and the loopback's packets it sends), in µs. */
+export function cpuSplitMicros(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   // utime and stime are fields 14 and 15 of stat, in clock ticks (USER_HZ = 100 on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return { user: Number(fields[11]) * 10_000, sys: Number(fields[12]) * 10_000 };
 }
 
 export function rssMiB(pid, field = 'VmRSS') {

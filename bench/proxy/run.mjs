@@ -50,7 +50,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, cpuSplitMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -316,10 +316,12 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
   log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop and the mesh`);
   const row = {};
   for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
-    const cpu0 = p.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+    const split = () => p.pids.map(cpuSplitMicros).reduce((a, b) => ({ user: a.user + b.user, sys: a.sys + b.sys }));
+    const cpu0 = split();
     const { rps, requests } = await throughput(p.port, PAIRED_SECONDS);
-    const cpu = p.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
-    row[p.key] = { rps: Math.round(rps), cpu_us_per_req: round(cpu / requests, 1) };
+    const cpu1 = split();
+    const [user, sys] = [(cpu1.user - cpu0.user) / requests, (cpu1.sys - cpu0.sys) / requests];
+    row[p.key] = { rps: Math.round(rps), cpu_us_per_req: round(user + sys, 1), user_us_per_req: round(user, 1), sys_us_per_req: round(sys, 1) };
   }
   pairedRounds.push({
     ...row,
@@ -477,6 +479,12 @@ const result = {
   // on a shared machine, where the load generator and HAProxy's own rps swing with the neighbours.
   cpu_ratio_hop_vs_haproxy: pairedMedian('cpu_ratio_hop_vs_haproxy'),
   cpu_ratio_mesh_vs_haproxy: pairedMedian('cpu_ratio_mesh_vs_haproxy'),
+  // Where that CPU goes, per request: user space (the proxy's own code, its runtime, TLS) and the kernel (syscalls and
+  // the loopback packets they send), medians of the paired rounds; the kernel's share is the part a proxy's code can
+  // least change (docs/proxy.md, sixteenth pass).
+  cpu_split_us_per_req: Object.fromEntries(
+    pairedPaths.map(({ key }) => [key, { user: median(pairedRounds.map((r) => r[key].user_us_per_req)), sys: median(pairedRounds.map((r) => r[key].sys_us_per_req)) }]),
+  ),
   paired_rounds: pairedRounds,
   ratio_hop_vs_haproxy_apart: round(weftHop.rps / viaHaproxy.rps, 3),
   ratio_mesh_vs_haproxy_apart: round(weftMesh.rps / viaHaproxy.rps, 3),
