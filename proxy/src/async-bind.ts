@@ -27,15 +27,18 @@ export function installAsyncBind(): void {
     // Node's own validation and error (ERR_INVALID_ARG_TYPE) for anything that is not a function.
     if (typeof fn !== 'function') return nodeBind.call(this, fn, thisArg);
     let bound: Bindable;
-    if (thisArg === undefined) {
-      const run = this.runInAsyncScope.bind(this) as (f: (...a: unknown[]) => unknown, self: unknown, ...args: unknown[]) => unknown;
-      bound = function (this: unknown, ...args: unknown[]): unknown {
-        return run(fn as (...a: unknown[]) => unknown, this, ...args);
-      };
-    } else bound = this.runInAsyncScope.bind(this, fn as (...a: unknown[]) => unknown, thisArg) as Bindable;
+    if (thisArg === undefined) bound = withCallersThis(this, fn as (...a: unknown[]) => unknown);
+    else bound = this.runInAsyncScope.bind(this, fn as (...a: unknown[]) => unknown, thisArg) as Bindable;
     Object.defineProperty(bound, 'length', { configurable: true, enumerable: false, value: fn.length, writable: false });
     return bound;
   };
   Object.defineProperty(bind, installed, { value: true });
   proto.bind = bind;
+}
+
+/** `fn` in `resource`'s async scope with the caller's `this`: one closure per bind (Node's HTTP/2 client binds per request). */
+function withCallersThis(resource: AsyncResource, fn: (...a: unknown[]) => unknown): Bindable {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    return resource.runInAsyncScope(fn, this, ...args);
+  };
 }
