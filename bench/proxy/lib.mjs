@@ -239,30 +239,49 @@ export function memoryOf(child) {
   });
 }
 
-/** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps and CPU µs per request of `pids`. */
+/** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps and CPU µs per request of `pids` (perRequest). */
 export async function wrkLoad(port, pids, { seconds, authority }) {
-  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
+  const cpu = cpuCounter(pids);
   const out = await run(onCpu(0, ['wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Host: ${authority}`, `http://127.0.0.1:${port}/`]));
-  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+  const used = cpu();
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), cpu_us_per_req: cpu / requests };
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), ...perRequest(used, requests) };
+}
+
+/** Starts counting the CPU time of `pids`; the returned function gives each one's user and kernel µs since then. */
+function cpuCounter(pids) {
+  const before = pids.map(cpuSplitMicros);
+  return () =>
+    pids.map((pid, i) => {
+      const now = cpuSplitMicros(pid);
+      return { user: now.user - before[i].user, sys: now.sys - before[i].sys };
+    });
+}
+
+/**
+ * CPU µs per request, all `pids` together (`cpu_us_per_req`) and each one's split into user space and the kernel
+ * (`per_process`, in the order of `pids`).
+ */
+function perRequest(used, requests) {
+  const per_process = used.map((u) => ({ user: round(u.user / requests, 2), sys: round(u.sys / requests, 2) }));
+  return { cpu_us_per_req: used.reduce((s, u) => s + u.user + u.sys, 0) / requests, per_process };
 }
 
 /**
  * h2load at full speed (prior knowledge, 10 connections x 10 streams) for `seconds`, `args` ending with the URL; rps
- * and CPU µs per request of `pids`. Throws when a request failed or errored.
+ * and CPU µs per request of `pids` (perRequest). Throws when a request failed or errored.
  */
 export async function h2Load(pids, { seconds, args }) {
-  const cpu0 = pids.reduce((s, p) => s + cpuMicros(p), 0);
+  const cpu = cpuCounter(pids);
   const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), ...args]));
-  const cpu = pids.reduce((s, p) => s + cpuMicros(p), 0) - cpu0;
+  const used = cpu();
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
   if (Number(done[3]) > 0 || Number(done[4]) > 0) throw new Error(`h2load: ${done[3]} failed, ${done[4]} errored:\n${out}`);
-  return { rps: Number(m[1]), cpu_us_per_req: cpu / Number(done[2]) };
+  return { rps: Number(m[1]), ...perRequest(used, Number(done[2])) };
 }
 
 /** Writes the gRPC request h2load sends into `dir`: one length-prefixed message (not compressed, 4 bytes: protobuf field 1 = "hi"). */
@@ -275,21 +294,37 @@ export function grpcRequestFile(dir) {
 /** h2load's arguments for unary gRPC calls (POSTs of one gRPC message) to `authority` through `port`. */
 export const grpcArgs = (requestFile, authority, port) => ['-d', requestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${authority}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
 
+function haproxyConfig(port, backendPort, h2) {
+  const common = 'global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
+  const proto = h2 ? ' proto h2' : '';
+  if (backendPort === undefined) {
+    // A backend: a static 200 answered by HAProxy itself — fast enough never to be the bottleneck.
+    return `${common}frontend backend\n  bind 127.0.0.1:${port}${proto}\n  http-request return status 200 content-type text/plain string "ok"\n`;
+  }
+  return `${common}frontend hop\n  bind 127.0.0.1:${port}${proto}\n  default_backend app\nbackend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}${proto}\n`;
+}
+
+/**
+ * HAProxy (HTTP mode, one thread) on `cpu`, listening on `port` (its config written into `dir` as `<name>.cfg`): a hop
+ * to `backendPort`, or without one a backend answering a static 200 itself; `h2`: HTTP/2 with prior knowledge on both
+ * sides. Resolves with its pid and port once it accepts connections.
+ */
+export async function haproxy(dir, name, cpu, port, backendPort, h2 = false) {
+  const cfg = join(dir, `${name}.cfg`);
+  writeFileSync(cfg, haproxyConfig(port, backendPort, h2));
+  const { child } = await start(name, onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
+  await waitPort(port, child);
+  return { pid: child.pid, port };
+}
+
 /**
  * The backends on CPU 0: HAProxy answering a static 200 itself over HTTP/1 (`http1`) and over h2c (`h2`), and
  * grpc-backend.mjs (`grpc`); `grpcRequest` is a file with one gRPC request message for h2load.
  */
 export async function backends(dir) {
-  const haproxy = async (name, proto) => {
-    const port = await freePort();
-    const cfg = join(dir, `${name}.cfg`);
-    writeFileSync(cfg, `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend backend\n  bind 127.0.0.1:${port}${proto}\n  http-request return status 200 content-type text/plain string "ok"\n`);
-    const { child } = await start(name, onCpu(0, ['haproxy', '-db', '-f', cfg]));
-    await waitPort(port, child);
-    return port;
-  };
-  const http1 = await haproxy('backend', '');
-  const h2 = await haproxy('backend-h2', ' proto h2');
+  const backend = async (name, h2) => (await haproxy(dir, name, 0, await freePort(), undefined, h2)).port;
+  const http1 = await backend('backend', false);
+  const h2 = await backend('backend-h2', true);
   const { match } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
   return { http1, h2, grpc: Number(match[1]), grpcRequest: grpcRequestFile(dir) };
 }

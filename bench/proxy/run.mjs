@@ -50,7 +50,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, cpuMicros, cpuSplitMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuMicros, cpuSplitMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -72,22 +72,9 @@ function need(tool, args = ['-V']) {
   }
 }
 
-function haproxyConfig(port, backendPort, h2) {
-  const common = 'global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
-  const proto = h2 ? ' proto h2' : '';
-  if (backendPort === undefined) {
-    // The backend: a static 200 answered by HAProxy itself — fast enough never to be the bottleneck.
-    return `${common}frontend backend\n  bind 127.0.0.1:${port}${proto}\n  http-request return status 200 content-type text/plain string "ok"\n`;
-  }
-  return `${common}frontend hop\n  bind 127.0.0.1:${port}${proto}\n  default_backend app\nbackend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}${proto}\n`;
-}
-
+/** HAProxy (HTTP mode, one thread) on `cpu`: a hop to `backendPort`, or a backend answering 200 itself; its pid. */
 async function haproxy(name, cpu, port, backendPort, h2 = false) {
-  const cfg = join(dir, `${name}.cfg`);
-  writeFileSync(cfg, haproxyConfig(port, backendPort, h2));
-  const { child } = await start(name, onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
-  await waitPort(port, child);
-  return child.pid;
+  return (await startHaproxy(dir, name, cpu, port, backendPort, h2)).pid;
 }
 
 let weftEntry;
