@@ -251,7 +251,7 @@ export async function wrkLoad(port, pids, { seconds, authority }) {
 }
 
 /** Starts counting the CPU time of `pids`; the returned function gives each one's user and kernel µs since then. */
-function cpuCounter(pids) {
+export function cpuCounter(pids) {
   const before = pids.map(cpuSplitMicros);
   return () =>
     pids.map((pid, i) => {

@@ -50,7 +50,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuMicros, cpuSplitMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -303,11 +303,10 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
   log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop and the mesh`);
   const row = {};
   for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
-    const split = () => p.pids.map(cpuSplitMicros).reduce((a, b) => ({ user: a.user + b.user, sys: a.sys + b.sys }));
-    const cpu0 = split();
+    const cpu = cpuCounter(p.pids);
     const { rps, requests } = await throughput(p.port, PAIRED_SECONDS);
-    const cpu1 = split();
-    const [user, sys] = [(cpu1.user - cpu0.user) / requests, (cpu1.sys - cpu0.sys) / requests];
+    const used = cpu();
+    const [user, sys] = [used.reduce((t, u) => t + u.user, 0) / requests, used.reduce((t, u) => t + u.sys, 0) / requests];
     row[p.key] = { rps: Math.round(rps), cpu_us_per_req: round(user + sys, 1), user_us_per_req: round(user, 1), sys_us_per_req: round(sys, 1) };
   }
   pairedRounds.push({
