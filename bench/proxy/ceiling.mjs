@@ -5,6 +5,8 @@
 //   http1_hop  wrk → minimal/http1-forward.mjs (head re-serialized, responses copied)  | weft's hop → HAProxy's 200
 //   mesh       wrk → minimal/tls-pipe.mjs client ══mTLS══▶ tls-pipe.mjs server (bytes only, no HTTP)
 //                                                           | weft client ══mTLS══▶ weft server → the same backend
+//   mesh_mux   the same, through minimal/tls-mux.mjs: every connection on one mTLS connection, each event-loop turn's
+//              frames in one write (what a multiplexed hop between proxies allows)  | the same weft mesh
 //   h2_hop     h2load (10 connections x 10 streams) → minimal/h2-forward.mjs          | weft's hop → HAProxy's h2 mode
 //   grpc_hop   h2load unary gRPC calls → minimal/h2-forward.mjs                       | weft's hop → grpc-backend.mjs
 // The proxies (both processes of a mesh) run on CPU 1, load and backends on CPU 0; the minimal ones with the same
@@ -50,6 +52,8 @@ const serverCert = leaf(SERVER_ID);
 const http1Forward = await minimal('http1-forward.mjs', [backend.http1]);
 const pipeServer = await minimal('tls-pipe.mjs', ['server', backend.http1, serverCert.certPath, serverCert.keyPath, root.certPath]);
 const pipeClient = await minimal('tls-pipe.mjs', ['client', pipeServer.port, clientCert.certPath, clientCert.keyPath, root.certPath]);
+const muxServer = await minimal('tls-mux.mjs', ['server', backend.http1, serverCert.certPath, serverCert.keyPath, root.certPath]);
+const muxClient = await minimal('tls-mux.mjs', ['client', muxServer.port, clientCert.certPath, clientCert.keyPath, root.certPath]);
 const h2Forward = await minimal('h2-forward.mjs', [backend.h2]);
 const grpcForward = await minimal('h2-forward.mjs', [backend.grpc]);
 
@@ -84,6 +88,7 @@ const grpc = (port, pids) => h2Load(pids, { seconds: SECONDS, args: grpcArgs(bac
 const scenarios = {
   http1_hop: { node: () => wrk(http1Forward.port, [http1Forward.pid]), weft: () => wrk(hop.ports.outbound, [hop.pid]), haproxy: () => wrk(haproxyHop.port, [haproxyHop.pid]) },
   mesh: { node: () => wrk(pipeClient.port, [pipeClient.pid, pipeServer.pid]), weft: () => wrk(client.ports.outbound, [client.pid, server.pid]) },
+  mesh_mux: { node: () => wrk(muxClient.port, [muxClient.pid, muxServer.pid]), weft: () => wrk(client.ports.outbound, [client.pid, server.pid]) },
   h2_hop: { node: () => h2(h2Forward.port, [h2Forward.pid]), weft: () => h2(hop.ports.outbound, [hop.pid]), haproxy: () => h2(haproxyH2.port, [haproxyH2.pid]) },
   grpc_hop: { node: () => grpc(grpcForward.port, [grpcForward.pid]), weft: () => grpc(hop.ports.outbound, [hop.pid]), haproxy: () => grpc(haproxyGrpc.port, [haproxyGrpc.pid]) },
 };
@@ -98,6 +103,7 @@ for (let i = 0; i < ROUNDS; i++) {
     for (const [k, s] of Object.entries(scenarios)) rounds[k][side].push(s[side] ? await s[side]() : undefined);
   }
   rounds.mesh.haproxy[i] = rounds.http1_hop.haproxy[i];
+  rounds.mesh_mux.haproxy[i] = rounds.http1_hop.haproxy[i];
   log(`round ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(rounds).map(([k, r]) => [k, { node: r.node[i], weft: r.weft[i], haproxy: r.haproxy[i] }])))}`);
 }
 
