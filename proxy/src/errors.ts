@@ -43,6 +43,14 @@ export class BadRequestError extends WeftError {
 /** The `weft-proxy-error` value of a 503 whose request never reached the application (nothing was delivered). */
 export const APP_UNREACHABLE = 'app-unreachable';
 
+/** A peer proxy refused a `weft.mux` stream (it was stopping, or full) before reading any of it. */
+export class RefusedStreamError extends Error {
+  readonly code = 'ERR_WEFT_STREAM_REFUSED';
+  constructor() {
+    super('weft.mux stream refused by the peer proxy (nothing of the request was read)');
+  }
+}
+
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /** Whether an error (or its causes) says a connection was never established, so no request byte was sent. */
@@ -50,6 +58,8 @@ export function neverConnected(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 4; e = (e as Error & { cause?: unknown }).cause, depth++) {
     // Not established within its bound (@weft/common/connect-bound): no request byte reached an application.
     if (e instanceof ConnectTimeoutError) return true;
+    // A refused stream: the peer took none of its bytes.
+    if (e instanceof RefusedStreamError) return true;
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== undefined && NOT_CONNECTED.has(code)) return true;
     const errors = (e as { errors?: unknown }).errors;

@@ -1,0 +1,522 @@
+/**
+ * `weft.mux`: many byte streams on one mTLS connection between two proxies.
+ * A stream carries what a `weft.tcp` connection carries (the 3-byte port
+ * header, then HTTP/1 bytes), so both sides run their HTTP/1 code on streams
+ * as on sockets; what the session saves is the per-request TLS record, read
+ * and write: the frames of one event-loop turn leave in one write.
+ *
+ * Frames: type (u8), stream id (u32 BE), payload length (u32 BE), payload.
+ * - DATA: bytes of the stream, at most MAX_FRAME, within the receiver's window.
+ * - END: the sender's side of the stream is done (half-close).
+ * - RESET: the stream is over; payload u32: 0 cancelled, 1 refused (never
+ *   handed to anyone: the client may send the request elsewhere).
+ * - WINDOW: payload u32: the sender may send that many more bytes.
+ * - GOAWAY (stream 0): the server takes no new streams; payload u32, the
+ *   last stream it took. Its streams finish, then the connection ends.
+ * Only the client opens streams, with increasing ids: the first frame of an
+ * id above the last one opens it. Each direction of a stream starts with
+ * STREAM_WINDOW bytes of credit; the receiver returns credit as its reader
+ * takes the bytes, so a slow reader holds back its own stream only; a
+ * receiver buffers at most MAX_STREAMS × STREAM_WINDOW per session. A peer
+ * that stops reading the connection itself holds back every writer (their
+ * writes complete when the connection drains). A frame that breaks these
+ * rules ends the session (every stream errors).
+ */
+import { Duplex } from 'node:stream';
+import type { OnReadOpts, Socket } from 'node:net';
+import { RefusedStreamError } from '../errors.js';
+
+export const ALPN_MUX = 'weft.mux';
+
+const enum Type {
+  Data = 0,
+  End = 1,
+  Reset = 2,
+  Window = 3,
+  GoAway = 4,
+}
+const RESET_CANCEL = 0;
+const RESET_REFUSED = 1;
+
+const HEADER = 9;
+/** The largest DATA payload; a bigger write leaves in several frames. */
+export const MAX_FRAME = 64 * 1024;
+/** Credit of each direction of a stream, in bytes. */
+export const STREAM_WINDOW = 256 * 1024;
+/** Streams a session carries at once; the server refuses more. */
+export const MAX_STREAMS = 256;
+/** Credit is returned in steps of at least this much (small exchanges need no WINDOW frames). */
+const CREDIT_STEP = STREAM_WINDOW / 4;
+/** A client session without streams for this long ends (as the HTTP/1 client's idle connections do). */
+export const SESSION_IDLE_MS = 30_000;
+
+/** A frame against the rules: the session ends with it. */
+export class MuxProtocolError extends Error {
+  readonly code = 'ERR_WEFT_MUX_PROTOCOL';
+}
+
+/** The peer reset the stream (cancelled it); reads like a connection reset to the HTTP/1 code. */
+function resetError(): Error {
+  return Object.assign(new Error('weft.mux stream reset by the peer'), { code: 'ECONNRESET' });
+}
+
+export interface MuxSessionOptions {
+  /** Server side: a stream the client opened. */
+  readonly onStream?: (stream: MuxStream) => void;
+  /** The session ended with an error (a protocol error, or the connection's). */
+  readonly onError?: (err: Error) => void;
+}
+
+export class MuxSession {
+  private readonly streams = new Map<number, MuxStream>();
+  /** Client: the last id given out; server: the last id the client opened. */
+  private lastId = 0;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private pending: Buffer | undefined;
+  /** Server: draining (GOAWAY sent); client: the server sent GOAWAY. No new streams either way. */
+  private goingAway = false;
+  private closedWith: Error | undefined;
+  private closed = false;
+  /** Our side of the connection is ending: nothing more is written. */
+  private ending = false;
+  /** Destroyed here without an error: the streams close without one too. */
+  private quiet = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** The connection's write buffer is full: streams' writes complete once it drains (their writers wait). */
+  private congested = false;
+  private waiting: (() => void)[] = [];
+  /** Writes queued this turn: they complete once their bytes were handed to the connection. */
+  private written: (() => void)[] = [];
+  /** Client: the TLS handshake is done. */
+  connected: boolean;
+
+  constructor(
+    readonly socket: Socket,
+    readonly role: 'client' | 'server',
+    private readonly opts: MuxSessionOptions = {},
+  ) {
+    this.connected = role === 'server';
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => (this.closedWith ??= err));
+    socket.on('close', () => this.onClose());
+    if (role === 'client') {
+      socket.once('secureConnect', () => {
+        this.connected = true;
+        for (const s of this.streams.values()) s.emit('connect');
+      });
+    }
+  }
+
+  /** Whether the session takes new streams (client: not closed, not told to go away, not full). */
+  get open(): boolean {
+    return !this.closed && !this.goingAway && this.streams.size < MAX_STREAMS;
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Client: a new stream. Its first bytes open it at the peer. */
+  openStream(onread?: OnReadOpts): MuxStream {
+    if (this.role !== 'client') throw new Error('weft.mux: only the client opens streams');
+    if (!this.open) throw new Error('weft.mux: session takes no new streams');
+    const stream = new MuxStream(this, ++this.lastId, onread);
+    this.streams.set(stream.id, stream);
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    // The connection holds the process while it carries streams (the HTTP/1 client unrefs idle ones).
+    if (this.streams.size === 1) this.socket.ref();
+    if (this.connected) process.nextTick(() => stream.emit('connect'));
+    return stream;
+  }
+
+  /** Server: no new streams; the connection ends once the current ones are done. */
+  drain(): void {
+    if (this.role !== 'server' || this.goingAway || this.closed) return;
+    this.goingAway = true;
+    this.frame(Type.GoAway, 0, u32(this.lastId));
+    if (this.streams.size === 0) this.endSoon();
+  }
+
+  /** Ends the connection now: every stream errors with `err` (without one, they close quietly). */
+  destroy(err?: Error): void {
+    this.closedWith ??= err;
+    this.quiet = err === undefined && this.closedWith === undefined;
+    this.socket.destroy();
+  }
+
+  // ── Sending ─────────────────────────────────────────────────────────────
+
+  /** Queues a frame; the frames of this event-loop turn leave in one write. */
+  frame(type: number, id: number, payload?: Buffer): void {
+    if (this.closed || this.ending) return;
+    const head = Buffer.allocUnsafe(HEADER);
+    head[0] = type;
+    head.writeUInt32BE(id, 1);
+    head.writeUInt32BE(payload?.length ?? 0, 5);
+    if (this.out.length === 0) setImmediate(this.flush);
+    this.out.push(head);
+    this.outBytes += HEADER;
+    if (payload !== undefined && payload.length > 0) {
+      this.out.push(payload);
+      this.outBytes += payload.length;
+    }
+  }
+
+  private readonly flush = (): void => {
+    if (this.out.length === 0) return;
+    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    const written = this.written;
+    this.written = [];
+    if (this.closed || this.socket.writableEnded) return;
+    if (!this.socket.write(bytes) && !this.congested) {
+      this.congested = true;
+      this.socket.once('drain', this.drained);
+    }
+    // A peer that does not read its connection holds every writer here, not in this process's memory.
+    if (this.congested) this.waiting.push(...written);
+    else for (const done of written) done();
+  };
+
+  private readonly drained = (): void => {
+    this.congested = false;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const done of waiting) done();
+  };
+
+  /** Sends what `stream` may of `chunk` now, the rest as credit comes; `done` once all of it was written. */
+  send(stream: MuxStream, chunk: Buffer, done: (err?: Error | null) => void): void {
+    if (chunk.length === 0) return done();
+    let at = 0;
+    const more = (): void => {
+      while (at < chunk.length && stream.sendWindow > 0) {
+        const n = Math.min(chunk.length - at, stream.sendWindow, MAX_FRAME);
+        this.frame(Type.Data, stream.id, chunk.subarray(at, at + n));
+        stream.sendWindow -= n;
+        stream.bytesWritten += n;
+        at += n;
+      }
+      if (at < chunk.length) stream.blocked = more;
+      else {
+        stream.blocked = undefined;
+        // Complete once the bytes are in the connection (the writer may reuse its buffer then, as with a socket).
+        this.written.push(() => done());
+      }
+    };
+    more();
+  }
+
+  /** Returns `n` bytes of credit for `stream` to its sender (in steps, see CREDIT_STEP). */
+  credit(stream: MuxStream, n: number): void {
+    stream.owed += n;
+    if (stream.owed < CREDIT_STEP || stream.remoteEnded) return;
+    this.frame(Type.Window, stream.id, u32(stream.owed));
+    stream.recvWindow += stream.owed;
+    stream.owed = 0;
+  }
+
+  /** The stream is over on this side: a RESET goes out unless both sides had ended it. */
+  forget(stream: MuxStream): void {
+    if (this.streams.get(stream.id) !== stream) return;
+    this.streams.delete(stream.id);
+    if (!(stream.localEnded && stream.remoteEnded)) this.frame(Type.Reset, stream.id, u32(RESET_CANCEL));
+    if (this.streams.size === 0) {
+      if (this.goingAway) this.endSoon();
+      else if (this.role === 'client') {
+        this.socket.unref();
+        this.idleTimer = setTimeout(() => {
+          this.idleTimer = undefined;
+          if (this.streams.size > 0) return;
+          this.goingAway = true;
+          this.endSoon();
+        }, SESSION_IDLE_MS).unref();
+      }
+    }
+  }
+
+  private endSoon(): void {
+    if (this.ending) return;
+    // After this turn's frames (a RESET, the GOAWAY) are written.
+    setImmediate(() => {
+      this.flush();
+      this.ending = true;
+      this.socket.end();
+    });
+  }
+
+  // ── Receiving ───────────────────────────────────────────────────────────
+
+  private onData(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.pending !== undefined) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    let at = 0;
+    while (buf.length - at >= HEADER) {
+      const type = buf[at]!;
+      const id = buf.readUInt32BE(at + 1);
+      const length = buf.readUInt32BE(at + 5);
+      if (length > MAX_FRAME) return this.fail(new MuxProtocolError(`weft.mux frame of ${length} bytes (at most ${MAX_FRAME})`));
+      if (buf.length - at - HEADER < length) break;
+      const payload = buf.subarray(at + HEADER, at + HEADER + length);
+      at += HEADER + length;
+      try {
+        this.onFrame(type, id, payload);
+      } catch (err) {
+        return this.fail(err as Error);
+      }
+      if (this.closed) return;
+    }
+    if (at < buf.length) this.pending = Buffer.from(buf.subarray(at));
+  }
+
+  private onFrame(type: number, id: number, payload: Buffer): void {
+    if (type === Type.GoAway) {
+      if (this.role !== 'client' || id !== 0 || payload.length !== 4) throw new MuxProtocolError('weft.mux: bad GOAWAY');
+      this.goingAway = true;
+      const last = payload.readUInt32BE(0);
+      for (const s of [...this.streams.values()]) if (s.id > last) s.destroy(new RefusedStreamError());
+      if (this.streams.size === 0) this.endSoon();
+      return;
+    }
+    if (type > Type.GoAway) throw new MuxProtocolError(`weft.mux: unknown frame type ${type}`);
+    if (id === 0) throw new MuxProtocolError('weft.mux: stream frame on stream 0');
+    let stream = this.streams.get(id);
+    if (stream === undefined) {
+      // A new stream (server), or a frame for one already over (either side): those are dropped.
+      if (this.role === 'client' || id <= this.lastId) return;
+      if (type !== Type.Data && type !== Type.End) throw new MuxProtocolError(`weft.mux: frame type ${type} opens stream ${id}`);
+      this.lastId = id;
+      if (this.goingAway || this.streams.size >= MAX_STREAMS) {
+        this.frame(Type.Reset, id, u32(RESET_REFUSED));
+        return;
+      }
+      stream = new MuxStream(this, id);
+      this.streams.set(id, stream);
+      // Its consumer learns of an error from 'close'; an 'error' nobody listens to yet must not end the process.
+      stream.on('error', ignore);
+      this.opts.onStream?.(stream);
+    }
+    switch (type) {
+      case Type.Data:
+        if (stream.remoteEnded) throw new MuxProtocolError(`weft.mux: DATA after END on stream ${id}`);
+        if (payload.length > stream.recvWindow) throw new MuxProtocolError(`weft.mux: stream ${id} sent past its window`);
+        stream.recvWindow -= payload.length;
+        stream.received(payload);
+        return;
+      case Type.End:
+        stream.remoteEnd();
+        return;
+      case Type.Reset:
+        if (payload.length !== 4) throw new MuxProtocolError('weft.mux: bad RESET');
+        stream.remoteEnded = true;
+        stream.localEnded = true;
+        this.streams.delete(id);
+        stream.destroy(payload.readUInt32BE(0) === RESET_REFUSED ? new RefusedStreamError() : resetError());
+        return;
+      case Type.Window: {
+        if (payload.length !== 4) throw new MuxProtocolError('weft.mux: bad WINDOW');
+        stream.sendWindow += payload.readUInt32BE(0);
+        if (stream.sendWindow > 2 ** 31) throw new MuxProtocolError(`weft.mux: window of stream ${id} overflows`);
+        stream.blocked?.();
+        return;
+      }
+    }
+  }
+
+  private fail(err: Error): void {
+    this.opts.onError?.(err);
+    this.destroy(err);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.out = [];
+    const err = this.quiet ? undefined : (this.closedWith ?? Object.assign(new Error('weft.mux connection closed'), { code: 'ECONNRESET' }));
+    for (const s of this.streams.values()) {
+      s.remoteEnded = true;
+      s.localEnded = true;
+      s.destroy(err);
+    }
+    this.streams.clear();
+  }
+}
+
+/**
+ * The client's sessions, one per peer (its key): a session that takes no new streams (closed, told to go away,
+ * idle, or full) is replaced by a new one; the old one ends once its streams are done.
+ */
+export class MuxPool {
+  private readonly sessions = new Map<string, MuxSession>();
+  private closed = false;
+
+  /** A stream to the peer `key`, on its session (`connect` opens the mTLS connection of a new one). */
+  open(key: string, connect: () => Socket, onread?: OnReadOpts): MuxStream {
+    if (this.closed) throw new Error('weft.mux: the client is closed');
+    let session = this.sessions.get(key);
+    if (session === undefined || !session.open) {
+      const s = (session = new MuxSession(connect(), 'client'));
+      this.sessions.set(key, s);
+      s.socket.once('close', () => {
+        if (this.sessions.get(key) === s) this.sessions.delete(key);
+      });
+    }
+    return session.openStream(onread);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+}
+
+/**
+ * One stream of a session, as a socket to the HTTP/1 code: a Duplex (half-open), `bytesRead`/`bytesWritten` for
+ * the TCP metrics, `ref`/`unref` (the session's connection holds the process while it has streams), and, when
+ * opened with `onread`, reads delivered into that buffer as net.Socket does (the client's pooled connections).
+ */
+export class MuxStream extends Duplex {
+  sendWindow = STREAM_WINDOW;
+  recvWindow = STREAM_WINDOW;
+  /** Credit not yet returned. */
+  owed = 0;
+  /** Bytes the reader has not taken yet (credit held back until it does). */
+  private held = 0;
+  /** A write waiting for credit. */
+  blocked: (() => void) | undefined;
+  localEnded = false;
+  remoteEnded = false;
+  bytesRead = 0;
+  bytesWritten = 0;
+  /** onread mode: paused by the reader, with what arrived meanwhile. */
+  private readPaused = false;
+  private queued: Buffer[] = [];
+
+  constructor(
+    readonly session: MuxSession,
+    readonly id: number,
+    private readonly onread?: OnReadOpts,
+  ) {
+    super({ allowHalfOpen: true });
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.session.send(this, chunk, done);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    this.session.send(this, chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.localEnded = true;
+    this.session.frame(Type.End, this.id);
+    if (this.remoteEnded) this.session.forget(this);
+    done();
+  }
+
+  override _read(): void {
+    if (this.held === 0) return;
+    const n = this.held;
+    this.held = 0;
+    this.session.credit(this, n);
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.blocked = undefined;
+    this.queued = [];
+    this.session.forget(this);
+    done(err);
+  }
+
+  /** DATA from the peer (`bytes` is only valid during the call). */
+  received(bytes: Buffer): void {
+    this.bytesRead += bytes.length;
+    if (this.onread !== undefined) {
+      if (this.readPaused) this.queued.push(Buffer.from(bytes));
+      else this.deliver(bytes);
+      return;
+    }
+    if (this.push(Buffer.from(bytes))) this.session.credit(this, bytes.length);
+    else this.held += bytes.length;
+  }
+
+  /** END from the peer. */
+  remoteEnd(): void {
+    this.remoteEnded = true;
+    if (this.onread !== undefined && this.readPaused) this.queued.push(END_MARK);
+    else this.endReadable();
+  }
+
+  private endReadable(): void {
+    this.push(null);
+    // In onread mode nothing reads the Readable side: let it flow so that 'end' is emitted.
+    if (this.onread !== undefined) super.resume();
+    if (this.localEnded) this.session.forget(this);
+  }
+
+  /** Into the reader's buffer, as net.Socket's `onread` does; its `false` pauses the stream. */
+  private deliver(bytes: Buffer): void {
+    const into = this.onread!.buffer as Buffer;
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.readPaused || this.destroyed) {
+        this.queued.push(Buffer.from(bytes.subarray(at)));
+        return;
+      }
+      const n = bytes.copy(into, 0, at, at + into.length);
+      at += n;
+      this.session.credit(this, n);
+      if ((this.onread!.callback as (n: number, buf: Buffer) => boolean | void)(n, into) === false) this.readPaused = true;
+    }
+  }
+
+  override pause(): this {
+    if (this.onread === undefined) return super.pause();
+    this.readPaused = true;
+    return this;
+  }
+
+  override resume(): this {
+    if (this.onread === undefined) return super.resume();
+    if (!this.readPaused) return this;
+    this.readPaused = false;
+    while (this.queued.length > 0 && !this.readPaused && !this.destroyed) {
+      const next = this.queued.shift()!;
+      if (next === END_MARK) this.endReadable();
+      else this.deliver(next);
+    }
+    return this;
+  }
+}
+
+const END_MARK = Buffer.alloc(0);
+
+function ignore(): void {}
+
+function u32(n: number): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
