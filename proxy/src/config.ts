@@ -11,7 +11,7 @@ import { traceConfig, type TraceConfig } from './trace/config.js';
 import type { MeshHttp1 } from './layers/endpoint-client.js';
 
 /** How HTTP/1 requests travel between proxies (docs/proxy.md "Between proxies"). */
-const MESH_HTTP1: readonly MeshHttp1[] = ['http1', 'http2'];
+const MESH_HTTP1: readonly MeshHttp1[] = ['http1', 'http2', 'mux'];
 
 export type { ListenAddr };
 

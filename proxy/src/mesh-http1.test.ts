@@ -8,28 +8,41 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
 import type { MeshHttp1 } from './layers/endpoint-client.js';
+import type { Duplex } from 'node:stream';
+import { ALPN_MUX, MuxSession } from './transport/mux.js';
 
-/** A stand-in peer proxy: mTLS with the server's certificate; records each connection's ALPN and bytes, answers HTTP/1 200s. */
-async function fakePeer(mesh: Mesh): Promise<{ port: number; conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[]; close(): void }> {
+/**
+ * A stand-in peer proxy: mTLS with the server's certificate; records each byte stream (a connection, or a weft.mux
+ * stream) with its connection's ALPN, answers HTTP/1 200s. `tlsConnections` counts the mTLS connections.
+ */
+async function fakePeer(mesh: Mesh): Promise<{ port: number; conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[]; tlsConnections: () => number; close(): void }> {
   const leaf = mesh.pki.leaf(SERVER_ID);
   const conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[] = [];
-  const server = tls.createServer({ cert: leaf.cert, key: leaf.key, ca: mesh.pki.root.cert, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['weft.h2', 'weft.tcp'] }, (socket) => {
+  let tlsConnections = 0;
+  const serve = (stream: Duplex, alpn: string | false | null, clientId: string | undefined): void => {
     const chunks: Buffer[] = [];
-    const san = socket.getPeerCertificate().subjectaltname ?? '';
-    conns.push({ alpn: socket.alpnProtocol, bytes: () => Buffer.concat(chunks), clientId: /DNS:([^,]+)/.exec(san)?.[1] });
-    socket.on('error', () => undefined);
-    socket.on('data', (d: Buffer) => {
+    let answered = 0;
+    conns.push({ alpn, bytes: () => Buffer.concat(chunks), clientId });
+    stream.on('error', () => undefined);
+    stream.on('data', (d: Buffer) => {
       chunks.push(d);
       // One answer per request head seen (the requests here have no body).
       const heads = Buffer.concat(chunks).toString('latin1').split('\r\n\r\n').length - 1;
-      const answered = (socket as unknown as { answered?: number }).answered ?? 0;
-      for (let i = answered; i < heads; i++) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-      (socket as unknown as { answered?: number }).answered = heads;
+      for (let i = answered; i < heads; i++) stream.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      answered = heads;
     });
+  };
+  const server = tls.createServer({ cert: leaf.cert, key: leaf.key, ca: mesh.pki.root.cert, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['weft.h2', 'weft.tcp', ALPN_MUX], allowHalfOpen: true }, (socket) => {
+    tlsConnections++;
+    const san = socket.getPeerCertificate().subjectaltname ?? '';
+    const clientId = /DNS:([^,]+)/.exec(san)?.[1];
+    socket.on('error', () => undefined);
+    if (socket.alpnProtocol === ALPN_MUX) new MuxSession(socket, 'server', { onStream: (st) => serve(st, ALPN_MUX, clientId) });
+    else serve(socket, socket.alpnProtocol, clientId);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as AddressInfo).port, conns, close: () => server.close() };
+  return { port: (server.address() as AddressInfo).port, conns, tlsConnections: () => tlsConnections, close: () => server.close() };
 }
 
 function get(port: number, path: string, agent: http.Agent, host = 'peer.test.svc'): Promise<{ status: number; body: string }> {
@@ -59,7 +72,7 @@ async function behindMesh(t: TestContext, app: http.Server, authority: string, m
   return { mesh, agent };
 }
 
-for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
+for (const mode of ['http1', 'http2', 'mux'] as const satisfies readonly MeshHttp1[]) {
   test(`WEFT_PROXY_MESH_HTTP1=${mode}: the wire between proxies`, { timeout: 60_000 }, async (t) => {
     const mesh = await startMesh({ clientConfig: { meshHttp1: mode } });
     t.after(() => mesh.close());
@@ -68,12 +81,14 @@ for (const mode of ['http1', 'http2'] as const satisfies readonly MeshHttp1[]) {
     mesh.discovery.set('peer.test.svc:80', [endpoint('127.0.0.1', 8080, { identity: SERVER_ID, inboundPort: peer.port })]);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
-    if (mode === 'http1') {
+    if (mode === 'http1' || mode === 'mux') {
       for (const path of ['/a', '/b', '/c']) assert.deepEqual(await get(mesh.client.ports.outbound, path, agent), { status: 200, body: 'ok' });
-      // One pooled connection carried all three: ALPN weft.tcp, the port header (version 1, port 8080), then HTTP/1.1 heads.
+      // One pooled connection (mux: one stream of one connection) carried all three: ALPN weft.tcp (weft.mux), the port
+      // header (version 1, port 8080), then HTTP/1.1 heads.
       assert.equal(peer.conns.length, 1);
+      assert.equal(peer.tlsConnections(), 1);
       const [conn] = peer.conns;
-      assert.equal(conn!.alpn, 'weft.tcp');
+      assert.equal(conn!.alpn, mode === 'mux' ? 'weft.mux' : 'weft.tcp');
       assert.equal(conn!.clientId, CLIENT_ID);
       const bytes = conn!.bytes();
       assert.deepEqual([...bytes.subarray(0, 3)], [1, 8080 >> 8, 8080 & 0xff]);

@@ -26,6 +26,7 @@ import { TapHub } from './tap/tap-hub.js';
 import { startTapServer } from './tap/tap-server.js';
 import { H2Pool } from './http/h2-client.js';
 import { Http1Client } from './http/h1-client.js';
+import { MuxPool } from './transport/mux.js';
 import { outboundStack } from './outbound/stack.js';
 import { inboundStack } from './inbound/stack.js';
 import { WatchedPolicies, type InboundPolicies } from './policy/policies.js';
@@ -110,6 +111,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const tap = new TapHub();
   const h1 = new Http1Client();
   const h2 = new H2Pool();
+  const mux = new MuxPool();
   const opaquePorts = new Set(c.opaquePorts);
   const localMeta = { ...own };
   delete localMeta.component;
@@ -119,7 +121,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const tracer = c.tracing && spans ? new Tracer(c.tracing.sampleRate, spans) : undefined;
 
   const outbound = outboundStack({
-    log, identity, discovery, profiles, metrics, tap, h1, h2, localMeta, opaquePorts, tracer,
+    log, identity, discovery, profiles, metrics, tap, h1, h2, mux, localMeta, opaquePorts, tracer,
     newBalancer: opts.newBalancer ?? (() => new P2cEndpointBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
     meshHttp1: c.meshHttp1,
@@ -218,6 +220,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         inbound.server.destroy();
         h1.close();
         h2.close();
+        mux.close();
         discovery.close();
         profiles.close();
         policies.close();

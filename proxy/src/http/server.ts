@@ -72,6 +72,7 @@ export class HttpServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** HTTP/1 connections served by the proxy's own HTTP/1 server (h1/server-conn.ts) rather than Node's. */
   private readonly fastConns = new Set<H1ServerConn>();
+  private readonly hooks: { drain(): void; destroy(): void }[] = [];
   private readonly fastOpts: H1ConnOptions;
 
   constructor(
@@ -167,9 +168,16 @@ export class HttpServer {
     for (const s of this.sessions) s.close();
     for (const c of this.fastConns) c.drain();
     this.h1.closeIdleConnections();
+    for (const h of this.hooks) h.drain();
+  }
+
+  /** Also drained and destroyed with this server (the inbound's `weft.mux` sessions). */
+  alsoStop(h: { drain(): void; destroy(): void }): void {
+    this.hooks.push(h);
   }
 
   destroy(): void {
+    for (const h of this.hooks) h.destroy();
     for (const s of this.sessions) s.destroy();
     for (const c of this.fastConns) c.destroy();
     this.h1.closeAllConnections();

@@ -6,7 +6,8 @@
  *   connection  accept ─ original destination ─ detect protocol
  *               ├ TLS, SNI = our identity ─ terminate mTLS, learn the client identity ─ tcp metrics (client_id)
  *               │   ├ ALPN weft.h2  ─ HTTP/2 preface? http server (HTTP/1 restored from weft-orig-proto) : GOAWAY PROTOCOL_ERROR
- *               │   └ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
+ *               │   ├ ALPN weft.tcp ─ port header ─ opaque port? opaque : detect again (HTTP/1 ─ http server, else opaque)
+ *               │   └ ALPN weft.mux ─ per stream, as weft.tcp (transport/mux.ts); drained with the http server
  *               ├ TLS for someone else (the app's own TLS) ─ tcp metrics ─ opaque
  *               ├ HTTP/1, HTTP/2 (plaintext, unmeshed clients) ─ tcp metrics ─ http server
  *               └ opaque (silent for the detect timeout: counted in detect_timeout_total, logged once per port) ─ tcp metrics
@@ -37,6 +38,7 @@ import { forwardToApp } from '../layers/forward-to-app.js';
 import { tcpForwardToApp } from '../layers/tcp-forward-to-app.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
+import type { MuxSession } from '../transport/mux.js';
 import { terminateMeshTls } from '../layers/tls-terminate.js';
 import { authorizeHttp, authorizeTcp } from '../layers/authorize.js';
 import { inboundRoute, measureRoute } from '../layers/route.js';
@@ -150,8 +152,25 @@ export function inboundStack(d: InboundDeps): InboundStack {
     countConnection(conn.socket, plainMetrics);
     tcp(conn);
   };
+  // weft.mux sessions stop taking streams when the server drains (their streams drain as its HTTP/1 connections).
+  const muxSessions = new Set<MuxSession>();
+  let draining = false;
+  server.alsoStop({
+    drain: () => {
+      draining = true;
+      for (const s of muxSessions) s.drain();
+    },
+    destroy: () => {
+      for (const s of muxSessions) s.destroy();
+    },
+  });
+  const onMuxSession = (s: MuxSession): void => {
+    muxSessions.add(s);
+    s.socket.once('close', () => muxSessions.delete(s));
+    if (draining) s.drain();
+  };
   const mtls = terminateMeshTls(
-    { identity: d.identity, headerTimeoutMs: d.detectTimeoutMs, log: d.log },
+    { identity: d.identity, headerTimeoutMs: d.detectTimeoutMs, log: d.log, onMuxSession },
     { http2: counted((s, m) => meshHttp2(s, m)), opaque },
     plainOpaque,
   );

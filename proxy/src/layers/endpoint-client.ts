@@ -17,7 +17,9 @@ import type { LocalIdentity } from '../identity/local-identity.js';
 import type { H2Pool, H2Peer } from '../http/h2-client.js';
 import type { H1Target, Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
+import type net from 'node:net';
 import { ALPN_H2, ALPN_TCP, connectMesh } from '../transport/tls.js';
+import { ALPN_MUX, type MuxPool } from '../transport/mux.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { UnavailableError } from '@weft/common/errors';
 import { APP_UNREACHABLE, neverConnected } from '../errors.js';
@@ -29,6 +31,8 @@ import { countConnection } from './tcp-metrics.js';
 export interface EndpointClientDeps {
   readonly h2: H2Pool;
   readonly h1: Http1Client;
+  /** The weft.mux sessions to peers (`meshHttp1: 'mux'`). */
+  readonly mux: MuxPool;
   readonly identity: LocalIdentity;
   /** TCP metrics (`peer="dst"`) for the mTLS connections to peer proxies. */
   readonly bindTcp?: (ep: Endpoint) => TcpTargetMetrics;
@@ -37,7 +41,7 @@ export interface EndpointClientDeps {
 }
 
 /** How HTTP/1 requests travel between proxies (`WEFT_PROXY_MESH_HTTP1`). */
-export type MeshHttp1 = 'http1' | 'http2';
+export type MeshHttp1 = 'http1' | 'http2' | 'mux';
 
 export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
   return (ep) => {
@@ -66,7 +70,11 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
               key: `mesh:${host}:${inboundPort}|${identity}|${port}`,
               label: `${host}:${inboundPort} (${identity})`,
               connect: (onread) => {
-                const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, onread);
+                // A stream of the peer's weft.mux session carries what a weft.tcp connection would.
+                const socket =
+                  deps.meshHttp1 === 'mux'
+                    ? (deps.mux.open(peer.key, () => connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_MUX, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }), onread) as unknown as net.Socket)
+                    : connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, onread);
                 // Written ahead of the first request, and sent with it once the handshake is done.
                 socket.write(encodeOpaqueHeader(port));
                 return socket;

@@ -9,11 +9,13 @@
  */
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '@weft/common/log';
 import type { ConnMeta, TcpConn } from '../svc.js';
 import type { LocalIdentity, TlsCredentials } from '../identity/local-identity.js';
 import { ALPN_H2, ALPN_TCP, peerIdentity } from '../transport/tls.js';
 import { readOpaqueHeader } from '../transport/opaque-header.js';
+import { ALPN_MUX, MuxSession } from '../transport/mux.js';
 
 export interface MeshRoutes {
   http2(socket: Socket, meta: ConnMeta): void;
@@ -26,13 +28,15 @@ export interface TlsTerminateOptions {
   readonly log: Logger;
   /** A failed handshake (garbage, untrusted client) is counted here. */
   readonly onHandshakeError?: (err: Error) => void;
+  /** Called with each `weft.mux` session (the inbound drains them with its HTTP server). */
+  readonly onMuxSession?: (session: MuxSession) => void;
 }
 
 export type TlsRoute = (socket: Socket, meta: ConnMeta, sni: string | undefined) => void;
 
 export function terminateMeshTls(opts: TlsTerminateOptions, mesh: MeshRoutes, passthrough: (conn: TcpConn) => void): TlsRoute {
   const server = tls.createServer({
-    ALPNProtocols: [ALPN_H2, ALPN_TCP],
+    ALPNProtocols: [ALPN_H2, ALPN_TCP, ALPN_MUX],
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',
@@ -59,16 +63,26 @@ export function terminateMeshTls(opts: TlsTerminateOptions, mesh: MeshRoutes, pa
       return;
     }
     const meta: ConnMeta = { ...raw, tls: { identity: peerIdentity(socket.getPeerCertificate()) } };
+    // A weft.tcp connection, or a weft.mux stream (which carries the same): the port header, then the mesh's route.
+    const opaque = (stream: Duplex): void => {
+      readOpaqueHeader(stream, opts.headerTimeoutMs).then(
+        (port) => mesh.opaque({ socket: stream, meta: { ...meta, origDst: { ip: meta.origDst?.ip ?? '127.0.0.1', port } } }),
+        (err: Error) => {
+          opts.log.debug({ err: err.message }, 'bad weft.tcp header');
+          stream.destroy();
+        },
+      );
+    };
     if (socket.alpnProtocol === ALPN_H2) {
       mesh.http2(socket, meta);
     } else if (socket.alpnProtocol === ALPN_TCP) {
-      readOpaqueHeader(socket, opts.headerTimeoutMs).then(
-        (port) => mesh.opaque({ socket, meta: { ...meta, origDst: { ip: meta.origDst?.ip ?? '127.0.0.1', port } } }),
-        (err: Error) => {
-          opts.log.debug({ err: err.message }, 'bad weft.tcp header');
-          socket.destroy();
-        },
-      );
+      opaque(socket);
+    } else if (socket.alpnProtocol === ALPN_MUX) {
+      const session = new MuxSession(socket, 'server', {
+        onStream: opaque,
+        onError: (err) => opts.log.warn({ err: err.message, client: meta.tls.identity }, 'weft.mux session failed'),
+      });
+      opts.onMuxSession?.(session);
     } else {
       socket.destroy();
     }

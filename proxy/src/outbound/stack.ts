@@ -18,6 +18,7 @@
  *   opaque, per Concrete  cache ─ balance ─ failure accrual (connection level)
  *   opaque, per Endpoint  cache ─ tcp endpoint (mTLS weft.tcp or plain; tcp metrics peer=dst)
  */
+import type { MuxPool } from '../transport/mux.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '@weft/common/log';
@@ -61,6 +62,7 @@ export interface OutboundDeps {
   readonly tap: TapHub;
   readonly h1: Http1Client;
   readonly h2: H2Pool;
+  readonly mux: MuxPool;
   /** This proxy's own labels (namespace, pod, workload) for tap events. */
   readonly localMeta: Record<string, string>;
   readonly detectTimeoutMs: number;
@@ -96,7 +98,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
       return httpMetrics(bindLast((authority) => d.metrics.forHttp(key + authority, () => endpointLabels(ep, authority))));
     }),
     onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
-  )(endpointClient({ h1: d.h1, h2: d.h2, identity: d.identity, meshHttp1: d.meshHttp1 }));
+  )(endpointClient({ h1: d.h1, h2: d.h2, mux: d.mux, identity: d.identity, meshHttp1: d.meshHttp1 }));
 
   // per Concrete: balance and failure accrual are the stage boundary to per Endpoint (a pick per request).
   const concrete: NewHttp<Concrete> = newStack<Concrete, HttpRequest, HttpResponse>(

@@ -2,8 +2,9 @@
  * Mesh mTLS between proxies: TLS 1.3 only, both sides present their pod
  * certificate, the server certificate must carry the DNS identity discovery
  * said to expect. ALPN names what travels inside: `weft.h2` (HTTP/2, HTTP/1
- * requests carried as HTTP/2) or `weft.tcp` (opaque TCP behind a 3-byte
- * header naming the application port, see opaque-header.ts).
+ * requests carried as HTTP/2), `weft.tcp` (opaque TCP behind a 3-byte
+ * header naming the application port, see opaque-header.ts) or `weft.mux`
+ * (streams that each carry what a `weft.tcp` connection does, mux.ts).
  */
 import type { OnReadOpts } from 'node:net';
 import tls from 'node:tls';
@@ -11,6 +12,7 @@ import type { PeerCertificate } from 'node:tls';
 import { ALPN_TCP } from '@weft/api/names';
 import type { TlsCredentials } from '../identity/local-identity.js';
 import { boundConnect } from '@weft/common/connect-bound';
+import type { ALPN_MUX } from './mux.js';
 
 export const ALPN_H2 = 'weft.h2';
 export { ALPN_TCP };
@@ -35,7 +37,7 @@ export interface MeshConnectOptions {
   readonly host: string;
   readonly port: number;
   readonly identity: string;
-  readonly alpn: typeof ALPN_H2 | typeof ALPN_TCP;
+  readonly alpn: typeof ALPN_H2 | typeof ALPN_TCP | typeof ALPN_MUX;
   readonly creds: TlsCredentials;
   readonly anchors: string;
 }
