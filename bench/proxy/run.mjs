@@ -6,6 +6,8 @@
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
 //   weft_mesh  wrk → weft client proxy ══mTLS, HTTP/1.1 on pooled weft.tcp══▶ weft server proxy → backend
 //   weft_mesh_http2  the same, HTTP/1 carried inside the proxies' HTTP/2 session (WEFT_PROXY_MESH_HTTP1=http2)
+//   weft_mesh_mux    the same, on streams of one weft.mux session between the proxies (WEFT_PROXY_MESH_HTTP1=mux; in
+//                    the paired rounds only)
 //   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
 //   grpc       unary gRPC calls (h2load, 10 connections x 10 streams, POST with a gRPC frame) to an h2c backend
 //              answering one message and grpc-status in trailers: direct, HAProxy (h2), weft hop, weft mesh;
@@ -284,6 +286,12 @@ const clientH2 = await weft('weft-client-http2', {
 });
 const weftMeshHttp2 = await scenario('weft_mesh_http2', clientH2.ports.outbound, [clientH2.pid, server.pid]);
 process.kill(clientH2.pid, 'SIGTERM');
+// And on streams of one weft.mux session (WEFT_PROXY_MESH_HTTP1=mux), measured in the paired rounds below.
+const clientMux = await weft('weft-client-mux', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, meshHttp1: 'mux',
+  routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
+});
+if (WARMUP_SECONDS > 0) await throughput(clientMux.ports.outbound, WARMUP_SECONDS);
 const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 
 // The throughput ratios, side by side in time: HAProxy, the hop and the mesh measured in turn, PAIRED_ROUNDS times,
@@ -297,10 +305,11 @@ const pairedPaths = [
   { key: 'haproxy', port: haproxyPort, pids: [haproxyPid] },
   { key: 'weft_hop', port: hop.ports.outbound, pids: [hop.pid] },
   { key: 'weft_mesh', port: client.ports.outbound, pids: [client.pid, server.pid] },
+  { key: 'weft_mesh_mux', port: clientMux.ports.outbound, pids: [clientMux.pid, server.pid] },
 ];
 const pairedRounds = [];
 for (let r = 0; r < PAIRED_ROUNDS; r++) {
-  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop and the mesh`);
+  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop, the mesh and the mesh on weft.mux`);
   const row = {};
   for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
     const cpu = cpuCounter(p.pids);
@@ -315,6 +324,8 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
     ratio_mesh_vs_haproxy: round(row.weft_mesh.rps / row.haproxy.rps, 3),
     cpu_ratio_hop_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_hop.cpu_us_per_req, 3),
     cpu_ratio_mesh_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh.cpu_us_per_req, 3),
+    ratio_mesh_mux_vs_haproxy: round(row.weft_mesh_mux.rps / row.haproxy.rps, 3),
+    cpu_ratio_mesh_mux_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh_mux.cpu_us_per_req, 3),
   });
   log(`paired round ${r + 1}: ${JSON.stringify(pairedRounds[r])}`);
 }
@@ -465,6 +476,9 @@ const result = {
   // on a shared machine, where the load generator and HAProxy's own rps swing with the neighbours.
   cpu_ratio_hop_vs_haproxy: pairedMedian('cpu_ratio_hop_vs_haproxy'),
   cpu_ratio_mesh_vs_haproxy: pairedMedian('cpu_ratio_mesh_vs_haproxy'),
+  // The mesh on a weft.mux session (WEFT_PROXY_MESH_HTTP1=mux), from the same paired rounds.
+  ratio_mesh_mux_vs_haproxy: pairedMedian('ratio_mesh_mux_vs_haproxy'),
+  cpu_ratio_mesh_mux_vs_haproxy: pairedMedian('cpu_ratio_mesh_mux_vs_haproxy'),
   // Where that CPU goes, per request: user space (the proxy's own code, its runtime, TLS) and the kernel (syscalls and
   // the loopback packets they send), medians of the paired rounds; the kernel's share is the part a proxy's code can
   // least change (docs/proxy.md, sixteenth pass).

@@ -11,7 +11,8 @@
 //           origDst?    { ip, port }: every accepted connection reports it as its original destination (opaque TCP
 //                       needs one; iptables would give it in a pod),
 //           opaquePorts?: [port],
-//           meshHttp1?: 'http1' | 'http2'   how HTTP/1 requests travel to peer proxies (WEFT_PROXY_MESH_HTTP1) }
+//           meshHttp1?: 'http1' | 'http2' | 'mux'   how HTTP/1 requests travel to peer proxies (default: the
+//                       WEFT_PROXY_MESH_HTTP1 variable, as the proxy's own config reads it, else 'http1') }
 // With --expose-gc the heap is collected once before READY, so idle RSS is read after start-up garbage is gone.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -32,7 +33,7 @@ for (const r of spec.routes ?? []) {
   discovery.set(r.authority, [endpoint(r.ip, r.port, r.identity ? { identity: r.identity, inboundPort: r.inboundPort } : {})]);
 }
 const proxy = await startProxy({
-  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, opaquePorts: spec.opaquePorts ?? [], ...(spec.meshHttp1 ? { meshHttp1: spec.meshHttp1 } : {}), tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
+  config: testConfig(spec.name, { logLevel: 'warn', inboundAppPort: spec.appPort, opaquePorts: spec.opaquePorts ?? [], ...((spec.meshHttp1 ?? process.env.WEFT_PROXY_MESH_HTTP1) ? { meshHttp1: spec.meshHttp1 ?? process.env.WEFT_PROXY_MESH_HTTP1 } : {}), tracing: spec.tracing /* TraceConfig (docs/tracing.md) */ }),
   identity,
   discovery,
   profiles: new StaticProfiles(),
