@@ -73,7 +73,10 @@ export class MuxSession {
   private lastId = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
-  private pending: Buffer | undefined;
+  /** A frame's first bytes, collected until it is whole (`pendingNeed` bytes), then joined once. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private pendingNeed = 0;
   /** Server: draining (GOAWAY sent); client: the server sent GOAWAY. No new streams either way. */
   private goingAway = false;
   private closedWith: Error | undefined;
@@ -206,7 +209,7 @@ export class MuxSession {
       else {
         stream.blocked = undefined;
         // Complete once the bytes are in the connection (the writer may reuse its buffer then, as with a socket).
-        this.written.push(() => done());
+        this.written.push(done);
       }
     };
     more();
@@ -252,11 +255,16 @@ export class MuxSession {
 
   // ── Receiving ───────────────────────────────────────────────────────────
 
+  // A connection's chunks are fresh buffers: frames' payloads are views of them, handed on without a copy.
   private onData(chunk: Buffer): void {
     let buf = chunk;
-    if (this.pending !== undefined) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = undefined;
+    if (this.pending.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.pendingNeed) return;
+      buf = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
     }
     let at = 0;
     while (buf.length - at >= HEADER) {
@@ -274,7 +282,12 @@ export class MuxSession {
       }
       if (this.closed) return;
     }
-    if (at < buf.length) this.pending = Buffer.from(buf.subarray(at));
+    if (at < buf.length) {
+      const rest = buf.subarray(at);
+      this.pending = [rest];
+      this.pendingBytes = rest.length;
+      this.pendingNeed = rest.length < HEADER ? HEADER : HEADER + rest.readUInt32BE(5);
+    }
   }
 
   private onFrame(type: number, id: number, payload: Buffer): void {
@@ -450,15 +463,15 @@ export class MuxStream extends Duplex {
     done(err);
   }
 
-  /** DATA from the peer (`bytes` is only valid during the call). */
+  /** DATA from the peer (a view of the connection's chunk, which nothing else writes to). */
   received(bytes: Buffer): void {
     this.bytesRead += bytes.length;
     if (this.onread !== undefined) {
-      if (this.readPaused) this.queued.push(Buffer.from(bytes));
+      if (this.readPaused) this.queued.push(bytes);
       else this.deliver(bytes);
       return;
     }
-    if (this.push(Buffer.from(bytes))) this.session.credit(this, bytes.length);
+    if (this.push(bytes)) this.session.credit(this, bytes.length);
     else this.held += bytes.length;
   }
 
@@ -482,7 +495,7 @@ export class MuxStream extends Duplex {
     let at = 0;
     while (at < bytes.length) {
       if (this.readPaused || this.destroyed) {
-        this.queued.push(Buffer.from(bytes.subarray(at)));
+        this.queued.push(bytes.subarray(at));
         return;
       }
       const n = bytes.copy(into, 0, at, at + into.length);
