@@ -13,12 +13,18 @@ import { ALPN_MUX, MuxSession } from './transport/mux.js';
 
 /**
  * A stand-in peer proxy: mTLS with the server's certificate; records each byte stream (a connection, or a weft.mux
- * stream) with its connection's ALPN, answers HTTP/1 200s. `tlsConnections` counts the mTLS connections.
+ * stream) with its connection's ALPN, answers HTTP/1 200s. `tlsConnections` counts the mTLS connections, `offered`
+ * what each client offered; `protocols` are the peer's, in its order of preference (an earlier release has no
+ * weft.mux).
  */
-async function fakePeer(mesh: Mesh): Promise<{ port: number; conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[]; tlsConnections: () => number; close(): void }> {
+async function fakePeer(
+  mesh: Mesh,
+  protocols: readonly string[] = ['weft.h2', ALPN_MUX, 'weft.tcp'],
+): Promise<{ port: number; conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[]; tlsConnections: () => number; offered: string[][]; close(): void }> {
   const leaf = mesh.pki.leaf(SERVER_ID);
   const conns: { alpn: string | false | null; bytes: () => Buffer; clientId: string | undefined }[] = [];
   let tlsConnections = 0;
+  const offered: string[][] = [];
   const serve = (stream: Duplex, alpn: string | false | null, clientId: string | undefined): void => {
     const chunks: Buffer[] = [];
     let answered = 0;
@@ -32,17 +38,32 @@ async function fakePeer(mesh: Mesh): Promise<{ port: number; conns: { alpn: stri
       answered = heads;
     });
   };
-  const server = tls.createServer({ cert: leaf.cert, key: leaf.key, ca: mesh.pki.root.cert, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ALPNProtocols: ['weft.h2', 'weft.tcp', ALPN_MUX], allowHalfOpen: true }, (socket) => {
-    tlsConnections++;
-    const san = socket.getPeerCertificate().subjectaltname ?? '';
-    const clientId = /DNS:([^,]+)/.exec(san)?.[1];
-    socket.on('error', () => undefined);
-    if (socket.alpnProtocol === ALPN_MUX) new MuxSession(socket, 'server', { onStream: (st) => serve(st, ALPN_MUX, clientId) });
-    else serve(socket, socket.alpnProtocol, clientId);
-  });
+  const server = tls.createServer(
+    {
+      cert: leaf.cert,
+      key: leaf.key,
+      ca: mesh.pki.root.cert,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      allowHalfOpen: true,
+      ALPNCallback: ({ protocols: asked }) => {
+        offered.push(asked);
+        return protocols.find((p) => asked.includes(p));
+      },
+    },
+    (socket) => {
+      tlsConnections++;
+      const san = socket.getPeerCertificate().subjectaltname ?? '';
+      const clientId = /DNS:([^,]+)/.exec(san)?.[1];
+      socket.on('error', () => undefined);
+      if (socket.alpnProtocol === ALPN_MUX) new MuxSession(socket, 'server', { onStream: (st) => serve(st, ALPN_MUX, clientId) });
+      else serve(socket, socket.alpnProtocol, clientId);
+    },
+  );
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as AddressInfo).port, conns, tlsConnections: () => tlsConnections, close: () => server.close() };
+  return { port: (server.address() as AddressInfo).port, conns, tlsConnections: () => tlsConnections, offered, close: () => server.close() };
 }
 
 function get(port: number, path: string, agent: http.Agent, host = 'peer.test.svc'): Promise<{ status: number; body: string }> {
@@ -190,3 +211,36 @@ for (const mode of ['http1', 'http2', 'mux'] as const satisfies readonly MeshHtt
     assert.equal((await get(mesh.client.ports.outbound, '/small', agent, 'big.test.svc')).status, 200);
   });
 }
+
+test('WEFT_PROXY_MESH_HTTP1=mux to a peer of an earlier release (no weft.mux): requests go over weft.tcp connections, none lost; only the first connection asked for weft.mux', { timeout: 60_000 }, async (t) => {
+  const mesh = await startMesh({ clientConfig: { meshHttp1: 'mux' } });
+  t.after(() => mesh.close());
+  const peer = await fakePeer(mesh, ['weft.h2', 'weft.tcp']);
+  t.after(() => peer.close());
+  mesh.discovery.set('peer.test.svc:80', [endpoint('127.0.0.1', 8080, { identity: SERVER_ID, inboundPort: peer.port })]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  t.after(() => agent.destroy());
+  const paths = Array.from({ length: 24 }, (_, i) => `/r${i}`);
+  const answers = await Promise.all(paths.map((p) => get(mesh.client.ports.outbound, p, agent)));
+  assert.deepEqual(
+    answers,
+    paths.map(() => ({ status: 200, body: 'ok' })),
+  );
+  assert.deepEqual(
+    peer.conns.map((c) => c.alpn),
+    peer.conns.map(() => 'weft.tcp'),
+  );
+  assert.equal(peer.offered.filter((o) => o.includes(ALPN_MUX)).length, 1, `offers: ${JSON.stringify(peer.offered)}`);
+  // Every request reached the peer once, behind its connection's port header.
+  const heads = peer.conns.flatMap((c) => {
+    const bytes = c.bytes();
+    assert.deepEqual([...bytes.subarray(0, 3)], [1, 8080 >> 8, 8080 & 0xff]);
+    return bytes
+      .subarray(3)
+      .toString('latin1')
+      .split('\r\n\r\n')
+      .filter(Boolean)
+      .map((h) => h.split('\r\n')[0]!.split(' ')[1]!);
+  });
+  assert.deepEqual(heads.sort(), [...paths].sort());
+});

@@ -19,7 +19,7 @@ import type { H1Target, Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import type net from 'node:net';
 import { ALPN_H2, ALPN_TCP, connectMesh } from '../transport/tls.js';
-import { ALPN_MUX, type MuxPool } from '../transport/mux.js';
+import type { MuxPool } from '../transport/mux.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { UnavailableError } from '@weft/common/errors';
 import { APP_UNREACHABLE, neverConnected } from '../errors.js';
@@ -70,10 +70,11 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
               key: `mesh:${host}:${inboundPort}|${identity}|${port}`,
               label: `${host}:${inboundPort} (${identity})`,
               connect: (onread) => {
-                // A stream of the peer's weft.mux session carries what a weft.tcp connection would.
+                // A stream of the peer's weft.mux session carries what a weft.tcp connection would (or is one, to a
+                // peer of an earlier release).
                 const socket =
                   deps.meshHttp1 === 'mux'
-                    ? (deps.mux.open(peer.key, () => connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_MUX, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }), onread) as unknown as net.Socket)
+                    ? (deps.mux.open(peer.key, (alpn, read) => connectMesh({ host: ip, port: inboundPort, identity, alpn, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, read), onread) as net.Socket)
                     : connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, onread);
                 // Written ahead of the first request, and sent with it once the handshake is done.
                 socket.write(encodeOpaqueHeader(port));

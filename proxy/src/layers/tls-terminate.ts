@@ -36,7 +36,9 @@ export type TlsRoute = (socket: Socket, meta: ConnMeta, sni: string | undefined)
 
 export function terminateMeshTls(opts: TlsTerminateOptions, mesh: MeshRoutes, passthrough: (conn: TcpConn) => void): TlsRoute {
   const server = tls.createServer({
-    ALPNProtocols: [ALPN_H2, ALPN_TCP, ALPN_MUX],
+    // In our order of preference: a client that offers weft.mux and weft.tcp gets weft.mux (an earlier release,
+    // which has no weft.mux, answers weft.tcp: the client falls back, transport/mux.ts).
+    ALPNProtocols: [ALPN_H2, ALPN_MUX, ALPN_TCP],
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: 'TLSv1.3',

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { TestMeshPki } from '../testing/mesh.js';
-import { ALPN_MUX, MAX_FRAME, MAX_STREAMS, MuxProtocolError, MuxSession, STREAM_WINDOW, type MuxStream } from './mux.js';
+import { ALPN_MUX, MAX_FRAME, MAX_STREAMS, MuxPool, MuxProtocolError, MuxSession, MuxStream, STREAM_WINDOW } from './mux.js';
 import { RefusedStreamError, neverConnected } from '../errors.js';
 
 interface Pair {
@@ -77,7 +77,7 @@ function frame(type: number, id: number, payload: Buffer = Buffer.alloc(0)): Buf
 }
 
 /** Everything the stream's readable side gives until its end (without destroying the stream, as `for await` would). */
-function readAll(s: MuxStream): Promise<Buffer> {
+function readAll(s: MuxStream | Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   s.on('data', (c: Buffer) => chunks.push(c));
   return once(s, 'end').then(() => Buffer.concat(chunks));
@@ -284,4 +284,82 @@ test('a session whose connection never came up fails its streams with the connec
   const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
   assert.equal(err.code, 'ECONNREFUSED');
   assert.ok(neverConnected(err));
+});
+
+test('a stream closed before it sent anything does not exist at the peer: no RESET goes out, the session goes on', { timeout: 20_000 }, async (t) => {
+  const p = await pair(t, (s) => void readAll(s).then((b) => s.end(b)));
+  const unused = p.client.openStream();
+  unused.destroy();
+  await once(unused, 'close');
+  const s = p.client.openStream();
+  s.end('after');
+  assert.equal((await readAll(s)).toString(), 'after');
+  assert.deepEqual(p.errors, [], 'the server saw no frame for a stream it never had');
+  assert.equal(p.accepted.length, 1);
+});
+
+test('a peer of an earlier release (weft.tcp, no weft.mux): each stream runs over a weft.tcp connection of its own, bytes both ways; then the pool asks for weft.tcp only', { timeout: 20_000 }, async (t) => {
+  const pki = new TestMeshPki();
+  t.after(() => pki.dispose());
+  const server = pki.leaf('server.test');
+  const client = pki.leaf('client.test');
+  // What each client offered, and the connections (an earlier release's inbound: it knows weft.h2 and weft.tcp).
+  const offered: string[][] = [];
+  let connections = 0;
+  const legacy = tls.createServer(
+    {
+      cert: server.cert,
+      key: server.key,
+      ca: pki.root.cert,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      allowHalfOpen: true,
+      ALPNCallback: ({ protocols }) => {
+        offered.push(protocols);
+        return ['weft.h2', 'weft.tcp'].find((p) => protocols.includes(p));
+      },
+    },
+    (socket) => {
+      connections++;
+      assert.equal(socket.alpnProtocol, 'weft.tcp');
+      void readAll(socket).then((b) => socket.end(b.toString('latin1').toUpperCase()));
+    },
+  );
+  legacy.listen(0, '127.0.0.1');
+  await once(legacy, 'listening');
+  const port = (legacy.address() as AddressInfo).port;
+  const pool = new MuxPool();
+  t.after(() => {
+    pool.close();
+    legacy.close();
+  });
+  const connect = (alpn: readonly string[]): Socket =>
+    tls.connect({ host: '127.0.0.1', port, cert: client.cert, key: client.key, ca: pki.root.cert, servername: 'server.test', ALPNProtocols: [...alpn], minVersion: 'TLSv1.3', allowHalfOpen: true } as tls.ConnectionOptions);
+
+  // Three streams opened and written before the handshake says what the peer speaks.
+  const streams = [0, 1, 2].map(() => pool.open('peer', connect));
+  streams.forEach((s, i) => {
+    assert.ok(s instanceof MuxStream);
+    s.write(`stream ${i}: `);
+    s.end(`hello ${i}`);
+  });
+  const answers = await Promise.all(streams.map(readAll));
+  assert.deepEqual(
+    answers.map((b) => b.toString()),
+    ['STREAM 0: HELLO 0', 'STREAM 1: HELLO 1', 'STREAM 2: HELLO 2'],
+  );
+  assert.equal(connections, 3, 'one weft.tcp connection per stream (the first is the one that asked for weft.mux)');
+  assert.deepEqual(offered, [['weft.mux', 'weft.tcp'], ['weft.tcp'], ['weft.tcp']]);
+  assert.deepEqual(
+    streams.map((s) => (s as MuxStream).bytesWritten),
+    [17, 17, 17],
+  );
+
+  // The pool remembers: the next stream is a weft.tcp connection, asked for as such.
+  const next = pool.open('peer', connect);
+  assert.ok(next instanceof tls.TLSSocket);
+  next.end('again');
+  assert.equal((await readAll(next)).toString(), 'AGAIN');
+  assert.deepEqual(offered.at(-1), ['weft.tcp']);
 });

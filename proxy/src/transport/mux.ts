@@ -21,10 +21,18 @@
  * that stops reading the connection itself holds back every writer (their
  * writes complete when the connection drains). A frame that breaks these
  * rules ends the session (every stream errors).
+ *
+ * The client offers `weft.mux` and `weft.tcp`; an inbound of an earlier
+ * release answers `weft.tcp`. Its streams' bytes wait until the handshake
+ * says which, so nothing was sent yet: each stream then runs over a weft.tcp
+ * connection of its own (the first over this one), and the pool connects to
+ * that peer with weft.tcp for a while (LEGACY_MS).
  */
 import { Duplex } from 'node:stream';
 import type { OnReadOpts, Socket } from 'node:net';
+import { ALPN_TCP } from '@weft/api/names';
 import { RefusedStreamError } from '../errors.js';
+import type { MeshAlpn } from './tls.js';
 
 export const ALPN_MUX = 'weft.mux';
 
@@ -49,6 +57,8 @@ export const MAX_STREAMS = 256;
 const CREDIT_STEP = STREAM_WINDOW / 4;
 /** A client session without streams for this long ends (as the HTTP/1 client's idle connections do). */
 export const SESSION_IDLE_MS = 30_000;
+/** A peer that answered weft.tcp (an earlier release) is reached with weft.tcp for this long, then asked again. */
+export const LEGACY_MS = 60_000;
 
 /** A frame against the rules: the session ends with it. */
 export class MuxProtocolError extends Error {
@@ -65,6 +75,11 @@ export interface MuxSessionOptions {
   readonly onStream?: (stream: MuxStream) => void;
   /** The session ended with an error (a protocol error, or the connection's). */
   readonly onError?: (err: Error) => void;
+  /**
+   * Client: the peer answered weft.tcp (an earlier release). `connect` opens a weft.tcp connection for each stream
+   * after the first (which takes this one); `then` is told once they have.
+   */
+  readonly fallback?: { readonly connect: () => Socket; readonly then: () => void };
 }
 
 export class MuxSession {
@@ -100,15 +115,49 @@ export class MuxSession {
     private readonly opts: MuxSessionOptions = {},
   ) {
     this.connected = role === 'server';
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => (this.closedWith ??= err));
-    socket.on('close', () => this.onClose());
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
     if (role === 'client') {
       socket.once('secureConnect', () => {
+        if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== ALPN_MUX) return this.fallBack();
         this.connected = true;
-        for (const s of this.streams.values()) s.emit('connect');
+        for (const s of this.streams.values()) {
+          s.emit('connect');
+          s.unpark();
+        }
+        this.flush();
       });
     }
+  }
+
+  private readonly onError = (err: Error): void => {
+    this.closedWith ??= err;
+  };
+
+  /** The peer answered weft.tcp: each stream takes a connection of its own (nothing of theirs was sent yet). */
+  private fallBack(): void {
+    const fallback = this.opts.fallback;
+    this.socket.off('data', this.onData);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    this.closed = true;
+    this.goingAway = true;
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    if (fallback === undefined) {
+      const err = new MuxProtocolError(`weft.mux: the peer answered ${String((this.socket as Socket & { alpnProtocol?: unknown }).alpnProtocol)}`);
+      this.socket.destroy();
+      for (const s of streams) s.destroy(err);
+      return;
+    }
+    if (streams.length === 0) {
+      this.socket.on('error', ignore);
+      this.socket.end();
+    }
+    streams.forEach((s, i) => (i === 0 ? s.adopt(this.socket, true) : s.adopt(fallback.connect(), false)));
+    fallback.then();
   }
 
   /** Whether the session takes new streams (client: not closed, not told to go away, not full). */
@@ -170,7 +219,8 @@ export class MuxSession {
   }
 
   private readonly flush = (): void => {
-    if (this.out.length === 0) return;
+    // A client's frames wait for the handshake: until it names weft.mux, nothing may be sent (see fallBack).
+    if (this.out.length === 0 || !this.connected) return;
     const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
@@ -201,6 +251,7 @@ export class MuxSession {
       while (at < chunk.length && stream.sendWindow > 0) {
         const n = Math.min(chunk.length - at, stream.sendWindow, MAX_FRAME);
         this.frame(Type.Data, stream.id, chunk.subarray(at, at + n));
+        stream.opened = true;
         stream.sendWindow -= n;
         stream.bytesWritten += n;
         at += n;
@@ -228,7 +279,8 @@ export class MuxSession {
   forget(stream: MuxStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
-    if (!(stream.localEnded && stream.remoteEnded)) this.frame(Type.Reset, stream.id, u32(RESET_CANCEL));
+    // (A stream that never sent a frame does not exist at the peer.)
+    if (stream.opened && !(stream.localEnded && stream.remoteEnded)) this.frame(Type.Reset, stream.id, u32(RESET_CANCEL));
     if (this.streams.size === 0) {
       if (this.goingAway) this.endSoon();
       else if (this.role === 'client') {
@@ -256,7 +308,7 @@ export class MuxSession {
   // ── Receiving ───────────────────────────────────────────────────────────
 
   // A connection's chunks are fresh buffers: frames' payloads are views of them, handed on without a copy.
-  private onData(chunk: Buffer): void {
+  private readonly onData = (chunk: Buffer): void => {
     let buf = chunk;
     if (this.pending.length > 0) {
       this.pending.push(chunk);
@@ -288,7 +340,7 @@ export class MuxSession {
       this.pendingBytes = rest.length;
       this.pendingNeed = rest.length < HEADER ? HEADER : HEADER + rest.readUInt32BE(5);
     }
-  }
+  };
 
   private onFrame(type: number, id: number, payload: Buffer): void {
     if (type === Type.GoAway) {
@@ -312,6 +364,7 @@ export class MuxSession {
         return;
       }
       stream = new MuxStream(this, id);
+      stream.opened = true;
       this.streams.set(id, stream);
       // Its consumer learns of an error from 'close'; an 'error' nobody listens to yet must not end the process.
       stream.on('error', ignore);
@@ -349,7 +402,7 @@ export class MuxSession {
     this.destroy(err);
   }
 
-  private onClose(): void {
+  private readonly onClose = (): void => {
     this.closed = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.out = [];
@@ -360,7 +413,7 @@ export class MuxSession {
       s.destroy(err);
     }
     this.streams.clear();
-  }
+  };
 }
 
 /**
@@ -369,14 +422,33 @@ export class MuxSession {
  */
 export class MuxPool {
   private readonly sessions = new Map<string, MuxSession>();
+  /** Peers that answered weft.tcp, until when. */
+  private readonly legacy = new Map<string, number>();
   private closed = false;
 
-  /** A stream to the peer `key`, on its session (`connect` opens the mTLS connection of a new one). */
-  open(key: string, connect: () => Socket, onread?: OnReadOpts): MuxStream {
+  /**
+   * A stream to the peer `key`, on its session; or, to a peer of an earlier release, a weft.tcp connection.
+   * `connect` opens an mTLS connection to the peer offering `alpn` (reading into `onread`, when given).
+   */
+  open(key: string, connect: (alpn: readonly MeshAlpn[], onread?: OnReadOpts) => Socket, onread?: OnReadOpts): MuxStream | Socket {
     if (this.closed) throw new Error('weft.mux: the client is closed');
+    const until = this.legacy.get(key);
+    if (until !== undefined) {
+      if (until > Date.now()) return connect([ALPN_TCP], onread);
+      this.legacy.delete(key);
+    }
     let session = this.sessions.get(key);
     if (session === undefined || !session.open) {
-      const s = (session = new MuxSession(connect(), 'client'));
+      const fallback = {
+        connect: () => connect([ALPN_TCP]),
+        then: () => {
+          const now = Date.now();
+          for (const [k, t] of this.legacy) if (t <= now) this.legacy.delete(k);
+          this.legacy.set(key, now + LEGACY_MS);
+          if (this.sessions.get(key) === s) this.sessions.delete(key);
+        },
+      };
+      const s = (session = new MuxSession(connect([ALPN_MUX, ALPN_TCP]), 'client', { fallback }));
       this.sessions.set(key, s);
       s.socket.once('close', () => {
         if (this.sessions.get(key) === s) this.sessions.delete(key);
@@ -408,11 +480,17 @@ export class MuxStream extends Duplex {
   blocked: (() => void) | undefined;
   localEnded = false;
   remoteEnded = false;
+  /** A frame of the stream was sent (client) or received (server): it exists at the peer. */
+  opened = false;
   bytesRead = 0;
   bytesWritten = 0;
   /** onread mode: paused by the reader, with what arrived meanwhile. */
   private readPaused = false;
   private queued: Buffer[] = [];
+  /** A write (or the end) that waits for the client's session to know what the peer speaks. */
+  private parked: (() => void) | undefined;
+  /** The peer answered weft.tcp: the stream's bytes travel on this connection of its own. */
+  private direct: Socket | undefined;
 
   constructor(
     readonly session: MuxSession,
@@ -423,10 +501,12 @@ export class MuxStream extends Duplex {
   }
 
   ref(): this {
+    this.direct?.ref();
     return this;
   }
 
   unref(): this {
+    this.direct?.unref();
     return this;
   }
 
@@ -435,21 +515,69 @@ export class MuxStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.session.send(this, chunk, done);
+    this.send(chunk, done);
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
-    this.session.send(this, chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), done);
+    this.send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), done);
+  }
+
+  private send(chunk: Buffer, done: (err?: Error | null) => void): void {
+    if (this.direct !== undefined) {
+      this.bytesWritten += chunk.length;
+      this.direct.write(chunk, done);
+    } else if (this.session.connected) this.session.send(this, chunk, done);
+    else this.parked = () => this.send(chunk, done);
   }
 
   override _final(done: (err?: Error | null) => void): void {
+    if (this.direct !== undefined) {
+      this.localEnded = true;
+      this.direct.end();
+      return done();
+    }
+    if (!this.session.connected) {
+      this.parked = () => this._final(done);
+      return;
+    }
     this.localEnded = true;
     this.session.frame(Type.End, this.id);
+    this.opened = true;
     if (this.remoteEnded) this.session.forget(this);
     done();
   }
 
+  /** The session is up: the waiting write goes out. */
+  unpark(): void {
+    const parked = this.parked;
+    this.parked = undefined;
+    parked?.();
+  }
+
+  /**
+   * The peer answered weft.tcp: from now on the stream is `socket`, a weft.tcp connection (`up` when it is already
+   * connected, as the session's own is); what waited is written to it.
+   */
+  adopt(socket: Socket, up: boolean): void {
+    this.direct = socket;
+    socket.on('data', (bytes: Buffer) => this.received(bytes));
+    socket.on('end', () => this.remoteEnd());
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => {
+      if (!this.remoteEnded) this.destroy(resetError());
+    });
+    if (up) process.nextTick(() => this.emit('connect'));
+    else socket.once('secureConnect', () => this.emit('connect'));
+    if (this.readPaused || this.held > 0) socket.pause();
+    this.unpark();
+  }
+
   override _read(): void {
+    if (this.direct !== undefined) {
+      this.held = 0;
+      this.direct.resume();
+      return;
+    }
     if (this.held === 0) return;
     const n = this.held;
     this.held = 0;
@@ -458,9 +586,16 @@ export class MuxStream extends Duplex {
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     this.blocked = undefined;
+    this.parked = undefined;
     this.queued = [];
+    this.direct?.destroy();
     this.session.forget(this);
     done(err);
+  }
+
+  /** `n` bytes were taken by the reader: their credit goes back (a weft.tcp connection needs none). */
+  private took(n: number): void {
+    if (this.direct === undefined) this.session.credit(this, n);
   }
 
   /** DATA from the peer (a view of the connection's chunk, which nothing else writes to). */
@@ -471,8 +606,11 @@ export class MuxStream extends Duplex {
       else this.deliver(bytes);
       return;
     }
-    if (this.push(bytes)) this.session.credit(this, bytes.length);
-    else this.held += bytes.length;
+    if (this.push(bytes)) this.took(bytes.length);
+    else {
+      this.held += bytes.length;
+      this.direct?.pause();
+    }
   }
 
   /** END from the peer. */
@@ -496,11 +634,12 @@ export class MuxStream extends Duplex {
     while (at < bytes.length) {
       if (this.readPaused || this.destroyed) {
         this.queued.push(bytes.subarray(at));
+        this.direct?.pause();
         return;
       }
       const n = bytes.copy(into, 0, at, at + into.length);
       at += n;
-      this.session.credit(this, n);
+      this.took(n);
       if ((this.onread!.callback as (n: number, buf: Buffer) => boolean | void)(n, into) === false) this.readPaused = true;
     }
   }
@@ -520,6 +659,7 @@ export class MuxStream extends Duplex {
       if (next === END_MARK) this.endReadable();
       else this.deliver(next);
     }
+    if (!this.readPaused) this.direct?.resume();
     return this;
   }
 }

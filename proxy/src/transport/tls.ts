@@ -16,6 +16,7 @@ import type { ALPN_MUX } from './mux.js';
 
 export const ALPN_H2 = 'weft.h2';
 export { ALPN_TCP };
+export type MeshAlpn = typeof ALPN_H2 | typeof ALPN_TCP | typeof ALPN_MUX;
 
 export function serverSecureContext(creds: TlsCredentials, anchors: string): tls.SecureContext {
   return tls.createSecureContext({ cert: creds.cert, key: creds.key, ca: anchors, minVersion: 'TLSv1.3' });
@@ -37,7 +38,8 @@ export interface MeshConnectOptions {
   readonly host: string;
   readonly port: number;
   readonly identity: string;
-  readonly alpn: typeof ALPN_H2 | typeof ALPN_TCP | typeof ALPN_MUX;
+  /** What we offer; a list in our order of preference (the server picks by its own). */
+  readonly alpn: MeshAlpn | readonly MeshAlpn[];
   readonly creds: TlsCredentials;
   readonly anchors: string;
 }
@@ -75,7 +77,7 @@ export function connectMesh(o: MeshConnectOptions, onread?: OnReadOpts): tls.TLS
     servername: o.identity,
     secureContext: clientSecureContext(o.creds, o.anchors),
     minVersion: 'TLSv1.3',
-    ALPNProtocols: [o.alpn],
+    ALPNProtocols: typeof o.alpn === 'string' ? [o.alpn] : [...o.alpn],
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.identity, cert),
   };
   const socket = tls.connect(options);
