@@ -4,7 +4,7 @@
 // a drift in machine load favours neither):
 //   http1_hop  wrk → minimal/http1-forward.mjs (head re-serialized, responses copied)  | weft's hop → HAProxy's 200
 //   mesh       wrk → minimal/tls-pipe.mjs client ══mTLS══▶ tls-pipe.mjs server (bytes only, no HTTP)
-//                                                           | weft client ══mTLS══▶ weft server → the same backend
+//                                                           | weft client ══mTLS (weft.mux)══▶ weft server → the same backend
 //   mesh_mux   the same, through minimal/tls-mux.mjs: every connection on one mTLS connection, each event-loop turn's
 //              frames in one write (what a multiplexed hop between proxies allows)  | the same weft mesh
 //   h2_hop     h2load (10 connections x 10 streams) → minimal/h2-forward.mjs          | weft's hop → HAProxy's h2 mode

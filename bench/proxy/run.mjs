@@ -4,10 +4,10 @@
 //   direct     wrk → backend
 //   haproxy    wrk → HAProxy (HTTP mode, 1 thread) → backend
 //   weft_hop   wrk → weft outbound (plaintext to an unmeshed endpoint) → backend
-//   weft_mesh  wrk → weft client proxy ══mTLS, HTTP/1.1 on pooled weft.tcp══▶ weft server proxy → backend
+//   weft_mesh  wrk → weft client proxy ══mTLS, HTTP/1.1 on streams of one weft.mux session══▶ weft server proxy → backend
 //   weft_mesh_http2  the same, HTTP/1 carried inside the proxies' HTTP/2 session (WEFT_PROXY_MESH_HTTP1=http2)
-//   weft_mesh_mux    the same, on streams of one weft.mux session between the proxies (WEFT_PROXY_MESH_HTTP1=mux; in
-//                    the paired rounds only)
+//   weft_mesh_pool   the same, HTTP/1.1 on pooled weft.tcp connections, one request at a time on each (the default
+//                    before weft.mux; WEFT_PROXY_MESH_HTTP1=http1; in the paired rounds only)
 //   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
 //   grpc       unary gRPC calls (h2load, 10 connections x 10 streams, POST with a gRPC frame) to an h2c backend
 //              answering one message and grpc-status in trailers: direct, HAProxy (h2), weft hop, weft mesh;
@@ -279,19 +279,19 @@ const client = await weft('weft-client', {
 });
 const weftMesh = await scenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 // The same mesh with HTTP/1 carried inside the HTTP/2 session between the proxies (WEFT_PROXY_MESH_HTTP1=http2)
-// instead of HTTP/1.1 on pooled weft.tcp connections: the two transports side by side.
+// instead of HTTP/1.1 on weft.mux streams: the two transports side by side.
 const clientH2 = await weft('weft-client-http2', {
   name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, meshHttp1: 'http2',
   routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
 });
 const weftMeshHttp2 = await scenario('weft_mesh_http2', clientH2.ports.outbound, [clientH2.pid, server.pid]);
 process.kill(clientH2.pid, 'SIGTERM');
-// And on streams of one weft.mux session (WEFT_PROXY_MESH_HTTP1=mux), measured in the paired rounds below.
-const clientMux = await weft('weft-client-mux', {
-  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, meshHttp1: 'mux',
+// And on pooled weft.tcp connections (WEFT_PROXY_MESH_HTTP1=http1), measured in the paired rounds below.
+const clientPool = await weft('weft-client-pool', {
+  name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, meshHttp1: 'http1',
   routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
 });
-if (WARMUP_SECONDS > 0) await throughput(clientMux.ports.outbound, WARMUP_SECONDS);
+if (WARMUP_SECONDS > 0) await throughput(clientPool.ports.outbound, WARMUP_SECONDS);
 const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 
 // The throughput ratios, side by side in time: HAProxy, the hop and the mesh measured in turn, PAIRED_ROUNDS times,
@@ -305,11 +305,11 @@ const pairedPaths = [
   { key: 'haproxy', port: haproxyPort, pids: [haproxyPid] },
   { key: 'weft_hop', port: hop.ports.outbound, pids: [hop.pid] },
   { key: 'weft_mesh', port: client.ports.outbound, pids: [client.pid, server.pid] },
-  { key: 'weft_mesh_mux', port: clientMux.ports.outbound, pids: [clientMux.pid, server.pid] },
+  { key: 'weft_mesh_pool', port: clientPool.ports.outbound, pids: [clientPool.pid, server.pid] },
 ];
 const pairedRounds = [];
 for (let r = 0; r < PAIRED_ROUNDS; r++) {
-  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop, the mesh and the mesh on weft.mux`);
+  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop, the mesh and the mesh on pooled weft.tcp`);
   const row = {};
   for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
     const cpu = cpuCounter(p.pids);
@@ -324,8 +324,8 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
     ratio_mesh_vs_haproxy: round(row.weft_mesh.rps / row.haproxy.rps, 3),
     cpu_ratio_hop_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_hop.cpu_us_per_req, 3),
     cpu_ratio_mesh_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh.cpu_us_per_req, 3),
-    ratio_mesh_mux_vs_haproxy: round(row.weft_mesh_mux.rps / row.haproxy.rps, 3),
-    cpu_ratio_mesh_mux_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh_mux.cpu_us_per_req, 3),
+    ratio_mesh_pool_vs_haproxy: round(row.weft_mesh_pool.rps / row.haproxy.rps, 3),
+    cpu_ratio_mesh_pool_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh_pool.cpu_us_per_req, 3),
   });
   log(`paired round ${r + 1}: ${JSON.stringify(pairedRounds[r])}`);
 }
@@ -476,9 +476,9 @@ const result = {
   // on a shared machine, where the load generator and HAProxy's own rps swing with the neighbours.
   cpu_ratio_hop_vs_haproxy: pairedMedian('cpu_ratio_hop_vs_haproxy'),
   cpu_ratio_mesh_vs_haproxy: pairedMedian('cpu_ratio_mesh_vs_haproxy'),
-  // The mesh on a weft.mux session (WEFT_PROXY_MESH_HTTP1=mux), from the same paired rounds.
-  ratio_mesh_mux_vs_haproxy: pairedMedian('ratio_mesh_mux_vs_haproxy'),
-  cpu_ratio_mesh_mux_vs_haproxy: pairedMedian('cpu_ratio_mesh_mux_vs_haproxy'),
+  // The mesh on pooled weft.tcp connections (WEFT_PROXY_MESH_HTTP1=http1), from the same paired rounds.
+  ratio_mesh_pool_vs_haproxy: pairedMedian('ratio_mesh_pool_vs_haproxy'),
+  cpu_ratio_mesh_pool_vs_haproxy: pairedMedian('cpu_ratio_mesh_pool_vs_haproxy'),
   // Where that CPU goes, per request: user space (the proxy's own code, its runtime, TLS) and the kernel (syscalls and
   // the loopback packets they send), medians of the paired rounds; the kernel's share is the part a proxy's code can
   // least change (docs/proxy.md, sixteenth pass).

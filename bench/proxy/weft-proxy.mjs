@@ -12,7 +12,7 @@
 //                       needs one; iptables would give it in a pod),
 //           opaquePorts?: [port],
 //           meshHttp1?: 'http1' | 'http2' | 'mux'   how HTTP/1 requests travel to peer proxies (default: the
-//                       WEFT_PROXY_MESH_HTTP1 variable, as the proxy's own config reads it, else 'http1') }
+//                       WEFT_PROXY_MESH_HTTP1 variable, as the proxy's own config reads it, else 'mux') }
 // With --expose-gc the heap is collected once before READY, so idle RSS is read after start-up garbage is gone.
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';

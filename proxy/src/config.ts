@@ -82,7 +82,7 @@ const schema = {
   inboundPorts: env.portList('WEFT_PROXY_INBOUND_PORTS'),
   defaultInboundPolicy: env.oneOf('WEFT_PROXY_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
   detectTimeoutMs: env.duration('WEFT_PROXY_DETECT_TIMEOUT', '10s'),
-  meshHttp1: env.oneOf('WEFT_PROXY_MESH_HTTP1', MESH_HTTP1, 'http1'),
+  meshHttp1: env.oneOf('WEFT_PROXY_MESH_HTTP1', MESH_HTTP1, 'mux'),
   appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
   tapClientId: env.optionalString('WEFT_PROXY_TAP_CLIENT_ID'),
   shutdownEndpoint: env.bool('WEFT_PROXY_SHUTDOWN_ENDPOINT_ENABLED', false),

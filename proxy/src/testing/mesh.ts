@@ -35,7 +35,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
     inboundPorts: [],
     defaultInboundPolicy: 'all-unauthenticated',
     detectTimeoutMs: 1000,
-    meshHttp1: 'http1',
+    meshHttp1: 'mux',
     appHost: '127.0.0.1',
     inboundAppPort: undefined,
     shutdownEndpoint: false,
