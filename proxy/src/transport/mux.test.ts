@@ -83,10 +83,8 @@ function readAll(s: MuxStream | Socket): Promise<Buffer> {
   return once(s, 'end').then(() => Buffer.concat(chunks));
 }
 
-test('streams carry bytes both ways on one mTLS connection, each ending on its own (half-close)', { timeout: 20_000 }, async (t) => {
-  // The server answers each stream with its bytes upper-cased, once the client has ended its side.
-  const p = await pair(t, (s) => void readAll(s).then((b) => s.end(b.toString('latin1').toUpperCase())));
-  const streams = [p.client.openStream(), p.client.openStream(), p.client.openStream()];
+/** Writes `stream i: hello i` on each stream, in two writes, and expects it back upper-cased. */
+async function greetUpperCase(streams: (MuxStream | Socket)[]): Promise<void> {
   streams.forEach((s, i) => {
     s.write(`stream ${i}: `);
     s.end(`hello ${i}`);
@@ -94,8 +92,15 @@ test('streams carry bytes both ways on one mTLS connection, each ending on its o
   const answers = await Promise.all(streams.map(readAll));
   assert.deepEqual(
     answers.map((b) => b.toString()),
-    ['STREAM 0: HELLO 0', 'STREAM 1: HELLO 1', 'STREAM 2: HELLO 2'],
+    streams.map((_, i) => `STREAM ${i}: HELLO ${i}`),
   );
+}
+
+test('streams carry bytes both ways on one mTLS connection, each ending on its own (half-close)', { timeout: 20_000 }, async (t) => {
+  // The server answers each stream with its bytes upper-cased, once the client has ended its side.
+  const p = await pair(t, (s) => void readAll(s).then((b) => s.end(b.toString('latin1').toUpperCase())));
+  const streams = [p.client.openStream(), p.client.openStream(), p.client.openStream()];
+  await greetUpperCase(streams);
   assert.equal(p.servers.length, 1, 'all three streams on one connection');
   assert.deepEqual(
     p.accepted.map((s) => s.bytesRead),
@@ -339,16 +344,8 @@ test('a peer of an earlier release (weft.tcp, no weft.mux): each stream runs ove
 
   // Three streams opened and written before the handshake says what the peer speaks.
   const streams = [0, 1, 2].map(() => pool.open('peer', connect));
-  streams.forEach((s, i) => {
-    assert.ok(s instanceof MuxStream);
-    s.write(`stream ${i}: `);
-    s.end(`hello ${i}`);
-  });
-  const answers = await Promise.all(streams.map(readAll));
-  assert.deepEqual(
-    answers.map((b) => b.toString()),
-    ['STREAM 0: HELLO 0', 'STREAM 1: HELLO 1', 'STREAM 2: HELLO 2'],
-  );
+  for (const s of streams) assert.ok(s instanceof MuxStream);
+  await greetUpperCase(streams);
   assert.equal(connections, 3, 'one weft.tcp connection per stream (the first is the one that asked for weft.mux)');
   assert.deepEqual(offered, [['weft.mux', 'weft.tcp'], ['weft.tcp'], ['weft.tcp']]);
   assert.deepEqual(
