@@ -19,6 +19,7 @@ import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
 import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
 import { BodyForward } from './forward.js';
 import { StreamSignal } from './request-signal.js';
+import { ResetBudget } from '../transport/reset-budget.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -26,12 +27,6 @@ const H2_IDLE_MS = 10 * 60_000;
 const H2_MAX_CONCURRENT_STREAMS = 100;
 /** Per-connection memory nghttp2 may hold (MiB) before it refuses new streams; well inside the proxy's container limit. */
 const H2_MAX_SESSION_MEMORY_MIB = 16;
-/**
- * Streams a client may reset (or have refused) before the proxy answered them: a burst, refilled per second.
- * Past it the connection is abusive (HTTP/2 rapid reset, CVE-2023-44487) and gets GOAWAY ENHANCE_YOUR_CALM.
- */
-const H2_RESET_BURST = 200;
-const H2_RESETS_PER_SECOND = 20;
 /** How long an abusive connection has to read its GOAWAY before it is destroyed. */
 const H2_GOAWAY_GRACE_MS = 1000;
 
@@ -97,6 +92,7 @@ export class HttpServer {
     this.h2.on('session', (s) => {
       // Every stream gets an error handler the moment it exists: a stream refused or reset before the server's
       // 'stream' handler ran must not become an unhandled 'error' event (that ended the process under rapid reset).
+      // Streams it may reset (or have refused) before the proxy answered them; past that, GOAWAY ENHANCE_YOUR_CALM.
       const resets = new ResetBudget();
       // One close listener per session, not a closure per stream (the stream is `this`).
       const { log } = this.opts;
@@ -460,22 +456,6 @@ function fromH1(req: http.IncomingMessage, conn: ConnMeta, signal: AbortSignal, 
     startedAt: performance.now(),
   };
   return upgrade === undefined ? request : { ...request, upgrade };
-}
-
-/** A token bucket of stream resets for one HTTP/2 connection, refilled lazily (no timer). */
-class ResetBudget {
-  private tokens = H2_RESET_BURST;
-  private at = performance.now();
-
-  /** Spends one reset; false when the connection has none left. */
-  take(): boolean {
-    const now = performance.now();
-    this.tokens = Math.min(H2_RESET_BURST, this.tokens + ((now - this.at) / 1000) * H2_RESETS_PER_SECOND);
-    this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
-  }
 }
 
 /**

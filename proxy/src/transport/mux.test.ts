@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { TestMeshPki } from '../testing/mesh.js';
 import { ALPN_MUX, MAX_FRAME, MAX_STREAMS, MuxPool, MuxProtocolError, MuxSession, MuxStream, STREAM_WINDOW } from './mux.js';
 import { RefusedStreamError, neverConnected } from '../errors.js';
+import { RESET_BURST } from './reset-budget.js';
 
 interface Pair {
   readonly client: MuxSession;
@@ -359,4 +360,49 @@ test('a peer of an earlier release (weft.tcp, no weft.mux): each stream runs ove
   next.end('again');
   assert.equal((await readAll(next)).toString(), 'AGAIN');
   assert.deepEqual(offered.at(-1), ['weft.tcp']);
+});
+
+test('rapid reset: a client that resets more than RESET_BURST streams before their answers loses its session with a clear error', { timeout: 20_000 }, async (t) => {
+  // The server never answers: every stream is reset while its request waits.
+  const p = await pair(t);
+  for (let i = 0; i < RESET_BURST + 20; i++) {
+    const s = p.client.openStream();
+    s.on('error', () => undefined);
+    s.write('GET / HTTP/1.1\r\n\r\n');
+    s.destroy();
+  }
+  await once(p.client.socket, 'close');
+  assert.equal(p.errors.length, 1);
+  assert.ok(p.errors[0] instanceof MuxProtocolError);
+  assert.match(p.errors[0].message, /resets too many streams before their answers/);
+  assert.ok(p.accepted.length > RESET_BURST, `the budget was spent first (${p.accepted.length} streams)`);
+});
+
+test('streams reset after their answers (idle connections the client closes) spend no reset budget', { timeout: 30_000 }, async (t) => {
+  const p = await pair(t, (s) => s.on('data', () => s.write('answer')));
+  for (let batch = 0; batch < 5; batch++) {
+    const streams = Array.from({ length: RESET_BURST / 4 }, () => p.client.openStream());
+    for (const s of streams) s.write('request');
+    await Promise.all(streams.map((s) => once(s, 'data')));
+    for (const s of streams) s.destroy();
+  }
+  const last = p.client.openStream();
+  last.write('request');
+  const [answer] = (await once(last, 'data')) as [Buffer];
+  assert.equal(answer.toString(), 'answer');
+  assert.deepEqual(p.errors, []);
+  assert.equal(p.servers.length, 1, 'the same session served all of them');
+  assert.equal(p.accepted.length, (RESET_BURST / 4) * 5 + 1);
+});
+
+test('a peer that ends the connection itself (its process exited) fails the streams still open, which do not hang', { timeout: 20_000 }, async (t) => {
+  const p = await pair(t);
+  const s = p.client.openStream();
+  s.write('request');
+  while (p.accepted.length === 0) await new Promise((r) => setImmediate(r));
+  // A FIN, no frame: what the kernel sends for a proxy that exited.
+  p.servers[0]!.socket.end();
+  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+  assert.equal(err.code, 'ECONNRESET');
+  assert.match(err.message, /weft\.mux connection closed/);
 });

@@ -17,7 +17,11 @@
  * id above the last one opens it. Each direction of a stream starts with
  * STREAM_WINDOW bytes of credit; the receiver returns credit as its reader
  * takes the bytes, so a slow reader holds back its own stream only; a
- * receiver buffers at most MAX_STREAMS × STREAM_WINDOW per session. A peer
+ * receiver buffers at most MAX_STREAMS × STREAM_WINDOW per session (6.25
+ * MiB: less than the 16 MiB an HTTP/2 connection to the same port may make
+ * the proxy hold, http/server.ts). A client that resets streams before their
+ * answers faster than a ResetBudget allows (rapid reset: each may have cost
+ * the application a request) ends its session. A peer
  * that stops reading the connection itself holds back every writer (their
  * writes complete when the connection drains). A frame that breaks these
  * rules ends the session (every stream errors).
@@ -33,6 +37,7 @@ import type { OnReadOpts, Socket } from 'node:net';
 import { ALPN_TCP } from '@weft/api/names';
 import { RefusedStreamError } from '../errors.js';
 import type { MeshAlpn } from './tls.js';
+import { ResetBudget } from './reset-budget.js';
 
 export const ALPN_MUX = 'weft.mux';
 
@@ -49,10 +54,10 @@ const RESET_REFUSED = 1;
 const HEADER = 9;
 /** The largest DATA payload; a bigger write leaves in several frames. */
 export const MAX_FRAME = 64 * 1024;
-/** Credit of each direction of a stream, in bytes. */
-export const STREAM_WINDOW = 256 * 1024;
-/** Streams a session carries at once; the server refuses more. */
-export const MAX_STREAMS = 256;
+/** Credit of each direction of a stream, in bytes (HTTP/2's default window). */
+export const STREAM_WINDOW = 64 * 1024;
+/** Streams a session carries at once; the server refuses more (as the inbound's HTTP/2 server does). */
+export const MAX_STREAMS = 100;
 /** Credit is returned in steps of at least this much (small exchanges need no WINDOW frames). */
 const CREDIT_STEP = STREAM_WINDOW / 4;
 /** A client session without streams for this long ends (as the HTTP/1 client's idle connections do). */
@@ -108,6 +113,8 @@ export class MuxSession {
   private written: (() => void)[] = [];
   /** Client: the TLS handshake is done. */
   connected: boolean;
+  /** Server: streams the client may still reset before their answers. */
+  private readonly resets: ResetBudget | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -115,7 +122,9 @@ export class MuxSession {
     private readonly opts: MuxSessionOptions = {},
   ) {
     this.connected = role === 'server';
+    this.resets = role === 'server' ? new ResetBudget() : undefined;
     socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     if (role === 'client') {
@@ -135,10 +144,19 @@ export class MuxSession {
     this.closedWith ??= err;
   };
 
+  /**
+   * The peer ended the connection (streams half-close with END frames, never the connection): it is gone, and with
+   * it every stream still open here (they error, unless the peer went away with none).
+   */
+  private readonly onEnd = (): void => {
+    this.socket.destroy();
+  };
+
   /** The peer answered weft.tcp: each stream takes a connection of its own (nothing of theirs was sent yet). */
   private fallBack(): void {
     const fallback = this.opts.fallback;
     this.socket.off('data', this.onData);
+    this.socket.off('end', this.onEnd);
     this.socket.off('error', this.onError);
     this.socket.off('close', this.onClose);
     this.closed = true;
@@ -252,6 +270,7 @@ export class MuxSession {
         const n = Math.min(chunk.length - at, stream.sendWindow, MAX_FRAME);
         this.frame(Type.Data, stream.id, chunk.subarray(at, at + n));
         stream.opened = true;
+        stream.awaiting = false;
         stream.sendWindow -= n;
         stream.bytesWritten += n;
         at += n;
@@ -375,6 +394,7 @@ export class MuxSession {
         if (stream.remoteEnded) throw new MuxProtocolError(`weft.mux: DATA after END on stream ${id}`);
         if (payload.length > stream.recvWindow) throw new MuxProtocolError(`weft.mux: stream ${id} sent past its window`);
         stream.recvWindow -= payload.length;
+        stream.awaiting = this.role === 'server';
         stream.received(payload);
         return;
       case Type.End:
@@ -386,6 +406,7 @@ export class MuxSession {
         stream.localEnded = true;
         this.streams.delete(id);
         stream.destroy(payload.readUInt32BE(0) === RESET_REFUSED ? new RefusedStreamError() : resetError());
+        if (stream.awaiting && !this.resets!.take()) throw new MuxProtocolError('weft.mux: the client resets too many streams before their answers');
         return;
       case Type.Window: {
         if (payload.length !== 4) throw new MuxProtocolError('weft.mux: bad WINDOW');
@@ -482,6 +503,8 @@ export class MuxStream extends Duplex {
   remoteEnded = false;
   /** A frame of the stream was sent (client) or received (server): it exists at the peer. */
   opened = false;
+  /** Server: the client sent the last bytes (a request may be waiting for its answer). */
+  awaiting = false;
   bytesRead = 0;
   bytesWritten = 0;
   /** onread mode: paused by the reader, with what arrived meanwhile. */
