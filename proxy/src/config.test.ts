@@ -28,6 +28,12 @@ test('parses the contract environment with its defaults', () => {
   assert.equal(c.inboundAppPort, undefined);
   assert.equal(c.pod.workloadName, 'web');
   assert.equal(c.logFormat, 'json');
+  assert.equal(c.meshHttp1, 'mux', 'HTTP/1 between proxies on weft.mux streams (weft.tcp to a peer without them)');
+});
+
+test('WEFT_PROXY_MESH_HTTP1 is mux, http1 or http2; anything else is refused naming the variable', () => {
+  for (const mode of ['mux', 'http1', 'http2'] as const) assert.equal(parseProxyEnv({ ...REQUIRED, WEFT_PROXY_MESH_HTTP1: mode }).meshHttp1, mode);
+  assert.throws(() => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_MESH_HTTP1: 'h2' }), /WEFT_PROXY_MESH_HTTP1/);
 });
 
 test('the log format is json or plain; anything else is refused naming the variable', () => {
