@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { TestMeshPki } from '../testing/mesh.js';
-import { ALPN_MUX, MAX_FRAME, MAX_STREAMS, MuxPool, MuxProtocolError, MuxSession, MuxStream, STREAM_WINDOW } from './mux.js';
+import { ALPN_MUX, MAX_FRAME, MAX_STREAMS, MuxPool, MuxProtocolError, MuxSession, MuxStream, STREAM_WINDOW, type MuxSessionOptions } from './mux.js';
 import { RefusedStreamError, neverConnected } from '../errors.js';
 import { RESET_BURST } from './reset-budget.js';
 
@@ -21,7 +21,7 @@ interface Pair {
 }
 
 /** A server that runs `onStream` for each stream and a client session to it, over real mTLS. */
-async function pair(t: TestContext, onStream: (s: MuxStream) => void = () => undefined): Promise<Pair> {
+async function pair(t: TestContext, onStream: (s: MuxStream) => void = () => undefined, clientOpts: MuxSessionOptions = {}): Promise<Pair> {
   const pki = new TestMeshPki();
   t.after(() => pki.dispose());
   const server = pki.leaf('server.test');
@@ -45,7 +45,7 @@ async function pair(t: TestContext, onStream: (s: MuxStream) => void = () => und
   const port = (tlsServer.address() as AddressInfo).port;
   const connect = (allowHalfOpen = true): tls.TLSSocket =>
     tls.connect({ host: '127.0.0.1', port, cert: client.cert, key: client.key, ca: pki.root.cert, servername: 'server.test', ALPNProtocols: [ALPN_MUX], minVersion: 'TLSv1.3', allowHalfOpen } as tls.ConnectionOptions);
-  const session = new MuxSession(connect(), 'client');
+  const session = new MuxSession(connect(), 'client', clientOpts);
   await once(session.socket, 'secureConnect');
   while (servers.length === 0) await new Promise((r) => setImmediate(r));
   t.after(() => {
@@ -251,6 +251,9 @@ for (const [what, bytes, message] of [
   ['a WINDOW that opens a stream', frame(3, 1, Buffer.from([0, 0, 0, 1])), /opens stream 1/],
   ['a stream frame on stream 0', frame(0, 0, Buffer.from('x')), /stream 0/],
   ['GOAWAY from the client', frame(4, 0, Buffer.from([0, 0, 0, 0])), /bad GOAWAY/],
+  ['a PING on a stream', frame(5, 1, Buffer.alloc(8)), /bad PING/],
+  ['a PING of 4 bytes', frame(5, 0, Buffer.alloc(4)), /bad PING/],
+  ['a PONG from the client', frame(6, 0, Buffer.alloc(8)), /bad PONG/],
 ] as const) {
   test(`bad input (${what}) ends that session with a clear error; the server goes on`, { timeout: 20_000 }, async (t) => {
     // Nobody reads the streams: no credit is returned, so the window is what the session granted at the start.
@@ -405,4 +408,26 @@ test('a peer that ends the connection itself (its process exited) fails the stre
   const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
   assert.equal(err.code, 'ECONNRESET');
   assert.match(err.message, /weft\.mux connection closed/);
+});
+
+test('a peer that goes silent (its node went away, the connection never closed): the PING goes unanswered, the session ends, its streams fail with ETIMEDOUT', { timeout: 20_000 }, async (t) => {
+  const p = await pair(t, undefined, { pingMs: 100 });
+  const s = p.client.openStream();
+  s.write('request');
+  while (p.accepted.length === 0) await new Promise((r) => setImmediate(r));
+  // The server reads no more: no PONG, no byte (TCP still acknowledges, as a peer's kernel may not).
+  p.servers[0]!.socket.pause();
+  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+  assert.equal(err.code, 'ETIMEDOUT');
+  assert.match(err.message, /answered nothing, not even a PING, for 200 ms/);
+  assert.equal(neverConnected(err), false, 'the request may have been delivered: not sent elsewhere');
+});
+
+test('a live peer with a slow answer: PINGs are answered, the stream waits for its answer', { timeout: 20_000 }, async (t) => {
+  // The answer comes after ten PING intervals.
+  const p = await pair(t, (s) => void readAll(s).then(() => setTimeout(() => s.end('late answer'), 500)), { pingMs: 50 });
+  const s = p.client.openStream();
+  s.end('request');
+  assert.equal((await readAll(s)).toString(), 'late answer');
+  assert.deepEqual(p.errors, []);
 });

@@ -13,6 +13,10 @@
  * - WINDOW: payload u32: the sender may send that many more bytes.
  * - GOAWAY (stream 0): the server takes no new streams; payload u32, the
  *   last stream it took. Its streams finish, then the connection ends.
+ * - PING (stream 0, client): 8 bytes the server sends back in a PONG
+ *   (stream 0). A client session with streams that has heard nothing for
+ *   PING_MS sends one; hearing nothing for another PING_MS, it ends (the
+ *   peer's node went away without closing the connection).
  * Only the client opens streams, with increasing ids: the first frame of an
  * id above the last one opens it. Each direction of a stream starts with
  * STREAM_WINDOW bytes of credit; the receiver returns credit as its reader
@@ -47,6 +51,8 @@ const enum Type {
   Reset = 2,
   Window = 3,
   GoAway = 4,
+  Ping = 5,
+  Pong = 6,
 }
 const RESET_CANCEL = 0;
 const RESET_REFUSED = 1;
@@ -62,6 +68,8 @@ export const MAX_STREAMS = 100;
 const CREDIT_STEP = STREAM_WINDOW / 4;
 /** A client session without streams for this long ends (as the HTTP/1 client's idle connections do). */
 export const SESSION_IDLE_MS = 30_000;
+/** A client session with streams that heard nothing for this long sends a PING; for twice this long, it ends. */
+export const PING_MS = 10_000;
 /** A peer that answered weft.tcp (an earlier release) is reached with weft.tcp for this long, then asked again. */
 export const LEGACY_MS = 60_000;
 
@@ -85,6 +93,8 @@ export interface MuxSessionOptions {
    * after the first (which takes this one); `then` is told once they have.
    */
   readonly fallback?: { readonly connect: () => Socket; readonly then: () => void };
+  /** Client: PING_MS, for tests. */
+  readonly pingMs?: number;
 }
 
 export class MuxSession {
@@ -106,6 +116,11 @@ export class MuxSession {
   /** Destroyed here without an error: the streams close without one too. */
   private quiet = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Client, while it has streams: the liveness check (see PING). */
+  private pingTimer: NodeJS.Timeout | undefined;
+  /** Bytes arrived since the last check. */
+  private heard = false;
+  private pingSent = false;
   /** The connection's write buffer is full: streams' writes complete once it drains (their writers wait). */
   private congested = false;
   private waiting: (() => void)[] = [];
@@ -162,6 +177,7 @@ export class MuxSession {
     this.closed = true;
     this.goingAway = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.stopPings();
     const streams = [...this.streams.values()];
     this.streams.clear();
     if (fallback === undefined) {
@@ -198,7 +214,11 @@ export class MuxSession {
       this.idleTimer = undefined;
     }
     // The connection holds the process while it carries streams (the HTTP/1 client unrefs idle ones).
-    if (this.streams.size === 1) this.socket.ref();
+    if (this.streams.size === 1) {
+      this.socket.ref();
+      this.heard = true;
+      this.pingTimer ??= setInterval(this.checkAlive, this.opts.pingMs ?? PING_MS).unref();
+    }
     if (this.connected) process.nextTick(() => stream.emit('connect'));
     return stream;
   }
@@ -301,6 +321,7 @@ export class MuxSession {
     // (A stream that never sent a frame does not exist at the peer.)
     if (stream.opened && !(stream.localEnded && stream.remoteEnded)) this.frame(Type.Reset, stream.id, u32(RESET_CANCEL));
     if (this.streams.size === 0) {
+      this.stopPings();
       if (this.goingAway) this.endSoon();
       else if (this.role === 'client') {
         this.socket.unref();
@@ -312,6 +333,27 @@ export class MuxSession {
         }, SESSION_IDLE_MS).unref();
       }
     }
+  }
+
+  /** Client: whether the peer was heard from since the last check; if not, a PING; after an unanswered one, the end. */
+  private readonly checkAlive = (): void => {
+    if (!this.connected || this.closed) return;
+    if (this.heard) {
+      this.heard = false;
+      this.pingSent = false;
+    } else if (!this.pingSent) {
+      this.pingSent = true;
+      this.frame(Type.Ping, 0, Buffer.alloc(8));
+    } else {
+      const ms = 2 * (this.opts.pingMs ?? PING_MS);
+      this.fail(Object.assign(new Error(`weft.mux: the peer answered nothing, not even a PING, for ${ms} ms`), { code: 'ETIMEDOUT' }));
+    }
+  };
+
+  private stopPings(): void {
+    if (this.pingTimer === undefined) return;
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
   }
 
   private endSoon(): void {
@@ -328,6 +370,7 @@ export class MuxSession {
 
   // A connection's chunks are fresh buffers: frames' payloads are views of them, handed on without a copy.
   private readonly onData = (chunk: Buffer): void => {
+    this.heard = true;
     let buf = chunk;
     if (this.pending.length > 0) {
       this.pending.push(chunk);
@@ -370,7 +413,12 @@ export class MuxSession {
       if (this.streams.size === 0) this.endSoon();
       return;
     }
-    if (type > Type.GoAway) throw new MuxProtocolError(`weft.mux: unknown frame type ${type}`);
+    if (type === Type.Ping || type === Type.Pong) {
+      if (this.role !== (type === Type.Ping ? 'server' : 'client') || id !== 0 || payload.length !== 8) throw new MuxProtocolError(`weft.mux: bad ${type === Type.Ping ? 'PING' : 'PONG'}`);
+      if (type === Type.Ping) this.frame(Type.Pong, 0, payload);
+      return;
+    }
+    if (type > Type.Pong) throw new MuxProtocolError(`weft.mux: unknown frame type ${type}`);
     if (id === 0) throw new MuxProtocolError('weft.mux: stream frame on stream 0');
     let stream = this.streams.get(id);
     if (stream === undefined) {
@@ -426,6 +474,7 @@ export class MuxSession {
   private readonly onClose = (): void => {
     this.closed = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.stopPings();
     this.out = [];
     const err = this.quiet ? undefined : (this.closedWith ?? Object.assign(new Error('weft.mux connection closed'), { code: 'ECONNRESET' }));
     for (const s of this.streams.values()) {
