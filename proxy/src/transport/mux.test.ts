@@ -398,26 +398,26 @@ test('streams reset after their answers (idle connections the client closes) spe
   assert.equal(p.accepted.length, (RESET_BURST / 4) * 5 + 1);
 });
 
-test('a peer that ends the connection itself (its process exited) fails the streams still open, which do not hang', { timeout: 20_000 }, async (t) => {
-  const p = await pair(t);
+/** Opens a stream with a request, lets `peer` do something to the server's end once it has it, and returns the stream's error. */
+async function streamErrorAfter(p: Pair, peer: (server: MuxSession) => void): Promise<NodeJS.ErrnoException> {
   const s = p.client.openStream();
   s.write('request');
   while (p.accepted.length === 0) await new Promise((r) => setImmediate(r));
-  // A FIN, no frame: what the kernel sends for a proxy that exited.
-  p.servers[0]!.socket.end();
+  peer(p.servers[0]!);
   const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+  return err;
+}
+
+test('a peer that ends the connection itself (its process exited) fails the streams still open, which do not hang', { timeout: 20_000 }, async (t) => {
+  // A FIN, no frame: what the kernel sends for a proxy that exited.
+  const err = await streamErrorAfter(await pair(t), (server) => server.socket.end());
   assert.equal(err.code, 'ECONNRESET');
   assert.match(err.message, /weft\.mux connection closed/);
 });
 
 test('a peer that goes silent (its node went away, the connection never closed): the PING goes unanswered, the session ends, its streams fail with ETIMEDOUT', { timeout: 20_000 }, async (t) => {
-  const p = await pair(t, undefined, { pingMs: 100 });
-  const s = p.client.openStream();
-  s.write('request');
-  while (p.accepted.length === 0) await new Promise((r) => setImmediate(r));
   // The server reads no more: no PONG, no byte (TCP still acknowledges, as a peer's kernel may not).
-  p.servers[0]!.socket.pause();
-  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+  const err = await streamErrorAfter(await pair(t, undefined, { pingMs: 100 }), (server) => server.socket.pause());
   assert.equal(err.code, 'ETIMEDOUT');
   assert.match(err.message, /answered nothing, not even a PING, for 200 ms/);
   assert.equal(neverConnected(err), false, 'the request may have been delivered: not sent elsewhere');
