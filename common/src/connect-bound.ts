@@ -13,6 +13,14 @@
  * doing; proxy/src/errors.ts counts the timeout as not delivered), the
  * control-plane clients theirs at 10 s (grpc.ts: a name to resolve, a
  * Service between).
+ *
+ * Once up, such a connection has TCP keepalive: idle for KEEPALIVE_MS, the
+ * kernel probes the peer every second, and ten unanswered probes close the
+ * connection with ETIMEDOUT (Node sets the interval and count). A peer whose
+ * node went away sends no FIN or RST; without probes an idle pooled
+ * connection to it, or one waiting for an answer the peer's kernel already
+ * acknowledged the request of, would stay open for good (Linkerd's proxy
+ * keeps its connections alive the same way, every 10 s).
  */
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -33,6 +41,9 @@ export interface ConnectBounds {
   /** How long the TLS handshake may take once TCP is up (TLS sockets only). */
   readonly handshakeMs: number;
 }
+
+/** Idle time before the kernel's first keepalive probe on a bounded connection (and on the proxy's inbound connections). */
+export const KEEPALIVE_MS = 10_000;
 
 /** The proxy's bounds on connections to endpoints. */
 export const CONNECT_BOUNDS: ConnectBounds = { connectMs: 1_000, handshakeMs: 10_000 };
@@ -56,6 +67,8 @@ export function boundConnect<S extends net.Socket>(socket: S, target: string, bo
   socket.on('connect', connected);
   if (secure) socket.on('secureConnect', settled);
   socket.on('close', settled);
+  // Applied by Node once the socket is connected.
+  socket.setKeepAlive(true, KEEPALIVE_MS);
   return socket;
 }
 

@@ -14,6 +14,8 @@ import { createLogger, type Logger } from '@weft/common/log';
 import { createRegistry } from '@weft/common/metrics';
 import { startAdminServer, type AdminServer } from '@weft/common/admin';
 import { createGrpcClient, type GrpcServer } from '@weft/common/grpc';
+import { KEEPALIVE_MS } from '@weft/common/connect-bound';
+import { setUserTimeout } from './native/tcp-user-timeout.js';
 import { destination } from '@weft/api';
 import type { NewEndpointBalancer, SocketAddr } from './svc.js';
 import type { ProxyConfig } from './config.js';
@@ -59,6 +61,8 @@ export interface ProxyOptions {
   readonly drainMs?: number;
   /** Time allowed to receive a request's headers (or an HTTP/2 session's first request); default 10 s. */
   readonly headersTimeoutMs?: number;
+  /** How often sessions to peer proxies (weft.mux, HTTP/2) with streams check that the peer is alive; default 10 s. */
+  readonly peerPingMs?: number;
 }
 
 export interface Proxy {
@@ -110,8 +114,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
   const tap = new TapHub();
   const h1 = new Http1Client();
-  const h2 = new H2Pool();
-  const mux = new MuxPool();
+  const h2 = new H2Pool({ pingMs: opts.peerPingMs });
+  const mux = new MuxPool({ pingMs: opts.peerPingMs });
   const opaquePorts = new Set(c.opaquePorts);
   const localMeta = { ...own };
   delete localMeta.component;
@@ -138,8 +142,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     maxHeaderSize: MAX_HEADER_SIZE,
   });
 
-  const outboundListener = await listen(c.outbound.host, c.outbound.port, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
-  const inboundListener = await listen(c.inbound.host, c.inbound.port, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const outboundListener = await listen(c.outbound.host, c.outbound.port, false, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const inboundListener = await listen(c.inbound.host, c.inbound.port, true, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
   proxyPorts.add(outboundListener.port);
   proxyPorts.add(inboundListener.port);
 
@@ -242,12 +246,20 @@ interface Listener {
   close(graceMs: number): Promise<void>;
 }
 
-async function listen(host: string, port: number, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
+/**
+ * `remote`: connections come from other hosts (the inbound's peers), not from the pod itself. TCP keepalive
+ * (connect-bound.ts KEEPALIVE_MS) and the user timeout (native/tcp-user-timeout.ts) then close one whose peer's node
+ * went away without closing it, idle or with bytes in flight, so an opaque stream, a response or a session to a
+ * vanished caller is not held for good.
+ */
+async function listen(host: string, port: number, remote: boolean, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: an opaque client's FIN must not close the direction still flowing towards it.
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  const options: net.ServerOpts = { allowHalfOpen: true, noDelay: true, ...(remote ? { keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } : {}) };
+  const server = net.createServer(options, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    if (remote) setUserTimeout(socket);
     // A reset or garbage on one connection is that connection's problem only.
     socket.on('error', () => undefined);
     onSocket(socket, bound);
