@@ -11,6 +11,7 @@
 #include <node_api.h>
 
 #include "startup_pages.h"
+#include "tcp_user_timeout.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -100,6 +101,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "getOriginalDst", fn);
   napi_create_function(env, "releaseExecutablePages", NAPI_AUTO_LENGTH, weft::ReleaseExecutablePages, nullptr, &fn);
   napi_set_named_property(env, exports, "releaseExecutablePages", fn);
+  napi_create_function(env, "setTcpUserTimeout", NAPI_AUTO_LENGTH, weft::SetTcpUserTimeout, nullptr, &fn);
+  napi_set_named_property(env, exports, "setTcpUserTimeout", fn);
   return exports;
 }
 

@@ -4,11 +4,13 @@
  * it cannot be used.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { FailedPreconditionError } from '@weft/common/errors';
 
 export interface NativeAddon {
   getOriginalDst(fd: number, family: 4 | 6): { readonly address: string; readonly port: number };
   releaseExecutablePages(): { readonly mappings: number; readonly bytes: number; readonly residentBytes: number };
+  setTcpUserTimeout(fd: number, ms: number): void;
 }
 
 /** Relative to dist/native/ (and src/native/): proxy/native/build/Release. */
@@ -33,6 +35,16 @@ export function loadNativeAddon(): NativeAddon {
     );
     throw loadError;
   }
+}
+
+interface HandleWithFd {
+  fd?: number;
+}
+
+/** The kernel fd behind a socket (libuv exposes it on the TCP handle on Unix, and so does a TLS client's handle once connected). */
+export function socketFd(socket: Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: HandleWithFd | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** Why the addon cannot be used, or undefined when it loads. */

@@ -6,23 +6,13 @@
  */
 import { isIPv4 } from 'node:net';
 import type { Socket } from 'node:net';
-import { loadNativeAddon } from './addon.js';
+import { loadNativeAddon, socketFd } from './addon.js';
 
 export { NativeAddonMissingError, nativeAddonProblem } from './addon.js';
 
 export interface OriginalDst {
   readonly address: string;
   readonly port: number;
-}
-
-interface HandleWithFd {
-  fd?: number;
-}
-
-/** The kernel fd behind a net.Socket (libuv exposes it on the TCP handle on Unix). */
-function socketFd(socket: Socket): number | undefined {
-  const fd = (socket as unknown as { _handle?: HandleWithFd | null })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /**
