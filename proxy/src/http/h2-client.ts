@@ -3,6 +3,15 @@
  * request to it: to peer proxies over mTLS (ALPN `weft.h2`), to HTTP/2
  * applications (gRPC) over cleartext h2c. A session that closes or errors is
  * dropped and reconnected on the next request.
+ *
+ * A session to a peer proxy PINGs it every `pingMs` while it carries streams;
+ * a PING still unanswered at the next one ends the session, and its streams
+ * fail with ETIMEDOUT. That is how a caller learns that the peer's node went
+ * away without closing the connection (no FIN, no RST): the streams would
+ * otherwise wait for the kernel to give up on its retransmissions, ~15
+ * minutes. Sessions to applications (h2c) are not PINGed: gRPC servers treat
+ * frequent PINGs as abuse (GOAWAY ENHANCE_YOUR_CALM); TCP keepalive
+ * (connect-bound.ts) covers them while they are idle.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -39,11 +48,23 @@ type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boo
  * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
  * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
  */
+/** How often a session to a peer proxy with open streams PINGs it (as weft.mux's PING_MS and the control plane's clients). */
+export const H2_PING_MS = 10_000;
+
+export interface H2PoolOptions {
+  /** H2_PING_MS, for tests. */
+  readonly pingMs?: number;
+}
+
 const BODYLESS: RequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
 const WITH_BODY: RequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
 
 export class H2Pool {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  /** Sessions to peer proxies, with their open streams counted. */
+  private readonly watched = new WeakMap<http2.ClientHttp2Session, PeerWatch>();
+
+  constructor(private readonly opts: H2PoolOptions = {}) {}
 
   private session(peer: H2Peer): http2.ClientHttp2Session {
     const existing = this.sessions.get(peer.key);
@@ -60,26 +81,65 @@ export class H2Pool {
     session.on('goaway', forget);
     // An idle pooled session must not keep the process alive.
     session.unref();
+    if (peer.connect) this.watched.set(session, new PeerWatch(session, peer.label, this.opts.pingMs ?? H2_PING_MS));
     this.sessions.set(peer.key, session);
     return session;
   }
 
   request(peer: H2Peer, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
     let stream: http2.ClientHttp2Stream;
+    let watch: PeerWatch | undefined;
     try {
       const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
       for (const name in req.headers) headers[name] = req.headers[name];
       if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
-      stream = this.session(peer).request(headers, req.bodyless ? BODYLESS : WITH_BODY);
+      const session = this.session(peer);
+      stream = session.request(headers, req.bodyless ? BODYLESS : WITH_BODY);
+      watch = this.watched.get(session);
+      if (watch !== undefined) watch.open++;
     } catch (err) {
       return Promise.reject(new EndpointError(peer.label, err));
     }
-    return new Promise((resolve, reject) => new H2Exchange(peer.label, req, stream, resolve, reject));
+    return new Promise((resolve, reject) => new H2Exchange(peer.label, req, stream, watch, resolve, reject));
   }
 
   close(): void {
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
+  }
+}
+
+/** A session to a peer proxy: while it carries streams, a PING every `ms`; one unanswered at the next ends it. */
+class PeerWatch {
+  /** Streams not yet closed (H2Exchange counts them). */
+  open = 0;
+  private unanswered = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly answered = (err: Error | null): void => {
+    if (err === null) this.unanswered = false;
+  };
+
+  constructor(
+    private readonly session: http2.ClientHttp2Session,
+    private readonly label: string,
+    private readonly ms: number,
+  ) {
+    this.timer = setInterval(this.check.bind(this), ms).unref();
+    session.once('close', () => clearInterval(this.timer));
+  }
+
+  private check(): void {
+    const session = this.session;
+    if (session.destroyed) return;
+    if (this.unanswered) {
+      const err = Object.assign(new Error(`weft: ${this.label} answered no HTTP/2 PING within ${this.ms} ms`), { code: 'ETIMEDOUT' });
+      session.destroy(err);
+      return;
+    }
+    // Establishing is bounded by connect-bound.ts; an idle session is TCP keepalive's.
+    if (this.open === 0 || session.connecting) return;
+    this.unanswered = true;
+    session.ping(this.answered);
   }
 }
 
@@ -97,6 +157,7 @@ class H2Exchange {
     private readonly label: string,
     private readonly req: HttpRequest,
     private readonly stream: http2.ClientHttp2Stream,
+    private readonly watch: PeerWatch | undefined,
     private readonly resolve: (rsp: HttpResponse) => void,
     private readonly reject: (err: unknown) => void,
   ) {
@@ -134,6 +195,7 @@ class H2Exchange {
   }
 
   private close(): void {
+    if (this.watch !== undefined) this.watch.open--;
     this.req.signal.removeEventListener('abort', this.onAbort);
     if (!this.responded) this.reject(new EndpointError(this.label, new Error(`stream closed before a response (code ${this.stream.rstCode})`)));
   }

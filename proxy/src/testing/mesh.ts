@@ -84,6 +84,8 @@ export interface MeshOptions {
   readonly serverPolicies?: InboundPolicies;
   /** Both proxies' logger (default: silent). */
   readonly log?: Logger;
+  /** Both proxies' `peerPingMs` (default: the proxy's, 10 s). */
+  readonly peerPingMs?: number;
 }
 
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
@@ -100,6 +102,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     log,
     drainMs: 500,
     headersTimeoutMs: 2000,
+    peerPingMs: opts.peerPingMs,
   });
   const server = await startProxy({
     config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort, ...opts.serverConfig }),
@@ -111,6 +114,7 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     log,
     drainMs: 500,
     headersTimeoutMs: 2000,
+    peerPingMs: opts.peerPingMs,
   });
   return {
     pki,

@@ -496,6 +496,9 @@ export class MuxPool {
   private readonly legacy = new Map<string, number>();
   private closed = false;
 
+  /** `pingMs`: the sessions' PING_MS, for tests. */
+  constructor(private readonly opts: { readonly pingMs?: number } = {}) {}
+
   /**
    * A stream to the peer `key`, on its session; or, to a peer of an earlier release, a weft.tcp connection.
    * `connect` opens an mTLS connection to the peer offering `alpn` (reading into `onread`, when given).
@@ -518,7 +521,7 @@ export class MuxPool {
           if (this.sessions.get(key) === s) this.sessions.delete(key);
         },
       };
-      const s = (session = new MuxSession(connect([ALPN_MUX, ALPN_TCP]), 'client', { fallback }));
+      const s = (session = new MuxSession(connect([ALPN_MUX, ALPN_TCP]), 'client', { fallback, pingMs: this.opts.pingMs }));
       this.sessions.set(key, s);
       s.socket.once('close', () => {
         if (this.sessions.get(key) === s) this.sessions.delete(key);
