@@ -96,7 +96,7 @@ export class H2Pool {
       const session = this.session(peer);
       stream = session.request(headers, req.bodyless ? BODYLESS : WITH_BODY);
       watch = this.watched.get(session);
-      if (watch !== undefined) watch.open++;
+      if (watch !== undefined) watch.opened();
     } catch (err) {
       return Promise.reject(new EndpointError(peer.label, err));
     }
@@ -109,14 +109,30 @@ export class H2Pool {
   }
 }
 
-/** A session to a peer proxy: while it carries streams, a PING every `ms`; one unanswered at the next ends it. */
+/**
+ * A session to a peer proxy: while it carries streams, a PING every `ms`; one unanswered at the next ends it. The
+ * timer runs only while there are streams (an idle proxy wakes for nothing): the first stream after a quiet check
+ * starts it again.
+ */
 class PeerWatch {
-  /** Streams not yet closed (H2Exchange counts them). */
-  open = 0;
+  private open = 0;
   private unanswered = false;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private readonly answered = (err: Error | null): void => {
     if (err === null) this.unanswered = false;
+  };
+  private readonly check = (): void => {
+    const session = this.session;
+    if (session.destroyed) return this.stop();
+    if (this.unanswered) {
+      session.destroy(Object.assign(new Error(`weft: ${this.label} answered no HTTP/2 PING within ${this.ms} ms`), { code: 'ETIMEDOUT' }));
+      return;
+    }
+    if (this.open === 0) return this.stop();
+    // Establishing is bounded by connect-bound.ts.
+    if (session.connecting) return;
+    this.unanswered = true;
+    session.ping(this.answered);
   };
 
   constructor(
@@ -124,22 +140,21 @@ class PeerWatch {
     private readonly label: string,
     private readonly ms: number,
   ) {
-    this.timer = setInterval(this.check.bind(this), ms).unref();
-    session.once('close', () => clearInterval(this.timer));
+    session.once('close', () => this.stop());
   }
 
-  private check(): void {
-    const session = this.session;
-    if (session.destroyed) return;
-    if (this.unanswered) {
-      const err = Object.assign(new Error(`weft: ${this.label} answered no HTTP/2 PING within ${this.ms} ms`), { code: 'ETIMEDOUT' });
-      session.destroy(err);
-      return;
-    }
-    // Establishing is bounded by connect-bound.ts; an idle session is TCP keepalive's.
-    if (this.open === 0 || session.connecting) return;
-    this.unanswered = true;
-    session.ping(this.answered);
+  opened(): void {
+    this.open++;
+    this.timer ??= setInterval(this.check, this.ms).unref();
+  }
+
+  closed(): void {
+    this.open--;
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 
@@ -195,7 +210,7 @@ class H2Exchange {
   }
 
   private close(): void {
-    if (this.watch !== undefined) this.watch.open--;
+    if (this.watch !== undefined) this.watch.closed();
     this.req.signal.removeEventListener('abort', this.onAbort);
     if (!this.responded) this.reject(new EndpointError(this.label, new Error(`stream closed before a response (code ${this.stream.rstCode})`)));
   }
