@@ -15,34 +15,13 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { startMesh, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
-import { runCommand, mustRun } from './testing/commands.js';
+import { vanish, vanishUnavailable } from '@weft/common/testing/vanish';
 
-const COMMENT = `weft-peer-liveness-${process.pid}`;
 /** The PING interval of the PING tests' proxies, and how long their applications take to answer: ten intervals. */
 const PING_MS = 250;
 const SLOW_MS = 10 * PING_MS;
 
-async function iptablesProblem(): Promise<string | undefined> {
-  if (process.platform !== 'linux') return 'iptables is Linux only';
-  if (process.getuid?.() !== 0) return 'needs root (iptables rules on the loopback)';
-  const r = await runCommand(['iptables', '-w', '-L', 'INPUT', '-n']);
-  return r.code === 0 ? undefined : `iptables cannot list INPUT: ${r.stderr.trim()}`;
-}
-const skip = await iptablesProblem();
-
-/** Every packet to or from `port` on this host dropped, until `restore`: the peer is gone, and nobody says so. */
-async function vanish(port: number): Promise<{ restore(): Promise<void> }> {
-  const rules = [
-    ['INPUT', '-p', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', COMMENT, '-j', 'DROP'],
-    ['INPUT', '-p', 'tcp', '--sport', String(port), '-m', 'comment', '--comment', COMMENT, '-j', 'DROP'],
-  ];
-  for (const r of rules) await mustRun(['iptables', '-w', '-I', ...r]);
-  return {
-    async restore() {
-      for (const r of rules) await runCommand(['iptables', '-w', '-D', ...r]);
-    },
-  };
-}
+const skip = await vanishUnavailable();
 
 /** An HTTP/1 application that holds `/hold` for good (telling when it has it, and when it is cancelled) and answers anything else after 2.5 s. */
 async function h1App(): Promise<{ port: number; held: Promise<void>; cancelled: Promise<void>; close(): void }> {
