@@ -5,7 +5,9 @@
 // caller's address.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
+import { once } from 'node:events';
 import tls from 'node:tls';
 import { create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { GenService } from '@bufbuild/protobuf/codegenv2';
@@ -15,7 +17,10 @@ import { createGrpcClient, peerAddress, peerCertificate, startGrpcServer, type G
 import { gzipOfZeros, grpcEnvelope, rawGrpcCall } from './testing/grpc-wire.js';
 import { TestPki } from './testing/pki.js';
 import { silentPort } from './testing/silent-port.js';
+import { vanish, vanishUnavailable } from './testing/vanish.js';
 
+/** Why a peer cannot vanish for real here (iptables), or undefined. */
+const cannotVanish = await vanishUnavailable();
 const pki = new TestPki();
 const servers: GrpcServer[] = [];
 after(async () => {
@@ -214,4 +219,22 @@ test('a server address whose connects go unanswered fails the call at the connec
   } finally {
     silent.close();
   }
+});
+
+test('a client whose node vanished (no FIN, no RST: iptables drops its packets) loses its connection to the server after TCP keepalive, not never', { timeout: 60_000, skip: cannotVanish }, async (t) => {
+  const server = await start(material('/CN=control'));
+  const arrived = once(server.server, 'session') as Promise<[http2.ServerHttp2Session]>;
+  const client = http2.connect(`https://127.0.0.1:${server.port}`, { ca: anchor.cert, servername: SERVER_NAME, minVersion: 'TLSv1.3' });
+  client.on('error', () => undefined);
+  t.after(() => client.destroy());
+  const [[session]] = await Promise.all([arrived, once(client, 'connect')]);
+  // Settled: the handshake and the SETTINGS exchange acknowledged, nothing in flight either way.
+  await new Promise((r) => setTimeout(r, 500));
+  const gone = await vanish(server.port);
+  t.after(() => gone.restore());
+  const failed = new Promise<NodeJS.ErrnoException>((resolve) => session.once('error', resolve));
+  const closed = new Promise((resolve) => session.once('close', resolve));
+  // Idle 10 s, then ten probes a second apart (connect-bound.ts KEEPALIVE_MS): the server closes it on its own.
+  await closed;
+  assert.equal((await failed).code, 'ETIMEDOUT');
 });

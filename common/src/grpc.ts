@@ -7,7 +7,7 @@
 import http2 from 'node:http2';
 import tls, { type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { listen } from './listen.js';
-import { boundConnect, type ConnectBounds } from './connect-bound.js';
+import { boundConnect, KEEPALIVE_MS, type ConnectBounds } from './connect-bound.js';
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, createContextKey, createContextValues, type Client, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import { compressionGzip, connectNodeAdapter, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
@@ -111,6 +111,11 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
       allowHTTP1: false,
       settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
       maxSessionMemory: limits.maxSessionMemoryMiB,
+      // A client whose node went away (a proxy's, with its destination and policy watches open) sends no FIN: TCP
+      // keepalive closes its connection once the probes go unanswered, and its streams' handlers see the abort,
+      // instead of holding them, and what they watch, for good.
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
     },
     handler,
   );
