@@ -4,14 +4,14 @@
  * applications (gRPC) over cleartext h2c. A session that closes or errors is
  * dropped and reconnected on the next request.
  *
- * A session to a peer proxy PINGs it every `pingMs` while it carries streams;
- * a PING still unanswered at the next one ends the session, and its streams
- * fail with ETIMEDOUT. That is how a caller learns that the peer's node went
- * away without closing the connection (no FIN, no RST): the streams would
- * otherwise wait for the kernel to give up on its retransmissions, ~15
- * minutes. Sessions to applications (h2c) are not PINGed: gRPC servers treat
- * frequent PINGs as abuse (GOAWAY ENHANCE_YOUR_CALM); TCP keepalive
- * (connect-bound.ts) covers them while they are idle.
+ * A session to a peer proxy with streams that heard nothing from the peer for
+ * `pingMs` PINGs it; nothing for another `pingMs` ends the session, and its
+ * streams fail with ETIMEDOUT. TCP keepalive and the user timeout (on every
+ * mesh connection) find a peer whose node went away; the PING also finds one
+ * whose kernel still acknowledges but whose process answers nothing (stopped,
+ * its event loop stuck). Sessions to applications (h2c) are not PINGed: gRPC
+ * servers treat frequent PINGs as abuse (GOAWAY ENHANCE_YOUR_CALM); TCP
+ * keepalive (connect-bound.ts) covers them while they are idle.
  */
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -48,7 +48,7 @@ type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boo
  * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
  * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
  */
-/** How often a session to a peer proxy with open streams PINGs it (as weft.mux's PING_MS and the control plane's clients). */
+/** How long a session to a peer proxy with open streams waits for a byte from it before a PING (as weft.mux's PING_MS and the control plane's clients). */
 export const H2_PING_MS = 10_000;
 
 export interface H2PoolOptions {
@@ -110,29 +110,33 @@ export class H2Pool {
 }
 
 /**
- * A session to a peer proxy: while it carries streams, a PING every `ms`; one unanswered at the next ends it. The
+ * A session to a peer proxy, while it carries streams: after `ms` in which nothing came from the peer, a PING; after
+ * another `ms` still without a byte, the end (as weft.mux's sessions). Bytes read are the test, not the PING's answer
+ * alone: a PING queued behind a large upload must not end a session whose peer keeps sending WINDOW_UPDATEs. The
  * timer runs only while there are streams (an idle proxy wakes for nothing): the first stream after a quiet check
  * starts it again.
  */
 class PeerWatch {
   private open = 0;
-  private unanswered = false;
+  private pingSent = false;
+  private lastRead = -1;
   private timer: NodeJS.Timeout | undefined;
-  private readonly answered = (err: Error | null): void => {
-    if (err === null) this.unanswered = false;
-  };
   private readonly check = (): void => {
     const session = this.session;
     if (session.destroyed) return this.stop();
-    if (this.unanswered) {
-      session.destroy(Object.assign(new Error(`weft: ${this.label} answered no HTTP/2 PING within ${this.ms} ms`), { code: 'ETIMEDOUT' }));
+    const read = session.socket.bytesRead;
+    if (read !== this.lastRead) {
+      this.lastRead = read;
+      this.pingSent = false;
+    } else if (this.pingSent) {
+      session.destroy(Object.assign(new Error(`weft: ${this.label} answered nothing, not even an HTTP/2 PING, for ${2 * this.ms} ms`), { code: 'ETIMEDOUT' }));
       return;
+    } else if (this.open > 0 && !session.connecting) {
+      // (Establishing is bounded by connect-bound.ts.)
+      this.pingSent = true;
+      session.ping(ignorePong);
     }
-    if (this.open === 0) return this.stop();
-    // Establishing is bounded by connect-bound.ts.
-    if (session.connecting) return;
-    this.unanswered = true;
-    session.ping(this.answered);
+    if (this.open === 0) this.stop();
   };
 
   constructor(
@@ -157,6 +161,9 @@ class PeerWatch {
     this.timer = undefined;
   }
 }
+
+/** A PING's answer is bytes read, which PeerWatch counts; a PING cancelled with its session needs nothing. */
+function ignorePong(): void {}
 
 /**
  * One request's stream and its response. Its listeners and the response's accessors are its methods, bound once per
