@@ -5,13 +5,13 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { once, getEventListeners } from 'node:events';
 import { Readable } from 'node:stream';
-import { performance } from 'node:perf_hooks';
 import { unusedPort } from '@weft/common/testing/ports';
 import { Http1Client } from './h1-client.js';
 import { watcherCount } from './abort-watch.js';
 import { wholeBody } from './whole-body.js';
 import { arrivedWhole, type Headers, type HttpRequest, type SocketAddr } from '../svc.js';
 import { EndpointError, neverConnected } from '../errors.js';
+import { testRequest } from '../testing/request.js';
 
 async function upstream(handler: http.RequestListener, opts: http.ServerOptions = {}): Promise<{ port: number; server: http.Server; close(): void }> {
   const server = http.createServer(opts, handler);
@@ -63,21 +63,7 @@ async function rawUpstream(answer: (path: string, socket: net.Socket, conn: numb
 }
 
 function request(path: string, over: Partial<HttpRequest> = {}): HttpRequest {
-  const local = { ip: '127.0.0.1', port: 0 };
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority: 'app.test',
-    path,
-    headers: { te: 'trailers', accept: 'text/plain' },
-    body: Readable.from([]),
-    bodyless: true,
-    version: 'HTTP/1.1',
-    signal: new AbortController().signal,
-    conn: { direction: 'inbound', client: local, local, origDst: undefined, tls: { identity: undefined } },
-    startedAt: performance.now(),
-    ...over,
-  };
+  return testRequest(path, { headers: { te: 'trailers', accept: 'text/plain' }, ...over });
 }
 
 async function text(body: Readable): Promise<string> {

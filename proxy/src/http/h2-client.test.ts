@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
-import { Readable } from 'node:stream';
-import type { HttpRequest } from '../svc.js';
+import { testRequest } from '../testing/request.js';
 import { H2Pool, type H2Peer } from './h2-client.js';
 
 const PING_MS = 100;
@@ -44,25 +43,9 @@ async function peer(): Promise<{ port: number; pings: () => number; close(): voi
   return { port, pings: () => pings, close: () => server.close() };
 }
 
-function request(path: string): HttpRequest {
-  const local = { ip: '127.0.0.1', port: 0 };
-  return {
-    method: 'GET',
-    scheme: 'http',
-    authority: 'peer.test',
-    path,
-    headers: {},
-    body: Readable.from([]),
-    bodyless: true,
-    version: 'HTTP/2',
-    signal: new AbortController().signal,
-    conn: { direction: 'outbound', client: local, local, origDst: undefined, tls: { identity: undefined } },
-    startedAt: performance.now(),
-  };
-}
 
 async function call(pool: H2Pool, to: H2Peer, path: string): Promise<number> {
-  const rsp = await pool.request(to, request(path));
+  const rsp = await pool.request(to, testRequest(path, { authority: 'peer.test', version: 'HTTP/2' }));
   for await (const _ of rsp.body) void _;
   return rsp.status;
 }
