@@ -41,13 +41,6 @@ function cleartext(authority: URL): Duplex {
   return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host);
 }
 
-/** `request`'s options (`silent` is one of them, although Node's type declarations leave it out). */
-type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boolean };
-/**
- * Every option `request` fills in, so Node's copy of them keeps its shape: given only `endStream`, it adds the
- * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
- * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
- */
 /** How long a session to a peer proxy with open streams waits for a byte from it before a PING (as weft.mux's PING_MS and the control plane's clients). */
 export const H2_PING_MS = 10_000;
 
@@ -56,6 +49,13 @@ export interface H2PoolOptions {
   readonly pingMs?: number;
 }
 
+/** `request`'s options (`silent` is one of them, although Node's type declarations leave it out). */
+type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boolean };
+/**
+ * Every option `request` fills in, so Node's copy of them keeps its shape: given only `endStream`, it adds the
+ * priority defaults (weight 16, no parent, not exclusive, not silent) to its copy one property at a time, per request.
+ * (Not frozen: Node copies them with a spread, whose fast path wants plain writable properties; nothing writes them.)
+ */
 const BODYLESS: RequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
 const WITH_BODY: RequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
 
