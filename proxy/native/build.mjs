@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const output = join(here, 'build', 'Release', 'weft_original_dst.node');
-const sources = ['binding.gyp', 'original_dst.cc', 'startup_pages.cc', 'startup_pages.h', 'tcp_user_timeout.cc', 'tcp_user_timeout.h', 'build.mjs'].map((f) => join(here, f));
+const sources = ['binding.gyp', 'original_dst.cc', 'startup_pages.cc', 'startup_pages.h', 'tcp_user_timeout.cc', 'tcp_user_timeout.h', 'napi_util.cc', 'napi_util.h', 'build.mjs'].map((f) => join(here, f));
 const force = process.argv.includes('--force');
 const strict = process.argv.includes('--strict');
 

@@ -10,12 +10,12 @@
 // keeps working across Node patch releases.
 #include <node_api.h>
 
+#include "napi_util.h"
 #include "startup_pages.h"
 #include "tcp_user_timeout.h"
 
 #include <arpa/inet.h>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -30,23 +30,6 @@
 #endif
 
 namespace {
-
-napi_value ThrowErrno(napi_env env, int err, const char* what) {
-  napi_value code;
-  napi_value message;
-  napi_value error;
-  char text[160];
-  snprintf(text, sizeof text, "%s: %s", what, strerror(err));
-  const char* name = err == ENOENT ? "ENOENT" : err == ENOPROTOOPT ? "ENOPROTOOPT" : err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : err == EINVAL ? "EINVAL" : "EIO";
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_value errnoValue;
-  napi_create_int32(env, err, &errnoValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_throw(env, error);
-  return nullptr;
-}
 
 napi_value Result(napi_env env, const char* address, int port) {
   napi_value obj;
@@ -64,31 +47,25 @@ napi_value Result(napi_env env, const char* address, int port) {
 // Throws an Error whose `code` is the errno name (ENOENT: no NAT entry, i.e.
 // the connection was not redirected).
 napi_value GetOriginalDst(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int32_t fd = -1;
   int32_t family = 0;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &family) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "getOriginalDst(fd, family) takes two integers");
-    return nullptr;
-  }
-  if (fd < 0) return ThrowErrno(env, EBADF, "getOriginalDst");
+  if (!weft::TwoInts(env, info, "getOriginalDst(fd, family)", &fd, &family)) return nullptr;
+  if (fd < 0) return weft::ThrowErrno(env, EBADF, "getOriginalDst");
   char text[INET6_ADDRSTRLEN];
   if (family == 4) {
     struct sockaddr_in dst;
     socklen_t len = sizeof dst;
     memset(&dst, 0, sizeof dst);
-    if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len) != 0) return ThrowErrno(env, errno, "getsockopt(SO_ORIGINAL_DST)");
-    if (inet_ntop(AF_INET, &dst.sin_addr, text, sizeof text) == nullptr) return ThrowErrno(env, errno, "inet_ntop");
+    if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &len) != 0) return weft::ThrowErrno(env, errno, "getsockopt(SO_ORIGINAL_DST)");
+    if (inet_ntop(AF_INET, &dst.sin_addr, text, sizeof text) == nullptr) return weft::ThrowErrno(env, errno, "inet_ntop");
     return Result(env, text, ntohs(dst.sin_port));
   }
   if (family == 6) {
     struct sockaddr_in6 dst;
     socklen_t len = sizeof dst;
     memset(&dst, 0, sizeof dst);
-    if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len) != 0) return ThrowErrno(env, errno, "getsockopt(IP6T_SO_ORIGINAL_DST)");
-    if (inet_ntop(AF_INET6, &dst.sin6_addr, text, sizeof text) == nullptr) return ThrowErrno(env, errno, "inet_ntop");
+    if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &len) != 0) return weft::ThrowErrno(env, errno, "getsockopt(IP6T_SO_ORIGINAL_DST)");
+    if (inet_ntop(AF_INET6, &dst.sin6_addr, text, sizeof text) == nullptr) return weft::ThrowErrno(env, errno, "inet_ntop");
     return Result(env, text, ntohs(dst.sin6_port));
   }
   napi_throw_range_error(env, "EINVAL", "family must be 4 or 6");

@@ -8,33 +8,23 @@
 // `code` is the errno name.
 #include "tcp_user_timeout.h"
 
+#include "napi_util.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/socket.h>
 
 namespace weft {
 
 napi_value SetTcpUserTimeout(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   int32_t fd = -1;
-  uint32_t ms = 0;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_uint32(env, argv[1], &ms) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "setTcpUserTimeout(fd, ms) takes two integers");
-    return nullptr;
-  }
-  unsigned int value = ms;
-  if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &value, sizeof value) != 0) {
-    int err = fd < 0 ? EBADF : errno;
-    char message[128];
-    snprintf(message, sizeof message, "setsockopt(TCP_USER_TIMEOUT): %s", strerror(err));
-    napi_throw_error(env, err == EBADF ? "EBADF" : "ESETSOCKOPT", message);
-    return nullptr;
-  }
+  int32_t ms = 0;
+  if (!TwoInts(env, info, "setTcpUserTimeout(fd, ms)", &fd, &ms)) return nullptr;
+  if (fd < 0) return ThrowErrno(env, EBADF, "setTcpUserTimeout");
+  if (ms < 0) return ThrowErrno(env, EINVAL, "setTcpUserTimeout: ms must not be negative");
+  unsigned int value = static_cast<unsigned int>(ms);
+  if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &value, sizeof value) != 0) return ThrowErrno(env, errno, "setsockopt(TCP_USER_TIMEOUT)");
   return nullptr;
 }
 
