@@ -59,31 +59,35 @@ type RequestOptions = http2.ClientSessionRequestOptions & { readonly silent: boo
 const BODYLESS: RequestOptions = { endStream: true, weight: 16, parent: 0, exclusive: false, silent: false };
 const WITH_BODY: RequestOptions = { endStream: false, weight: 16, parent: 0, exclusive: false, silent: false };
 
+/** A pooled session, with its liveness watch when the peer is a proxy. */
+interface Pooled {
+  readonly session: http2.ClientHttp2Session;
+  readonly watch: PeerWatch | undefined;
+}
+
 export class H2Pool {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
-  /** Sessions to peer proxies, with their open streams counted. */
-  private readonly watched = new WeakMap<http2.ClientHttp2Session, PeerWatch>();
+  private readonly sessions = new Map<string, Pooled>();
 
   constructor(private readonly opts: H2PoolOptions = {}) {}
 
-  private session(peer: H2Peer): http2.ClientHttp2Session {
+  private session(peer: H2Peer): Pooled {
     const existing = this.sessions.get(peer.key);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
+    if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
     const opts: http2.ClientSessionOptions = { maxSessionMemory: 64, peerMaxConcurrentStreams: 1000 };
     // Cleartext h2c too gets its socket from us, to turn Nagle off (Node's session socket refuses setNoDelay).
     opts.createConnection = peer.connect ?? cleartext;
     const session = http2.connect(peer.origin, opts);
     const forget = (): void => {
-      if (this.sessions.get(peer.key) === session) this.sessions.delete(peer.key);
+      if (this.sessions.get(peer.key)?.session === session) this.sessions.delete(peer.key);
     };
     session.on('error', forget);
     session.on('close', forget);
     session.on('goaway', forget);
     // An idle pooled session must not keep the process alive.
     session.unref();
-    if (peer.connect) this.watched.set(session, new PeerWatch(session, peer.label, this.opts.pingMs ?? H2_PING_MS));
-    this.sessions.set(peer.key, session);
-    return session;
+    const pooled: Pooled = { session, watch: peer.connect ? new PeerWatch(session, peer.label, this.opts.pingMs ?? H2_PING_MS) : undefined };
+    this.sessions.set(peer.key, pooled);
+    return pooled;
   }
 
   request(peer: H2Peer, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
@@ -93,9 +97,9 @@ export class H2Pool {
       const headers: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
       for (const name in req.headers) headers[name] = req.headers[name];
       if (extraHeaders) for (const name in extraHeaders) headers[name] = extraHeaders[name];
-      const session = this.session(peer);
-      stream = session.request(headers, req.bodyless ? BODYLESS : WITH_BODY);
-      watch = this.watched.get(session);
+      const pooled = this.session(peer);
+      stream = pooled.session.request(headers, req.bodyless ? BODYLESS : WITH_BODY);
+      watch = pooled.watch;
       if (watch !== undefined) watch.opened();
     } catch (err) {
       return Promise.reject(new EndpointError(peer.label, err));
@@ -104,7 +108,7 @@ export class H2Pool {
   }
 
   close(): void {
-    for (const s of this.sessions.values()) s.destroy();
+    for (const p of this.sessions.values()) p.session.destroy();
     this.sessions.clear();
   }
 }
