@@ -33,6 +33,19 @@ test('every bad variable is named in one ConfigError', () => {
   );
 });
 
+test('a setting of its own that throws a ConfigError is reported with the others', () => {
+  const mine = (raw: string | undefined): string | undefined => {
+    if (raw === 'bad') throw new ConfigError(['WEFT_MINE="bad" is mine and bad']);
+    return raw;
+  };
+  const own = { mine: { variable: 'WEFT_MINE', parse: mine }, port: env.port('WEFT_PORT') };
+  assert.throws(() => loadConfig(own, { WEFT_MINE: 'bad', WEFT_PORT: 'x' }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems, ['WEFT_MINE="bad" is mine and bad', 'WEFT_PORT="x" is not an integer']);
+    return true;
+  });
+});
+
 test('a non-integer port is rejected by name', () => {
   assert.throws(() => loadConfig({ p: env.port('WEFT_ADMIN_PORT') }, { WEFT_ADMIN_PORT: '41x' }), /WEFT_ADMIN_PORT="41x" is not an integer/);
 });
@@ -43,6 +56,16 @@ test('durations parse in ms, s, m and h', () => {
   assert.equal(parseDuration('1.5m'), 90_000);
   assert.equal(parseDuration('24h'), 86_400_000);
   assert.throws(() => parseDuration('10'), /not a duration/);
+});
+
+test('a duration with a range is held to it, by name and in its own syntax', () => {
+  const ranged = { t: env.duration('WEFT_T', '10s', { min: '1s', max: '1h' }) };
+  assert.equal(loadConfig(ranged, {}).t, 10_000);
+  assert.equal(loadConfig(ranged, { WEFT_T: '1s' }).t, 1_000);
+  assert.equal(loadConfig(ranged, { WEFT_T: '60m' }).t, 3_600_000);
+  assert.throws(() => loadConfig(ranged, { WEFT_T: '500ms' }), /WEFT_T=500ms is below the minimum 1s/);
+  assert.throws(() => loadConfig(ranged, { WEFT_T: '2h' }), /WEFT_T=2h is above the maximum 1h/);
+  assert.throws(() => loadConfig(ranged, { WEFT_T: '-1s' }), /WEFT_T: "-1s" is not a duration/);
 });
 
 test('port lists accept single ports and ranges, and reject bad ranges', () => {

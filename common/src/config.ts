@@ -72,16 +72,20 @@ export const env = {
       fallback,
     );
   },
-  /** A duration in milliseconds. */
-  duration(variable: string, fallback?: string): Setting<number> {
+  /** A duration in milliseconds; `range` bounds it, in the same syntax (e.g. `{ min: '1s', max: '24h' }`). */
+  duration(variable: string, fallback?: string, range: { min?: string; max?: string } = {}): Setting<number> {
     return required(
       variable,
       (raw) => {
+        let ms: number;
         try {
-          return parseDuration(raw);
+          ms = parseDuration(raw);
         } catch (err) {
           throw new SettingError(`${variable}: ${(err as Error).message}`);
         }
+        if (range.min !== undefined && ms < parseDuration(range.min)) throw new SettingError(`${variable}=${raw.trim()} is below the minimum ${range.min}`);
+        if (range.max !== undefined && ms > parseDuration(range.max)) throw new SettingError(`${variable}=${raw.trim()} is above the maximum ${range.max}`);
+        return ms;
       },
       fallback === undefined ? undefined : parseDuration(fallback),
     );
@@ -203,8 +207,10 @@ export function loadConfig<S extends ConfigSchema>(schema: S, source: NodeJS.Pro
     try {
       out[key] = setting.parse(source[setting.variable]);
     } catch (err) {
-      if (!(err instanceof SettingError)) throw err;
-      problems.push(err.message);
+      // A setting of a component's own (a Setting literal) may throw a ConfigError: its problems join the rest.
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else if (err instanceof SettingError) problems.push(err.message);
+      else throw err;
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

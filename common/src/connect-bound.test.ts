@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { boundConnect, ConnectTimeoutError } from './connect-bound.js';
 import { silentPort, type SilentPort } from './testing/silent-port.js';
 
-const BOUNDS = { connectMs: 300, handshakeMs: 400 };
+const BOUNDS = { connectMs: 300, handshakeMs: 400, keepAliveMs: 10_000 };
 let silent: SilentPort;
 /** Accepts TCP and says nothing (a peer that never answers a ClientHello). */
 let mute: net.Server;

@@ -14,7 +14,7 @@
  * control-plane clients theirs at 10 s (grpc.ts: a name to resolve, a
  * Service between).
  *
- * Once up, such a connection has TCP keepalive: idle for KEEPALIVE_MS, the
+ * Once up, such a connection has TCP keepalive: idle for keepAliveMs, the
  * kernel probes the peer every second, and ten unanswered probes close the
  * connection with ETIMEDOUT (Node sets the interval and count). A peer whose
  * node went away sends no FIN or RST; without probes an idle pooled
@@ -40,13 +40,15 @@ export interface ConnectBounds {
   readonly connectMs: number;
   /** How long the TLS handshake may take once TCP is up (TLS sockets only). */
   readonly handshakeMs: number;
+  /** Idle time before the connection's first keepalive probe (whole seconds: the kernel counts in seconds). */
+  readonly keepAliveMs: number;
 }
 
 /** Idle time before the kernel's first keepalive probe on a bounded connection (and on the proxy's inbound connections). */
 export const KEEPALIVE_MS = 10_000;
 
 /** The proxy's bounds on connections to endpoints. */
-export const CONNECT_BOUNDS: ConnectBounds = { connectMs: 1_000, handshakeMs: 10_000 };
+export const CONNECT_BOUNDS: ConnectBounds = { connectMs: 1_000, handshakeMs: 10_000, keepAliveMs: KEEPALIVE_MS };
 
 /** Arms the bounds on a socket that is connecting (net.connect, tls.connect); returns it. */
 export function boundConnect<S extends net.Socket>(socket: S, target: string, bounds: ConnectBounds = CONNECT_BOUNDS): S {
@@ -68,7 +70,7 @@ export function boundConnect<S extends net.Socket>(socket: S, target: string, bo
   if (secure) socket.on('secureConnect', settled);
   socket.on('close', settled);
   // Applied by Node once the socket is connected.
-  socket.setKeepAlive(true, KEEPALIVE_MS);
+  socket.setKeepAlive(true, bounds.keepAliveMs);
   return socket;
 }
 

@@ -183,7 +183,7 @@ async function relayTo(port: number): Promise<{ port: number; freeze(): void; cl
   };
 }
 
-const FAST = { pingIntervalMs: 200, pingTimeoutMs: 300, connect: { connectMs: 300, handshakeMs: 300 } };
+const FAST = { pingIntervalMs: 200, pingTimeoutMs: 300, connect: { connectMs: 300, handshakeMs: 300, keepAliveMs: 10_000 } };
 
 test('a connection whose server went silent (open, nothing answered) fails its call after the keepalive PING goes unanswered; the next call opens a new one', { timeout: 30_000 }, async () => {
   const server = await start(material('/CN=control'));

@@ -181,7 +181,7 @@ export interface ConnectionLiveness {
   readonly connect: ConnectBounds;
 }
 
-export const CONTROL_PLANE_LIVENESS: ConnectionLiveness = { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, connect: { connectMs: 10_000, handshakeMs: 10_000 } };
+export const CONTROL_PLANE_LIVENESS: ConnectionLiveness = { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, connect: { connectMs: 10_000, handshakeMs: 10_000, keepAliveMs: KEEPALIVE_MS } };
 
 export function createGrpcClient<S extends DescService>(service: S, opts: GrpcClientOptions): Client<S> {
   const liveness = opts.liveness ?? CONTROL_PLANE_LIVENESS;
