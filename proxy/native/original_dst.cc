@@ -80,6 +80,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "releaseExecutablePages", fn);
   napi_create_function(env, "setTcpUserTimeout", NAPI_AUTO_LENGTH, weft::SetTcpUserTimeout, nullptr, &fn);
   napi_set_named_property(env, exports, "setTcpUserTimeout", fn);
+  napi_create_function(env, "tcpTimers", NAPI_AUTO_LENGTH, weft::TcpTimers, nullptr, &fn);
+  napi_set_named_property(env, exports, "tcpTimers", fn);
   return exports;
 }
 

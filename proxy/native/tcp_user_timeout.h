@@ -7,6 +7,7 @@ namespace weft {
 
 // See tcp_user_timeout.cc.
 napi_value SetTcpUserTimeout(napi_env env, napi_callback_info info);
+napi_value TcpTimers(napi_env env, napi_callback_info info);
 
 }  // namespace weft
 

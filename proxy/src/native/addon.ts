@@ -11,6 +11,17 @@ export interface NativeAddon {
   getOriginalDst(fd: number, family: 4 | 6): { readonly address: string; readonly port: number };
   releaseExecutablePages(): { readonly mappings: number; readonly bytes: number; readonly residentBytes: number };
   setTcpUserTimeout(fd: number, ms: number): void;
+  tcpTimers(fd: number): TcpTimers;
+}
+
+/** What a TCP socket has: its user timeout (0: the kernel's retransmissions decide) and its keepalive settings. */
+export interface TcpTimers {
+  readonly userTimeoutMs: number;
+  /** 1 when SO_KEEPALIVE is on. */
+  readonly keepAlive: number;
+  readonly keepIdleS: number;
+  readonly keepIntvlS: number;
+  readonly keepCnt: number;
 }
 
 /** Relative to dist/native/ (and src/native/): proxy/native/build/Release. */

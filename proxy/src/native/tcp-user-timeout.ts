@@ -8,7 +8,7 @@
  * an idle connection's probes would have (10 s idle, then ten probes a second apart).
  */
 import type { Socket } from 'node:net';
-import { loadNativeAddon, nativeAddonProblem, socketFd } from './addon.js';
+import { loadNativeAddon, nativeAddonProblem, socketFd, type TcpTimers } from './addon.js';
 
 export const USER_TIMEOUT_MS = 20_000;
 
@@ -27,4 +27,10 @@ export function setUserTimeout(socket: Socket, ms = USER_TIMEOUT_MS): boolean {
     // EBADF: closed in between; nothing left to bound.
     return false;
   }
+}
+
+/** What the kernel holds for a connected socket (for tests and diagnostics); undefined once it has closed. Throws when the addon is not built. */
+export function tcpTimers(socket: Socket): TcpTimers | undefined {
+  const fd = socketFd(socket);
+  return fd === undefined ? undefined : loadNativeAddon().tcpTimers(fd);
 }
