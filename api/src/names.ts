@@ -85,3 +85,20 @@ export const CONTROL_PLANE_NS_LABEL = 'weft.io/control-plane-ns';
 export const CONFIG_PREFIX = 'config.weft.io/';
 export const OPAQUE_PORTS_ANNOTATION = `${CONFIG_PREFIX}opaque-ports`;
 export const DEFAULT_INBOUND_POLICY_ANNOTATION = `${CONFIG_PREFIX}default-inbound-policy`;
+
+/**
+ * The proxy's connection settings (proxy/src/transport/connections.ts) a platform sets mesh-wide (chart value
+ * `proxy.<key>`, the injector's `injectorVariable`) or per workload (`config.weft.io/<annotation>`): the proxy's
+ * variable, its default, and the bounds
+ * the proxy holds a value to — the injector holds annotations and chart values to the same, so that no value it
+ * accepts stops a proxy from starting.
+ */
+export const PROXY_CONNECTION_SETTINGS = {
+  connectTimeout: { variable: 'WEFT_PROXY_CONNECT_TIMEOUT', injectorVariable: 'WEFT_INJECTOR_PROXY_CONNECT_TIMEOUT', annotation: 'proxy-connect-timeout', default: '1s', min: '1ms', max: '24h' },
+  tlsHandshakeTimeout: { variable: 'WEFT_PROXY_TLS_HANDSHAKE_TIMEOUT', injectorVariable: 'WEFT_INJECTOR_PROXY_TLS_HANDSHAKE_TIMEOUT', annotation: 'proxy-tls-handshake-timeout', default: '10s', min: '1ms', max: '24h' },
+  // The kernel counts keepalive in whole seconds.
+  keepalive: { variable: 'WEFT_PROXY_KEEPALIVE', injectorVariable: 'WEFT_INJECTOR_PROXY_KEEPALIVE', annotation: 'proxy-keepalive', default: '10s', min: '1s', max: '24h' },
+  userTimeout: { variable: 'WEFT_PROXY_USER_TIMEOUT', injectorVariable: 'WEFT_INJECTOR_PROXY_USER_TIMEOUT', annotation: 'proxy-user-timeout', default: '20s', min: '1ms', max: '24h' },
+  peerPingInterval: { variable: 'WEFT_PROXY_PEER_PING_INTERVAL', injectorVariable: 'WEFT_INJECTOR_PROXY_PEER_PING_INTERVAL', annotation: 'proxy-peer-ping-interval', default: '10s', min: '1ms', max: '24h' },
+} as const;
+export type ProxyConnectionSetting = keyof typeof PROXY_CONNECTION_SETTINGS;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '@weft/common/errors';
 import { parseProxyEnv } from './config.js';
+import { DEFAULT_CONNECTIONS } from './transport/connections.js';
 
 const REQUIRED = {
   WEFT_PROXY_IDENTITY_SVC_ADDR: 'identity.weft.svc:8080',
@@ -39,6 +40,33 @@ test('WEFT_PROXY_MESH_HTTP1 is mux, http1 or http2; anything else is refused nam
 test('the log format is json or plain; anything else is refused naming the variable', () => {
   assert.equal(parseProxyEnv({ ...REQUIRED, WEFT_PROXY_LOG_FORMAT: 'plain' }).logFormat, 'plain');
   assert.throws(() => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_LOG_FORMAT: 'logfmt' }), /WEFT_PROXY_LOG_FORMAT/);
+});
+
+test('connection settings: the defaults, each variable, and bounds named by variable', () => {
+  assert.deepEqual(parseProxyEnv(REQUIRED).connections, { connectMs: 1_000, handshakeMs: 10_000, keepAliveMs: 10_000, userTimeoutMs: 20_000, peerPingMs: 10_000 });
+  assert.deepEqual(parseProxyEnv(REQUIRED).connections, DEFAULT_CONNECTIONS, 'the variables\' defaults are the ones the code uses when given none');
+  const c = parseProxyEnv({
+    ...REQUIRED,
+    WEFT_PROXY_CONNECT_TIMEOUT: '3s',
+    WEFT_PROXY_TLS_HANDSHAKE_TIMEOUT: '5s',
+    WEFT_PROXY_KEEPALIVE: '30s',
+    WEFT_PROXY_USER_TIMEOUT: '45s',
+    WEFT_PROXY_PEER_PING_INTERVAL: '2500ms',
+  });
+  assert.deepEqual(c.connections, { connectMs: 3_000, handshakeMs: 5_000, keepAliveMs: 30_000, userTimeoutMs: 45_000, peerPingMs: 2_500 });
+  assert.throws(
+    () => parseProxyEnv({ ...REQUIRED, WEFT_PROXY_CONNECT_TIMEOUT: '0s', WEFT_PROXY_KEEPALIVE: '500ms', WEFT_PROXY_USER_TIMEOUT: '25h', WEFT_PROXY_PEER_PING_INTERVAL: 'often' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        'WEFT_PROXY_CONNECT_TIMEOUT=0s is below the minimum 1ms',
+        'WEFT_PROXY_KEEPALIVE=500ms is below the minimum 1s',
+        'WEFT_PROXY_USER_TIMEOUT=25h is above the maximum 24h',
+        'WEFT_PROXY_PEER_PING_INTERVAL: "often" is not a duration (use e.g. 250ms, 20s, 5m, 24h)',
+      ]);
+      return true;
+    },
+  );
 });
 
 test('explicit-mode and IPv6 listen addresses parse', () => {

@@ -3,12 +3,13 @@
  * (docs/contracts.md) into a typed object; the rest of the proxy never reads
  * `process.env`.
  */
-import { INBOUND_POLICIES } from '@weft/api/names';
-import { env, loadConfig, parseListenAddr, type ListenAddr } from '@weft/common/config';
+import { INBOUND_POLICIES, PROXY_CONNECTION_SETTINGS, type ProxyConnectionSetting } from '@weft/api/names';
+import { env, loadConfig, parseListenAddr, type ListenAddr, type Setting } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { traceConfig, type TraceConfig } from './trace/config.js';
 import type { MeshHttp1 } from './layers/endpoint-client.js';
+import type { ConnectionSettings } from './transport/connections.js';
 
 /** How HTTP/1 requests travel between proxies (docs/proxy.md "Between proxies"). */
 const MESH_HTTP1: readonly MeshHttp1[] = ['http1', 'http2', 'mux'];
@@ -44,6 +45,8 @@ export interface ProxyConfig {
   readonly inboundPorts: readonly number[];
   readonly defaultInboundPolicy: (typeof INBOUND_POLICIES)[number];
   readonly detectTimeoutMs: number;
+  /** Connect and handshake bounds, keepalive, the user timeout and the peer PING interval. */
+  readonly connections: ConnectionSettings;
   /** How HTTP/1 requests travel to peer proxies: HTTP/1.1 over pooled `weft.tcp` mTLS, or inside the HTTP/2 session. */
   readonly meshHttp1: MeshHttp1;
   /** Where the inbound proxy reaches the application (the pod's loopback). */
@@ -56,6 +59,11 @@ export interface ProxyConfig {
   readonly shutdownEndpoint: boolean;
   /** Span export (docs/tracing.md); undefined: tracing is off. */
   readonly tracing?: TraceConfig;
+}
+
+function connectionSetting(key: ProxyConnectionSetting): Setting<number> {
+  const s = PROXY_CONNECTION_SETTINGS[key];
+  return env.duration(s.variable, s.default, s);
 }
 
 const schema = {
@@ -82,6 +90,12 @@ const schema = {
   inboundPorts: env.portList('WEFT_PROXY_INBOUND_PORTS'),
   defaultInboundPolicy: env.oneOf('WEFT_PROXY_DEFAULT_INBOUND_POLICY', INBOUND_POLICIES, 'all-unauthenticated'),
   detectTimeoutMs: env.duration('WEFT_PROXY_DETECT_TIMEOUT', '10s'),
+  // transport/connections.ts; the defaults and bounds are shared with the injector (@weft/api/names).
+  connectMs: connectionSetting('connectTimeout'),
+  handshakeMs: connectionSetting('tlsHandshakeTimeout'),
+  keepAliveMs: connectionSetting('keepalive'),
+  userTimeoutMs: connectionSetting('userTimeout'),
+  peerPingMs: connectionSetting('peerPingInterval'),
   meshHttp1: env.oneOf('WEFT_PROXY_MESH_HTTP1', MESH_HTTP1, 'mux'),
   appHost: env.string('WEFT_PROXY_INBOUND_APP_HOST', '127.0.0.1'),
   tapClientId: env.optionalString('WEFT_PROXY_TAP_CLIENT_ID'),
@@ -128,6 +142,7 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
     inboundPorts: c.inboundPorts,
     defaultInboundPolicy: c.defaultInboundPolicy,
     detectTimeoutMs: c.detectTimeoutMs,
+    connections: { connectMs: c.connectMs, handshakeMs: c.handshakeMs, keepAliveMs: c.keepAliveMs, userTimeoutMs: c.userTimeoutMs, peerPingMs: c.peerPingMs },
     meshHttp1: c.meshHttp1,
     appHost: c.appHost,
     inboundAppPort,

@@ -21,6 +21,7 @@ import { startMesh, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
 import { confirmedFailures, h2spec, runH2spec } from './testing/h2spec.js';
 import { connectMesh, ALPN_H2 } from './transport/tls.js';
+import { DEFAULT_CONNECTIONS } from './transport/connections.js';
 import { PREFACE } from './testing/h2-frames.js';
 
 let app: http2.Http2Server;
@@ -31,7 +32,7 @@ let mesh: Mesh;
 /** Mesh mTLS to the server proxy's inbound, as a peer proxy opens it. */
 function meshTlsToInbound(): tls.TLSSocket {
   const id = mesh.pki.identity(CLIENT_ID);
-  return connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_H2, creds: id.current()!, anchors: mesh.pki.root.cert });
+  return connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_H2, creds: id.current()!, anchors: mesh.pki.root.cert, connections: DEFAULT_CONNECTIONS });
 }
 
 before(async () => {

@@ -3,9 +3,12 @@
  * drop every packet to and from the server proxy's inbound port on the loopback, so both kernels see exactly what
  * they see when a node vanishes (root only; skipped with the reason otherwise). Requests in flight must fail with
  * the cause instead of waiting ~15 minutes for the kernel's retransmissions:
- * - HTTP/1 on weft.mux and HTTP/2 between proxies: the client session's PING goes unanswered (peerPingMs);
+ * - HTTP/1 on weft.mux and HTTP/2 between proxies: the client session's PING goes unanswered
+ *   (WEFT_PROXY_PEER_PING_INTERVAL);
  * - HTTP/1 on a pooled weft.tcp connection: TCP keepalive on the connection, and on the inbound's side of it, whose
- *   request to the application is then cancelled.
+ *   request to the application is then cancelled (WEFT_PROXY_KEEPALIVE); a request written after the peer vanished
+ *   ends with the user timeout (WEFT_PROXY_USER_TIMEOUT).
+ * The tests shorten each setting; connection-settings.test.ts reads the kernel's values back.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,12 +17,16 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { startMesh, SERVER_ID, type Mesh } from './testing/mesh.js';
+import type { ConnectionSettings } from './transport/connections.js';
 import { endpoint } from './discovery/discovery.js';
 import { vanish, vanishUnavailable } from '@weft/common/testing/vanish';
 
 /** The PING interval of the PING tests' proxies, and how long their applications take to answer: ten intervals. */
 const PING_MS = 500;
 const SLOW_MS = 10 * PING_MS;
+/** The keepalive and user-timeout tests' proxies' (WEFT_PROXY_KEEPALIVE, WEFT_PROXY_USER_TIMEOUT; 10 and 20 s by default). */
+const KEEPALIVE_MS = 2_000;
+const USER_TIMEOUT_MS = 3_000;
 
 const skip = await vanishUnavailable();
 
@@ -57,8 +64,8 @@ function get(outbound: number, authority: string, path: string): Promise<{ statu
   });
 }
 
-async function meshTo(appPort: number, authority: string, opts: { meshHttp1?: 'mux' | 'http1'; peerPingMs?: number }): Promise<Mesh> {
-  const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: opts.meshHttp1 ?? 'mux' }, peerPingMs: opts.peerPingMs });
+async function meshTo(appPort: number, authority: string, opts: { meshHttp1?: 'mux' | 'http1'; connections?: Partial<ConnectionSettings> }): Promise<Mesh> {
+  const mesh = await startMesh({ appPort, clientConfig: { meshHttp1: opts.meshHttp1 ?? 'mux' }, connections: opts.connections });
   mesh.discovery.set(authority, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
   return mesh;
 }
@@ -66,7 +73,7 @@ async function meshTo(appPort: number, authority: string, opts: { meshHttp1?: 'm
 test('weft.mux: a request in flight to a peer whose node vanished fails once its PING goes unanswered', { timeout: 60_000, skip }, async (t) => {
   const app = await h1App();
   t.after(() => app.close());
-  const mesh = await meshTo(app.port, 'vanish-mux.test.svc:80', { peerPingMs: PING_MS });
+  const mesh = await meshTo(app.port, 'vanish-mux.test.svc:80', { connections: { peerPingMs: PING_MS } });
   t.after(() => mesh.close());
   // The session works, and stays up while the peer answers its PINGs (the application takes ten intervals).
   assert.deepEqual(await get(mesh.client.ports.outbound, 'vanish-mux.test.svc', '/slow'), { status: 200, body: 'slow\n' });
@@ -98,7 +105,7 @@ test('HTTP/2 between proxies: a stream in flight to a peer whose node vanished f
   await once(app, 'listening');
   t.after(() => app.close());
   const appPort = (app.address() as AddressInfo).port;
-  const mesh = await meshTo(appPort, 'vanish-h2.test.svc:80', { peerPingMs: PING_MS });
+  const mesh = await meshTo(appPort, 'vanish-h2.test.svc:80', { connections: { peerPingMs: PING_MS } });
   t.after(() => mesh.close());
   const client = http2.connect(`http://127.0.0.1:${mesh.client.ports.outbound}`);
   client.on('error', () => undefined);
@@ -124,7 +131,7 @@ test('HTTP/2 between proxies: a stream in flight to a peer whose node vanished f
 test('pooled weft.tcp: TCP keepalive fails a request in flight to a peer whose node vanished, and the inbound cancels its request to the application', { timeout: 90_000, skip }, async (t) => {
   const app = await h1App();
   t.after(() => app.close());
-  const mesh = await meshTo(app.port, 'vanish-tcp.test.svc:80', { meshHttp1: 'http1' });
+  const mesh = await meshTo(app.port, 'vanish-tcp.test.svc:80', { meshHttp1: 'http1', connections: { keepAliveMs: KEEPALIVE_MS } });
   t.after(() => mesh.close());
   // The pooled connection has served a request (its TLS handshake and session tickets are acknowledged).
   assert.deepEqual(await get(mesh.client.ports.outbound, 'vanish-tcp.test.svc', '/slow'), { status: 200, body: 'slow\n' });
@@ -135,7 +142,7 @@ test('pooled weft.tcp: TCP keepalive fails a request in flight to a peer whose n
   await new Promise((r) => setTimeout(r, 500));
   const gone = await vanish(mesh.server.ports.inbound);
   t.after(() => gone.restore());
-  // Idle 10 s, then ten probes a second apart: both ends give up on their own, ~20 s later.
+  // Idle KEEPALIVE_MS, then ten probes a second apart: both ends give up on their own, ~12 s later.
   const [r] = await Promise.all([pending, app.cancelled]);
   assert.equal(r.status, 503);
   assert.ok(r.body.includes('ETIMEDOUT'), r.body);
@@ -144,7 +151,7 @@ test('pooled weft.tcp: TCP keepalive fails a request in flight to a peer whose n
 test('pooled weft.tcp: a request written to a peer whose node had just vanished fails after the user timeout, not the kernel\'s ~15 minutes of retransmissions', { timeout: 90_000, skip }, async (t) => {
   const app = await h1App();
   t.after(() => app.close());
-  const mesh = await meshTo(app.port, 'vanish-write.test.svc:80', { meshHttp1: 'http1' });
+  const mesh = await meshTo(app.port, 'vanish-write.test.svc:80', { meshHttp1: 'http1', connections: { userTimeoutMs: USER_TIMEOUT_MS } });
   t.after(() => mesh.close());
   assert.deepEqual(await get(mesh.client.ports.outbound, 'vanish-write.test.svc', '/slow'), { status: 200, body: 'slow\n' });
   // Gone before the next request: its bytes go out on the pooled connection and are never acknowledged.

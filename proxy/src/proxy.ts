@@ -14,7 +14,6 @@ import { createLogger, type Logger } from '@weft/common/log';
 import { createRegistry } from '@weft/common/metrics';
 import { startAdminServer, type AdminServer } from '@weft/common/admin';
 import { createGrpcClient, type GrpcServer } from '@weft/common/grpc';
-import { KEEPALIVE_MS } from '@weft/common/connect-bound';
 import { setUserTimeout } from './native/tcp-user-timeout.js';
 import { destination } from '@weft/api';
 import type { NewEndpointBalancer, SocketAddr } from './svc.js';
@@ -29,6 +28,7 @@ import { startTapServer } from './tap/tap-server.js';
 import { H2Pool } from './http/h2-client.js';
 import { Http1Client } from './http/h1-client.js';
 import { MuxPool } from './transport/mux.js';
+import type { ConnectionSettings } from './transport/connections.js';
 import { outboundStack } from './outbound/stack.js';
 import { inboundStack } from './inbound/stack.js';
 import { WatchedPolicies, type InboundPolicies } from './policy/policies.js';
@@ -61,8 +61,6 @@ export interface ProxyOptions {
   readonly drainMs?: number;
   /** Time allowed to receive a request's headers (or an HTTP/2 session's first request); default 10 s. */
   readonly headersTimeoutMs?: number;
-  /** How often sessions to peer proxies (weft.mux, HTTP/2) with streams check that the peer is alive; default 10 s. */
-  readonly peerPingMs?: number;
 }
 
 export interface Proxy {
@@ -113,9 +111,10 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     );
   const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
   const tap = new TapHub();
-  const h1 = new Http1Client();
-  const h2 = new H2Pool({ pingMs: opts.peerPingMs });
-  const mux = new MuxPool({ pingMs: opts.peerPingMs });
+  const connections = c.connections;
+  const h1 = new Http1Client(connections);
+  const h2 = new H2Pool({ connections });
+  const mux = new MuxPool({ pingMs: connections.peerPingMs });
   const opaquePorts = new Set(c.opaquePorts);
   const localMeta = { ...own };
   delete localMeta.component;
@@ -125,7 +124,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const tracer = c.tracing && spans ? new Tracer(c.tracing.sampleRate, spans) : undefined;
 
   const outbound = outboundStack({
-    log, identity, discovery, profiles, metrics, tap, h1, h2, mux, localMeta, opaquePorts, tracer,
+    log, identity, discovery, profiles, metrics, tap, h1, h2, mux, connections, localMeta, opaquePorts, tracer,
     newBalancer: opts.newBalancer ?? (() => new P2cEndpointBalancer()),
     detectTimeoutMs: c.detectTimeoutMs,
     meshHttp1: c.meshHttp1,
@@ -142,8 +141,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     maxHeaderSize: MAX_HEADER_SIZE,
   });
 
-  const outboundListener = await listen(c.outbound.host, c.outbound.port, false, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
-  const inboundListener = await listen(c.inbound.host, c.inbound.port, true, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const outboundListener = await listen(c.outbound.host, c.outbound.port, undefined, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const inboundListener = await listen(c.inbound.host, c.inbound.port, connections, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
   proxyPorts.add(outboundListener.port);
   proxyPorts.add(inboundListener.port);
 
@@ -247,19 +246,18 @@ interface Listener {
 }
 
 /**
- * `remote`: connections come from other hosts (the inbound's peers), not from the pod itself. TCP keepalive
- * (connect-bound.ts KEEPALIVE_MS) and the user timeout (native/tcp-user-timeout.ts) then close one whose peer's node
- * went away without closing it, idle or with bytes in flight, so an opaque stream, a response or a session to a
- * vanished caller is not held for good.
+ * `remote`: connections come from other hosts (the inbound's peers), not from the pod itself. TCP keepalive and the
+ * user timeout (transport/connections.ts) then close one whose peer's node went away without closing it, idle or
+ * with bytes in flight, so an opaque stream, a response or a session to a vanished caller is not held for good.
  */
-async function listen(host: string, port: number, remote: boolean, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
+async function listen(host: string, port: number, remote: ConnectionSettings | undefined, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: an opaque client's FIN must not close the direction still flowing towards it.
-  const options: net.ServerOpts = { allowHalfOpen: true, noDelay: true, ...(remote ? { keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } : {}) };
+  const options: net.ServerOpts = { allowHalfOpen: true, noDelay: true, ...(remote ? { keepAlive: true, keepAliveInitialDelay: remote.keepAliveMs } : {}) };
   const server = net.createServer(options, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (remote) setUserTimeout(socket);
+    if (remote) setUserTimeout(socket, remote.userTimeoutMs);
     // A reset or garbage on one connection is that connection's problem only.
     socket.on('error', () => undefined);
     onSocket(socket, bound);

@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } from '../svc.js';
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
-import { boundConnect } from '@weft/common/connect-bound';
+import { boundConnect, CONNECT_BOUNDS, type ConnectBounds } from '@weft/common/connect-bound';
 import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
@@ -57,6 +57,9 @@ export class Http1Client {
   /** Seconds counted by the idle sweeper; an idle connection remembers the count it went idle at. */
   tick = 0;
   private sweeper: NodeJS.Timeout | undefined;
+
+  /** `bounds`: on connects to plaintext endpoints (a target's `connect` bounds its own). */
+  constructor(readonly bounds: ConnectBounds = CONNECT_BOUNDS) {}
 
   /** `extraHeaders` are added for the application (e.g. the client's identity). */
   request(addr: SocketAddr, req: HttpRequest, extraHeaders?: Headers): Promise<HttpResponse> {
@@ -264,7 +267,7 @@ class Conn {
     const onread = { buffer: pool.client.readBuffer, callback: (n: number) => this.onRead(n) };
     // Establishing is bounded by the target (connectMesh) or here (boundConnect): an address that went away does not refuse.
     const s = (this.socket =
-      pool.target !== undefined ? pool.target.connect(onread) : boundConnect(net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }), pool.label));
+      pool.target !== undefined ? pool.target.connect(onread) : boundConnect(net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }), pool.label, pool.client.bounds));
     // Up once connected; over TLS, once the handshake is done.
     s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
       this.connected = true;

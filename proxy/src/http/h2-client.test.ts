@@ -8,6 +8,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { testRequest } from '../testing/request.js';
 import { H2Pool, type H2Peer } from './h2-client.js';
+import { DEFAULT_CONNECTIONS } from '../transport/connections.js';
 
 const PING_MS = 100;
 /** How often the dripping peer sends a byte: a tenth of the interval its client session checks at (DRIP_PING_MS). */
@@ -55,7 +56,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 test('a session to a peer proxy PINGs it while it carries streams, and not while it is idle', { timeout: 30_000 }, async (t) => {
   const p = await peer();
   t.after(() => p.close());
-  const pool = new H2Pool({ pingMs: PING_MS });
+  const pool = new H2Pool({ connections: { ...DEFAULT_CONNECTIONS, peerPingMs: PING_MS } });
   t.after(() => pool.close());
   // `connect` makes it a session to a peer proxy (mTLS in the proxy; cleartext is enough for the PINGs).
   const to: H2Peer = { key: 'peer', label: 'peer', origin: `http://127.0.0.1:${p.port}`, connect: () => net.connect(p.port, '127.0.0.1') };
@@ -79,7 +80,7 @@ test('a session whose peer keeps sending bytes needs no PING', { timeout: 30_000
   t.after(() => p.close());
   // Checks far apart compared with the drips, so only a stall of this process longer than DRIP_PING_MS could make one
   // find nothing read since the last.
-  const pool = new H2Pool({ pingMs: DRIP_PING_MS });
+  const pool = new H2Pool({ connections: { ...DEFAULT_CONNECTIONS, peerPingMs: DRIP_PING_MS } });
   t.after(() => pool.close());
   const to: H2Peer = { key: 'peer', label: 'peer', origin: `http://127.0.0.1:${p.port}`, connect: () => net.connect(p.port, '127.0.0.1') };
   assert.equal(await call(pool, to, `/drip/${5 * DRIP_PING_MS}`), 200);
@@ -89,7 +90,7 @@ test('a session whose peer keeps sending bytes needs no PING', { timeout: 30_000
 test('a session to an application (h2c, no `connect`) is never PINGed', { timeout: 30_000 }, async (t) => {
   const p = await peer();
   t.after(() => p.close());
-  const pool = new H2Pool({ pingMs: PING_MS });
+  const pool = new H2Pool({ connections: { ...DEFAULT_CONNECTIONS, peerPingMs: PING_MS } });
   t.after(() => pool.close());
   const to: H2Peer = { key: 'app', label: 'app', origin: `http://127.0.0.1:${p.port}` };
   assert.equal(await call(pool, to, `/${10 * PING_MS}`), 200);

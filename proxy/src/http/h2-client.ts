@@ -18,7 +18,8 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Headers, HttpRequest, HttpResponse } from '../svc.js';
 import { EndpointError } from '../errors.js';
-import { boundConnect } from '@weft/common/connect-bound';
+import { boundConnect, type ConnectBounds } from '@weft/common/connect-bound';
+import { DEFAULT_CONNECTIONS, type ConnectionSettings } from '../transport/connections.js';
 import { StreamReset } from './server.js';
 import { endToEnd } from './headers.js';
 import { BodyForward } from './forward.js';
@@ -36,17 +37,19 @@ export interface H2Peer {
 }
 
 /** An h2c connection without Nagle: small frames (HEADERS, WINDOW_UPDATE) must not wait for the previous ACK. */
-function cleartext(authority: URL): Duplex {
-  const host = authority.hostname.startsWith('[') ? authority.hostname.slice(1, -1) : authority.hostname;
-  return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host);
+function cleartext(bounds: ConnectBounds): (authority: URL) => Duplex {
+  return (authority) => {
+    const host = authority.hostname.startsWith('[') ? authority.hostname.slice(1, -1) : authority.hostname;
+    return boundConnect(net.connect({ host, port: Number(authority.port || 80), noDelay: true }), authority.host, bounds);
+  };
 }
 
-/** How long a session to a peer proxy with open streams waits for a byte from it before a PING (as weft.mux's PING_MS and the control plane's clients). */
-export const H2_PING_MS = 10_000;
-
 export interface H2PoolOptions {
-  /** H2_PING_MS, for tests. */
-  readonly pingMs?: number;
+  /**
+   * The bounds on h2c connects; and `peerPingMs`, how long a session to a peer proxy with open streams waits for a
+   * byte from it before a PING (as weft.mux's sessions and the control plane's clients). Default: DEFAULT_CONNECTIONS.
+   */
+  readonly connections?: ConnectionSettings;
 }
 
 /** `request`'s options (`silent` is one of them, although Node's type declarations leave it out). */
@@ -68,14 +71,20 @@ interface Pooled {
 export class H2Pool {
   private readonly sessions = new Map<string, Pooled>();
 
-  constructor(private readonly opts: H2PoolOptions = {}) {}
+  private readonly connections: ConnectionSettings;
+  private readonly cleartext: (authority: URL) => Duplex;
+
+  constructor(opts: H2PoolOptions = {}) {
+    this.connections = opts.connections ?? DEFAULT_CONNECTIONS;
+    this.cleartext = cleartext(this.connections);
+  }
 
   private session(peer: H2Peer): Pooled {
     const existing = this.sessions.get(peer.key);
     if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
     const opts: http2.ClientSessionOptions = { maxSessionMemory: 64, peerMaxConcurrentStreams: 1000 };
     // Cleartext h2c too gets its socket from us, to turn Nagle off (Node's session socket refuses setNoDelay).
-    opts.createConnection = peer.connect ?? cleartext;
+    opts.createConnection = peer.connect ?? this.cleartext;
     const session = http2.connect(peer.origin, opts);
     const forget = (): void => {
       if (this.sessions.get(peer.key)?.session === session) this.sessions.delete(peer.key);
@@ -85,7 +94,7 @@ export class H2Pool {
     session.on('goaway', forget);
     // An idle pooled session must not keep the process alive.
     session.unref();
-    const pooled: Pooled = { session, watch: peer.connect ? new PeerWatch(session, peer.label, this.opts.pingMs ?? H2_PING_MS) : undefined };
+    const pooled: Pooled = { session, watch: peer.connect ? new PeerWatch(session, peer.label, this.connections.peerPingMs) : undefined };
     this.sessions.set(peer.key, pooled);
     return pooled;
   }

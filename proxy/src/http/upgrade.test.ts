@@ -14,6 +14,7 @@ import { endpoint } from '../discovery/discovery.js';
 import { StaticPolicies } from '../policy/policies.js';
 import { defaultPolicy } from '../policy/server-policy.js';
 import { connectMesh, ALPN_TCP } from '../transport/tls.js';
+import { DEFAULT_CONNECTIONS } from '../transport/connections.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 
 const SPOOFED = 'admin.kube-system.serviceaccount.identity.weft.cluster.local';
@@ -97,7 +98,7 @@ test('an upgrade meets the port policy: a plaintext WebSocket is refused with 40
 
 test('HTTP written straight into a weft.tcp stream is parsed: a spoofed weft-client-id becomes the real peer identity', { timeout: 60_000 }, async () => {
   const leaf = mesh.pki.leaf(ATTACKER_ID);
-  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_TCP, creds: { ...leaf, expiresAt: new Date(Date.now() + 3600_000) }, anchors: mesh.pki.root.cert });
+  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_TCP, creds: { ...leaf, expiresAt: new Date(Date.now() + 3600_000) }, anchors: mesh.pki.root.cert, connections: DEFAULT_CONNECTIONS });
   await once(socket, 'secureConnect');
   socket.write(Buffer.concat([encodeOpaqueHeader(appPort), Buffer.from(`GET /raw HTTP/1.1\r\nHost: web.test.svc\r\nweft-client-id: ${SPOOFED}\r\nConnection: close\r\n\r\n`)]));
   let got = '';

@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from '../testing/mesh.js';
 import { endpoint } from '../discovery/discovery.js';
 import { connectMesh, ALPN_H2, ALPN_TCP } from '../transport/tls.js';
+import { DEFAULT_CONNECTIONS } from '../transport/connections.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { httpAppTarget, tcpAppTarget, ProxyPorts, type AppTargetOptions } from './app-target.js';
 import type { ConnMeta, HttpRequest } from '../svc.js';
@@ -58,7 +59,7 @@ function attackerCreds() {
 
 /** One HTTP/2 request over the attacker's own mTLS connection to the victim's inbound port. */
 async function meshRequest(dstPort: string | undefined, authority: string, path = '/'): Promise<{ status: number; body: string }> {
-  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_H2, creds: attackerCreds(), anchors: mesh.pki.root.cert });
+  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_H2, creds: attackerCreds(), anchors: mesh.pki.root.cert, connections: DEFAULT_CONNECTIONS });
   const session = http2.connect(`http://${authority}`, { createConnection: () => socket });
   try {
     // As a peer proxy sends an HTTP/1 request across the mesh.
@@ -76,7 +77,7 @@ async function meshRequest(dstPort: string | undefined, authority: string, path 
 
 /** Opens a weft.tcp connection naming `port`, writes a request, resolves with what came back before close. */
 async function meshTcp(port: number, payload: string): Promise<string> {
-  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_TCP, creds: attackerCreds(), anchors: mesh.pki.root.cert });
+  const socket = connectMesh({ host: '127.0.0.1', port: mesh.server.ports.inbound, identity: SERVER_ID, alpn: ALPN_TCP, creds: attackerCreds(), anchors: mesh.pki.root.cert, connections: DEFAULT_CONNECTIONS });
   await once(socket, 'secureConnect');
   socket.write(Buffer.concat([encodeOpaqueHeader(port), Buffer.from(payload)]));
   let got = '';

@@ -18,8 +18,10 @@ import type { H2Pool, H2Peer } from '../http/h2-client.js';
 import type { H1Target, Http1Client } from '../http/h1-client.js';
 import { DST_PORT, ORIG_PROTO } from '../http/headers.js';
 import type net from 'node:net';
-import { ALPN_H2, ALPN_TCP, connectMesh } from '../transport/tls.js';
+import type tls from 'node:tls';
+import { ALPN_H2, ALPN_TCP, connectMesh, type MeshAlpn } from '../transport/tls.js';
 import type { MuxPool } from '../transport/mux.js';
+import type { ConnectionSettings } from '../transport/connections.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { UnavailableError } from '@weft/common/errors';
 import { APP_UNREACHABLE, neverConnected } from '../errors.js';
@@ -38,6 +40,8 @@ export interface EndpointClientDeps {
   readonly bindTcp?: (ep: Endpoint) => TcpTargetMetrics;
   /** How HTTP/1 requests travel to a peer proxy: as HTTP/1.1 over pooled `weft.tcp` mTLS (default), or inside the HTTP/2 session. */
   readonly meshHttp1?: MeshHttp1;
+  /** For the mTLS connections to peer proxies (h1 and h2 bound plaintext connects with their own). */
+  readonly connections: ConnectionSettings;
 }
 
 /** How HTTP/1 requests travel between proxies (`WEFT_PROXY_MESH_HTTP1`). */
@@ -50,13 +54,14 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
     if (ep.identity !== undefined && ep.inboundPort !== undefined) {
       const identity = ep.identity;
       const inboundPort = ep.inboundPort;
+      const toPeer = (alpn: MeshAlpn | readonly MeshAlpn[], onread?: net.OnReadOpts): tls.TLSSocket =>
+        connectMesh({ host: ip, port: inboundPort, identity, alpn, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors, connections: deps.connections }, onread);
       const peer: H2Peer = {
         key: `${host}:${inboundPort}|${identity}`,
         label: `${host}:${inboundPort} (${identity})`,
         origin: `https://${host}:${inboundPort}`,
         connect: () => {
-          const creds = deps.identity.current()!;
-          const socket = connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_H2, creds, anchors: deps.identity.trustAnchors });
+          const socket = toPeer(ALPN_H2);
           if (deps.bindTcp) countConnection(socket, deps.bindTcp(ep));
           return socket;
         },
@@ -74,8 +79,8 @@ export function endpointClient(deps: EndpointClientDeps): NewHttp<Endpoint> {
                 // peer of an earlier release).
                 const socket =
                   deps.meshHttp1 === 'mux'
-                    ? (deps.mux.open(peer.key, (alpn, read) => connectMesh({ host: ip, port: inboundPort, identity, alpn, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, read), onread) as net.Socket)
-                    : connectMesh({ host: ip, port: inboundPort, identity, alpn: ALPN_TCP, creds: deps.identity.current()!, anchors: deps.identity.trustAnchors }, onread);
+                    ? (deps.mux.open(peer.key, toPeer, onread) as net.Socket)
+                    : toPeer(ALPN_TCP, onread);
                 // Written ahead of the first request, and sent with it once the handshake is done.
                 socket.write(encodeOpaqueHeader(port));
                 return socket;

@@ -11,6 +11,7 @@ import type { LocalIdentity } from '../identity/local-identity.js';
 import type { TcpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { ALPN_TCP, connectMesh } from '../transport/tls.js';
 import { boundConnect } from '@weft/common/connect-bound';
+import type { ConnectionSettings } from '../transport/connections.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
 import { pipeBoth } from '../transport/pipe.js';
 import { countConnection } from './tcp-metrics.js';
@@ -20,6 +21,7 @@ export interface TcpEndpointDeps {
   readonly identity: LocalIdentity;
   /** Metrics for the connection to the endpoint (`peer="dst"`). */
   readonly bind: (ep: Endpoint) => TcpTargetMetrics;
+  readonly connections: ConnectionSettings;
 }
 
 export function tcpEndpoint(deps: TcpEndpointDeps): NewTcp<Endpoint> {
@@ -33,11 +35,11 @@ export function tcpEndpoint(deps: TcpEndpointDeps): NewTcp<Endpoint> {
           conn.socket.destroy();
           throw new UnavailableError('weft: no certificate yet; cannot reach meshed endpoints');
         }
-        const tlsSocket = connectMesh({ host: ep.addr.ip, port: ep.inboundPort, identity: ep.identity, alpn: ALPN_TCP, creds, anchors: deps.identity.trustAnchors });
+        const tlsSocket = connectMesh({ host: ep.addr.ip, port: ep.inboundPort, identity: ep.identity, alpn: ALPN_TCP, creds, anchors: deps.identity.trustAnchors, connections: deps.connections });
         tlsSocket.write(encodeOpaqueHeader(ep.addr.port));
         upstream = tlsSocket;
       } else {
-        upstream = boundConnect(net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true }), `${ep.addr.ip}:${ep.addr.port}`);
+        upstream = boundConnect(net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true }), `${ep.addr.ip}:${ep.addr.port}`, deps.connections);
       }
       countConnection(upstream, m);
       await pipeBoth(conn.socket, upstream);

@@ -46,6 +46,7 @@ import { traceEndpoint, traceLayer } from '../layers/trace.js';
 import type { Tracer } from '../trace/tracer.js';
 import { endpointClient, httpRedispatch, type MeshHttp1 } from '../layers/endpoint-client.js';
 import { tcpEndpoint } from '../layers/tcp-endpoint.js';
+import type { ConnectionSettings } from '../transport/connections.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
 import { BadRequestError, NoOriginalDstError } from '../errors.js';
@@ -63,6 +64,8 @@ export interface OutboundDeps {
   readonly h1: Http1Client;
   readonly h2: H2Pool;
   readonly mux: MuxPool;
+  /** Bounds, keepalive and the user timeout of the connections to endpoints and peer proxies. */
+  readonly connections: ConnectionSettings;
   /** This proxy's own labels (namespace, pod, workload) for tap events. */
   readonly localMeta: Record<string, string>;
   readonly detectTimeoutMs: number;
@@ -98,7 +101,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
       return httpMetrics(bindLast((authority) => d.metrics.forHttp(key + authority, () => endpointLabels(ep, authority))));
     }),
     onService(tapLayer({ hub: d.tap, localIdentity: d.identity.name, localMeta: d.localMeta })),
-  )(endpointClient({ h1: d.h1, h2: d.h2, mux: d.mux, identity: d.identity, meshHttp1: d.meshHttp1 }));
+  )(endpointClient({ h1: d.h1, h2: d.h2, mux: d.mux, identity: d.identity, meshHttp1: d.meshHttp1, connections: d.connections }));
 
   // per Concrete: balance and failure accrual are the stage boundary to per Endpoint (a pick per request).
   const concrete: NewHttp<Concrete> = newStack<Concrete, HttpRequest, HttpResponse>(
@@ -128,7 +131,7 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── Opaque TCP (and HTTP/1 Upgrade, which leaves HTTP) ──────────────────
   const tcpEndpointOf: NewTcp<Endpoint> = newStack<Endpoint, TcpConn, void>(
     cache(endpointKey),
-  )(tcpEndpoint({ identity: d.identity, bind: dstTcpMetrics }));
+  )(tcpEndpoint({ identity: d.identity, bind: dstTcpMetrics, connections: d.connections }));
 
   const tcpConcrete: NewTcp<Concrete> = newStack<Concrete, TcpConn, void>(
     cache((c) => c.authority),

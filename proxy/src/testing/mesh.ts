@@ -12,6 +12,7 @@ import { StaticIdentity } from '../identity/local-identity.js';
 import { StaticDiscovery } from '../discovery/discovery.js';
 import { StaticProfiles } from '../discovery/profiles.js';
 import type { InboundPolicies } from '../policy/policies.js';
+import { DEFAULT_CONNECTIONS, type ConnectionSettings } from '../transport/connections.js';
 
 export const CLIENT_ID = 'client.test.serviceaccount.identity.weft.cluster.local';
 /** The viz tap identity test proxies accept on their tap port. */
@@ -35,6 +36,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
     inboundPorts: [],
     defaultInboundPolicy: 'all-unauthenticated',
     detectTimeoutMs: 1000,
+    connections: DEFAULT_CONNECTIONS,
     meshHttp1: 'mux',
     appHost: '127.0.0.1',
     inboundAppPort: undefined,
@@ -84,8 +86,8 @@ export interface MeshOptions {
   readonly serverPolicies?: InboundPolicies;
   /** Both proxies' logger (default: silent). */
   readonly log?: Logger;
-  /** Both proxies' `peerPingMs` (default: the proxy's, 10 s). */
-  readonly peerPingMs?: number;
+  /** Both proxies' connection settings (default: DEFAULT_CONNECTIONS; a proxy's own config may still replace them). */
+  readonly connections?: Partial<ConnectionSettings>;
 }
 
 export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
@@ -93,8 +95,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
   const discovery = new StaticDiscovery();
   const profiles = new StaticProfiles();
   const log = opts.log ?? createLogger('proxy-test', 'silent');
+  const connections: ConnectionSettings = { ...DEFAULT_CONNECTIONS, ...opts.connections };
   const client = await startProxy({
-    config: testConfig(CLIENT_ID, opts.clientConfig),
+    config: testConfig(CLIENT_ID, { connections, ...opts.clientConfig }),
     identity: pki.identity(CLIENT_ID),
     discovery,
     profiles,
@@ -102,10 +105,9 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     log,
     drainMs: 500,
     headersTimeoutMs: 2000,
-    peerPingMs: opts.peerPingMs,
   });
   const server = await startProxy({
-    config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort, ...opts.serverConfig }),
+    config: testConfig(SERVER_ID, { inboundAppPort: opts.appPort, connections, ...opts.serverConfig }),
     identity: pki.identity(SERVER_ID),
     ...(opts.serverPolicies ? { policies: opts.serverPolicies } : {}),
     discovery,
@@ -114,7 +116,6 @@ export async function startMesh(opts: MeshOptions = {}): Promise<Mesh> {
     log,
     drainMs: 500,
     headersTimeoutMs: 2000,
-    peerPingMs: opts.peerPingMs,
   });
   return {
     pki,

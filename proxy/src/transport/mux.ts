@@ -15,8 +15,9 @@
  *   last stream it took. Its streams finish, then the connection ends.
  * - PING (stream 0, client): 8 bytes the server sends back in a PONG
  *   (stream 0). A client session with streams that has heard nothing for
- *   PING_MS sends one; hearing nothing for another PING_MS, it ends (the
- *   peer's node went away without closing the connection).
+ *   PEER_PING_MS (WEFT_PROXY_PEER_PING_INTERVAL) sends one; hearing nothing
+ *   for as long again, it ends (the peer's node went away without closing
+ *   the connection).
  * Only the client opens streams, with increasing ids: the first frame of an
  * id above the last one opens it. Each direction of a stream starts with
  * STREAM_WINDOW bytes of credit; the receiver returns credit as its reader
@@ -42,6 +43,7 @@ import { ALPN_TCP } from '@weft/api/names';
 import { RefusedStreamError } from '../errors.js';
 import type { MeshAlpn } from './tls.js';
 import { ResetBudget } from './reset-budget.js';
+import { PEER_PING_MS } from './connections.js';
 
 export const ALPN_MUX = 'weft.mux';
 
@@ -68,8 +70,6 @@ export const MAX_STREAMS = 100;
 const CREDIT_STEP = STREAM_WINDOW / 4;
 /** A client session without streams for this long ends (as the HTTP/1 client's idle connections do). */
 export const SESSION_IDLE_MS = 30_000;
-/** A client session with streams that heard nothing for this long sends a PING; for twice this long, it ends. */
-export const PING_MS = 10_000;
 /** A peer that answered weft.tcp (an earlier release) is reached with weft.tcp for this long, then asked again. */
 export const LEGACY_MS = 60_000;
 
@@ -93,7 +93,7 @@ export interface MuxSessionOptions {
    * after the first (which takes this one); `then` is told once they have.
    */
   readonly fallback?: { readonly connect: () => Socket; readonly then: () => void };
-  /** Client: PING_MS, for tests. */
+  /** Client: with streams and nothing heard for this long, a PING; for twice this long, the end. Default: PEER_PING_MS. */
   readonly pingMs?: number;
 }
 
@@ -217,7 +217,7 @@ export class MuxSession {
     if (this.streams.size === 1) {
       this.socket.ref();
       this.heard = true;
-      this.pingTimer ??= setInterval(this.checkAlive, this.opts.pingMs ?? PING_MS).unref();
+      this.pingTimer ??= setInterval(this.checkAlive, this.opts.pingMs ?? PEER_PING_MS).unref();
     }
     if (this.connected) process.nextTick(() => stream.emit('connect'));
     return stream;
@@ -345,7 +345,7 @@ export class MuxSession {
       this.pingSent = true;
       this.frame(Type.Ping, 0, Buffer.alloc(8));
     } else {
-      const ms = 2 * (this.opts.pingMs ?? PING_MS);
+      const ms = 2 * (this.opts.pingMs ?? PEER_PING_MS);
       this.fail(Object.assign(new Error(`weft.mux: the peer answered nothing, not even a PING, for ${ms} ms`), { code: 'ETIMEDOUT' }));
     }
   };
@@ -496,7 +496,7 @@ export class MuxPool {
   private readonly legacy = new Map<string, number>();
   private closed = false;
 
-  /** `pingMs`: the sessions' PING_MS, for tests. */
+  /** `pingMs`: the sessions' (default PEER_PING_MS). */
   constructor(private readonly opts: { readonly pingMs?: number } = {}) {}
 
   /**

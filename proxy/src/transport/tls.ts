@@ -13,6 +13,7 @@ import { ALPN_TCP } from '@weft/api/names';
 import type { TlsCredentials } from '../identity/local-identity.js';
 import { boundConnect } from '@weft/common/connect-bound';
 import { setUserTimeout } from '../native/tcp-user-timeout.js';
+import type { ConnectionSettings } from './connections.js';
 import type { ALPN_MUX } from './mux.js';
 
 export const ALPN_H2 = 'weft.h2';
@@ -43,6 +44,8 @@ export interface MeshConnectOptions {
   readonly alpn: MeshAlpn | readonly MeshAlpn[];
   readonly creds: TlsCredentials;
   readonly anchors: string;
+  /** The connect and handshake bounds, keepalive and the user timeout. */
+  readonly connections: ConnectionSettings;
 }
 
 /**
@@ -85,8 +88,10 @@ export function connectMesh(o: MeshConnectOptions, onread?: OnReadOpts): tls.TLS
   // No Nagle: small frames (HTTP/2 HEADERS, WINDOW_UPDATE) must not wait for the ACK of the previous write. Set on
   // the TCP handle before it connects; applied as its socket opens.
   socket.setNoDelay(true);
-  // Bytes in flight to a peer whose node went away: ETIMEDOUT after 20 s, not ~15 minutes (native/tcp-user-timeout.ts).
-  socket.once('connect', () => setUserTimeout(socket));
+  // Bytes in flight to a peer whose node went away: ETIMEDOUT after the user timeout, not ~15 minutes
+  // (native/tcp-user-timeout.ts).
+  const userTimeoutMs = o.connections.userTimeoutMs;
+  socket.once('connect', () => setUserTimeout(socket, userTimeoutMs));
   // A peer whose address went away does not refuse: bound the connect and the handshake (@weft/common/connect-bound).
-  return boundConnect(socket, `${o.host}:${o.port} (${o.identity})`);
+  return boundConnect(socket, `${o.host}:${o.port} (${o.identity})`, o.connections);
 }
