@@ -46,6 +46,23 @@ test('bad settings are named in one error', () => {
   );
 });
 
+test('mesh-wide proxy connection settings: absent by default (the proxy\'s own), passed on when set, held to the proxy\'s bounds', () => {
+  assert.deepEqual(loadMeshConfig({ WEFT_INJECTOR_TRUST_ANCHORS_FILE: anchors }).proxy.connections, {});
+  const m = loadMeshConfig({ WEFT_INJECTOR_TRUST_ANCHORS_FILE: anchors, WEFT_INJECTOR_PROXY_CONNECT_TIMEOUT: '3s', WEFT_INJECTOR_PROXY_PEER_PING_INTERVAL: '5s' });
+  assert.deepEqual(m.proxy.connections, { connectTimeout: '3s', peerPingInterval: '5s' });
+  assert.throws(
+    () => loadMeshConfig({ WEFT_INJECTOR_TRUST_ANCHORS_FILE: anchors, WEFT_INJECTOR_PROXY_KEEPALIVE: '500ms', WEFT_INJECTOR_PROXY_USER_TIMEOUT: 'long' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        'WEFT_INJECTOR_PROXY_KEEPALIVE="500ms" is below the proxy\'s minimum 1s',
+        'WEFT_INJECTOR_PROXY_USER_TIMEOUT="long" is not a duration (e.g. 500ms, 10s, 1m)',
+      ]);
+      return true;
+    },
+  );
+});
+
 test('the injector process refuses to start with bad config and says why', () => {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   const r = spawnSync(process.execPath, [main, '--trust-anchors-file', anchors, '--log-level', 'chatty', '--kubernetes-version', '1.30'], { encoding: 'utf8' });

@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { env, loadConfig, parseDuration, type Cidr } from '@weft/common/config';
+import { env, loadConfig, parseDuration, type Cidr, type Setting } from '@weft/common/config';
 import { ConfigError } from '@weft/common/errors';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { formatDnsIdentity } from '@weft/common/identity-name';
-import { INBOUND_POLICIES, type InboundPolicy } from '@weft/api/names';
+import { INBOUND_POLICIES, PROXY_CONNECTION_SETTINGS, type InboundPolicy, type ProxyConnectionSetting } from '@weft/api/names';
 import { parseQuantity } from './quantity.js';
 
 export { INBOUND_POLICIES, type InboundPolicy };
@@ -44,7 +44,28 @@ export interface ProxySettings {
   readonly traceCollector: string | undefined;
   /** Probability (0..1, as text) of the proxy starting a trace; undefined: the proxy's default. */
   readonly traceSampling: string | undefined;
+  /** Connect bounds, keepalive, user timeout, PING interval (durations as text); a setting absent: the proxy's default. */
+  readonly connections: ConnectionOverrides;
 }
+
+export type ConnectionOverrides = { readonly [K in ProxyConnectionSetting]?: string };
+
+export const CONNECTION_SETTINGS = Object.keys(PROXY_CONNECTION_SETTINGS) as ProxyConnectionSetting[];
+
+/** Why `v` is not a value the proxy takes for `key` (the proxy would refuse to start), or undefined. */
+export function checkConnectionSetting(key: ProxyConnectionSetting, v: string): string | undefined {
+  const s = PROXY_CONNECTION_SETTINGS[key];
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch {
+    return 'is not a duration (e.g. 500ms, 10s, 1m)';
+  }
+  if (ms < parseDuration(s.min)) return `is below the proxy's minimum ${s.min}`;
+  if (ms > parseDuration(s.max)) return `is above the proxy's maximum ${s.max}`;
+  return undefined;
+}
+
 
 export interface MeshConfig {
   readonly controlPlaneNamespace: string;
@@ -129,6 +150,11 @@ const checked = (variable: string, check: (v: string) => string | undefined) => 
   },
 });
 
+function connectionSchema(): { [K in ProxyConnectionSetting as `connection_${K}`]: Setting<string | undefined> } {
+  const entries = CONNECTION_SETTINGS.map((k) => [`connection_${k}`, checked(PROXY_CONNECTION_SETTINGS[k].injectorVariable, (v) => checkConnectionSetting(k, v))]);
+  return Object.fromEntries(entries) as { [K in ProxyConnectionSetting as `connection_${K}`]: Setting<string | undefined> };
+}
+
 const schema = {
   controlPlaneNamespace: env.string('WEFT_INJECTOR_CONTROL_PLANE_NAMESPACE', 'weft'),
   trustDomain: env.string('WEFT_INJECTOR_TRUST_DOMAIN', 'cluster.local'),
@@ -166,6 +192,8 @@ const schema = {
   proxyAwaitTimeout: env.duration('WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', '120s'),
   traceCollector: checked('WEFT_INJECTOR_PROXY_TRACE_COLLECTOR', checkTraceCollector),
   traceSampling: checked('WEFT_INJECTOR_PROXY_TRACE_SAMPLING', checkTraceSampling),
+  // Mesh-wide proxy connection settings; empty: the proxy's defaults (@weft/api/names PROXY_CONNECTION_SETTINGS).
+  ...connectionSchema(),
   detectTimeout: {
     variable: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT',
     parse(raw: string | undefined): string {
@@ -245,6 +273,7 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
       nativeSidecar: c.nativeSidecar === 'auto' ? supportsNativeSidecars(k8sVersion) : c.nativeSidecar === 'enabled',
       traceCollector: c.traceCollector,
       traceSampling: c.traceSampling,
+      connections: Object.fromEntries(CONNECTION_SETTINGS.flatMap((k) => (c[`connection_${k}`] === undefined ? [] : [[k, c[`connection_${k}`]]]))),
     },
   };
 }

@@ -9,7 +9,8 @@
 import { parseCidrList, parseDuration, parsePortList } from '@weft/common/config';
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { CONFIG_PREFIX } from './annotations.js';
-import { checkTraceCollector, checkTraceSampling, INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
+import { PROXY_CONNECTION_SETTINGS, type ProxyConnectionSetting } from '@weft/api/names';
+import { checkConnectionSetting, checkTraceCollector, checkTraceSampling, CONNECTION_SETTINGS, INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
 import { parseQuantity } from './quantity.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -54,6 +55,10 @@ function enabledDisabled(field: 'await' | 'nativeSidecar'): Apply {
     s[field] = v === 'enabled';
     return undefined;
   };
+}
+
+function connection(key: ProxyConnectionSetting): Apply {
+  return (s, v) => checkConnectionSetting(key, v) ?? void (s.connections = { ...s.connections, [key]: v });
 }
 
 /** The override that picks another image (for weft-proxy and weft-init). */
@@ -107,6 +112,8 @@ export const OVERRIDES: Readonly<Record<string, Apply>> = {
   // Tracing (docs/tracing.md): where this workload's proxy sends spans, and how often it starts a trace.
   'trace-collector': (s, v) => checkTraceCollector(v) ?? void (s.traceCollector = v),
   'trace-sampling': (s, v) => checkTraceSampling(v) ?? void (s.traceSampling = v),
+  // Connect bounds, keepalive, the user timeout and the PING interval between proxies (docs/proxy.md).
+  ...Object.fromEntries(CONNECTION_SETTINGS.map((k): [string, Apply] => [PROXY_CONNECTION_SETTINGS[k].annotation, connection(k)])),
 };
 
 export interface ResolvedSettings {

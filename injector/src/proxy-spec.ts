@@ -3,11 +3,11 @@
  * `weft-proxy` container and the projected ServiceAccount token volume.
  * Ports, env names and init flags follow docs/contracts.md.
  */
-import { PROXY_PORTS, PROXY_UID } from '@weft/api/names';
+import { PROXY_CONNECTION_SETTINGS, PROXY_PORTS, PROXY_UID } from '@weft/api/names';
 import type { k8s } from '@weft/common/k8s/client';
 import { formatDnsIdentity } from '@weft/common/identity-name';
 import { INIT_CONTAINER, PROXY_CONTAINER, TOKEN_FILE, TOKEN_MOUNT_PATH, TOKEN_VOLUME, XTABLES_VOLUME } from './annotations.js';
-import type { MeshConfig, ProxySettings } from './mesh-config.js';
+import { CONNECTION_SETTINGS, type MeshConfig, type ProxySettings } from './mesh-config.js';
 import { formatPortList } from './ports.js';
 import { parseQuantity } from './quantity.js';
 
@@ -119,6 +119,10 @@ function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
   if (t.ingress) env.push({ name: 'WEFT_PROXY_INGRESS_MODE', value: 'true' });
   if (s.traceCollector !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_COLLECTOR', value: s.traceCollector });
   if (s.traceSampling !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_SAMPLING', value: s.traceSampling });
+  for (const key of CONNECTION_SETTINGS) {
+    const value = s.connections[key];
+    if (value !== undefined) env.push({ name: PROXY_CONNECTION_SETTINGS[key].variable, value });
+  }
   return env;
 }
 

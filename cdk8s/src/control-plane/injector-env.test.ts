@@ -49,6 +49,7 @@ test('every proxy.* value reaches the injector\'s mesh config as set', () => {
     opaquePorts: '3306', await: false, awaitTimeout: '5m', detectTimeout: '2s', skipInboundPorts: '9000-9001', skipOutboundPorts: '5432',
     skipInboundSubnets: '10.244.0.0/16', skipOutboundSubnets: '192.168.0.0/16,fd00::/8', identityTokenExpirationSeconds: 3600,
     cniEnabled: true, traceCollector: 'http://collector.tracing:4318', traceSampling: '0.25', nativeSidecar: 'disabled',
+    connectTimeout: '3s', tlsHandshakeTimeout: '5s', keepalive: '30s', userTimeout: '1m', peerPingInterval: '2500ms',
   };
   assert.deepEqual(Object.keys(proxy).sort(), Object.keys(PROXY_VALUE_ENV).sort(), 'every proxy value is exercised here');
   const m = loadMeshConfig(injectorEnv({ proxy, image: { registry: 'registry.example.com/weft', tag: 'v9' } }), sources);
@@ -61,6 +62,7 @@ test('every proxy.* value reaches the injector\'s mesh config as set', () => {
       skipInboundSubnets: [{ family: 'ipv4', cidr: '10.244.0.0/16' }],
       skipOutboundSubnets: [{ family: 'ipv4', cidr: '192.168.0.0/16' }, { family: 'ipv6', cidr: 'fd00::/8' }],
       traceCollector: 'http://collector.tracing:4318', traceSampling: '0.25', nativeSidecar: false, defaultInboundPolicy: undefined,
+      connections: { connectTimeout: '3s', tlsHandshakeTimeout: '5s', keepalive: '30s', userTimeout: '1m', peerPingInterval: '2500ms' },
     },
   );
   assert.equal(m.tokenExpirationSeconds, 3600);

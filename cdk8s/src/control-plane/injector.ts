@@ -5,7 +5,7 @@
  * cert-manager, or rendered from values; never generated at render time, so
  * `helm upgrade` keeps the certificate running pods and the API server trust).
  */
-import { WEBHOOK_CONFIG } from '@weft/api/names';
+import { PROXY_CONNECTION_SETTINGS, WEBHOOK_CONFIG } from '@weft/api/names';
 import { type Expr, type RefExpr, and, chart, concat, each, item, itemsOf, not, or, orDefault, pipe, ref, release, truthy, v as typed, when, yamlOf } from '../template/expr.js';
 import { NOT_AFTER_ANNOTATION, webhookGenerated, webhookPreamble } from './generated-certs.js';
 import { objectLabels } from '../chart/labels.js';
@@ -74,6 +74,11 @@ export const PROXY_VALUE_ENV: { readonly [K in ProxyValue]: string } = {
   traceCollector: 'WEFT_INJECTOR_PROXY_TRACE_COLLECTOR',
   traceSampling: 'WEFT_INJECTOR_PROXY_TRACE_SAMPLING',
   nativeSidecar: 'WEFT_INJECTOR_PROXY_NATIVE_SIDECAR',
+  connectTimeout: PROXY_CONNECTION_SETTINGS.connectTimeout.injectorVariable,
+  tlsHandshakeTimeout: PROXY_CONNECTION_SETTINGS.tlsHandshakeTimeout.injectorVariable,
+  keepalive: PROXY_CONNECTION_SETTINGS.keepalive.injectorVariable,
+  userTimeout: PROXY_CONNECTION_SETTINGS.userTimeout.injectorVariable,
+  peerPingInterval: PROXY_CONNECTION_SETTINGS.peerPingInterval.injectorVariable,
 };
 
 function proxyDefaultsEnv(v: Values): { name: string; value: Expr }[] {

@@ -3,7 +3,18 @@
  * proxy injector, plus how their certificates are supplied.
  */
 import { bool, group, int, object, oneOf, resources, str, stringList } from '../values/model.js';
+import { PROXY_CONNECTION_SETTINGS, type ProxyConnectionSetting } from '@weft/api/names';
 import { componentImage, imageValues, podDisruptionBudgetValues, replicas, schedulingValues } from '../chart/common-values.js';
+
+/** A proxy connection setting: empty (the proxy's default) or a duration the proxy takes (@weft/api/names). */
+function connectionValue(key: ProxyConnectionSetting, what: string) {
+  const c = PROXY_CONNECTION_SETTINGS[key];
+  return str({
+    default: '',
+    description: `${what}; empty: the proxy's default, ${c.default} (${c.min} to ${c.max}). A pod's \`config.weft.io/${c.annotation}\` wins.`,
+    pattern: '^$|^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$',
+  });
+}
 
 const DURATION = '^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$';
 const PEM_CERT = '^$|-----BEGIN CERTIFICATE-----';
@@ -112,6 +123,12 @@ export const controlPlaneValues = group('weft-control-plane values', {
     traceCollector: str({ default: '', description: 'OTLP/HTTP collector the proxies send spans to (`host:port` or an http(s) URL); empty: no tracing. A pod\'s `config.weft.io/trace-collector` wins.', pattern: '^$|^https?://\\S+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}$' }),
     traceSampling: str({ default: '', description: 'Probability (0 to 1) of a proxy starting a trace for a request that carries no sampling decision; empty: the proxy\'s default. A pod\'s `config.weft.io/trace-sampling` wins.', pattern: '^$|^(0(\\.[0-9]+)?|1(\\.0+)?)$' }),
     nativeSidecar: oneOf(['auto', 'enabled', 'disabled'] as const, { default: 'auto', description: '`auto`: the proxy is a native sidecar (init container with `restartPolicy: Always`) on Kubernetes 1.29+, else the first container; `enabled`/`disabled` force it. A pod\'s `config.weft.io/proxy-native-sidecar` wins.' }),
+    // The proxy's connections (docs/proxy.md "Between proxies"): empty leaves the proxy's default.
+    connectTimeout: connectionValue('connectTimeout', 'How long a proxy waits for a TCP connect to an endpoint or a peer proxy (an address that went away does not refuse)'),
+    tlsHandshakeTimeout: connectionValue('tlsHandshakeTimeout', 'How long a proxy waits for the mTLS handshake with a peer proxy once TCP is up'),
+    keepalive: connectionValue('keepalive', 'Idle time before a proxy\'s first TCP keepalive probe on connections to endpoints and from peers (then ten probes a second apart; whole seconds)'),
+    userTimeout: connectionValue('userTimeout', 'How long bytes a proxy sent to a peer proxy may stay unacknowledged before the connection is closed (TCP_USER_TIMEOUT)'),
+    peerPingInterval: connectionValue('peerPingInterval', 'How long a proxy\'s session to a peer proxy, with requests waiting, hears nothing before it sends a PING (and waits as long again for an answer)'),
   }),
   controlPlaneTracing: group('Tracing of the control plane itself: identity, destination and the injector send spans of their gRPC calls, admission reviews and Kubernetes API calls (docs/tracing.md). Separate from `proxy.traceCollector`, which is for the proxies.', {
     collector: str({ default: '', description: 'OTLP/HTTP collector the control-plane components send spans to (`host:port` or an http(s) URL); empty: no control-plane tracing.', pattern: '^$|^https?://\\S+$|^[A-Za-z0-9.-]+:[0-9]{1,5}$|^\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}$' }),
