@@ -5,7 +5,8 @@
 //     override is covered or this fails) is accepted by the runtime: every
 //     container created and running without restarts, Ready; the values are
 //     live where the kernel enforces them (the proxy's cgroup memory limit and
-//     CPU quota), in the containers (weft-init's skipped ports, the proxy's
+//     CPU quota, the keepalive on a connection its inbound accepted), in the
+//     containers (weft-init's skipped ports, the proxy's
 //     log level, image) and in the mesh (the per-pod default inbound policy
 //     refuses an unmeshed caller); once ready, the proxy in its container has
 //     given back its executable's start-up pages (its log says so, and its
@@ -19,6 +20,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
 import { notRunning, waitFor } from '../../lib/env.mjs';
 import { echoPod } from '../../lib/pods.mjs';
 import { containerCgroupDir, containerInfo, containerLog, containerPid, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
@@ -70,6 +73,12 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     // Nothing listens there and nothing is sampled: the proxy runs with tracing on and exports nothing.
     'trace-collector': '127.0.0.1:4318',
     'trace-sampling': '0',
+    // The proxy's connections (docs/contracts.md): a proxy that refused any of them would not start.
+    'proxy-connect-timeout': '2s',
+    'proxy-tls-handshake-timeout': '5s',
+    'proxy-keepalive': '45s',
+    'proxy-user-timeout': '30s',
+    'proxy-peer-ping-interval': '15s',
   };
   assert.deepEqual(Object.keys(OVERRIDES).filter((k) => !(k in values)), [], 'every override the injector knows is set here');
   const pod = echoPod(env.echoImage, 'overrides');
@@ -98,6 +107,11 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   assert.match(initArgs, /--inbound-subnets-to-ignore 203\.0\.113\.0\/24/);
   assert.match(initArgs, /--outbound-subnets-to-ignore 198\.51\.100\.0\/24/);
   assert.ok(spec['weft-proxy'].env.some((e) => /LOG_LEVEL$/.test(e.name) && e.value === 'debug'), 'the proxy runs at debug');
+  const proxyEnv = Object.fromEntries(spec['weft-proxy'].env.map((e) => [e.name, e.value]));
+  assert.deepEqual(
+    ['CONNECT_TIMEOUT', 'TLS_HANDSHAKE_TIMEOUT', 'KEEPALIVE', 'USER_TIMEOUT', 'PEER_PING_INTERVAL'].map((v) => proxyEnv[`WEFT_PROXY_${v}`]),
+    ['2s', '5s', '45s', '30s', '15s'],
+  );
   // proxy-log-format=plain: the proxy's own log lines (the kubelet's CRI log) read `<time> <LEVEL> proxy: <message>`.
   assert.match(containerLog(env, NS, 'overrides', 'weft-proxy'), /^\d{4}-\d\d-\d\dT\S+ (INFO|DEBUG) [\w.-]+: /m, 'plain log lines');
 
@@ -129,6 +143,24 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     err.message += ` (last status ${code})`;
     throw err;
   });
+  // proxy-keepalive is live in the kernel: a connection from the host, accepted by the proxy's inbound, counts down
+  // its keepalive from 45 s, not the default 10 (read with ss in the pod's network namespace before protocol
+  // detection gives up on the silent connection, 5 s here).
+  const idle = net.connect(8080, ready.status.podIP);
+  idle.on('error', () => undefined);
+  await once(idle, 'connect');
+  let keepalive;
+  try {
+    await waitFor('the kernel\'s keepalive timer on the proxy\'s side of an idle inbound connection', () => {
+      const out = spawnSync('nsenter', ['-t', String(pid), '-n', 'ss', '-tnoH', 'state', 'established', `( dport = :${idle.localPort} )`], { encoding: 'utf8' }).stdout;
+      keepalive = /timer:\(keepalive,(\d+)sec/.exec(out);
+      return keepalive;
+    }, { timeoutMs: 4_000, intervalMs: 200 });
+  } finally {
+    idle.destroy();
+  }
+  const left = Number(keepalive[1]);
+  assert.ok(left > 10 && left <= 45, `the keepalive timer shows ${left} s left of proxy-keepalive=45s`);
   console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403`);
   console.log(`# proxy released ${released[1]} MiB of start-up pages (${exeRss} MiB of its binary resident after); RSS ${(kb('VmRSS') / 1024).toFixed(1)} MiB (anonymous ${(kb('RssAnon') / 1024).toFixed(1)})`);
 });
