@@ -161,7 +161,7 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   }
   const left = Number(keepalive[1]);
   assert.ok(left > 10 && left <= 45, `the keepalive timer shows ${left} s left of proxy-keepalive=45s`);
-  console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403`);
+  console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403; keepalive timer ${left} s of 45`);
   console.log(`# proxy released ${released[1]} MiB of start-up pages (${exeRss} MiB of its binary resident after); RSS ${(kb('VmRSS') / 1024).toFixed(1)} MiB (anonymous ${(kb('RssAnon') / 1024).toFixed(1)})`);
 });
 
