@@ -2,7 +2,9 @@
  * The first layer on every accepted connection: decides the protocol from
  * the first bytes (TLS ClientHello, HTTP/2 preface, HTTP/1 request line) or,
  * after the detection timeout, opaque TCP. Ports configured as opaque skip
- * detection (server-speaks-first protocols would otherwise wait it out). A
+ * detection (server-speaks-first protocols would otherwise wait it out), and
+ * so does a destination declared opaque (outbound: its profile, from
+ * `config.weft.io/opaque-ports` on the Service or the pod). A
  * client that said nothing for the whole timeout is counted
  * (`detect_timeout_total`) and logged once per port, so the wait is never
  * silent: it names the fix (declare the port opaque).
@@ -10,7 +12,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '@weft/common/log';
 import type { ConnMeta, Direction, TcpConn } from '../svc.js';
-import { sniff } from '../transport/sniff.js';
+import { sniff, type OpaqueHint } from '../transport/sniff.js';
 
 export interface DetectedRoutes {
   http1(socket: Socket, meta: ConnMeta): void;
@@ -26,6 +28,12 @@ export interface DetectOptions {
   readonly direction: Direction;
   /** `detect_timeout_total` for this direction. */
   readonly timeouts: { inc(): void };
+  /**
+   * Whether the connection's destination is declared opaque beyond `opaquePorts` (outbound: its profile): true or
+   * false when known, a hint when it is on its way (detection starts, and stops once the destination is declared
+   * opaque), undefined when there is nothing to ask.
+   */
+  readonly declaredOpaque?: (meta: ConnMeta) => boolean | OpaqueHint | undefined;
 }
 
 /** Ports whose detection timeout was logged; beyond this many, later ones are only counted. */
@@ -49,7 +57,12 @@ export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (so
       routes.opaque({ socket, meta });
       return;
     }
-    void sniff(socket, opts.timeoutMs).then((d) => {
+    const declared = opts.declaredOpaque === undefined ? undefined : opts.declaredOpaque(meta);
+    if (declared === true) {
+      routes.opaque({ socket, meta });
+      return;
+    }
+    void sniff(socket, opts.timeoutMs, typeof declared === 'function' ? declared : undefined).then((d) => {
       if (!d) {
         socket.destroy();
         return;

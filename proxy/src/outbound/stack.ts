@@ -26,6 +26,7 @@ import type { Concrete, ConnMeta, Endpoint, HttpRequest, HttpResponse, HttpServi
 import { newStack, onService, perTarget, stack } from '../svc.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { Profiles } from '../discovery/profiles.js';
+import type { OpaqueHint } from '../transport/sniff.js';
 import type { LocalIdentity } from '../identity/local-identity.js';
 import { dstLabels, type Labels, type ProxyMetrics } from '../metrics/proxy-metrics.js';
 import type { TapHub } from '../tap/tap-hub.js';
@@ -174,7 +175,14 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
   // ── Connections ─────────────────────────────────────────────────────────
   const srcMetrics = d.metrics.forTcp('out-src', () => ({ direction: 'outbound', peer: 'src', tls: 'no_identity' }));
   const detect = detectProtocol(
-    { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log, direction: 'outbound', timeouts: d.metrics.detectTimeoutTotal.labels('outbound') },
+    {
+      timeoutMs: d.detectTimeoutMs,
+      opaquePorts: d.opaquePorts,
+      log: d.log,
+      direction: 'outbound',
+      timeouts: d.metrics.detectTimeoutTotal.labels('outbound'),
+      declaredOpaque: (meta) => declaredOpaque(d.profiles, meta),
+    },
     {
       http1: (s, m) => server.serveHttp1(s, m),
       http2: (s, m) => server.serveHttp2(s, m),
@@ -200,6 +208,22 @@ export function outboundStack(d: OutboundDeps): OutboundStack {
 }
 
 const NO_TLS = { identity: undefined };
+
+/**
+ * Whether the original destination is declared opaque: its profile (destination's GetProfile by address: the
+ * Service's `config.weft.io/opaque-ports` for a cluster IP, the pod's for a pod IP). Known at once when the profile
+ * is here; otherwise detection starts and listens for it. Explicit mode (no original destination) asks nothing.
+ */
+function declaredOpaque(profiles: Profiles, meta: ConnMeta): boolean | OpaqueHint | undefined {
+  if (meta.origDst === undefined) return undefined;
+  const watch = profiles.watch(addrAuthority(meta.origDst));
+  const profile = watch.current();
+  if (profile !== undefined) return profile.opaqueProtocol;
+  return (declared) =>
+    watch.subscribe((p) => {
+      if (p.opaqueProtocol) declared();
+    });
+}
 
 function addrAuthority(a: SocketAddr): string {
   return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;

@@ -72,3 +72,59 @@ test('a silent client is opaque after the detection timeout, and the bytes read 
   for (const s of [client, second, socket, s2]) s.destroy();
   server.close();
 });
+
+test('a hint that the destination is declared opaque ends the wait; it is listened to only while sniffing, and bytes are kept', { timeout: 60_000 }, async () => {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const connect = async (): Promise<[net.Socket, net.Socket]> => {
+    const accepted = once(server, 'connection');
+    const client = net.connect(port, '127.0.0.1');
+    const [socket] = (await accepted) as [net.Socket];
+    return [client, socket];
+  };
+  /** A hint whose `declare` the test calls, counting who listens. */
+  const hint = () => {
+    const h = { listening: 0, declare: (): void => undefined };
+    const fn = (declared: () => void): (() => void) => {
+      h.listening++;
+      h.declare = declared;
+      return () => h.listening--;
+    };
+    return Object.assign(h, { fn });
+  };
+  // Silent client, declared opaque while sniffing: opaque at once (not a timeout), and no longer listened to.
+  const [c1, s1] = await connect();
+  const h1 = hint();
+  const d1 = sniff(s1, 60_000, h1.fn);
+  assert.equal(h1.listening, 1);
+  h1.declare();
+  assert.deepEqual(await d1, { kind: 'opaque' });
+  assert.equal(h1.listening, 0);
+  // Declared while a partial request line is in: still opaque, and the bytes are put back.
+  const [c2, s2] = await connect();
+  const h2 = hint();
+  c2.write('GET /par');
+  const d2 = sniff(s2, 60_000, h2.fn);
+  await new Promise((r) => setTimeout(r, 50));
+  h2.declare();
+  assert.deepEqual(await d2, { kind: 'opaque' });
+  s2.resume();
+  const [data] = (await once(s2, 'data')) as [Buffer];
+  assert.equal(data.toString(), 'GET /par');
+  // Decided by the bytes first: the hint stops being listened to, and a late declaration changes nothing.
+  const [c3, s3] = await connect();
+  const h3 = hint();
+  c3.write('GET / HTTP/1.1\r\n');
+  assert.deepEqual(await sniff(s3, 60_000, h3.fn), { kind: 'http1' });
+  assert.equal(h3.listening, 0);
+  h3.declare();
+  // Declared before sniffing starts listening (the hint calls back at once): opaque, nothing left listening.
+  const [c4, s4] = await connect();
+  let stopped = 0;
+  assert.deepEqual(await sniff(s4, 60_000, (declared) => (declared(), () => stopped++)), { kind: 'opaque' });
+  assert.equal(stopped, 1);
+  for (const s of [c1, s1, c2, s2, c3, s3, c4, s4]) s.destroy();
+  server.close();
+});

@@ -34,6 +34,12 @@ const HTTP_VERSION = /\sHTTP\/\d\.\d\r?$/;
 const HTTP1: Detected = { kind: 'http1' };
 const HTTP2: Detected = { kind: 'http2' };
 
+/**
+ * Learns whether a connection's destination is declared opaque when that is known only later (its profile on its
+ * way): calls `declared` once it is, and returns how to stop listening.
+ */
+export type OpaqueHint = (declared: () => void) => () => void;
+
 /** Decides from the bytes so far, or returns undefined to ask for more. */
 export function classify(buf: Buffer): Detected | undefined {
   if (buf.length === 0) return undefined;
@@ -61,11 +67,19 @@ export function classify(buf: Buffer): Detected | undefined {
 /**
  * Reads until the protocol is known (or `timeoutMs` passes: opaque), then
  * un-reads what it read. Resolves undefined when the peer closed first.
+ * With `hint`, a destination declared opaque while the bytes so far decide
+ * nothing ends the wait: opaque at once (a server-speaks-first protocol
+ * whose client says nothing until it is greeted).
  */
-export function sniff(socket: Socket, timeoutMs: number): Promise<Detected | undefined> {
+export function sniff(socket: Socket, timeoutMs: number, hint?: OpaqueHint): Promise<Detected | undefined> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
+    let done = false;
+    let stopHint: (() => void) | undefined;
     const finish = (result: Detected | undefined): void => {
+      if (done) return;
+      done = true;
+      if (stopHint !== undefined) stopHint();
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
@@ -89,6 +103,12 @@ export function sniff(socket: Socket, timeoutMs: number): Promise<Detected | und
     socket.once('close', onEnd);
     // A stream paused by an earlier reader (the weft.tcp header) does not resume by itself when 'data' is listened to.
     socket.resume();
+    if (hint !== undefined) {
+      const stop = hint(() => finish(OPAQUE));
+      // Declared at once (the hint's listener ran inside `hint`): nothing left to stop.
+      if (done) stop();
+      else stopHint = stop;
+    }
   });
 }
 
