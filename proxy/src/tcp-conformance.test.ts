@@ -1,7 +1,10 @@
 // Opaque TCP through two proxies (client outbound → mTLS → server inbound):
 // the server half-closing first, server-speaks-first protocols on ports
 // declared opaque (served at once; the detection timeout here is longer than
-// the test's own timeout) and on detected ports (forwarded once the detection
+// the test's own timeout) — in the proxy's own config or in the destination's
+// profile (its Service's or pod's config.weft.io/opaque-ports), there before
+// the connection or arriving while it waits — or in the server's policy (a Server with proxyProtocol opaque),
+// and on detected ports (forwarded once the detection
 // timeout passed, counted in detect_timeout_total on both proxies), and a
 // 1 GiB transfer whose bytes all arrive, in order, while the process's memory
 // stays bounded (the whole test process: both proxies, client and server).
@@ -16,10 +19,19 @@ import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { startMesh, metricValue, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { endpoint } from './discovery/discovery.js';
+import { create } from '@bufbuild/protobuf';
+import { destination } from '@weft/api';
+import { StaticPolicies } from './policy/policies.js';
+import { defaultPolicy } from './policy/server-policy.js';
 
 // Made-up service IPs the tests' SO_ORIGINAL_DST stand-ins report.
 const SERVICE_IP = '10.96.0.20';
 const SMTP_PORT = 25;
+/** Server-speaks-first ports declared opaque only by their profile: one known before the connection, one after. */
+const PROFILE_PORT = 2525;
+const LATE_PROFILE_PORT = 2526;
+/** Declared opaque to the client proxy by its config, to the server proxy only by the port's Server (its policy). */
+const SERVER_POLICY_PORT = 2527;
 const HALF_PORT = 7000;
 const SINK_PORT = 7001;
 const GIB = 1024 * 1024 * 1024;
@@ -31,6 +43,10 @@ const SHORT_DETECT_MS = 300;
 
 let opaqueMesh: Mesh;
 let detectMesh: Mesh;
+/** The client proxy declares no port opaque: only profiles do. */
+let profileMesh: Mesh;
+let profileDst = PROFILE_PORT;
+let serverPolicyMesh: Mesh;
 let smtp: net.Server;
 let half: net.Server;
 let sink: net.Server;
@@ -83,7 +99,25 @@ before(async () => {
     clientConfig: { detectTimeoutMs: SHORT_DETECT_MS },
     serverConfig: { detectTimeoutMs: SHORT_DETECT_MS },
   });
+  profileMesh = await startMesh({
+    clientOriginalDst: () => ({ ip: SERVICE_IP, port: profileDst }),
+    clientConfig: { detectTimeoutMs: LONG_DETECT_MS },
+    // As the injector configures the server's pod from its own config.weft.io/opaque-ports.
+    serverConfig: { opaquePorts: [portOf(smtp)], detectTimeoutMs: LONG_DETECT_MS },
+  });
+  const policies = new StaticPolicies(defaultPolicy('all-unauthenticated', SERVER_ID));
+  policies.set(portOf(smtp), { ...defaultPolicy('all-unauthenticated', SERVER_ID), name: 'smtp', kind: 'server', opaque: true });
+  serverPolicyMesh = await startMesh({
+    clientOriginalDst: () => ({ ip: SERVICE_IP, port: SERVER_POLICY_PORT }),
+    clientConfig: { opaquePorts: [SERVER_POLICY_PORT], detectTimeoutMs: LONG_DETECT_MS },
+    serverConfig: { detectTimeoutMs: LONG_DETECT_MS },
+    serverPolicies: policies,
+  });
+  profileMesh.profiles.set(`${SERVICE_IP}:${PROFILE_PORT}`, create(destination.DestinationProfileSchema, { opaqueProtocol: true }));
   for (const [m, port, app] of [
+    [profileMesh, PROFILE_PORT, smtp],
+    [profileMesh, LATE_PROFILE_PORT, smtp],
+    [serverPolicyMesh, SERVER_POLICY_PORT, smtp],
     [opaqueMesh, SMTP_PORT, smtp],
     [opaqueMesh, HALF_PORT, half],
     [opaqueMesh, SINK_PORT, sink],
@@ -94,13 +128,13 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([opaqueMesh?.close(), detectMesh?.close()]);
+  await Promise.all([opaqueMesh?.close(), detectMesh?.close(), profileMesh?.close(), serverPolicyMesh?.close()]);
   for (const s of [smtp, half, sink]) s?.close();
 });
 
 /** An SMTP-style session: wait for the greeting without sending a byte, then QUIT. */
-async function smtpSession(port: number): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
+async function smtpSession(port: number, connected?: () => void): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1', connected);
   let got = '';
   socket.on('data', (d: Buffer) => (got += d.toString()));
   while (!got.includes('\r\n')) await once(socket, 'data');
@@ -121,6 +155,24 @@ test('a server-speaks-first protocol on an opaque port gets its greeting at once
   for (const side of ['client', 'server'] as const) {
     assert.equal(metricValue(await metrics(opaqueMesh, side), 'detect_timeout_total', {}), 0, `${side}: no detection involved`);
   }
+});
+
+test('a server-speaks-first protocol declared opaque by its destination\'s profile gets its greeting at once, the profile there before or after the connection', { timeout: 60_000 }, async () => {
+  profileDst = PROFILE_PORT;
+  assert.equal(await smtpSession(profileMesh.client.ports.outbound), '220 smtp.test ready\r\n221 bye\r\n');
+  // No profile yet when the connection comes: it waits in detection (the client says nothing) until the profile
+  // declares the port opaque.
+  profileDst = LATE_PROFILE_PORT;
+  const late = smtpSession(profileMesh.client.ports.outbound, () =>
+    setTimeout(() => profileMesh.profiles.set(`${SERVICE_IP}:${LATE_PROFILE_PORT}`, create(destination.DestinationProfileSchema, { opaqueProtocol: true })), 200),
+  );
+  assert.equal(await late, '220 smtp.test ready\r\n221 bye\r\n');
+  assert.equal(metricValue(await metrics(profileMesh, 'client'), 'detect_timeout_total', {}), 0, 'no detection waited out');
+});
+
+test('a server-speaks-first protocol on a port its Server declares opaque gets its greeting at once from the server proxy', { timeout: 60_000 }, async () => {
+  assert.equal(await smtpSession(serverPolicyMesh.client.ports.outbound), '220 smtp.test ready\r\n221 bye\r\n');
+  assert.equal(metricValue(await metrics(serverPolicyMesh, 'server'), 'detect_timeout_total', {}), 0, 'no detection waited out');
 });
 
 test('a server-speaks-first protocol on a detected port works after the detection timeout, counted on both proxies and logged once', { timeout: 60_000 }, async () => {

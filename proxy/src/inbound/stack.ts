@@ -38,6 +38,7 @@ import { forwardToApp } from '../layers/forward-to-app.js';
 import { tcpForwardToApp } from '../layers/tcp-forward-to-app.js';
 import { countConnection } from '../layers/tcp-metrics.js';
 import { detectProtocol } from '../layers/detect.js';
+import type { OpaqueHint } from '../transport/sniff.js';
 import type { MuxSession } from '../transport/mux.js';
 import { terminateMeshTls } from '../layers/tls-terminate.js';
 import { authorizeHttp, authorizeTcp } from '../layers/authorize.js';
@@ -126,7 +127,17 @@ export function inboundStack(d: InboundDeps): InboundStack {
     };
   // A peer's weft.tcp stream to a port not declared opaque is detected again: HTTP/1 in it (an upgrade, or bytes a
   // client wrote straight into weft.tcp) must meet HTTP policy and header stripping, not reach the app raw.
-  const detectOptions = { timeoutMs: d.detectTimeoutMs, opaquePorts: d.opaquePorts, log: d.log, direction: 'inbound' as const, timeouts: d.metrics.detectTimeoutTotal.labels('inbound') };
+  // A port is opaque by the pod's list (WEFT_PROXY_OPAQUE_PORTS) or by its Server's `proxyProtocol: opaque`; only a
+  // connection that reached an application port (an original destination) asks: one to the inbound port itself
+  // carries the mesh's TLS, which is detected.
+  const detectOptions = {
+    timeoutMs: d.detectTimeoutMs,
+    opaquePorts: d.opaquePorts,
+    log: d.log,
+    direction: 'inbound' as const,
+    timeouts: d.metrics.detectTimeoutTotal.labels('inbound'),
+    declaredOpaque: (meta: ConnMeta) => (meta.origDst === undefined ? undefined : serverOpaque(d.policies, meta.origDst.port)),
+  };
   const detectInMesh = detectProtocol(detectOptions, {
     http1: (s, m) => server.serveHttp1(s, m),
     http2: (s, m) => server.serveHttp2(s, m),
@@ -192,6 +203,21 @@ export function inboundStack(d: InboundDeps): InboundStack {
 }
 
 const NO_TLS = { identity: undefined };
+
+/** Whether the port's Server declares it opaque: known now, or (a watched port awaiting its first policy) once it arrives. */
+function serverOpaque(policies: InboundPolicies, port: number): boolean | OpaqueHint {
+  const p = policies.policyFor(port);
+  if (!(p instanceof Promise)) return p.opaque === true;
+  return (declared) => {
+    let listening = true;
+    void p.then((policy) => {
+      if (listening && policy.opaque === true) declared();
+    });
+    return () => {
+      listening = false;
+    };
+  };
+}
 
 function localAddr(socket: Socket): SocketAddr {
   const ip = socket.localAddress ?? '';

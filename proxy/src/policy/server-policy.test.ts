@@ -133,3 +133,18 @@ test('HTTPRoutes on a Server: a request gets the authorizations of the first rou
   assert.ok(!denied.allowed && /on route "admin"/.test(denied.reason));
   assert.ok(!authorize(p, plain, undefined).allowed, 'opaque TCP gets only the server-wide authorizations (none here)');
 });
+
+test("a Server's proxyProtocol opaque is kept (its port skips detection); any other protocol, and the defaults, are not opaque", () => {
+  const withProtocol = (kind: 'opaque' | 'detect' | 'http1') =>
+    compileServer(
+      create(policy.ServerSchema, {
+        labels: { name: 'db', kind: 'server' },
+        protocol: { kind: kind === 'detect' ? { case: 'detect', value: {} } : kind === 'opaque' ? { case: 'opaque', value: {} } : { case: 'http1', value: {} } },
+      }),
+    );
+  assert.equal(withProtocol('opaque').opaque, true);
+  assert.equal(withProtocol('detect').opaque, false);
+  assert.equal(withProtocol('http1').opaque, false);
+  assert.equal(compileServer(create(policy.ServerSchema, {})).opaque, false);
+  assert.notEqual(defaultPolicy('all-unauthenticated', LOCAL).opaque, true);
+});

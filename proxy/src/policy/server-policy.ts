@@ -47,6 +47,8 @@ export interface ServerPolicy {
   readonly authorizations: readonly Authorization[];
   /** HTTPRoutes attached to the Server, most specific first; absent or empty: none. */
   readonly routes?: readonly InboundRoute[];
+  /** The Server declares its port opaque (`proxyProtocol: opaque`): its connections skip protocol detection. */
+  readonly opaque?: boolean;
 }
 
 export interface InboundRoute {
@@ -126,6 +128,7 @@ export function compileServer(s: policy.Server): ServerPolicy {
       matches: r.matches.map(compileMatch),
       authorizations: r.authorizations.map(compileAuthz),
     })),
+    opaque: s.protocol?.kind.case === 'opaque',
   };
 }
 
