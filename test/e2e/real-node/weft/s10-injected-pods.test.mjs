@@ -16,6 +16,10 @@
 //     (restartPolicy Always) started before the app; the app's first request
 //     goes through the mesh with its identity; the Job completes and its pod
 //     Succeeds (the sidecar does not keep it alive).
+// (c) A server-speaks-first protocol declared opaque on its Service and pod:
+//     a meshed client that says nothing until greeted gets the greeting
+//     through both proxies, its own proxy told only by destination's profile
+//     of the Service's cluster IP (its detection timeout is 10 minutes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -233,4 +237,61 @@ test('a meshed Job: weft-init with only NET_ADMIN/NET_RAW, the proxy a native si
   assert.equal(res.status, 200);
   assert.equal(res.clientId, `job.${NS}.serviceaccount.identity.${WEFT_NS}.cluster.local`);
   console.log(`# Job once Complete, pod Succeeded; weft-init caps ${initSpec.capabilities.bounding.join(',')}; proxy (native sidecar) exit ${st['weft-proxy'].state.terminated.exitCode}; app request ${res.status} as ${res.clientId}`);
+});
+
+test('a server-speaks-first protocol declared opaque on its Service and pod: a meshed client gets the greeting without waiting out detection', { skip: notRunning }, async () => {
+  // The greeter speaks first (as SMTP or MySQL do); its client says nothing until greeted. Its pod's annotation makes
+  // the greeter's proxy skip detection (the injector's WEFT_PROXY_OPAQUE_PORTS); the Service's makes destination's
+  // profile of the Service's cluster IP say opaque, which is all the client's proxy learns. The client's proxy
+  // detects for 10 minutes (its annotation): a greeting that came only after detection would fail the test.
+  const greeter = "require('node:net').createServer((s) => { s.on('error', () => {}); s.write('220 greeter ready\\r\\n'); s.on('data', (d) => { if (String(d).startsWith('QUIT')) s.end('221 bye\\r\\n'); }); }).listen(2525);";
+  const opaque = { 'config.weft.io/opaque-ports': '2525' };
+  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'greeter', labels: { app: 'greeter' }, annotations: opaque },
+    spec: {
+      terminationGracePeriodSeconds: 2,
+      containers: [{ name: 'greeter', image: env.echoImage, command: ['node', '-e', greeter], ports: [{ name: 'smtp', containerPort: 2525 }] }],
+    },
+  });
+  await env.kube.create(`/api/v1/namespaces/${NS}/services`, {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'greeter', annotations: opaque },
+    spec: { selector: { app: 'greeter' }, ports: [{ name: 'smtp', port: 2525, targetPort: 2525 }] },
+  });
+  await podReady(env, NS, 'greeter');
+  const script = [
+    "const s = require('node:net').connect(2525, 'greeter');",
+    "let got = '';",
+    "s.on('data', (d) => { got += d; if (got.includes('220 ') && !got.includes('QUIT')) { got += 'QUIT'; s.write('QUIT\\r\\n'); } });",
+    "s.on('close', () => { console.log('greet: ' + JSON.stringify(got.replace('QUIT', ''))); process.exit(got.includes('221 bye') ? 0 : 1); });",
+    "s.on('error', (e) => { console.log('greet: error ' + e.message); process.exit(1); });",
+  ].join(' ');
+  await env.kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'greet' },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { app: 'greet' }, annotations: { 'config.weft.io/proxy-detect-timeout': '10m' } },
+        spec: {
+          serviceAccountName: 'job', restartPolicy: 'Never', terminationGracePeriodSeconds: 5,
+          containers: [{ name: 'greet', image: env.echoImage, command: ['node', '-e', script] }],
+        },
+      },
+    },
+  });
+  await waitFor('the greeting Job Complete', async () => {
+    const j = await env.kube.get(`/apis/batch/v1/namespaces/${NS}/jobs/greet`);
+    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
+    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (err) => {
+    const pods = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dgreet`)).items;
+    for (const p of pods) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 2000)}\n${podLogs(env, NS, p.metadata.name)}`;
+    throw err;
+  });
+  const [pod] = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dgreet`)).items;
+  const line = containerLog(env, NS, pod.metadata.name, 'greet').split('\n').find((l) => l.startsWith('greet: '));
+  assert.equal(line, 'greet: "220 greeter ready\\r\\n221 bye\\r\\n"');
+  const proxyEnv = Object.fromEntries(pod.spec.initContainers.find((c) => c.name === 'weft-proxy').env.map((e) => [e.name, e.value]));
+  assert.equal(proxyEnv.WEFT_PROXY_DETECT_TIMEOUT, '10m', 'the client\'s proxy would have detected for 10 minutes');
+  assert.ok(!proxyEnv.WEFT_PROXY_OPAQUE_PORTS.split(',').includes('2525'), 'nor does its own list name the port');
+  console.log(`# greeting Job Complete through the mesh: ${line}`);
 });
