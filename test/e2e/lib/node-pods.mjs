@@ -117,3 +117,32 @@ export async function meshedNamespace(env, ns, annotations = {}) {
   await env.kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, annotations: { 'weft.io/inject': 'enabled', ...annotations } } });
   await waitFor(`default ServiceAccount in ${ns}`, () => env.kube.getOrNull(`/api/v1/namespaces/${ns}/serviceaccounts/default`), { timeoutMs: 60_000 });
 }
+
+/**
+ * Runs `node -e <script>` once as Job ns/name (label `app: <name>`, one try; its container `container`) in the echo image, and waits until it
+ * completes; a Job that fails or does not complete in time fails with its pods' status and logs. Resolves its pod.
+ */
+export async function runScriptJob(env, ns, { name, container = name, serviceAccountName, script, module = false, annotations = {}, timeoutMs = 240_000 }) {
+  const command = module ? ['node', '--input-type=module', '-e', script] : ['node', '-e', script];
+  await env.kube.create(`/apis/batch/v1/namespaces/${ns}/jobs`, {
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: { labels: { app: name }, annotations },
+        spec: { serviceAccountName, restartPolicy: 'Never', terminationGracePeriodSeconds: 5, containers: [{ name: container, image: env.echoImage, command }] },
+      },
+    },
+  });
+  const pods = async () => (await env.kube.get(`/api/v1/namespaces/${ns}/pods?labelSelector=app%3D${name}`)).items;
+  await waitFor(`the ${name} Job Complete`, async () => {
+    const j = await env.kube.get(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`);
+    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
+    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
+  }, { timeoutMs, intervalMs: 1000 }).catch(async (err) => {
+    for (const p of await pods()) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 2000)}\n${podLogs(env, ns, p.metadata.name)}`;
+    throw err;
+  });
+  const [pod] = await pods();
+  return pod;
+}

@@ -28,7 +28,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { notRunning, waitFor } from '../../lib/env.mjs';
 import { echoPod } from '../../lib/pods.mjs';
-import { containerCgroupDir, containerInfo, containerLog, containerPid, podLogs, podReady, readCgroup } from '../../lib/node-pods.mjs';
+import { containerCgroupDir, containerInfo, containerLog, containerPid, podReady, readCgroup, runScriptJob } from '../../lib/node-pods.mjs';
 import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario-setup.mjs';
 import { WEFT_NS } from '../../lib/weft-install.mjs';
 
@@ -176,32 +176,8 @@ test('a meshed Job: weft-init with only NET_ADMIN/NET_RAW, the proxy a native si
     "console.log('job: ' + JSON.stringify({ status: r.status, pod: b.pod, clientId: b.clientId }));",
     'process.exit(r.status === 200 && b.clientId ? 0 : 1);',
   ].join(' ');
-  await env.kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once' },
-    spec: {
-      // One try: if the app's first request did not go through the proxy, the Job fails.
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { app: 'once' } },
-        spec: {
-          serviceAccountName: 'job', restartPolicy: 'Never', terminationGracePeriodSeconds: 5,
-          containers: [{ name: 'job', image: env.echoImage, command: ['node', '--input-type=module', '-e', script] }],
-        },
-      },
-    },
-  });
-  let pod;
-  const job = await waitFor('the Job Complete', async () => {
-    const j = await env.kube.get(`/apis/batch/v1/namespaces/${NS}/jobs/once`);
-    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
-    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
-  }, { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (err) => {
-    const pods = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Donce`)).items;
-    for (const p of pods) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 2000)}\n${podLogs(env, NS, p.metadata.name)}`;
-    throw err;
-  });
-  assert.equal(job.status.succeeded, 1);
-  [pod] = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Donce`)).items;
+  // One try: if the app's first request did not go through the proxy, the Job fails.
+  let pod = await runScriptJob(env, NS, { name: 'once', container: 'job', serviceAccountName: 'job', script, module: true });
   // The sidecar did not keep the pod alive: the kubelet stops it once the app exits, and the pod Succeeds.
   pod = await waitFor('the Job pod Succeeded', async () => {
     const p = await env.kube.get(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}`);
@@ -265,29 +241,7 @@ test('a server-speaks-first protocol declared opaque on its Service and pod: a m
     "s.on('close', () => { console.log('greet: ' + JSON.stringify(got.replace('QUIT', ''))); process.exit(got.includes('221 bye') ? 0 : 1); });",
     "s.on('error', (e) => { console.log('greet: error ' + e.message); process.exit(1); });",
   ].join(' ');
-  await env.kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'greet' },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { app: 'greet' }, annotations: { 'config.weft.io/proxy-detect-timeout': '10m' } },
-        spec: {
-          serviceAccountName: 'job', restartPolicy: 'Never', terminationGracePeriodSeconds: 5,
-          containers: [{ name: 'greet', image: env.echoImage, command: ['node', '-e', script] }],
-        },
-      },
-    },
-  });
-  await waitFor('the greeting Job Complete', async () => {
-    const j = await env.kube.get(`/apis/batch/v1/namespaces/${NS}/jobs/greet`);
-    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
-    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? j : undefined;
-  }, { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (err) => {
-    const pods = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dgreet`)).items;
-    for (const p of pods) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 2000)}\n${podLogs(env, NS, p.metadata.name)}`;
-    throw err;
-  });
-  const [pod] = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dgreet`)).items;
+  const pod = await runScriptJob(env, NS, { name: 'greet', serviceAccountName: 'job', script, annotations: { 'config.weft.io/proxy-detect-timeout': '10m' } });
   const line = containerLog(env, NS, pod.metadata.name, 'greet').split('\n').find((l) => l.startsWith('greet: '));
   assert.equal(line, 'greet: "220 greeter ready\\r\\n221 bye\\r\\n"');
   const proxyEnv = Object.fromEntries(pod.spec.initContainers.find((c) => c.name === 'weft-proxy').env.map((e) => [e.name, e.value]));

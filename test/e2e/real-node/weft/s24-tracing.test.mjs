@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notRunning, waitFor } from '../../lib/env.mjs';
 import { echoPod } from '../../lib/pods.mjs';
-import { podLogs, podReady } from '../../lib/node-pods.mjs';
+import { podReady, runScriptJob } from '../../lib/node-pods.mjs';
 import { cleanUp, meshedWeft, realNodeEnv, webService } from '../../lib/scenario-setup.mjs';
 import { HOST_IP } from '../../lib/node-net.mjs';
 import { WEFT_NS } from '../../lib/weft-install.mjs';
@@ -96,29 +96,13 @@ test('a meshed call with a sampled W3C context gives client and server proxy spa
     "console.log('caller: ' + r.status);",
     'process.exit(r.status === 200 ? 0 : 1);',
   ].join(' ');
-  await env.kube.create(`/apis/batch/v1/namespaces/${NS}/jobs`, {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'caller' },
-    spec: {
-      backoffLimit: 0,
-      template: {
-        metadata: { labels: { app: 'caller' }, annotations: { 'config.weft.io/trace-collector': collector, 'config.weft.io/trace-sampling': '0' } },
-        spec: {
-          serviceAccountName: 'caller', restartPolicy: 'Never', terminationGracePeriodSeconds: 5,
-          containers: [{ name: 'caller', image: env.echoImage, command: ['node', '--input-type=module', '-e', script] }],
-        },
-      },
-    },
+  const callerPod = await runScriptJob(env, NS, {
+    name: 'caller',
+    serviceAccountName: 'caller',
+    script,
+    module: true,
+    annotations: { 'config.weft.io/trace-collector': collector, 'config.weft.io/trace-sampling': '0' },
   });
-  await waitFor('the caller Job Complete', async () => {
-    const j = await env.kube.get(`/apis/batch/v1/namespaces/${NS}/jobs/caller`);
-    if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) throw new Error(`the Job failed: ${JSON.stringify(j.status)}`);
-    return j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-  }, { timeoutMs: 240_000, intervalMs: 1000 }).catch(async (err) => {
-    const pods = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dcaller`)).items;
-    for (const p of pods) err.message += `\n  ${p.metadata.name}: ${JSON.stringify(p.status).slice(0, 1500)}\n${podLogs(env, NS, p.metadata.name)}`;
-    throw err;
-  });
-  const [callerPod] = (await env.kube.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app%3Dcaller`)).items;
   const webPod = await env.kube.get(`/api/v1/namespaces/${NS}/pods/web`);
 
   const trace = await waitFor('both proxy spans in Jaeger', async () => {
