@@ -66,7 +66,6 @@ export function checkConnectionSetting(key: ProxyConnectionSetting, v: string): 
   return undefined;
 }
 
-
 export interface MeshConfig {
   readonly controlPlaneNamespace: string;
   readonly trustDomain: string;

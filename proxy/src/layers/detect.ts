@@ -3,8 +3,9 @@
  * the first bytes (TLS ClientHello, HTTP/2 preface, HTTP/1 request line) or,
  * after the detection timeout, opaque TCP. Ports configured as opaque skip
  * detection (server-speaks-first protocols would otherwise wait it out), and
- * so does a destination declared opaque (outbound: its profile, from
- * `config.weft.io/opaque-ports` on the Service or the pod). A
+ * so does a destination declared opaque elsewhere (outbound: its profile,
+ * from `config.weft.io/opaque-ports` on the Service or the pod; inbound: the
+ * port's Server, `proxyProtocol: opaque`). A
  * client that said nothing for the whole timeout is counted
  * (`detect_timeout_total`) and logged once per port, so the wait is never
  * silent: it names the fix (declare the port opaque).
@@ -29,9 +30,9 @@ export interface DetectOptions {
   /** `detect_timeout_total` for this direction. */
   readonly timeouts: { inc(): void };
   /**
-   * Whether the connection's destination is declared opaque beyond `opaquePorts` (outbound: its profile): true or
-   * false when known, a hint when it is on its way (detection starts, and stops once the destination is declared
-   * opaque), undefined when there is nothing to ask.
+   * Whether the connection's destination is declared opaque beyond `opaquePorts` (outbound: its profile; inbound: the
+   * port's Server): true or false when known, a hint when it is on its way (detection starts, and stops once the
+   * destination is declared opaque), undefined when there is nothing to ask.
    */
   readonly declaredOpaque?: (meta: ConnMeta) => boolean | OpaqueHint | undefined;
 }
