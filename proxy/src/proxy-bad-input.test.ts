@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { startMesh, testConfig, SERVER_ID, type Mesh } from './testing/mesh.js';
+import { startMesh, testConfig, CLIENT_ID, SERVER_ID, type Mesh } from './testing/mesh.js';
 import { startProxy } from './proxy.js';
 import { createLogger } from '@weft/common/log';
 import { StaticDiscovery, endpoint } from './discovery/discovery.js';
@@ -221,6 +221,81 @@ test('an HPACK bomb (one large header referenced thousands of times) is refused 
   assert.ok(!reply.includes('HTTP/1.1 200'), 'the bomb was served');
   assert.ok(process.memoryUsage().rss < 2 * 1024 ** 3, 'memory blew up');
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
+});
+
+test('a request dressed as opaque bytes (empty lines first, a lenient form, a pause inside the method) never reaches the application with a forged weft-client-id', { timeout: 120_000 }, async () => {
+  // The application records the bytes it receives, as a lenient HTTP server would read them, and answers each head.
+  const received: string[] = [];
+  const rawApp = net.createServer((socket) => {
+    let got = '';
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (got.includes('\r\n\r\n')) socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+    socket.on('close', () => received.push(got));
+  });
+  rawApp.listen(0, '127.0.0.1');
+  await once(rawApp, 'listening');
+  const appPort = (rawApp.address() as AddressInfo).port;
+  const DETECT_MS = 300;
+  const SERVICE = { ip: '10.96.7.7', port: 8080 };
+  const m = await startMesh({
+    appPort,
+    clientOriginalDst: () => SERVICE,
+    clientConfig: { detectTimeoutMs: DETECT_MS },
+    serverConfig: { detectTimeoutMs: DETECT_MS },
+  });
+  m.discovery.set(`${SERVICE.ip}:${SERVICE.port}`, [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: m.server.ports.inbound })]);
+  const FORGED = 'forged.other.serviceaccount.identity.weft.cluster.local';
+  const request = (start: string): string => `${start} /smuggled HTTP/1.1\r\nHost: web\r\nweft-client-id: ${FORGED}\r\nConnection: close\r\n\r\n`;
+  /** Writes the parts with a pause between them; resolves with the reply once the proxy closed the connection. */
+  const send = (port: number, parts: string[], pauseMs: number): Promise<string> =>
+    new Promise((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+      const next = (i: number): void => {
+        if (i === parts.length) return;
+        socket.write(Buffer.from(parts[i]!, 'latin1'));
+        setTimeout(() => next(i + 1), pauseMs);
+      };
+      next(0);
+      setTimeout(() => socket.destroy(), 10_000).unref();
+    });
+  const dressed: Array<[string, string[], number]> = [
+    // RFC 9112 lets a server skip empty lines before the request line: Node's does.
+    ['empty lines first', ['\r\n' + request('GET')], 0],
+    ['an empty LF line first', ['\n' + request('GET')], 0],
+    // Lenient servers: a lowercase method (Go's), words split at any whitespace (Python's).
+    ['a lowercase method', [request('get')], 0],
+    ['a leading space', [request(' GET')], 0],
+    ['a leading NBSP', [request('\xa0GET')], 0],
+    // A pause inside the method, past the detection timeout.
+    ['a pause inside the method', ['GE', request('T')], DETECT_MS * 2],
+    ['a pause after an empty line', ['\r\n', request('GET')], DETECT_MS * 2],
+  ];
+  try {
+    for (const [via, port] of [['a plaintext client at the inbound', m.server.ports.inbound], ['a meshed client through its outbound', m.client.ports.outbound]] as const) {
+      for (const [what, parts, pauseMs] of dressed) {
+        const before = received.length;
+        const reply = await send(port, parts, pauseMs);
+        assert.match(reply, /^HTTP\/1\.1 (200|400) /, `${via}, ${what}: ${JSON.stringify(reply.slice(0, 80))}`);
+        await new Promise((r) => setTimeout(r, 50));
+        for (const bytes of received.slice(before)) {
+          assert.ok(!bytes.includes(FORGED), `${via}, ${what}: the application received the forged identity: ${JSON.stringify(bytes.slice(0, 200))}`);
+          if (bytes.length > 0) assert.match(bytes, /^GET \/smuggled HTTP\/1\.1\r\n/, `${via}, ${what}: the proxy forwarded bytes it did not parse`);
+        }
+      }
+    }
+    // The forms HTTP allows were served, as HTTP: the meshed caller's own identity reached the application.
+    assert.ok(received.some((b) => b.toLowerCase().includes(`weft-client-id: ${CLIENT_ID}`)), 'no request was served over the mesh');
+  } finally {
+    await m.close();
+    rawApp.close();
+  }
 });
 
 test('binary garbage on every listener closes only that connection', { timeout: 60_000 }, async () => {

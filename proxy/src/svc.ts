@@ -255,6 +255,11 @@ export type NewHttp<T> = NewService<T, HttpRequest, HttpResponse>;
 export interface TcpConn {
   readonly socket: Duplex;
   readonly meta: ConnMeta;
+  /**
+   * Bytes the client sent before it half-closed while protocol detection was still reading them: its stream has
+   * ended and cannot take them back, so they go upstream first (transport/pipe.ts).
+   */
+  readonly head?: Buffer;
 }
 
 /** Proxies one connection; resolves when both halves are closed. */

@@ -75,7 +75,7 @@ export function detectProtocol(opts: DetectOptions, routes: DetectedRoutes): (so
       else if (d.kind === 'tls') routes.tls(socket, meta, d.sni);
       else {
         if (d.timedOut) timedOut(meta);
-        routes.opaque({ socket, meta });
+        routes.opaque(d.head === undefined ? { socket, meta } : { socket, meta, head: d.head });
       }
     });
   };

@@ -42,7 +42,7 @@ export function tcpEndpoint(deps: TcpEndpointDeps): NewTcp<Endpoint> {
         upstream = boundConnect(net.connect({ host: ep.addr.ip, port: ep.addr.port, allowHalfOpen: true, noDelay: true }), `${ep.addr.ip}:${ep.addr.port}`, deps.connections);
       }
       countConnection(upstream, m);
-      await pipeBoth(conn.socket, upstream);
+      await pipeBoth(conn.socket, upstream, conn.head);
     };
   };
 }

@@ -16,6 +16,6 @@ export function tcpForwardToApp(target: AppTargetOptions): TcpService {
       throw new Error(`inbound TCP connection refused: ${t.refused}`);
     }
     const app = net.connect({ host: t.addr.ip, port: t.addr.port, allowHalfOpen: true, noDelay: true });
-    await pipeBoth(conn.socket, app);
+    await pipeBoth(conn.socket, app, conn.head);
   };
 }

@@ -7,13 +7,17 @@
  */
 import type { Duplex } from 'node:stream';
 
-/** Copies both ways; resolves once both sockets are closed. */
-export function pipeBoth(client: Duplex, server: Duplex): Promise<void> {
+/**
+ * Copies both ways; resolves once both sockets are closed. `head`: bytes read from the client already (its stream
+ * ended before they could be put back), written to the server first; a client that has ended is piped as ended.
+ */
+export function pipeBoth(client: Duplex, server: Duplex, head?: Buffer): Promise<void> {
   return new Promise((resolve) => {
     let open = 2;
     const closed = (): void => {
       if (--open === 0) resolve();
     };
+    if (head !== undefined) server.write(head);
     client.pipe(server);
     server.pipe(client);
     // An error (reset) on one side tears down the other: there is no way to forward an RST half.

@@ -3,8 +3,12 @@
 // header filter and the inbound target decision. 200,000 mutated inputs from
 // a corpus of valid requests, ClientHellos and HTTP/2 prefaces; each must
 // neither throw nor break an invariant. Seeded, so a failure names the input.
+// A second target checks detection against two HTTP/1 servers weft does not
+// use itself to detect: what either reads as a request is never opaque.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { Mutator } from '@weft/common/testing/mutate';
 import { classify, clientHelloSni } from './sniff.js';
@@ -85,4 +89,75 @@ test(`fuzz: ${CASES.toLocaleString('en')} mutated inputs through detection, the 
   }
   // The corpus reaches every branch of detection.
   for (const kind of ['http1', 'http2', 'tls', 'opaque']) assert.ok((kinds.get(kind) ?? 0) > 100, `${kind}: ${kinds.get(kind)}`);
+});
+
+/** Node's own HTTP/1 request parser (llhttp), as Node's HTTP server runs it. */
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as {
+  HTTPParser: { new (): { initialize(kind: number, resource: object): void; execute(b: Buffer): unknown; [k: number]: unknown }; REQUEST: number; kOnHeadersComplete: number };
+};
+
+function nodeReadsRequest(input: Buffer): boolean {
+  const parser = new HTTPParser();
+  parser.initialize(HTTPParser.REQUEST, {});
+  let head = false;
+  parser[HTTPParser.kOnHeadersComplete] = () => {
+    head = true;
+    return 0;
+  };
+  parser.execute(input);
+  return head;
+}
+
+/**
+ * Python's http.server reading each input (length-prefixed on stdin): prints the indexes of the inputs it parses as a
+ * request whose method a handler could implement (`do_<method>`), with its headers.
+ */
+const PYTHON_READER = `
+import io, sys, struct, re, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+data = sys.stdin.buffer.read()
+p = 0
+i = 0
+while p < len(data):
+    (n,) = struct.unpack('>I', data[p:p + 4]); p += 4
+    h = H.__new__(H)
+    h.rfile = io.BytesIO(data[p:p + n]); h.wfile = io.BytesIO(); h.client_address = ('fuzz', 0)
+    p += n
+    h.raw_requestline = h.rfile.readline(65537)
+    try:
+        if h.parse_request() and re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', h.command or ''):
+            print(i)
+    except Exception:
+        pass
+    i += 1
+`;
+
+const REQUEST_CORPUS = [
+  'GET /admin HTTP/1.1\r\nHost: web\r\nweft-client-id: forged\r\n\r\n',
+  '\r\nPOST /x HTTP/1.1\r\nHost: web\r\nContent-Length: 2\r\n\r\nhi',
+  'get /x HTTP/1.0\r\nweft-client-id: forged\r\n\r\n',
+  ' GET\t/x HTTP/1.1\r\nA: b\r\n\r\n',
+].map((r) => Buffer.from(r, 'latin1'));
+const REQUEST_DICTIONARY = ['\r\n', '\n', ' ', '\t', '\x0b', '\x0c', '\x1c', '\x85', '\xa0', 'HTTP/1.1', 'HTTP/01.1', 'GET', 'get', ': '].map((s) => Buffer.from(s, 'latin1'));
+
+test('fuzz: what Node\'s or Python\'s HTTP/1 server reads as a request is never detected as opaque', { timeout: 600_000 }, () => {
+  const m = new Mutator(20261206, REQUEST_CORPUS, REQUEST_DICTIONARY);
+  const opaque: Buffer[] = [];
+  let http1 = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const input = m.next();
+    const d = classify(input);
+    if (d?.kind === 'http1') http1++;
+    if (d?.kind !== 'opaque') continue;
+    assert.ok(!nodeReadsRequest(input), `Node's server reads a request in bytes detected as opaque: ${JSON.stringify(input.toString('latin1'))}`);
+    opaque.push(input);
+  }
+  // Enough of both to mean something.
+  assert.ok(http1 > 10_000 && opaque.length > 1_000, `http1 ${http1}, opaque ${opaque.length}`);
+  const frames = Buffer.concat(opaque.flatMap((b) => [Buffer.from([b.length >>> 24, (b.length >>> 16) & 0xff, (b.length >>> 8) & 0xff, b.length & 0xff]), b]));
+  const py = spawnSync('python3', ['-c', PYTHON_READER], { input: frames, maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(py.status, 0, `python3 failed: ${py.stderr?.toString()}`);
+  const read = py.stdout.toString().split('\n').filter(Boolean).map(Number);
+  assert.deepEqual(read.slice(0, 5).map((i) => opaque[i]!.toString('latin1')), [], 'Python\'s server reads a request in bytes detected as opaque');
 });

@@ -10,7 +10,32 @@ test('classifies HTTP/1 request lines, the HTTP/2 preface and opaque bytes', () 
   assert.deepEqual(classify(Buffer.from('OPTIONS * HTTP/1.1\r\n')), { kind: 'http1' });
   assert.deepEqual(classify(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), { kind: 'http2' });
   assert.deepEqual(classify(Buffer.from([0x00, 0x01, 0x02])), { kind: 'opaque' });
-  assert.deepEqual(classify(Buffer.from('hello world')), { kind: 'opaque' });
+  assert.deepEqual(classify(Buffer.from('hello world\r\n')), { kind: 'opaque' });
+  // Binary bytes are opaque at the first one no request line has, without waiting for more.
+  assert.deepEqual(classify(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')), { kind: 'opaque' });
+  assert.deepEqual(classify(Buffer.from('*1\r\n$4\r\nPING\r\n')), { kind: 'opaque' });
+  assert.deepEqual(classify(Buffer.from('get key\r\n')), { kind: 'opaque' });
+});
+
+test('whatever some HTTP/1 server reads as a request is HTTP/1, never opaque', () => {
+  const http1 = [
+    // RFC 9112 §2.2: empty lines before the request line (Node's server skips them).
+    '\r\nGET /admin HTTP/1.1\r\n',
+    '\n\n\r\nGET /admin HTTP/1.1\r\n',
+    // Lenient servers: any token as the method (Go's), words split at any whitespace (Python's http.server).
+    'get /admin HTTP/1.1\r\n',
+    'G3T_X /admin HTTP/1.1\r\n',
+    ' GET /admin HTTP/1.1\r\n',
+    '\tGET\t/admin\tHTTP/1.1\r\n',
+    '\xa0GET\x85/admin\x0bHTTP/1.1 \r\n',
+    'GET /a\x00b HTTP/1.1\r\n',
+    'GET /admin HTTP/01.10\n',
+  ];
+  for (const line of http1) assert.deepEqual(classify(Buffer.from(line, 'latin1')), { kind: 'http1' }, JSON.stringify(line));
+  // Until the line ends it may still become a request line: wait.
+  for (const part of ['\r\n', '\r\nGE', 'get', 'hello world', ' GET /admin HTTP/1.']) {
+    assert.equal(classify(Buffer.from(part, 'latin1')), undefined, JSON.stringify(part));
+  }
 });
 
 test('a request line without an HTTP/1.x version is invalid, not HTTP/1 or opaque (e.g. a bad HTTP/2 preface)', () => {
@@ -70,6 +95,58 @@ test('a silent client is opaque after the detection timeout, and the bytes read 
   const [data] = (await once(s2, 'data')) as [Buffer];
   assert.equal(data.toString(), 'GET /x HTTP/1.1\r\n');
   for (const s of [client, second, socket, s2]) s.destroy();
+  server.close();
+});
+
+test('after the timeout, bytes that may still become a request line are HTTP/1; a partial TLS record is opaque', { timeout: 60_000 }, async () => {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const cases: Array<[string | Buffer, string]> = [
+    // A client that stops inside its method (no space yet), or after empty lines, must not get an opaque path to
+    // the application for the rest of its request.
+    ['GET', 'http1'],
+    ['\r\n', 'http1'],
+    ['get /admin', 'http1'],
+    [Buffer.from([0x16, 0x03, 0x01]), 'opaque'],
+  ];
+  for (const [bytes, kind] of cases) {
+    const accepted = once(server, 'connection');
+    const client = net.connect(port, '127.0.0.1');
+    const [socket] = (await accepted) as [net.Socket];
+    client.write(bytes);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await sniff(socket, 100), { kind }, JSON.stringify(bytes.toString('latin1')));
+    client.destroy();
+    socket.destroy();
+  }
+  server.close();
+});
+
+test('a client that half-closes after bytes that decided nothing is opaque, its bytes handed over (its ended stream cannot take them back)', { timeout: 60_000 }, async () => {
+  const server = net.createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [socket] = (await accepted) as [net.Socket];
+  client.end('hello opaque world');
+  const d = await sniff(socket, 60_000);
+  assert.equal(d?.kind, 'opaque');
+  assert.equal(d?.kind === 'opaque' ? d.head?.toString() : undefined, 'hello opaque world');
+  // The socket still writes back (half-open), and reads as ended.
+  assert.equal(socket.readableEnded, true);
+  socket.end('reply');
+  const [reply] = (await once(client, 'data')) as [Buffer];
+  assert.equal(reply.toString(), 'reply');
+  // A client that closes without a byte: nothing to forward.
+  const second = once(server, 'connection');
+  const quiet = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [s2] = (await second) as [net.Socket];
+  quiet.end();
+  assert.equal(await sniff(s2, 60_000), undefined);
+  for (const s of [client, socket, quiet, s2]) s.destroy();
   server.close();
 });
 

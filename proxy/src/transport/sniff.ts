@@ -13,15 +13,32 @@ export type Detected =
   | { readonly kind: 'tls'; readonly sni: string | undefined }
   | { readonly kind: 'http2' }
   | { readonly kind: 'http1' }
-  /** `timedOut`: the peer said nothing for the whole detection timeout (a server-speaks-first protocol on a detected port). */
-  | { readonly kind: 'opaque'; readonly timedOut?: boolean }
+  /**
+   * `timedOut`: the peer said nothing for the whole detection timeout (a server-speaks-first protocol on a detected
+   * port). `head`: the peer half-closed after these bytes, which decided nothing; they were not put back (an ended
+   * stream takes none) and go upstream first.
+   */
+  | { readonly kind: 'opaque'; readonly timedOut?: boolean; readonly head?: Buffer }
   /** A request line with no HTTP/1.x version (e.g. an invalid HTTP/2 preface): neither HTTP/1 nor opaque data. */
   | { readonly kind: 'invalid' };
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-// A request line starts with a method token and a space. Node's HTTP parser
-// answers anything malformed after that with 400, which is what clients expect.
-const METHOD = /^[A-Z][A-Z-]{1,19} /;
+// An uppercase method: a line that starts with one and a gap but has no HTTP version is refused (`invalid`), not
+// passed on as opaque bytes: the "INVALID CONNECTION PREFACE" an HTTP/2 client sends a server it mistook, or an
+// HTTP/0.9 "GET /path", which Python's http.server still reads with the header lines after it.
+const METHOD = /^[A-Z][A-Z-]{1,19}$/;
+/**
+ * Whitespace some HTTP/1 server skips before a request line or splits it at: RFC 9112 §2.2 lets a server ignore
+ * empty lines first (Node's does), and lenient servers split the line at any whitespace (Python's
+ * http.server: also VT, FF, 0x1c–0x1f and, in Latin-1, NEL and NBSP).
+ */
+const SPACE = byteSet('\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0');
+/** The same, inside a line (a LF ends it). */
+const GAP = byteSet('\t\v\f\r\x1c\x1d\x1e\x1f \x85\xa0');
+/** RFC 9110 tchar: a method token, as the most lenient servers accept it (Go's: any token, lowercase too). */
+const TCHAR = byteSet("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+/** A request line's end after its method: a gap, a target, a gap, an HTTP/x.y version (leniently: any digits). */
+const VERSION_AT_END = /[\t\v\f\r\x1c-\x20\x85\xa0]HTTP\/\d+\.\d+[\t\v\f\r\x1c-\x20\x85\xa0]*$/;
 /** Enough for any ClientHello we care about; bigger ones are still TLS, SNI unknown. */
 const MAX_PEEK = 16 * 1024;
 
@@ -30,7 +47,6 @@ const SILENT: Detected = { kind: 'opaque', timedOut: true };
 const INVALID: Detected = { kind: 'invalid' };
 /** Longest request line read before handing the connection to the HTTP/1 server (which answers 414/400 itself). */
 const MAX_REQUEST_LINE = 8 * 1024;
-const HTTP_VERSION = /\sHTTP\/\d\.\d\r?$/;
 const HTTP1: Detected = { kind: 'http1' };
 const HTTP2: Detected = { kind: 'http2' };
 
@@ -40,7 +56,15 @@ const HTTP2: Detected = { kind: 'http2' };
  */
 export type OpaqueHint = (declared: () => void) => () => void;
 
-/** Decides from the bytes so far, or returns undefined to ask for more. */
+/**
+ * Decides from the bytes so far, or returns undefined to ask for more.
+ *
+ * Whatever some HTTP/1 server would read as a request must be detected as HTTP/1, never passed on as opaque bytes:
+ * opaque bytes reach the application unparsed, past the HTTP policy and the header filter (a forged
+ * `weft-client-id` would reach it as sent). So a token, whitespace and a line that ends in an HTTP version is
+ * HTTP/1 whatever precedes it (empty lines, spaces) or separates its words, and the HTTP/1 server refuses what it
+ * does not accept; bytes are opaque only once they cannot begin such a line.
+ */
 export function classify(buf: Buffer): Detected | undefined {
   if (buf.length === 0) return undefined;
   if (buf[0] === 0x16) {
@@ -51,22 +75,43 @@ export function classify(buf: Buffer): Detected | undefined {
   }
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return n === H2_PREFACE.length ? HTTP2 : undefined;
-  const head = buf.toString('latin1', 0, Math.min(buf.length, 21));
-  if (METHOD.test(head)) {
-    // HTTP/1 only when the request line ends with a version: "INVALID CONNECTION PREFACE" from an HTTP/2 client
-    // must be refused, not answered with an HTTP/1 400 nor passed on as opaque bytes.
-    const eol = buf.indexOf(0x0a);
-    if (eol < 0) return buf.length < MAX_REQUEST_LINE ? undefined : HTTP1;
-    return HTTP_VERSION.test(buf.toString('latin1', 0, eol)) ? HTTP1 : INVALID;
-  }
-  // Still reading a method token: wait for the space.
-  if (/^[A-Z][A-Z-]{0,19}$/.test(head) && buf.length < 21) return undefined;
-  return OPAQUE;
+  // A request line longer than any we wait for is left to the HTTP/1 server (it answers 414 or 400 itself).
+  const more = buf.length < MAX_REQUEST_LINE ? undefined : HTTP1;
+  let start = 0;
+  while (start < buf.length && SPACE[buf[start]!] === 1) start++;
+  if (start === buf.length) return more;
+  let gap = start;
+  while (gap < buf.length && TCHAR[buf[gap]!] === 1) gap++;
+  if (gap === start) return OPAQUE;
+  if (gap === buf.length) return more;
+  if (GAP[buf[gap]!] !== 1) return OPAQUE;
+  const eol = buf.indexOf(0x0a, gap);
+  if (eol < 0) return more;
+  if (VERSION_AT_END.test(buf.toString('latin1', gap, eol))) return HTTP1;
+  return gap - start <= 20 && METHOD.test(buf.toString('latin1', start, gap)) ? INVALID : OPAQUE;
+}
+
+/**
+ * What undecided bytes are once the detection timeout passed: silence is opaque (a server-speaks-first protocol),
+ * so is a TLS record still incomplete; anything else could still become a request line, so it is HTTP/1 (its
+ * server applies its own head timeout and refuses what is not one).
+ */
+function atTimeout(buf: Buffer): Detected {
+  if (buf.length === 0) return SILENT;
+  return buf[0] === 0x16 ? OPAQUE : HTTP1;
+}
+
+function byteSet(chars: string): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let i = 0; i < chars.length; i++) set[chars.charCodeAt(i)] = 1;
+  return set;
 }
 
 /**
  * Reads until the protocol is known (or `timeoutMs` passes: opaque), then
- * un-reads what it read. Resolves undefined when the peer closed first.
+ * un-reads what it read. Resolves undefined when the peer closed (or reset)
+ * first, or half-closed without a byte; a peer that half-closed after bytes
+ * that decided nothing is opaque, its bytes handed over as `head`.
  * With `hint`, a destination declared opaque while the bytes so far decide
  * nothing ends the wait: opaque at once (a server-speaks-first protocol
  * whose client says nothing until it is greeted).
@@ -76,17 +121,17 @@ export function sniff(socket: Socket, timeoutMs: number, hint?: OpaqueHint): Pro
     let buf: Buffer = Buffer.alloc(0);
     let done = false;
     let stopHint: (() => void) | undefined;
-    const finish = (result: Detected | undefined): void => {
+    const finish = (result: Detected | undefined, ended = false): void => {
       if (done) return;
       done = true;
       if (stopHint !== undefined) stopHint();
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
-      socket.off('error', onEnd);
-      socket.off('close', onEnd);
+      socket.off('error', onGone);
+      socket.off('close', onGone);
       socket.pause();
-      if (buf.length > 0) socket.unshift(buf);
+      if (buf.length > 0 && !ended) socket.unshift(buf);
       resolve(result);
     };
     const onData = (chunk: Buffer): void => {
@@ -94,13 +139,13 @@ export function sniff(socket: Socket, timeoutMs: number, hint?: OpaqueHint): Pro
       const d = classify(buf);
       if (d) finish(d);
     };
-    const onEnd = (): void => finish(buf.length > 0 ? OPAQUE : undefined);
-    // Out of time: a started request line is HTTP/1 (its server applies its own head timeout); silence is opaque.
-    const timer = setTimeout(() => finish(buf.length === 0 ? SILENT : METHOD.test(buf.toString('latin1', 0, Math.min(buf.length, 21))) ? HTTP1 : OPAQUE), timeoutMs);
+    const onEnd = (): void => finish(buf.length > 0 ? { kind: 'opaque', head: buf } : undefined, true);
+    const onGone = (): void => finish(undefined, true);
+    const timer = setTimeout(() => finish(atTimeout(buf)), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
-    socket.once('error', onEnd);
-    socket.once('close', onEnd);
+    socket.once('error', onGone);
+    socket.once('close', onGone);
     // A stream paused by an earlier reader (the weft.tcp header) does not resume by itself when 'data' is listened to.
     socket.resume();
     if (hint !== undefined) {
