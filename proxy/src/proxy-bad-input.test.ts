@@ -223,7 +223,7 @@ test('an HPACK bomb (one large header referenced thousands of times) is refused 
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
 });
 
-test('a request dressed as opaque bytes (empty lines first, a lenient form, a pause inside the method) never reaches the application with a forged weft-client-id', { timeout: 120_000 }, async () => {
+test('a forged weft-client-id never reaches the application: requests dressed as opaque bytes (empty lines first, a lenient form, a pause inside the method), the underscore spelling CGI-style servers read as the same name', { timeout: 120_000 }, async () => {
   // The application records the bytes it receives, as a lenient HTTP server would read them, and answers each head.
   const received: string[] = [];
   const rawApp = net.createServer((socket) => {
@@ -276,6 +276,9 @@ test('a request dressed as opaque bytes (empty lines first, a lenient form, a pa
     // A pause inside the method, past the detection timeout.
     ['a pause inside the method', ['GE', request('T')], DETECT_MS * 2],
     ['a pause after an empty line', ['\r\n', request('GET')], DETECT_MS * 2],
+    // WSGI, Rack and PHP read weft_client_id as HTTP_WEFT_CLIENT_ID, the name of the vouched-for identity.
+    ['the underscore spelling', [request('GET').replace('weft-client-id', 'weft_client_id')], 0],
+    ['a mixed spelling', [request('GET').replace('weft-client-id', 'Weft_Client-Id')], 0],
   ];
   try {
     for (const [via, port] of [['a plaintext client at the inbound', m.server.ports.inbound], ['a meshed client through its outbound', m.client.ports.outbound]] as const) {

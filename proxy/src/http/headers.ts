@@ -66,5 +66,15 @@ function kept(name: string, value: string | string[], named: ReadonlySet<string>
   if (name.charCodeAt(0) === 58 /* ':' */) return false;
   // `te: trailers` is the one hop-by-hop field that travels (gRPC needs it).
   if (HOP_BY_HOP.has(name) || named?.has(name)) return name === 'te' && value === 'trailers';
-  return !name.startsWith('weft-');
+  return !isWeftName(name);
+}
+
+/**
+ * One of weft's own fields, as an application may read it: `weft-…`, and `weft_…`, which CGI-style servers (WSGI,
+ * Rack, PHP) read under the same name (`HTTP_WEFT_CLIENT_ID`), so a client's `weft_client_id` would otherwise pass
+ * for the identity the inbound proxy vouches for. Names are lowercase here.
+ */
+export function isWeftName(name: string): boolean {
+  const sep = name.charCodeAt(4);
+  return (sep === 45 /* - */ || sep === 95) /* _ */ && name.startsWith('weft');
 }

@@ -11,7 +11,7 @@
  * costs as much as the rest of the parse). No line strings, no match arrays: a request costs the proxy little garbage.
  */
 import type { Headers } from '../../svc.js';
-import { endToEnd } from '../headers.js';
+import { endToEnd, isWeftName } from '../headers.js';
 import { hasUpper, LOWER, TOKEN } from './wire.js';
 
 /** A head this parser does not serve; the connection goes to Node's HTTP server with the bytes as they came. */
@@ -217,7 +217,7 @@ export function parseRequestHead(buf: Buffer): RequestHead | undefined | typeof 
       }
     } else {
       const name = lowerName(buf, text, p, colon);
-      if (name.startsWith('weft-')) {
+      if (isWeftName(name)) {
         // weft's own inter-proxy fields: a client must not be able to set them.
         if (droppedOther?.has(name)) return UNSUPPORTED;
         (droppedOther ??= new Set()).add(name);
