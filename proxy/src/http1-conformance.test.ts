@@ -168,6 +168,14 @@ for (const via of VIAS) {
     assert.equal(JSON.parse(json!).body.length, body.length);
   });
 
+  test(`${via}: curl --http2 on an http:// URL (an h2c upgrade offer) gets its answer over HTTP/1.1`, { timeout: 60_000 }, async () => {
+    const c = await curl(via, '/echo', ['--http2', '-v']);
+    assert.equal(c.code, 0, c.err);
+    assert.match(c.err, /Upgrade: h2c/i, 'curl offered h2c');
+    assert.match(c.err, /< HTTP\/1\.1 200/, 'answered over HTTP/1.1');
+    assert.equal(c.out.split('\n').at(-1), '200');
+  });
+
   test(`${via}: HTTP/1.0 without keep-alive gets its response and the connection closes`, { timeout: 60_000 }, async () => {
     const r = await rawExchange(portOf(via, appPort), `GET /echo HTTP/1.0\r\nHost: ${WEB[via]}\r\n\r\n`);
     assert.ok(r.closedByServer, 'the server closed the connection after the response');

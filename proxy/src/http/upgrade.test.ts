@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -16,6 +17,7 @@ import { defaultPolicy } from '../policy/server-policy.js';
 import { connectMesh, ALPN_TCP } from '../transport/tls.js';
 import { DEFAULT_CONNECTIONS } from '../transport/connections.js';
 import { encodeOpaqueHeader } from '../transport/opaque-header.js';
+import { upgradeProtocols } from './upgrade.js';
 
 const SPOOFED = 'admin.kube-system.serviceaccount.identity.weft.cluster.local';
 const ATTACKER_ID = 'attacker.test.serviceaccount.identity.weft.cluster.local';
@@ -107,4 +109,61 @@ test('HTTP written straight into a weft.tcp stream is parsed: a spoofed weft-cli
   socket.end();
   assert.match(got, /^HTTP\/1\.1 200 /);
   assert.ok(got.endsWith(`plain ${ATTACKER_ID}`), got);
+});
+
+test('an h2c upgrade offer is not passed on: the application answers an ordinary request, so no HTTP/2 the proxy never parses reaches it (h2c smuggling)', { timeout: 60_000 }, async () => {
+  // An application that switches to h2c whenever asked, and records what it reads after the switch.
+  const heads: string[] = [];
+  let afterSwitch = '';
+  const h2cApp = net.createServer((socket) => {
+    let got = '';
+    let switched = false;
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => {
+      if (switched) {
+        afterSwitch += d.toString('latin1');
+        return;
+      }
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      heads.push(got.slice(0, end));
+      if (/^upgrade:.*h2c/im.test(got.slice(0, end))) {
+        switched = true;
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n');
+      } else socket.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nplain');
+    });
+  });
+  h2cApp.listen(0, '127.0.0.1');
+  await once(h2cApp, 'listening');
+  const h2cMesh = await startMesh({ appPort: (h2cApp.address() as AddressInfo).port });
+  try {
+    const socket = net.connect(h2cMesh.server.ports.inbound, '127.0.0.1');
+    await once(socket, 'connect');
+    let reply = '';
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+      // Had the proxy joined the connections, this would reach the application unparsed.
+      if (reply.startsWith('HTTP/1.1 101')) {
+        socket.write(`PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nweft-client-id: ${SPOOFED}`);
+        setTimeout(() => socket.destroy(), 200);
+      }
+    });
+    socket.write('GET /offer HTTP/1.1\r\nHost: web.test.svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n');
+    await once(socket, 'close');
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.ok(reply.endsWith('plain'), reply);
+    assert.equal(heads.length, 1);
+    assert.doesNotMatch(heads[0]!, /h2c|http2-settings/i, 'the application was offered h2c');
+    assert.equal(afterSwitch, '');
+  } finally {
+    await h2cMesh.close();
+    h2cApp.close();
+  }
+});
+
+test('an upgrade offering h2c and WebSocket keeps WebSocket', () => {
+  assert.equal(upgradeProtocols('h2c'), '');
+  assert.equal(upgradeProtocols('H2C, websocket'), 'websocket');
+  assert.equal(upgradeProtocols('websocket'), 'websocket');
 });

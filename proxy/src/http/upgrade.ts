@@ -23,17 +23,34 @@ export function upgradeHead(req: HttpRequest): string {
   return `${head}\r\n`;
 }
 
+/**
+ * The protocols an upgrade may switch to at the application: all the client offered but `h2c`. An HTTP/2 connection
+ * that began as an HTTP/1 upgrade would carry requests the proxy never parses, so their `weft-client-id` and every
+ * other header would reach the application as the client wrote them (h2c smuggling); without it the request is an
+ * ordinary one (curl's `--http2` offer on an http:// URL gets its HTTP/1.1 answer). HTTP/2 reaches applications
+ * through the proxy's own HTTP/2 server instead (prior knowledge, or the mesh).
+ */
+export function upgradeProtocols(upgrade: string | undefined): string {
+  if (upgrade === undefined) return '';
+  return upgrade
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && p.toLowerCase() !== 'h2c')
+    .join(', ');
+}
+
 /** Sends the upgrade request to the application; resolves with its answer (a 101 carries the application's socket). */
 export function requestUpgrade(addr: SocketAddr, req: HttpRequest): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const key = `${addr.ip}:${addr.port}`;
+    const protocols = upgradeProtocols(req.upgrade);
     const out = http.request({
       host: addr.ip,
       port: addr.port,
       method: req.method,
       path: req.path,
       agent: false,
-      headers: { ...req.headers, host: req.authority, connection: 'upgrade', upgrade: req.upgrade ?? '' },
+      headers: protocols === '' ? { ...req.headers, host: req.authority } : { ...req.headers, host: req.authority, connection: 'upgrade', upgrade: protocols },
     });
     // The client went away before the application answered: the request to it goes too.
     const onAbort = (): void => void out.destroy(new Error('client went away'));
@@ -43,6 +60,12 @@ export function requestUpgrade(addr: SocketAddr, req: HttpRequest): Promise<Http
       out.once('close', () => req.signal.removeEventListener('abort', onAbort));
     }
     out.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (protocols === '') {
+        // Asked for nothing to switch to (an h2c offer, withheld): a 101 anyway is not joined.
+        socket.destroy();
+        reject(new Error('weft: the application switched protocols on a request that offered it none'));
+        return;
+      }
       const headers = endToEnd(res.headers);
       if (res.headers.upgrade !== undefined) headers.upgrade = res.headers.upgrade;
       resolve({ status: 101, headers, body: Readable.from([]), trailers: () => undefined, resetCode: () => undefined, upgraded: { socket, head } });
