@@ -223,7 +223,7 @@ test('an HPACK bomb (one large header referenced thousands of times) is refused 
   assert.equal(await okRequest(mesh.server.ports.inbound), 200);
 });
 
-test('a forged weft-client-id never reaches the application: requests dressed as opaque bytes (empty lines first, a lenient form, a pause inside the method), the underscore spelling CGI-style servers read as the same name', { timeout: 120_000 }, async () => {
+test('a forged weft-client-id never reaches the application: requests dressed as opaque bytes (empty lines or control bytes first, a lenient form, a pause inside the method), the underscore spelling CGI-style servers read as the same name', { timeout: 120_000 }, async () => {
   // The application records the bytes it receives, as a lenient HTTP server would read them, and answers each head.
   const received: string[] = [];
   const rawApp = net.createServer((socket) => {
@@ -273,6 +273,9 @@ test('a forged weft-client-id never reaches the application: requests dressed as
     ['a lowercase method', [request('get')], 0],
     ['a leading space', [request(' GET')], 0],
     ['a leading NBSP', [request('\xa0GET')], 0],
+    // Netty's server skips every control character first, a TLS record's first bytes included.
+    ['control bytes first', ['\x00\x16' + request('GET')], 0],
+    ['a TLS record header first', ['\x16\x03\x01\x00\x05' + request('GET')], 0],
     // A pause inside the method, past the detection timeout.
     ['a pause inside the method', ['GE', request('T')], DETECT_MS * 2],
     ['a pause after an empty line', ['\r\n', request('GET')], DETECT_MS * 2],

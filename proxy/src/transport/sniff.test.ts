@@ -9,7 +9,8 @@ test('classifies HTTP/1 request lines, the HTTP/2 preface and opaque bytes', () 
   assert.deepEqual(classify(Buffer.from('GET / HTTP/1.1\r\n')), { kind: 'http1' });
   assert.deepEqual(classify(Buffer.from('OPTIONS * HTTP/1.1\r\n')), { kind: 'http1' });
   assert.deepEqual(classify(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), { kind: 'http2' });
-  assert.deepEqual(classify(Buffer.from([0x00, 0x01, 0x02])), { kind: 'opaque' });
+  // A PostgreSQL SSLRequest: its length and code bytes include 0xd2, which no request line has.
+  assert.deepEqual(classify(Buffer.from([0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f])), { kind: 'opaque' });
   assert.deepEqual(classify(Buffer.from('hello world\r\n')), { kind: 'opaque' });
   // Binary bytes are opaque at the first one no request line has, without waiting for more.
   assert.deepEqual(classify(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')), { kind: 'opaque' });
@@ -30,10 +31,14 @@ test('whatever some HTTP/1 server reads as a request is HTTP/1, never opaque', (
     '\xa0GET\x85/admin\x0bHTTP/1.1 \r\n',
     'GET /a\x00b HTTP/1.1\r\n',
     'GET /admin HTTP/01.10\n',
+    // Netty's: any ISO control character before the request line, 22 (a TLS record's first byte) included.
+    '\x00\x01\x7f\x9fGET /admin HTTP/1.1\r\n',
+    '\x16GET /admin HTTP/1.1\r\n',
+    '\x16\x03\x01\x00\x05GET /admin HTTP/1.1\r\n',
   ];
   for (const line of http1) assert.deepEqual(classify(Buffer.from(line, 'latin1')), { kind: 'http1' }, JSON.stringify(line));
   // Until the line ends it may still become a request line: wait.
-  for (const part of ['\r\n', '\r\nGE', 'get', 'hello world', ' GET /admin HTTP/1.']) {
+  for (const part of ['\r\n', '\r\nGE', 'get', 'hello world', ' GET /admin HTTP/1.', '\x00\x01\x02', '\x16']) {
     assert.equal(classify(Buffer.from(part, 'latin1')), undefined, JSON.stringify(part));
   }
 });
@@ -98,7 +103,7 @@ test('a silent client is opaque after the detection timeout, and the bytes read 
   server.close();
 });
 
-test('after the timeout, bytes that may still become a request line are HTTP/1; a partial TLS record is opaque', { timeout: 60_000 }, async () => {
+test('after the timeout, bytes that may still become a request line are HTTP/1; a partial ClientHello is opaque', { timeout: 60_000 }, async () => {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -109,7 +114,9 @@ test('after the timeout, bytes that may still become a request line are HTTP/1; 
     ['GET', 'http1'],
     ['\r\n', 'http1'],
     ['get /admin', 'http1'],
-    [Buffer.from([0x16, 0x03, 0x01]), 'opaque'],
+    [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), 'opaque'],
+    // Too short to be told from control bytes before a request line (Netty's server skips them).
+    [Buffer.from([0x16, 0x03, 0x01]), 'http1'],
   ];
   for (const [bytes, kind] of cases) {
     const accepted = once(server, 'connection');

@@ -28,12 +28,12 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 // HTTP/0.9 "GET /path", which Python's http.server still reads with the header lines after it.
 const METHOD = /^[A-Z][A-Z-]{1,19}$/;
 /**
- * Whitespace some HTTP/1 server skips before a request line or splits it at: RFC 9112 §2.2 lets a server ignore
- * empty lines first (Node's does), and lenient servers split the line at any whitespace (Python's
- * http.server: also VT, FF, 0x1c–0x1f and, in Latin-1, NEL and NBSP).
+ * Bytes some HTTP/1 server skips before a request line: RFC 9112 §2.2 lets a server ignore empty lines (Node's
+ * does), Python's http.server any whitespace (in Latin-1, NEL and NBSP too), Netty's every ISO control character
+ * (0x00–0x1f, 0x7f–0x9f) and whitespace.
  */
-const SPACE = byteSet('\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0');
-/** The same, inside a line (a LF ends it). */
+const SPACE = byteSet(String.fromCharCode(...range(0x00, 0x20), ...range(0x7f, 0xa0)));
+/** Whitespace lenient servers split a request line at (Python's: also VT, FF, 0x1c–0x1f, NEL, NBSP); a LF ends it. */
 const GAP = byteSet('\t\v\f\r\x1c\x1d\x1e\x1f \x85\xa0');
 /** RFC 9110 tchar: a method token, as the most lenient servers accept it (Go's: any token, lowercase too). */
 const TCHAR = byteSet("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
@@ -67,8 +67,9 @@ export type OpaqueHint = (declared: () => void) => () => void;
  */
 export function classify(buf: Buffer): Detected | undefined {
   if (buf.length === 0) return undefined;
-  if (buf[0] === 0x16) {
-    if (buf.length < 5) return undefined;
+  const hello = clientHelloStart(buf);
+  if (hello !== false) {
+    if (hello === undefined) return undefined;
     const recordLen = buf.readUInt16BE(3);
     if (buf.length < 5 + recordLen && buf.length < MAX_PEEK) return undefined;
     return { kind: 'tls', sni: clientHelloSni(buf) };
@@ -93,12 +94,38 @@ export function classify(buf: Buffer): Detected | undefined {
 
 /**
  * What undecided bytes are once the detection timeout passed: silence is opaque (a server-speaks-first protocol),
- * so is a TLS record still incomplete; anything else could still become a request line, so it is HTTP/1 (its
- * server applies its own head timeout and refuses what is not one).
+ * so is a ClientHello still incomplete; anything else could still become a request line (after control bytes, for
+ * Netty's server), so it is HTTP/1 (its server applies its own head timeout and refuses what is not one).
  */
 function atTimeout(buf: Buffer): Detected {
   if (buf.length === 0) return SILENT;
-  return buf[0] === 0x16 ? OPAQUE : HTTP1;
+  return clientHelloStart(buf) === true ? OPAQUE : HTTP1;
+}
+
+/** Record lengths a TLS record may have (RFC 8446 §5.1: 2^14 bytes, and 2^14 + 256 protected). */
+const MAX_RECORD = 16_384 + 256;
+
+/**
+ * Whether the bytes begin a TLS record carrying a ClientHello (RFC 8446 §5.1, §4): a handshake record (22) of
+ * version 3.x and a plausible length whose first message is a ClientHello (1); undefined while too few bytes say.
+ * Anything else starting with 22 is not TLS: Netty's HTTP/1 server skips that byte, with every other control
+ * character, before a request line.
+ */
+function clientHelloStart(buf: Buffer): boolean | undefined {
+  if (buf[0] !== 0x16) return false;
+  if (buf.length < 2) return undefined;
+  if (buf[1] !== 0x03) return false;
+  if (buf.length < 3) return undefined;
+  if (buf[2]! > 0x04) return false;
+  if (buf.length < 5) return undefined;
+  const recordLen = buf.readUInt16BE(3);
+  if (recordLen === 0 || recordLen > MAX_RECORD) return false;
+  if (buf.length < 6) return undefined;
+  return buf[5] === 0x01;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
 function byteSet(chars: string): Uint8Array {
