@@ -37,8 +37,6 @@ const SPACE = byteSet(String.fromCharCode(...range(0x00, 0x20), ...range(0x7f, 0
 const GAP = byteSet('\t\v\f\r\x1c\x1d\x1e\x1f \x85\xa0');
 /** RFC 9110 tchar: a method token, as the most lenient servers accept it (Go's: any token, lowercase too). */
 const TCHAR = byteSet("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-/** A request line's end after its method: a gap, a target, a gap, an HTTP/x.y version (leniently: any digits). */
-const VERSION_AT_END = /[\t\v\f\r\x1c-\x20\x85\xa0]HTTP\/\d+\.\d+[\t\v\f\r\x1c-\x20\x85\xa0]*$/;
 /** Enough for any ClientHello we care about; bigger ones are still TLS, SNI unknown. */
 const MAX_PEEK = 16 * 1024;
 
@@ -88,7 +86,7 @@ export function classify(buf: Buffer): Detected | undefined {
   if (GAP[buf[gap]!] !== 1) return OPAQUE;
   const eol = buf.indexOf(0x0a, gap);
   if (eol < 0) return more;
-  if (VERSION_AT_END.test(buf.toString('latin1', gap, eol))) return HTTP1;
+  if (endsWithVersion(buf, gap, eol)) return HTTP1;
   return gap - start <= 20 && METHOD.test(buf.toString('latin1', start, gap)) ? INVALID : OPAQUE;
 }
 
@@ -122,6 +120,30 @@ function clientHelloStart(buf: Buffer): boolean | undefined {
   if (recordLen === 0 || recordLen > MAX_RECORD) return false;
   if (buf.length < 6) return undefined;
   return buf[5] === 0x01;
+}
+
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
+
+/**
+ * Whether `buf[from, to)` (a request line after its method, starting with a gap) ends in a gap, an HTTP/x.y version
+ * (leniently: any digits) and nothing but gaps after it.
+ */
+function endsWithVersion(buf: Buffer, from: number, to: number): boolean {
+  let end = to;
+  while (end > from && GAP[buf[end - 1]!] === 1) end--;
+  const minor = digitsBefore(buf, from, end);
+  if (minor === end || minor <= from || buf[minor - 1] !== 0x2e /* . */) return false;
+  const major = digitsBefore(buf, from, minor - 1);
+  if (major === minor - 1) return false;
+  const name = major - HTTP_SLASH.length;
+  return name > from && GAP[buf[name - 1]!] === 1 && buf.compare(HTTP_SLASH, 0, HTTP_SLASH.length, name, major) === 0;
+}
+
+/** The start of the run of ASCII digits that ends at `end` (`end` itself when there is none). */
+function digitsBefore(buf: Buffer, from: number, end: number): number {
+  let i = end;
+  while (i > from && buf[i - 1]! >= 0x30 && buf[i - 1]! <= 0x39) i--;
+  return i;
 }
 
 function range(from: number, to: number): number[] {
