@@ -40,6 +40,16 @@ export class BadRequestError extends WeftError {
   }
 }
 
+/**
+ * An HTTP/1 `CONNECT` (a tunnel through a forward proxy, e.g. an application's HTTPS_PROXY): not proxied (501). The
+ * message names the way through: the forward proxy's port declared opaque, whose bytes then pass untouched.
+ */
+export class TunnelNotProxiedError extends WeftError {
+  constructor(target: string) {
+    super('UNIMPLEMENTED', `weft: CONNECT ${target}: tunnels are not proxied; declare the forward proxy's port opaque (config.weft.io/opaque-ports) to pass them through`);
+  }
+}
+
 /** The `weft-proxy-error` value of a 503 whose request never reached the application (nothing was delivered). */
 export const APP_UNREACHABLE = 'app-unreachable';
 

@@ -11,6 +11,7 @@ import { createLogger } from '@weft/common/log';
 import { StaticDiscovery, endpoint } from './discovery/discovery.js';
 import { TestPki } from '@weft/common/testing/pki';
 import { prng } from '@weft/common/testing/mutate';
+import { runCommand } from './testing/commands.js';
 
 let mesh: Mesh;
 let app: http.Server;
@@ -302,6 +303,21 @@ test('a forged weft-client-id never reaches the application: requests dressed as
     await m.close();
     rawApp.close();
   }
+});
+
+test('CONNECT (a tunnel through a forward proxy) is answered 501 naming the way through, at both ports, and reaches no application', { timeout: 60_000 }, async () => {
+  const before = appPaths.length;
+  for (const port of [mesh.client.ports.outbound, mesh.server.ports.inbound]) {
+    const reply = await raw(port, 'CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\n', false);
+    assert.match(reply, /^HTTP\/1\.1 501 /, reply);
+    assert.match(reply, /weft: CONNECT db\.example:5432: tunnels are not proxied; declare the forward proxy's port opaque/);
+    // curl as an application using the proxy port as its HTTPS proxy: it reports the refusal.
+    const c = await runCommand(['curl', '-sS', '--max-time', '20', '--proxytunnel', '-x', `http://127.0.0.1:${port}`, 'https://db.example:5432/'], { timeoutMs: 30_000 });
+    assert.notEqual(c.code, 0);
+    assert.match(c.stderr, /501/, c.stderr);
+  }
+  assert.equal(appPaths.length, before, 'a tunnel reached the application');
+  assert.equal(await okRequest(mesh.client.ports.outbound), 200);
 });
 
 test('binary garbage on every listener closes only that connection', { timeout: 60_000 }, async () => {

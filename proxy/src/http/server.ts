@@ -15,7 +15,8 @@ import type { Logger } from '@weft/common/log';
 import { WeftError } from '@weft/common/errors';
 import type { ConnMeta, Headers, HttpRequest, HttpResponse, HttpService } from '../svc.js';
 import { endToEnd, ORIG_PROTO } from './headers.js';
-import { APP_UNREACHABLE, EndpointError, neverConnected } from '../errors.js';
+import { APP_UNREACHABLE, EndpointError, neverConnected, TunnelNotProxiedError } from '../errors.js';
+import { writeUpgradeError } from './upgrade.js';
 import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
 import { BodyForward } from './forward.js';
 import { StreamSignal } from './request-signal.js';
@@ -69,6 +70,7 @@ export class HttpServer {
   private readonly fastConns = new Set<H1ServerConn>();
   private readonly hooks: { drain(): void; destroy(): void }[] = [];
   private readonly fastOpts: H1ConnOptions;
+  private connectLogged = false;
 
   constructor(
     private readonly service: HttpService,
@@ -84,6 +86,7 @@ export class HttpServer {
       (req, res) => this.onH1Request(req, res),
     );
     this.h1.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.onH1Upgrade(req, socket, head));
+    this.h1.on('connect', (req: http.IncomingMessage, socket: Duplex) => this.onH1Connect(req, socket));
     this.h2 = http2.createServer({
       maxHeaderListPairs: 512,
       maxSessionMemory: H2_MAX_SESSION_MEMORY_MIB,
@@ -241,6 +244,18 @@ export class HttpServer {
     socket.once('close', () => ac.abort(new StreamReset(NGHTTP2_CANCEL)));
     const request = fromH1(req, meta, ac.signal, Readable.from([]), true, String(req.headers.upgrade));
     this.opts.onUpgrade(request, socket);
+  }
+
+  /** A CONNECT is answered with a 501 that names the way through (Node's server would close it without a word). */
+  private onH1Connect(req: http.IncomingMessage, socket: Duplex): void {
+    this.h1Conns.get(req.socket)?.leftHttp();
+    socket.on('error', ignore);
+    const err = new TunnelNotProxiedError(req.url ?? '');
+    if (!this.connectLogged) {
+      this.connectLogged = true;
+      this.opts.log.warn({ client: this.h1Conns.get(req.socket)?.meta.client, target: req.url }, `${err.message} (logged once)`);
+    }
+    writeUpgradeError(socket, err);
   }
 
   private onH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
