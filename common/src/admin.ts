@@ -16,6 +16,8 @@ export interface AdminServerOptions {
   /** Why the process is not ready, or undefined when it is. */
   readonly notReadyReason: () => string | undefined;
   readonly routes?: Readonly<Record<string, AdminRoute>>;
+  /** The `/metrics` body when it is more than `registry` alone (the proxy's worker threads add theirs); default: the registry's text. */
+  readonly metrics?: () => Promise<string>;
 }
 
 export interface AdminServer {
@@ -52,7 +54,7 @@ async function route(opts: AdminServerOptions, path: string, req: http.IncomingM
     if (reason === undefined) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
     else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${reason}\n`);
   } else if (path === '/metrics') {
-    const body = await opts.registry.metrics();
+    const body = await (opts.metrics ?? (() => opts.registry.metrics()))();
     res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body);
   } else if (opts.routes?.[path]) {
     await opts.routes[path](req, res);

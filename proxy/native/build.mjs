@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the proxy's native addon (proxy/native/build/Release/weft_original_dst.node: SO_ORIGINAL_DST,
-// releasing the executable's start-up pages, and TCP_USER_TIMEOUT)
+// releasing the executable's start-up pages, TCP_USER_TIMEOUT and SO_REUSEPORT listeners)
 // with node-gyp from the proxy workspace's devDependencies. Runs as the proxy
 // workspace's install script, so `npm ci` builds it, and as `npm run build:native -w proxy`.
 //
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const output = join(here, 'build', 'Release', 'weft_original_dst.node');
-const sources = ['binding.gyp', 'original_dst.cc', 'startup_pages.cc', 'startup_pages.h', 'tcp_user_timeout.cc', 'tcp_user_timeout.h', 'napi_util.cc', 'napi_util.h', 'build.mjs'].map((f) => join(here, f));
+const sources = ['binding.gyp', 'original_dst.cc', 'startup_pages.cc', 'startup_pages.h', 'tcp_user_timeout.cc', 'tcp_user_timeout.h', 'reuse_port.cc', 'reuse_port.h', 'napi_util.cc', 'napi_util.h', 'build.mjs'].map((f) => join(here, f));
 const force = process.argv.includes('--force');
 const strict = process.argv.includes('--strict');
 

@@ -1,5 +1,6 @@
 // weft_original_dst, the proxy's native addon (it also holds
-// releaseExecutablePages, startup_pages.cc).
+// releaseExecutablePages, startup_pages.cc, setTcpUserTimeout and tcpTimers,
+// tcp_user_timeout.cc, and listenReusePort, reuse_port.cc).
 //
 // getOriginalDst: the destination a connection had before iptables REDIRECT
 // rewrote it, read from conntrack with getsockopt(SO_ORIGINAL_DST) for IPv4 and
@@ -12,6 +13,7 @@
 
 #include "napi_util.h"
 #include "startup_pages.h"
+#include "reuse_port.h"
 #include "tcp_user_timeout.h"
 
 #include <arpa/inet.h>
@@ -82,6 +84,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "setTcpUserTimeout", fn);
   napi_create_function(env, "tcpTimers", NAPI_AUTO_LENGTH, weft::TcpTimers, nullptr, &fn);
   napi_set_named_property(env, exports, "tcpTimers", fn);
+  napi_create_function(env, "listenReusePort", NAPI_AUTO_LENGTH, weft::ListenReusePort, nullptr, &fn);
+  napi_set_named_property(env, exports, "listenReusePort", fn);
   return exports;
 }
 

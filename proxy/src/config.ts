@@ -59,6 +59,11 @@ export interface ProxyConfig {
   readonly shutdownEndpoint: boolean;
   /** Span export (docs/tracing.md); undefined: tracing is off. */
   readonly tracing?: TraceConfig;
+  /**
+   * Threads serving requests (WEFT_PROXY_WORKERS, default 1): more than one needs as many cores in the pod's CPU
+   * limit to gain anything (docs/proxy.md, "More than one core").
+   */
+  readonly workers: number;
 }
 
 function connectionSetting(key: ProxyConnectionSetting): Setting<number> {
@@ -105,6 +110,7 @@ const schema = {
   traceServiceName: env.optionalString('WEFT_PROXY_TRACE_SERVICE_NAME'),
   traceQueueSize: env.int('WEFT_PROXY_TRACE_QUEUE_SIZE', 2048, { min: 1, max: 1_000_000 }),
   traceFlushIntervalMs: env.duration('WEFT_PROXY_TRACE_FLUSH_INTERVAL', '1s'),
+  workers: env.int('WEFT_PROXY_WORKERS', 1, { min: 1, max: 64 }),
   inboundAppPort: { variable: 'WEFT_PROXY_INBOUND_APP_PORT', parse: (raw: string | undefined) => raw },
 };
 
@@ -148,6 +154,7 @@ export function parseProxyEnv(source: NodeJS.ProcessEnv): ProxyConfig {
     inboundAppPort,
     tapClientId: c.tapClientId || undefined,
     shutdownEndpoint: c.shutdownEndpoint,
+    workers: c.workers,
     tracing: traceConfig(
       { collector: c.traceCollector, sampling: c.traceSampling, serviceName: c.traceServiceName, queueSize: c.traceQueueSize, flushIntervalMs: c.traceFlushIntervalMs },
       { namespace: c.namespace, name: c.pod, workloadKind: c.workloadKind, workloadName: c.workloadName, contextToken: c.contextToken },

@@ -1,8 +1,10 @@
 /**
  * `node proxy/dist/main.js`: the sidecar. Configuration from the environment
  * (docs/contracts.md); SIGTERM (or POST /shutdown on the admin port) drains
- * in-flight requests and exits.
+ * in-flight requests and exits. With WEFT_PROXY_WORKERS > 1 the same module
+ * runs each worker thread (workers/worker.ts).
  */
+import { isMainThread, workerData } from 'node:worker_threads';
 import { createLogger } from '@weft/common/log';
 import { ConfigError } from '@weft/common/errors';
 import { parseProxyEnv } from './config.js';
@@ -10,6 +12,8 @@ import { startProxy } from './proxy.js';
 import { releaseStartupPagesWhenReady } from './native/startup-pages.js';
 import { watchIdleMemory } from './idle-memory.js';
 import { installAsyncBind } from './async-bind.js';
+import { runProxyWorker } from './workers/worker.js';
+import type { WorkerData } from './workers/messages.js';
 
 async function main(): Promise<void> {
   installAsyncBind();
@@ -32,7 +36,8 @@ async function main(): Promise<void> {
   };
   process.on('uncaughtException', fatal('uncaught exception: exiting'));
   process.on('unhandledRejection', fatal('unhandled rejection: exiting'));
-  const proxy = await startProxy({ config, log });
+  // The worker threads run this module (in the image, the bundle: its own file).
+  const proxy = await startProxy({ config, log, workerEntry: new URL(import.meta.url) });
   releaseStartupPagesWhenReady(proxy.identity, log);
   watchIdleMemory(log);
   const stop = (signal: string): void => {
@@ -45,7 +50,12 @@ async function main(): Promise<void> {
   void proxy.closed.then(() => process.exit(0));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`weft-proxy: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`weft-proxy: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+} else if ((workerData as WorkerData | undefined)?.weftProxyWorker) {
+  // An error here reaches the main thread as the worker's 'error' event (workers/primary.ts): the proxy exits.
+  void runProxyWorker(workerData as WorkerData);
+}

@@ -39,6 +39,8 @@ import { ProxyPorts } from './inbound/app-target.js';
 import { isLoopback } from './transport/loopback.js';
 import { Tracer } from './trace/tracer.js';
 import { OtlpHttpExporter } from './trace/exporter.js';
+import { loadNativeAddon } from './native/addon.js';
+import { startWorkerThreads, type WorkerThreads } from './workers/primary.js';
 
 /** Where a redirected connection was going; undefined when it was not redirected. */
 export type OriginalDstLookup = (socket: net.Socket) => SocketAddr | undefined;
@@ -61,6 +63,18 @@ export interface ProxyOptions {
   readonly drainMs?: number;
   /** Time allowed to receive a request's headers (or an HTTP/2 session's first request); default 10 s. */
   readonly headersTimeoutMs?: number;
+  /** Default: a hub of this proxy's own. */
+  readonly tap?: TapHub;
+  /**
+   * The module worker threads run when `config.workers` > 1: the proxy's main (main.ts). Default: dist/main.js next
+   * to this module; a bundle passes its own file.
+   */
+  readonly workerEntry?: URL;
+  /**
+   * Set in a worker thread (workers/worker.ts): listen on these ports beside the main thread's listeners
+   * (SO_REUSEPORT), and serve no admin or tap port (the main thread does).
+   */
+  readonly worker?: { readonly ports: { readonly outbound: number; readonly inbound: number } };
 }
 
 export interface Proxy {
@@ -69,6 +83,8 @@ export interface Proxy {
   readonly tapPort: Promise<number>;
   readonly identity: LocalIdentity;
   readonly registry: Registry;
+  /** The worker threads when `config.workers` > 1 (the main thread serves requests too). */
+  readonly workers: WorkerThreads | undefined;
   /** Why the proxy is not ready, or undefined when it is (it holds a certificate). */
   notReadyReason(): string | undefined;
   /** Stops accepting, lets in-flight requests finish (up to the drain time), then closes everything. */
@@ -110,7 +126,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       log,
     );
   const lookup = opts.originalDst === null ? undefined : (opts.originalDst ?? (await nativeOriginalDst(log)));
-  const tap = new TapHub();
+  // Threads serving requests: with more than one, each thread's tap hub hands out every `threads`-th stream id.
+  const threads = opts.worker ? 0 : c.workers;
+  const tap = opts.tap ?? new TapHub(0, Math.max(1, threads));
   const connections = c.connections;
   const h1 = new Http1Client(connections);
   const h2 = new H2Pool({ connections });
@@ -141,10 +159,27 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     maxHeaderSize: MAX_HEADER_SIZE,
   });
 
-  const outboundListener = await listen(c.outbound.host, c.outbound.port, undefined, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
-  const inboundListener = await listen(c.inbound.host, c.inbound.port, connections, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  // More than one thread: every thread listens on its own socket for the same ports (SO_REUSEPORT) and the kernel
+  // spreads the connections; a worker binds the ports the main thread got (they may have been 0).
+  const reusePort = opts.worker !== undefined || threads > 1;
+  const outboundListener = await listen(c.outbound.host, opts.worker?.ports.outbound ?? c.outbound.port, undefined, reusePort, (socket, port) => outbound.accept(socket, originalDstOf(socket, port, lookup, log)));
+  const inboundListener = await listen(c.inbound.host, opts.worker?.ports.inbound ?? c.inbound.port, connections, reusePort, (socket, port) => inbound.accept(socket, originalDstOf(socket, port, lookup, log)));
   proxyPorts.add(outboundListener.port);
   proxyPorts.add(inboundListener.port);
+  const drainMs = opts.drainMs ?? 10_000;
+
+  if (opts.worker) return workerProxy();
+  const workers =
+    threads > 1
+      ? startWorkerThreads({
+          entry: opts.workerEntry ?? new URL('./main.js', import.meta.url),
+          count: threads - 1,
+          config: c,
+          ports: { outbound: outboundListener.port, inbound: inboundListener.port },
+          identity, discovery, profiles, policies, tap, log, drainMs,
+          headersTimeoutMs: opts.headersTimeoutMs,
+        })
+      : undefined;
 
   let shuttingDown: Promise<void> | undefined;
   const notReadyReason = (): string | undefined => {
@@ -152,13 +187,14 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     if (!creds) return `no certificate yet for ${identity.name}`;
     // Peers refuse an expired certificate: serving with it would fail every meshed request.
     if (creds.expiresAt.getTime() <= Date.now()) return `the certificate for ${identity.name} expired at ${creds.expiresAt.toISOString()}`;
-    return undefined;
+    return workers?.notReadyReason();
   };
   const admin: AdminServer = await startAdminServer({
     host: c.admin.host,
     port: c.admin.port,
     registry,
     notReadyReason,
+    ...(workers ? { metrics: () => workers.metrics(registry) } : {}),
     routes: {
       '/shutdown': (req, res) => {
         // The admin port is open to the node (probes) and, without a policy, to other pods: only the pod itself may stop its proxy.
@@ -203,7 +239,6 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   });
   tapPort.catch((err: unknown) => (c.tapClientId === undefined ? log.info((err as Error).message) : log.error({ err }, 'tap server failed to start')));
 
-  const drainMs = opts.drainMs ?? 10_000;
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
   const proxy: Proxy = {
@@ -212,13 +247,14 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     closed,
     identity,
     registry,
+    workers,
     notReadyReason,
     shutdown() {
       return (shuttingDown ??= (async () => {
         log.info({ drainMs }, 'draining');
         outbound.server.drain();
         inbound.server.drain();
-        await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs)]);
+        await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs), workers?.shutdown(drainMs)]);
         outbound.server.destroy();
         inbound.server.destroy();
         h1.close();
@@ -235,8 +271,40 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       })());
     },
   };
-  log.info({ outbound: proxy.ports.outbound, inbound: proxy.ports.inbound, admin: proxy.ports.admin, identity: identity.name, originalDst: lookup !== undefined }, 'proxy listening');
+  log.info({ outbound: proxy.ports.outbound, inbound: proxy.ports.inbound, admin: proxy.ports.admin, identity: identity.name, originalDst: lookup !== undefined, threads: Math.max(1, threads) }, 'proxy listening');
   return proxy;
+
+  /** A worker thread's proxy: the two stacks on their listeners; the main thread holds the rest. */
+  function workerProxy(): Proxy {
+    let stopping: Promise<void> | undefined;
+    let markStopped: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (markStopped = resolve));
+    const tapPort = Promise.reject(new Error('tap is served by the main thread'));
+    tapPort.catch(() => undefined);
+    return {
+      ports: { outbound: outboundListener.port, inbound: inboundListener.port, admin: 0 },
+      tapPort,
+      identity,
+      registry,
+      workers: undefined,
+      notReadyReason: () => (identity.current() ? undefined : `no certificate yet for ${identity.name}`),
+      closed: stopped,
+      shutdown() {
+        return (stopping ??= (async () => {
+          outbound.server.drain();
+          inbound.server.drain();
+          await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs)]);
+          outbound.server.destroy();
+          inbound.server.destroy();
+          h1.close();
+          h2.close();
+          mux.close();
+          await spans?.close();
+          markStopped();
+        })());
+      },
+    };
+  }
 }
 
 interface Listener {
@@ -250,7 +318,7 @@ interface Listener {
  * user timeout (transport/connections.ts) then close one whose peer's node went away without closing it, idle or
  * with bytes in flight, so an opaque stream, a response or a session to a vanished caller is not held for good.
  */
-async function listen(host: string, port: number, remote: ConnectionSettings | undefined, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
+async function listen(host: string, port: number, remote: ConnectionSettings | undefined, reusePort: boolean, onSocket: (socket: net.Socket, port: number) => void): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: an opaque client's FIN must not close the direction still flowing towards it.
   const options: net.ServerOpts = { allowHalfOpen: true, noDelay: true, ...(remote ? { keepAlive: true, keepAliveInitialDelay: remote.keepAliveMs } : {}) };
@@ -264,7 +332,8 @@ async function listen(host: string, port: number, remote: ConnectionSettings | u
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    if (reusePort) server.listen({ fd: loadNativeAddon().listenReusePort(host, port, 511) }, () => resolve());
+    else server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;
   return {

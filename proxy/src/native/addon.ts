@@ -12,6 +12,8 @@ export interface NativeAddon {
   releaseExecutablePages(): { readonly mappings: number; readonly bytes: number; readonly residentBytes: number };
   setTcpUserTimeout(fd: number, ms: number): void;
   tcpTimers(fd: number): TcpTimers;
+  /** A listening socket with SO_REUSEPORT for a numeric address, as its fd (proxy/native/reuse_port.cc). */
+  listenReusePort(host: string, port: number, backlog: number): number;
 }
 
 /** What a TCP socket has: its user timeout (0: the kernel's retransmissions decide) and its keepalive settings. */

@@ -17,22 +17,66 @@ import { compileServer, type ServerPolicy } from './server-policy.js';
 export interface InboundPolicies {
   /** The policy for an application port; a promise only while a watched port awaits its first policy. */
   policyFor(port: number | undefined): ServerPolicy | Promise<ServerPolicy>;
+  /**
+   * The proxy's worker threads' copy (proxy/src/workers): `listener` hears each port's current `Server` now and
+   * every change after; `null` means the default applies (a watched port's wait ended without a policy, or the
+   * port's policy was cleared). Returns the unsubscribe function.
+   */
+  feed(listener: PolicyFeedListener): () => void;
   close(): void;
+}
+
+export type PolicyFeedListener = (port: number, server: policy.Server | null) => void;
+
+/** The feed's listeners and each port's latest `Server` (or `null`), shared by the implementations. */
+export class PolicyFeed {
+  private readonly latest = new Map<number, policy.Server | null>();
+  private readonly listeners = new Set<PolicyFeedListener>();
+
+  set(port: number, server: policy.Server | null): void {
+    this.latest.set(port, server);
+    for (const l of this.listeners) l(port, server);
+  }
+
+  subscribe(listener: PolicyFeedListener): () => void {
+    for (const [port, server] of this.latest) listener(port, server);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 }
 
 /** Policies set by the caller per port; other ports get the default. */
 export class StaticPolicies implements InboundPolicies {
   private readonly byPort = new Map<number, ServerPolicy>();
+  private readonly feeds = new PolicyFeed();
+  /** Ports set with a compiled policy, which cannot reach worker threads (they receive `Server` messages). */
+  private readonly compiledOnly = new Set<number>();
 
   constructor(private fallback: ServerPolicy) {}
 
   set(port: number, p: ServerPolicy | policy.Server): void {
-    this.byPort.set(port, 'authorizations' in p && !('$typeName' in p) ? p : compileServer(p as policy.Server));
+    if ('$typeName' in p) {
+      this.byPort.set(port, compileServer(p));
+      this.compiledOnly.delete(port);
+      this.feeds.set(port, p);
+    } else {
+      this.byPort.set(port, p);
+      this.compiledOnly.add(port);
+    }
   }
 
   /** Back to the default for this port. */
   clear(port: number): void {
     this.byPort.delete(port);
+    this.compiledOnly.delete(port);
+    this.feeds.set(port, null);
+  }
+
+  feed(listener: PolicyFeedListener): () => void {
+    if (this.compiledOnly.size > 0) {
+      throw new Error(`StaticPolicies: port(s) ${[...this.compiledOnly].join(', ')} hold a compiled ServerPolicy, which worker threads cannot receive; set a policy.Server`);
+    }
+    return this.feeds.subscribe(listener);
   }
 
   setDefault(p: ServerPolicy): void {
@@ -58,6 +102,7 @@ export class WatchedPolicies implements InboundPolicies {
   private readonly byPort = new Map<number, ServerPolicy>();
   private readonly first = new Map<number, { promise: Promise<ServerPolicy>; resolve: (p: ServerPolicy) => void }>();
   private readonly abort = new AbortController();
+  private readonly feeds = new PolicyFeed();
 
   constructor(
     /** Undefined until the proxy holds a certificate (the policy API is mTLS only). */
@@ -83,6 +128,10 @@ export class WatchedPolicies implements InboundPolicies {
     return this.byPort.get(port) ?? this.first.get(port)?.promise ?? this.fallback;
   }
 
+  feed(listener: PolicyFeedListener): () => void {
+    return this.feeds.subscribe(listener);
+  }
+
   close(): void {
     this.abort.abort();
     for (const port of this.first.keys()) this.settle(port, this.fallback);
@@ -94,6 +143,7 @@ export class WatchedPolicies implements InboundPolicies {
     if (!f) return;
     this.first.delete(port);
     f.resolve(p);
+    if (p === this.fallback) this.feeds.set(port, null);
   }
 
   private async run(port: number, attempt: number): Promise<void> {
@@ -109,6 +159,7 @@ export class WatchedPolicies implements InboundPolicies {
         const compiled = compileServer(s);
         this.byPort.set(port, compiled);
         this.settle(port, compiled);
+        this.feeds.set(port, s);
         this.log.debug({ port, server: s.labels.name }, 'inbound policy updated');
       }
     } catch (err) {

@@ -16,23 +16,51 @@ export interface TapSubscriber {
   push(event: tap.TapEvent): void;
 }
 
+/** A subscriber as a worker thread mirrors it (proxy/src/workers): its number in the main thread's hub and its match. */
+export interface TapSubscriberView {
+  readonly sid: number;
+  readonly match: TapSubscriber['match'];
+  readonly remaining: number;
+}
+
 export class TapHub {
-  private readonly subscribers = new Set<TapSubscriber>();
-  private nextStream = 0;
+  private readonly subscribers = new Map<TapSubscriber, number>();
+  private readonly bySid = new Map<number, TapSubscriber>();
+  private lastSid = 0;
+  private nextStream: number;
+  private readonly watchers = new Set<() => void>();
+
+  /**
+   * `firstStream`/`streamStep`: the stream ids this hub hands out (`firstStream + 1`, then every `streamStep`), so
+   * the hubs of a proxy's worker threads never give two requests the same id.
+   */
+  constructor(
+    firstStream = 0,
+    private readonly streamStep = 1,
+  ) {
+    this.nextStream = firstStream + 1 - streamStep;
+  }
 
   get active(): boolean {
     return this.subscribers.size > 0;
   }
 
   subscribe(s: TapSubscriber): () => void {
-    this.subscribers.add(s);
-    return () => this.subscribers.delete(s);
+    const sid = ++this.lastSid;
+    this.subscribers.set(s, sid);
+    this.bySid.set(sid, s);
+    this.changed();
+    return () => {
+      if (!this.subscribers.delete(s)) return;
+      this.bySid.delete(sid);
+      this.changed();
+    };
   }
 
   /** Subscribers that want this request (and count it against their limit). */
   matching(req: HttpRequest): TapSubscriber[] | undefined {
     let out: TapSubscriber[] | undefined;
-    for (const s of this.subscribers) {
+    for (const s of this.subscribers.keys()) {
       if (s.remaining <= 0) continue;
       const m = s.match;
       if (m.method && m.method !== req.method) continue;
@@ -45,7 +73,41 @@ export class TapHub {
   }
 
   streamId(): bigint {
-    return BigInt(++this.nextStream);
+    return BigInt((this.nextStream += this.streamStep));
+  }
+
+  /** The subscribers now, for worker threads to mirror; `watch` hears every change of the set. */
+  views(): TapSubscriberView[] {
+    return [...this.subscribers].map(([s, sid]) => ({ sid, match: s.match, remaining: s.remaining }));
+  }
+
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  /** An event a worker thread observed for subscriber `sid` (dropped when that subscriber has gone). */
+  deliver(sid: number, event: tap.TapEvent): void {
+    this.bySid.get(sid)?.push(event);
+  }
+
+  /**
+   * In a worker thread: replaces the subscribers with mirrors of the main thread's, each pushing to `forward`.
+   * A mirror counts its own limit, so all threads together may observe more requests than a subscriber's limit;
+   * the tap stream ends after its limit of responses and the extra events are dropped.
+   */
+  mirror(views: readonly TapSubscriberView[], forward: (sid: number, event: tap.TapEvent) => void): void {
+    this.subscribers.clear();
+    this.bySid.clear();
+    for (const v of views) {
+      const s: TapSubscriber = { match: v.match, remaining: v.remaining, push: (e) => forward(v.sid, e) };
+      this.subscribers.set(s, v.sid);
+      this.bySid.set(v.sid, s);
+    }
+  }
+
+  private changed(): void {
+    for (const w of this.watchers) w();
   }
 }
 

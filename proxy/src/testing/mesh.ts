@@ -42,6 +42,7 @@ export function testConfig(name: string, overrides: Partial<ProxyConfig> = {}): 
     inboundAppPort: undefined,
     shutdownEndpoint: false,
     tapClientId: TAP_ID,
+    workers: 1,
     ...overrides,
   };
 }

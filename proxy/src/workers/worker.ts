@@ -1,0 +1,263 @@
+/**
+ * A proxy worker thread: the same outbound and inbound stacks as the main
+ * thread, on listeners of its own for the same ports (SO_REUSEPORT), with
+ * the control plane as the main thread sees it. Identity, discovery, profiles
+ * and policies arrive over the thread's port (./messages.ts); the worker holds
+ * no certificate request, no destination stream and no admin or tap server of
+ * its own. Its metrics are read by the main thread's `/metrics`, and tap
+ * events go to the main thread's tap subscribers.
+ */
+import { parentPort } from 'node:worker_threads';
+import { UnavailableError } from '@weft/common/errors';
+import { createLogger } from '@weft/common/log';
+import { UnknownAuthorityError } from '../errors.js';
+import type { Endpoint } from '../svc.js';
+import { StaticIdentity } from '../identity/local-identity.js';
+import { LiveEndpointSet, type Discovery, type EndpointSet } from '../discovery/discovery.js';
+import type { Profile, ProfileWatch, Profiles } from '../discovery/profiles.js';
+import { IDLE_STREAM_MS } from '../discovery/destination-client.js';
+import { PolicyFeed, type InboundPolicies, type PolicyFeedListener } from '../policy/policies.js';
+import { compileServer, defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
+import { TapHub } from '../tap/tap-hub.js';
+import { installAsyncBind } from '../async-bind.js';
+import { startProxy, type Proxy } from '../proxy.js';
+import type { FromWorker, ToWorker, WorkerData } from './messages.js';
+import type { policy } from '@weft/api';
+
+/** How long a watched port waits for its first policy from the main thread before the default applies (as WatchedPolicies). */
+const FIRST_POLICY_WAIT_MS = 5000;
+
+/** Runs in the worker thread (main.ts starts it when `workerData.weftProxyWorker` is set). */
+export async function runProxyWorker(data: WorkerData): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('runProxyWorker: not in a worker thread');
+  installAsyncBind();
+  const c = data.config;
+  const log = createLogger('proxy', c.logLevel, 'stdout', c.logFormat).child({ worker: data.index });
+  const post = (m: FromWorker): void => port.postMessage(m);
+
+  const identity = new StaticIdentity(data.identity.name, data.identity.trustAnchors);
+  const discovery = new FedDiscovery(post);
+  const profiles = new FedProfiles(post);
+  const policies = new FedPolicies(c.inboundPorts, defaultPolicy(c.defaultInboundPolicy, data.identity.name));
+  const tap = new TapHub(data.index, data.threads);
+  // Set once the stacks listen; messages may come before.
+  const running: { proxy?: Proxy; shutdownAsked?: boolean } = {};
+
+  port.on('message', (m: ToWorker) => {
+    switch (m.t) {
+      case 'identity':
+        identity.set({ cert: m.cert, key: m.key });
+        break;
+      case 'endpoints':
+        discovery.update(m.authority, m.endpoints);
+        break;
+      case 'resolveFailed':
+        discovery.fail(m.authority, m.unknown ? new UnknownAuthorityError(m.authority) : new UnavailableError(m.message));
+        break;
+      case 'profile':
+        profiles.update(m.authority, m.profile);
+        break;
+      case 'policy':
+        policies.update(m.port, m.server);
+        break;
+      case 'tap':
+        tap.mirror(m.subscribers, (sid, event) => post({ t: 'tapEvent', sid, event }));
+        break;
+      case 'metrics':
+        if (running.proxy) void running.proxy.registry.getMetricsAsJSON().then((metrics) => post({ t: 'metrics', id: m.id, metrics: threadMetrics(metrics) }));
+        else post({ t: 'metrics', id: m.id, metrics: [] });
+        break;
+      case 'shutdown':
+        running.shutdownAsked = true;
+        void (running.proxy ? running.proxy.shutdown() : Promise.resolve()).then(() => {
+          discovery.close();
+          profiles.close();
+          post({ t: 'closed' });
+          port.close();
+        });
+        break;
+    }
+  });
+
+  const proxy = await startProxy({
+    config: c,
+    log,
+    identity,
+    discovery,
+    profiles,
+    policies,
+    tap,
+    drainMs: data.drainMs,
+    headersTimeoutMs: data.headersTimeoutMs,
+    worker: { ports: data.ports },
+  });
+  running.proxy = proxy;
+  if (running.shutdownAsked) void proxy.shutdown();
+  post({ t: 'listening' });
+}
+
+/** The worker's own families only: the process-wide ones (`process_*`) and the runtime's (`nodejs_*`) come from the main thread. */
+function threadMetrics(metrics: Array<{ name: string }>): unknown[] {
+  return metrics.filter((m) => !m.name.startsWith('process_') && !m.name.startsWith('nodejs_'));
+}
+
+interface FedSet {
+  readonly set: LiveEndpointSet;
+  readonly ready: Promise<EndpointSet>;
+  resolve(set: EndpointSet): void;
+  reject(err: Error): void;
+}
+
+/** Endpoint sets resolved by the main thread's discovery; a set nobody listens to any more is released there. */
+class FedDiscovery implements Discovery {
+  private readonly sets = new Map<string, FedSet>();
+
+  constructor(private readonly post: (m: FromWorker) => void) {}
+
+  resolve(authority: string): Promise<EndpointSet> {
+    const known = this.sets.get(authority);
+    if (known) return known.ready;
+    let resolve!: (s: EndpointSet) => void;
+    let reject!: (err: Error) => void;
+    const ready = new Promise<EndpointSet>((res, rej) => ((resolve = res), (reject = rej)));
+    const set = new LiveEndpointSet((subscribers) => {
+      if (subscribers > 0 || this.sets.get(authority)?.set !== set) return;
+      this.sets.delete(authority);
+      this.post({ t: 'release', authority });
+    });
+    this.sets.set(authority, { set, ready, resolve, reject });
+    this.post({ t: 'resolve', authority });
+    return ready;
+  }
+
+  update(authority: string, endpoints: readonly Endpoint[]): void {
+    const f = this.sets.get(authority);
+    if (!f) return;
+    f.set.replace(endpoints);
+    f.resolve(f.set);
+  }
+
+  fail(authority: string, err: Error): void {
+    const f = this.sets.get(authority);
+    if (!f) return;
+    this.sets.delete(authority);
+    f.reject(err);
+  }
+
+  close(): void {
+    for (const [authority, f] of this.sets) f.reject(new UnavailableError(`weft: discovery for "${authority}": discovery closed`));
+    this.sets.clear();
+  }
+}
+
+class FedProfile implements ProfileWatch {
+  latest: Profile | undefined;
+  used = true;
+  private readonly listeners = new Set<(p: Profile) => void>();
+
+  current(): Profile | undefined {
+    this.used = true;
+    return this.latest;
+  }
+
+  subscribe(listener: (p: Profile) => void): () => void {
+    this.used = true;
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get subscribed(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  set(p: Profile): void {
+    this.latest = p;
+    for (const l of this.listeners) l(p);
+  }
+}
+
+/** Profiles watched by the main thread; a watch neither read nor subscribed to for a sweep period is released (as DestinationProfiles closes its stream). */
+class FedProfiles implements Profiles {
+  private readonly watches = new Map<string, FedProfile>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly post: (m: FromWorker) => void) {
+    this.sweeper = setInterval(() => this.sweep(), IDLE_STREAM_MS).unref();
+  }
+
+  watch(authority: string): ProfileWatch {
+    let w = this.watches.get(authority);
+    if (!w) {
+      this.watches.set(authority, (w = new FedProfile()));
+      this.post({ t: 'watchProfile', authority });
+    }
+    return w;
+  }
+
+  update(authority: string, profile: Profile): void {
+    this.watches.get(authority)?.set(profile);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweep(): void {
+    for (const [authority, w] of this.watches) {
+      if (w.used || w.subscribed) {
+        w.used = false;
+        continue;
+      }
+      this.watches.delete(authority);
+      this.post({ t: 'unwatchProfile', authority });
+    }
+  }
+}
+
+/** Inbound policies as the main thread's feed sends them, with WatchedPolicies' wait for a watched port's first policy. */
+class FedPolicies implements InboundPolicies {
+  private readonly byPort = new Map<number, ServerPolicy>();
+  private readonly first = new Map<number, (p: ServerPolicy) => void>();
+  private readonly waiting = new Map<number, Promise<ServerPolicy>>();
+  private readonly feeds = new PolicyFeed();
+
+  constructor(
+    watched: readonly number[],
+    private readonly fallback: ServerPolicy,
+  ) {
+    for (const port of new Set(watched)) {
+      this.waiting.set(port, new Promise<ServerPolicy>((resolve) => this.first.set(port, resolve)));
+      setTimeout(() => this.settle(port), FIRST_POLICY_WAIT_MS).unref();
+    }
+  }
+
+  policyFor(port: number | undefined): ServerPolicy | Promise<ServerPolicy> {
+    if (port === undefined) return this.fallback;
+    return this.byPort.get(port) ?? this.waiting.get(port) ?? this.fallback;
+  }
+
+  update(port: number, server: policy.Server | null): void {
+    if (server) this.byPort.set(port, compileServer(server));
+    else this.byPort.delete(port);
+    this.settle(port);
+    this.feeds.set(port, server);
+  }
+
+  feed(listener: PolicyFeedListener): () => void {
+    return this.feeds.subscribe(listener);
+  }
+
+  close(): void {
+    for (const port of [...this.first.keys()]) this.settle(port);
+  }
+
+  private settle(port: number): void {
+    const resolve = this.first.get(port);
+    if (!resolve) return;
+    this.first.delete(port);
+    this.waiting.delete(port);
+    resolve(this.byPort.get(port) ?? this.fallback);
+  }
+}
+
