@@ -91,6 +91,20 @@ test('namespace overrides apply and the pod override wins', () => {
   assert.deepEqual(r.warnings, []);
 });
 
+test('config.weft.io/proxy-workers sets WEFT_PROXY_WORKERS; without it the proxy keeps its default (absent); a bad value warns and is ignored', () => {
+  const base = { 'weft.io/inject': 'enabled' };
+  assert.equal(env(inject(pod(base), mesh, { namespace: 'shop' }).pod, 'WEFT_PROXY_WORKERS'), undefined);
+  const two = inject(pod({ ...base, 'config.weft.io/proxy-workers': '2' }), mesh, { namespace: 'shop' });
+  assert.equal(env(two.pod, 'WEFT_PROXY_WORKERS'), '2');
+  assert.deepEqual(two.warnings, []);
+  for (const bad of ['0', '65', '1.5', 'auto']) {
+    const r = inject(pod({ ...base, 'config.weft.io/proxy-workers': bad }), mesh, { namespace: 'shop' });
+    assert.equal(env(r.pod, 'WEFT_PROXY_WORKERS'), undefined, bad);
+    assert.equal(r.warnings.length, 1, bad);
+    assert.match(r.warnings[0]!, /proxy-workers.*is not a whole number of threads from 1 to 64/);
+  }
+});
+
 const images = (p: PodLike): Record<string, string | undefined> =>
   Object.fromEntries([...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].map((c) => [c.name, c.image]));
 

@@ -46,6 +46,8 @@ export interface ProxySettings {
   readonly traceSampling: string | undefined;
   /** Connect bounds, keepalive, user timeout, PING interval (durations as text); a setting absent: the proxy's default. */
   readonly connections: ConnectionOverrides;
+  /** Threads serving requests (WEFT_PROXY_WORKERS); absent: the proxy's default, one. */
+  readonly workers?: number;
 }
 
 export type ConnectionOverrides = { readonly [K in ProxyConnectionSetting]?: string };

@@ -16,6 +16,8 @@ import { parseQuantity } from './quantity.js';
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Apply = (settings: Mutable<ProxySettings>, value: string) => string | undefined;
 
+/** The proxy's bound on WEFT_PROXY_WORKERS (proxy/src/config.ts). */
+const MAX_PROXY_WORKERS = 64;
 const IMAGE = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
@@ -109,6 +111,12 @@ export const OVERRIDES: Readonly<Record<string, Apply>> = {
     }
   },
   'proxy-native-sidecar': enabledDisabled('nativeSidecar'),
+  // More than one thread serving requests (docs/proxy.md, "More than one core"): worth it with as many cores in the proxy's CPU limit.
+  'proxy-workers': (s, v) => {
+    if (!/^[1-9][0-9]?$/.test(v) || Number(v) > MAX_PROXY_WORKERS) return `is not a whole number of threads from 1 to ${MAX_PROXY_WORKERS}`;
+    s.workers = Number(v);
+    return undefined;
+  },
   // Tracing (docs/tracing.md): where this workload's proxy sends spans, and how often it starts a trace.
   'trace-collector': (s, v) => checkTraceCollector(v) ?? void (s.traceCollector = v),
   'trace-sampling': (s, v) => checkTraceSampling(v) ?? void (s.traceSampling = v),

@@ -10,6 +10,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ interface PodProxy {
 }
 
 /** Starts `main` as a pod would against a real identity service and waits for /ready (a certificate held). */
-async function startAsPod(main: string, logLevel = 'warn'): Promise<PodProxy> {
+async function startAsPod(main: string, logLevel = 'warn', more: Record<string, string> = {}): Promise<PodProxy> {
   const ca = await generateLocalCa();
   const { service, validator } = await startTestIdentity({ issuer: ca.issuer, anchorPem: ca.anchorPem });
   after(() => service.close());
@@ -65,6 +66,7 @@ async function startAsPod(main: string, logLevel = 'warn'): Promise<PodProxy> {
       pod: 'web-0',
     }),
     WEFT_PROXY_LOG_LEVEL: logLevel,
+    ...more,
   };
   const child = spawn(process.execPath, ['--import', PROBE, main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => child.kill('SIGKILL'));
@@ -118,6 +120,23 @@ test('once ready, the proxy as the image runs it gives back its executable\'s st
   const line = proxy.output().split('\n').find((l) => l.includes('start-up pages of the executable released'))!;
   assert.ok((JSON.parse(line) as { residentMiB: number }).residentMiB > 0, line);
   proxy.child.kill('SIGTERM');
+});
+
+test('bundled as in the image, WEFT_PROXY_WORKERS=2 runs a worker thread from the same file, ready only once it listens', { timeout: 120_000 }, async () => {
+  const proxy = await startAsPod(await bundledMain(), 'info', { WEFT_PROXY_WORKERS: '2' });
+  const listening = proxy
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"proxy listening"'))
+    .map((l) => JSON.parse(l) as { worker?: number; threads: number; outbound: number });
+  // /ready was 200: the main thread's line (threads: 2) and the worker's (worker: 1), on the same outbound port.
+  assert.equal(listening.length, 2, proxy.output());
+  assert.deepEqual(listening.map((l) => l.worker ?? 0).sort(), [0, 1]);
+  assert.equal(listening.find((l) => l.worker === undefined)!.threads, 2);
+  assert.equal(new Set(listening.map((l) => l.outbound)).size, 1);
+  proxy.child.kill('SIGTERM');
+  await once(proxy.child, 'exit');
+  assert.equal(proxy.child.exitCode, 0, proxy.output());
 });
 
 /** The CPU time `pid` used so far, ms (/proc/<pid>/stat: user and system clock ticks, 100 a second). */

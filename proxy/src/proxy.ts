@@ -281,6 +281,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     const stopped = new Promise<void>((resolve) => (markStopped = resolve));
     const tapPort = Promise.reject(new Error('tap is served by the main thread'));
     tapPort.catch(() => undefined);
+    log.info({ outbound: outboundListener.port, inbound: inboundListener.port, identity: identity.name, originalDst: lookup !== undefined }, 'proxy listening');
     return {
       ports: { outbound: outboundListener.port, inbound: inboundListener.port, admin: 0 },
       tapPort,
