@@ -202,12 +202,13 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
 }
 
 /**
- * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1, with `flags` before the script
- * (default: the injector's) and `env` added to the environment. Resolves with its pid and ports once it printed READY.
+ * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1 (or the `cpu` list, e.g. '0,1'), with
+ * `flags` before the script (default: the injector's) and `env` added to the environment. Resolves with its pid and
+ * ports once it printed READY.
  */
-export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}) {
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = 1) {
   const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
-  const { child, match } = await start(name, onCpu(1, argv), /READY (\{.*\})/, env);
+  const { child, match } = await start(name, onCpu(cpu, argv), /READY (\{.*\})/, env);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };
 }
 
@@ -294,8 +295,8 @@ export function grpcRequestFile(dir) {
 /** h2load's arguments for unary gRPC calls (POSTs of one gRPC message) to `authority` through `port`. */
 export const grpcArgs = (requestFile, authority, port) => ['-d', requestFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '-H', `:authority: ${authority}`, `http://127.0.0.1:${port}/bench.Echo/Unary`];
 
-function haproxyConfig(port, backendPort, h2) {
-  const common = 'global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
+function haproxyConfig(port, backendPort, h2, threads = 1) {
+  const common = `global\n  nbthread ${threads}\n` + '  maxconn 4096\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
   const proto = h2 ? ' proto h2' : '';
   if (backendPort === undefined) {
     // A backend: a static 200 answered by HAProxy itself — fast enough never to be the bottleneck.
@@ -305,13 +306,13 @@ function haproxyConfig(port, backendPort, h2) {
 }
 
 /**
- * HAProxy (HTTP mode, one thread) on `cpu`, listening on `port` (its config written into `dir` as `<name>.cfg`): a hop
+ * HAProxy (HTTP mode, `threads` threads, default one) on `cpu` (a CPU list for more), listening on `port` (its config written into `dir` as `<name>.cfg`): a hop
  * to `backendPort`, or without one a backend answering a static 200 itself; `h2`: HTTP/2 with prior knowledge on both
  * sides. Resolves with its pid and port once it accepts connections.
  */
-export async function haproxy(dir, name, cpu, port, backendPort, h2 = false) {
+export async function haproxy(dir, name, cpu, port, backendPort, h2 = false, threads = 1) {
   const cfg = join(dir, `${name}.cfg`);
-  writeFileSync(cfg, haproxyConfig(port, backendPort, h2));
+  writeFileSync(cfg, haproxyConfig(port, backendPort, h2, threads));
   const { child } = await start(name, onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
   await waitPort(port, child);
   return { pid: child.pid, port };

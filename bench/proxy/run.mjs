@@ -14,7 +14,7 @@
 //              throughput, CPU per call and latency at 1,000 calls/s
 //   tcp        opaque TCP, one connection writing 64 KiB buffers for a few seconds to a sink that counts them:
 //              direct, HAProxy (mode tcp), one weft proxy (plain), two weft proxies (mTLS weft.tcp); MiB/s and CPU
-//              per MiB. Opaque TCP needs an original destination: the bench proxies report the sink as every
+//              per MiB, medians of WEFT_BENCH_TCP_ROUNDS paired rounds (default 3). Opaque TCP needs an original destination: the bench proxies report the sink as every
 //              connection's (iptables would in a pod)
 // Every scenario first runs its own load for WARMUP_SECONDS, not counted (HAProxy and
 // direct too): weft's JIT compiles its hot paths in the first seconds of load, which a
@@ -61,6 +61,7 @@ const FIXED_SECONDS = Number(process.env.WEFT_BENCH_FIXED_SECONDS ?? 10);
 const IDLE_SECONDS = Number(process.env.WEFT_BENCH_IDLE_SECONDS ?? 15);
 const CONNECTIONS = 32;
 const TCP_SECONDS = Number(process.env.WEFT_BENCH_TCP_SECONDS ?? 4);
+const TCP_ROUNDS = Number(process.env.WEFT_BENCH_TCP_ROUNDS ?? 3);
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
 const NODE_FLAGS = process.env.WEFT_BENCH_NODE_FLAGS === undefined ? [...POD_NODE_FLAGS] : process.env.WEFT_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
@@ -376,12 +377,28 @@ const tcpClient = await weft('weft-tcp-client', {
   name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, origDst: tcpOrigDst, opaquePorts: [sink.port],
   routes: [{ authority: sinkAuthority, ip: '127.0.0.1', port: sink.port, identity: SERVER_ID, inboundPort: tcpServer.ports.inbound }],
 });
-const tcp = {
-  direct: await tcpScenario('direct', sink.port),
-  haproxy: await tcpScenario('haproxy', tcpHaproxyPort, [tcpHaproxy.pid]),
-  weft_1_proxy: await tcpScenario('weft_1_proxy', tcpHop.ports.outbound, [tcpHop.pid]),
-  weft_2_proxies: await tcpScenario('weft_2_proxies', tcpClient.ports.outbound, [tcpClient.pid, tcpServer.pid]),
+// Paired rounds (TCP_ROUNDS, the order reversed every other round): one 4-s transfer swings with the machine's load,
+// so each figure is the median of its rounds and each ratio the median of the rounds' ratios.
+const tcpTargets = {
+  direct: [sink.port, []],
+  haproxy: [tcpHaproxyPort, [tcpHaproxy.pid]],
+  weft_1_proxy: [tcpHop.ports.outbound, [tcpHop.pid]],
+  weft_2_proxies: [tcpClient.ports.outbound, [tcpClient.pid, tcpServer.pid]],
 };
+const tcpRounds = [];
+for (let r = 0; r < TCP_ROUNDS; r++) {
+  const names = Object.keys(tcpTargets);
+  if (r % 2 === 1) names.reverse();
+  const got = {};
+  for (const name of names) got[name] = await tcpScenario(name, ...tcpTargets[name]);
+  tcpRounds.push(got);
+}
+const tcpMedian = (name) => {
+  const of = (field) => (tcpRounds[0][name][field] === undefined ? {} : { [field]: median(tcpRounds.map((r) => r[name][field])) });
+  return { ...of('mib_per_s'), ...of('cpu_us_per_mib') };
+};
+const tcpRatio = (name) => round(median(tcpRounds.map((r) => r[name].mib_per_s / r.haproxy.mib_per_s)), 3);
+const tcp = Object.fromEntries(Object.keys(tcpTargets).map((name) => [name, tcpMedian(name)]));
 for (const p of [tcpHop, tcpServer, tcpClient]) process.kill(p.pid, 'SIGTERM');
 
 // Tracing cost (docs/tracing.md): the same mesh with tracing off, at 1 % and at 100 % sampling (wrk sends no trace
@@ -456,8 +473,9 @@ const result = {
   },
   tcp: {
     ...tcp,
-    ratio_1_proxy_vs_haproxy: round(tcp.weft_1_proxy.mib_per_s / tcp.haproxy.mib_per_s, 3),
-    ratio_2_proxies_vs_haproxy: round(tcp.weft_2_proxies.mib_per_s / tcp.haproxy.mib_per_s, 3),
+    ratio_1_proxy_vs_haproxy: tcpRatio('weft_1_proxy'),
+    ratio_2_proxies_vs_haproxy: tcpRatio('weft_2_proxies'),
+    rounds: tcpRounds,
   },
   weft_node_flags: NODE_FLAGS,
   weft_rss_start_mib: round(rssStart, 1),

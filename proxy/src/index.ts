@@ -9,3 +9,4 @@ export * from './svc.js';
 export { releaseStartupPages, releaseStartupPagesWhenReady, type ReleasedPages } from './native/startup-pages.js';
 export { installAsyncBind } from './async-bind.js';
 export { watchIdleMemory, reduceIdleMemory, type IdleMemoryWatch, type IdleReduction } from './idle-memory.js';
+export { runProxyWorker } from './workers/worker.js';

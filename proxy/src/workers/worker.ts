@@ -20,6 +20,7 @@ import { PolicyFeed, type InboundPolicies, type PolicyFeedListener } from '../po
 import { compileServer, defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
 import { TapHub } from '../tap/tap-hub.js';
 import { installAsyncBind } from '../async-bind.js';
+import { watchIdleMemory } from '../idle-memory.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import type { policy } from '@weft/api';
@@ -94,6 +95,9 @@ export async function runProxyWorker(data: WorkerData): Promise<void> {
   });
   running.proxy = proxy;
   if (running.shutdownAsked) void proxy.shutdown();
+  // Each thread's heap grows under load and shrinks only at a collection: give it back when quiet, as the main thread does.
+  const idle = watchIdleMemory(log);
+  void proxy.closed.then(() => idle.stop());
   post({ t: 'listening' });
 }
 
