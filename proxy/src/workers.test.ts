@@ -75,7 +75,9 @@ async function eventually(check: () => Promise<void>): Promise<void> {
 
 /** request_total in one worker's own registry (threadMetrics) for `direction`. */
 function workerRequests(json: unknown[], direction: string): number {
-  const family = (json as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string> }> }>).find((m) => m.name === 'request_total');
+  const family = (json as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string> }> }>).find(
+    (m) => m.name === 'request_total',
+  );
   return (family?.values ?? []).filter((v) => v.labels.direction === direction).reduce((sum, v) => sum + v.value, 0);
 }
 
@@ -83,141 +85,178 @@ async function ownRequests(proxy: Proxy, direction: string): Promise<number> {
   return metricValue(await proxy.registry.metrics(), 'request_total', { direction });
 }
 
-test('two threads: connections are spread over both, through the mesh, and /metrics adds up both threads', { timeout: 120_000 }, async () => {
-  const web = await app('web');
-  const mesh = await startMesh({ appPort: web.port, clientConfig: { workers: 2 }, serverConfig: { workers: 2 } });
-  try {
-    mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', web.port, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
-    await Promise.all([ready(mesh.client), ready(mesh.server)]);
-    assert.match(await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/ready`)).text(), /ready/);
+test(
+  'two threads: connections are spread over both, through the mesh, and /metrics adds up both threads',
+  { timeout: 120_000 },
+  async () => {
+    const web = await app('web');
+    const mesh = await startMesh({ appPort: web.port, clientConfig: { workers: 2 }, serverConfig: { workers: 2 } });
+    try {
+      mesh.discovery.set('web.test.svc:80', [
+        endpoint('127.0.0.1', web.port, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound }),
+      ]);
+      await Promise.all([ready(mesh.client), ready(mesh.server)]);
+      assert.match(await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/ready`)).text(), /ready/);
 
-    const answers = await many(mesh.client.ports.outbound);
-    assert.deepEqual(new Set(answers.map((a) => `${a.status} ${a.body}`)), new Set(['200 web']));
-    const [worker] = await mesh.client.workers!.threadMetrics();
-    const byWorker = workerRequests(worker!, 'outbound');
-    const byMain = await ownRequests(mesh.client, 'outbound');
-    assert.ok(byWorker > 0 && byMain > 0, `both threads served (main ${byMain}, worker ${byWorker})`);
-    assert.equal(byWorker + byMain, CONNECTIONS);
-    const scraped = await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`)).text();
-    assert.equal(metricValue(scraped, 'request_total', { direction: 'outbound', tls: 'true' }), CONNECTIONS);
-    assert.equal(metricValue(scraped, 'response_total', { direction: 'outbound', status_code: '200' }), CONNECTIONS);
-    // The process-wide families come once, from the main thread.
-    assert.equal(scraped.match(/^process_start_time_seconds/gm)?.length, 1);
+      const answers = await many(mesh.client.ports.outbound);
+      assert.deepEqual(new Set(answers.map((a) => `${a.status} ${a.body}`)), new Set(['200 web']));
+      const [worker] = await mesh.client.workers!.threadMetrics();
+      const byWorker = workerRequests(worker!, 'outbound');
+      const byMain = await ownRequests(mesh.client, 'outbound');
+      assert.ok(byWorker > 0 && byMain > 0, `both threads served (main ${byMain}, worker ${byWorker})`);
+      assert.equal(byWorker + byMain, CONNECTIONS);
+      const scraped = await (await fetch(`http://127.0.0.1:${mesh.client.ports.admin}/metrics`)).text();
+      assert.equal(metricValue(scraped, 'request_total', { direction: 'outbound', tls: 'true' }), CONNECTIONS);
+      assert.equal(metricValue(scraped, 'response_total', { direction: 'outbound', status_code: '200' }), CONNECTIONS);
+      // The process-wide families come once, from the main thread.
+      assert.equal(scraped.match(/^process_start_time_seconds/gm)?.length, 1);
 
-    // Plaintext straight to the server's inbound: its threads too.
-    const direct = await many(mesh.server.ports.inbound);
-    assert.ok(direct.every((a) => a.status === 200));
-    const [serverWorker] = await mesh.server.workers!.threadMetrics();
-    assert.ok(workerRequests(serverWorker!, 'inbound') > 0, 'the server proxy worker served inbound requests');
-    const serverScrape = await (await fetch(`http://127.0.0.1:${mesh.server.ports.admin}/metrics`)).text();
-    assert.equal(metricValue(serverScrape, 'request_total', { direction: 'inbound' }), 2 * CONNECTIONS);
-  } finally {
-    await mesh.close();
-    web.close();
-  }
-});
+      // Plaintext straight to the server's inbound: its threads too.
+      const direct = await many(mesh.server.ports.inbound);
+      assert.ok(direct.every((a) => a.status === 200));
+      const [serverWorker] = await mesh.server.workers!.threadMetrics();
+      assert.ok(workerRequests(serverWorker!, 'inbound') > 0, 'the server proxy worker served inbound requests');
+      const serverScrape = await (await fetch(`http://127.0.0.1:${mesh.server.ports.admin}/metrics`)).text();
+      assert.equal(metricValue(serverScrape, 'request_total', { direction: 'inbound' }), 2 * CONNECTIONS);
+    } finally {
+      await mesh.close();
+      web.close();
+    }
+  },
+);
 
-test('two threads: discovery changes and the certificate reach the worker, which asks the main thread for authorities', { timeout: 120_000 }, async () => {
-  const [a, b] = [await app('a'), await app('b')];
-  const discovery = new StaticDiscovery();
-  const identity = pki.identity(CLIENT_ID, false);
-  const proxy = await startProxy({ config: testConfig(CLIENT_ID, { workers: 2 }), identity, discovery, originalDst: null, log: createLogger('t', 'silent'), drainMs: 200 });
-  try {
-    // Without a certificate no thread is ready; the workers get the certificate when the main thread does.
-    assert.match(proxy.notReadyReason() ?? '', /no certificate yet/);
-    identity.set(pki.leaf(CLIENT_ID));
-    await ready(proxy);
-
-    // Unknown to discovery in every thread: 502/503 from each, never a hang.
-    const unknown = await many(proxy.ports.outbound, 'nowhere.test.svc');
-    assert.ok(unknown.every((u) => u.status >= 500), `statuses ${[...new Set(unknown.map((u) => u.status))]}`);
-
-    discovery.set('web.test.svc:80', [endpoint('127.0.0.1', a.port)]);
-    assert.deepEqual(new Set((await many(proxy.ports.outbound)).map((r) => r.body)), new Set(['a']));
-    discovery.set('web.test.svc:80', [endpoint('127.0.0.1', b.port)]);
-    await eventually(async () => assert.deepEqual(new Set((await many(proxy.ports.outbound)).map((r) => r.body)), new Set(['b'])));
-    const [worker] = await proxy.workers!.threadMetrics();
-    assert.ok(workerRequests(worker!, 'outbound') > 0, 'the worker served some of them');
-  } finally {
-    await proxy.shutdown();
-    a.close();
-    b.close();
-  }
-});
-
-test('two threads: an inbound policy set in the main thread is enforced by the worker too, and so is its removal', { timeout: 120_000 }, async () => {
-  const web = await app('web');
-  const policies = new StaticPolicies(defaultPolicy('all-unauthenticated', SERVER_ID));
-  const proxy = await startProxy({
-    config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
-    identity: pki.identity(SERVER_ID),
-    discovery: new StaticDiscovery(),
-    policies,
-    originalDst: null,
-    log: createLogger('t', 'silent'),
-    drainMs: 200,
-  });
-  try {
-    await ready(proxy);
-    assert.ok((await many(proxy.ports.inbound)).every((r) => r.status === 200));
-    // A Server with no authorization: every connection to the port is refused, in every thread.
-    policies.set(web.port, create(policy.ServerSchema, { labels: { name: 'web-locked', kind: 'server' }, authorizations: [] }));
-    await eventually(async () => {
-      const denied = await many(proxy.ports.inbound);
-      assert.ok(denied.every((r) => r.status === 403), `statuses ${[...new Set(denied.map((r) => r.status))]}`);
+test(
+  'two threads: discovery changes and the certificate reach the worker, which asks the main thread for authorities',
+  { timeout: 120_000 },
+  async () => {
+    const [a, b] = [await app('a'), await app('b')];
+    const discovery = new StaticDiscovery();
+    const identity = pki.identity(CLIENT_ID, false);
+    const proxy = await startProxy({
+      config: testConfig(CLIENT_ID, { workers: 2 }),
+      identity,
+      discovery,
+      originalDst: null,
+      log: createLogger('t', 'silent'),
+      drainMs: 200,
     });
-    const [worker] = await proxy.workers!.threadMetrics();
-    const workerDenials = (worker as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string> }> }>)
-      .find((m) => m.name === 'inbound_http_authz_deny_total')
-      ?.values.reduce((sum, v) => sum + v.value, 0);
-    assert.ok((workerDenials ?? 0) > 0, 'the worker denied some');
-    policies.clear(web.port);
-    await eventually(async () => assert.ok((await many(proxy.ports.inbound)).every((r) => r.status === 200)));
-  } finally {
-    await proxy.shutdown();
-    web.close();
-  }
-});
+    try {
+      // Without a certificate no thread is ready; the workers get the certificate when the main thread does.
+      assert.match(proxy.notReadyReason() ?? '', /no certificate yet/);
+      identity.set(pki.leaf(CLIENT_ID));
+      await ready(proxy);
 
-test('two threads: tap subscribers in the main thread see the worker\'s requests, with stream ids no other thread uses', { timeout: 120_000 }, async () => {
-  const web = await app('web');
-  const proxy = await startProxy({
-    config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
-    identity: pki.identity(SERVER_ID),
-    discovery: new StaticDiscovery(),
-    originalDst: null,
-    log: createLogger('t', 'silent'),
-    drainMs: 200,
-  });
-  try {
-    await ready(proxy);
-    const viewer = pki.leaf(TAP_ID);
-    const client = createGrpcClient(tap.Tap, { baseUrl: `https://127.0.0.1:${await proxy.tapPort}`, ca: pki.root.cert, cert: viewer.cert, key: viewer.key, serverName: SERVER_ID });
-    const inits: tap.RequestInit[] = [];
-    const ac = new AbortController();
-    const observed = (async () => {
-      for await (const e of client.observe(create(tap.ObserveRequestSchema, { limit: CONNECTIONS }), { signal: ac.signal })) {
-        if (e.event.case === 'requestInit') inits.push(e.event.value);
-      }
-    })();
-    // Until the subscription reached both threads, some requests go unseen: send until the stream ends at its limit.
-    const sending = (async () => {
-      while (inits.length < CONNECTIONS && !ac.signal.aborted) await many(proxy.ports.inbound);
-    })();
-    const timer = setTimeout(() => ac.abort(), 60_000);
-    await observed.catch((err: unknown) => assert.fail(`tap stream failed: ${(err as Error).message}`));
-    clearTimeout(timer);
-    await sending;
-    const ids = inits.map((i) => i.id!.stream);
-    assert.ok(ids.length >= CONNECTIONS);
-    assert.equal(new Set(ids).size, ids.length, 'no two requests share a stream id');
-    // The main thread's ids are odd, the worker's even (each thread counts in steps of the thread count).
-    assert.ok(ids.some((id) => id % 2n === 1n) && ids.some((id) => id % 2n === 0n), `ids from both threads: ${ids.join(' ')}`);
-  } finally {
-    await proxy.shutdown();
-    web.close();
-  }
-});
+      // Unknown to discovery in every thread: 502/503 from each, never a hang.
+      const unknown = await many(proxy.ports.outbound, 'nowhere.test.svc');
+      assert.ok(
+        unknown.every((u) => u.status >= 500),
+        `statuses ${[...new Set(unknown.map((u) => u.status))]}`,
+      );
+
+      discovery.set('web.test.svc:80', [endpoint('127.0.0.1', a.port)]);
+      assert.deepEqual(new Set((await many(proxy.ports.outbound)).map((r) => r.body)), new Set(['a']));
+      discovery.set('web.test.svc:80', [endpoint('127.0.0.1', b.port)]);
+      await eventually(async () => assert.deepEqual(new Set((await many(proxy.ports.outbound)).map((r) => r.body)), new Set(['b'])));
+      const [worker] = await proxy.workers!.threadMetrics();
+      assert.ok(workerRequests(worker!, 'outbound') > 0, 'the worker served some of them');
+    } finally {
+      await proxy.shutdown();
+      a.close();
+      b.close();
+    }
+  },
+);
+
+test(
+  'two threads: an inbound policy set in the main thread is enforced by the worker too, and so is its removal',
+  { timeout: 120_000 },
+  async () => {
+    const web = await app('web');
+    const policies = new StaticPolicies(defaultPolicy('all-unauthenticated', SERVER_ID));
+    const proxy = await startProxy({
+      config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
+      identity: pki.identity(SERVER_ID),
+      discovery: new StaticDiscovery(),
+      policies,
+      originalDst: null,
+      log: createLogger('t', 'silent'),
+      drainMs: 200,
+    });
+    try {
+      await ready(proxy);
+      assert.ok((await many(proxy.ports.inbound)).every((r) => r.status === 200));
+      // A Server with no authorization: every connection to the port is refused, in every thread.
+      policies.set(web.port, create(policy.ServerSchema, { labels: { name: 'web-locked', kind: 'server' }, authorizations: [] }));
+      await eventually(async () => {
+        const denied = await many(proxy.ports.inbound);
+        assert.ok(
+          denied.every((r) => r.status === 403),
+          `statuses ${[...new Set(denied.map((r) => r.status))]}`,
+        );
+      });
+      const [worker] = await proxy.workers!.threadMetrics();
+      const workerDenials = (worker as Array<{ name: string; values: Array<{ value: number; labels: Record<string, string> }> }>)
+        .find((m) => m.name === 'inbound_http_authz_deny_total')
+        ?.values.reduce((sum, v) => sum + v.value, 0);
+      assert.ok((workerDenials ?? 0) > 0, 'the worker denied some');
+      policies.clear(web.port);
+      await eventually(async () => assert.ok((await many(proxy.ports.inbound)).every((r) => r.status === 200)));
+    } finally {
+      await proxy.shutdown();
+      web.close();
+    }
+  },
+);
+
+test(
+  "two threads: tap subscribers in the main thread see the worker's requests, with stream ids no other thread uses",
+  { timeout: 120_000 },
+  async () => {
+    const web = await app('web');
+    const proxy = await startProxy({
+      config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
+      identity: pki.identity(SERVER_ID),
+      discovery: new StaticDiscovery(),
+      originalDst: null,
+      log: createLogger('t', 'silent'),
+      drainMs: 200,
+    });
+    try {
+      await ready(proxy);
+      const viewer = pki.leaf(TAP_ID);
+      const client = createGrpcClient(tap.Tap, {
+        baseUrl: `https://127.0.0.1:${await proxy.tapPort}`,
+        ca: pki.root.cert,
+        cert: viewer.cert,
+        key: viewer.key,
+        serverName: SERVER_ID,
+      });
+      const inits: tap.RequestInit[] = [];
+      const ac = new AbortController();
+      const observed = (async () => {
+        for await (const e of client.observe(create(tap.ObserveRequestSchema, { limit: CONNECTIONS }), { signal: ac.signal })) {
+          if (e.event.case === 'requestInit') inits.push(e.event.value);
+        }
+      })();
+      // Until the subscription reached both threads, some requests go unseen: send until the stream ends at its limit.
+      const sending = (async () => {
+        while (inits.length < CONNECTIONS && !ac.signal.aborted) await many(proxy.ports.inbound);
+      })();
+      const timer = setTimeout(() => ac.abort(), 60_000);
+      await observed.catch((err: unknown) => assert.fail(`tap stream failed: ${(err as Error).message}`));
+      clearTimeout(timer);
+      await sending;
+      const ids = inits.map((i) => i.id!.stream);
+      assert.ok(ids.length >= CONNECTIONS);
+      assert.equal(new Set(ids).size, ids.length, 'no two requests share a stream id');
+      // The main thread's ids are odd, the worker's even (each thread counts in steps of the thread count).
+      assert.ok(ids.some((id) => id % 2n === 1n) && ids.some((id) => id % 2n === 0n), `ids from both threads: ${ids.join(' ')}`);
+    } finally {
+      await proxy.shutdown();
+      web.close();
+    }
+  },
+);
 
 test('WEFT_PROXY_WORKERS is validated: 0 and non-integers are refused naming the variable', async () => {
   const { parseProxyEnv } = await import('./config.js');
@@ -234,5 +273,6 @@ test('WEFT_PROXY_WORKERS is validated: 0 and non-integers are refused naming the
   };
   assert.equal(parseProxyEnv(base).workers, 1);
   assert.equal(parseProxyEnv({ ...base, WEFT_PROXY_WORKERS: '2' }).workers, 2);
-  for (const bad of ['0', '1.5', 'two', '65']) assert.throws(() => parseProxyEnv({ ...base, WEFT_PROXY_WORKERS: bad }), /WEFT_PROXY_WORKERS/);
+  for (const bad of ['0', '1.5', 'two', '65'])
+    assert.throws(() => parseProxyEnv({ ...base, WEFT_PROXY_WORKERS: bad }), /WEFT_PROXY_WORKERS/);
 });

@@ -65,7 +65,9 @@ export function startWorkerThreads(o: WorkerThreadsOptions): WorkerThreads {
       const [mine, ...theirs] = await Promise.all([own.getMetricsAsJSON(), ...threads.map((t) => t.metrics())]);
       // The process-wide families are the main thread's alone (the workers leave them out): keep them as they are,
       // where prom-client's cluster aggregation would omit or add some.
-      const main = mine!.map((m) => (m.name.startsWith('process_') || m.name.startsWith('nodejs_') ? { ...m, aggregator: 'first' as const } : m));
+      const main = mine!.map((m) =>
+        m.name.startsWith('process_') || m.name.startsWith('nodejs_') ? { ...m, aggregator: 'first' as const } : m,
+      );
       return AggregatorRegistry.aggregate([main, ...theirs] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
     },
     threadMetrics: () => Promise.all(threads.map((t) => t.metrics())),
@@ -103,10 +105,12 @@ class WorkerThread {
     };
     this.worker = new Worker(o.entry, { workerData: data });
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
-    const fail = o.onFailure ?? ((err: Error) => {
-      o.log.fatal({ err, worker: index }, 'proxy worker thread failed: exiting');
-      process.exit(70);
-    });
+    const fail =
+      o.onFailure ??
+      ((err: Error) => {
+        o.log.fatal({ err, worker: index }, 'proxy worker thread failed: exiting');
+        process.exit(70);
+      });
     this.worker.on('error', (err) => fail(err));
     this.worker.once('exit', (code) => {
       if (!this.stopping) fail(new Error(`proxy worker thread ${index} exited (code ${code})`));
@@ -176,7 +180,10 @@ class WorkerThread {
         if (this.profileWatches.has(m.authority)) break;
         const authority = m.authority;
         const w = this.o.profiles.watch(authority);
-        this.profileWatches.set(authority, w.subscribe((profile) => this.post({ t: 'profile', authority, profile })));
+        this.profileWatches.set(
+          authority,
+          w.subscribe((profile) => this.post({ t: 'profile', authority, profile })),
+        );
         const now = w.current();
         if (now) this.post({ t: 'profile', authority, profile: now });
         break;

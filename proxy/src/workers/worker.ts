@@ -66,7 +66,10 @@ export async function runProxyWorker(data: WorkerData): Promise<void> {
         tap.mirror(m.subscribers, (sid, event) => post({ t: 'tapEvent', sid, event }));
         break;
       case 'metrics':
-        if (running.proxy) void running.proxy.registry.getMetricsAsJSON().then((metrics) => post({ t: 'metrics', id: m.id, metrics: threadMetrics(metrics) }));
+        if (running.proxy)
+          void running.proxy.registry
+            .getMetricsAsJSON()
+            .then((metrics) => post({ t: 'metrics', id: m.id, metrics: threadMetrics(metrics) }));
         else post({ t: 'metrics', id: m.id, metrics: [] });
         break;
       case 'shutdown':
@@ -111,9 +114,13 @@ interface FedSet {
   readonly ready: Promise<EndpointSet>;
   resolve(set: EndpointSet): void;
   reject(err: Error): void;
+  idle?: NodeJS.Timeout;
 }
 
-/** Endpoint sets resolved by the main thread's discovery; a set nobody listens to any more is released there. */
+/**
+ * Endpoint sets resolved by the main thread's discovery. As DestinationDiscovery closes a stream, a set without
+ * subscribers for IDLE_STREAM_MS (from its first answer, or from losing its last subscriber) is released there.
+ */
 class FedDiscovery implements Discovery {
   private readonly sets = new Map<string, FedSet>();
 
@@ -125,12 +132,8 @@ class FedDiscovery implements Discovery {
     let resolve!: (s: EndpointSet) => void;
     let reject!: (err: Error) => void;
     const ready = new Promise<EndpointSet>((res, rej) => ((resolve = res), (reject = rej)));
-    const set = new LiveEndpointSet((subscribers) => {
-      if (subscribers > 0 || this.sets.get(authority)?.set !== set) return;
-      this.sets.delete(authority);
-      this.post({ t: 'release', authority });
-    });
-    this.sets.set(authority, { set, ready, resolve, reject });
+    const f: FedSet = { set: new LiveEndpointSet((subscribers) => this.idleClock(authority, f, subscribers)), ready, resolve, reject };
+    this.sets.set(authority, f);
     this.post({ t: 'resolve', authority });
     return ready;
   }
@@ -140,18 +143,34 @@ class FedDiscovery implements Discovery {
     if (!f) return;
     f.set.replace(endpoints);
     f.resolve(f.set);
+    if (f.set.subscribers === 0 && !f.idle) this.idleClock(authority, f, 0);
   }
 
   fail(authority: string, err: Error): void {
     const f = this.sets.get(authority);
     if (!f) return;
     this.sets.delete(authority);
+    clearTimeout(f.idle);
     f.reject(err);
   }
 
   close(): void {
-    for (const [authority, f] of this.sets) f.reject(new UnavailableError(`weft: discovery for "${authority}": discovery closed`));
+    for (const [authority, f] of this.sets) {
+      clearTimeout(f.idle);
+      f.reject(new UnavailableError(`weft: discovery for "${authority}": discovery closed`));
+    }
     this.sets.clear();
+  }
+
+  private idleClock(authority: string, f: FedSet, subscribers: number): void {
+    clearTimeout(f.idle);
+    f.idle = undefined;
+    if (subscribers > 0) return;
+    f.idle = setTimeout(() => {
+      if (this.sets.get(authority) !== f || f.set.subscribers > 0) return;
+      this.sets.delete(authority);
+      this.post({ t: 'release', authority });
+    }, IDLE_STREAM_MS).unref();
   }
 }
 
@@ -264,4 +283,3 @@ class FedPolicies implements InboundPolicies {
     resolve(this.byPort.get(port) ?? this.fallback);
   }
 }
-
