@@ -83,6 +83,8 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     'proxy-keepalive': '45s',
     'proxy-user-timeout': '30s',
     'proxy-peer-ping-interval': '15s',
+    // Two threads serving requests (docs/proxy.md, "More than one core"): each listens on the proxy's ports.
+    'proxy-workers': '2',
   };
   assert.deepEqual(Object.keys(OVERRIDES).filter((k) => !(k in values)), [], 'every override the injector knows is set here');
   const pod = echoPod(env.echoImage, 'overrides');
@@ -147,6 +149,18 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
     err.message += ` (last status ${code})`;
     throw err;
   });
+  // proxy-workers=2: both threads listen (the worker logs it too), and every fresh connection from the host — spread
+  // by the kernel over the two threads' sockets, its original destination read in either — is refused alike.
+  const proxyLog = containerLog(env, NS, 'overrides', 'weft-proxy');
+  assert.equal(proxyEnv.WEFT_PROXY_WORKERS, '2');
+  assert.match(proxyLog, /proxy listening .*threads=2/, 'the main thread listens for two');
+  assert.match(proxyLog, /proxy listening .*worker=1/, 'the worker thread listens');
+  const codes = Array.from({ length: 16 }, () => spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://${ready.status.podIP}:8080/`], { encoding: 'utf8' }).stdout);
+  assert.deepEqual([...new Set(codes)], ['403'], `16 fresh unmeshed connections: ${codes.join(' ')}`);
+  const scraped = spawnSync('curl', ['-s', '--max-time', '10', `http://${ready.status.podIP}:4191/metrics`], { encoding: 'utf8' }).stdout;
+  const denied = scraped.split('\n').filter((l) => l.startsWith('inbound_http_authz_deny_total{')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  assert.ok(denied >= 17, `the proxy's /metrics counts every thread's denials: ${denied}`);
+  assert.equal(scraped.match(/^process_start_time_seconds/gm)?.length, 1, 'the process families once');
   // proxy-keepalive is live in the kernel: a connection from the host, accepted by the proxy's inbound, counts down
   // its keepalive from 45 s, not the default 10 (read with ss in the pod's network namespace before protocol
   // detection gives up on the silent connection, 5 s here).
@@ -165,7 +179,7 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   }
   const left = Number(keepalive[1]);
   assert.ok(left > 10 && left <= 45, `the keepalive timer shows ${left} s left of proxy-keepalive=45s`);
-  console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403; keepalive timer ${left} s of 45`);
+  console.log(`# overrides pod Ready with ${Object.keys(values).length} overrides (${Object.keys(values).join(', ')}); proxy cgroup limit 192Mi, quota 500m; unmeshed caller 403 (${denied} denials on two threads); keepalive timer ${left} s of 45`);
   console.log(`# proxy released ${released[1]} MiB of start-up pages (${exeRss} MiB of its binary resident after); RSS ${(kb('VmRSS') / 1024).toFixed(1)} MiB (anonymous ${(kb('RssAnon') / 1024).toFixed(1)})`);
 });
 
