@@ -12,7 +12,8 @@
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
 // two-proxy mesh (mTLS between the proxies), then h2load (prior knowledge, 10 connections x 10 streams) through the hop
 // to an HTTP/2 backend (HAProxy's h2 mode, CPU 0), and unary gRPC calls the same way (h2load POSTs of one gRPC message)
-// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers. On a busy
+// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers, and opaque TCP
+// through a third proxy (one connection writing 64 KiB buffers to a sink whose port is declared opaque: MiB/s, CPU per MiB). On a busy
 // shared machine absolute numbers swing; the ratios of rps and of CPU time per request (/proc/<pid>/stat) within a
 // round are what to compare. Idle RSS is read after start-up with one forced GC; the hop's peak RSS at 2,000 rps
 // (h2load, 10 s) is read before any full-speed load.
@@ -21,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, tcpLoad, tcpSink, weftProxyEntry, wrkLoad } from './lib.mjs';
 
 const baselineArg = process.argv[2];
 if (!baselineArg) {
@@ -53,6 +54,9 @@ const loadH2 = (port, pids) => h2Load(pids, { seconds: SECONDS, args: ['-H', `:a
 /** Unary gRPC calls at full speed for SECONDS through the hop (h2load, 10 connections x 10 streams). */
 const loadGrpc = (port, pids) => h2Load(pids, { seconds: SECONDS, args: grpcArgs(backend.grpcRequest, GRPC_SERVICE, port) });
 
+/** Opaque TCP for SECONDS through the TCP hop: one connection writing 64 KiB buffers; MiB/s and CPU µs per MiB of `pids`. */
+const loadTcp = (port, pids) => tcpLoad(port, pids, SECONDS);
+
 /** Latency at 1,000 rps (h2load over HTTP/1.1, 10 clients): p50/p99 in ms, the first second left out. */
 const latency = (port) => fixedRate({ port, rate: 1000, seconds: Math.max(3, SECONDS), authority: SERVICE, logFile: join(dir, `lat-${port}.log`) });
 
@@ -66,6 +70,7 @@ const clientCert = leaf(CLIENT_ID);
 const serverCert = leaf(SERVER_ID);
 
 const backend = await backends(dir);
+const sinkPort = await tcpSink();
 
 const procs = {};
 for (const b of ['base', 'new']) {
@@ -80,7 +85,9 @@ for (const b of ['base', 'new']) {
     ...certs(clientCert, CLIENT_ID),
     routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1, identity: SERVER_ID, inboundPort: server.ports.inbound }],
   });
-  procs[b] = { hop, server, client, rss_idle_mib: round(rssMiB(hop.pid), 1) };
+  // Opaque TCP through one proxy: the sink's port declared opaque, reported as every connection's original destination.
+  const tcp = await weft(b, `${b}-tcp-hop`, { ...certs(clientCert, CLIENT_ID), origDst: { ip: '127.0.0.1', port: sinkPort }, opaquePorts: [sinkPort], routes: [] });
+  procs[b] = { hop, server, client, tcp, rss_idle_mib: round(rssMiB(hop.pid), 1) };
 }
 pki.dispose();
 
@@ -97,8 +104,9 @@ for (const b of ['base', 'new']) {
   await load(procs[b].client.ports.outbound, [procs[b].client.pid]);
   await loadH2(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
   await loadGrpc(procs[b].hop.ports.outbound, [procs[b].hop.pid]);
+  await loadTcp(procs[b].tcp.ports.outbound, []);
 }
-const rounds = { hop: { base: [], new: [] }, mesh: { base: [], new: [] }, h2_hop: { base: [], new: [] }, grpc_hop: { base: [], new: [] } };
+const rounds = { hop: { base: [], new: [] }, mesh: { base: [], new: [] }, h2_hop: { base: [], new: [] }, grpc_hop: { base: [], new: [] }, tcp_hop: { base: [], new: [] } };
 for (let i = 0; i < ROUNDS; i++) {
   // ABBA order, so a drift in machine load does not favour the build that always goes first.
   for (const b of i % 2 === 0 ? ['base', 'new'] : ['new', 'base']) {
@@ -107,9 +115,10 @@ for (let i = 0; i < ROUNDS; i++) {
     rounds.mesh[b].push(await load(p.client.ports.outbound, [p.client.pid, p.server.pid]));
     rounds.h2_hop[b].push(await loadH2(p.hop.ports.outbound, [p.hop.pid]));
     rounds.grpc_hop[b].push(await loadGrpc(p.hop.ports.outbound, [p.hop.pid]));
+    rounds.tcp_hop[b].push(await loadTcp(p.tcp.ports.outbound, [p.tcp.pid]));
   }
   const of = (k) => ({ base: rounds[k].base[i], new: rounds[k].new[i] });
-  log(`round ${i + 1}: ${JSON.stringify({ hop: of('hop'), mesh: of('mesh'), h2_hop: of('h2_hop'), grpc_hop: of('grpc_hop') })}`);
+  log(`round ${i + 1}: ${JSON.stringify({ hop: of('hop'), mesh: of('mesh'), h2_hop: of('h2_hop'), grpc_hop: of('grpc_hop'), tcp_hop: of('tcp_hop') })}`);
 }
 
 const lat = { hop: { base: [], new: [] }, mesh: { base: [], new: [] } };
@@ -133,6 +142,12 @@ console.log(
     mesh: summary(rounds.mesh),
     h2_hop: summary(rounds.h2_hop),
     grpc_hop: summary(rounds.grpc_hop),
+    tcp_hop: {
+      mib_per_s: { base: rounds.tcp_hop.base.map((r) => r.mib_per_s), new: rounds.tcp_hop.new.map((r) => r.mib_per_s) },
+      cpu_us_per_mib: { base: rounds.tcp_hop.base.map((r) => r.cpu_us_per_mib), new: rounds.tcp_hop.new.map((r) => r.cpu_us_per_mib) },
+      mib_ratio: round(median(rounds.tcp_hop.new.map((r, i) => r.mib_per_s / rounds.tcp_hop.base[i].mib_per_s))),
+      cpu_ratio: round(median(rounds.tcp_hop.new.map((r, i) => r.cpu_us_per_mib / rounds.tcp_hop.base[i].cpu_us_per_mib))),
+    },
     latency_at_1000_rps: lat,
     flags: FLAGS,
     rss_idle_mib: { base: procs.base.rss_idle_mib, new: procs.new.rss_idle_mib },

@@ -251,6 +251,26 @@ export async function wrkLoad(port, pids, { seconds, authority }) {
   return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), ...perRequest(used, requests) };
 }
 
+const TCP_LOAD = new URL('./tcp-load.mjs', import.meta.url).pathname;
+
+/** The opaque TCP sink (tcp-load.mjs) on CPU 0: counts what each connection sends. Resolves with its port. */
+export async function tcpSink() {
+  const { match } = await start('tcp-sink', onCpu(0, [process.execPath, TCP_LOAD, 'sink']), /READY (\d+)/);
+  return Number(match[1]);
+}
+
+/**
+ * One connection (tcp-load.mjs on CPU 0) writing 64 KiB buffers through `port` to the sink for `seconds`: MiB/s as
+ * the sink counted them, and the CPU per MiB of `pids` when there are any.
+ */
+export async function tcpLoad(port, pids, seconds) {
+  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const out = JSON.parse(await run(onCpu(0, [process.execPath, TCP_LOAD, 'send', String(port), String(seconds)])));
+  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
+  if (!(out.bytes > 0)) throw new Error(`tcp through ${port}: the sink counted nothing`);
+  return { mib_per_s: round(out.mib_per_s, 1), ...(pids.length ? { cpu_us_per_mib: round(cpu / (out.bytes / 1048576), 1) } : {}) };
+}
+
 /** Starts counting the CPU time of `pids`; the returned function gives each one's user and kernel µs since then. */
 export function cpuCounter(pids) {
   const before = pids.map(cpuSplitMicros);

@@ -52,7 +52,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -196,15 +196,11 @@ async function grpcScenario(name, port, pids = []) {
 }
 
 // ── Opaque TCP ──────────────────────────────────────────────────────────
-/** One connection writing for TCP_SECONDS through `port`; MiB/s as counted by the sink, CPU per MiB of `pids`. */
+/** One connection writing for TCP_SECONDS through `port` after a warm-up; MiB/s as counted by the sink, CPU per MiB of `pids`. */
 async function tcpScenario(name, port, pids = []) {
   log(`tcp ${name}: ${WARMUP_SECONDS}s warm-up, ${TCP_SECONDS}s of one connection writing 64 KiB buffers`);
-  if (WARMUP_SECONDS > 0) await run(onCpu(0, [process.execPath, new URL('./tcp-load.mjs', import.meta.url).pathname, 'send', String(port), String(WARMUP_SECONDS)]));
-  const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
-  const out = JSON.parse(await run(onCpu(0, [process.execPath, new URL('./tcp-load.mjs', import.meta.url).pathname, 'send', String(port), String(TCP_SECONDS)])));
-  const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
-  if (!(out.bytes > 0)) throw new Error(`tcp ${name}: the sink counted nothing`);
-  const result = { mib_per_s: round(out.mib_per_s, 1), ...(pids.length ? { cpu_us_per_mib: round(cpu / (out.bytes / 1048576), 1) } : {}) };
+  if (WARMUP_SECONDS > 0) await tcpLoad(port, [], WARMUP_SECONDS);
+  const result = await tcpLoad(port, pids, TCP_SECONDS);
   log(`tcp ${name}: ${JSON.stringify(result)}`);
   return result;
 }

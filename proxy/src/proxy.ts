@@ -167,6 +167,17 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   proxyPorts.add(outboundListener.port);
   proxyPorts.add(inboundListener.port);
   const drainMs = opts.drainMs ?? 10_000;
+  /** Stops the request path: no new connection, in-flight work (and `also`) given up to the drain time, then the clients. */
+  const stopServing = async (also?: Promise<void>): Promise<void> => {
+    outbound.server.drain();
+    inbound.server.drain();
+    await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs), also]);
+    outbound.server.destroy();
+    inbound.server.destroy();
+    h1.close();
+    h2.close();
+    mux.close();
+  };
 
   if (opts.worker) return workerProxy();
   const workers =
@@ -252,14 +263,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     shutdown() {
       return (shuttingDown ??= (async () => {
         log.info({ drainMs }, 'draining');
-        outbound.server.drain();
-        inbound.server.drain();
-        await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs), workers?.shutdown(drainMs)]);
-        outbound.server.destroy();
-        inbound.server.destroy();
-        h1.close();
-        h2.close();
-        mux.close();
+        await stopServing(workers?.shutdown(drainMs));
         discovery.close();
         profiles.close();
         policies.close();
@@ -292,14 +296,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       closed: stopped,
       shutdown() {
         return (stopping ??= (async () => {
-          outbound.server.drain();
-          inbound.server.drain();
-          await Promise.all([outboundListener.close(drainMs), inboundListener.close(drainMs)]);
-          outbound.server.destroy();
-          inbound.server.destroy();
-          h1.close();
-          h2.close();
-          mux.close();
+          await stopServing();
           await spans?.close();
           markStopped();
         })());
