@@ -97,6 +97,10 @@ test('config.weft.io/proxy-workers sets WEFT_PROXY_WORKERS; without it the proxy
   const two = inject(pod({ ...base, 'config.weft.io/proxy-workers': '2' }), mesh, { namespace: 'shop' });
   assert.equal(env(two.pod, 'WEFT_PROXY_WORKERS'), '2');
   assert.deepEqual(two.warnings, []);
+  // A mesh-wide default (the chart's proxy.workers): pods get it; a pod's annotation wins, one thread leaves the variable out.
+  const meshWide = { ...mesh, proxy: { ...mesh.proxy, workers: 3 } };
+  assert.equal(env(inject(pod(base), meshWide, { namespace: 'shop' }).pod, 'WEFT_PROXY_WORKERS'), '3');
+  assert.equal(env(inject(pod({ ...base, 'config.weft.io/proxy-workers': '1' }), meshWide, { namespace: 'shop' }).pod, 'WEFT_PROXY_WORKERS'), undefined);
   for (const bad of ['0', '65', '1.5', 'auto']) {
     const r = inject(pod({ ...base, 'config.weft.io/proxy-workers': bad }), mesh, { namespace: 'shop' });
     assert.equal(env(r.pod, 'WEFT_PROXY_WORKERS'), undefined, bad);

@@ -46,11 +46,14 @@ export interface ProxySettings {
   readonly traceSampling: string | undefined;
   /** Connect bounds, keepalive, user timeout, PING interval (durations as text); a setting absent: the proxy's default. */
   readonly connections: ConnectionOverrides;
-  /** Threads serving requests (WEFT_PROXY_WORKERS); absent: the proxy's default, one. */
+  /** Threads serving requests (WEFT_PROXY_WORKERS); absent or 1: the proxy's default, one. */
   readonly workers?: number;
 }
 
 export type ConnectionOverrides = { readonly [K in ProxyConnectionSetting]?: string };
+
+/** The proxy's bound on WEFT_PROXY_WORKERS (proxy/src/config.ts). */
+export const MAX_PROXY_WORKERS = 64;
 
 export const CONNECTION_SETTINGS = Object.keys(PROXY_CONNECTION_SETTINGS) as ProxyConnectionSetting[];
 
@@ -190,6 +193,8 @@ const schema = {
   // auto: native sidecars from Kubernetes 1.29 on; enabled/disabled force the layout (a pod's annotation still wins).
   nativeSidecar: env.oneOf('WEFT_INJECTOR_PROXY_NATIVE_SIDECAR', ['auto', 'enabled', 'disabled'] as const, 'auto'),
   proxyAwait: env.bool('WEFT_INJECTOR_PROXY_AWAIT', true),
+  // Threads each proxy serves requests on (the proxy's WEFT_PROXY_WORKERS; a pod's config.weft.io/proxy-workers wins).
+  proxyWorkers: env.int('WEFT_INJECTOR_PROXY_WORKERS', 1, { min: 1, max: MAX_PROXY_WORKERS }),
   proxyAwaitTimeout: env.duration('WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT', '120s'),
   traceCollector: checked('WEFT_INJECTOR_PROXY_TRACE_COLLECTOR', checkTraceCollector),
   traceSampling: checked('WEFT_INJECTOR_PROXY_TRACE_SAMPLING', checkTraceSampling),
@@ -271,6 +276,7 @@ export function loadMeshConfig(source: NodeJS.ProcessEnv, extra: MeshConfigSourc
       await: c.proxyAwait,
       awaitTimeoutSeconds: Math.ceil(c.proxyAwaitTimeout / 1000),
       detectTimeout: c.detectTimeout,
+      workers: c.proxyWorkers,
       nativeSidecar: c.nativeSidecar === 'auto' ? supportsNativeSidecars(k8sVersion) : c.nativeSidecar === 'enabled',
       traceCollector: c.traceCollector,
       traceSampling: c.traceSampling,

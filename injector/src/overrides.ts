@@ -10,14 +10,12 @@ import { parseCidrList, parseDuration, parsePortList } from '@weft/common/config
 import { LOG_FORMATS, LOG_LEVELS } from '@weft/common/log';
 import { CONFIG_PREFIX } from './annotations.js';
 import { PROXY_CONNECTION_SETTINGS, type ProxyConnectionSetting } from '@weft/api/names';
-import { checkConnectionSetting, checkTraceCollector, checkTraceSampling, CONNECTION_SETTINGS, INBOUND_POLICIES, type ProxySettings } from './mesh-config.js';
+import { checkConnectionSetting, checkTraceCollector, checkTraceSampling, CONNECTION_SETTINGS, INBOUND_POLICIES, MAX_PROXY_WORKERS, type ProxySettings } from './mesh-config.js';
 import { parseQuantity } from './quantity.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Apply = (settings: Mutable<ProxySettings>, value: string) => string | undefined;
 
-/** The proxy's bound on WEFT_PROXY_WORKERS (proxy/src/config.ts). */
-const MAX_PROXY_WORKERS = 64;
 const IMAGE = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 

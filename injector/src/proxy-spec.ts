@@ -119,7 +119,8 @@ function proxyEnv(mesh: MeshConfig, t: ProxyTarget): k8s.V1EnvVar[] {
   if (t.ingress) env.push({ name: 'WEFT_PROXY_INGRESS_MODE', value: 'true' });
   if (s.traceCollector !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_COLLECTOR', value: s.traceCollector });
   if (s.traceSampling !== undefined) env.push({ name: 'WEFT_PROXY_TRACE_SAMPLING', value: s.traceSampling });
-  if (s.workers !== undefined) env.push({ name: 'WEFT_PROXY_WORKERS', value: String(s.workers) });
+  // One thread is the proxy's default: the variable is set only for more.
+  if (s.workers !== undefined && s.workers > 1) env.push({ name: 'WEFT_PROXY_WORKERS', value: String(s.workers) });
   for (const key of CONNECTION_SETTINGS) {
     const value = s.connections[key];
     if (value !== undefined) env.push({ name: PROXY_CONNECTION_SETTINGS[key].variable, value });

@@ -46,7 +46,7 @@ test('the chart\'s defaults are the injector\'s own defaults (images aside: the 
 test('every proxy.* value reaches the injector\'s mesh config as set', () => {
   const proxy = {
     logLevel: 'debug', logFormat: 'plain', cpuRequest: '20m', cpuLimit: '1', memoryRequest: '32Mi', memoryLimit: '1Gi',
-    opaquePorts: '3306', await: false, awaitTimeout: '5m', detectTimeout: '2s', skipInboundPorts: '9000-9001', skipOutboundPorts: '5432',
+    opaquePorts: '3306', await: false, awaitTimeout: '5m', detectTimeout: '2s', workers: 2, skipInboundPorts: '9000-9001', skipOutboundPorts: '5432',
     skipInboundSubnets: '10.244.0.0/16', skipOutboundSubnets: '192.168.0.0/16,fd00::/8', identityTokenExpirationSeconds: 3600,
     cniEnabled: true, traceCollector: 'http://collector.tracing:4318', traceSampling: '0.25', nativeSidecar: 'disabled',
     connectTimeout: '3s', tlsHandshakeTimeout: '5s', keepalive: '30s', userTimeout: '1m', peerPingInterval: '2500ms',
@@ -58,7 +58,7 @@ test('every proxy.* value reaches the injector\'s mesh config as set', () => {
     {
       image: 'registry.example.com/weft/proxy', version: 'v9', logLevel: 'debug', logFormat: 'plain',
       cpuRequest: '20m', cpuLimit: '1', memoryRequest: '32Mi', memoryLimit: '1Gi', opaquePorts: [3306],
-      await: false, awaitTimeoutSeconds: 300, detectTimeout: '2s', skipInboundPorts: [9000, 9001], skipOutboundPorts: [5432],
+      await: false, awaitTimeoutSeconds: 300, detectTimeout: '2s', workers: 2, skipInboundPorts: [9000, 9001], skipOutboundPorts: [5432],
       skipInboundSubnets: [{ family: 'ipv4', cidr: '10.244.0.0/16' }],
       skipOutboundSubnets: [{ family: 'ipv4', cidr: '192.168.0.0/16' }, { family: 'ipv6', cidr: 'fd00::/8' }],
       traceCollector: 'http://collector.tracing:4318', traceSampling: '0.25', nativeSidecar: false, defaultInboundPolicy: undefined,

@@ -65,6 +65,7 @@ export const PROXY_VALUE_ENV: { readonly [K in ProxyValue]: string } = {
   await: 'WEFT_INJECTOR_PROXY_AWAIT',
   awaitTimeout: 'WEFT_INJECTOR_PROXY_AWAIT_TIMEOUT',
   detectTimeout: 'WEFT_INJECTOR_PROXY_DETECT_TIMEOUT',
+  workers: 'WEFT_INJECTOR_PROXY_WORKERS',
   skipInboundPorts: 'WEFT_INJECTOR_SKIP_INBOUND_PORTS',
   skipOutboundPorts: 'WEFT_INJECTOR_SKIP_OUTBOUND_PORTS',
   skipInboundSubnets: 'WEFT_INJECTOR_SKIP_INBOUND_SUBNETS',

@@ -113,6 +113,7 @@ export const controlPlaneValues = group('weft-control-plane values', {
     opaquePorts: str({ default: '25,587,3306,4444,5432,6379,9300,11211', description: 'Ports treated as opaque TCP (no protocol detection).', pattern: '^[0-9,-]*$' }),
     await: bool({ default: true, description: 'Hold application containers until the proxy is ready.' }),
     awaitTimeout: str({ default: '120s', description: 'How long an app container is held for the proxy before it starts anyway.', pattern: DURATION }),
+    workers: int({ default: 1, minimum: 1, maximum: 64, description: 'Threads each proxy serves requests on (`WEFT_PROXY_WORKERS`): more than one gains only with as many cores in the proxy\'s CPU limit, and each thread holds ~19 MiB more. A pod\'s or namespace\'s `config.weft.io/proxy-workers` wins.' }),
     detectTimeout: str({ default: '10s', description: 'How long the proxy waits for a client\'s first bytes to detect the protocol before treating the connection as opaque TCP.', pattern: DURATION }),
     skipInboundPorts: str({ default: '', description: 'Inbound ports not redirected to the proxy, for every meshed pod (e.g. `9000,9100-9102`); a pod\'s `config.weft.io/skip-inbound-ports` replaces it.', pattern: '^[0-9,-]*$' }),
     skipOutboundPorts: str({ default: '', description: 'Outbound ports not redirected to the proxy (e.g. a database the app reaches directly); a pod\'s `config.weft.io/skip-outbound-ports` replaces it.', pattern: '^[0-9,-]*$' }),
