@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { policy, tap } from '@weft/api';
@@ -254,6 +255,51 @@ test(
     } finally {
       await proxy.shutdown();
       web.close();
+    }
+  },
+);
+
+/** Whether a process running as `uid` may bind 127.0.0.1:`port` with SO_REUSEPORT (Python's sockets: nothing of weft's). */
+function joinsPort(port: number, uid: number): { joined: boolean; out: string } {
+  const script = [
+    'import socket, sys',
+    's = socket.socket()',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)',
+    'try:',
+    `    s.bind(("127.0.0.1", ${port})); s.listen(1); print("joined")`,
+    'except OSError as e:',
+    '    print("refused", e.errno == 98 and "EADDRINUSE" or e)',
+  ].join('\n');
+  const r = spawnSync('python3', ['-c', script], { uid, encoding: 'utf8' });
+  const out = `${r.stdout}${r.stderr}${r.error?.message ?? ''}`.trim();
+  return { joined: out === 'joined', out };
+}
+
+test(
+  "two threads: another UID in the pod cannot join the SO_REUSEPORT group and take the proxy's connections; only the proxy's own UID could",
+  { timeout: 60_000 },
+  async () => {
+    assert.equal(process.getuid?.(), 0, 'this test switches UIDs: it runs as root, as the netns tests do');
+    const proxy = await startProxy({
+      config: testConfig(CLIENT_ID, { workers: 2 }),
+      identity: pki.identity(CLIENT_ID),
+      discovery: new StaticDiscovery(),
+      originalDst: null,
+      log: createLogger('t', 'silent'),
+      drainMs: 200,
+    });
+    try {
+      await ready(proxy);
+      // An application container running as another user (65534, nobody) binding the outbound or inbound port.
+      for (const port of [proxy.ports.outbound, proxy.ports.inbound]) {
+        const other = joinsPort(port, 65534);
+        assert.equal(other.out, 'refused EADDRINUSE', `uid 65534 on ${port}: ${other.out}`);
+      }
+      // The kernel's rule is the effective UID: the proxy's own (here root) could join, which is why the proxy runs as
+      // a UID of its own (2102) that no application container shares (docs/proxy.md, "More than one core").
+      assert.ok(joinsPort(proxy.ports.outbound, 0).joined, 'the same UID joins');
+    } finally {
+      await proxy.shutdown();
     }
   },
 );
