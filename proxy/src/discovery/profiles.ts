@@ -83,26 +83,27 @@ export class StaticProfiles implements Profiles {
 
 /**
  * How often watches are swept: a watch not read for a whole period has its stream closed (destination drops the
- * subscription). It keeps its last profile, and the next read reopens the stream; until the reopened stream's first
- * message, that read and the ones after it see the last profile. Without it every authority a pod ever called kept a
- * stream open for the life of the pod.
+ * subscription); until a reopened stream's first message, reads see the last profile.
  */
 export const PROFILE_IDLE_MS = 60_000;
 
-/** One `GetProfile` stream per authority over mTLS, reopened with backoff when it breaks, closed when unused. */
-export class DestinationProfiles implements Profiles {
-  private readonly watches = new Map<string, { readonly w: LiveProfile; readonly abort: AbortController }>();
+/**
+ * Watches opened on first use and closed when idle: a watch neither read nor subscribed to for a whole sweep period
+ * has its source closed. It keeps its last profile, and a layer that still holds it reopens the source on its next
+ * read (or, when another watch for the authority was opened meanwhile, reads through that one from then on). Without
+ * it every authority a pod ever called kept its source open for the life of the pod.
+ */
+export abstract class SweptProfiles implements Profiles {
+  private readonly watches = new Map<string, { readonly w: LiveProfile; readonly stop: () => void }>();
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
-  constructor(
-    private readonly client: () => DestinationClient,
-    private readonly contextToken: string,
-    private readonly log: Logger,
-    idleMs = PROFILE_IDLE_MS,
-  ) {
+  constructor(idleMs: number) {
     this.sweeper = setInterval(() => this.sweep(), idleMs).unref();
   }
+
+  /** Opens the source of an authority's profiles, which sets them on `w`; returns what closes it. */
+  protected abstract start(authority: string, w: { set(p: Profile): void }): () => void;
 
   watch(authority: string): ProfileWatch {
     const open = this.watches.get(authority);
@@ -115,32 +116,36 @@ export class DestinationProfiles implements Profiles {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const { abort } of this.watches.values()) abort.abort();
+    for (const { stop } of this.watches.values()) stop();
     this.watches.clear();
   }
 
-  /** Streams open now (one per authority read within the last sweep period or two). */
+  /** Sources open now (one per authority read within the last sweep period or two). */
   get openStreams(): number {
     return this.watches.size;
   }
 
+  /** The open watch of an authority, for sources that deliver from outside `start`. */
+  protected opened(authority: string): { set(p: Profile): void } | undefined {
+    return this.watches.get(authority)?.w;
+  }
+
   private open(authority: string, w: LiveProfile): void {
     if (this.closed) return;
-    const abort = new AbortController();
-    this.watches.set(authority, { w, abort });
-    void this.run(authority, w, abort.signal, 0);
+    // Set before the source starts: a source may deliver at once.
+    const entry = { w, stop: () => {} };
+    this.watches.set(authority, entry);
+    entry.stop = this.start(authority, w);
   }
 
   private sweep(): void {
-    for (const [authority, { w, abort }] of this.watches) {
+    for (const [authority, { w, stop }] of this.watches) {
       if (w.used || w.subscribed) {
         w.used = false;
         continue;
       }
-      abort.abort();
+      stop();
       this.watches.delete(authority);
-      // A layer built for this authority still holds `w`: its next read reopens the stream, or, when another watch
-      // for the authority was opened meanwhile, reads through that one from then on.
       w.onWake = () => {
         const live = this.watches.get(authority);
         if (live) w.delegate = live.w;
@@ -148,8 +153,26 @@ export class DestinationProfiles implements Profiles {
       };
     }
   }
+}
 
-  private async run(authority: string, w: LiveProfile, signal: AbortSignal, attempt: number): Promise<void> {
+/** One `GetProfile` stream per authority over mTLS, reopened with backoff when it breaks, closed when unused. */
+export class DestinationProfiles extends SweptProfiles {
+  constructor(
+    private readonly client: () => DestinationClient,
+    private readonly contextToken: string,
+    private readonly log: Logger,
+    idleMs = PROFILE_IDLE_MS,
+  ) {
+    super(idleMs);
+  }
+
+  protected start(authority: string, w: { set(p: Profile): void }): () => void {
+    const abort = new AbortController();
+    void this.run(authority, w, abort.signal, 0);
+    return () => abort.abort();
+  }
+
+  private async run(authority: string, w: { set(p: Profile): void }, signal: AbortSignal, attempt: number): Promise<void> {
     try {
       for await (const p of this.client().getProfile({ scheme: 'k8s', path: authority, contextToken: this.contextToken }, { signal })) {
         attempt = 0;

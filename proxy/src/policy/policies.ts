@@ -93,33 +93,26 @@ export class StaticPolicies implements InboundPolicies {
 export type PolicyClient = GrpcClient<typeof policy.Inbound>;
 
 /**
- * One `Inbound.Watch` stream per watched port, reopened with backoff when it
- * breaks. Until a port's first policy arrives, its connections wait for it
- * (at most `firstPolicyWaitMs`, and not at all once the stream failed), so
- * a Server's restrictions are not bypassed at start-up by a laxer default.
+ * Each port's latest policy, the wait of watched ports for their first one, and the feed: what every source of
+ * `Server` messages shares (destination's streams here, the main thread's messages in a worker thread). Until a
+ * watched port's first policy arrives, its connections wait for it (at most `firstPolicyWaitMs`, and not at all once
+ * the source gave up), so a Server's restrictions are not bypassed at start-up by a laxer default.
  */
-export class WatchedPolicies implements InboundPolicies {
+export abstract class PortPolicies implements InboundPolicies {
   private readonly byPort = new Map<number, ServerPolicy>();
   private readonly first = new Map<number, { promise: Promise<ServerPolicy>; resolve: (p: ServerPolicy) => void }>();
-  private readonly abort = new AbortController();
   private readonly feeds = new PolicyFeed();
 
   constructor(
-    /** Undefined until the proxy holds a certificate (the policy API is mTLS only). */
-    private readonly client: () => PolicyClient | undefined,
-    /** `<namespace>:<pod>`. */
-    private readonly workload: string,
     ports: readonly number[],
     private readonly fallback: ServerPolicy,
-    private readonly log: Logger,
-    firstPolicyWaitMs = 5000,
+    firstPolicyWaitMs: number,
   ) {
     for (const port of new Set(ports)) {
       let resolve!: (p: ServerPolicy) => void;
       const promise = new Promise<ServerPolicy>((r) => (resolve = r));
       this.first.set(port, { promise, resolve });
-      setTimeout(() => this.settle(port, this.fallback), firstPolicyWaitMs).unref();
-      void this.run(port, 0);
+      setTimeout(() => this.giveUp(port), firstPolicyWaitMs).unref();
     }
   }
 
@@ -133,17 +126,49 @@ export class WatchedPolicies implements InboundPolicies {
   }
 
   close(): void {
-    this.abort.abort();
-    for (const port of this.first.keys()) this.settle(port, this.fallback);
+    for (const port of [...this.first.keys()]) this.giveUp(port);
   }
 
-  /** Ends a port's wait for its first policy. */
-  private settle(port: number, p: ServerPolicy): void {
+  /** A port's new `Server`; `null` puts the port back on the default. */
+  protected set(port: number, server: policy.Server | null): void {
+    if (server) this.byPort.set(port, compileServer(server));
+    else this.byPort.delete(port);
+    this.first.get(port)?.resolve(this.byPort.get(port) ?? this.fallback);
+    this.first.delete(port);
+    this.feeds.set(port, server);
+  }
+
+  /** Ends a port's wait for its first policy without one: the default applies until a policy arrives. */
+  protected giveUp(port: number): void {
     const f = this.first.get(port);
     if (!f) return;
     this.first.delete(port);
-    f.resolve(p);
-    if (p === this.fallback) this.feeds.set(port, null);
+    f.resolve(this.fallback);
+    this.feeds.set(port, null);
+  }
+}
+
+/** One `Inbound.Watch` stream per watched port, reopened with backoff when it breaks. */
+export class WatchedPolicies extends PortPolicies {
+  private readonly abort = new AbortController();
+
+  constructor(
+    /** Undefined until the proxy holds a certificate (the policy API is mTLS only). */
+    private readonly client: () => PolicyClient | undefined,
+    /** `<namespace>:<pod>`. */
+    private readonly workload: string,
+    ports: readonly number[],
+    fallback: ServerPolicy,
+    private readonly log: Logger,
+    firstPolicyWaitMs = 5000,
+  ) {
+    super(ports, fallback, firstPolicyWaitMs);
+    for (const port of new Set(ports)) void this.run(port, 0);
+  }
+
+  override close(): void {
+    this.abort.abort();
+    super.close();
   }
 
   private async run(port: number, attempt: number): Promise<void> {
@@ -156,15 +181,12 @@ export class WatchedPolicies implements InboundPolicies {
     try {
       for await (const s of client.watch({ workload: this.workload, port }, { signal: this.abort.signal })) {
         attempt = 0;
-        const compiled = compileServer(s);
-        this.byPort.set(port, compiled);
-        this.settle(port, compiled);
-        this.feeds.set(port, s);
+        this.set(port, s);
         this.log.debug({ port, server: s.labels.name }, 'inbound policy updated');
       }
     } catch (err) {
       if (this.abort.signal.aborted) return;
-      this.settle(port, this.fallback);
+      this.giveUp(port);
       // The last policy received stays in force; before any, the default applies.
       const level = attempt === 0 ? 'warn' : 'debug';
       this.log[level]({ err, port }, 'policy Watch failed; keeping the last policy (or the default)');

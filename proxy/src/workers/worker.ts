@@ -14,10 +14,10 @@ import { UnknownAuthorityError } from '../errors.js';
 import type { Endpoint } from '../svc.js';
 import { StaticIdentity } from '../identity/local-identity.js';
 import { LiveEndpointSet, type Discovery, type EndpointSet } from '../discovery/discovery.js';
-import type { Profile, ProfileWatch, Profiles } from '../discovery/profiles.js';
+import { PROFILE_IDLE_MS, SweptProfiles, type Profile } from '../discovery/profiles.js';
 import { IDLE_STREAM_MS } from '../discovery/destination-client.js';
-import { PolicyFeed, type InboundPolicies, type PolicyFeedListener } from '../policy/policies.js';
-import { compileServer, defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
+import { PortPolicies } from '../policy/policies.js';
+import { defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
 import { TapHub } from '../tap/tap-hub.js';
 import { installAsyncBind } from '../async-bind.js';
 import { watchIdleMemory } from '../idle-memory.js';
@@ -174,112 +174,32 @@ class FedDiscovery implements Discovery {
   }
 }
 
-class FedProfile implements ProfileWatch {
-  latest: Profile | undefined;
-  used = true;
-  private readonly listeners = new Set<(p: Profile) => void>();
-
-  current(): Profile | undefined {
-    this.used = true;
-    return this.latest;
+/** Profiles watched by the main thread; a watch unused for a sweep period is released and reopened on its next read, as DestinationProfiles does. */
+export class FedProfiles extends SweptProfiles {
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    idleMs = PROFILE_IDLE_MS,
+  ) {
+    super(idleMs);
   }
 
-  subscribe(listener: (p: Profile) => void): () => void {
-    this.used = true;
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  get subscribed(): boolean {
-    return this.listeners.size > 0;
-  }
-
-  set(p: Profile): void {
-    this.latest = p;
-    for (const l of this.listeners) l(p);
-  }
-}
-
-/** Profiles watched by the main thread; a watch neither read nor subscribed to for a sweep period is released (as DestinationProfiles closes its stream). */
-class FedProfiles implements Profiles {
-  private readonly watches = new Map<string, FedProfile>();
-  private readonly sweeper: NodeJS.Timeout;
-
-  constructor(private readonly post: (m: FromWorker) => void) {
-    this.sweeper = setInterval(() => this.sweep(), IDLE_STREAM_MS).unref();
-  }
-
-  watch(authority: string): ProfileWatch {
-    let w = this.watches.get(authority);
-    if (!w) {
-      this.watches.set(authority, (w = new FedProfile()));
-      this.post({ t: 'watchProfile', authority });
-    }
-    return w;
+  protected start(authority: string): () => void {
+    this.post({ t: 'watchProfile', authority });
+    return () => this.post({ t: 'unwatchProfile', authority });
   }
 
   update(authority: string, profile: Profile): void {
-    this.watches.get(authority)?.set(profile);
-  }
-
-  close(): void {
-    clearInterval(this.sweeper);
-  }
-
-  private sweep(): void {
-    for (const [authority, w] of this.watches) {
-      if (w.used || w.subscribed) {
-        w.used = false;
-        continue;
-      }
-      this.watches.delete(authority);
-      this.post({ t: 'unwatchProfile', authority });
-    }
+    this.opened(authority)?.set(profile);
   }
 }
 
-/** Inbound policies as the main thread's feed sends them, with WatchedPolicies' wait for a watched port's first policy. */
-class FedPolicies implements InboundPolicies {
-  private readonly byPort = new Map<number, ServerPolicy>();
-  private readonly first = new Map<number, (p: ServerPolicy) => void>();
-  private readonly waiting = new Map<number, Promise<ServerPolicy>>();
-  private readonly feeds = new PolicyFeed();
-
-  constructor(
-    watched: readonly number[],
-    private readonly fallback: ServerPolicy,
-  ) {
-    for (const port of new Set(watched)) {
-      this.waiting.set(port, new Promise<ServerPolicy>((resolve) => this.first.set(port, resolve)));
-      setTimeout(() => this.settle(port), FIRST_POLICY_WAIT_MS).unref();
-    }
-  }
-
-  policyFor(port: number | undefined): ServerPolicy | Promise<ServerPolicy> {
-    if (port === undefined) return this.fallback;
-    return this.byPort.get(port) ?? this.waiting.get(port) ?? this.fallback;
+/** Inbound policies as the main thread's feed sends them (a watched port waits for its first, as WatchedPolicies). */
+class FedPolicies extends PortPolicies {
+  constructor(watched: readonly number[], fallback: ServerPolicy) {
+    super(watched, fallback, FIRST_POLICY_WAIT_MS);
   }
 
   update(port: number, server: policy.Server | null): void {
-    if (server) this.byPort.set(port, compileServer(server));
-    else this.byPort.delete(port);
-    this.settle(port);
-    this.feeds.set(port, server);
-  }
-
-  feed(listener: PolicyFeedListener): () => void {
-    return this.feeds.subscribe(listener);
-  }
-
-  close(): void {
-    for (const port of [...this.first.keys()]) this.settle(port);
-  }
-
-  private settle(port: number): void {
-    const resolve = this.first.get(port);
-    if (!resolve) return;
-    this.first.delete(port);
-    this.waiting.delete(port);
-    resolve(this.byPort.get(port) ?? this.fallback);
+    this.set(port, server);
   }
 }
