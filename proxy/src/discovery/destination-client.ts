@@ -35,6 +35,9 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
  */
 export const IDLE_STREAM_MS = 60_000;
 
+/** How long an unknown authority stays unknown before destination is asked again (a client hammering a wrong name fails fast). */
+export const UNKNOWN_AUTHORITY_TTL_MS = 5_000;
+
 export class DestinationDiscovery implements Discovery {
   private readonly sets = new Map<string, Promise<EndpointSet>>();
   /** One controller per open stream (not one signal shared by all, which every stream would add a listener to). */
@@ -47,7 +50,7 @@ export class DestinationDiscovery implements Discovery {
     private readonly contextToken: string,
     private readonly log: Logger,
     /** How long an unknown authority stays unknown before destination is asked again. */
-    private readonly unknownTtlMs = 5_000,
+    private readonly unknownTtlMs = UNKNOWN_AUTHORITY_TTL_MS,
     /** How long a stream without subscribers stays open (IDLE_STREAM_MS). */
     private readonly idleMs = IDLE_STREAM_MS,
   ) {}

@@ -15,7 +15,7 @@ import type { Endpoint } from '../svc.js';
 import { StaticIdentity } from '../identity/local-identity.js';
 import { LiveEndpointSet, type Discovery, type EndpointSet } from '../discovery/discovery.js';
 import { PROFILE_IDLE_MS, SweptProfiles, type Profile } from '../discovery/profiles.js';
-import { IDLE_STREAM_MS } from '../discovery/destination-client.js';
+import { IDLE_STREAM_MS, UNKNOWN_AUTHORITY_TTL_MS } from '../discovery/destination-client.js';
 import { PortPolicies } from '../policy/policies.js';
 import { defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
 import { TapHub } from '../tap/tap-hub.js';
@@ -121,10 +121,13 @@ interface FedSet {
  * Endpoint sets resolved by the main thread's discovery. As DestinationDiscovery closes a stream, a set without
  * subscribers for IDLE_STREAM_MS (from its first answer, or from losing its last subscriber) is released there.
  */
-class FedDiscovery implements Discovery {
+export class FedDiscovery implements Discovery {
   private readonly sets = new Map<string, FedSet>();
 
-  constructor(private readonly post: (m: FromWorker) => void) {}
+  constructor(
+    private readonly post: (m: FromWorker) => void,
+    private readonly unknownTtlMs = UNKNOWN_AUTHORITY_TTL_MS,
+  ) {}
 
   resolve(authority: string): Promise<EndpointSet> {
     const known = this.sets.get(authority);
@@ -146,12 +149,14 @@ class FedDiscovery implements Discovery {
     if (f.set.subscribers === 0 && !f.idle) this.idleClock(authority, f, 0);
   }
 
+  /** As DestinationDiscovery: an unreachable authority is asked for again by the next request, an unknown one after a while. */
   fail(authority: string, err: Error): void {
     const f = this.sets.get(authority);
     if (!f) return;
-    this.sets.delete(authority);
     clearTimeout(f.idle);
     f.reject(err);
+    if (err instanceof UnknownAuthorityError) setTimeout(() => this.sets.get(authority) === f && this.sets.delete(authority), this.unknownTtlMs).unref();
+    else this.sets.delete(authority);
   }
 
   close(): void {

@@ -1,13 +1,18 @@
-// A worker thread's profiles (FedProfiles): watches come from the main thread
-// by message, and an idle watch is released and reopened on its next read the
-// way the main thread's DestinationProfiles does, so a layer that keeps its
-// watch (the inbound route layer keeps one per authority for the life of the
-// proxy) sees profile changes after an idle period.
+// A worker thread's copies of the main thread's discovery and profiles, which
+// arrive by message. Profiles (FedProfiles): an idle watch is released and
+// reopened on its next read the way the main thread's DestinationProfiles
+// does, so a layer that keeps its watch (the inbound route layer keeps one per
+// authority for the life of the proxy) sees profile changes after an idle
+// period. Discovery (FedDiscovery): an unknown authority stays unknown for a
+// while, as in DestinationDiscovery, so a client hammering a wrong name does
+// not cost a message to the main thread per request.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
 import { destination } from '@weft/api';
-import { FedProfiles } from './worker.js';
+import { UnavailableError } from '@weft/common/errors';
+import { UnknownAuthorityError } from '../errors.js';
+import { FedDiscovery, FedProfiles } from './worker.js';
 import type { FromWorker } from './messages.js';
 
 const AUTHORITY = 'web.demo.svc.cluster.local:80';
@@ -73,5 +78,32 @@ test('a subscribed watch in a worker is never released', async () => {
     assert.deepEqual(seen, ['live']);
   } finally {
     profiles.close();
+  }
+});
+
+test('an unknown authority stays unknown in a worker for a while, then is asked for again; an unreachable one at once', async () => {
+  const main = mainThread();
+  const discovery = new FedDiscovery(main.post, 100);
+  const asked = (authority: string) => main.sent.filter((m) => m.t === 'resolve' && m.authority === authority).length;
+  try {
+    const first = discovery.resolve('nope.demo.svc.cluster.local:80');
+    discovery.fail('nope.demo.svc.cluster.local:80', new UnknownAuthorityError('nope.demo.svc.cluster.local:80'));
+    await assert.rejects(first, UnknownAuthorityError);
+    for (let i = 0; i < 20; i++) await assert.rejects(discovery.resolve('nope.demo.svc.cluster.local:80'), UnknownAuthorityError);
+    assert.equal(asked('nope.demo.svc.cluster.local:80'), 1, 'requests within the time fail without asking the main thread');
+    await until('the unknown authority to be forgotten', () => {
+      void discovery.resolve('nope.demo.svc.cluster.local:80').catch(() => {});
+      return asked('nope.demo.svc.cluster.local:80') === 2;
+    });
+
+    const down = discovery.resolve('web.demo.svc.cluster.local:80');
+    discovery.fail('web.demo.svc.cluster.local:80', new UnavailableError('destination unreachable'));
+    await assert.rejects(down, UnavailableError);
+    const again = discovery.resolve('web.demo.svc.cluster.local:80');
+    assert.equal(asked('web.demo.svc.cluster.local:80'), 2, 'an unreachable authority is asked for again by the next request');
+    discovery.update('web.demo.svc.cluster.local:80', []);
+    assert.deepEqual((await again).endpoints, []);
+  } finally {
+    discovery.close();
   }
 });
