@@ -101,6 +101,16 @@ test('config.weft.io/proxy-workers sets WEFT_PROXY_WORKERS; without it the proxy
   const meshWide = { ...mesh, proxy: { ...mesh.proxy, workers: 3 } };
   assert.equal(env(inject(pod(base), meshWide, { namespace: 'shop' }).pod, 'WEFT_PROXY_WORKERS'), '3');
   assert.equal(env(inject(pod({ ...base, 'config.weft.io/proxy-workers': '1' }), meshWide, { namespace: 'shop' }).pod, 'WEFT_PROXY_WORKERS'), undefined);
+  // More threads than the cores of the proxy's CPU limit: kept (the operator's choice), with a warning.
+  const overLimit = inject(pod({ ...base, 'config.weft.io/proxy-workers': '3', 'config.weft.io/proxy-cpu-limit': '1500m' }), mesh, { namespace: 'shop' });
+  assert.equal(env(overLimit.pod, 'WEFT_PROXY_WORKERS'), '3');
+  assert.deepEqual(overLimit.warnings, [
+    'proxy workers 3 are more than the 2 core(s) of its CPU limit 1500m: threads that share a core serve no more and cost CPU and ~19 MiB each (docs/proxy.md, "More than one core")',
+  ]);
+  const meshLimited = { ...meshWide, proxy: { ...meshWide.proxy, cpuLimit: '1' } };
+  assert.equal(inject(pod(base), meshLimited, { namespace: 'shop' }).warnings.length, 1, 'the mesh-wide default against the mesh-wide limit');
+  assert.deepEqual(inject(pod({ ...base, 'config.weft.io/proxy-workers': '2', 'config.weft.io/proxy-cpu-limit': '2' }), mesh, { namespace: 'shop' }).warnings, []);
+  assert.deepEqual(inject(pod({ ...base, 'config.weft.io/proxy-workers': '1' }), meshLimited, { namespace: 'shop' }).warnings, [], 'one thread never warns');
   for (const bad of ['0', '65', '1.5', 'auto']) {
     const r = inject(pod({ ...base, 'config.weft.io/proxy-workers': bad }), mesh, { namespace: 'shop' });
     assert.equal(env(r.pod, 'WEFT_PROXY_WORKERS'), undefined, bad);

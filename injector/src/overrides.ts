@@ -170,5 +170,12 @@ export function resolveSettings(
       settings[req] = l;
     }
   }
+  const cores = settings.cpuLimit !== undefined ? Math.ceil(parseQuantity(settings.cpuLimit)!) : undefined;
+  if (settings.workers !== undefined && cores !== undefined && cores > 0 && settings.workers > cores) {
+    warnings.push(
+      `proxy workers ${settings.workers} are more than the ${cores} core(s) of its CPU limit ${settings.cpuLimit}: ` +
+        'threads that share a core serve no more and cost CPU and ~19 MiB each (docs/proxy.md, "More than one core")',
+    );
+  }
   return { settings, warnings };
 }
