@@ -55,8 +55,11 @@ export class Kube {
     return h;
   }
 
-  /** One request; resolves the parsed JSON body, rejects KubeError on non-2xx. */
-  request(method, path, body, { contentType = 'application/json', timeoutMs = 30_000 } = {}) {
+  /**
+   * One request; resolves the parsed JSON body, rejects KubeError on non-2xx. With `warnings`, resolves
+   * `{ body, warnings }`: the texts of the response's `Warning` headers (admission webhooks' warnings among them).
+   */
+  request(method, path, body, { contentType = 'application/json', timeoutMs = 30_000, warnings = false } = {}) {
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -80,7 +83,7 @@ export class Kube {
             } catch {
               // non-JSON (e.g. /healthz)
             }
-            if (res.statusCode >= 200 && res.statusCode < 300) resolve(parsed);
+            if (res.statusCode >= 200 && res.statusCode < 300) resolve(warnings ? { body: parsed, warnings: warningTexts(res.rawHeaders) } : parsed);
             else reject(new KubeError(res.statusCode, parsed, `${method} ${path}`));
           });
         },
@@ -97,6 +100,10 @@ export class Kube {
   }
   create(path, obj) {
     return this.request('POST', path, obj);
+  }
+  /** POST that resolves `{ body, warnings }` (the API server's `Warning` headers). */
+  createWarned(path, obj) {
+    return this.request('POST', path, obj, { warnings: true });
   }
   put(path, obj) {
     return this.request('PUT', path, obj);
@@ -175,4 +182,15 @@ export class Kube {
   close() {
     this.agent.destroy();
   }
+}
+
+/** The texts of `Warning: 299 - "<text>"` headers, each header on its own (a text may hold commas). */
+function warningTexts(rawHeaders) {
+  const out = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() !== 'warning') continue;
+    const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(rawHeaders[i + 1]);
+    out.push(m ? m[1].replace(/\\(.)/g, '$1') : rawHeaders[i + 1]);
+  }
+  return out;
 }

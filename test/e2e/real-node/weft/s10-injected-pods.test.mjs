@@ -89,7 +89,13 @@ test('a pod with every config.weft.io override is accepted by the kubelet and ru
   assert.deepEqual(Object.keys(OVERRIDES).filter((k) => !(k in values)), [], 'every override the injector knows is set here');
   const pod = echoPod(env.echoImage, 'overrides');
   pod.metadata.annotations = Object.fromEntries(Object.entries(values).map(([k, v]) => [`config.weft.io/${k}`, v]));
-  await env.kube.create(`/api/v1/namespaces/${NS}/pods`, pod);
+  const { warnings } = await env.kube.createWarned(`/api/v1/namespaces/${NS}/pods`, pod);
+  // The API server hands the injector's warnings to the client: the image override is refused (this install does not
+  // allow them), and two threads under a 500m CPU limit are admitted as asked, with a warning.
+  assert.deepEqual(warnings.filter((w) => w.startsWith('weft: ')), [
+    `weft: pod annotation config.weft.io/proxy-image="${registry}/proxy" is refused: the injector does not allow image overrides (WEFT_INJECTOR_ALLOW_PROXY_IMAGE_OVERRIDE, chart value proxyInjector.allowProxyImageOverride); using ${registry}/proxy`,
+    'weft: proxy workers 2 are more than the 1 core(s) of its CPU limit 500m: threads that share a core serve no more and cost CPU and ~19 MiB each (docs/proxy.md, "More than one core")',
+  ]);
   const ready = await podReady(env, NS, 'overrides');
 
   const all = [...(ready.status.initContainerStatuses ?? []), ...ready.status.containerStatuses];
