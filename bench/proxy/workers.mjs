@@ -3,9 +3,11 @@
 //   node bench/proxy/workers.mjs
 // The one-proxy hop and the two-proxy mesh (mTLS), each with one thread pinned to CPU 1 (as bench:proxy runs weft)
 // and with two threads on CPUs 0 and 1, next to HAProxy's hop with one thread on CPU 1 and two threads on CPUs 0
-// and 1, and with two threads on CPU 1 alone (what the threads cost without a core to gain). wrk (1 thread, 32 connections) and the backend (HAProxy's static 200) stay on CPU 0: on a two-core
-// machine a second proxy thread shares its core with them, so the gain measured here is a floor of what a second
-// core of its own gives. Each round runs every scenario once, in turn (WEFT_BENCH_ROUNDS, default 3; WEFT_BENCH_SECONDS
+// and 1, and with two threads on CPU 1 alone (what the threads cost without a core to gain). wrk (1 thread, 32
+// connections) and the backend (HAProxy's static 200) stay on CPU 0: on a two-core machine a second proxy thread
+// shares its core with them, so the gain measured here is a floor of what a second core of its own gives. The same
+// for the HTTP/2 hop and the unary gRPC hop (h2load, 10 connections x 10 streams, on CPU 0; HAProxy's h2 mode and the
+// bench's gRPC backend), where the proxy's CPU per request is many times the load's and the backend's. Each round runs every scenario once, in turn (WEFT_BENCH_ROUNDS, default 3; WEFT_BENCH_SECONDS
 // of wrk each, default 5); the ratios are medians of the rounds' ratios. CPU per request counts every thread of the
 // proxy processes (/proc/<pid>/stat).
 // Last line: JSON.
@@ -15,11 +17,15 @@ import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
 import {
   CLIENT_ID,
+  GRPC_SERVICE,
+  H2_SERVICE,
   POD_NODE_FLAGS,
   SERVER_ID,
   SERVICE,
   backends,
   freePort,
+  grpcArgs,
+  h2Load,
   haproxy,
   median,
   round,
@@ -49,7 +55,14 @@ const backend = await backends(dir);
 const entry = await weftProxyEntry(dir);
 const weft = (name, spec, threads, cpu = threads > 1 ? BOTH : 1) =>
   startWeft(name, entry, { ...spec, workers: threads }, POD_NODE_FLAGS, {}, cpu);
-const hopSpec = { ...certs(clientCert, CLIENT_ID), routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1 }] };
+const hopSpec = {
+  ...certs(clientCert, CLIENT_ID),
+  routes: [
+    { authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1 },
+    { authority: `${H2_SERVICE}:80`, ip: '127.0.0.1', port: backend.h2 },
+    { authority: `${GRPC_SERVICE}:80`, ip: '127.0.0.1', port: backend.grpc },
+  ],
+};
 
 /** A hop and a mesh (client and server proxy) with `threads` threads each. */
 async function weftPair(threads) {
@@ -74,6 +87,8 @@ const two = await weftPair(2);
 const twoOnOne = await weft('hop-2-on-1', hopSpec, 2, 1);
 const haproxy1 = await haproxy(dir, 'haproxy-1', 1, await freePort(), backend.http1);
 const haproxy2 = await haproxy(dir, 'haproxy-2', BOTH, await freePort(), backend.http1, false, 2);
+const haproxyH2_1 = await haproxy(dir, 'haproxy-h2-1', 1, await freePort(), backend.h2, true);
+const haproxyH2_2 = await haproxy(dir, 'haproxy-h2-2', BOTH, await freePort(), backend.h2, true, 2);
 
 const scenarios = {
   weft_hop_1: one.hop,
@@ -85,9 +100,21 @@ const scenarios = {
   haproxy_2: { port: haproxy2.port, pids: [haproxy2.pid] },
 };
 
-const load = ({ port, pids }) => wrkLoad(port, pids, { seconds: SECONDS, authority: SERVICE });
+const h2 = (port) => ['-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`];
+const grpc = (port) => grpcArgs(backend.grpcRequest, GRPC_SERVICE, port);
+Object.assign(scenarios, {
+  weft_h2_hop_1: { ...one.hop, h2load: h2(one.hop.port) },
+  weft_h2_hop_2: { ...two.hop, h2load: h2(two.hop.port) },
+  haproxy_h2_1: { port: haproxyH2_1.port, pids: [haproxyH2_1.pid], h2load: h2(haproxyH2_1.port) },
+  haproxy_h2_2: { port: haproxyH2_2.port, pids: [haproxyH2_2.pid], h2load: h2(haproxyH2_2.port) },
+  weft_grpc_hop_1: { ...one.hop, h2load: grpc(one.hop.port) },
+  weft_grpc_hop_2: { ...two.hop, h2load: grpc(two.hop.port) },
+});
+
+const load = ({ port, pids, h2load }, seconds = SECONDS) =>
+  h2load ? h2Load(pids, { seconds, args: h2load }) : wrkLoad(port, pids, { seconds, authority: SERVICE });
 log(`warm-up: ${Object.keys(scenarios).join(', ')}`);
-for (const s of Object.values(scenarios)) await wrkLoad(s.port, s.pids, { seconds: 2, authority: SERVICE });
+for (const s of Object.values(scenarios)) await load(s, 2);
 
 const rounds = [];
 for (let r = 0; r < ROUNDS; r++) {
@@ -104,6 +131,10 @@ for (let r = 0; r < ROUNDS; r++) {
     ratio_mesh_2_vs_1: ratio('weft_mesh_2', 'weft_mesh_1'),
     ratio_haproxy_2_vs_1: ratio('haproxy_2', 'haproxy_1'),
     ratio_hop_2_vs_haproxy_2: ratio('weft_hop_2', 'haproxy_2'),
+    ratio_h2_hop_2_vs_1: ratio('weft_h2_hop_2', 'weft_h2_hop_1'),
+    ratio_haproxy_h2_2_vs_1: ratio('haproxy_h2_2', 'haproxy_h2_1'),
+    ratio_grpc_hop_2_vs_1: ratio('weft_grpc_hop_2', 'weft_grpc_hop_1'),
+    cpu_ratio_h2_hop_2_vs_1: round(got.weft_h2_hop_2.cpu_us_per_req / got.weft_h2_hop_1.cpu_us_per_req),
     cpu_ratio_hop_2_vs_1: round(got.weft_hop_2.cpu_us_per_req / got.weft_hop_1.cpu_us_per_req),
     ratio_hop_2_on_1_cpu_vs_1: ratio('weft_hop_2_on_1_cpu', 'weft_hop_1'),
     cpu_ratio_hop_2_on_1_cpu_vs_1: round(got.weft_hop_2_on_1_cpu.cpu_us_per_req / got.weft_hop_1.cpu_us_per_req),
@@ -133,6 +164,10 @@ const result = {
   ratio_mesh_2_vs_1: med('ratio_mesh_2_vs_1'),
   ratio_haproxy_2_vs_1: med('ratio_haproxy_2_vs_1'),
   ratio_hop_2_vs_haproxy_2: med('ratio_hop_2_vs_haproxy_2'),
+  ratio_h2_hop_2_vs_1: med('ratio_h2_hop_2_vs_1'),
+  ratio_haproxy_h2_2_vs_1: med('ratio_haproxy_h2_2_vs_1'),
+  ratio_grpc_hop_2_vs_1: med('ratio_grpc_hop_2_vs_1'),
+  cpu_ratio_h2_hop_2_vs_1: med('cpu_ratio_h2_hop_2_vs_1'),
   cpu_ratio_hop_2_vs_1: med('cpu_ratio_hop_2_vs_1'),
   ratio_hop_2_on_1_cpu_vs_1: med('ratio_hop_2_on_1_cpu_vs_1'),
   cpu_ratio_hop_2_on_1_cpu_vs_1: med('cpu_ratio_hop_2_on_1_cpu_vs_1'),
