@@ -54,6 +54,27 @@ function many(port: number, host?: string): Promise<Array<{ status: number; body
   return Promise.all(Array.from({ length: CONNECTIONS }, () => get(port, host)));
 }
 
+/** A proxy with two threads, explicit (no original destination), started and not yet ready (`ready` waits for every thread). */
+function twoThreads(
+  id: string,
+  o: {
+    inboundAppPort?: number;
+    identity?: Parameters<typeof startProxy>[0]['identity'];
+    discovery?: StaticDiscovery;
+    policies?: StaticPolicies;
+  } = {},
+): Promise<Proxy> {
+  return startProxy({
+    config: testConfig(id, { workers: 2, ...(o.inboundAppPort === undefined ? {} : { inboundAppPort: o.inboundAppPort }) }),
+    identity: o.identity ?? pki.identity(id),
+    discovery: o.discovery ?? new StaticDiscovery(),
+    ...(o.policies ? { policies: o.policies } : {}),
+    originalDst: null,
+    log: createLogger('t', 'silent'),
+    drainMs: 200,
+  });
+}
+
 /** Until every thread listens (the workers start after `startProxy` returns). */
 async function ready(proxy: Proxy): Promise<void> {
   for (let i = 0; proxy.notReadyReason() !== undefined; i++) {
@@ -133,14 +154,7 @@ test(
     const [a, b] = [await app('a'), await app('b')];
     const discovery = new StaticDiscovery();
     const identity = pki.identity(CLIENT_ID, false);
-    const proxy = await startProxy({
-      config: testConfig(CLIENT_ID, { workers: 2 }),
-      identity,
-      discovery,
-      originalDst: null,
-      log: createLogger('t', 'silent'),
-      drainMs: 200,
-    });
+    const proxy = await twoThreads(CLIENT_ID, { identity, discovery });
     try {
       // Without a certificate no thread is ready; the workers get the certificate when the main thread does.
       assert.match(proxy.notReadyReason() ?? '', /no certificate yet/);
@@ -174,15 +188,7 @@ test(
   async () => {
     const web = await app('web');
     const policies = new StaticPolicies(defaultPolicy('all-unauthenticated', SERVER_ID));
-    const proxy = await startProxy({
-      config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
-      identity: pki.identity(SERVER_ID),
-      discovery: new StaticDiscovery(),
-      policies,
-      originalDst: null,
-      log: createLogger('t', 'silent'),
-      drainMs: 200,
-    });
+    const proxy = await twoThreads(SERVER_ID, { inboundAppPort: web.port, policies });
     try {
       await ready(proxy);
       assert.ok((await many(proxy.ports.inbound)).every((r) => r.status === 200));
@@ -214,14 +220,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const web = await app('web');
-    const proxy = await startProxy({
-      config: testConfig(SERVER_ID, { workers: 2, inboundAppPort: web.port }),
-      identity: pki.identity(SERVER_ID),
-      discovery: new StaticDiscovery(),
-      originalDst: null,
-      log: createLogger('t', 'silent'),
-      drainMs: 200,
-    });
+    const proxy = await twoThreads(SERVER_ID, { inboundAppPort: web.port });
     try {
       await ready(proxy);
       const viewer = pki.leaf(TAP_ID);
@@ -280,14 +279,7 @@ test(
   { timeout: 60_000 },
   async () => {
     assert.equal(process.getuid?.(), 0, 'this test switches UIDs: it runs as root, as the netns tests do');
-    const proxy = await startProxy({
-      config: testConfig(CLIENT_ID, { workers: 2 }),
-      identity: pki.identity(CLIENT_ID),
-      discovery: new StaticDiscovery(),
-      originalDst: null,
-      log: createLogger('t', 'silent'),
-      drainMs: 200,
-    });
+    const proxy = await twoThreads(CLIENT_ID);
     try {
       await ready(proxy);
       // An application container running as another user (65534, nobody) binding the outbound or inbound port.
