@@ -148,6 +148,9 @@ export abstract class PortPolicies implements InboundPolicies {
   }
 }
 
+/** How long a watched port waits for its first policy before the default applies. */
+export const FIRST_POLICY_WAIT_MS = 5000;
+
 /** One `Inbound.Watch` stream per watched port, reopened with backoff when it breaks. */
 export class WatchedPolicies extends PortPolicies {
   private readonly abort = new AbortController();
@@ -160,7 +163,7 @@ export class WatchedPolicies extends PortPolicies {
     ports: readonly number[],
     fallback: ServerPolicy,
     private readonly log: Logger,
-    firstPolicyWaitMs = 5000,
+    firstPolicyWaitMs = FIRST_POLICY_WAIT_MS,
   ) {
     super(ports, fallback, firstPolicyWaitMs);
     for (const port of new Set(ports)) void this.run(port, 0);

@@ -16,7 +16,7 @@ import { StaticIdentity } from '../identity/local-identity.js';
 import { LiveEndpointSet, type Discovery, type EndpointSet } from '../discovery/discovery.js';
 import { PROFILE_IDLE_MS, SweptProfiles, type Profile } from '../discovery/profiles.js';
 import { IDLE_STREAM_MS, UNKNOWN_AUTHORITY_TTL_MS } from '../discovery/destination-client.js';
-import { PortPolicies } from '../policy/policies.js';
+import { FIRST_POLICY_WAIT_MS, PortPolicies } from '../policy/policies.js';
 import { defaultPolicy, type ServerPolicy } from '../policy/server-policy.js';
 import { TapHub } from '../tap/tap-hub.js';
 import { installAsyncBind } from '../async-bind.js';
@@ -24,9 +24,6 @@ import { watchIdleMemory } from '../idle-memory.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import type { FromWorker, ToWorker, WorkerData } from './messages.js';
 import type { policy } from '@weft/api';
-
-/** How long a watched port waits for its first policy from the main thread before the default applies (as WatchedPolicies). */
-const FIRST_POLICY_WAIT_MS = 5000;
 
 /** Runs in the worker thread (main.ts starts it when `workerData.weftProxyWorker` is set). */
 export async function runProxyWorker(data: WorkerData): Promise<void> {
