@@ -22,7 +22,8 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-const pinCpu = cpus().length > 1;
+// WEFT_BENCH_PIN=0 leaves every process free to run on any CPU (a pod without a CPU limit on a busy node, roughly).
+const pinCpu = cpus().length > 1 && process.env.WEFT_BENCH_PIN !== '0';
 /** `argv` pinned to one CPU (the proxy under test on 1, load generators and backends on 0) when there are two. */
 export const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
 
