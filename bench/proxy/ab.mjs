@@ -8,11 +8,11 @@
 // (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides), and
 // WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW (space-separated NAME=value added to a side's environment). Each build is bundled
 // into one file as the image ships it (WEFT_AB_UNBUNDLED_BASE=1 / WEFT_AB_UNBUNDLED_NEW=1 run a side as compiled).
-// Both builds run side by side on the same backend (HAProxy's static 200, CPU 0), pinned to CPU 1; each round puts
+// Both builds run side by side on the same backend (HAProxy's static 200, the load's CPU), pinned to the proxies' CPU (lib.mjs); each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
 // two-proxy mesh (mTLS between the proxies), then h2load (prior knowledge, 10 connections x 10 streams) through the hop
-// to an HTTP/2 backend (HAProxy's h2 mode, CPU 0), and unary gRPC calls the same way (h2load POSTs of one gRPC message)
-// through the hop to bench/proxy/grpc-backend.mjs (CPU 0), which answers with grpc-status in trailers, and opaque TCP
+// to an HTTP/2 backend (HAProxy's h2 mode, the load's CPU), and unary gRPC calls the same way (h2load POSTs of one gRPC message)
+// through the hop to bench/proxy/grpc-backend.mjs (the load's CPU), which answers with grpc-status in trailers, and opaque TCP
 // through a third proxy (one connection writing 64 KiB buffers to a sink whose port is declared opaque: MiB/s, CPU per MiB). On a busy
 // shared machine absolute numbers swing; the ratios of rps and of CPU time per request (/proc/<pid>/stat) within a
 // round are what to compare. Idle RSS is read after start-up with one forced GC; the hop's peak RSS at 2,000 rps

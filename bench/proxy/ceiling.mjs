@@ -9,11 +9,11 @@
 //              frames in one write (what a multiplexed hop between proxies allows)  | the same weft mesh
 //   h2_hop     h2load (10 connections x 10 streams) → minimal/h2-forward.mjs          | weft's hop → HAProxy's h2 mode
 //   grpc_hop   h2load unary gRPC calls → minimal/h2-forward.mjs                       | weft's hop → grpc-backend.mjs
-// The proxies (both processes of a mesh) run on CPU 1, load and backends on CPU 0; the minimal ones with the same
+// The proxies (both processes of a mesh) run on one CPU, load and backends on the other (lib.mjs PROXY_CPU, LOAD_CPU); the minimal ones with the same
 // Node flags as a pod's proxy (POD_NODE_FLAGS) and weft bundled as the image ships it. Per scenario and round: rps and
 // CPU µs per request of the proxy processes (/proc/<pid>/stat); `rps_ratio` and `cpu_ratio` are the medians over the
 // rounds of weft / node, and `cpu_split_us_per_req` each process's CPU per request in user space and in the kernel
-// (medians). Each round also runs the same protocol's HAProxy hop (one thread, CPU 1; the mesh is compared with the
+// (medians). Each round also runs the same protocol's HAProxy hop (one thread, the proxies' CPU; the mesh is compared with the
 // HTTP/1 hop, as the issue's targets are): `node_vs_haproxy` and `weft_vs_haproxy` are the medians of the rounds' rps
 // ratios. `npm run bench:proxy` is the record against HAProxy; this says how much of the gap is Node's.
 // WEFT_BENCH_ROUNDS (default 3), WEFT_BENCH_SECONDS (default 5). Last line: JSON.
@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, round, start, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, PROXY_CPU, round, start, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -31,10 +31,10 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
 const log = (msg) => process.stderr.write(`ceiling: ${msg}\n`);
 
-/** A minimal Node proxy (bench/proxy/minimal/<script>) on CPU 1 with a pod's Node flags; its pid and port. */
+/** A minimal Node proxy (bench/proxy/minimal/<script>) on the proxies' CPU with a pod's Node flags; its pid and port. */
 async function minimal(script, args) {
   const argv = [process.execPath, ...POD_NODE_FLAGS, new URL(`./minimal/${script}`, import.meta.url).pathname, ...args.map(String)];
-  const { child, match } = await start(script, onCpu(1, argv), /READY (\d+)/);
+  const { child, match } = await start(script, onCpu(PROXY_CPU, argv), /READY (\d+)/);
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   child.on('exit', (code, signal) => log(`${script} ${args[0]} exited (${code ?? signal}): ${stderr}`));
@@ -57,10 +57,10 @@ const muxClient = await minimal('tls-mux.mjs', ['client', muxServer.port, client
 const h2Forward = await minimal('h2-forward.mjs', [backend.h2]);
 const grpcForward = await minimal('h2-forward.mjs', [backend.grpc]);
 
-// HAProxy's side (HTTP mode, one thread, CPU 1): the hops the issue's targets are ratios of.
-const haproxyHop = await haproxy(dir, 'haproxy-hop', 1, await freePort(), backend.http1);
-const haproxyH2 = await haproxy(dir, 'haproxy-h2', 1, await freePort(), backend.h2, true);
-const haproxyGrpc = await haproxy(dir, 'haproxy-grpc', 1, await freePort(), backend.grpc, true);
+// HAProxy's side (HTTP mode, one thread, the proxies' CPU): the hops the issue's targets are ratios of.
+const haproxyHop = await haproxy(dir, 'haproxy-hop', PROXY_CPU, await freePort(), backend.http1);
+const haproxyH2 = await haproxy(dir, 'haproxy-h2', PROXY_CPU, await freePort(), backend.h2, true);
+const haproxyGrpc = await haproxy(dir, 'haproxy-grpc', PROXY_CPU, await freePort(), backend.grpc, true);
 
 // weft's side.
 const entry = await weftProxyEntry(dir);

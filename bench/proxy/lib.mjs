@@ -24,7 +24,7 @@ process.on('exit', () => {
 
 // WEFT_BENCH_PIN=0 leaves every process free to run on any CPU (a pod without a CPU limit on a busy node, roughly).
 const pinCpu = cpus().length > 1 && process.env.WEFT_BENCH_PIN !== '0';
-/** `argv` pinned to one CPU (the proxy under test on 1, load generators and backends on 0) when there are two. */
+/** `argv` pinned to `cpu` (a CPU or a list, e.g. '0,1') when the benches pin (two CPUs or more, WEFT_BENCH_PIN unset). */
 export const onCpu = (cpu, argv) => (pinCpu ? ['taskset', '-c', String(cpu), ...argv] : argv);
 
 /** The authorities the benches route (HTTP/1, HTTP/2 and gRPC backends) and the two proxies' mesh identities. */
@@ -97,6 +97,31 @@ export function run(argv) {
   });
 }
 
+/**
+ * Which CPU the proxies under test get (PROXY_CPU: HAProxy's and weft's) and which the load generators and backends
+ * get (LOAD_CPU): 1 and 0, or the other way round with WEFT_BENCH_PROXY_CPU=0. A virtual machine's CPUs are not
+ * equally quiet, and not for long: on the benches' machine the hypervisor takes one of them away for ~3.7 ms about
+ * once a second (a C loop reading the clock there sees the gaps, and `perf` on that CPU finds nothing of the guest's
+ * running in them), and which one it is changes from one hour to the next (docs/proxy.md, twenty-sixth pass). HAProxy
+ * and weft always share a CPU, so the ratios between them do not depend on the choice.
+ */
+const proxyCpuSetting = process.env.WEFT_BENCH_PROXY_CPU ?? '1';
+if (proxyCpuSetting !== '0' && proxyCpuSetting !== '1') {
+  throw new Error(`WEFT_BENCH_PROXY_CPU must be 0 or 1, not ${proxyCpuSetting}`);
+}
+export const PROXY_CPU = Number(proxyCpuSetting);
+export const LOAD_CPU = 1 - PROXY_CPU;
+
+const STALL_PROBE = new URL('./stall-probe.mjs', import.meta.url).pathname;
+
+/** The machine's stalls on CPUs 0 and 1 over `seconds` (stall-probe.mjs on both at once). */
+export async function probeStalls(seconds) {
+  const [cpu0, cpu1] = await Promise.all(
+    [0, 1].map(async (cpu) => JSON.parse(await run(onCpu(cpu, [process.execPath, STALL_PROBE, String(seconds)])))),
+  );
+  return { cpu0, cpu1 };
+}
+
 /** CPU time (user + system) a process has used, in microseconds. */
 export function cpuMicros(pid) {
   const { user, sys } = cpuSplitMicros(pid);
@@ -146,7 +171,7 @@ export async function peakRss(pid, work) {
 export async function fixedRate({ port, rate, seconds, authority, logFile, pid, spread = false }) {
   const clients = 10;
   const n = rate * seconds;
-  const h2load = (c, file) => onCpu(0, ['h2load', '--h1', '-c', String(c), '--rps', String(rate / clients), '-n', String((n / clients) * c), '-H', `:authority: ${authority}`, `--log-file=${file}`, `http://127.0.0.1:${port}/`]);
+  const h2load = (c, file) => onCpu(LOAD_CPU, ['h2load', '--h1', '-c', String(c), '--rps', String(rate / clients), '-n', String((n / clients) * c), '-H', `:authority: ${authority}`, `--log-file=${file}`, `http://127.0.0.1:${port}/`]);
   const logFiles = spread ? Array.from({ length: clients }, (_, i) => `${logFile}.${i}`) : [logFile];
   for (const f of logFiles) rmSync(f, { force: true });
   const load = spread
@@ -203,11 +228,11 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
 }
 
 /**
- * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to CPU 1 (or the `cpu` list, e.g. '0,1'), with
+ * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to PROXY_CPU (or the `cpu` list, e.g. '0,1'), with
  * `flags` before the script (default: the injector's) and `env` added to the environment. Resolves with its pid and
  * ports once it printed READY.
  */
-export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = 1) {
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = PROXY_CPU) {
   const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
   const { child, match } = await start(name, onCpu(cpu, argv), /READY (\{.*\})/, env);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };
@@ -244,7 +269,7 @@ export function memoryOf(child) {
 /** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps and CPU µs per request of `pids` (perRequest). */
 export async function wrkLoad(port, pids, { seconds, authority }) {
   const cpu = cpuCounter(pids);
-  const out = await run(onCpu(0, ['wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Host: ${authority}`, `http://127.0.0.1:${port}/`]));
+  const out = await run(onCpu(LOAD_CPU, ['wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Host: ${authority}`, `http://127.0.0.1:${port}/`]));
   const used = cpu();
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
@@ -254,19 +279,19 @@ export async function wrkLoad(port, pids, { seconds, authority }) {
 
 const TCP_LOAD = new URL('./tcp-load.mjs', import.meta.url).pathname;
 
-/** The opaque TCP sink (tcp-load.mjs) on CPU 0: counts what each connection sends. Resolves with its port. */
+/** The opaque TCP sink (tcp-load.mjs) on the load's CPU: counts what each connection sends. Resolves with its port. */
 export async function tcpSink() {
-  const { match } = await start('tcp-sink', onCpu(0, [process.execPath, TCP_LOAD, 'sink']), /READY (\d+)/);
+  const { match } = await start('tcp-sink', onCpu(LOAD_CPU, [process.execPath, TCP_LOAD, 'sink']), /READY (\d+)/);
   return Number(match[1]);
 }
 
 /**
- * One connection (tcp-load.mjs on CPU 0) writing 64 KiB buffers through `port` to the sink for `seconds`: MiB/s as
+ * One connection (tcp-load.mjs on the load's CPU) writing 64 KiB buffers through `port` to the sink for `seconds`: MiB/s as
  * the sink counted them, and the CPU per MiB of `pids` when there are any.
  */
 export async function tcpLoad(port, pids, seconds) {
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
-  const out = JSON.parse(await run(onCpu(0, [process.execPath, TCP_LOAD, 'send', String(port), String(seconds)])));
+  const out = JSON.parse(await run(onCpu(LOAD_CPU, [process.execPath, TCP_LOAD, 'send', String(port), String(seconds)])));
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
   if (!(out.bytes > 0)) throw new Error(`tcp through ${port}: the sink counted nothing`);
   return { mib_per_s: round(out.mib_per_s, 1), ...(pids.length ? { cpu_us_per_mib: round(cpu / (out.bytes / 1048576), 1) } : {}) };
@@ -297,7 +322,7 @@ function perRequest(used, requests) {
  */
 export async function h2Load(pids, { seconds, args }) {
   const cpu = cpuCounter(pids);
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), ...args]));
+  const out = await run(onCpu(LOAD_CPU, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), ...args]));
   const used = cpu();
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -340,13 +365,42 @@ export async function haproxy(dir, name, cpu, port, backendPort, h2 = false, thr
 }
 
 /**
- * The backends on CPU 0: HAProxy answering a static 200 itself over HTTP/1 (`http1`) and over h2c (`h2`), and
+ * A mesh of HAProxy's, the baseline for weft's mesh: two HAProxy processes (HTTP mode, one thread each) on `cpu`, the
+ * client side taking plaintext HTTP/1 on `port` and forwarding it over mTLS (TLS 1.3, `client`'s certificate, the
+ * server's name verified against `serverName`, connections kept and reused) to the server side, which requires a
+ * client certificate from `anchors` and forwards in plaintext to `backendPort`. `client`/`server`: `{ certPath,
+ * keyPath }` (PEM); their configs are written into `dir`. Resolves with both pids and `port` once both accept.
+ */
+export async function haproxyMesh(dir, { cpu, port, backendPort, client, server, anchors, serverName }) {
+  const pem = (name, c) => {
+    const path = join(dir, `${name}.pem`);
+    writeFileSync(path, readFileSync(c.certPath, 'utf8') + readFileSync(c.keyPath, 'utf8'));
+    return path;
+  };
+  const common = 'global\n  nbthread 1\n  maxconn 4096\n  ssl-default-bind-options ssl-min-ver TLSv1.3\n  ssl-default-server-options ssl-min-ver TLSv1.3\n' +
+    'defaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n';
+  const innerPort = await freePort();
+  const serverCfg = join(dir, 'haproxy-mesh-server.cfg');
+  writeFileSync(serverCfg, `${common}frontend inbound\n  bind 127.0.0.1:${innerPort} ssl crt ${pem('haproxy-mesh-server', server)} ca-file ${anchors} verify required alpn http/1.1\n  default_backend app\n` +
+    `backend app\n  http-reuse always\n  server app 127.0.0.1:${backendPort}\n`);
+  const clientCfg = join(dir, 'haproxy-mesh-client.cfg');
+  writeFileSync(clientCfg, `${common}frontend outbound\n  bind 127.0.0.1:${port}\n  default_backend peer\n` +
+    `backend peer\n  http-reuse always\n  server peer 127.0.0.1:${innerPort} ssl crt ${pem('haproxy-mesh-client', client)} ca-file ${anchors} verify required verifyhost ${serverName} sni str(${serverName}) alpn http/1.1\n`);
+  const s = await start('haproxy-mesh-server', onCpu(cpu, ['haproxy', '-db', '-f', serverCfg]));
+  await waitPort(innerPort, s.child);
+  const c = await start('haproxy-mesh-client', onCpu(cpu, ['haproxy', '-db', '-f', clientCfg]));
+  await waitPort(port, c.child);
+  return { pids: [c.child.pid, s.child.pid], port };
+}
+
+/**
+ * The backends on the load's CPU: HAProxy answering a static 200 itself over HTTP/1 (`http1`) and over h2c (`h2`), and
  * grpc-backend.mjs (`grpc`); `grpcRequest` is a file with one gRPC request message for h2load.
  */
 export async function backends(dir) {
-  const backend = async (name, h2) => (await haproxy(dir, name, 0, await freePort(), undefined, h2)).port;
+  const backend = async (name, h2) => (await haproxy(dir, name, LOAD_CPU, await freePort(), undefined, h2)).port;
   const http1 = await backend('backend', false);
   const h2 = await backend('backend-h2', true);
-  const { match } = await start('backend-grpc', onCpu(0, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
+  const { match } = await start('backend-grpc', onCpu(LOAD_CPU, [process.execPath, new URL('./grpc-backend.mjs', import.meta.url).pathname]), /READY (\d+)/);
   return { http1, h2, grpc: Number(match[1]), grpcRequest: grpcRequestFile(dir) };
 }

@@ -30,7 +30,8 @@
 // with prior knowledge (10 connections x 10 streams) against HAProxy's h2 mode
 // and weft's hop and mesh, to an h2 backend.
 // The proxy under test (HAProxy or weft; both weft proxies for the mesh) is
-// pinned to CPU 1, the load generator and the backend to CPU 0. weft runs as
+// pinned to one CPU, the load generator and the backend to the other (lib.mjs
+// PROXY_CPU and LOAD_CPU: 1 and 0 unless WEFT_BENCH_PROXY_CPU=0). weft runs as
 // a pod runs it: one file bundled by images/lib/bundle.mjs, with the Node
 // flags the injector writes (POD_NODE_FLAGS; idle RSS and RSS under load
 // depend on both); WEFT_BENCH_UNBUNDLED=1 runs proxy/dist as compiled,
@@ -52,7 +53,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, median, onCpu, peakRss, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -89,13 +90,13 @@ async function weft(name, spec) {
 
 /** A Node helper of the bench (gRPC backend, TCP sink) on the load generator's CPU; resolves with the port it printed. */
 async function helper(name, script, args = []) {
-  const { child, match } = await start(name, onCpu(0, [process.execPath, new URL(script, import.meta.url).pathname, ...args]), /READY (\d+)/);
+  const { child, match } = await start(name, onCpu(LOAD_CPU, [process.execPath, new URL(script, import.meta.url).pathname, ...args]), /READY (\d+)/);
   return { pid: child.pid, port: Number(match[1]) };
 }
 
 /** Max throughput: wrk, one thread, keep-alive connections (`seconds`: the warm-up's, not counted). */
 async function throughput(port, seconds = THROUGHPUT_SECONDS) {
-  const out = await run(onCpu(0, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
+  const out = await run(onCpu(LOAD_CPU, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', `Host: ${SERVICE}`, `http://127.0.0.1:${port}/`]));
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
@@ -105,7 +106,7 @@ async function throughput(port, seconds = THROUGHPUT_SECONDS) {
 
 /** Max HTTP/2 throughput: h2load with prior knowledge, 10 connections x 10 concurrent streams. */
 async function h2Throughput(port, seconds = THROUGHPUT_SECONDS) {
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
+  const out = await run(onCpu(LOAD_CPU, ['h2load', '-c', '10', '-m', '10', '-D', String(seconds), '-H', `:authority: ${H2_SERVICE}`, `http://127.0.0.1:${port}/`]));
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   if (!m || !done) throw new Error(`h2load output not understood:\n${out}`);
@@ -174,9 +175,9 @@ async function grpcScenario(name, port, pids = []) {
   const check = await grpcCall(port);
   if (check.status !== 200 || check.grpcStatus !== '0') throw new Error(`gRPC ${name}: status ${check.status}, grpc-status ${check.grpcStatus}`);
   log(`grpc ${name}: ${WARMUP_SECONDS}s warm-up, ${THROUGHPUT_SECONDS}s max throughput, then ${FIXED_SECONDS}s at 1000 calls/s`);
-  if (WARMUP_SECONDS > 0) await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(WARMUP_SECONDS), ...grpcTo(port)]));
+  if (WARMUP_SECONDS > 0) await run(onCpu(LOAD_CPU, ['h2load', '-c', '10', '-m', '10', '-D', String(WARMUP_SECONDS), ...grpcTo(port)]));
   const cpu0 = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
-  const out = await run(onCpu(0, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcTo(port)]));
+  const out = await run(onCpu(LOAD_CPU, ['h2load', '-c', '10', '-m', '10', '-D', String(THROUGHPUT_SECONDS), ...grpcTo(port)]));
   const cpu = pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - cpu0;
   const m = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
   const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -185,7 +186,7 @@ async function grpcScenario(name, port, pids = []) {
   const result = { rps: Math.round(Number(m[1])), ...(pids.length ? { cpu_us_per_req: round(cpu / Number(done[2]), 1) } : {}) };
   const logFile = join(dir, `grpc-${name}.log`);
   const n = 1000 * FIXED_SECONDS;
-  await run(onCpu(0, ['h2load', '-c', '10', '-m', '1', '--rps', '100', '-n', String(n), `--log-file=${logFile}`, ...grpcTo(port)]));
+  await run(onCpu(LOAD_CPU, ['h2load', '-c', '10', '-m', '1', '--rps', '100', '-n', String(n), `--log-file=${logFile}`, ...grpcTo(port)]));
   const rows = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t')).filter((r) => r[1] === '200');
   if (rows.length < n * 0.99) throw new Error(`h2load (gRPC ${name}): only ${rows.length}/${n} calls succeeded`);
   const t0 = Math.min(...rows.map((r) => Number(r[0])));
@@ -220,13 +221,13 @@ const clientCert = leaf(CLIENT_ID);
 const serverCert = leaf(SERVER_ID);
 
 const [backendPort, haproxyPort, h2BackendPort, h2HaproxyPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-await haproxy('backend', 0, backendPort);
-const haproxyPid = await haproxy('haproxy', 1, haproxyPort, backendPort);
-await haproxy('backend-h2', 0, h2BackendPort, undefined, true);
-const h2HaproxyPid = await haproxy('haproxy-h2', 1, h2HaproxyPort, h2BackendPort, true);
+await haproxy('backend', LOAD_CPU, backendPort);
+const haproxyPid = await haproxy('haproxy', PROXY_CPU, haproxyPort, backendPort);
+await haproxy('backend-h2', LOAD_CPU, h2BackendPort, undefined, true);
+const h2HaproxyPid = await haproxy('haproxy-h2', PROXY_CPU, h2HaproxyPort, h2BackendPort, true);
 const grpcBackend = await helper('grpc-backend', './grpc-backend.mjs');
 const grpcHaproxyPort = await freePort();
-const grpcHaproxyPid = await haproxy('haproxy-grpc', 1, grpcHaproxyPort, grpcBackend.port, true);
+const grpcHaproxyPid = await haproxy('haproxy-grpc', PROXY_CPU, grpcHaproxyPort, grpcBackend.port, true);
 
 const direct = await scenario('direct', backendPort);
 const viaHaproxy = await scenario('haproxy', haproxyPort, [haproxyPid]);
@@ -250,11 +251,8 @@ await new Promise((r) => setTimeout(r, 1000));
 const rssStart = rssMiB(hop.pid);
 log(`weft_hop: ${IDLE_SECONDS}s idle (and the machine's stalls on each CPU meanwhile)`);
 // While nothing runs: how often the machine takes each CPU away (stall-probe.mjs), the floor under the tails below.
-const STALL_PROBE = new URL('./stall-probe.mjs', import.meta.url).pathname;
 const probeSeconds = Math.max(1, IDLE_SECONDS - 3);
-const [stallsCpu0, stallsCpu1] = (
-  await Promise.all([0, 1].map((cpu) => run(onCpu(cpu, [process.execPath, STALL_PROBE, String(probeSeconds)]))))
-).map((out) => JSON.parse(out));
+const stalls = await probeStalls(probeSeconds);
 await new Promise((r) => setTimeout(r, (IDLE_SECONDS - 1 - probeSeconds) * 1000));
 const rssIdle = rssMiB(hop.pid);
 const memoryIdle = await hop.memory();
@@ -289,6 +287,12 @@ const clientPool = await weft('weft-client-pool', {
   routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backendPort, identity: SERVER_ID, inboundPort: server.ports.inbound }],
 });
 if (WARMUP_SECONDS > 0) await throughput(clientPool.ports.outbound, WARMUP_SECONDS);
+// HAProxy's mesh, the baseline for weft's: two HAProxy processes on the proxies' CPU, mTLS (TLS 1.3, the same
+// certificates) between them, measured in the paired rounds and the latency rounds beside weft's mesh.
+const haproxyMeshPaths = await haproxyMesh(dir, {
+  cpu: PROXY_CPU, port: await freePort(), backendPort, client: clientCert, server: serverCert, anchors: root.certPath, serverName: SERVER_ID,
+});
+if (WARMUP_SECONDS > 0) await throughput(haproxyMeshPaths.port, WARMUP_SECONDS);
 const grpcWeftMesh = await grpcScenario('weft_mesh', client.ports.outbound, [client.pid, server.pid]);
 
 // The throughput ratios, side by side in time: HAProxy, the hop and the mesh measured in turn, PAIRED_ROUNDS times,
@@ -303,10 +307,11 @@ const pairedPaths = [
   { key: 'weft_hop', port: hop.ports.outbound, pids: [hop.pid] },
   { key: 'weft_mesh', port: client.ports.outbound, pids: [client.pid, server.pid] },
   { key: 'weft_mesh_pool', port: clientPool.ports.outbound, pids: [clientPool.pid, server.pid] },
+  { key: 'haproxy_mesh', port: haproxyMeshPaths.port, pids: haproxyMeshPaths.pids },
 ];
 const pairedRounds = [];
 for (let r = 0; r < PAIRED_ROUNDS; r++) {
-  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop, the mesh and the mesh on pooled weft.tcp`);
+  log(`paired round ${r + 1}/${PAIRED_ROUNDS}: ${PAIRED_SECONDS}s max throughput each through HAProxy, the hop, the mesh, the mesh on pooled weft.tcp and HAProxy's mesh`);
   const row = {};
   for (const p of r % 2 === 0 ? pairedPaths : [...pairedPaths].reverse()) {
     const cpu = cpuCounter(p.pids);
@@ -323,34 +328,53 @@ for (let r = 0; r < PAIRED_ROUNDS; r++) {
     cpu_ratio_mesh_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh.cpu_us_per_req, 3),
     ratio_mesh_pool_vs_haproxy: round(row.weft_mesh_pool.rps / row.haproxy.rps, 3),
     cpu_ratio_mesh_pool_vs_haproxy: round(row.haproxy.cpu_us_per_req / row.weft_mesh_pool.cpu_us_per_req, 3),
+    ratio_mesh_vs_haproxy_mesh: round(row.weft_mesh.rps / row.haproxy_mesh.rps, 3),
+    cpu_ratio_mesh_vs_haproxy_mesh: round(row.haproxy_mesh.cpu_us_per_req / row.weft_mesh.cpu_us_per_req, 3),
   });
   log(`paired round ${r + 1}: ${JSON.stringify(pairedRounds[r])}`);
 }
 const pairedMedian = (key) => median(pairedRounds.map((r) => r[key]));
 
-// The added latency, side by side in time too: direct and the mesh at 1,000 rps (in bursts of 10, then spread out),
-// LATENCY_ROUNDS times for LATENCY_SECONDS each, the order reversed every other round. One stall of the machine in one
-// 10 s window moves a p99 by milliseconds (the direct path's p99 above it once, which made a mesh hop's "added" p99
-// negative); added_*_ms_per_mesh_hop are the medians of the rounds' own differences.
+// The added latency, side by side in time too: direct, weft's mesh and HAProxy's mesh at 1,000 rps, LATENCY_ROUNDS
+// times, the order reversed every other round. Each path, in turn: LATENCY_SECONDS in bursts of 10 right after the
+// others' turns (~2 x 3 x LATENCY_SECONDS idle: the `_after_idle` figures), LATENCY_SECONDS in bursts again (its
+// steady state at 1,000 rps: the main figures), then spread out. A proxy that has been idle that long starts cold:
+// V8's memory reducer collects the whole heap a few seconds after the allocations stop, and that collection
+// invalidates optimized code that embedded objects which died with the last load's connections; the next load
+// re-optimizes those functions (docs/proxy.md, twenty-sixth pass). One stall of the machine in one window moves a p99
+// by milliseconds (the direct path's p99 above it once, which made a mesh hop's "added" p99 negative);
+// added_*_ms_per_mesh_hop are the medians of the rounds' own differences.
 const LATENCY_ROUNDS = Number(process.env.WEFT_BENCH_LATENCY_ROUNDS ?? 3);
 const LATENCY_SECONDS = Number(process.env.WEFT_BENCH_LATENCY_SECONDS ?? 6);
 if (!(LATENCY_ROUNDS >= 1)) throw new Error(`WEFT_BENCH_LATENCY_ROUNDS must be at least 1, not ${process.env.WEFT_BENCH_LATENCY_ROUNDS}`);
 const latencyPaths = [
   { key: 'direct', port: backendPort },
   { key: 'weft_mesh', port: client.ports.outbound },
+  { key: 'haproxy_mesh', port: haproxyMeshPaths.port },
 ];
 const latencyRounds = [];
 for (let r = 0; r < LATENCY_ROUNDS; r++) {
-  log(`paired latency round ${r + 1}/${LATENCY_ROUNDS}: ${LATENCY_SECONDS}s at 1000 rps in bursts, then spread out, direct and through the mesh`);
+  log(`paired latency round ${r + 1}/${LATENCY_ROUNDS}: ${LATENCY_SECONDS}s at 1000 rps in bursts after idle, again, then spread out, direct, through the mesh and through HAProxy's mesh`);
   const row = {};
   for (const p of r % 2 === 0 ? latencyPaths : [...latencyPaths].reverse()) {
-    const at = (spread) => fixedRate({ port: p.port, rate: 1000, seconds: LATENCY_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-paired-${p.key}-${r}${spread ? '-spread' : ''}.log`), spread });
-    const bursts = await at(false);
-    const spread = await at(true);
-    row[p.key] = { p50_ms: bursts.p50_ms, p99_ms: bursts.p99_ms, p50_ms_spread: spread.p50_ms, p99_ms_spread: spread.p99_ms };
+    const at = (phase, spread = false) => fixedRate({ port: p.port, rate: 1000, seconds: LATENCY_SECONDS, authority: SERVICE, logFile: join(dir, `h2load-paired-${p.key}-${r}-${phase}.log`), spread });
+    const afterIdle = await at('after-idle');
+    const bursts = await at('bursts');
+    const spread = await at('spread', true);
+    row[p.key] = {
+      p50_ms: bursts.p50_ms, p99_ms: bursts.p99_ms, p50_ms_spread: spread.p50_ms, p99_ms_spread: spread.p99_ms,
+      p50_ms_after_idle: afterIdle.p50_ms, p99_ms_after_idle: afterIdle.p99_ms,
+    };
   }
-  const added = (k) => round(row.weft_mesh[k] - row.direct[k], 3);
-  latencyRounds.push({ ...row, added_p50_ms: added('p50_ms'), added_p99_ms: added('p99_ms'), added_p50_ms_spread: added('p50_ms_spread'), added_p99_ms_spread: added('p99_ms_spread') });
+  const added = (k, mesh = 'weft_mesh') => round(row[mesh][k] - row.direct[k], 3);
+  latencyRounds.push({
+    ...row,
+    added_p50_ms: added('p50_ms'), added_p99_ms: added('p99_ms'), added_p50_ms_spread: added('p50_ms_spread'), added_p99_ms_spread: added('p99_ms_spread'),
+    added_p50_ms_after_idle: added('p50_ms_after_idle'), added_p99_ms_after_idle: added('p99_ms_after_idle'),
+    haproxy_mesh_added_p50_ms: added('p50_ms', 'haproxy_mesh'), haproxy_mesh_added_p99_ms: added('p99_ms', 'haproxy_mesh'),
+    haproxy_mesh_added_p50_ms_spread: added('p50_ms_spread', 'haproxy_mesh'), haproxy_mesh_added_p99_ms_spread: added('p99_ms_spread', 'haproxy_mesh'),
+    haproxy_mesh_added_p50_ms_after_idle: added('p50_ms_after_idle', 'haproxy_mesh'), haproxy_mesh_added_p99_ms_after_idle: added('p99_ms_after_idle', 'haproxy_mesh'),
+  });
   log(`paired latency round ${r + 1}: ${JSON.stringify(latencyRounds[r])}`);
 }
 const latencyMedian = (key) => median(latencyRounds.map((r) => r[key]));
@@ -360,7 +384,7 @@ const sink = await helper('tcp-sink', './tcp-load.mjs', ['sink']);
 const tcpHaproxyPort = await freePort();
 const tcpHaproxyCfg = join(dir, 'haproxy-tcp.cfg');
 writeFileSync(tcpHaproxyCfg, `global\n  nbthread 1\ndefaults\n  mode tcp\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\nfrontend tcp\n  bind 127.0.0.1:${tcpHaproxyPort}\n  default_backend sink\nbackend sink\n  server sink 127.0.0.1:${sink.port}\n`);
-const tcpHaproxy = (await start('haproxy-tcp', onCpu(1, ['haproxy', '-db', '-f', tcpHaproxyCfg]))).child;
+const tcpHaproxy = (await start('haproxy-tcp', onCpu(PROXY_CPU, ['haproxy', '-db', '-f', tcpHaproxyCfg]))).child;
 await waitPort(tcpHaproxyPort, tcpHaproxy);
 const sinkAuthority = `127.0.0.1:${sink.port}`;
 const tcpOrigDst = { ip: '127.0.0.1', port: sink.port };
@@ -403,7 +427,7 @@ for (const p of [tcpHop, tcpServer, tcpClient]) process.kill(p.pid, 'SIGTERM');
 // turn, TRACING_ROUNDS times, so a change of load on a shared machine falls on all three alike.
 const TRACING_ROUNDS = Number(process.env.WEFT_BENCH_TRACING_ROUNDS ?? 3);
 const collectorPort = await freePort();
-await haproxy('collector', 0, collectorPort);
+await haproxy('collector', LOAD_CPU, collectorPort);
 const tracingMeshes = [];
 for (const [label, sampleRate] of [['off', undefined], ['sampled_1pct', 0.01], ['sampled_100pct', 1]]) {
   const tracing = sampleRate === undefined ? undefined : { collectorUrl: `http://127.0.0.1:${collectorPort}/v1/traces`, sampleRate, resource: { 'service.name': 'bench' }, maxQueue: 2048, flushIntervalMs: 1000 };
@@ -493,6 +517,9 @@ const result = {
   // The mesh on pooled weft.tcp connections (WEFT_PROXY_MESH_HTTP1=http1), from the same paired rounds.
   ratio_mesh_pool_vs_haproxy: pairedMedian('ratio_mesh_pool_vs_haproxy'),
   cpu_ratio_mesh_pool_vs_haproxy: pairedMedian('cpu_ratio_mesh_pool_vs_haproxy'),
+  // Against HAProxy's own mesh (two HAProxy processes, mTLS between them), from the same paired rounds.
+  ratio_mesh_vs_haproxy_mesh: pairedMedian('ratio_mesh_vs_haproxy_mesh'),
+  cpu_ratio_mesh_vs_haproxy_mesh: pairedMedian('cpu_ratio_mesh_vs_haproxy_mesh'),
   // Where that CPU goes, per request: user space (the proxy's own code, its runtime, TLS) and the kernel (syscalls and
   // the loopback packets they send), medians of the paired rounds; the kernel's share is the part a proxy's code can
   // least change (docs/proxy.md, sixteenth pass).
@@ -511,12 +538,22 @@ const result = {
   added_p99_ms_per_mesh_hop: latencyMedian('added_p99_ms'),
   added_p50_ms_per_mesh_hop_spread: latencyMedian('added_p50_ms_spread'),
   added_p99_ms_per_mesh_hop_spread: latencyMedian('added_p99_ms_spread'),
+  // The same in bursts in the first window after the mesh sat idle through the other paths' turns.
+  added_p50_ms_per_mesh_hop_after_idle: latencyMedian('added_p50_ms_after_idle'),
+  added_p99_ms_per_mesh_hop_after_idle: latencyMedian('added_p99_ms_after_idle'),
+  // What HAProxy's mesh adds in the same rounds: the latency two proxies and mTLS cost on this machine at the least.
+  haproxy_mesh_added_p50_ms: latencyMedian('haproxy_mesh_added_p50_ms'),
+  haproxy_mesh_added_p99_ms: latencyMedian('haproxy_mesh_added_p99_ms'),
+  haproxy_mesh_added_p50_ms_spread: latencyMedian('haproxy_mesh_added_p50_ms_spread'),
+  haproxy_mesh_added_p99_ms_spread: latencyMedian('haproxy_mesh_added_p99_ms_spread'),
+  haproxy_mesh_added_p50_ms_after_idle: latencyMedian('haproxy_mesh_added_p50_ms_after_idle'),
+  haproxy_mesh_added_p99_ms_after_idle: latencyMedian('haproxy_mesh_added_p99_ms_after_idle'),
   latency_rounds: latencyRounds,
   added_p50_ms_per_mesh_hop_apart: round(weftMesh.p50_ms - direct.p50_ms, 3),
   added_p99_ms_per_mesh_hop_apart: round(weftMesh.p99_ms - direct.p99_ms, 3),
-  // Stalls of more than 3 ms seen by an idle process pinned to each CPU (load generators and backends: CPU 0, proxies:
-  // CPU 1) while the hop idled: a request that crosses a stalled CPU waits it out, whatever the proxy does.
-  machine_stalls: { cpu0: stallsCpu0, cpu1: stallsCpu1 },
+  // Stalls of more than 3 ms seen by an idle process pinned to each CPU while the hop idled (the proxies ran on
+  // proxy_cpu): a request that crosses a stalled CPU waits it out, whatever the proxy does.
+  machine_stalls: { ...stalls, proxy_cpu: PROXY_CPU },
   tracing: {
     ...tracingResult,
     ratio_1pct_vs_off: round(tracingResult.sampled_1pct.rps / tracingResult.off.rps, 3),

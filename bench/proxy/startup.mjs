@@ -6,7 +6,7 @@
 // chart's default 256Mi limit) and a pod's environment, certifying against a real identity service (identity's test
 // server: a local CA and a fake TokenReview). Destination and policy point at a closed port — there is no control
 // plane here — so the proxy keeps retrying them, as in a pod whose control plane is not up yet.
-// Each of WEFT_BENCH_ROUNDS (3) starts is pinned to CPU 1. Reported: time to /ready (the first certificate held) and
+// Each of WEFT_BENCH_ROUNDS (3) starts is pinned to the proxies' CPU (lib.mjs PROXY_CPU). Reported: time to /ready (the first certificate held) and
 // the CPU time the proxy used until then (steadier on a shared machine than the wall clock), then 3 s later VmRSS and
 // process.memoryUsage() (rss_idle_mib), and VmRSS 3 s after it gave back its executable's start-up pages
 // (rss_released_mib: RELEASE_AFTER_READY_MS after /ready, docs/proxy.md); the bundle's size and how many modules went into it. Medians over the starts.
@@ -24,7 +24,7 @@ import { startTestIdentity } from '@weft/identity/testing/serve';
 import { podEnv } from '@weft/proxy/testing/pod-env';
 import { RELEASE_AFTER_READY_MS } from '@weft/proxy/native/startup-pages';
 import { bundle } from '../../images/lib/bundle.mjs';
-import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, round, rssMiB } from './lib.mjs';
+import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, PROXY_CPU, round, rssMiB } from './lib.mjs';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -66,7 +66,7 @@ async function startOnce(i, extraFlags = []) {
     pod: `web-${i}`,
   });
   const started = process.hrtime.bigint();
-  const argv = onCpu(1, [process.execPath, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
+  const argv = onCpu(PROXY_CPU, [process.execPath, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
   const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';

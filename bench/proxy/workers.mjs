@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // More than one core (WEFT_PROXY_WORKERS; docs/proxy.md, "More than one core"):
 //   node bench/proxy/workers.mjs
-// The one-proxy hop and the two-proxy mesh (mTLS), each with one thread pinned to CPU 1 (as bench:proxy runs weft)
-// and with two threads on CPUs 0 and 1, next to HAProxy's hop with one thread on CPU 1 and two threads on CPUs 0
-// and 1, and with two threads on CPU 1 alone (what the threads cost without a core to gain). wrk (1 thread, 32
-// connections) and the backend (HAProxy's static 200) stay on CPU 0: on a two-core machine a second proxy thread
+// The one-proxy hop and the two-proxy mesh (mTLS), each with one thread pinned to the proxies' CPU (lib.mjs
+// PROXY_CPU, as bench:proxy runs weft) and with two threads on CPUs 0 and 1, next to HAProxy's hop with one thread on
+// the proxies' CPU and two threads on CPUs 0 and 1, and with two threads on the proxies' CPU alone (what the threads
+// cost without a core to gain). wrk (1 thread, 32 connections) and the backend (HAProxy's static 200) stay on the
+// other CPU (LOAD_CPU): on a two-core machine a second proxy thread
 // shares its core with them, so the gain measured here is a floor of what a second core of its own gives. The same
-// for the HTTP/2 hop and the unary gRPC hop (h2load, 10 connections x 10 streams, on CPU 0; HAProxy's h2 mode and the
+// for the HTTP/2 hop and the unary gRPC hop (h2load, 10 connections x 10 streams, on the load's CPU; HAProxy's h2 mode and the
 // bench's gRPC backend), where the proxy's CPU per request is many times the load's and the backend's. Each round runs every scenario once, in turn (WEFT_BENCH_ROUNDS, default 3; WEFT_BENCH_SECONDS
 // of wrk each, default 5); the ratios are medians of the rounds' ratios. CPU per request counts every thread of the
 // proxy processes (/proc/<pid>/stat).
@@ -28,6 +29,7 @@ import {
   h2Load,
   haproxy,
   median,
+  PROXY_CPU,
   round,
   rssMiB,
   startWeft,
@@ -53,7 +55,7 @@ const serverCert = leaf(SERVER_ID);
 
 const backend = await backends(dir);
 const entry = await weftProxyEntry(dir);
-const weft = (name, spec, threads, cpu = threads > 1 ? BOTH : 1) =>
+const weft = (name, spec, threads, cpu = threads > 1 ? BOTH : PROXY_CPU) =>
   startWeft(name, entry, { ...spec, workers: threads }, POD_NODE_FLAGS, {}, cpu);
 const hopSpec = {
   ...certs(clientCert, CLIENT_ID),
@@ -84,10 +86,10 @@ async function weftPair(threads) {
 const one = await weftPair(1);
 const two = await weftPair(2);
 // Two threads on one core: what the threads themselves cost, with no second core to gain from.
-const twoOnOne = await weft('hop-2-on-1', hopSpec, 2, 1);
-const haproxy1 = await haproxy(dir, 'haproxy-1', 1, await freePort(), backend.http1);
+const twoOnOne = await weft('hop-2-on-1', hopSpec, 2, PROXY_CPU);
+const haproxy1 = await haproxy(dir, 'haproxy-1', PROXY_CPU, await freePort(), backend.http1);
 const haproxy2 = await haproxy(dir, 'haproxy-2', BOTH, await freePort(), backend.http1, false, 2);
-const haproxyH2_1 = await haproxy(dir, 'haproxy-h2-1', 1, await freePort(), backend.h2, true);
+const haproxyH2_1 = await haproxy(dir, 'haproxy-h2-1', PROXY_CPU, await freePort(), backend.h2, true);
 const haproxyH2_2 = await haproxy(dir, 'haproxy-h2-2', BOTH, await freePort(), backend.h2, true, 2);
 
 const scenarios = {
