@@ -339,9 +339,9 @@ const pairedMedian = (key) => median(pairedRounds.map((r) => r[key]));
 // times, the order reversed every other round. Each path, in turn: LATENCY_SECONDS in bursts of 10 right after the
 // others' turns (~2 x 3 x LATENCY_SECONDS idle: the `_after_idle` figures), LATENCY_SECONDS in bursts again (its
 // steady state at 1,000 rps: the main figures), then spread out. A proxy that has been idle that long starts cold:
-// V8's memory reducer collects the whole heap a few seconds after the allocations stop, and that collection
-// invalidates optimized code that embedded objects which died with the last load's connections; the next load
-// re-optimizes those functions (docs/proxy.md, twenty-sixth pass). One stall of the machine in one window moves a p99
+// full collections run while it idles (V8's memory reducer a few seconds after the allocations stop, and the proxy's
+// own once it has been quiet after work), and they invalidate optimized code that embedded objects which died with the
+// last load's connections; the next load re-optimizes those functions (docs/proxy.md, twenty-sixth pass). One stall of the machine in one window moves a p99
 // by milliseconds (the direct path's p99 above it once, which made a mesh hop's "added" p99 negative);
 // added_*_ms_per_mesh_hop are the medians of the rounds' own differences.
 const LATENCY_ROUNDS = Number(process.env.WEFT_BENCH_LATENCY_ROUNDS ?? 3);
