@@ -44,11 +44,13 @@ test('success rate: 0 % while every response fails, a gap (not 0 %) while a new 
     // Failures only, long enough for several charted 0 % points.
     await poll('six failure-only scrapes', async () => (scrapes >= 6 ? true : undefined), 60_000);
     successFrom = scrapes + 1;
+    // The first success sample's own timestamp (`timestamp()`), not the query grid's first point after it: that point
+    // lies up to a step later and could pass the chart point whose rate window holds that one sample.
     const first = await poll(
       'the success series in Prometheus',
       async () => {
-        const [s] = await prom.client.queryRange(`response_total{${LABELS},classification="success"}`, new Date(Date.now() - 120_000), new Date(), 1);
-        return s?.points[0]?.[0];
+        const [s] = await prom.client.queryRange(`timestamp(response_total{${LABELS},classification="success"})`, new Date(Date.now() - 120_000), new Date(), 1);
+        return s?.points[0]?.[1];
       },
       60_000,
     );
