@@ -24,6 +24,7 @@ import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
+import { newest } from '../keep-shapes.js';
 
 /** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
 const MAX_CONNECTIONS_PER_ADDRESS = 128;
@@ -275,6 +276,7 @@ class Conn {
     s.on('end', () => this.onEnd());
     s.on('error', (err) => (this.error ??= err));
     s.on('close', () => this.onClose());
+    newest.h1ClientConn = this;
   }
 
   start(x: Exchange): void {
@@ -534,6 +536,7 @@ class Exchange implements AbortWatcher {
     private readonly reject: (err: unknown) => void,
   ) {
     this.watching = watchAbort(req.signal, this);
+    newest.h1Exchange = this;
   }
 
   /**

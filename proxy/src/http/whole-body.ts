@@ -11,6 +11,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ArrivingBody, Headers, HttpResponse } from '../svc.js';
+import { newest } from '../keep-shapes.js';
 
 /** A body's bytes as the HTTP/1 client kept them: a latin1 string when small (written as one string), else a buffer. */
 export type WholeBytes = string | Buffer;
@@ -18,7 +19,9 @@ export type WholeBytes = string | Buffer;
 class Held {
   private stream: ArrivedBody | undefined;
 
-  constructor(private readonly bytes: WholeBytes) {}
+  constructor(private readonly bytes: WholeBytes) {
+    newest.heldBody = this;
+  }
 
   /** The bytes, while no stream has been made of them. */
   unstreamed(): WholeBytes | undefined {
@@ -60,7 +63,9 @@ class WholeResponse implements HttpResponse {
     readonly headers: Headers,
     readonly held: Held,
     readonly proxyError: string | undefined,
-  ) {}
+  ) {
+    newest.wholeResponse = this;
+  }
 
   get body(): Readable {
     return this.held.body();

@@ -10,6 +10,7 @@ import type { HttpLayer, HttpRequest, HttpResponse } from '../svc.js';
 import type { HttpTargetMetrics } from '../metrics/proxy-metrics.js';
 import { grpcFailed, streamError } from '../metrics/route-metrics.js';
 import { wholeBody } from '../http/whole-body.js';
+import { newest } from '../keep-shapes.js';
 
 export function httpMetrics(bind: (req: HttpRequest) => HttpTargetMetrics): HttpLayer {
   return (inner) => (req) => {
@@ -72,6 +73,7 @@ class CountResponse {
     this.headerGrpc = rsp.headers['grpc-status'] as string | undefined;
     rsp.body.on('end', this.end.bind(this));
     rsp.body.on('error', this.error.bind(this));
+    newest.countResponse = this;
   }
 
   private end(): void {

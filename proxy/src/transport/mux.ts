@@ -44,6 +44,7 @@ import { RefusedStreamError } from '../errors.js';
 import type { MeshAlpn } from './tls.js';
 import { ResetBudget } from './reset-budget.js';
 import { PEER_PING_MS } from './connections.js';
+import { newest } from '../keep-shapes.js';
 
 export const ALPN_MUX = 'weft.mux';
 
@@ -573,6 +574,7 @@ export class MuxStream extends Duplex {
     private readonly onread?: OnReadOpts,
   ) {
     super({ allowHalfOpen: true });
+    newest.muxStream = this;
   }
 
   ref(): this {

@@ -21,6 +21,7 @@ import { arrivedWhole, type ConnMeta, type Headers, type HttpRequest, type HttpR
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type RequestHead } from './request-head.js';
 import { ChunkedDecoder, chunkHeader, CRLF, invalidHeaderValue, isToken } from './wire.js';
 import { wholeBody } from '../whole-body.js';
+import { newest } from '../../keep-shapes.js';
 
 /** What the HTTP server tells its connections. */
 export interface H1ConnOptions {
@@ -83,6 +84,7 @@ export class H1ServerConn {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('error', ignore);
+    newest.h1ServerConn = this;
   }
 
   /** Closes the connection now if it is idle, else after the response in flight. */
@@ -189,6 +191,7 @@ export class H1ServerConn {
       conn: this.meta,
       startedAt: performance.now(),
     };
+    newest.h1Request = request;
     let pending: Promise<HttpResponse>;
     try {
       pending = this.opts.service(request);
