@@ -7,11 +7,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
 const PROBE = new URL('./testing/shape-probe.js', import.meta.url).pathname;
-/** Functions whose optimized code is specialized on the kept classes alone (WholeResponse and its Held body, CountResponse). */
-const WATCHED = ['wholeBody', 'countWhole', 'respondWhole'];
+/**
+ * Functions whose optimized code is specialized on kept classes: HTTP/1's whole response and its held body, the
+ * metrics' response counter; HTTP/2's client exchange and served request (kept through the counter's response).
+ */
+const WATCHED = { http1: ['wholeBody', 'countWhole', 'respondWhole'], http2: ['H2Exchange', 'onH2Stream'] };
 
-test('optimized code for per-request classes survives idle full collections while their newest instances are kept', { timeout: 120_000 }, () => {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-gc', '--trace-deopt', PROBE], { encoding: 'utf8', timeout: 100_000 });
+test('optimized code for HTTP/1 and HTTP/2 per-request classes survives idle full collections while their newest instances are kept', { timeout: 120_000 }, () => {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--trace-gc', '--trace-deopt', PROBE], { encoding: 'utf8', timeout: 100_000, maxBuffer: 64 * 2 ** 20 });
   assert.equal(r.status, 0, `shape-probe failed:\n${r.stderr}\n${r.stdout.slice(-4000)}`);
   const lines = r.stdout.split('\n');
   // V8 prints the functions a collection throws away before that collection's own line.
@@ -23,13 +26,15 @@ test('optimized code for per-request classes survives idle full collections whil
       .flatMap((l) => (/reason: weak objects/.test(l) ? [/<SharedFunctionInfo ([^>]*)>/.exec(l)?.[1] ?? ''] : []));
   const kept = thrownAway(0, forced[1]!);
   const forgotten = thrownAway(forced[1]! + 1, forced[3]!);
-  assert.deepEqual(
-    kept.filter((name) => WATCHED.includes(name)),
-    [],
-    `with the newest instances kept, the collections threw away: ${kept.join(' ')}`,
-  );
-  assert.ok(
-    forgotten.some((name) => WATCHED.includes(name)),
-    `without them (the control), the collections threw away none of ${WATCHED.join(', ')}: ${forgotten.join(' ')}`,
-  );
+  for (const [protocol, watched] of Object.entries(WATCHED)) {
+    assert.deepEqual(
+      kept.filter((name) => watched.includes(name)),
+      [],
+      `${protocol}: with the newest instances kept, the collections threw away: ${kept.join(' ')}`,
+    );
+    assert.ok(
+      forgotten.some((name) => watched.includes(name)),
+      `${protocol}: without them (the control), the collections threw away none of ${watched.join(', ')}: ${forgotten.join(' ')}`,
+    );
+  }
 });

@@ -12,7 +12,9 @@
  *
  * Keeping one instance keeps its map. Each class stores itself here as its constructor ends: one store, and at
  * most one finished connection or request per class stays reachable after the last one closed (a few KiB; its
- * sockets are closed and its buffers were let go when it ended).
+ * sockets are closed and its buffers were let go when it ended). What a kept instance references keeps its maps
+ * too: the metrics' response counter holds its response, and through it an HTTP/2 response's stream and exchange,
+ * so the HTTP/2 path's classes are kept without storing themselves (keep-shapes.test.ts checks both protocols).
  */
 export interface NewestInstances {
   /** http/h1/server-conn.ts: one per accepted HTTP/1 connection. */

@@ -1,14 +1,16 @@
 /**
  * A script for keep-shapes.test.ts, run as its own process with `--expose-gc --trace-gc --trace-deopt`: 3,000
- * HTTP/1 requests through an in-process mesh (client proxy ══mTLS, weft.mux══▶ server proxy → a backend), then every
- * client connection closed and two full collections as an idle proxy runs them, then `forgetNewest` (keep-shapes.ts)
- * and two more. V8 prints a line per collection (`…: Mark-Compact … testing; …`) and, during one, a line per optimized
- * function it throws away (`[marking dependent code … <SharedFunctionInfo name> … reason: weak objects]`), all on
- * stdout in order; the test reads which functions were thrown away in each pair.
+ * HTTP/1 requests through an in-process mesh (client proxy ══mTLS, weft.mux══▶ server proxy → an HTTP/1 backend)
+ * and 3,000 HTTP/2 requests (══mTLS, HTTP/2══▶ an HTTP/2 backend), then every client connection closed and two full
+ * collections as an idle proxy runs them, then `forgetNewest` (keep-shapes.ts) and two more. V8 prints a line per
+ * collection (`…: Mark-Compact … testing; …`) and, during one, a line per optimized function it throws away
+ * (`[marking dependent code … <SharedFunctionInfo name> … reason: weak objects]`), all on stdout in order; the test
+ * reads which functions were thrown away in each pair.
  *
  *   node --expose-gc --trace-gc --trace-deopt dist/testing/shape-probe.js
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { endpoint } from '../discovery/discovery.js';
 import { forgetNewest } from '../keep-shapes.js';
@@ -24,33 +26,63 @@ const backend = http.createServer((req, res) => {
   req.resume();
   res.end('ok');
 });
-await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
-const appPort = (backend.address() as AddressInfo).port;
+const h2Backend = http2.createServer((req, res) => {
+  req.resume();
+  res.end('ok');
+});
+const listen = async (server: http.Server | http2.Http2Server) => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+};
+const appPort = await listen(backend);
+const h2AppPort = await listen(h2Backend);
 const mesh = await startMesh({ appPort });
-mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound })]);
+const peer = { identity: SERVER_ID, inboundPort: mesh.server.ports.inbound };
+mesh.discovery.set('web.test.svc:80', [endpoint('127.0.0.1', appPort, peer)]);
+mesh.discovery.set('h2.test.svc:80', [endpoint('127.0.0.1', h2AppPort, peer)]);
+
+/** `REQUESTS` calls of `call`, `CONCURRENT` at a time. */
+async function load(call: () => Promise<void>): Promise<void> {
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENT }, async () => {
+      while (sent < REQUESTS) {
+        sent += 1;
+        await call();
+      }
+    }),
+  );
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENT });
-const get = () =>
-  new Promise<void>((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/', headers: { host: 'web.test.svc' }, agent }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
-      res.resume();
-      res.on('end', resolve);
-    });
-    req.on('error', reject);
-  });
-let sent = 0;
-await Promise.all(
-  Array.from({ length: CONCURRENT }, async () => {
-    while (sent < REQUESTS) {
-      sent += 1;
-      await get();
-    }
-  }),
+await load(
+  () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: mesh.client.ports.outbound, path: '/', headers: { host: 'web.test.svc' }, agent }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`HTTP/1 status ${res.statusCode}`));
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+    }),
+);
+const h2Client = http2.connect(`http://127.0.0.1:${mesh.client.ports.outbound}`);
+await load(
+  () =>
+    new Promise<void>((resolve, reject) => {
+      const stream = h2Client.request({ ':path': '/', ':authority': 'h2.test.svc' });
+      stream.on('response', (headers) => {
+        if (headers[':status'] !== 200) reject(new Error(`HTTP/2 status ${headers[':status']}`));
+      });
+      stream.resume();
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    }),
 );
 
 // Quiet: the application's connections close, as when a pod's callers stop.
 agent.destroy();
+h2Client.close();
 await new Promise((resolve) => setTimeout(resolve, 300));
 collect();
 collect();
@@ -59,3 +91,4 @@ collect();
 collect();
 await mesh.close();
 backend.close();
+h2Backend.close();
