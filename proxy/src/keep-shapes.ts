@@ -13,8 +13,7 @@
  * Keeping one instance keeps its map. Each class stores itself here as its constructor ends: one store, and at
  * most one finished connection or request per class stays reachable after the last one closed (a few KiB; its
  * sockets are closed and its buffers were let go when it ended). What a kept instance references keeps its maps
- * too: the metrics' response counter holds its response, and through it an HTTP/2 response's stream and exchange,
- * so the HTTP/2 path's classes are kept without storing themselves (keep-shapes.test.ts checks both protocols).
+ * too (a request's parsed header fields, its connection's metadata).
  */
 export interface NewestInstances {
   /** http/h1/server-conn.ts: one per accepted HTTP/1 connection. */
@@ -24,6 +23,11 @@ export interface NewestInstances {
   /** http/h1-client.ts: one per connection to an endpoint, one per request. */
   h1ClientConn: object | undefined;
   h1Exchange: object | undefined;
+  /** http/server.ts: one exchange and one request per HTTP/2 stream served. */
+  h2ServerExchange: object | undefined;
+  h2Request: object | undefined;
+  /** http/h2-client.ts: one per HTTP/2 request sent. */
+  h2ClientExchange: object | undefined;
   /** transport/mux.ts: one per request between proxies. */
   muxStream: object | undefined;
   /** http/whole-body.ts: one per response that arrived whole. */
@@ -38,6 +42,9 @@ export const newest: NewestInstances = {
   h1Request: undefined,
   h1ClientConn: undefined,
   h1Exchange: undefined,
+  h2ServerExchange: undefined,
+  h2Request: undefined,
+  h2ClientExchange: undefined,
   muxStream: undefined,
   wholeResponse: undefined,
   heldBody: undefined,

@@ -23,6 +23,7 @@ import { DEFAULT_CONNECTIONS, type ConnectionSettings } from '../transport/conne
 import { StreamReset } from './server.js';
 import { endToEnd } from './headers.js';
 import { BodyForward } from './forward.js';
+import { newest } from '../keep-shapes.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -205,6 +206,7 @@ class H2Exchange {
     if (req.signal.aborted) this.abort();
     else req.signal.addEventListener('abort', this.onAbort, { once: true });
     if (!req.bodyless) new BodyForward(req.body, stream, true);
+    newest.h2ClientExchange = this;
   }
 
   private response(headers: http2.IncomingHttpHeaders): void {

@@ -21,6 +21,7 @@ import { H1ServerConn, type H1ConnOptions } from './h1/server-conn.js';
 import { BodyForward } from './forward.js';
 import { StreamSignal } from './request-signal.js';
 import { ResetBudget } from '../transport/reset-budget.js';
+import { newest } from '../keep-shapes.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 const H2_IDLE_MS = 10 * 60_000;
@@ -280,6 +281,7 @@ export class HttpServer {
       conn: meta,
       startedAt: performance.now(),
     };
+    newest.h2Request = request;
     this.service(request).then(x.onResponse, x.onError);
   }
 }
@@ -311,6 +313,7 @@ class ServerStreamExchange {
     stream.on('close', this.closed.bind(this));
     this.onResponse = this.respond.bind(this);
     this.onError = this.fail.bind(this);
+    newest.h2ServerExchange = this;
   }
 
   private closed(): void {

@@ -1,13 +1,12 @@
 /**
- * A script for keep-shapes.test.ts, run as its own process with `--expose-gc --trace-gc --trace-deopt`: 3,000
- * HTTP/1 requests through an in-process mesh (client proxy ══mTLS, weft.mux══▶ server proxy → an HTTP/1 backend)
- * and 3,000 HTTP/2 requests (══mTLS, HTTP/2══▶ an HTTP/2 backend), then every client connection closed and two full
- * collections as an idle proxy runs them, then `forgetNewest` (keep-shapes.ts) and two more. V8 prints a line per
- * collection (`…: Mark-Compact … testing; …`) and, during one, a line per optimized function it throws away
- * (`[marking dependent code … <SharedFunctionInfo name> … reason: weak objects]`), all on stdout in order; the test
- * reads which functions were thrown away in each pair.
+ * A script for keep-shapes.test.ts, run as its own process with V8's traces on stdout (`--expose-gc --trace-deopt`):
+ * 3,000 HTTP/1 requests through an in-process mesh (client proxy ══mTLS, weft.mux══▶ server proxy → an HTTP/1
+ * backend) and 3,000 HTTP/2 requests (══mTLS, HTTP/2══▶ an HTTP/2 backend), then every connection closed and two full
+ * collections, as an idle proxy runs them. With the argument `forget`, `forgetNewest` (keep-shapes.ts) lets the kept
+ * instances go before the collections (the test's control). V8 prints a line per optimized function it throws away
+ * (`[marking dependent code … <SharedFunctionInfo name> … reason: weak objects]`).
  *
- *   node --expose-gc --trace-gc --trace-deopt dist/testing/shape-probe.js
+ *   node --expose-gc --trace-deopt --no-concurrent-recompilation --single-threaded-gc dist/testing/shape-probe.js [forget]
  */
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -80,15 +79,13 @@ await load(
     }),
 );
 
-// Quiet: the application's connections close, as when a pod's callers stop.
+// Everything closes: the application's connections, then both proxies (their connections to each other and to the
+// backends) and the backends. Only what keep-shapes.ts holds is left of the load; an idle proxy that stays up also
+// holds its pooled connections, whose last exchanges would keep some classes alive here by chance.
 agent.destroy();
-h2Client.close();
-await new Promise((resolve) => setTimeout(resolve, 300));
-collect();
-collect();
-forgetNewest();
-collect();
-collect();
+await new Promise<void>((resolve) => h2Client.close(resolve));
 await mesh.close();
-backend.close();
-h2Backend.close();
+await Promise.all([backend, h2Backend].map((server) => new Promise((resolve) => server.close(resolve))));
+if (process.argv[2] === 'forget') forgetNewest();
+collect();
+collect();
