@@ -97,7 +97,7 @@ class LeaseImpl<T> implements Lease<T> {
   connected(): void {
     if (this.sampled || this.finished) return;
     this.sampled = true;
-    this.balancer.sample(this.entry, this.startMs, undefined);
+    this.balancer.sample(this.entry, this.startMs);
   }
   done(ok: boolean, latencyMs?: number): void {
     if (this.finished) return;
@@ -228,17 +228,18 @@ export class Balancer<T> {
     return kept;
   }
 
-  /** @internal records a latency sample for a lease. */
-  sample(e: Entry<T>, startMs: number, latencyMs: number | undefined): void {
+  /** @internal records the time since the pick as a latency sample (the lease connected). */
+  sample(e: Entry<T>, startMs: number): void {
     const now = this.now();
-    e.ewma.observe(latencyMs ?? now - startMs, now);
+    e.ewma.observe(now - startMs, now);
   }
 
   /** @internal ends a lease. `latencyMs` null: no sample (already taken by connected()). */
   finish(e: Entry<T>, ok: boolean, latencyMs: number | undefined | null, startMs: number): void {
     e.pending--;
-    if (latencyMs !== null) this.sample(e, startMs, latencyMs);
-    e.accrual?.record(ok, this.now());
+    const now = this.now();
+    if (latencyMs !== null) e.ewma.observe(latencyMs ?? now - startMs, now);
+    e.accrual?.record(ok, now);
     if (e.draining && e.pending === 0) this.drop(e);
   }
 
