@@ -20,7 +20,6 @@ import type { ArrivingBody, Headers, HttpRequest, HttpResponse, SocketAddr } fro
 import { WeftError } from '@weft/common/errors';
 import { EndpointError } from '../errors.js';
 import { boundConnect, CONNECT_BOUNDS, type ConnectBounds } from '@weft/common/connect-bound';
-import { toEndToEnd } from './headers.js';
 import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
@@ -378,10 +377,10 @@ class Conn {
         if (this.framing === Framing.None || (this.framing === Framing.Length && this.remaining <= rest)) {
           const n = this.framing === Framing.None ? 0 : this.remaining;
           this.remaining = 0;
-          x.respondWhole(head.status, head.headers, n === 0 ? '' : n <= ONE_STRING_MAX ? buf.toString('latin1', start, start + n) : Buffer.from(buf.subarray(start, start + n)));
+          x.respondWhole(head, n === 0 ? '' : n <= ONE_STRING_MAX ? buf.toString('latin1', start, start + n) : Buffer.from(buf.subarray(start, start + n)));
           return this.complete(x, start + n < buf.length);
         }
-        x.respond(head.status, head.headers);
+        x.respond(head);
         break;
       }
       // 100 Continue, 103 Early Hints: interim, the response follows. A 101 was never asked for.
@@ -392,11 +391,10 @@ class Conn {
 
   /** A final response head: decides its framing. False: the connection failed. */
   private frame(x: Exchange, head: ResponseHead): boolean {
-    const h = head.headers;
-    const conn = h.connection;
+    const conn = head.connection;
     const close = conn !== undefined && hasToken(conn, 'close');
     this.reusable = head.version === '1.1' ? !close : conn !== undefined && !close && hasToken(conn, 'keep-alive');
-    const ka = h['keep-alive'];
+    const ka = head.keepAlive;
     if (this.reusable && typeof ka === 'string' && ka !== this.keepAliveSeen) {
       // Close before the server does (it announced how long it keeps an idle connection): `timeout=5` → 3 s here.
       this.keepAliveSeen = ka;
@@ -404,8 +402,8 @@ class Conn {
       if (m) this.idleLimit = Math.min(IDLE_SECONDS, Number(m[1]) - 2);
       if (this.idleLimit < 1) this.reusable = false;
     }
-    const te = h['transfer-encoding'];
-    const cl = h['content-length'];
+    const te = head.transferEncoding;
+    const cl = head.headers['content-length'];
     if (x.req.method === 'HEAD' || head.status === 204 || head.status === 304) this.framing = Framing.None;
     else if (te !== undefined) {
       // The last coding decides (RFC 9112 §6.3); with Content-Length too the message is suspect: never reuse the connection.
@@ -573,19 +571,17 @@ class Exchange implements AbortWatcher {
   }
 
   /** The response head arrived; its body follows as a stream. */
-  respond(status: number, raw: Record<string, string | string[]>): void {
+  respond(head: ResponseHead): void {
     this.phase = Phase.Body;
     const body = (this.body = new ResponseBody(this));
-    const marker = proxyErrorOf(raw);
-    // The parsed head is this exchange's own: hop-by-hop and weft-* fields are dropped from it, not copied around.
-    this.resolve({ status, headers: toEndToEnd(raw), body, trailers: () => this.trailerFields, resetCode: noReset, proxyError: marker });
+    // The parsed head is this exchange's own, its hop-by-hop and weft-* fields already left out: nothing is copied.
+    this.resolve({ status: head.status, headers: head.headers, body, trailers: () => this.trailerFields, resetCode: noReset, proxyError: proxyErrorOf(head) });
   }
 
   /** The response head arrived with all of its body (`bytes`): no stream unless a reader asks for one (whole-body.ts). */
-  respondWhole(status: number, raw: Record<string, string | string[]>, bytes: WholeBytes): void {
+  respondWhole(head: ResponseHead, bytes: WholeBytes): void {
     this.phase = Phase.Body;
-    const marker = proxyErrorOf(raw);
-    this.resolve(wholeResponse(status, toEndToEnd(raw), bytes, marker));
+    this.resolve(wholeResponse(head.status, head.headers, bytes, proxyErrorOf(head)));
   }
 
   /** The consumer wants more of the response body. */
@@ -717,8 +713,8 @@ function noReset(): undefined {
 }
 
 /** A peer proxy's error marker (dropped from `headers` with every weft-* field); trusted only from a meshed peer (httpRedispatch). */
-function proxyErrorOf(raw: Record<string, string | string[]>): string | undefined {
-  const marker = raw['weft-proxy-error'];
+function proxyErrorOf(head: ResponseHead): string | undefined {
+  const marker = head.weft?.['weft-proxy-error'];
   return typeof marker === 'string' ? marker : undefined;
 }
 

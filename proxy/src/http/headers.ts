@@ -9,7 +9,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HEADERS } from '@weft/api/names';
 import type { Headers } from '../svc.js';
 
-const HOP_BY_HOP = new Set([
+/** The hop-by-hop fields (and `host`, which HTTP/2 carries as `:authority`): never forwarded as they are. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -46,13 +47,6 @@ export function endToEnd(src: IncomingHttpHeaders | Record<string, string | stri
     if (value !== undefined && kept(name, value, named)) out[name] = value;
   }
   return out;
-}
-
-/** The same as `endToEnd`, in place: for headers the caller owns (a head it has just parsed), so nothing is copied. */
-export function toEndToEnd(own: Record<string, string | string[]>): Headers {
-  const named = connectionNames(own.connection);
-  for (const name in own) if (!kept(name, own[name]!, named)) delete own[name];
-  return own;
 }
 
 function connectionNames(conn: string | string[] | undefined): ReadonlySet<string> | undefined {

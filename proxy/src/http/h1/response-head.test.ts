@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng as random } from '@weft/common/testing/mutate';
+import { isWeftName } from '../headers.js';
 import { ChunkedDecoder, H1ParseError, MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, TOKEN, hasUpper, parseResponseHead, type ResponseHead } from './wire.js';
 
 const SEED = process.env.WEFT_H1_DIFF_SEED === undefined ? 0x2e5b0d17 : Number(process.env.WEFT_H1_DIFF_SEED);
@@ -26,7 +27,15 @@ O_FIELD[O_HTAB] = 1;
 for (let c = 0x20; c <= 0x7e; c++) O_FIELD[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) O_FIELD[c] = 1;
 
-function oracleParseResponseHead(buf: Buffer, start = 0): ResponseHead | undefined {
+/** A head as the previous parser gave it: every field, hop-by-hop ones included, in an object without a prototype. */
+interface RawHead {
+  readonly status: number;
+  readonly version: '1.0' | '1.1';
+  readonly headers: Record<string, string | string[]>;
+  readonly end: number;
+}
+
+function oracleParseResponseHead(buf: Buffer, start = 0): RawHead | undefined {
   const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
   let eol = oracleLineEnd(buf, start, limit);
   if (eol < 0) return oracleIncomplete(buf, start);
@@ -120,6 +129,28 @@ function oracleTrailerSection(data: Buffer): Record<string, string | string[]> |
   }
 }
 
+/**
+ * A raw head split as a proxy forwards it, by the rules the HTTP/1 client applied to the raw fields before the
+ * parser left the hop-by-hop ones out itself (headers.ts `toEndToEnd` at 60df401): a field is dropped when it is
+ * hop-by-hop or named by a `Connection` string, but `te: trailers`; weft's own fields go aside.
+ */
+function oracleSplit(raw: RawHead): ResponseHead {
+  const h = raw.headers;
+  const named = typeof h.connection === 'string' && h.connection.length > 0 ? new Set(h.connection.toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  const headers: Record<string, string | string[]> = Object.create(null);
+  let weft: Record<string, string | string[]> | undefined;
+  for (const name in h) {
+    const value = h[name]!;
+    // (The client read weft's own fields before dropping any: one that Connection names is still set aside.)
+    if (isWeftName(name)) (weft ??= Object.create(null) as Record<string, string | string[]>)[name] = value;
+    else if (ORACLE_HOP_BY_HOP.has(name) || named?.has(name)) {
+      if (name === 'te' && value === 'trailers') headers[name] = value;
+    } else headers[name] = value;
+  }
+  return { status: raw.status, version: raw.version, headers, connection: h.connection, keepAlive: h['keep-alive'], transferEncoding: h['transfer-encoding'], weft, end: raw.end };
+}
+const ORACLE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'expect', 'http2-settings']);
+
 // ---------------------------------------------------------------------------
 // Comparison
 
@@ -136,8 +167,11 @@ function outcome(parse: () => ResponseHead | undefined): Outcome {
     return { kind: 'error', message: err.message };
   }
   if (head === undefined) return { kind: 'incomplete' };
-  const { status, version, headers, end } = head;
-  return { kind: 'head', picture: { status, version, end, headers: Object.entries(headers), nullPrototype: Object.getPrototypeOf(headers) === null, keys: Object.keys(head).sort() } };
+  const { status, version, headers, connection, keepAlive, transferEncoding, weft, end } = head;
+  // A field named as a property of Object.prototype must be a field of its own, not shadowed by (or setting) the prototype's.
+  const shadowed = Object.getPrototypeOf(headers) !== null && Object.keys(headers).some((k) => k in Object.prototype);
+  const picture = { status, version, end, headers: Object.entries(headers), shadowed, connection, keepAlive, transferEncoding, weft: weft && Object.entries(weft), keys: Object.keys(head).sort() };
+  return { kind: 'head', picture };
 }
 
 /** What kind of outcome it was, for the coverage counts: 'head', 'incomplete' or the error's kind. */
@@ -156,7 +190,10 @@ class Differential {
   firstMessageDifference = '';
 
   check(buf: Buffer, start: number, what: string): void {
-    const want = outcome(() => oracleParseResponseHead(buf, start));
+    const want = outcome(() => {
+      const raw = oracleParseResponseHead(buf, start);
+      return raw && oracleSplit(raw);
+    });
     const got = outcome(() => parseResponseHead(buf, start));
     const where = `seed ${SEED} (WEFT_H1_DIFF_SEED=${SEED}), ${what}, start ${start}: ${JSON.stringify(buf.toString('latin1').slice(0, 300))}`;
     if (want.kind === 'error' && got.kind === 'error') {
@@ -186,7 +223,8 @@ const NAMES = [
   'Keep-Alive', 'Transfer-Encoding', 'Set-Cookie', 'set-cookie', 'ETag', 'Cache-Control', 'Vary', 'Location',
   'Trailer', 'grpc-status', 'Grpc-Message', 'Last-Modified', 'Content-Encoding', 'Expires', 'Accept-Ranges', 'Age',
   'X-Powered-By', 'Strict-Transport-Security', 'X-Request-Id', 'Access-Control-Allow-Origin', 'Via', 'Link', 'Alt-Svc',
-  'traceparent', 'Weft-Client-Id', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'x', 'X', 'X-A', '1',
+  'traceparent', 'Weft-Client-Id', 'weft-proxy-error', 'Weft_Client_Id', '__proto__', 'constructor', 'toString', 'hasOwnProperty',
+  'x', 'X', 'X-A', '1', 'TE', 'Upgrade', 'Host', 'Expect', 'Proxy-Connection', 'HTTP2-Settings', 'Close',
   // Near misses of common names: same length and first and last letters, or one letter more or less.
   'Content-Typf', 'Dace', 'Servex', 'Serve', 'Set-Cookiee', 'Ae', 'Vary-',
 ];
@@ -221,7 +259,12 @@ function generator(seed: number): () => Input {
       else if (rnd() < 0.75) name = pick(NAMES);
       else name = chars(TCHAR, 1 + int(16));
       used.push(name);
-      const value = rnd() < 0.1 ? chars(VCHAR, 20 + int(200)) : chars(VCHAR, int(30));
+      let value = rnd() < 0.1 ? chars(VCHAR, 20 + int(200)) : chars(VCHAR, int(30));
+      // Values a proxy reads: TE's one that travels, and Connection's lists of the fields it makes hop-by-hop.
+      if (/^te$/i.test(name) && rnd() < 0.6) value = pick(['trailers', 'trailers', 'Trailers', 'gzip']);
+      if (/^connection$/i.test(name) && rnd() < 0.8) {
+        value = pick(['keep-alive', 'close', 'Keep-Alive', 'upgrade', '', `${pick(NAMES)}, ${pick(NAMES)}`, `close,${pick(NAMES)}`, recase(`${pick(NAMES)} ,te`)]);
+      }
       lines.push(`${name}:${ows()}${value}${ows()}`);
     }
     // Many fields, beyond the parser's first allocation of positions.

@@ -60,13 +60,34 @@ test('parseResponseHead refuses a head larger than the bound, complete or not', 
   assert.equal(parseResponseHead(b(ok))!.headers.x!.length, MAX_HEAD_BYTES - 30);
 });
 
-test('parseResponseHead: names lower-cased whether common or not, in any case; the headers object has no prototype', () => {
+test('parseResponseHead: names lower-cased whether common or not, in any case; fields named as Object.prototype properties are fields like any other', () => {
   const raw = b('HTTP/1.1 200 OK\r\nCONTENT-TYPE: a\r\nContent-Length: 1\r\nX-Backend-Zone: z\r\nx-cache: HIT\r\n__proto__: p\r\nConstructor: c\r\n\r\n');
   const head = parseResponseHead(raw)!;
   assert.deepEqual(Object.entries(head.headers), [['content-type', 'a'], ['content-length', '1'], ['x-backend-zone', 'z'], ['x-cache', 'HIT'], ['__proto__', 'p'], ['constructor', 'c']]);
   assert.equal(Object.getPrototypeOf(head.headers), null);
   // Near misses of common names (same length, first and last letter) keep their own spelling.
   assert.deepEqual(Object.keys(parseResponseHead(b('HTTP/1.1 200 OK\r\nContent-Typf: a\r\nDaTe: d\r\nDace: e\r\n\r\n'))!.headers), ['content-typf', 'date', 'dace']);
+});
+
+test('parseResponseHead: hop-by-hop fields, the ones Connection names and weft\'s own are not among the forwarded fields', () => {
+  const raw = b(
+    'HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: chunked\r\n' +
+      'Upgrade: h2c\r\nHost: a\r\nProxy-Connection: x\r\nTE: trailers\r\nX-Hop: 1\r\nWeft-Proxy-Error: unreachable\r\nweft_client_id: forged\r\n' +
+      'Content-Length: 0\r\nX-Kept: 2\r\n\r\n',
+  );
+  const head = parseResponseHead(raw)!;
+  assert.deepEqual(Object.entries(head.headers), [['te', 'trailers'], ['content-length', '0'], ['x-kept', '2']]);
+  assert.equal(Object.getPrototypeOf(head.headers), Object.prototype);
+  assert.equal(head.connection, 'keep-alive, X-Hop');
+  assert.equal(head.keepAlive, 'timeout=5');
+  assert.deepEqual(head.transferEncoding, ['gzip', 'chunked']);
+  assert.deepEqual({ ...head.weft }, { 'weft-proxy-error': 'unreachable', weft_client_id: 'forged' });
+  // TE travels as `trailers` only; a Connection that is a list of values (repeated) names nothing, as before.
+  const other = parseResponseHead(b('HTTP/1.1 200 OK\r\nTE: gzip\r\nConnection: close\r\nConnection: x-a\r\nX-A: 1\r\nClose: 2\r\n\r\n'))!;
+  assert.deepEqual({ ...other.headers }, { 'x-a': '1', close: '2' });
+  assert.deepEqual(other.connection, ['close', 'x-a']);
+  assert.equal(other.weft, undefined);
+  assert.deepEqual({ ...parseResponseHead(b('HTTP/1.1 200 OK\r\nConnection: Close\r\nClose: 2\r\nTE: trailers\r\n\r\n'))!.headers }, { te: 'trailers' });
 });
 
 test('parseResponseHead: hundreds of fields, then a small head: each parse stands alone', () => {

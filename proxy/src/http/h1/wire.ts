@@ -6,7 +6,7 @@
  * odd chunk sizes) is a request-smuggling vector, so all of it is refused.
  */
 import type { Headers } from '../../svc.js';
-import { endToEnd } from '../headers.js';
+import { HOP_BY_HOP, endToEnd, isWeftName } from '../headers.js';
 
 /** Malformed HTTP/1 input; the message says what was wrong. */
 export class H1ParseError extends Error {
@@ -76,8 +76,20 @@ export function isToken(s: string): boolean {
 export interface ResponseHead {
   readonly status: number;
   readonly version: '1.0' | '1.1';
-  /** As received: lower-case names, repeated headers as arrays (hop-by-hop ones included). */
+  /**
+   * The end-to-end fields, as a proxy forwards them: lower-case names, repeated ones as arrays, in order. Not here:
+   * the hop-by-hop fields (RFC 9110 §7.6.1: the three below, and Upgrade, Proxy-Connection, Host, Expect,
+   * HTTP2-Settings, TE unless it is `trailers`), the fields `Connection` names, and weft's own (`weft-…`, `weft_…`).
+   * A plain object, unless a field is named as a property of Object.prototype (`constructor`, `__proto__`): then
+   * one without a prototype, so such a field is a field like any other.
+   */
   readonly headers: Record<string, string | string[]>;
+  /** The hop-by-hop fields that frame the response and say whether the connection stays open. */
+  readonly connection: string | string[] | undefined;
+  readonly keepAlive: string | string[] | undefined;
+  readonly transferEncoding: string | string[] | undefined;
+  /** weft's own fields (a peer proxy's `weft-proxy-error`), when there are any. */
+  readonly weft: Record<string, string | string[]> | undefined;
   /** The index in the buffer just after the head's final CRLF. */
   readonly end: number;
 }
@@ -171,13 +183,90 @@ export function parseResponseHead(buf: Buffer, start = 0): ResponseHead | undefi
     p = cr + 2;
   }
 
-  const headers: Record<string, string | string[]> = Object.create(null);
+  return headFields(buf, pos, at, status, version, p + 2);
+}
+
+/**
+ * The head's fields from the spans of its `at / 4` lines, split as a proxy forwards them (ResponseHead): the
+ * hop-by-hop ones are left out as they are met, not deleted afterwards, so the end-to-end ones make a plain object
+ * (fast to read and to walk, where deletes or a prototype-less object would make a dictionary of it).
+ */
+function headFields(buf: Buffer, pos: Int32Array, at: number, status: number, version: '1.0' | '1.1', end: number): ResponseHead {
+  let headers: Record<string, string | string[]> = {};
+  let connection: string | string[] | undefined;
+  let keepAlive: string | string[] | undefined;
+  let transferEncoding: string | string[] | undefined;
+  let weft: Record<string, string | string[]> | undefined;
+  let te = false;
   if (at > 0) {
     const base = pos[0]!;
     const text = buf.toString('latin1', base, pos[at - 1]!);
-    for (let k = 0; k < at; k += 4) addField(headers, buf, text, base, pos[k]!, pos[k + 1]!, pos[k + 2]!, pos[k + 3]!);
+    for (let k = 0; k < at; k += 4) {
+      const from = pos[k]!;
+      const colon = pos[k + 1]!;
+      const value = text.slice(pos[k + 2]! - base, pos[k + 3]! - base);
+      const known = knownName(buf, from, colon);
+      let name: string;
+      if (known !== undefined) {
+        switch (known.hop) {
+          case Hop.Connection:
+            connection = withValue(connection, value);
+            continue;
+          case Hop.KeepAlive:
+            keepAlive = withValue(keepAlive, value);
+            continue;
+          case Hop.TransferEncoding:
+            transferEncoding = withValue(transferEncoding, value);
+            continue;
+          case Hop.Dropped:
+            continue;
+          case Hop.Te:
+            te = true;
+            break;
+        }
+        name = known.name;
+      } else {
+        name = lowerName(buf, text, base, from, colon);
+        if (isWeftName(name)) {
+          weft ??= Object.create(null) as Record<string, string | string[]>;
+          weft[name] = withValue(weft[name], value);
+          continue;
+        }
+      }
+      const prev = headers[name];
+      if (prev === undefined) headers[name] = value;
+      else if (typeof prev === 'string') headers[name] = [prev, value];
+      else if (Array.isArray(prev)) prev.push(value);
+      else {
+        // A property of Object.prototype: from here on an object without one, where it is a field like any other.
+        headers = Object.assign(Object.create(null) as Record<string, string | string[]>, headers);
+        headers[name] = value;
+      }
+    }
+    // `te: trailers` is the one hop-by-hop field that travels (gRPC needs it); repeated, it is an array and does not.
+    if (te && headers.te !== 'trailers') delete headers.te;
+    if (typeof connection === 'string') dropNamed(headers, connection);
   }
-  return { status, version, headers, end: p + 2 };
+  return { status, version, headers, connection, keepAlive, transferEncoding, weft, end };
+}
+
+/** A field's values with one more: the value itself for the first, an array from the second on. */
+function withValue(prev: string | string[] | undefined, value: string): string | string[] {
+  if (prev === undefined) return value;
+  if (typeof prev === 'string') return [prev, value];
+  prev.push(value);
+  return prev;
+}
+
+/** Drops the fields a `Connection` value names (hop-by-hop too), but `te: trailers` (`keep-alive` and `upgrade` alone name fields already left out). */
+function dropNamed(headers: Record<string, string | string[]>, connection: string): void {
+  if (connection.length === 0) return;
+  const lower = connection.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'upgrade') return;
+  for (const token of lower.split(',')) {
+    const name = token.trim();
+    if (name !== 'te' && Object.hasOwn(headers, name)) delete headers[name];
+  }
 }
 
 /**
@@ -222,12 +311,8 @@ function valueEnd(buf: Buffer, from: number, to: number): number {
  * from index `base` of `buf` on. A repeated name collects its values in an array, in order.
  */
 function addField(into: Record<string, string | string[]>, buf: Buffer, text: string, base: number, from: number, colon: number, vs: number, ve: number): void {
-  const name = knownName(buf, from, colon) ?? lowerName(buf, text, base, from, colon);
-  const value = text.slice(vs - base, ve - base);
-  const prev = into[name];
-  if (prev === undefined) into[name] = value;
-  else if (typeof prev === 'string') into[name] = [prev, value];
-  else prev.push(value);
+  const name = knownName(buf, from, colon)?.name ?? lowerName(buf, text, base, from, colon);
+  into[name] = withValue(into[name], text.slice(vs - base, ve - base));
 }
 
 /** Parses one trailer line `buf[from, to)` (without its CRLF) into `into`, with the checks of a head's field line. */
@@ -246,10 +331,28 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
-/** The field names responses commonly carry, found in any case without allocating a string, by length and first and last byte. */
-const KNOWN: ({ readonly name: string; readonly bytes: Uint8Array }[] | undefined)[] = new Array(256);
+/** What a known field is to a proxy: end-to-end, or one of the hop-by-hop fields (RFC 9110 §7.6.1). */
+const enum Hop {
+  None,
+  Connection,
+  KeepAlive,
+  TransferEncoding,
+  /** `te`: hop-by-hop but for `te: trailers`. */
+  Te,
+  /** Hop-by-hop fields a response does not need (Upgrade, Proxy-Connection, Host, Expect, HTTP2-Settings). */
+  Dropped,
+}
+/** The hop-by-hop fields read apart from the rest (framing, keep-alive, `te: trailers`); the other HOP_BY_HOP ones are dropped. */
+const READ_HOPS: Record<string, Hop> = { connection: Hop.Connection, 'keep-alive': Hop.KeepAlive, 'transfer-encoding': Hop.TransferEncoding, te: Hop.Te };
+interface KnownName {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly hop: Hop;
+}
+/** The field names responses commonly carry and every hop-by-hop one, found in any case without allocating a string, by length and first and last byte. */
+const KNOWN: (KnownName[] | undefined)[] = new Array(256);
 const knownSlot = (length: number, first: number, last: number): number => (length * 31 + first * 7 + last) & 255;
-for (const name of [
+for (const name of new Set([
   'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server', 'etag',
   'cache-control', 'vary', 'location', 'set-cookie', 'trailer', 'grpc-status', 'grpc-message', 'grpc-encoding',
   'grpc-accept-encoding', 'last-modified', 'content-encoding', 'expires', 'accept-ranges', 'age', 'pragma', 'via',
@@ -257,13 +360,13 @@ for (const name of [
   'strict-transport-security', 'x-content-type-options', 'x-frame-options', 'x-xss-protection', 'x-powered-by',
   'x-request-id', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods',
   'access-control-allow-headers', 'access-control-expose-headers', 'content-security-policy', 'referrer-policy',
-  'traceparent', 'tracestate',
-]) {
-  (KNOWN[knownSlot(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1))] ??= []).push({ name, bytes: Uint8Array.from(name, (c) => c.charCodeAt(0)) });
+  'traceparent', 'tracestate', ...HOP_BY_HOP,
+])) {
+  (KNOWN[knownSlot(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1))] ??= []).push({ name, bytes: Uint8Array.from(name, (c) => c.charCodeAt(0)), hop: HOP_BY_HOP.has(name) ? (READ_HOPS[name] ?? Hop.Dropped) : Hop.None });
 }
 
 /** The KNOWN name `buf[from, to)` is in any case, if it is one. */
-function knownName(buf: Buffer, from: number, to: number): string | undefined {
+function knownName(buf: Buffer, from: number, to: number): KnownName | undefined {
   const n = to - from;
   const slot = KNOWN[knownSlot(n, LOWER[buf[from]!]!, LOWER[buf[to - 1]!]!)];
   if (slot === undefined) return undefined;
@@ -272,7 +375,7 @@ function knownName(buf: Buffer, from: number, to: number): string | undefined {
     if (known.length !== n) continue;
     let i = 0;
     while (i < n && LOWER[buf[from + i]!] === known[i]) i++;
-    if (i === n) return slot[k]!.name;
+    if (i === n) return slot[k];
   }
   return undefined;
 }
