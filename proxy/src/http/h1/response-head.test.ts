@@ -131,7 +131,7 @@ function oracleTrailerSection(data: Buffer): Record<string, string | string[]> |
 
 /**
  * A raw head split as a proxy forwards it, by the rules the HTTP/1 client applied to the raw fields before the
- * parser left the hop-by-hop ones out itself (headers.ts `toEndToEnd` at 60df401): a field is dropped when it is
+ * parser left the hop-by-hop ones out itself (headers.ts `toEndToEnd` at dbee48f): a field is dropped when it is
  * hop-by-hop or named by a `Connection` string, but `te: trailers`; weft's own fields go aside.
  */
 function oracleSplit(raw: RawHead): ResponseHead {
