@@ -24,6 +24,7 @@ import { watchAbort, type AbortWatcher, type Watching } from './abort-watch.js';
 import { wholeResponse, type WholeBytes } from './whole-body.js';
 import { CRLF, ChunkedDecoder, H1ParseError, LAST_CHUNK, chunkHeader, invalidHeaderValue, isToken, parseResponseHead, type ResponseHead } from './h1/wire.js';
 import { newest } from '../keep-shapes.js';
+import { holdForTurn } from '../transport/turn-writes.js';
 
 /** A flood of requests to one address queues here instead of becoming thousands of connections to the application. */
 const MAX_CONNECTIONS_PER_ADDRESS = 128;
@@ -260,6 +261,7 @@ class Conn {
   private paused = false;
   private connected = false;
   private error: Error | undefined;
+  private readonly holdable: boolean;
 
   constructor(readonly pool: Pool) {
     // Reads land in one buffer shared by the client's connections (each read is handled before the next): no
@@ -268,6 +270,7 @@ class Conn {
     // Establishing is bounded by the target (connectMesh) or here (boundConnect): an address that went away does not refuse.
     const s = (this.socket =
       pool.target !== undefined ? pool.target.connect(onread) : boundConnect(net.connect({ host: pool.ip, port: pool.port, noDelay: true, onread }), pool.label, pool.client.bounds));
+    this.holdable = s instanceof net.Socket;
     // Up once connected; over TLS, once the handshake is done.
     s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
       this.connected = true;
@@ -287,6 +290,9 @@ class Conn {
       this.refd = true;
       s.ref();
     }
+    // Over a socket of its own (not a stream of a multiplexed session, which writes once per turn already), the
+    // request leaves with the rest of the turn's writes.
+    if (this.holdable) holdForTurn(s);
     if (x.req.bodyless) {
       s.write(x.head, 'latin1');
       x.requestDone = true;

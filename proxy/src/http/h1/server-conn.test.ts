@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { once, getEventListeners } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { createLogger } from '@weft/common/log';
@@ -10,6 +11,7 @@ import type { HttpRequest, HttpResponse, HttpService } from '../../svc.js';
 import type { RequestSignal } from '../request-signal.js';
 import { callWithTimeout } from '../../layers/timeout.js';
 import { wholeBody, wholeResponse } from '../whole-body.js';
+import { holdForTurn } from '../../transport/turn-writes.js';
 
 /** An HttpServer (the proxy's HTTP/1 path, Node's server behind it) fed the connections of a loopback listener. */
 async function serve(service: HttpService, opts: { headersTimeoutMs?: number; nodeOnly?: boolean } = {}): Promise<{ port: number; server: HttpServer; close(): void }> {
@@ -314,6 +316,38 @@ test('malformed heads get Node’s 400 at once, and no request reaches the servi
     assert.match(await exchange(s.port, Buffer.from(raw, 'latin1')), /^HTTP\/1\.1 400 /, JSON.stringify(raw));
   }
   assert.deepEqual(paths, []);
+});
+
+test('a response written in the same turn as a pipelined head Node’s server takes, or a malformed one, goes out before it', async (t) => {
+  // The whole response is written (held to the end of the turn) as the next head is parsed in the same turn: it must
+  // leave before Node's server answers, or closes, the connection.
+  const s = await serve(async (req) => {
+    const body = new Readable({ read() {} });
+    body.push(Buffer.from(`whole ${req.path}`));
+    body.push(null);
+    return { status: 200, headers: { 'content-length': String(6 + req.path.length) }, body: Object.assign(body, { arrived: true }), trailers: () => undefined, resetCode: () => undefined };
+  });
+  t.after(() => s.close());
+  // A saturated loop (turns one after another, busy, never waiting in the poll), so responses are held to each turn's end.
+  const unused = new net.Socket();
+  let spinning = true;
+  const spin = (): void => {
+    const until = performance.now() + 0.2;
+    while (performance.now() < until);
+    holdForTurn(unused);
+    if (spinning) setImmediate(spin);
+  };
+  t.after(() => (spinning = false));
+  spin();
+  const first = 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nwhole /a';
+  const bad = await exchange(s.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nbad line\r\n\r\n');
+  assert.ok(bad.startsWith(first), JSON.stringify(bad));
+  const old = await exchange(s.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /old HTTP/1.0\r\nHost: x\r\n\r\n');
+  assert.ok(old.startsWith(first), JSON.stringify(old));
+  assert.match(old.slice(first.length), /^HTTP\/1\.1 200 OK\r\n[^]*whole \/old$/);
+  // The client half-closes after a request and the start of another: the answer to the first still arrives.
+  const cut = await exchange(s.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT', true);
+  assert.equal(cut, first);
 });
 
 test('a malformed chunked body: 400, the connection closes, and the service sees its body fail', async (t) => {

@@ -16,12 +16,13 @@
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { arrivedWhole, type ConnMeta, type Headers, type HttpRequest, type HttpResponse, type HttpService } from '../../svc.js';
 import { MAX_FAST_HEAD, parseRequestHead, UNSUPPORTED, type RequestHead } from './request-head.js';
 import { ChunkedDecoder, chunkHeader, CRLF, invalidHeaderValue, isToken } from './wire.js';
 import { wholeBody } from '../whole-body.js';
 import { newest } from '../../keep-shapes.js';
+import { holdForTurn, release } from '../../transport/turn-writes.js';
 
 /** What the HTTP server tells its connections. */
 export interface H1ConnOptions {
@@ -69,6 +70,8 @@ export class H1ServerConn {
   private chunked = false;
   private readonly ac = new AbortController();
   private readonly deadline: NodeJS.Timeout;
+  /** A socket of its own, whose writes are held to the end of the turn (a multiplexed stream batches its own). */
+  private readonly holdable: boolean;
 
   constructor(
     private readonly socket: Socket,
@@ -77,6 +80,7 @@ export class H1ServerConn {
     private readonly live: Set<H1ServerConn>,
   ) {
     live.add(this);
+    this.holdable = socket instanceof net.Socket;
     // One deadline for the next request head, re-armed after each response (see HttpServer's H1Conn).
     this.deadline = setTimeout(this.onDeadline, opts.headersTimeoutMs).unref();
     socket.on('data', this.onData);
@@ -89,11 +93,17 @@ export class H1ServerConn {
 
   /** Closes the connection now if it is idle, else after the response in flight. */
   drain(): void {
-    if (this.phase === Phase.Head && !this.inflight) this.socket.destroy();
+    if (this.phase === Phase.Head && !this.inflight) this.close();
     else this.closeAfter = true;
   }
 
   destroy(): void {
+    this.close();
+  }
+
+  /** Destroys the socket, after writing what it holds for the turn (a response just written goes out first). */
+  private close(): void {
+    release(this.socket);
     this.socket.destroy();
   }
 
@@ -102,7 +112,7 @@ export class H1ServerConn {
   };
 
   private readonly onDeadline = (): void => {
-    if (this.phase === Phase.Head && !this.inflight) this.socket.destroy();
+    if (this.phase === Phase.Head && !this.inflight) this.close();
   };
 
   private readonly onData = (chunk: Buffer): void => {
@@ -118,7 +128,7 @@ export class H1ServerConn {
   /** The client half-closed: as with Node's HTTP server, it is gone (a request in flight is aborted), and so is the connection. */
   private readonly onEnd = (): void => {
     if (this.phase === Phase.Head && !this.inflight && this.buf === undefined) this.socket.end();
-    else this.socket.destroy();
+    else this.close();
   };
 
   private readonly onClose = (): void => {
@@ -161,6 +171,7 @@ export class H1ServerConn {
     socket.off('close', this.onClose);
     socket.off('drain', this.onDrain);
     socket.pause();
+    release(socket);
     const buffered = this.buf;
     this.buf = undefined;
     this.opts.handOff(socket, this.meta, buffered);
@@ -256,7 +267,7 @@ export class H1ServerConn {
       this.inflight = false;
       const reply = `bad request body: ${err.message}\n`;
       this.socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(reply)}\r\nconnection: close\r\n\r\n${reply}`, this.destroyAfter);
-    } else this.socket.destroy();
+    } else this.close();
   }
 
   private readonly onResponse = (rsp: HttpResponse): void => {
@@ -282,6 +293,7 @@ export class H1ServerConn {
       this.onError(err);
       return;
     }
+    if (this.holdable) holdForTurn(socket);
     if (whole !== undefined && !this.chunked) {
       // The whole body came with the upstream's head and no layer made a stream of it: one write, and it is out.
       if (noBody || whole.length === 0) socket.write(head, 'latin1');
@@ -365,7 +377,7 @@ export class H1ServerConn {
     this.detach(rsp);
     // An upstream HTTP/2 stream reset after the response looked complete: close, as for any broken body.
     if (rsp.cutOff?.()) {
-      this.socket.destroy();
+      this.close();
       return;
     }
     if (this.chunked) {
@@ -387,7 +399,7 @@ export class H1ServerConn {
   private readonly onRspError = (): void => {
     // A broken upstream response cannot be signalled in HTTP/1 except by closing the connection mid-body.
     this.detach(this.rsp!);
-    this.socket.destroy();
+    this.close();
   };
 
   private detach(rsp: HttpResponse): void {
@@ -402,6 +414,7 @@ export class H1ServerConn {
     const socket = this.socket;
     if (socket.destroyed || !this.inflight) return;
     const reply = this.opts.errorReply(err, this.meta);
+    if (this.holdable) holdForTurn(socket);
     let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Unknown'}\r\n`;
     for (const name in reply.headers) head += fieldLines(name, reply.headers[name]!);
     head += `content-length: ${Buffer.byteLength(reply.body)}\r\n`;
