@@ -291,7 +291,7 @@ class Conn {
       s.ref();
     }
     // Over a socket of its own (not a stream of a multiplexed session, which writes once per turn already), the
-    // request leaves with the rest of the turn's writes.
+    // request leaves with the rest of the turn's writes while the proxy is saturated (turn-writes.ts).
     if (this.holdable) holdForTurn(s);
     if (x.req.bodyless) {
       s.write(x.head, 'latin1');

@@ -70,7 +70,7 @@ export class H1ServerConn {
   private chunked = false;
   private readonly ac = new AbortController();
   private readonly deadline: NodeJS.Timeout;
-  /** A socket of its own, whose writes are held to the end of the turn (a multiplexed stream batches its own). */
+  /** A socket of its own, whose writes are held to the end of a saturated turn (a multiplexed stream batches its own). */
   private readonly holdable: boolean;
 
   constructor(
