@@ -6,7 +6,8 @@
 //     && ln -sfn "$PWD/node_modules" /tmp/weft-base/node_modules
 // `current` runs this build on both sides, for comparing flags: WEFT_AB_FLAGS_BASE and WEFT_AB_FLAGS_NEW
 // (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides), and
-// WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW (space-separated NAME=value added to a side's environment). Each build is bundled
+// WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW (space-separated NAME=value added to a side's environment), and WEFT_AB_NODE_BASE /
+// WEFT_AB_NODE_NEW (a side's Node executable, for comparing runtimes; default: the one running this script). Each build is bundled
 // into one file as the image ships it (WEFT_AB_UNBUNDLED_BASE=1 / WEFT_AB_UNBUNDLED_NEW=1 run a side as compiled).
 // Both builds run side by side on the same backend (HAProxy's static 200, the load's CPU), pinned to the proxies' CPU (lib.mjs); each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
@@ -18,6 +19,7 @@
 // round are what to compare. Idle RSS is read after start-up with one forced GC; the hop's peak RSS at 2,000 rps
 // (h2load, 10 s) is read before any full-speed load.
 // Last line: JSON.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +36,7 @@ const flagsOf = (v) => (v === undefined ? [...POD_NODE_FLAGS] : v.split(/\s+/).f
 const FLAGS = { base: flagsOf(process.env.WEFT_AB_FLAGS_BASE), new: flagsOf(process.env.WEFT_AB_FLAGS_NEW) };
 const envOf = (v) => Object.fromEntries((v ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const ENV = { base: envOf(process.env.WEFT_AB_ENV_BASE), new: envOf(process.env.WEFT_AB_ENV_NEW) };
+const NODE = { base: process.env.WEFT_AB_NODE_BASE || process.execPath, new: process.env.WEFT_AB_NODE_NEW || process.execPath };
 const RSS_RATE = 2000;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -44,7 +47,7 @@ const entries = {};
 /** One proxy of build `b` ('base' or 'new') with its flags; --expose-gc lets it collect once before READY. */
 async function weft(b, name, spec) {
   entries[b] ??= await weftProxyEntry(dir, { dist: b === 'base' ? baseline : undefined, bundled: process.env[`WEFT_AB_UNBUNDLED_${b.toUpperCase()}`] !== '1' });
-  return startWeft(name, entries[b], spec, ['--expose-gc', ...FLAGS[b]], ENV[b]);
+  return startWeft(name, entries[b], spec, ['--expose-gc', ...FLAGS[b]], ENV[b], undefined, NODE[b]);
 }
 
 /** wrk at full speed for SECONDS; rps and CPU µs per request of `pids`. */
@@ -150,6 +153,7 @@ console.log(
     },
     latency_at_1000_rps: lat,
     flags: FLAGS,
+    node: { base: execFileSync(NODE.base, ['--version']).toString().trim(), new: execFileSync(NODE.new, ['--version']).toString().trim() },
     rss_idle_mib: { base: procs.base.rss_idle_mib, new: procs.new.rss_idle_mib },
     rss_at_2000_rps_mib: {
       peak: { base: procs.base.rss_at_2000_rps.rss_peak_mib, new: procs.new.rss_at_2000_rps.rss_peak_mib },

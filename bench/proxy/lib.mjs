@@ -230,10 +230,10 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
 /**
  * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to PROXY_CPU (or the `cpu` list, e.g. '0,1'), with
  * `flags` before the script (default: the injector's) and `env` added to the environment. Resolves with its pid and
- * ports once it printed READY.
+ * ports once it printed READY. `node`: the runtime (default: this one).
  */
-export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = PROXY_CPU) {
-  const argv = [process.execPath, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = PROXY_CPU, node = process.execPath) {
+  const argv = [node, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
   const { child, match } = await start(name, onCpu(cpu, argv), /READY (\{.*\})/, env);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };
 }

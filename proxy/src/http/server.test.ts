@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { createLogger } from '@weft/common/log';
 import { HttpServer } from './server.js';
@@ -56,6 +57,38 @@ test('a connection that never sends a head is closed by the head deadline', asyn
   const s = await serve(0);
   t.after(() => s.close());
   assert.equal(await exchange(s.port, ''), '');
+});
+
+test('an idle keep-alive connection gets a whole head timeout after each response, then is closed', { timeout: 20_000 }, async (t) => {
+  const s = await serve(0);
+  t.after(() => s.close());
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  let got = '';
+  let answeredAt = 0;
+  const answers: string[] = [];
+  socket.on('data', (d: string) => {
+    got += d;
+    answeredAt = performance.now();
+    for (let end = got.indexOf('/r'); end >= 0 && got.length >= end + 3; end = got.indexOf('/r')) {
+      answers.push(got.slice(end, end + 3));
+      got = got.slice(end + 3);
+    }
+  });
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+  // Each request comes a third of the timeout after the answer before it: over the three, longer than one timeout.
+  for (let i = 0; i < 3; i++) {
+    socket.write(`GET /r${i} HTTP/1.1\r\nhost: a\r\n\r\n`);
+    while (answers.length <= i) {
+      assert.ok(!socket.destroyed, `closed while waiting for the answer to request ${i}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, HEAD_TIMEOUT_MS / 3));
+  }
+  const lastAnswer = answeredAt;
+  assert.deepEqual(answers, ['/r0', '/r1', '/r2']);
+  // Never sooner than the timeout after the last response (timers may round down by a millisecond).
+  assert.ok((await closed) - lastAnswer >= HEAD_TIMEOUT_MS - 1, 'closed before a whole head timeout passed');
 });
 
 test('a keep-alive connection serves request after request, each answered', async (t) => {
