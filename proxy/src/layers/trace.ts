@@ -14,6 +14,7 @@ import type { Endpoint, HttpLayer, HttpRequest, HttpResponse, HttpService } from
 import type { SpanKind, SpanRecord } from '@weft/common/trace/span';
 import type { Tracer } from '@weft/common/trace/tracer';
 import { isGrpc } from './timeout.js';
+import { wholeBody } from '../http/whole-body.js';
 
 export interface TraceLayerOptions {
   /** Undefined: tracing is off and the layer is not in the path at all. */
@@ -124,8 +125,10 @@ async function traced(tracer: Tracer, o: TraceLayerOptions, inner: HttpService, 
     }
     finish(tracer, span);
   };
-  // A body already over (nothing more will be emitted) ends the span now.
-  if (rsp.body.readableEnded || rsp.body.closed) end();
+  // A body that arrived whole with its head has ended: the span ends now, and no stream is made of the body (reading
+  // `rsp.body` would make one, and the server would then follow it instead of writing the response in one go).
+  // A stream already over (nothing more will be emitted) ends it now too.
+  if (wholeBody(rsp) !== undefined || rsp.body.readableEnded || rsp.body.closed) end();
   else {
     rsp.body.once('end', () => end());
     rsp.body.once('error', end);
