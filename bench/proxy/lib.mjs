@@ -266,7 +266,7 @@ export function memoryOf(child) {
   });
 }
 
-/** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps and CPU µs per request of `pids` (perRequest). */
+/** wrk at full speed (1 thread, 32 keep-alive connections) for `seconds` with `Host: authority`; rps, requests, and CPU µs per request of `pids` (perRequest). */
 export async function wrkLoad(port, pids, { seconds, authority }) {
   const cpu = cpuCounter(pids);
   const out = await run(onCpu(LOAD_CPU, ['wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Host: ${authority}`, `http://127.0.0.1:${port}/`]));
@@ -274,7 +274,7 @@ export async function wrkLoad(port, pids, { seconds, authority }) {
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (errors) throw new Error(`wrk saw ${errors[1]} error responses:\n${out}`);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), ...perRequest(used, requests) };
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]), requests, ...perRequest(used, requests) };
 }
 
 const TCP_LOAD = new URL('./tcp-load.mjs', import.meta.url).pathname;

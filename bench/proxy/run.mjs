@@ -8,7 +8,7 @@
 //   weft_mesh_http2  the same, HTTP/1 carried inside the proxies' HTTP/2 session (WEFT_PROXY_MESH_HTTP1=http2)
 //   weft_mesh_pool   the same, HTTP/1.1 on pooled weft.tcp connections, one request at a time on each (the default
 //                    before weft.mux; WEFT_PROXY_MESH_HTTP1=http1; in the paired rounds only)
-//   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput and CPU only)
+//   tracing    the mesh again with tracing off, at 1 % and at 100 % sampling (throughput, CPU, and each proxy's RSS after)
 //   grpc       unary gRPC calls (h2load, 10 connections x 10 streams, POST with a gRPC frame) to an h2c backend
 //              answering one message and grpc-status in trailers: direct, HAProxy (h2), weft hop, weft mesh;
 //              throughput, CPU per call and latency at 1,000 calls/s
@@ -466,6 +466,8 @@ for (const m of tracingMeshes) {
     cpu_us_per_req: round(m.cpu / m.requests, 1),
     spans_exported: await spanCount(m, 'trace_spans_exported_total'),
     spans_dropped: await spanCount(m, 'trace_spans_dropped_total'),
+    // After the rounds: what each proxy holds once it has served (and, traced, exported) at full speed.
+    rss_mib: { client: round(rssMiB(m.c.pid), 1), server: round(rssMiB(m.s.pid), 1) },
   };
   log(`tracing ${m.label}: ${JSON.stringify(tracingResult[m.label])}`);
   for (const p of [m.c, m.s]) process.kill(p.pid, 'SIGTERM');
