@@ -23,8 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, tcpLoad, tcpSink, weftProxyEntry, wrkLoad } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, tcpLoad, tcpSink, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const baselineArg = process.argv[2];
 if (!baselineArg) {
@@ -66,11 +65,7 @@ const latency = (port) => fixedRate({ port, rate: 1000, seconds: Math.max(3, SEC
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
 
-const pki = new TestPki();
-const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
-const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
-const clientCert = leaf(CLIENT_ID);
-const serverCert = leaf(SERVER_ID);
+const { pki, root, clientCert, serverCert } = benchPki();
 
 const backend = await backends(dir);
 const sinkPort = await tcpSink();

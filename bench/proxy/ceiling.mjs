@@ -20,8 +20,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, PROXY_CPU, round, start, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, PROXY_CPU, round, start, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -42,11 +41,7 @@ async function minimal(script, args) {
 }
 
 const backend = await backends(dir);
-const pki = new TestPki();
-const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
-const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
-const clientCert = leaf(CLIENT_ID);
-const serverCert = leaf(SERVER_ID);
+const { pki, root, clientCert, serverCert } = benchPki();
 
 // Node's side.
 const http1Forward = await minimal('http1-forward.mjs', [backend.http1]);

@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import net from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { TestPki } from '@weft/common/testing/pki';
 import { proxyCommand } from '@weft/injector/proxy-spec';
 
 /**
@@ -33,6 +34,17 @@ export const H2_SERVICE = 'h2.bench.svc';
 export const GRPC_SERVICE = 'grpc.bench.svc';
 export const CLIENT_ID = 'client.bench.serviceaccount.identity.weft.cluster.local';
 export const SERVER_ID = 'server.bench.serviceaccount.identity.weft.cluster.local';
+
+/**
+ * The bench's PKI: a root, and the client's and server's certificates under it, named by their mesh identities.
+ * `pki.dispose()` once the proxies have read them.
+ */
+export function benchPki() {
+  const pki = new TestPki();
+  const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
+  const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
+  return { pki, root, clientCert: leaf(CLIENT_ID), serverCert: leaf(SERVER_ID) };
+}
 
 export const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -52,8 +52,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry, benchPki } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -214,11 +213,7 @@ need('h2load', ['--version']);
 need('haproxy', ['-v']);
 
 // Certificates for the mesh (real openssl), like identity would issue them.
-const pki = new TestPki();
-const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
-const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
-const clientCert = leaf(CLIENT_ID);
-const serverCert = leaf(SERVER_ID);
+const { pki, root, clientCert, serverCert } = benchPki();
 
 const [backendPort, haproxyPort, h2BackendPort, h2HaproxyPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
 await haproxy('backend', LOAD_CPU, backendPort);

@@ -13,8 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestPki } from '@weft/common/testing/pki';
-import { CLIENT_ID, SERVER_ID, SERVICE, backends, freePort, haproxy, LOAD_CPU, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
+import { CLIENT_ID, SERVER_ID, SERVICE, backends, freePort, haproxy, LOAD_CPU, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -35,11 +34,7 @@ function rates(setting) {
 const dir = mkdtempSync(join(tmpdir(), 'weft-tracing-ab-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const entry = await weftProxyEntry(dir);
-const pki = new TestPki();
-const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
-const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
-const clientCert = leaf(CLIENT_ID);
-const serverCert = leaf(SERVER_ID);
+const { pki, root, clientCert, serverCert } = benchPki();
 const backend = await backends(dir);
 const collectorPort = await freePort();
 await haproxy(dir, 'collector', LOAD_CPU, collectorPort);

@@ -15,7 +15,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestPki } from '@weft/common/testing/pki';
 import {
   CLIENT_ID,
   GRPC_SERVICE,
@@ -35,6 +34,7 @@ import {
   startWeft,
   weftProxyEntry,
   wrkLoad,
+  benchPki,
 } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -46,12 +46,8 @@ const log = (msg) => process.stderr.write(`workers: ${msg}\n`);
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 process.on('SIGINT', () => process.exit(130));
 
-const pki = new TestPki();
-const root = pki.cert({ subject: '/CN=weft bench root', ca: true });
-const leaf = (id) => pki.cert({ subject: `/CN=${id}`, dns: [id], issuer: root });
+const { root, clientCert, serverCert } = benchPki();
 const certs = (c, name) => ({ name, cert: c.certPath, key: c.keyPath, anchors: root.certPath });
-const clientCert = leaf(CLIENT_ID);
-const serverCert = leaf(SERVER_ID);
 
 const backend = await backends(dir);
 const entry = await weftProxyEntry(dir);

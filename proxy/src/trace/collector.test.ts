@@ -87,7 +87,7 @@ test('an https collector whose certificate no trusted CA signed is refused befor
   const pki = new TestPki();
   t.after(() => pki.dispose());
   const root = pki.cert({ subject: '/CN=untrusted root', ca: true });
-  const leaf = pki.cert({ subject: '/CN=localhost', dns: ['localhost'], issuer: root });
+  const leaf = pki.cert({ subject: '/CN=collector.test', dns: ['collector.test'], issuer: root });
   let requests = 0;
   const server = https.createServer({ cert: readFileSync(leaf.certPath), key: readFileSync(leaf.keyPath) }, (_req, res) => {
     requests++;
@@ -96,7 +96,7 @@ test('an https collector whose certificate no trusted CA signed is refused befor
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => server.close());
-  const client = h1Collector(`https://localhost:${(server.address() as AddressInfo).port}/v1/traces`, CONNECT_BOUNDS);
+  const client = h1Collector(`https://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`, CONNECT_BOUNDS);
   t.after(() => client.close());
   await assert.rejects(client.post(new Uint8Array([1]), 5000), /certificate/);
   assert.equal(requests, 0);
