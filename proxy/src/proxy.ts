@@ -39,6 +39,7 @@ import { ProxyPorts } from './inbound/app-target.js';
 import { isLoopback } from './transport/loopback.js';
 import { Tracer } from './trace/tracer.js';
 import { OtlpHttpExporter } from './trace/exporter.js';
+import { h1Collector } from './trace/collector.js';
 import { loadNativeAddon } from './native/addon.js';
 import { startWorkerThreads, type WorkerThreads } from './workers/primary.js';
 
@@ -137,7 +138,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const localMeta = { ...own };
   delete localMeta.component;
   const spans = c.tracing
-    ? new OtlpHttpExporter({ url: c.tracing.collectorUrl, resource: c.tracing.resource, maxQueue: c.tracing.maxQueue, maxBatch: 512, flushIntervalMs: c.tracing.flushIntervalMs, timeoutMs: 10_000, registry, log })
+    ? new OtlpHttpExporter({ url: c.tracing.collectorUrl, resource: c.tracing.resource, maxQueue: c.tracing.maxQueue, maxBatch: 512, flushIntervalMs: c.tracing.flushIntervalMs, timeoutMs: 10_000, registry, log, client: h1Collector(c.tracing.collectorUrl) })
     : undefined;
   const tracer = c.tracing && spans ? new Tracer(c.tracing.sampleRate, spans) : undefined;
 

@@ -13,11 +13,37 @@ import type { Logger } from '../log.js';
 import type { SpanRecord } from './span.js';
 import { encodeExport, rejectedSpans } from './otlp.js';
 
+/** What a collector answered to one export. */
+export interface CollectorAnswer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Uint8Array;
+}
+
+/** How batches reach the collector: one POST of an encoded export at a time, then `close` once the last is sent. */
+export interface CollectorClient {
+  post(body: Uint8Array, timeoutMs: number): Promise<CollectorAnswer>;
+  close(): void;
+}
+
+/** Node's fetch: the control plane's collector client (the proxy sends on its own HTTP/1 client, proxy/src/trace). */
+export function fetchCollector(url: string): CollectorClient {
+  return {
+    async post(body, timeoutMs) {
+      const rsp = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body, signal: AbortSignal.timeout(timeoutMs) });
+      return { status: rsp.status, contentType: rsp.headers.get('content-type') ?? '', body: new Uint8Array(await rsp.arrayBuffer()) };
+    },
+    close() {},
+  };
+}
+
 export interface ExporterOptions {
   /** The instrumentation scope of every span: `weft-proxy`, `weft-identity`, ... */
   readonly scope: string;
   /** The full OTLP/HTTP traces URL, e.g. `http://jaeger.weft-jaeger:4318/v1/traces`. */
   readonly url: string;
+  /** Sends to `url`; default: `fetchCollector(url)`. */
+  readonly client?: CollectorClient;
   /** Resource attributes of every span: service.name, k8s.namespace.name, k8s.pod.name, k8s.node.name, ... */
   readonly resource: Readonly<Record<string, string>>;
   readonly maxQueue: number;
@@ -41,8 +67,10 @@ export class OtlpHttpExporter {
   private readonly dropped: Record<DropReason, { inc(n?: number): void }>;
   private failureLogged = false;
   private closing = false;
+  private readonly client: CollectorClient;
 
   constructor(private readonly o: ExporterOptions) {
+    this.client = o.client ?? fetchCollector(o.url);
     const registers = [o.registry];
     this.exported = new Counter({ name: 'trace_spans_exported_total', help: 'Spans the collector accepted', registers });
     const dropped = new Counter({ name: 'trace_spans_dropped_total', help: 'Spans dropped: queue full, export failed, or rejected by the collector', labelNames: ['reason'], registers });
@@ -84,20 +112,16 @@ export class OtlpHttpExporter {
     clearInterval(this.timer);
     this.closing = true;
     await this.flush();
+    this.client.close();
   }
 
   private async send(batch: SpanRecord[]): Promise<void> {
     try {
-      const rsp = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-protobuf' },
-        body: encodeExport(this.o.scope, this.o.resource, batch),
-        signal: AbortSignal.timeout(this.closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs),
-      });
-      const body = new Uint8Array(await rsp.arrayBuffer());
-      if (!rsp.ok) throw new Error(`collector answered HTTP ${rsp.status}`);
-      const protobuf = body.length > 0 && (rsp.headers.get('content-type') ?? '').includes('protobuf');
-      const rejected = protobuf ? rejectedSpans(body) : 0;
+      const body = encodeExport(this.o.scope, this.o.resource, batch);
+      const rsp = await this.client.post(body, this.closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs);
+      if (rsp.status < 200 || rsp.status > 299) throw new Error(`collector answered HTTP ${rsp.status}`);
+      const protobuf = rsp.body.length > 0 && rsp.contentType.includes('protobuf');
+      const rejected = protobuf ? rejectedSpans(rsp.body) : 0;
       if (rejected > 0) this.dropped.rejected.inc(rejected);
       this.exported.inc(batch.length - rejected);
       this.failureLogged = false;
