@@ -1,12 +1,21 @@
 /**
  * Batches finished spans and sends them to an OTLP/HTTP collector
  * (`POST <collector>/v1/traces`, `application/x-protobuf`). The queue is
- * bounded: when it is full, or an export fails, spans are dropped and
- * counted (`trace_spans_dropped_total{reason}`), never held — a slow or
- * absent collector costs the request path nothing (the proxy's requests, a
+ * bounded: when it is full, or an export fails for good, spans are dropped
+ * and counted (`trace_spans_dropped_total{reason}`) — a slow or absent
+ * collector costs the request path nothing (the proxy's requests, a
  * control-plane component's RPCs). One export is in flight
  * at a time; a full batch is sent at once, a partial one every flush
  * interval.
+ *
+ * A failure the OTLP specification calls transient — no answer (refused,
+ * reset, timed out) or HTTP 429, 502, 503, 504 — is retried: up to
+ * `retry.attempts` sends of the batch, the waits doubling from
+ * `retry.backoffMs` with ±25 % jitter (so proxies that lost one collector
+ * together do not come back together), or what a `Retry-After` in seconds
+ * asks, up to 30 s. Meanwhile new spans wait in the queue (bounded as
+ * always). On close a waiting batch is sent once more at once, within the
+ * close timeout.
  */
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
@@ -18,6 +27,8 @@ export interface CollectorAnswer {
   readonly status: number;
   readonly contentType: string;
   readonly body: Uint8Array;
+  /** The answer's `Retry-After`, if any. */
+  readonly retryAfter?: string;
 }
 
 /** How batches reach the collector: one POST of an encoded export at a time, then `close` once the last is sent. */
@@ -31,7 +42,8 @@ export function fetchCollector(url: string): CollectorClient {
   return {
     async post(body, timeoutMs) {
       const rsp = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body, signal: AbortSignal.timeout(timeoutMs) });
-      return { status: rsp.status, contentType: rsp.headers.get('content-type') ?? '', body: new Uint8Array(await rsp.arrayBuffer()) };
+      const retryAfter = rsp.headers.get('retry-after') ?? undefined;
+      return { status: rsp.status, contentType: rsp.headers.get('content-type') ?? '', body: new Uint8Array(await rsp.arrayBuffer()), retryAfter };
     },
     close() {},
   };
@@ -53,9 +65,16 @@ export interface ExporterOptions {
   readonly timeoutMs: number;
   readonly registry: Registry;
   readonly log: Logger;
+  /** Transient failures: how many sends a batch gets in all, and the first wait between them; default RETRY. */
+  readonly retry?: { readonly attempts: number; readonly backoffMs: number };
 }
 
 const CLOSE_TIMEOUT_MS = 2000;
+/** Four sends, the waits ~1, 2 and 4 s: a collector's restart, not an outage, is ridden out. */
+export const RETRY = { attempts: 4, backoffMs: 1000 } as const;
+const MAX_RETRY_AFTER_MS = 30_000;
+/** Answers the OTLP specification says to retry (the request may succeed later). */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 export type DropReason = 'queue_full' | 'export_failed' | 'rejected';
 
@@ -67,6 +86,8 @@ export class OtlpHttpExporter {
   private readonly dropped: Record<DropReason, { inc(n?: number): void }>;
   private failureLogged = false;
   private closing = false;
+  /** Ends a retry's wait early: set while a batch waits to be sent again. */
+  private wake: (() => void) | undefined;
   private readonly client: CollectorClient;
 
   constructor(private readonly o: ExporterOptions) {
@@ -111,25 +132,64 @@ export class OtlpHttpExporter {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.closing = true;
+    this.wake?.();
     await this.flush();
     this.client.close();
   }
 
   private async send(batch: SpanRecord[]): Promise<void> {
-    try {
-      const body = encodeExport(this.o.scope, this.o.resource, batch);
-      const rsp = await this.client.post(body, this.closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs);
-      if (rsp.status < 200 || rsp.status > 299) throw new Error(`collector answered HTTP ${rsp.status}`);
-      const protobuf = rsp.body.length > 0 && rsp.contentType.includes('protobuf');
-      const rejected = protobuf ? rejectedSpans(rsp.body) : 0;
-      if (rejected > 0) this.dropped.rejected.inc(rejected);
-      this.exported.inc(batch.length - rejected);
-      this.failureLogged = false;
-    } catch (err) {
-      this.dropped.export_failed.inc(batch.length);
-      // Once per outage, not per batch: a collector that is down must not flood the log.
-      if (!this.failureLogged) this.o.log.warn({ err, url: this.o.url, spans: batch.length }, 'span export failed; spans are dropped until the collector answers');
-      this.failureLogged = true;
+    const body = encodeExport(this.o.scope, this.o.resource, batch);
+    const retry = this.o.retry ?? RETRY;
+    for (let attempt = 1; ; attempt++) {
+      const closing = this.closing;
+      let failure: unknown;
+      let waitMs: number | undefined;
+      try {
+        const rsp = await this.client.post(body, closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs);
+        if (rsp.status >= 200 && rsp.status <= 299) {
+          const protobuf = rsp.body.length > 0 && rsp.contentType.includes('protobuf');
+          const rejected = protobuf ? rejectedSpans(rsp.body) : 0;
+          if (rejected > 0) this.dropped.rejected.inc(rejected);
+          this.exported.inc(batch.length - rejected);
+          this.failureLogged = false;
+          return;
+        }
+        failure = new Error(`collector answered HTTP ${rsp.status}`);
+        if (RETRYABLE_STATUS.has(rsp.status)) waitMs = retryAfterMs(rsp.retryAfter) ?? backoffMs(retry.backoffMs, attempt);
+      } catch (err) {
+        failure = err;
+        waitMs = backoffMs(retry.backoffMs, attempt);
+      }
+      if (waitMs === undefined || attempt >= retry.attempts || closing) {
+        this.dropped.export_failed.inc(batch.length);
+        // Once per outage, not per batch: a collector that is down must not flood the log.
+        if (!this.failureLogged) this.o.log.warn({ err: failure, url: this.o.url, spans: batch.length, attempts: attempt }, 'span export failed; spans are dropped until the collector answers');
+        this.failureLogged = true;
+        return;
+      }
+      if (!this.closing) await this.pause(waitMs);
     }
   }
+
+  /** Waits `ms`, or until close. */
+  private async pause(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      this.wake = resolve;
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+}
+
+/** The wait before send `attempt + 1`: `base` doubled per send so far, ±25 %. */
+function backoffMs(base: number, attempt: number): number {
+  return base * 2 ** (attempt - 1) * (0.75 + Math.random() / 2);
+}
+
+/** A `Retry-After` in seconds (its date form is not followed), at most MAX_RETRY_AFTER_MS. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
 }

@@ -78,9 +78,11 @@ export function h1Collector(url: string, bounds: ConnectBounds = COLLECTOR_BOUND
 async function answer(rsp: HttpResponse): Promise<CollectorAnswer> {
   const type = rsp.headers['content-type'];
   const contentType = typeof type === 'string' ? type : '';
+  const after = rsp.headers['retry-after'];
+  const retryAfter = typeof after === 'string' ? after : undefined;
   const whole = wholeBody(rsp);
-  if (whole !== undefined) return { status: rsp.status, contentType, body: typeof whole === 'string' ? Buffer.from(whole, 'latin1') : whole };
+  if (whole !== undefined) return { status: rsp.status, contentType, retryAfter, body: typeof whole === 'string' ? Buffer.from(whole, 'latin1') : whole };
   const chunks: Buffer[] = [];
   for await (const chunk of rsp.body) chunks.push(chunk as Buffer);
-  return { status: rsp.status, contentType, body: Buffer.concat(chunks) };
+  return { status: rsp.status, contentType, retryAfter, body: Buffer.concat(chunks) };
 }
