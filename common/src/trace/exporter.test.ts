@@ -85,7 +85,7 @@ test('with the collector down, flush resolves with every span counted as dropped
  */
 async function scripted(
   t: { after(fn: () => unknown): void },
-  answers: Array<{ status: number; headers?: Record<string, string> }>,
+  answers: Array<{ status: number; headers?: Record<string, string>; body?: Buffer }>,
   later?: { port: number; ms: number },
 ): Promise<{ url: string; bodies: Buffer[]; times: number[]; listening: Promise<unknown> }> {
   const bodies: Buffer[] = [];
@@ -97,7 +97,7 @@ async function scripted(
       const a = answers[Math.min(bodies.length, answers.length - 1)]!;
       bodies.push(Buffer.concat(chunks));
       times.push(performance.now());
-      res.writeHead(a.status, a.headers).end();
+      res.writeHead(a.status, a.headers).end(a.body);
     });
   });
   t.after(() => server.close());
@@ -132,12 +132,15 @@ test('transient failures (503, 502, 504, 429) are retried and the batch arrives 
   await exporter.close();
 });
 
-test('an answer that will not change (400) is not retried; after `attempts` transient failures the batch is dropped', async (t) => {
-  for (const { status, attempts, sends } of [
+test('an answer that will not change (400, or a 2xx whose body is not a response) is not retried; after `attempts` transient failures the batch is dropped', async (t) => {
+  // 0x0a 0xff: field 1, length-delimited, then a length cut short.
+  const garbled = { 'content-type': 'application/x-protobuf' };
+  for (const { status, headers, body, attempts, sends } of [
     { status: 400, attempts: 4, sends: 1 },
+    { status: 200, headers: garbled, body: Buffer.from([0x0a, 0xff]), attempts: 4, sends: 1 },
     { status: 503, attempts: 3, sends: 3 },
   ]) {
-    const c = await scripted(t, [{ status }]);
+    const c = await scripted(t, [{ status, headers, body }]);
     const registry = new Registry();
     const exporter = exporterFor(c.url, registry, { attempts, backoffMs: 5 });
     exporter.push(span());

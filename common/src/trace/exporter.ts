@@ -144,21 +144,28 @@ export class OtlpHttpExporter {
       const closing = this.closing;
       let failure: unknown;
       let waitMs: number | undefined;
+      let rsp: CollectorAnswer | undefined;
       try {
-        const rsp = await this.client.post(body, closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs);
-        if (rsp.status >= 200 && rsp.status <= 299) {
+        rsp = await this.client.post(body, closing ? Math.min(this.o.timeoutMs, CLOSE_TIMEOUT_MS) : this.o.timeoutMs);
+      } catch (err) {
+        failure = err;
+        waitMs = backoffMs(retry.backoffMs, attempt);
+      }
+      if (rsp !== undefined && rsp.status >= 200 && rsp.status <= 299) {
+        try {
           const protobuf = rsp.body.length > 0 && rsp.contentType.includes('protobuf');
           const rejected = protobuf ? rejectedSpans(rsp.body) : 0;
           if (rejected > 0) this.dropped.rejected.inc(rejected);
           this.exported.inc(batch.length - rejected);
           this.failureLogged = false;
           return;
+        } catch (err) {
+          // A 2xx whose body is not an ExportTraceServiceResponse: the collector has the batch; sending it again would duplicate it.
+          failure = err;
         }
+      } else if (rsp !== undefined) {
         failure = new Error(`collector answered HTTP ${rsp.status}`);
         if (RETRYABLE_STATUS.has(rsp.status)) waitMs = retryAfterMs(rsp.retryAfter) ?? backoffMs(retry.backoffMs, attempt);
-      } catch (err) {
-        failure = err;
-        waitMs = backoffMs(retry.backoffMs, attempt);
       }
       if (waitMs === undefined || attempt >= retry.attempts || closing) {
         this.dropped.export_failed.inc(batch.length);
