@@ -377,6 +377,21 @@ export async function haproxy(dir, name, cpu, port, backendPort, h2 = false, thr
 }
 
 /**
+ * The benches' OTLP/HTTP collector stand-in: HAProxy on `cpu` answering 200 (no body) to every POST on `port`. It reads
+ * each request's whole body before answering (`http-buffer-request`, buffers sized for a batch of 512 spans): an answer
+ * given before the body is in makes HAProxy close the connection, and every export would then open a new one, where a
+ * real collector keeps it.
+ */
+export async function collectorStandIn(dir, cpu, port) {
+  const cfg = join(dir, 'collector.cfg');
+  writeFileSync(cfg, 'global\n  maxconn 256\n  tune.bufsize 1048576\ndefaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  option http-keep-alive\n' +
+    `frontend collector\n  bind 127.0.0.1:${port}\n  option http-buffer-request\n  http-request return status 200\n`);
+  const { child } = await start('collector', onCpu(cpu, ['haproxy', '-db', '-f', cfg]));
+  await waitPort(port, child);
+  return { pid: child.pid, port };
+}
+
+/**
  * A mesh of HAProxy's, the baseline for weft's mesh: two HAProxy processes (HTTP mode, one thread each) on `cpu`, the
  * client side taking plaintext HTTP/1 on `port` and forwarding it over mTLS (TLS 1.3, `client`'s certificate, the
  * server's name verified against `serverName`, connections kept and reused) to the server side, which requires a

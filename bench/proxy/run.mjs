@@ -52,7 +52,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry, benchPki } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, collectorStandIn, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry, benchPki } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -418,11 +418,12 @@ for (const p of [tcpHop, tcpServer, tcpClient]) process.kill(p.pid, 'SIGTERM');
 
 // Tracing cost (docs/tracing.md): the same mesh with tracing off, at 1 % and at 100 % sampling (wrk sends no trace
 // context, so every request is a new trace at the client proxy's rate). Spans go to a collector stand-in: HAProxy
-// answering 200 to every POST, on the load generator's CPU. The three meshes run side by side and are measured in
+// answering 200 to every POST once its body is in, keeping its connections (lib.mjs collectorStandIn), on the load
+// generator's CPU. The three meshes run side by side and are measured in
 // turn, TRACING_ROUNDS times, so a change of load on a shared machine falls on all three alike.
 const TRACING_ROUNDS = Number(process.env.WEFT_BENCH_TRACING_ROUNDS ?? 3);
 const collectorPort = await freePort();
-await haproxy('collector', LOAD_CPU, collectorPort);
+await collectorStandIn(dir, LOAD_CPU, collectorPort);
 const tracingMeshes = [];
 for (const [label, sampleRate] of [['off', undefined], ['sampled_1pct', 0.01], ['sampled_100pct', 1]]) {
   const tracing = sampleRate === undefined ? undefined : { collectorUrl: `http://127.0.0.1:${collectorPort}/v1/traces`, sampleRate, resource: { 'service.name': 'bench' }, maxQueue: 2048, flushIntervalMs: 1000 };

@@ -6,14 +6,15 @@
 // WEFT_TRACE_AB_BASE / WEFT_TRACE_AB_NEW: `off`, a sampling rate for both proxies (`0.01`), or `client:server` rates
 // (`0:0.01`: only the server proxy starts traces) — default `off` against `0.01`. WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW:
 // space-separated NAME=value added to a side's proxies' environment. WEFT_BENCH_ROUNDS (6), WEFT_BENCH_SECONDS (5).
-// Spans go to a collector stand-in (HAProxy answering 200 to every POST, on the load's CPU), as in run.mjs.
+// Spans go to a collector stand-in (HAProxy answering 200 to every POST, keeping its connections, on the load's CPU), as
+// in run.mjs.
 // Per round and side: rps, each proxy's user and kernel CPU µs per request and its read and write system calls per
 // request (/proc/<pid>/io); at the end each proxy's spans exported and dropped (its /metrics) and its RSS. Last line:
 // JSON, with the medians of the per-round ratios new/base.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_ID, SERVER_ID, SERVICE, backends, freePort, haproxy, LOAD_CPU, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
+import { CLIENT_ID, SERVER_ID, SERVICE, backends, collectorStandIn, freePort, LOAD_CPU, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -37,7 +38,7 @@ const entry = await weftProxyEntry(dir);
 const { pki, root, clientCert, serverCert } = benchPki();
 const backend = await backends(dir);
 const collectorPort = await freePort();
-await haproxy(dir, 'collector', LOAD_CPU, collectorPort);
+await collectorStandIn(dir, LOAD_CPU, collectorPort);
 
 const meshes = {};
 for (const side of ['base', 'new']) {
