@@ -26,9 +26,10 @@ const OWN: ConnMeta = { direction: 'outbound', client: NOWHERE, local: NOWHERE, 
 
 /**
  * A collector is reached as the control plane is (a name to resolve, a Service between), and an export has no other
- * endpoint to go to nor a retry: a connect lost once (one SYN dropped, retransmitted by the kernel after 1 s) must not
- * lose the batch, as it would under the proxy's 1 s bound for endpoints. So 10 s, as fetch allows and as the
- * control-plane clients have (@weft/common/grpc); the export's own timeout bounds the whole POST.
+ * endpoint to go to: a connect lost once (one SYN dropped, retransmitted by the kernel after 1 s) must not fail the
+ * send, as it would under the proxy's 1 s bound for endpoints (the exporter's retries then wait seconds, and a last
+ * send's failure loses the batch). So 10 s, as fetch allows and as the control-plane clients have
+ * (@weft/common/grpc); the export's own timeout bounds the whole POST.
  */
 export const COLLECTOR_BOUNDS: ConnectBounds = CONTROL_PLANE_LIVENESS.connect;
 
