@@ -7,7 +7,7 @@
 // `current` runs this build on both sides, for comparing flags: WEFT_AB_FLAGS_BASE and WEFT_AB_FLAGS_NEW
 // (space-separated Node options; default: a pod's, POD_NODE_FLAGS in lib.mjs, on both sides), and
 // WEFT_AB_ENV_BASE / WEFT_AB_ENV_NEW (space-separated NAME=value added to a side's environment), and WEFT_AB_NODE_BASE /
-// WEFT_AB_NODE_NEW (a side's Node executable, for comparing runtimes; default: the one running this script). Each build is bundled
+// WEFT_AB_NODE_NEW (a side's Node executable, for comparing runtimes; default: the image's, lib.mjs POD_NODE). Each build is bundled
 // into one file as the image ships it (WEFT_AB_UNBUNDLED_BASE=1 / WEFT_AB_UNBUNDLED_NEW=1 run a side as compiled).
 // Both builds run side by side on the same backend (HAProxy's static 200, the load's CPU), pinned to the proxies' CPU (lib.mjs); each round puts
 // the same wrk load (1 thread, 32 connections) on the baseline then on the new build, for the one-proxy hop and the
@@ -23,7 +23,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, tcpLoad, tcpSink, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, fixedRate, grpcArgs, h2Load, median, round, rssMiB, startWeft, tcpLoad, tcpSink, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const baselineArg = process.argv[2];
 if (!baselineArg) {
@@ -35,7 +35,7 @@ const flagsOf = (v) => (v === undefined ? [...POD_NODE_FLAGS] : v.split(/\s+/).f
 const FLAGS = { base: flagsOf(process.env.WEFT_AB_FLAGS_BASE), new: flagsOf(process.env.WEFT_AB_FLAGS_NEW) };
 const envOf = (v) => Object.fromEntries((v ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const ENV = { base: envOf(process.env.WEFT_AB_ENV_BASE), new: envOf(process.env.WEFT_AB_ENV_NEW) };
-const NODE = { base: process.env.WEFT_AB_NODE_BASE || process.execPath, new: process.env.WEFT_AB_NODE_NEW || process.execPath };
+const NODE = { base: process.env.WEFT_AB_NODE_BASE || POD_NODE, new: process.env.WEFT_AB_NODE_NEW || POD_NODE };
 const RSS_RATE = 2000;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);

@@ -20,7 +20,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, PROXY_CPU, round, start, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE, POD_NODE_FLAGS, SERVER_ID, SERVICE, backends, freePort, grpcArgs, h2Load, haproxy, median, onCpu, PROXY_CPU, round, start, startWeft, weftProxyEntry, wrkLoad, benchPki } from './lib.mjs';
 
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
@@ -32,7 +32,7 @@ const log = (msg) => process.stderr.write(`ceiling: ${msg}\n`);
 
 /** A minimal Node proxy (bench/proxy/minimal/<script>) on the proxies' CPU with a pod's Node flags; its pid and port. */
 async function minimal(script, args) {
-  const argv = [process.execPath, ...POD_NODE_FLAGS, new URL(`./minimal/${script}`, import.meta.url).pathname, ...args.map(String)];
+  const argv = [POD_NODE, ...POD_NODE_FLAGS, new URL(`./minimal/${script}`, import.meta.url).pathname, ...args.map(String)];
   const { child, match } = await start(script, onCpu(PROXY_CPU, argv), /READY (\d+)/);
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

@@ -1,7 +1,7 @@
 // What the proxy benches (run.mjs, ab.mjs, ceiling.mjs) share: child processes pinned to a
 // CPU, ports, load-generator runs, /proc readings, and the weft proxy started
-// the way a pod starts it — bundled into one file as the image ships it and
-// with the Node flags the injector writes (POD_NODE_FLAGS).
+// the way a pod starts it — bundled into one file as the image ships it, on the
+// image's Node (POD_NODE) with the Node flags the injector writes (POD_NODE_FLAGS).
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -9,6 +9,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { TestPki } from '@weft/common/testing/pki';
 import { proxyCommand } from '@weft/injector/proxy-spec';
+import { nodeRuntime } from '../../images/lib/sources.mjs';
 
 /**
  * The Node flags of an injected proxy under the chart's default memory limit (proxy.memoryLimit 256Mi): the sidecar
@@ -16,6 +17,13 @@ import { proxyCommand } from '@weft/injector/proxy-spec';
  * MiB before its first full collection).
  */
 export const POD_NODE_FLAGS = proxyCommand('256Mi').slice(1, -1);
+
+/**
+ * The Node a pod's proxy runs on: the images' pinned runtime (images/pins.json), fetched and checked against its
+ * integrity once, into the images' cache. The benches run weft and Node's least proxies on it, so their speed and
+ * memory are the shipped runtime's, whichever Node runs the bench itself.
+ */
+export const POD_NODE = nodeRuntime(JSON.parse(readFileSync(new URL('../../images/pins.json', import.meta.url), 'utf8')).node, (m) => process.stderr.write(m)).node;
 
 /** Every process a bench starts; killed when the bench exits. */
 export const children = [];
@@ -242,9 +250,9 @@ export async function weftProxyEntry(dir, { dist, bundled = true } = {}) {
 /**
  * Starts one bench proxy (weft-proxy.mjs `spec`) from `entry`, pinned to PROXY_CPU (or the `cpu` list, e.g. '0,1'), with
  * `flags` before the script (default: the injector's) and `env` added to the environment. Resolves with its pid and
- * ports once it printed READY. `node`: the runtime (default: this one).
+ * ports once it printed READY. `node`: the runtime (default: the image's, POD_NODE).
  */
-export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = PROXY_CPU, node = process.execPath) {
+export async function startWeft(name, entry, spec, flags = POD_NODE_FLAGS, env = {}, cpu = PROXY_CPU, node = POD_NODE) {
   const argv = [node, ...flags, '--import', MEMORY_PROBE, entry, JSON.stringify(spec)];
   const { child, match } = await start(name, onCpu(cpu, argv), /READY (\{.*\})/, env);
   return { pid: child.pid, ports: JSON.parse(match[1]), memory: () => memoryOf(child) };

@@ -48,11 +48,11 @@
 // machine_stalls: while the hop idles, an idle process pinned to each CPU counts the times the machine took the CPU
 // away for more than 3 ms (stall-probe.mjs), the floor under the p99s.
 // The last line printed is one JSON object (format: docs/interception.md).
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE_FLAGS, SERVER_ID, SERVICE, collectorStandIn, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry, benchPki } from './lib.mjs';
+import { CLIENT_ID, GRPC_SERVICE, H2_SERVICE, POD_NODE, POD_NODE_FLAGS, SERVER_ID, SERVICE, collectorStandIn, haproxy as startHaproxy, haproxyMesh, cpuCounter, cpuMicros, grpcArgs, grpcRequestFile, fixedRate, freePort, LOAD_CPU, median, onCpu, peakRss, probeStalls, PROXY_CPU, round, rssMiB, run, start, startWeft, tcpLoad, waitPort, weftProxyEntry, benchPki } from './lib.mjs';
 
 const THROUGHPUT_SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.WEFT_BENCH_WARMUP_SECONDS ?? 3);
@@ -496,6 +496,8 @@ const result = {
     rounds: tcpRounds,
   },
   weft_node_flags: NODE_FLAGS,
+  // The runtime the proxies ran on: the image's (lib.mjs POD_NODE).
+  weft_node: execFileSync(POD_NODE, ['--version'], { encoding: 'utf8' }).trim(),
   weft_rss_start_mib: round(rssStart, 1),
   weft_rss_idle_mib: round(rssIdle, 1),
   weft_rss_2000_rps_mib: rss2000.rss_peak_mib,

@@ -24,7 +24,7 @@ import { startTestIdentity } from '@weft/identity/testing/serve';
 import { podEnv } from '@weft/proxy/testing/pod-env';
 import { RELEASE_AFTER_READY_MS } from '@weft/proxy/native/startup-pages';
 import { bundle } from '../../images/lib/bundle.mjs';
-import { MEMORY_PROBE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, PROXY_CPU, round, rssMiB } from './lib.mjs';
+import { MEMORY_PROBE, POD_NODE, POD_NODE_FLAGS, children, cpuMicros, freePort, median, memoryOf, onCpu, PROXY_CPU, round, rssMiB } from './lib.mjs';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const ROUNDS = Number(process.env.WEFT_BENCH_ROUNDS ?? 3);
@@ -66,7 +66,7 @@ async function startOnce(i, extraFlags = []) {
     pod: `web-${i}`,
   });
   const started = process.hrtime.bigint();
-  const argv = onCpu(PROXY_CPU, [process.execPath, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
+  const argv = onCpu(PROXY_CPU, [POD_NODE, ...flags, ...extraFlags, '--import', MEMORY_PROBE, main]);
   const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
