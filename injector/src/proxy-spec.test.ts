@@ -15,7 +15,7 @@ test('the proxy command is node, the sidecar flags, then the proxy', () => {
   const command = proxyCommand(undefined);
   assert.deepEqual(command, ['node', ...PROXY_NODE_FLAGS, 'proxy/dist/main.js']);
   assert.ok(PROXY_NODE_FLAGS.includes('--max-semi-space-size=2'));
-  assert.ok(PROXY_NODE_FLAGS.includes('--interrupt-budget=202752'));
+  assert.ok(PROXY_NODE_FLAGS.includes('--no-maglev'));
   assert.ok(PROXY_NODE_FLAGS.includes('--single-threaded-gc'));
   assert.equal(oldSpace(command), undefined, 'no memory limit, no old-generation cap');
 });

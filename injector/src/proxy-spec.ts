@@ -29,13 +29,14 @@ const image = (s: ProxySettings): string => `${s.image}:${s.version}`;
 /**
  * Node options for the proxy, sized for a sidecar (each measured side by side
  * with bench/proxy/ab.mjs; docs/proxy.md "Performance"). The bench runs the
- * proxy with exactly these, so its memory figures are a pod's.
+ * proxy with exactly these on the image's Node (images/pins.json), so its
+ * memory figures are a pod's. Every flag is one Node 20 (the machine the tests
+ * run on) and the image's Node 24 both accept.
  * - `--max-semi-space-size=2`: a 2 MiB young generation (RSS under load).
- * - `--interrupt-budget=202752` (three times V8's default): code that runs
- *   only at start-up (decoding the protobuf descriptors) is not hot enough
- *   for the optimizing compiler, whose code would otherwise be paged in for
- *   it (~4 MiB of idle RSS); the request path reaches its optimized state
- *   after about twice as many requests as with the default.
+ * - `--no-maglev`: V8's mid-tier optimizing compiler off; TurboFan alone
+ *   optimizes, as on Node 20. Maglev's code and feedback cost ~4 MiB of RSS at
+ *   2,000 rps (57.7-58.1 against 61.5-62.7 MiB, over the 60 MiB target) for
+ *   ~5 % more requests per second on HTTP/1 (docs/proxy.md, thirty-third pass).
  * - `--single-threaded-gc`: V8 collects on the proxy's own thread, without
  *   helper threads. A sidecar's CPU is its budget: the helpers' parallel
  *   scavenges and concurrent marking cost more CPU per request than they save
@@ -43,7 +44,7 @@ const image = (s: ProxySettings): string => `${s.image}:${s.version}`;
  *   proxy may use any core, opaque TCP 0.7-0.84x), and on a proxy held to one
  *   core they wait for it (the longest pause 4.8 against 10 ms).
  */
-export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--interrupt-budget=202752', '--single-threaded-gc'];
+export const PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-maglev', '--single-threaded-gc'];
 
 /** What Node needs outside the old generation (binary, compiled code, young generation, socket and TLS buffers). */
 const NON_HEAP_MIB = 64;
