@@ -34,9 +34,11 @@ const image = (s: ProxySettings): string => `${s.image}:${s.version}`;
  * run on) and the image's Node 24 both accept.
  * - `--max-semi-space-size=2`: a 2 MiB young generation (RSS under load).
  * - `--no-maglev`: V8's mid-tier optimizing compiler off; TurboFan alone
- *   optimizes, as on Node 20. Maglev's code and feedback cost ~4 MiB of RSS at
- *   2,000 rps (57.7-58.1 against 61.5-62.7 MiB, over the 60 MiB target) for
- *   ~5 % more requests per second on HTTP/1 (docs/proxy.md, thirty-third pass).
+ *   optimizes, as on Node 20. Maglev costs 3-7 MiB of RSS at 2,000 rps (58
+ *   against 62-65 MiB, over the 60 MiB target) for no throughput the benches
+ *   resolve: over 12 rounds (bench/proxy/flags.mjs) two Maglev proxies made
+ *   0.981x and 1.021x the hop's requests per second of one without, and a
+ *   second one without 0.989x (docs/proxy.md, thirty-fourth pass).
  * - `--single-threaded-gc`: V8 collects on the proxy's own thread, without
  *   helper threads. A sidecar's CPU is its budget: the helpers' parallel
  *   scavenges and concurrent marking cost more CPU per request than they save
