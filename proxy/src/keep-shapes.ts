@@ -35,11 +35,6 @@ export interface NewestInstances {
   heldBody: object | undefined;
   /** layers/http-metrics.ts: one per response counted. */
   countResponse: object | undefined;
-  /**
-   * Node's `Immediate` (transport/mux.ts's and turn-writes.ts's end-of-turn writes): Node's own timer code is
-   * optimized for its class too, and an idle proxy has no immediate pending.
-   */
-  immediate: object | undefined;
 }
 
 export const newest: NewestInstances = {
@@ -54,7 +49,6 @@ export const newest: NewestInstances = {
   wholeResponse: undefined,
   heldBody: undefined,
   countResponse: undefined,
-  immediate: undefined,
 };
 
 /** Lets every kept instance go (tests: the same process without the keeping, to compare). */

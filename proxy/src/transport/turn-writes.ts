@@ -16,23 +16,17 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { newest } from '../keep-shapes.js';
 
 /** The loop counts as saturated when it waited in the poll for less than this share of the last window. */
 export const BUSY_IDLE_SHARE = 0.1;
 /** The shortest window the loop's idle share is measured over (ms). */
 export const WINDOW_MS = 1;
 
+const HELD = Symbol('weft.heldForTurn');
+type Holdable = Socket & { [HELD]?: boolean };
+
 const timing = performance.nodeTiming;
-/**
- * The sockets this turn holds, in the order they were first held. Kept here rather than marked on the socket: a
- * property added to Node's socket objects gives the held ones a hidden class of their own, so code optimized while
- * the proxy was saturated is specialized on a class that no socket has once it is not, and V8 throws that code away
- * at the idle proxy's first full collection (keep-shapes.ts).
- */
-let held = new Set<Socket>();
-/** The other set, empty: the two swap at each turn's end, so a turn allocates none. */
-let spare = new Set<Socket>();
+let held: Holdable[] = [];
 /** This turn holds (an end-of-turn callback is queued). */
 let holding = false;
 /** The current window's start: the time and the loop's idle time then (ms); `saturated`: the last window's verdict. */
@@ -58,25 +52,31 @@ export function holdForTurn(socket: Socket): void {
   if (!holding) {
     if (!isSaturated()) return;
     holding = true;
-    newest.immediate = setImmediate(endTurn);
+    setImmediate(endTurn);
   }
-  if (held.has(socket)) return;
-  held.add(socket);
-  socket.cork();
+  const s = socket as Holdable;
+  if (s[HELD] === true) return;
+  s[HELD] = true;
+  s.cork();
+  held.push(s);
 }
 
 /** Writes what `socket` holds now (before destroying it, or handing it to code that may). */
 export function release(socket: Socket): void {
-  if (held.delete(socket)) socket.uncork();
+  const s = socket as Holdable;
+  if (s[HELD] !== true) return;
+  s[HELD] = false;
+  s.uncork();
 }
 
 function endTurn(): void {
   holding = false;
   const sockets = held;
-  if (sockets.size === 0) return;
-  // A socket held again while these are written (not from here: write callbacks run later) goes to the next turn's set.
-  held = spare;
-  for (const s of sockets) s.uncork();
-  sockets.clear();
-  spare = sockets;
+  if (sockets.length === 0) return;
+  held = [];
+  for (const s of sockets) {
+    if (s[HELD] !== true) continue;
+    s[HELD] = false;
+    s.uncork();
+  }
 }
