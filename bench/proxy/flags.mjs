@@ -3,8 +3,10 @@
 //   node bench/proxy/flags.mjs '{"pod": "", "pod again": "", "maglev": "--maglev", "no arenas": "| MALLOC_ARENA_MAX=1"}'
 // Each value is Node options added after the pod's (lib.mjs POD_NODE_FLAGS; a value starting with `=` replaces them),
 // then optionally `|` and space-separated NAME=value added to that proxy's environment. The first set is the baseline;
-// name it twice to see what the run resolves (the second copy's ratios are the null's).
-// Every set gets its own hop proxy of this build (bundled, on the image's Node, pinned to the proxies' CPU), all
+// name it twice to see what the run resolves (the second copy's ratios are the null's). A word `@<dist>` among the
+// options runs that build instead of this one (another checkout's proxy/dist, as ab.mjs takes its baseline), so
+// two builds compare the same way: '{"before": "@/tmp/base/proxy/dist", "before again": "@/tmp/base/proxy/dist", "after": ""}'.
+// Every set gets its own hop proxy of its build (bundled, on the image's Node, pinned to the proxies' CPU), all
 // started together. Then, as run.mjs measures the issue's memory: each hop's RSS after IDLE_SECONDS without traffic,
 // then its peak RSS at 2,000 rps for 10 s (h2load, before any full-speed load), one hop after another. Then
 // WEFT_BENCH_ROUNDS rounds (default 12) of wrk at full speed for WEFT_BENCH_SECONDS (default 5) through each hop,
@@ -13,7 +15,7 @@
 // HTTP/1 hop in many rounds, which is what resolves effects of ~5 % on a shared machine.
 // Last line: JSON, per set: rss_idle_mib, rss_at_2000_rps_mib (peak, end), rps and cpu_us_per_req per round,
 // rps_ratio and cpu_ratio (median over rounds of the round's ratio to the first set), rss_after_load_mib.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLIENT_ID, POD_NODE, POD_NODE_FLAGS, SERVICE, backends, benchPki, fixedRate, median, round, rssMiB, startWeft, weftProxyEntry, wrkLoad } from './lib.mjs';
@@ -35,17 +37,21 @@ const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 5);
 const IDLE_SECONDS = 16;
 const RSS_RATE = 2000;
 
-/** "--a --b | X=1 Y=2" → { flags, env }. */
+/** "--a --b @/other/proxy/dist | X=1 Y=2" → { flags, env, dist }. */
 function parseSet(value) {
   const [options, environment = ''] = value.split('|');
   const words = (s) => s.split(/\s+/).filter(Boolean);
-  const flags = options.trim().startsWith('=') ? words(options.trim().slice(1)) : [...POD_NODE_FLAGS, ...words(options)];
+  const builds = words(options).filter((w) => w.startsWith('@'));
+  if (builds.length > 1) throw new Error(`more than one build in a set: ${builds.join(' ')}`);
+  const dist = builds[0]?.slice(1);
+  const own = options.replace(/(^|\s)@\S+/g, ' ').trim();
+  const flags = own.startsWith('=') ? words(own.slice(1)) : [...POD_NODE_FLAGS, ...words(own)];
   const env = Object.fromEntries(words(environment).map((kv) => {
     const eq = kv.indexOf('=');
     if (eq < 1) throw new Error(`not NAME=value: ${kv}`);
     return [kv.slice(0, eq), kv.slice(eq + 1)];
   }));
-  return { flags, env };
+  return { flags, env, dist };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-flags-'));
@@ -55,13 +61,24 @@ const log = (msg) => process.stderr.write(`flags: ${msg}\n`);
 
 const { pki, root, clientCert } = benchPki();
 const backend = await backends(dir);
-const entry = await weftProxyEntry(dir, {});
+/** One bundle per build: this one, and each other proxy/dist a set names (in a directory of its own). */
+const entries = new Map();
+const entryFor = async (dist) => {
+  const key = dist ?? '';
+  if (!entries.has(key)) {
+    const at = join(dir, `build-${entries.size}`);
+    mkdirSync(at);
+    entries.set(key, await weftProxyEntry(at, dist === undefined ? {} : { dist }));
+  }
+  return entries.get(key);
+};
 const hops = [];
 for (const [name, value] of sets) {
-  const { flags, env } = parseSet(value);
+  const { flags, env, dist } = parseSet(value);
+  const entry = await entryFor(dist);
   const spec = { name: CLIENT_ID, cert: clientCert.certPath, key: clientCert.keyPath, anchors: root.certPath, routes: [{ authority: `${SERVICE}:80`, ip: '127.0.0.1', port: backend.http1 }] };
   // --expose-gc: the harness collects once before READY, as ab.mjs and run.mjs start theirs.
-  hops.push({ name, flags, env, proxy: await startWeft(name, entry, spec, ['--expose-gc', ...flags], env), rps: [], cpu: [] });
+  hops.push({ name, flags, env, dist, proxy: await startWeft(name, entry, spec, ['--expose-gc', ...flags], env), rps: [], cpu: [] });
 }
 pki.dispose();
 
@@ -92,6 +109,7 @@ console.log(JSON.stringify({
   rounds: ROUNDS,
   seconds: SECONDS,
   sets: Object.fromEntries(hops.map((h) => [h.name, {
+    build: h.dist ?? "this checkout",
     flags: h.flags,
     env: h.env,
     rss_idle_mib: h.rssIdle,
