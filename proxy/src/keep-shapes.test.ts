@@ -13,13 +13,17 @@ const PROBE = new URL('./testing/shape-probe.js', import.meta.url).pathname;
 /**
  * Functions whose optimized code is specialized on kept classes alone, by protocol: for HTTP/1 the whole response and
  * its held body, the metrics' response counter and the client's exchange; for HTTP/2 the client's exchange and the
- * served stream's exchange and request. Which of them hold optimized code when the load ends varies from run to run
- * on a busy machine (a late deoptimization is not always followed by a new optimization), so the control asks for any
- * one of them.
+ * served stream's exchange and request; and Node's own `initAsyncResource`, which every `Immediate` and `Timeout` goes
+ * through (the proxy's end-of-turn writes make the immediates; the kept connections' deadlines are timeouts); and the
+ * balancer's `pick`, which makes each request's lease. Which of
+ * them hold optimized code when the load ends varies from run to run on a busy machine (a late deoptimization is not
+ * always followed by a new optimization), so the control asks for any one of them.
  */
 const WATCHED = {
   http1: ['wholeBody', 'countWhole', 'respondWhole', 'Exchange'],
   http2: ['H2Exchange', 'onH2Stream', 'cutOff'],
+  immediates: ['initAsyncResource'],
+  balancer: ['pick'],
 };
 const ALL_WATCHED = Object.values(WATCHED).flat();
 
@@ -48,7 +52,7 @@ function thrownAway(forget: boolean): string[] {
   }
 }
 
-test('optimized code for HTTP/1 and HTTP/2 per-request classes survives idle full collections while their newest instances are kept', { timeout: 240_000 }, () => {
+test('optimized code for HTTP/1 and HTTP/2 per-request classes, Node\'s immediates and the balancer\'s leases survives idle full collections while their newest instances are kept', { timeout: 240_000 }, () => {
   const kept = thrownAway(false);
   for (const [protocol, watched] of Object.entries(WATCHED)) {
     assert.deepEqual(

@@ -35,6 +35,13 @@ export interface NewestInstances {
   heldBody: object | undefined;
   /** layers/http-metrics.ts: one per response counted. */
   countResponse: object | undefined;
+  /**
+   * Node's `Immediate` (transport/mux.ts's and turn-writes.ts's end-of-turn writes): Node's own timer code is
+   * optimized for its class too, and an idle proxy has no immediate pending.
+   */
+  immediate: object | undefined;
+  /** balance/balancer.ts, through layers/balance.ts: one lease per request picked. */
+  lease: object | undefined;
 }
 
 export const newest: NewestInstances = {
@@ -49,6 +56,8 @@ export const newest: NewestInstances = {
   wholeResponse: undefined,
   heldBody: undefined,
   countResponse: undefined,
+  immediate: undefined,
+  lease: undefined,
 };
 
 /** Lets every kept instance go (tests: the same process without the keeping, to compare). */

@@ -16,6 +16,7 @@ import type { Concrete, Endpoint, EndpointBalancer, EndpointLease, NewEndpointBa
 import type { Discovery } from '../discovery/discovery.js';
 import { NoEndpointsError, UnknownAuthorityError } from '../errors.js';
 import type { Disposable } from './cache.js';
+import { newest } from '../keep-shapes.js';
 
 /**
  * Another pick from the same balancer, avoiding the given endpoints (`ip:port`) while another is available;
@@ -77,7 +78,9 @@ export function balance<Req, Rsp>(opts: BalanceOptions): (inner: NewLeased<Req, 
       const b = balancer;
       if (!b) return resolve().then(() => svc(req), (err: unknown) => passthroughOr(err, req));
       const lease = b.pick();
-      return lease ? inner(lease, req) : Promise.reject(new NoEndpointsError(concrete.authority));
+      if (lease === undefined) return Promise.reject(new NoEndpointsError(concrete.authority));
+      newest.lease = lease;
+      return inner(lease, req);
     };
     const passthroughOr = (err: unknown, req: Req): Promise<Rsp> => {
       const orig = concrete.logical.origDst;

@@ -248,7 +248,7 @@ export class MuxSession {
     head[0] = type;
     head.writeUInt32BE(id, 1);
     head.writeUInt32BE(payload?.length ?? 0, 5);
-    if (this.out.length === 0) setImmediate(this.flush);
+    if (this.out.length === 0) newest.immediate = setImmediate(this.flush);
     this.out.push(head);
     this.outBytes += HEADER;
     if (payload !== undefined && payload.length > 0) {

@@ -118,3 +118,22 @@ test('a loop that slept in the window before holds nothing: writes leave at once
   while (a.received().length < 8) await nextTurn();
   assert.equal(a.received(), 'nowlater');
 });
+
+test('holding a socket adds nothing to it: held and unheld sockets keep one hidden class', async (t) => {
+  const a = await pair(t);
+  const b = await pair(t);
+  const keys = (s: net.Socket) => Reflect.ownKeys(s).map(String).sort();
+  b.local.write('free'); // written, never held
+  const before = keys(b.local);
+  saturate(a.local);
+  holdForTurn(a.local);
+  a.local.write('held');
+  assert.equal(a.local.writableLength, 4, 'held for the turn');
+  assert.deepEqual(keys(a.local), before, 'while held');
+  await nextTurn();
+  assert.deepEqual(keys(a.local), before, 'after the turn');
+  assert.deepEqual(keys(a.local), keys(b.local), 'the same as a socket never held');
+  while (a.received().length < 4 || b.received().length < 4) await nextTurn();
+  assert.equal(a.received(), 'held');
+  assert.equal(b.received(), 'free');
+});

@@ -13,20 +13,27 @@
  *
  * A held socket keeps its order (everything written to it is corked behind the first write), and `end()` flushes
  * it. `destroy()` drops what is corked: a caller that may destroy a socket it holds calls `release` first.
+ *
+ * The held sockets are listed here, and nothing is added to a socket: a property on Node's socket objects (a mark
+ * that a socket is held) gives the held ones a hidden class of their own. Code optimized while the proxy was
+ * saturated is then specialized on a class no socket has once the load's connections closed, and V8 throws it away
+ * at the quiet proxy's first full collection (keep-shapes.ts). A `Set` instead of the list cost 8–19 MiB more at
+ * full speed (docs/proxy.md, thirty-fifth pass); a turn holds a few dozen sockets at most, and the list's linear
+ * search finds one among them.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { newest } from '../keep-shapes.js';
 
 /** The loop counts as saturated when it waited in the poll for less than this share of the last window. */
 export const BUSY_IDLE_SHARE = 0.1;
 /** The shortest window the loop's idle share is measured over (ms). */
 export const WINDOW_MS = 1;
 
-const HELD = Symbol('weft.heldForTurn');
-type Holdable = Socket & { [HELD]?: boolean };
-
 const timing = performance.nodeTiming;
-let held: Holdable[] = [];
+/** The sockets this turn holds, and the other list, empty: the two swap at each turn's end, so a turn allocates none. */
+let held: Socket[] = [];
+let spare: Socket[] = [];
 /** This turn holds (an end-of-turn callback is queued). */
 let holding = false;
 /** The current window's start: the time and the loop's idle time then (ms); `saturated`: the last window's verdict. */
@@ -52,31 +59,28 @@ export function holdForTurn(socket: Socket): void {
   if (!holding) {
     if (!isSaturated()) return;
     holding = true;
-    setImmediate(endTurn);
+    newest.immediate = setImmediate(endTurn);
   }
-  const s = socket as Holdable;
-  if (s[HELD] === true) return;
-  s[HELD] = true;
-  s.cork();
-  held.push(s);
+  if (held.includes(socket)) return;
+  socket.cork();
+  held.push(socket);
 }
 
 /** Writes what `socket` holds now (before destroying it, or handing it to code that may). */
 export function release(socket: Socket): void {
-  const s = socket as Holdable;
-  if (s[HELD] !== true) return;
-  s[HELD] = false;
-  s.uncork();
+  const i = held.indexOf(socket);
+  if (i < 0) return;
+  held[i] = held[held.length - 1]!;
+  held.pop();
+  socket.uncork();
 }
 
 function endTurn(): void {
   holding = false;
   const sockets = held;
   if (sockets.length === 0) return;
-  held = [];
-  for (const s of sockets) {
-    if (s[HELD] !== true) continue;
-    s[HELD] = false;
-    s.uncork();
-  }
+  held = spare;
+  for (const s of sockets) s.uncork();
+  sockets.length = 0;
+  spare = sockets;
 }
