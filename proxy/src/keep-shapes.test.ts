@@ -15,9 +15,9 @@ const PROBE = new URL('./testing/shape-probe.js', import.meta.url).pathname;
  * its held body, the metrics' response counter and the client's exchange; for HTTP/2 the client's exchange and the
  * served stream's exchange and request; and Node's own `initAsyncResource`, which every `Immediate` and `Timeout` goes
  * through (the proxy's end-of-turn writes make the immediates; the kept connections' deadlines are timeouts); and the
- * balancer's `pick`, which makes each request's lease. Which of
- * them hold optimized code when the load ends varies from run to run on a busy machine (a late deoptimization is not
- * always followed by a new optimization), so the control asks for any one of them.
+ * balancer's `pick`, which makes each request's lease. Which of them hold optimized code when the load ends varies
+ * from run to run on a busy machine (a late deoptimization is not always followed by a new optimization), so the
+ * control asks for any one of them.
  */
 const WATCHED = {
   http1: ['wholeBody', 'countWhole', 'respondWhole', 'Exchange'],

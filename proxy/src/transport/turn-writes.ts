@@ -31,9 +31,8 @@ export const BUSY_IDLE_SHARE = 0.1;
 export const WINDOW_MS = 1;
 
 const timing = performance.nodeTiming;
-/** The sockets this turn holds, and the other list, empty: the two swap at each turn's end, so a turn allocates none. */
+/** The sockets this turn holds. */
 let held: Socket[] = [];
-let spare: Socket[] = [];
 /** This turn holds (an end-of-turn callback is queued). */
 let holding = false;
 /** The current window's start: the time and the loop's idle time then (ms); `saturated`: the last window's verdict. */
@@ -79,8 +78,6 @@ function endTurn(): void {
   holding = false;
   const sockets = held;
   if (sockets.length === 0) return;
-  held = spare;
+  held = [];
   for (const s of sockets) s.uncork();
-  sockets.length = 0;
-  spare = sockets;
 }
